@@ -1,0 +1,139 @@
+/*
+ * engine.h — the morph/render engine: one C API, two implementations (the CPU reference in
+ * gpu/cpu/, the CUDA engine in gpu/*.cu). It knows nothing of files, HTTP or Redis: callers
+ * hand it geometry, textures and cameras in memory and receive finished RGB8 frames.
+ *
+ * A batch is a list of jobs; a job is a mesh pair (source at t = 0, target at t = 1; a render
+ * job passes the same mesh twice) plus its frames. One eng_batch_run() renders every frame of
+ * every job; each finished frame is handed to the caller's callback, which may run on any engine
+ * thread, several at once, so it must be thread-safe (encoding PNGs there is the intended use).
+ *
+ * Per frame: positions lerp(source, target, t); area-weighted vertex normals from the morphed
+ * positions; rasterisation into a visibility buffer (depth << 32 | triangle) at samples per
+ * pixel (a square grid); a resolve that shades each pixel once where all its samples hit one
+ * triangle and per sample on edges; Phong with a head-light (ambient 0.6, diffuse 0.5,
+ * specular 0.05, shininess 64, saturating); texture A through A's UVs and texture B through
+ * B's UVs, bilinear with repeat, blended by t; background where nothing is hit.
+ *
+ * Everything an eng_job points to is borrowed for the duration of eng_batch_run().
+ */
+#ifndef GPU_ENGINE_H
+#define GPU_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/md.h"
+
+typedef struct eng eng;
+
+typedef enum eng_kind {
+    ENG_KIND_AUTO, /* CUDA when built in and a device is present, else CPU */
+    ENG_KIND_CPU,
+    ENG_KIND_CUDA,
+} eng_kind;
+
+typedef struct eng_config {
+    eng_kind kind;
+    int threads; /* CPU engine worker threads; 0 means one per online core */
+} eng_config;
+
+/* ---- Cameras ---- */
+
+typedef struct eng_camera {
+    float eye[3];
+    float target[3];
+    float up[3];
+    float fov_y_deg;    /* vertical field of view, perspective cameras */
+    int orthographic;   /* nonzero: orthographic projection ortho_height world units tall */
+    float ortho_height;
+    float z_near, z_far; /* clip distances along the view direction, world units, 0 < near < far */
+} eng_camera;
+
+/* +Y up, looking down -Z from (0,0,1) at the origin, fov 30, near 0.01, far 100. */
+void eng_camera_default(eng_camera *cam);
+/* Auto-framing: keeps fov/orthographic, and places the eye on +Z of the box centre looking down
+ * -Z, far enough that the box's bounding sphere fits the view at this aspect (width/height).
+ * Sets near/far around the sphere. Works for any unit scale. */
+void eng_camera_frame_bounds(eng_camera *cam, const float min[3], const float max[3],
+                             float aspect);
+/* Sets near/far so the sphere around [min,max] lies between them, as seen from cam->eye. */
+void eng_camera_fit_clip(eng_camera *cam, const float min[3], const float max[3]);
+/* Parses "eye=x,y,z;target=x,y,z;up=x,y,z;fov=deg;near=d;far=d;ortho=height" (any subset, any
+ * order); fields not named keep their values. *explicit_eye is set when eye= was given. */
+int eng_camera_parse(const char *spec, eng_camera *cam, int *explicit_eye, md_error *err);
+/* Checks a camera is usable (finite, eye != target, up not parallel to the view, 0 < fov < 180,
+ * 0 < near < far). */
+int eng_camera_validate(const eng_camera *cam, md_error *err);
+
+/* ---- Jobs ---- */
+
+typedef struct eng_material {
+    float color[3];      /* used when rgba is NULL (untextured), 0..1 */
+    const uint8_t *rgba; /* texture, RGBA8 top row first; alpha blends over color; NULL: none */
+    int tex_width, tex_height;
+} eng_material;
+
+/* How one mesh of the pair is coloured. Without UVs (tri_uvs NULL) every triangle takes its
+ * material's color. */
+typedef struct eng_surface {
+    const float *uvs;              /* 2 per uv (v up), NULL when untextured */
+    const uint32_t *tri_uvs;       /* 3 per triangle, NULL when untextured */
+    const uint16_t *tri_materials; /* 1 per triangle; NULL means material 0 everywhere */
+    uint32_t uv_count;
+    uint32_t material_count; /* >= 1 */
+    const eng_material *materials;
+} eng_surface;
+
+typedef struct eng_job {
+    uint32_t vertex_count;
+    uint32_t triangle_count;
+    const float *positions[2];  /* [0] source (t = 0), [1] target (t = 1); 3 per vertex */
+    const uint32_t *triangles;  /* 3 per triangle, shared by both meshes */
+    eng_surface surface[2];     /* [0] source colouring, [1] target colouring */
+    eng_camera camera;
+    int width, height;          /* frame size, pixels */
+    int samples;                /* per pixel, a square: 1, 4, 9, 16, ... */
+    uint8_t background[3];      /* RGB */
+    uint32_t frame_count;
+    const float *weights;       /* frame_count weights t toward the target, each in [0,1] */
+} eng_job;
+
+/* Checks a job against the limits and for internal consistency (indices in range, samples a
+ * square, weights in [0,1], camera valid) before any work; errors say which job and what. */
+int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
+
+/* ---- Running a batch ---- */
+
+typedef struct eng_frame {
+    uint32_t job;     /* index into the batch */
+    uint32_t frame;   /* index into that job's weights */
+    float weight;
+    int width, height;
+    const uint8_t *rgb; /* width*height*3 bytes, top row first; valid only inside the callback */
+} eng_frame;
+
+/* Called once per finished frame, from engine threads, possibly concurrently. Return 0 to go
+ * on; a negative md error code stops the batch and eng_batch_run returns it. */
+typedef int (*eng_frame_fn)(void *user, const eng_frame *frame);
+
+typedef struct eng_stats {
+    double morph_s;   /* morph + normals; CPU: summed over threads; CUDA: kernel time */
+    double raster_s;  /* visibility buffer */
+    double shade_s;   /* resolve + shade + supersample */
+    double deliver_s; /* inside the frame callbacks (summed over threads) */
+    double wall_s;    /* the whole eng_batch_run call */
+    uint64_t frames;
+    int threads;      /* CPU threads used */
+} eng_stats;
+
+int eng_new(const eng_config *cfg, eng **out, md_error *err);
+void eng_free(eng *e);
+const char *eng_name(const eng *e); /* "cpu" or "cuda" */
+
+/* Renders every frame of every job. Stops at the first error (a callback's or the engine's) and
+ * returns it; frames already delivered stay delivered. stats (NULL ok) is filled either way. */
+int eng_batch_run(eng *e, const eng_job *jobs, uint32_t job_count, eng_frame_fn on_frame,
+                  void *user, eng_stats *stats, md_error *err);
+
+#endif

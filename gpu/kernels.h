@@ -1,0 +1,77 @@
+/*
+ * kernels.h — one params struct per engine stage, shared by the CPU reference (gpu/cpu/*.c)
+ * and the CUDA kernels (gpu/*.cu), so both implement exactly the same contract. Internal to
+ * gpu/: callers outside use engine.h.
+ *
+ * The three stages of one frame:
+ *   morph:  positions lerp(a, b, t) and area-weighted, normalised vertex normals;
+ *   raster: clip-space positions and a visibility buffer of (width*grid) x (height*grid)
+ *           samples, each (depth_bits << 32) | (triangle + 1), ENG_VIS_EMPTY where nothing;
+ *   shade:  per pixel, resolve the samples: one shading where all samples hit one triangle,
+ *           per-sample shading otherwise, averaged; RGB8 out.
+ * The CUDA engine runs each stage for every frame of a batch in one launch, with these structs
+ * in an offset table; the CPU engine runs them per frame on its threads.
+ */
+#ifndef GPU_KERNELS_H
+#define GPU_KERNELS_H
+
+#include <stdint.h>
+
+#include "gpu/engine.h"
+
+#define ENG_VIS_EMPTY UINT64_MAX
+
+/* Shading constants (DESIGN.md §3). */
+#define ENG_AMBIENT 0.6f
+#define ENG_DIFFUSE 0.5f
+#define ENG_SPECULAR 0.05f
+#define ENG_SHININESS 64.0f
+
+typedef struct eng_morph_params {
+    uint32_t vertex_count;
+    uint32_t triangle_count;
+    const float *pos_a;       /* 3 * vertex_count, t = 0 */
+    const float *pos_b;       /* 3 * vertex_count, t = 1 */
+    const uint32_t *triangles; /* 3 * triangle_count */
+    float t;
+    float *out_pos;    /* 3 * vertex_count */
+    float *out_normal; /* 3 * vertex_count, unit length (0,0,0 for isolated vertices) */
+} eng_morph_params;
+
+typedef struct eng_raster_params {
+    uint32_t vertex_count;
+    uint32_t triangle_count;
+    const float *pos;          /* 3 * vertex_count, morphed */
+    const uint32_t *triangles; /* 3 * triangle_count */
+    float view_proj[16];       /* column-major, world -> clip (OpenGL conventions, z in [-w,w]) */
+    int width, height;         /* frame size in pixels */
+    int grid;                  /* samples per pixel side; the sample grid is width*grid wide */
+    float *clip;               /* out: 4 * vertex_count clip-space positions */
+    uint64_t *vis;             /* out: (width*grid) * (height*grid) samples, row-major, top first */
+} eng_raster_params;
+
+typedef struct eng_shade_params {
+    const float *pos;          /* 3 * vertex_count, morphed (world space) */
+    const float *normal;       /* 3 * vertex_count, from morph */
+    const float *clip;         /* 4 * vertex_count, from raster */
+    const uint32_t *triangles;
+    const uint64_t *vis;       /* from raster */
+    const eng_surface *surface; /* [0] source, [1] target */
+    float t;                   /* blend weight toward the target's texture */
+    float eye[3];              /* head-light position = camera eye (orthographic: see dir) */
+    float view_dir[3];         /* unit vector eye -> target, used by orthographic cameras */
+    int orthographic;
+    int width, height, grid;
+    uint8_t background[3];
+    uint8_t *rgb;              /* out: width * height * 3 */
+} eng_shade_params;
+
+/* Column-major 4x4 view-projection of a camera for a width/height aspect. */
+void eng_camera_view_proj(const eng_camera *cam, float aspect, float out[16]);
+
+/* CPU reference implementations (gpu/cpu/). Each is single-threaded and pure given its params. */
+void eng_cpu_morph(const eng_morph_params *p);
+void eng_cpu_raster(const eng_raster_params *p);
+void eng_cpu_shade(const eng_shade_params *p);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * image.h — textures and frames: PNG/JPEG decoding (libpng, libjpeg-turbo), PNG encoding, and
+ * texture padding (filling texels outside every UV island from the island borders).
+ *
+ * Decoded images are always RGBA8, rows top to bottom, so the engines see one layout whatever
+ * the file held (grey, grey+alpha, RGB, RGBA, palette, 16-bit). Frames are RGB8.
+ *
+ * Decoders are fed bytes (no I/O); img_load() is the thin file wrapper. Sizes are checked
+ * against md_limits before any pixel buffer is allocated.
+ */
+#ifndef MESH_IMAGE_H
+#define MESH_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/md.h"
+
+typedef struct img img;
+
+/* A width x height RGBA8 image filled with zeros; NULL on overflow or out of memory. */
+img *img_new(int width, int height);
+void img_free(img *im);
+
+int img_width(const img *im);
+int img_height(const img *im);
+/* RGBA8, width*4 bytes per row, top row first. */
+uint8_t *img_pixels(img *im);
+const uint8_t *img_pixels_const(const img *im);
+
+/* Decodes PNG or JPEG (sniffed from the first bytes, not the name). */
+int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out, md_error *err);
+/* Reads and decodes a file; errors name the path. */
+int img_load(const char *path, const md_limits *lim, img **out, md_error *err);
+
+/* Encodes an RGB8 (channels 3) or RGBA8 (channels 4) image to PNG in memory with the fixed Up
+ * filter (adaptive filtering costs more than the compression) at zlib level 0..9. *out is
+ * md_malloc'ed; the caller md_free's it. */
+int img_encode_png(const uint8_t *pixels, int width, int height, int channels, int level,
+                   uint8_t **out, size_t *out_len, md_error *err);
+
+/* Texture padding. coverage is width*height bytes, nonzero where a texel lies inside some UV
+ * island. Every uncovered texel takes the colour of the nearest covered texel (breadth-first
+ * from the island borders, 8-connected), so bilinear lookups near seams never pick up the
+ * background of an unpadded bake. With no covered texel the image is left as it is. */
+int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * mesh.h — triangle meshes with per-corner UVs and per-triangle materials, read from OBJ/MTL
+ * (our own streaming parser) or any format assimp reads (FBX, glTF/GLB, PLY, ...).
+ *
+ * The model is OBJ's: positions are indexed by triangles (that index set is the topology that
+ * morphing needs), texture coordinates are indexed separately per triangle corner, so a UV seam
+ * does not split a vertex. Both meshes of a morph must have the same positions count and the
+ * same triangle list; their UV layouts and materials may differ.
+ *
+ * Ownership: a mesh owns everything it points to, textures included. Accessors return borrowed
+ * pointers valid until mesh_free(). A mesh is immutable after loading except for
+ * mesh_set_texture() and mesh_pad_textures(), which the caller runs before sharing it.
+ */
+#ifndef MESH_MESH_H
+#define MESH_MESH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mesh/image.h"
+#include "server/md.h"
+
+typedef struct mesh mesh;
+
+/* ---- Loading ---- */
+
+/* Loads a mesh file with its materials and textures. The format comes from the file's content
+ * and extension: .obj uses our parser (mtllib and map_Kd resolved relative to the files), others
+ * go through assimp. Errors name the file (and the line for OBJ/MTL). */
+int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err);
+
+/* Parses OBJ text. No I/O: mtllib names are recorded (mesh_mtllib_*) for the caller to resolve
+ * and feed to mesh_parse_mtl(). bytes need not be NUL-terminated. */
+int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out,
+                   md_error *err);
+/* Parses MTL text into the mesh's materials (matched by name; unknown names are ignored).
+ * Texture paths are stored as written (options stripped); mesh_load resolves them. */
+int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err);
+
+/* Loads through assimp from memory; hint is the file extension ("fbx", "glb", ...). Embedded
+ * textures are decoded; external ones are recorded as paths for the caller (mesh_load) to load. */
+int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
+                      mesh **out, md_error *err);
+
+void mesh_free(mesh *m);
+
+/* ---- Geometry ---- */
+
+const char *mesh_format(const mesh *m);      /* "obj", "fbx", "gltf2", "ply", ... */
+uint32_t mesh_vertex_count(const mesh *m);
+const float *mesh_positions(const mesh *m);  /* xyz per vertex */
+uint32_t mesh_triangle_count(const mesh *m);
+const uint32_t *mesh_triangles(const mesh *m); /* 3 position indices per triangle, CCW */
+uint32_t mesh_uv_count(const mesh *m);       /* 0 when the mesh has no texture coordinates */
+const float *mesh_uvs(const mesh *m);        /* uv per entry, v up (OBJ convention) */
+const uint32_t *mesh_triangle_uvs(const mesh *m);       /* 3 uv indices per triangle; NULL if none */
+const uint16_t *mesh_triangle_materials(const mesh *m); /* material index per triangle */
+void mesh_bounds(const mesh *m, float min[3], float max[3]);
+
+/* ---- Materials and textures ---- */
+
+uint32_t mesh_material_count(const mesh *m); /* at least 1: meshes without materials get one */
+const char *mesh_material_name(const mesh *m, uint32_t i);
+/* Diffuse colour (Kd), linear 0..1; used where the material has no texture. */
+void mesh_material_color(const mesh *m, uint32_t i, float rgb[3]);
+/* The decoded texture, NULL when the material has none. */
+const img *mesh_material_texture(const mesh *m, uint32_t i);
+/* The texture path as the file named it (map_Kd, or an assimp path), NULL if none. */
+const char *mesh_material_texture_path(const mesh *m, uint32_t i);
+/* Sets material i's texture; takes ownership of tex (NULL removes the texture). */
+void mesh_material_set_texture(mesh *m, uint32_t i, img *tex);
+
+/* mtllib names recorded by mesh_parse_obj, in file order. */
+uint32_t mesh_mtllib_count(const mesh *m);
+const char *mesh_mtllib(const mesh *m, uint32_t i);
+
+/* Replaces every material's texture by tex (an override such as --source-texture). Takes
+ * ownership of tex. Fails with MD_EINVAL when the mesh has no texture coordinates. */
+int mesh_set_texture(mesh *m, img *tex, md_error *err);
+
+/* Pads every texture: texels outside the UV islands of the triangles using it are filled from
+ * the island borders (img_pad_from_coverage). Run once after loading and overrides. */
+int mesh_pad_textures(mesh *m, md_error *err);
+
+/* ---- Topology ---- */
+
+/* 0 when a and b can be morphed: same vertex count and the same triangle list. Otherwise
+ * MD_ETOPOLOGY with the first difference ("source has 9409 vertices, target 478";
+ * "triangle 1203 is (5,9,12) in source and (5,12,9) in target"). */
+int mesh_check_topology(const mesh *source, const mesh *target, md_error *err);
+
+#endif

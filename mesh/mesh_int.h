@@ -1,0 +1,52 @@
+/*
+ * mesh_int.h — the body of struct mesh, for the mesh module's own files only (obj.c, mtl.c,
+ * assimp.c, load.c, texpad.c). Everything else goes through mesh.h.
+ *
+ * Invariants once a loader returns 0:
+ *   - triangles[i] < vertex_count for all i; triangle_count >= 1; positions are finite.
+ *   - uv_count == 0 iff triangle_uvs == NULL; otherwise triangle_uvs[i] < uv_count, uvs finite.
+ *   - material_count >= 1 and triangle_materials[i] < material_count.
+ */
+#ifndef MESH_INT_H
+#define MESH_INT_H
+
+#include "mesh/mesh.h"
+
+struct mesh_material {
+    char *name;         /* owned */
+    float kd[3];        /* diffuse colour, 0..1 */
+    char *texture_path; /* owned, as written in the file; NULL if none */
+    img *texture;       /* owned; NULL until loaded, or if none */
+};
+
+struct mesh {
+    char format[16];
+    uint32_t vertex_count;
+    float *positions; /* 3 * vertex_count */
+    uint32_t triangle_count;
+    uint32_t *triangles; /* 3 * triangle_count */
+    uint32_t uv_count;
+    float *uvs;                   /* 2 * uv_count */
+    uint32_t *triangle_uvs;       /* 3 * triangle_count, or NULL */
+    uint16_t *triangle_materials; /* triangle_count */
+    uint32_t material_count;
+    struct mesh_material *materials;
+    uint32_t mtllib_count;
+    char **mtllibs; /* owned */
+};
+
+/* An empty mesh with no materials; NULL when out of memory. */
+mesh *mesh_alloc(const char *format);
+/* Appends a material named name (kd light grey, no texture); returns its index or a negative
+ * error code (MD_ELIMIT past lim->max_materials). */
+int mesh_material_add(mesh *m, const char *name, const md_limits *lim, md_error *err);
+/* Index of the material called name, or -1. */
+int mesh_material_find(const mesh *m, const char *name);
+/* Checks the invariants above (indices in range, finite numbers, >= 1 triangle, >= 1 material,
+ * adding a default material when there is none). Loaders call it last. */
+int mesh_validate(mesh *m, md_error *err);
+
+/* The light grey of untextured meshes. */
+#define MESH_DEFAULT_GREY 0.8f
+
+#endif

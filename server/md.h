@@ -1,0 +1,133 @@
+/*
+ * md.h — the base module every other part of morphd links: the error table, the allocation
+ * choke point, logging, configurable limits and a monotonic clock.
+ *
+ * Why here: DESIGN.md puts "config table, logging" in server/. This is the one piece that the
+ * lower modules (mesh/, gpu/, analysis/, storage/) may include from server/; it depends on
+ * nothing but libc and pthreads, so the dependency arrows still point one way.
+ *
+ * Errors: functions return 0 or a negative MD_E* code. Long-lived callers also pass an
+ * md_error that receives a sentence a person can act on ("line 812: face index 9410 out of
+ * range (9409 vertices)"). md_fail() fills it and returns the code, so a failure is one line:
+ *     return md_fail(err, MD_EPARSE, "line %zu: expected 3 numbers after 'v'", line);
+ */
+#ifndef MD_H
+#define MD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- Error table ---- */
+
+/* X(name, code, http status, exit code, short message). One table gives strerror-style text,
+ * the HTTP status an API error maps to, and the process exit code of the CLI. */
+#define MD_ERRNO_MAP(X)                                                                            \
+    X(EINVAL, -1, 400, 2, "invalid argument")                                                      \
+    X(ENOMEM, -2, 500, 1, "out of memory")                                                         \
+    X(EIO, -3, 500, 1, "input/output error")                                                       \
+    X(ENOENT, -4, 404, 2, "no such file or object")                                                \
+    X(EPARSE, -5, 422, 2, "malformed input")                                                       \
+    X(ELIMIT, -6, 413, 2, "limit exceeded")                                                        \
+    X(EFORMAT, -7, 415, 2, "unsupported format")                                                   \
+    X(ETOPOLOGY, -8, 422, 2, "topology mismatch")                                                  \
+    X(EENGINE, -9, 500, 1, "render engine failure")                                                \
+    X(ENODEV, -10, 503, 1, "no such engine or device")                                             \
+    X(ECANCELED, -11, 409, 1, "canceled")                                                          \
+    X(EINTERNAL, -12, 500, 1, "internal error")
+
+enum {
+#define MD_ERR_ENUM(name, code, http, exitc, msg) MD_##name = code,
+    MD_ERRNO_MAP(MD_ERR_ENUM)
+#undef MD_ERR_ENUM
+};
+
+const char *md_strerror(int code);  /* "malformed input"; "unknown error" for non-table codes */
+const char *md_err_name(int code);  /* "EPARSE" */
+int md_err_http_status(int code);   /* 422; 500 for unknown codes */
+int md_err_exit_code(int code);     /* 2 for bad input, 1 for failures, 0 for 0 */
+
+#define MD_ERROR_MSG_MAX 512
+
+/* A value type: callers keep it on the stack. msg is always NUL-terminated. */
+typedef struct md_error {
+    int code;
+    char msg[MD_ERROR_MSG_MAX];
+} md_error;
+
+void md_error_clear(md_error *err);
+/* Sets err (NULL ok) to code and the formatted detail; returns code. */
+int md_fail(md_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefixes the existing detail with context: "source mesh a.obj: " + old msg. Returns err->code. */
+int md_error_prefix(md_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- Allocation choke point ---- */
+
+/* All heap memory of morphd goes through these, so a cap or accounting has one place to live.
+ * They return NULL on failure (and on overflow of n * size); callers map that to MD_ENOMEM. */
+void *md_malloc(size_t size);
+void *md_calloc(size_t n, size_t size);
+void *md_malloc_array(size_t n, size_t size);
+void *md_realloc_array(void *p, size_t n, size_t size);
+char *md_strdup(const char *s);
+char *md_strndup(const char *s, size_t n);
+void md_free(void *p);
+
+/* Overflow-safe arithmetic for sizes a client controls. Return 0 on success, -1 on overflow. */
+int md_mul_size(size_t a, size_t b, size_t *out);
+int md_add_size(size_t a, size_t b, size_t *out);
+
+/* ---- Logging ---- */
+
+typedef enum md_log_level { MD_LOG_DEBUG, MD_LOG_INFO, MD_LOG_WARN, MD_LOG_ERROR } md_log_level;
+
+/* Thread-safe. Lines go to stderr at or above the stderr level (default WARN) and to the
+ * optional log file at or above DEBUG: "2026-11-25T10:00:00.123Z info  message". */
+void md_log(md_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void md_log_set_stderr_level(md_log_level level);
+/* Borrowed: the caller closes the file after md_log_set_file(NULL). */
+void md_log_set_file(FILE *f);
+
+/* ---- Limits: every size a client controls has a maximum ---- */
+
+/* X(name, type, default, help). The table gives the struct, defaults, `--limit name=value`
+ * parsing and the help text, so a new limit is one line. */
+#define MD_LIMITS_MAP(X)                                                                           \
+    X(max_file_bytes, uint64_t, 512ull << 20, "largest mesh or texture file, bytes")              \
+    X(max_vertices, uint64_t, 4000000, "most vertices (positions) in one mesh")                    \
+    X(max_triangles, uint64_t, 8000000, "most triangles in one mesh after triangulation")          \
+    X(max_uvs, uint64_t, 8000000, "most texture coordinates in one mesh")                          \
+    X(max_polygon_sides, uint64_t, 1024, "most corners of one polygon")                            \
+    X(max_materials, uint64_t, 256, "most materials in one mesh")                                  \
+    X(max_texture_side, uint64_t, 16384, "widest or tallest texture, pixels")                      \
+    X(max_texture_pixels, uint64_t, 64ull << 20, "most pixels in one texture")                     \
+    X(max_frames, uint64_t, 10000, "most frames in one job")                                       \
+    X(max_image_side, uint64_t, 8192, "widest or tallest rendered frame, pixels")                  \
+    X(max_samples, uint64_t, 64, "most supersamples per pixel")
+
+typedef struct md_limits {
+#define MD_LIMIT_FIELD(name, type, def, help) type name;
+    MD_LIMITS_MAP(MD_LIMIT_FIELD)
+#undef MD_LIMIT_FIELD
+} md_limits;
+
+void md_limits_default(md_limits *lim);
+/* Parses "name=value" (value accepts k/M/G suffixes, powers of 1024). */
+int md_limits_set(md_limits *lim, const char *assignment, md_error *err);
+/* Writes "  name  default  help" lines, for --help. */
+void md_limits_print_help(FILE *f);
+
+/* ---- Clock and files ---- */
+
+double md_now(void); /* monotonic seconds */
+
+/* Reads a whole file, refusing files larger than max_bytes before allocating. The buffer gets a
+ * NUL after the last byte (not counted in *len) so text parsers may rely on it. */
+int md_read_file(const char *path, uint64_t max_bytes, char **out, size_t *len, md_error *err);
+/* Writes via a temporary file and rename(), so readers never see a half-written file. */
+int md_write_file_atomic(const char *path, const void *data, size_t len, md_error *err);
+/* mkdir -p */
+int md_mkdir_p(const char *path, md_error *err);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * md_log.c — process-wide logging. One mutex serialises lines so that frames finishing on
+ * several worker threads never interleave their messages. The file sink is borrowed.
+ */
+#include "md.h"
+
+#include <pthread.h>
+#include <time.h>
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static md_log_level stderr_level = MD_LOG_WARN;
+static FILE *log_file;
+
+static const char *level_name(md_log_level level)
+{
+    switch (level) {
+    case MD_LOG_DEBUG:
+        return "debug";
+    case MD_LOG_INFO:
+        return "info ";
+    case MD_LOG_WARN:
+        return "warn ";
+    case MD_LOG_ERROR:
+        return "error";
+    }
+    return "?    ";
+}
+
+void md_log_set_stderr_level(md_log_level level)
+{
+    pthread_mutex_lock(&log_lock);
+    stderr_level = level;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void md_log_set_file(FILE *f)
+{
+    pthread_mutex_lock(&log_lock);
+    log_file = f;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void md_log(md_log_level level, const char *fmt, ...)
+{
+    char stamp[40];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1000000);
+
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+
+    pthread_mutex_lock(&log_lock);
+    if (level >= stderr_level)
+        fprintf(stderr, "morphd: %s: %s\n", level == MD_LOG_ERROR ? "error" : level_name(level),
+                msg);
+    if (log_file != NULL) {
+        fprintf(log_file, "%s %s %s\n", stamp, level_name(level), msg);
+        fflush(log_file);
+    }
+    pthread_mutex_unlock(&log_lock);
+}

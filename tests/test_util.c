@@ -1,0 +1,87 @@
+/*
+ * test_util.c — shared helpers of the ctest executables (see test_util.h).
+ */
+#define _GNU_SOURCE
+#include "test_util.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int test_failures;
+
+int test_done(void)
+{
+    if (test_failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", test_failures);
+        return 1;
+    }
+    fprintf(stderr, "all checks passed\n");
+    return 0;
+}
+
+const char *test_data_try(const char *rel)
+{
+    static char path[4096];
+    const char *root = getenv("MORPHD_DATA");
+    if (root == NULL || root[0] == '\0')
+        return NULL;
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return NULL;
+    return path;
+}
+
+const char *test_data(const char *rel)
+{
+    const char *p = test_data_try(rel);
+    if (p == NULL) {
+        fprintf(stderr, "skipped: test data %s/%s is not here (set MORPHD_DATA)\n",
+                getenv("MORPHD_DATA") ? getenv("MORPHD_DATA") : "(unset)", rel);
+        exit(TEST_SKIP);
+    }
+    return p;
+}
+
+const char *test_tmpdir(const char *name)
+{
+    static char path[4096];
+    const char *root = getenv("MORPHD_TEST_TMP");
+    if (root == NULL || root[0] == '\0')
+        root = "/tmp/morphd-test";
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "cannot create scratch directory %s\n", path);
+        exit(1);
+    }
+    return path;
+}
+
+double test_psnr(const uint8_t *a, const uint8_t *b, int width, int height)
+{
+    double se = 0;
+    size_t n = (size_t)width * (size_t)height * 3;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        se += d * d;
+    }
+    if (se == 0)
+        return INFINITY;
+    double mse = se / (double)n;
+    return 10.0 * log10(255.0 * 255.0 / mse);
+}
+
+int test_max_diff(const uint8_t *a, const uint8_t *b, int width, int height)
+{
+    int worst = 0;
+    size_t n = (size_t)width * (size_t)height * 3;
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        worst = d > worst ? d : worst;
+    }
+    return worst;
+}
