@@ -95,6 +95,11 @@ int md_error_prefix(md_error *err, const char *fmt, ...)
     char old[MD_ERROR_MSG_MAX];
     memcpy(old, err->msg, sizeof old);
     old[sizeof old - 1] = '\0';
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* Truncation is acceptable here: the message stays a readable, NUL-terminated prefix. */
+    size_t plen = strnlen(prefix, sizeof err->msg - 1);
+    memcpy(err->msg, prefix, plen);
+    size_t rest = strnlen(old, sizeof err->msg - 1 - plen);
+    memcpy(err->msg + plen, old, rest);
+    err->msg[plen + rest] = '\0';
     return err->code;
 }

@@ -1,0 +1,379 @@
+/*
+ * image.c — RGBA8 images: PNG decoding through libpng's simplified API (which converts grey,
+ * palette, 16-bit and alpha variants to RGBA for us), JPEG decoding through libjpeg-turbo
+ * (straight to RGBA), PNG encoding with a fixed Up filter into a memory buffer, and padding of
+ * texels outside UV islands.
+ *
+ * Decoders are fed bytes and check the declared size against md_limits before allocating pixels.
+ * libjpeg reports errors by longjmp; each decode owns its jmp_buf, so decoding is thread-safe.
+ * PNG encoding is called from engine threads concurrently: it shares no state.
+ */
+#include "mesh/image.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <string.h>
+/* jpeglib.h needs FILE and size_t declared first. */
+#include <stdio.h>
+#include <jpeglib.h>
+
+struct img {
+    int width;
+    int height;
+    uint8_t *pixels; /* RGBA8, width * 4 bytes per row */
+};
+
+img *img_new(int width, int height)
+{
+    if (width <= 0 || height <= 0)
+        return NULL;
+    size_t bytes;
+    if (md_mul_size((size_t)width, (size_t)height, &bytes) != 0 ||
+        md_mul_size(bytes, 4, &bytes) != 0)
+        return NULL;
+    img *im = md_calloc(1, sizeof *im);
+    if (im == NULL)
+        return NULL;
+    im->pixels = md_calloc(bytes, 1);
+    if (im->pixels == NULL) {
+        md_free(im);
+        return NULL;
+    }
+    im->width = width;
+    im->height = height;
+    return im;
+}
+
+void img_free(img *im)
+{
+    if (im == NULL)
+        return;
+    md_free(im->pixels);
+    md_free(im);
+}
+
+int img_width(const img *im)
+{
+    return im->width;
+}
+
+int img_height(const img *im)
+{
+    return im->height;
+}
+
+uint8_t *img_pixels(img *im)
+{
+    return im->pixels;
+}
+
+const uint8_t *img_pixels_const(const img *im)
+{
+    return im->pixels;
+}
+
+static int check_size(uint64_t width, uint64_t height, const md_limits *lim, md_error *err)
+{
+    if (width == 0 || height == 0)
+        return md_fail(err, MD_EPARSE, "the image declares a size of %llux%llu pixels",
+                       (unsigned long long)width, (unsigned long long)height);
+    if (width > lim->max_texture_side || height > lim->max_texture_side ||
+        width * height > lim->max_texture_pixels)
+        return md_fail(err, MD_ELIMIT,
+                       "the image is %llux%llu pixels; the limit is %llu pixels a side and %llu "
+                       "pixels in all",
+                       (unsigned long long)width, (unsigned long long)height,
+                       (unsigned long long)lim->max_texture_side,
+                       (unsigned long long)lim->max_texture_pixels);
+    return 0;
+}
+
+/* ---- PNG decoding ---- */
+
+static int decode_png(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
+                      md_error *err)
+{
+    png_image pi;
+    memset(&pi, 0, sizeof pi);
+    pi.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&pi, bytes, len))
+        return md_fail(err, MD_EPARSE, "not a readable PNG: %s", pi.message);
+    int rc = check_size(pi.width, pi.height, lim, err);
+    if (rc != 0) {
+        png_image_free(&pi);
+        return rc;
+    }
+    pi.format = PNG_FORMAT_RGBA;
+    img *im = img_new((int)pi.width, (int)pi.height);
+    if (im == NULL) {
+        png_image_free(&pi);
+        return md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", pi.width, pi.height);
+    }
+    if (!png_image_finish_read(&pi, NULL, im->pixels, (png_int_32)(im->width * 4), NULL)) {
+        rc = md_fail(err, MD_EPARSE, "PNG data is damaged: %s", pi.message);
+        png_image_free(&pi);
+        img_free(im);
+        return rc;
+    }
+    /* libpng reports recoverable problems (e.g. a bad CRC in an ancillary chunk) as warnings. */
+    *out = im;
+    return 0;
+}
+
+/* ---- JPEG decoding ---- */
+
+struct jpeg_fail {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+};
+
+static void jpeg_fail_exit(j_common_ptr cinfo)
+{
+    struct jpeg_fail *fail = (struct jpeg_fail *)cinfo->err;
+    cinfo->err->format_message(cinfo, fail->message);
+    longjmp(fail->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr cinfo, int level)
+{
+    (void)cinfo;
+    (void)level; /* corrupt-data warnings: libjpeg recovers; we keep what it decoded */
+}
+
+static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
+                       md_error *err)
+{
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_fail fail;
+    /* volatile: assigned between setjmp and a possible longjmp. */
+    img *volatile im = NULL;
+    int rc = 0;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&fail.mgr);
+    fail.mgr.error_exit = jpeg_fail_exit;
+    fail.mgr.emit_message = jpeg_quiet;
+    fail.message[0] = '\0';
+    if (setjmp(fail.jump)) {
+        rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
+        goto done;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes, (unsigned long)len);
+    jpeg_read_header(&cinfo, TRUE);
+    rc = check_size(cinfo.image_width, cinfo.image_height, lim, err);
+    if (rc != 0)
+        goto done;
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        rc = md_fail(err, MD_EFORMAT, "CMYK JPEG textures are not supported; save it as RGB");
+        goto done;
+    }
+    cinfo.out_color_space = JCS_EXT_RGBA;
+    jpeg_start_decompress(&cinfo);
+    im = img_new((int)cinfo.output_width, (int)cinfo.output_height);
+    if (im == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", cinfo.output_width,
+                     cinfo.output_height);
+        goto done;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = im->pixels + (size_t)cinfo.output_scanline * (size_t)im->width * 4;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+done:
+    jpeg_destroy_decompress(&cinfo);
+    if (rc != 0) {
+        img_free(im);
+        return rc;
+    }
+    *out = im;
+    return 0;
+}
+
+/* ---- Entry points ---- */
+
+int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out, md_error *err)
+{
+    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    *out = NULL;
+    if (len >= 8 && memcmp(bytes, png_magic, 8) == 0)
+        return decode_png(bytes, len, lim, out, err);
+    if (len >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff)
+        return decode_jpeg(bytes, len, lim, out, err);
+    if (len == 0)
+        return md_fail(err, MD_EPARSE, "the image file is empty");
+    return md_fail(err, MD_EFORMAT, "the image is neither PNG nor JPEG (unknown first bytes)");
+}
+
+int img_load(const char *path, const md_limits *lim, img **out, md_error *err)
+{
+    char *bytes;
+    size_t len;
+    *out = NULL;
+    int rc = md_read_file(path, lim->max_file_bytes, &bytes, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = img_decode((const uint8_t *)bytes, len, lim, out, err);
+    md_free(bytes);
+    if (rc != 0)
+        md_error_prefix(err, "texture %s: ", path);
+    return rc;
+}
+
+/* ---- PNG encoding ---- */
+
+struct png_sink {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+static void sink_write(png_structp png, png_bytep data, png_size_t len)
+{
+    struct png_sink *s = png_get_io_ptr(png);
+    if (s->failed)
+        return;
+    if (s->len + len > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + len)
+            cap *= 2;
+        uint8_t *grown = md_realloc_array(s->data, cap, 1);
+        if (grown == NULL) {
+            s->failed = 1;
+            return;
+        }
+        s->data = grown;
+        s->cap = cap;
+    }
+    memcpy(s->data + s->len, data, len);
+    s->len += len;
+}
+
+static void sink_flush(png_structp png)
+{
+    (void)png;
+}
+
+struct png_fail {
+    jmp_buf jump;
+    char message[256];
+};
+
+static void png_fail_error(png_structp png, png_const_charp msg)
+{
+    struct png_fail *fail = png_get_error_ptr(png);
+    snprintf(fail->message, sizeof fail->message, "%s", msg);
+    longjmp(fail->jump, 1);
+}
+
+static void png_fail_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+int img_encode_png(const uint8_t *pixels, int width, int height, int channels, int level,
+                   uint8_t **out, size_t *out_len, md_error *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (width <= 0 || height <= 0 || (channels != 3 && channels != 4) || level < 0 || level > 9)
+        return md_fail(err, MD_EINVAL, "cannot encode a %dx%d PNG with %d channels at level %d",
+                       width, height, channels, level);
+    struct png_fail fail;
+    fail.message[0] = '\0';
+    struct png_sink sink = {0};
+    /* volatile: assigned between setjmp and a possible longjmp. */
+    png_structp volatile png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, &fail, png_fail_error, png_fail_warning);
+    png_infop volatile info = NULL;
+    int rc = 0;
+    if (png == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory creating a PNG encoder");
+    info = png_create_info_struct(png);
+    if (info == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory creating a PNG encoder");
+        goto done;
+    }
+    if (setjmp(fail.jump)) {
+        rc = md_fail(err, MD_EINTERNAL, "PNG encoding failed: %s", fail.message);
+        goto done;
+    }
+    png_set_write_fn(png, &sink, sink_write, sink_flush);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* A fixed Up filter: libpng's adaptive choice costs more than zlib level 1 itself. */
+    png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
+    png_set_compression_level(png, level);
+    png_write_info(png, info);
+    size_t stride = (size_t)width * (size_t)channels;
+    for (int y = 0; y < height; y++)
+        png_write_row(png, (png_const_bytep)(pixels + (size_t)y * stride));
+    png_write_end(png, NULL);
+    if (sink.failed)
+        rc = md_fail(err, MD_ENOMEM, "out of memory encoding a %dx%d PNG", width, height);
+done:
+    png_destroy_write_struct((png_structpp)&png, (png_infopp)&info);
+    if (rc != 0) {
+        md_free(sink.data);
+        return rc;
+    }
+    *out = sink.data;
+    *out_len = sink.len;
+    return 0;
+}
+
+/* ---- Padding ---- */
+
+int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
+{
+    size_t n = (size_t)im->width * (size_t)im->height;
+    uint8_t *done = md_malloc(n);
+    uint32_t *queue = md_malloc_array(n, sizeof *queue);
+    if (done == NULL || queue == NULL) {
+        md_free(done);
+        md_free(queue);
+        return md_fail(err, MD_ENOMEM, "out of memory padding a %dx%d texture", im->width,
+                       im->height);
+    }
+    /* Breadth-first from every covered texel: each uncovered texel copies the texel that
+     * reached it first, i.e. a nearest covered texel in the chessboard metric. Seeding only
+     * border texels would be faster but the result is the same. */
+    size_t head = 0, tail = 0;
+    for (size_t i = 0; i < n; i++) {
+        done[i] = coverage[i] != 0;
+        if (done[i])
+            queue[tail++] = (uint32_t)i;
+    }
+    if (tail == 0 || tail == n)
+        goto out;
+    int w = im->width, h = im->height;
+    uint32_t *px = (uint32_t *)(void *)im->pixels;
+    while (head < tail) {
+        uint32_t i = queue[head++];
+        int x = (int)(i % (uint32_t)w), y = (int)(i / (uint32_t)w);
+        for (int dy = -1; dy <= 1; dy++) {
+            int ny = y + dy;
+            if (ny < 0 || ny >= h)
+                continue;
+            for (int dx = -1; dx <= 1; dx++) {
+                int nx = x + dx;
+                if (nx < 0 || nx >= w)
+                    continue;
+                size_t j = (size_t)ny * (size_t)w + (size_t)nx;
+                if (done[j])
+                    continue;
+                done[j] = 1;
+                px[j] = px[i];
+                queue[tail++] = (uint32_t)j;
+            }
+        }
+    }
+out:
+    md_free(done);
+    md_free(queue);
+    return 0;
+}
