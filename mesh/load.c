@@ -114,7 +114,14 @@ static int load_textures(mesh *m, const char *dir, const md_limits *lim, md_erro
 
 int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err)
 {
+    return mesh_load_ex(path, lim, NULL, out, err);
+}
+
+int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, mesh **out,
+                 md_error *err)
+{
     *out = NULL;
+    double start = md_now();
     char *bytes = NULL;
     size_t len = 0;
     mesh *m = NULL;
@@ -136,9 +143,14 @@ int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err)
     } else {
         rc = mesh_parse_assimp((const uint8_t *)bytes, len, ext, lim, &m, err);
     }
-    if (rc == 0)
-        rc = load_textures(m, dir, lim, err);
     md_free(bytes);
+    double parsed = md_now();
+    if (rc == 0 && (opts == NULL || !opts->skip_textures))
+        rc = load_textures(m, dir, lim, err);
+    if (opts != NULL) {
+        opts->parse_s = parsed - start;
+        opts->texture_s = md_now() - parsed;
+    }
     if (rc != 0) {
         mesh_free(m);
         /* md_read_file and img_load already name their path; parsers do not. */

@@ -29,6 +29,17 @@ typedef struct mesh mesh;
  * go through assimp. Errors name the file (and the line for OBJ/MTL). */
 int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err);
 
+/* Options and timings of mesh_load_ex. */
+typedef struct mesh_load_opts {
+    int skip_textures; /* in: do not read texture files (an override replaces them anyway) */
+    double parse_s;    /* out: reading and parsing the mesh and its MTL libraries */
+    double texture_s;  /* out: reading and decoding textures */
+} mesh_load_opts;
+
+/* mesh_load with options; opts may be NULL. */
+int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, mesh **out,
+                 md_error *err);
+
 /* Parses OBJ text. No I/O: mtllib names are recorded (mesh_mtllib_*) for the caller to resolve
  * and feed to mesh_parse_mtl(). bytes need not be NUL-terminated. */
 int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out,

@@ -10,6 +10,7 @@
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static md_log_level stderr_level = MD_LOG_WARN;
 static FILE *log_file;
+static const char *program = "morphd";
 
 static const char *level_name(md_log_level level)
 {
@@ -30,6 +31,13 @@ void md_log_set_stderr_level(md_log_level level)
 {
     pthread_mutex_lock(&log_lock);
     stderr_level = level;
+    pthread_mutex_unlock(&log_lock);
+}
+
+void md_log_set_program(const char *name)
+{
+    pthread_mutex_lock(&log_lock);
+    program = name;
     pthread_mutex_unlock(&log_lock);
 }
 
@@ -58,8 +66,8 @@ void md_log(md_log_level level, const char *fmt, ...)
 
     pthread_mutex_lock(&log_lock);
     if (level >= stderr_level)
-        fprintf(stderr, "morphd: %s: %s\n", level == MD_LOG_ERROR ? "error" : level_name(level),
-                msg);
+        fprintf(stderr, "%s: %s: %s\n", program,
+                level == MD_LOG_ERROR ? "error" : level == MD_LOG_WARN ? "warning" : "info", msg);
     if (log_file != NULL) {
         fprintf(log_file, "%s %s %s\n", stamp, level_name(level), msg);
         fflush(log_file);

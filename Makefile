@@ -1,0 +1,59 @@
+# morphd — the two commands a new machine needs:
+#   make run    install what is missing, build, render the sample morph into out/sample/
+#   make test   install what is missing, build (plain, ASan+UBSan, fuzz), run every test
+# Plain `cmake` works too; this file only strings the steps together.
+
+BUILD       ?= build
+BUILD_ASAN  ?= build-asan
+BUILD_FUZZ  ?= build-fuzz
+JOBS        ?= $(shell nproc)
+SAMPLE_DIR  ?= $(BUILD)/sample
+RUN_OUT     ?= out/sample
+
+.PHONY: all deps test-deps build build-asan build-fuzz run test test-unit test-asan test-fuzz bench clean format
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+test-deps:
+	@deploy/install-deps.sh --test
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: test-deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+build-fuzz: test-deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_FUZZ=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image
+
+run: build
+	@$(BUILD)/morph sample $(SAMPLE_DIR)
+	@$(BUILD)/morph run $(SAMPLE_DIR)/sample_A.obj $(SAMPLE_DIR)/sample_B.obj -o $(RUN_OUT)
+	@echo "frames: $(RUN_OUT)/frames/  manifest: $(RUN_OUT)/manifest.json  log: $(RUN_OUT)/session.log"
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE fuzz
+
+test-asan: build-asan
+	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE fuzz
+
+test-fuzz: build-fuzz
+	@cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
+
+test: test-unit test-asan test-fuzz
+
+bench: build
+	@$(BUILD)/bench_default_job --threads 2
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) out

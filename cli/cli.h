@@ -1,0 +1,22 @@
+/*
+ * cli.h — the pieces of the `morph` command: one function per subcommand, and the terminal
+ * progress bar they share. Internal to cli/.
+ */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Subcommands: argv[0] is the subcommand name. Return the process exit code. */
+int cli_run(int argc, char **argv);
+int cli_sample(int argc, char **argv);
+
+/* A one-line progress bar on stderr, drawn only when stderr is a terminal and enabled.
+ * cli_progress_tick() is thread-safe (frames finish on engine threads). */
+typedef struct cli_progress cli_progress;
+cli_progress *cli_progress_new(const char *label, uint64_t total, int enabled);
+void cli_progress_tick(cli_progress *p);
+void cli_progress_free(cli_progress *p); /* ends the line; NULL ok */
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs the Debian 12 packages morphd needs to build and test, and only
+# those that are missing (so `make run` and `make test` are quick on a prepared machine).
+# Runs apt-get as root, or through sudo when available; otherwise prints the command to run.
+#   deploy/install-deps.sh           build + run dependencies
+#   deploy/install-deps.sh --test    also what the tests need (clang for the fuzz targets)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
+          libassimp-dev zlib1g-dev)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  run=()
+elif command -v sudo >/dev/null 2>&1; then
+  run=(sudo)
+else
+  echo "install-deps: not root and no sudo; run as root:" >&2
+  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${run[@]}" apt-get update -qq
+"${run[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,249 @@
+/*
+ * spec.c — the options of a morph job: defaults, parsing of the user's text (CLI flags now,
+ * the HTTP spec later), frame weights and frame names. Pure functions on a caller-owned
+ * job_spec; no I/O. Every parse error names the option and the offending text.
+ */
+#include "jobs/job.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void job_spec_init(job_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    spec->frame_count = 41;
+    spec->width = 512;
+    spec->height = 512;
+    spec->samples = 4;
+    eng_camera_default(&spec->camera);
+    spec->camera_mode = JOB_CAMERA_AUTO;
+    spec->background[0] = spec->background[1] = spec->background[2] = 255;
+    spec->png_level = 1;
+}
+
+void job_spec_free(job_spec *spec)
+{
+    md_free(spec->weights);
+    spec->weights = NULL;
+    spec->weight_count = 0;
+}
+
+/* Parses a whole decimal integer; 0 on success. */
+static int parse_long(const char *text, long *out)
+{
+    if (text == NULL || *text == '\0')
+        return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+{
+    long n;
+    if (parse_long(text, &n) != 0 || n < 1 || (unsigned long)n > lim->max_frames)
+        return md_fail(err, MD_EINVAL, "--frames: '%s' is not a whole number from 1 to %llu",
+                       text, (unsigned long long)lim->max_frames);
+    spec->frame_count = (uint32_t)n;
+    job_spec_free(spec);
+    return 0;
+}
+
+int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+{
+    size_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    if (count > lim->max_frames)
+        return md_fail(err, MD_EINVAL, "--weights: %zu weights, more than the limit of %llu",
+                       count, (unsigned long long)lim->max_frames);
+    float *weights = md_malloc_array(count, sizeof *weights);
+    if (weights == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    const char *p = text;
+    for (size_t i = 0; i < count; i++) {
+        errno = 0;
+        char *end;
+        double w = strtod(p, &end);
+        while (end > p && isspace((unsigned char)end[-1]))
+            end--;
+        const char *stop = strchr(p, ',');
+        size_t len = stop ? (size_t)(stop - p) : strlen(p);
+        int blank = 1;
+        for (const char *q = end; q < p + len; q++)
+            blank &= isspace((unsigned char)*q) != 0;
+        if (end == p || errno != 0 || !blank || !(w >= 0.0 && w <= 1.0)) {
+            md_free(weights);
+            return md_fail(err, MD_EINVAL,
+                           "--weights: item %zu '%.*s' is not a number from 0 to 1 (a weight is "
+                           "the share of the target)",
+                           i + 1, (int)len, p);
+        }
+        weights[i] = (float)w;
+        p += len + (stop ? 1 : 0);
+    }
+    job_spec_free(spec);
+    spec->weights = weights;
+    spec->weight_count = (uint32_t)count;
+    spec->frame_count = (uint32_t)count;
+    return 0;
+}
+
+int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+{
+    char *end;
+    errno = 0;
+    long w = strtol(text, &end, 10);
+    long h = -1;
+    if (errno == 0 && end != text && (*end == 'x' || *end == 'X')) {
+        const char *hs = end + 1;
+        h = strtol(hs, &end, 10);
+        if (end == hs || *end != '\0' || errno != 0)
+            h = -1;
+    }
+    if (w < 1 || h < 1 || (unsigned long)w > lim->max_image_side ||
+        (unsigned long)h > lim->max_image_side)
+        return md_fail(err, MD_EINVAL,
+                       "--size: '%s' is not WIDTHxHEIGHT with each side from 1 to %llu pixels",
+                       text, (unsigned long long)lim->max_image_side);
+    spec->width = (int)w;
+    spec->height = (int)h;
+    return 0;
+}
+
+int job_spec_set_samples(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+{
+    long n;
+    long side = 0;
+    if (parse_long(text, &n) == 0 && n >= 1 && (unsigned long)n <= lim->max_samples)
+        while ((side + 1) * (side + 1) <= n)
+            side++;
+    if (side == 0 || side * side != n)
+        return md_fail(err, MD_EINVAL,
+                       "--samples: '%s' must be a square number of samples per pixel (1, 4, 9, "
+                       "16, ...) no larger than %llu",
+                       text, (unsigned long long)lim->max_samples);
+    spec->samples = (int)n;
+    return 0;
+}
+
+int job_spec_set_camera(job_spec *spec, const char *text, md_error *err)
+{
+    int explicit_eye = 0;
+    int rc = eng_camera_parse(text, &spec->camera, &explicit_eye, err);
+    if (rc != 0)
+        return md_error_prefix(err, "--camera: ");
+    if (explicit_eye)
+        spec->camera_mode = JOB_CAMERA_EXPLICIT;
+    if (spec->camera.orthographic)
+        spec->ortho_auto = 0;
+    return 0;
+}
+
+int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err)
+{
+    if (strcmp(text, "auto") == 0) {
+        spec->camera.orthographic = 1;
+        spec->ortho_auto = 1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    double h = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(h > 0) || !isfinite(h))
+        return md_fail(err, MD_EINVAL,
+                       "--ortho: '%s' is neither 'auto' nor a positive view height in mesh units",
+                       text);
+    spec->camera.orthographic = 1;
+    spec->camera.ortho_height = (float)h;
+    spec->ortho_auto = 0;
+    return 0;
+}
+
+int job_spec_set_background(job_spec *spec, const char *text, md_error *err)
+{
+    const char *hex = text[0] == '#' ? text + 1 : text;
+    unsigned v[3];
+    int ok = strlen(hex) == 6;
+    for (int i = 0; ok && i < 6; i++)
+        ok = isxdigit((unsigned char)hex[i]) != 0;
+    if (ok && sscanf(hex, "%2x%2x%2x", &v[0], &v[1], &v[2]) == 3) {
+        for (int i = 0; i < 3; i++)
+            spec->background[i] = (uint8_t)v[i];
+        return 0;
+    }
+    return md_fail(err, MD_EINVAL, "--background: '%s' is not a colour RRGGBB in hex (ffffff)",
+                   text);
+}
+
+int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err)
+{
+    long n;
+    if (parse_long(text, &n) != 0 || n < 0 || n > 9)
+        return md_fail(err, MD_EINVAL, "--png-level: '%s' is not a zlib level from 0 to 9",
+                       text);
+    spec->png_level = (int)n;
+    return 0;
+}
+
+int job_spec_finalize(job_spec *spec, md_error *err)
+{
+    if (spec->weights != NULL)
+        return 0;
+    if (spec->frame_count == 0)
+        return md_fail(err, MD_EINVAL, "a job needs at least one frame");
+    spec->weights = md_malloc_array(spec->frame_count, sizeof *spec->weights);
+    if (spec->weights == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < spec->frame_count; i++)
+        spec->weights[i] =
+            spec->frame_count == 1 ? 0.0f : (float)((double)i / (double)(spec->frame_count - 1));
+    spec->weight_count = spec->frame_count;
+    return 0;
+}
+
+float job_spec_weight(const job_spec *spec, uint32_t i)
+{
+    return spec->weights != NULL && i < spec->weight_count ? spec->weights[i] : 0.0f;
+}
+
+uint32_t job_spec_frame_total(const job_spec *spec)
+{
+    return spec->weights != NULL ? spec->weight_count : spec->frame_count;
+}
+
+/* ---- Names ---- */
+
+void job_path_stem(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < cap; i++) {
+        char c = base[i];
+        out[n++] = isalnum((unsigned char)c) || c == '.' || c == '_' ? c : '_';
+    }
+    if (n == 0 && cap > 4) {
+        memcpy(out, "mesh", 4);
+        n = 4;
+    }
+    out[n] = '\0';
+}
+
+int job_frame_name(uint32_t index, float weight, const char *source_stem,
+                   const char *target_stem, char *out, size_t cap)
+{
+    int target_permille = (int)lround((double)weight * 1000.0);
+    int n = snprintf(out, cap, "%04u_%s-%04d_%s-%04d.png", index, source_stem,
+                     1000 - target_permille, target_stem, target_permille);
+    return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
+}
