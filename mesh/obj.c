@@ -28,7 +28,6 @@
 #include "mesh/mesh_int.h"
 #include "mesh/objtext.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -107,7 +106,8 @@ static int read_number(obj_parser *op, const char **p, const char *end, const ch
     if (!isfinite(value))
         return md_fail(err, MD_EPARSE, "line %zu: %s is not finite ('%s')", op->text.line, what,
                        mesh_text_quote(tok, tok_end, quoted, sizeof quoted));
-    if (fabs(value) > FLT_MAX)
+    /* At or past the midpoint between FLT_MAX and the next power of two, a float is infinite. */
+    if (fabs(value) >= 0x1.ffffffp127)
         return md_fail(err, MD_EPARSE, "line %zu: %s is not finite as a 32-bit float ('%s')",
                        op->text.line, what, mesh_text_quote(tok, tok_end, quoted, sizeof quoted));
     *out = (float)value;

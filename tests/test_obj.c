@@ -6,6 +6,7 @@
  */
 #include "test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,13 @@ static void test_numbers(void)
     EXPECT_FAIL("v 1 -1.#IND 0\n", MD_EPARSE, "line 1: coordinate is not finite ('-1.#IND')");
     EXPECT_FAIL("v 1 1.#INF 0\n", MD_EPARSE, "line 1: coordinate is not finite");
     EXPECT_FAIL("v 1e39 0 0\n", MD_EPARSE, "line 1: coordinate is not finite as a 32-bit float");
+    EXPECT_FAIL("v 3.4028236e38 0 0\n", MD_EPARSE, "not finite as a 32-bit float");
+    m = PARSE_OK("v 3.4028235e38 -3.4028235e38 0\n" TRI3 "f 2 3 4\n");
+    if (m != NULL) {
+        CHECK(mesh_positions(m)[0] == FLT_MAX);
+        CHECK(mesh_positions(m)[1] == -FLT_MAX);
+        mesh_free(m);
+    }
     EXPECT_FAIL(TRI3 "vt nan 0\n", MD_EPARSE, "line 4: texture coordinate is not finite");
     EXPECT_FAIL(TRI3 "vt 0 zero\n", MD_EPARSE, "line 4: 'vt' needs 1 to 3 numbers, got 'zero'");
     EXPECT_FAIL(TRI3 "vt\n", MD_EPARSE, "line 4: 'vt' needs 1 to 3 numbers, got only 0");
