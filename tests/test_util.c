@@ -52,7 +52,7 @@ const char *test_tmpdir(const char *name)
     if (root == NULL || root[0] == '\0')
         root = "/tmp/morphd-test";
     snprintf(path, sizeof path, "%s/%s", root, name);
-    char cmd[4200];
+    char cmd[2 * sizeof path + 64];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", path, path);
     if (system(cmd) != 0) {
         fprintf(stderr, "cannot create scratch directory %s\n", path);
