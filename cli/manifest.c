@@ -16,6 +16,26 @@ static json_t *vec3(const float v[3])
     return json_pack("[f,f,f]", (double)v[0], (double)v[1], (double)v[2]);
 }
 
+/* A JSON string for text from a file (material names, paths), which need not be UTF-8: jansson
+ * refuses invalid UTF-8, so such text is kept with its non-ASCII bytes shown as '?'. */
+static json_t *text(const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j != NULL)
+        return j;
+    char *copy = md_strdup(s);
+    if (copy == NULL)
+        return json_null();
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    md_free(copy);
+    return j ? j : json_null();
+}
+
 static json_t *input_json(const char *path, const char *texture_override, const mesh *m)
 {
     json_t *materials = json_array();
@@ -26,16 +46,16 @@ static json_t *input_json(const char *path, const char *texture_override, const 
         const char *tex_path = mesh_material_texture_path(m, i);
         json_t *texture = json_null();
         if (tex != NULL)
-            texture = json_pack("{s:s?,s:i,s:i}", "path", texture_override ? texture_override
-                                                                          : tex_path,
-                                "width", img_width(tex), "height", img_height(tex));
-        json_array_append_new(materials, json_pack("{s:s,s:o,s:o}", "name",
-                                                   mesh_material_name(m, i), "color", vec3(rgb),
-                                                   "texture", texture));
+            texture = json_pack("{s:o,s:i,s:i}", "path",
+                                text(texture_override ? texture_override : tex_path), "width",
+                                img_width(tex), "height", img_height(tex));
+        json_array_append_new(materials, json_pack("{s:o,s:o,s:o}", "name",
+                                                   text(mesh_material_name(m, i)), "color",
+                                                   vec3(rgb), "texture", texture));
     }
     float min[3], max[3];
     mesh_bounds(m, min, max);
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:o,s:{s:o,s:o}}", "path", path, "format",
+    return json_pack("{s:o,s:s,s:I,s:I,s:I,s:o,s:{s:o,s:o}}", "path", text(path), "format",
                      mesh_format(m), "vertices", (json_int_t)mesh_vertex_count(m), "triangles",
                      (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
                      "materials", materials, "bounds", "min", vec3(min), "max", vec3(max));
