@@ -1,6 +1,6 @@
 /*
- * kernels.h — one params struct per engine stage, shared by the CPU reference (gpu/cpu/*.c)
- * and the CUDA kernels (gpu/*.cu), so both implement exactly the same contract. Internal to
+ * kernels.h — one params struct per engine stage, shared by the CPU reference (gpu/cpu/, .c)
+ * and the CUDA kernels (gpu/, .cu), so both implement exactly the same contract. Internal to
  * gpu/: callers outside use engine.h.
  *
  * The three stages of one frame:
