@@ -1,7 +1,7 @@
 /*
  * engine.h — the morph/render engine: one C API, two implementations (the CPU reference in
- * gpu/cpu/, the CUDA engine in the .cu files of gpu/). It knows nothing of files, HTTP or Redis: callers
- * hand it geometry, textures and cameras in memory and receive finished RGB8 frames.
+ * gpu/cpu/, the CUDA engine in gpu/, the .cu files). It knows nothing of files, HTTP or Redis:
+ * callers hand it geometry, textures and cameras in memory and receive finished RGB8 frames.
  *
  * A batch is a list of jobs; a job is a mesh pair (source at t = 0, target at t = 1; a render
  * job passes the same mesh twice) plus its frames. One eng_batch_run() renders every frame of

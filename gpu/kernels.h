@@ -1,6 +1,6 @@
 /*
- * kernels.h — one params struct per engine stage, shared by the CPU reference (the .c files of gpu/cpu/)
- * and the CUDA kernels (the .cu files of gpu/), so both implement exactly the same contract. Internal to
+ * kernels.h — one params struct per engine stage, shared by the CPU reference (gpu/cpu/, .c)
+ * and the CUDA kernels (gpu/, .cu), so both implement exactly the same contract. Internal to
  * gpu/: callers outside use engine.h.
  *
  * The three stages of one frame:

@@ -1,0 +1,213 @@
+/*
+ * engine_fixtures.h — procedural geometry and one-call rendering for the engine tests
+ * (tests/test_engine_*.c), so they need neither mesh/ nor data files. Header-only (static
+ * inline), because each test is its own executable linked with test_util.c alone.
+ */
+#ifndef ENGINE_FIXTURES_H
+#define ENGINE_FIXTURES_H
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpu/engine.h"
+#include "test_util.h"
+
+typedef struct fx_mesh {
+    uint32_t vertex_count, triangle_count;
+    float *pos;    /* 3 per vertex */
+    uint32_t *tri; /* 3 per triangle */
+    float *uv;     /* 2 per vertex (UV index = vertex index) */
+} fx_mesh;
+
+static inline void *fx_alloc(size_t n)
+{
+    void *p = calloc(n == 0 ? 1 : n, 1);
+    if (p == NULL) {
+        fprintf(stderr, "out of memory\n");
+        abort();
+    }
+    return p;
+}
+
+static inline void fx_mesh_free(fx_mesh *m)
+{
+    free(m->pos);
+    free(m->tri);
+    free(m->uv);
+    memset(m, 0, sizeof *m);
+}
+
+/* A deterministic pseudo-random float in [-1, 1). */
+static inline float fx_rand(uint32_t *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return (float)(*state >> 8) / (float)(1u << 23) - 1.0f;
+}
+
+/* An n x n grid of cells over [x0, x1] x [y0, y1] at height z, two triangles a cell, with the
+ * interior vertices moved by up to jitter cells (deterministically from seed). UV (0,0) at
+ * (x0, y0) and (1,1) at (x1, y1). Cells alternate their diagonal when alt_diag is set. */
+static inline void fx_grid(fx_mesh *m, int n, float x0, float y0, float x1, float y1, float z,
+                           float jitter, uint32_t seed, int alt_diag)
+{
+    m->vertex_count = (uint32_t)((n + 1) * (n + 1));
+    m->triangle_count = (uint32_t)(2 * n * n);
+    m->pos = fx_alloc(sizeof(float) * 3 * m->vertex_count);
+    m->uv = fx_alloc(sizeof(float) * 2 * m->vertex_count);
+    m->tri = fx_alloc(sizeof(uint32_t) * 3 * m->triangle_count);
+    for (int j = 0; j <= n; j++) {
+        for (int i = 0; i <= n; i++) {
+            float u = (float)i / (float)n, v = (float)j / (float)n;
+            if (i > 0 && i < n && j > 0 && j < n) {
+                u += fx_rand(&seed) * jitter / (float)n;
+                v += fx_rand(&seed) * jitter / (float)n;
+            }
+            size_t k = (size_t)j * (size_t)(n + 1) + (size_t)i;
+            m->pos[k * 3] = x0 + u * (x1 - x0);
+            m->pos[k * 3 + 1] = y0 + v * (y1 - y0);
+            m->pos[k * 3 + 2] = z;
+            m->uv[k * 2] = u;
+            m->uv[k * 2 + 1] = v;
+        }
+    }
+    uint32_t *t = m->tri;
+    for (int j = 0; j < n; j++) {
+        for (int i = 0; i < n; i++) {
+            uint32_t a = (uint32_t)(j * (n + 1) + i), b = a + 1;
+            uint32_t c = a + (uint32_t)(n + 1), d = c + 1;
+            if (alt_diag && ((i + j) & 1)) {
+                uint32_t q[6] = {a, b, c, b, d, c};
+                memcpy(t, q, sizeof q);
+            } else {
+                uint32_t q[6] = {a, b, d, a, d, c};
+                memcpy(t, q, sizeof q);
+            }
+            t += 6;
+        }
+    }
+}
+
+/* A UV sphere: rings x segments quads (poles are triangle fans), radius r around c. */
+static inline void fx_sphere(fx_mesh *m, int rings, int segs, const float c[3], float r)
+{
+    m->vertex_count = (uint32_t)((rings + 1) * (segs + 1));
+    m->triangle_count = (uint32_t)(2 * rings * segs);
+    m->pos = fx_alloc(sizeof(float) * 3 * m->vertex_count);
+    m->uv = fx_alloc(sizeof(float) * 2 * m->vertex_count);
+    m->tri = fx_alloc(sizeof(uint32_t) * 3 * m->triangle_count);
+    const double pi = 3.14159265358979323846;
+    for (int j = 0; j <= rings; j++) {
+        double th = pi * j / rings;
+        for (int i = 0; i <= segs; i++) {
+            double ph = 2 * pi * i / segs;
+            size_t k = (size_t)j * (size_t)(segs + 1) + (size_t)i;
+            m->pos[k * 3] = c[0] + r * (float)(sin(th) * cos(ph));
+            m->pos[k * 3 + 1] = c[1] + r * (float)cos(th);
+            m->pos[k * 3 + 2] = c[2] + r * (float)(sin(th) * sin(ph));
+            m->uv[k * 2] = (float)i / (float)segs;
+            m->uv[k * 2 + 1] = 1.0f - (float)j / (float)rings;
+        }
+    }
+    uint32_t *t = m->tri;
+    for (int j = 0; j < rings; j++) {
+        for (int i = 0; i < segs; i++) {
+            uint32_t a = (uint32_t)(j * (segs + 1) + i), b = a + 1;
+            uint32_t cc = a + (uint32_t)(segs + 1), d = cc + 1;
+            /* Outward winding seen from outside: a, cc, b and b, cc, d. */
+            uint32_t q[6] = {a, b, cc, b, d, cc};
+            memcpy(t, q, sizeof q);
+            t += 6;
+        }
+    }
+}
+
+/* An untextured job of one frame at weight 0 with mesh a at both ends, one material. The
+ * material and weights arrays must outlive the job. */
+static inline void fx_job(eng_job *job, const fx_mesh *a, const fx_mesh *b, const eng_material *mat,
+                          const float *weights, uint32_t frames, int width, int height, int samples)
+{
+    memset(job, 0, sizeof *job);
+    job->vertex_count = a->vertex_count;
+    job->triangle_count = a->triangle_count;
+    job->positions[0] = a->pos;
+    job->positions[1] = (b != NULL ? b : a)->pos;
+    job->triangles = a->tri;
+    for (int s = 0; s < 2; s++) {
+        job->surface[s].material_count = 1;
+        job->surface[s].materials = mat;
+    }
+    eng_camera_default(&job->camera);
+    job->width = width;
+    job->height = height;
+    job->samples = samples;
+    job->background[0] = job->background[1] = job->background[2] = 255;
+    job->frame_count = frames;
+    job->weights = weights;
+}
+
+/* Gives a job side s the mesh's own UVs (index = vertex). */
+static inline void fx_job_uvs(eng_job *job, int s, const fx_mesh *m)
+{
+    job->surface[s].uvs = m->uv;
+    job->surface[s].uv_count = m->vertex_count;
+    job->surface[s].tri_uvs = m->tri;
+}
+
+/* An orthographic camera looking down -Z at (cx, cy), ortho_height tall. */
+static inline void fx_ortho(eng_camera *cam, float cx, float cy, float height)
+{
+    eng_camera_default(cam);
+    cam->eye[0] = cx;
+    cam->eye[1] = cy;
+    cam->eye[2] = 10.0f;
+    cam->target[0] = cx;
+    cam->target[1] = cy;
+    cam->target[2] = 0.0f;
+    cam->orthographic = 1;
+    cam->ortho_height = height;
+    cam->z_near = 1.0f;
+    cam->z_far = 20.0f;
+}
+
+typedef struct fx_one {
+    uint8_t *rgb;
+    size_t size;
+    int calls;
+} fx_one;
+
+static inline int fx_one_cb(void *user, const eng_frame *f)
+{
+    fx_one *o = user;
+    size_t n = (size_t)f->width * (size_t)f->height * 3;
+    if (n == o->size && f->frame == 0)
+        memcpy(o->rgb, f->rgb, n);
+    o->calls++;
+    return 0;
+}
+
+/* Renders frame 0 of a one-frame job on a fresh CPU engine into a new buffer (caller frees).
+ * Returns NULL (and counts a failure) when the engine fails. */
+static inline uint8_t *fx_render(const eng_job *job, int threads)
+{
+    md_error err;
+    md_error_clear(&err);
+    eng_config cfg = {ENG_KIND_CPU, threads};
+    eng *e = NULL;
+    CHECK_OK(eng_new(&cfg, &e, &err), &err);
+    if (e == NULL)
+        return NULL;
+    fx_one one = {fx_alloc((size_t)job->width * (size_t)job->height * 3),
+                  (size_t)job->width * (size_t)job->height * 3, 0};
+    int rc = eng_batch_run(e, job, 1, fx_one_cb, &one, NULL, &err);
+    CHECK_OK(rc, &err);
+    CHECK_INT(job->frame_count, one.calls);
+    eng_free(e);
+    if (rc != 0) {
+        free(one.rgb);
+        return NULL;
+    }
+    return one.rgb;
+}
+
+#endif
