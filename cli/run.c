@@ -116,7 +116,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+o:qvh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:qvh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o':
             o->out_dir = optarg;
@@ -240,9 +240,7 @@ static int clean_frames_dir(const char *dir, md_error *err)
         size_t len = strlen(e->d_name);
         if (len < 4 || strcmp(e->d_name + len - 4, ".png") != 0)
             continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) == 0)
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
             removed++;
     }
     closedir(d);

@@ -138,8 +138,11 @@ int job_spec_set_camera(job_spec *spec, const char *text, md_error *err)
 {
     int explicit_eye = 0;
     int rc = eng_camera_parse(text, &spec->camera, &explicit_eye, err);
-    if (rc != 0)
-        return md_error_prefix(err, "--camera: ");
+    if (rc != 0) {
+        md_error_prefix(err, "--camera: ");
+        err->code = MD_EINVAL; /* a bad option value, whatever the parser called it */
+        return MD_EINVAL;
+    }
     if (explicit_eye)
         spec->camera_mode = JOB_CAMERA_EXPLICIT;
     if (spec->camera.orthographic)

@@ -28,7 +28,7 @@ static char last_stderr[8192];
 /* Runs `morph ARGS` with stdout and stderr captured; returns the exit status. */
 static int morph(const char *tmp, const char *args)
 {
-    char cmd[8192];
+    char cmd[32768];
     snprintf(cmd, sizeof cmd, "'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", morph_bin(), args,
              tmp, tmp);
     int status = system(cmd);
@@ -81,7 +81,7 @@ static img *load_frame(const char *out, const char *name)
 
 static void check_full_run(const char *tmp)
 {
-    char args[4096], out[4096];
+    char args[16384], out[4096];
     snprintf(out, sizeof out, "%s/out", tmp);
     snprintf(args, sizeof args, "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s --size 96x64", tmp,
              tmp, out);
@@ -177,7 +177,7 @@ static void write_text(const char *path, const char *text)
 
 static void check_errors(const char *tmp)
 {
-    char args[4096];
+    char args[16384];
     CHECK_INT(2, morph(tmp, "run"));
     CHECK_STDERR("expected SOURCE and TARGET");
     CHECK_INT(2, morph(tmp, "frobnicate"));
@@ -232,7 +232,7 @@ static void check_errors(const char *tmp)
 int main(void)
 {
     const char *tmp = test_tmpdir("cli");
-    char args[4096];
+    char args[16384];
     CHECK_INT(0, morph(tmp, "--help"));
     CHECK_INT(0, morph(tmp, "run --help"));
     CHECK_INT(0, morph(tmp, "sample --help"));
