@@ -186,7 +186,7 @@ int main(int argc, char **argv)
                                "png_encode_share_of_wall", encode_wall / wall));
     }
     md_free(list);
-    json_t *root = json_pack("{s:s,s:{s:s,s:i,s:i,s:s},s:i,s:o,s:s}", "job",
+    json_t *root = json_pack("{s:s,s:{s:s,s:i,s:s,s:s},s:i,s:o,s:s}", "job",
                              "ICT A->B + skin_A/B.png 2048^2, 41 frames, 512x512, 4 samples",
                              "machine", "cpu", model, "online_cpus",
                              (int)sysconf(_SC_NPROCESSORS_ONLN), "engine", "cpu", "morph", morph,
