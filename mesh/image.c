@@ -16,6 +16,7 @@
 /* jpeglib.h needs FILE and size_t declared first. */
 #include <stdio.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 struct img {
     int width;
@@ -126,6 +127,7 @@ struct jpeg_fail {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    int truncated; /* the data ended before the image did */
 };
 
 static void jpeg_fail_exit(j_common_ptr cinfo)
@@ -135,10 +137,14 @@ static void jpeg_fail_exit(j_common_ptr cinfo)
     longjmp(fail->jump, 1);
 }
 
+/* Corrupt-data warnings: libjpeg recovers and we keep what it decoded (cameras write small
+ * glitches that every viewer ignores). Running out of data is different: libjpeg "recovers"
+ * by painting the rest of the image grey, a silently wrong texture, so it is an error. */
 static void jpeg_quiet(j_common_ptr cinfo, int level)
 {
-    (void)cinfo;
-    (void)level; /* corrupt-data warnings: libjpeg recovers; we keep what it decoded */
+    struct jpeg_fail *fail = (struct jpeg_fail *)cinfo->err;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+        fail->truncated = 1;
 }
 
 static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
@@ -154,6 +160,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
     fail.mgr.error_exit = jpeg_fail_exit;
     fail.mgr.emit_message = jpeg_quiet;
     fail.message[0] = '\0';
+    fail.truncated = 0;
     if (setjmp(fail.jump)) {
         rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
         goto done;
@@ -169,7 +176,11 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
         goto done;
     }
     cinfo.out_color_space = JCS_EXT_RGBA;
-    jpeg_start_decompress(&cinfo);
+    jpeg_start_decompress(&cinfo); /* progressive files are read whole here */
+    if (fail.truncated) {
+        rc = md_fail(err, MD_EPARSE, "the JPEG data ends before the image does (truncated file?)");
+        goto done;
+    }
     im = img_new((int)cinfo.output_width, (int)cinfo.output_height);
     if (im == NULL) {
         rc = md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", cinfo.output_width,
@@ -179,6 +190,11 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = im->pixels + (size_t)cinfo.output_scanline * (size_t)im->width * 4;
         jpeg_read_scanlines(&cinfo, &row, 1);
+        if (fail.truncated) {
+            rc = md_fail(err, MD_EPARSE, "the JPEG data ends at row %u of %u (truncated file?)",
+                         cinfo.output_scanline, cinfo.output_height);
+            goto done;
+        }
     }
     jpeg_finish_decompress(&cinfo);
 done:
