@@ -1,6 +1,7 @@
 /*
- * assimp.c — mesh_parse_assimp(): FBX, glTF 2.0 (.gltf/.glb) and PLY through assimp, turned into
- * the OBJ-style model of mesh_int.h. Called by mesh_load() (and the fuzz targets) with the
+ * assimp.c — mesh_parse_assimp(): FBX and glTF 2.0 (.gltf/.glb) through assimp, turned into the
+ * OBJ-style model of mesh_int.h, and PLY through our own reader (ply.c: assimp 5.2's PLY
+ * reader crashes on malformed files). Called by mesh_load() (and the fuzz targets) with the
  * whole file in memory; any thread may call it (see "Thread safety").
  *
  * Why we weld. assimp splits a vertex wherever any attribute differs (FBX even splits every
@@ -31,14 +32,16 @@
  * Limits. Counts from the scene are checked against md_limits before anything proportional to
  * them is allocated. assimp itself allocates what a file declares and expands what it
  * references before noticing that the data is not there, and Debian's build aborts the
- * process on a failed internal assertion; so each format's structure (PLY header counts, FBX
- * compressed arrays, the glTF node graph) is checked cheaply before assimp sees the bytes. See
- * "Checks before assimp sees the bytes" for the files that motivated each check.
+ * process on a failed internal assertion; so each format's structure (FBX compressed arrays,
+ * the glTF node graph) is checked cheaply before assimp sees the bytes. See "Checks before
+ * assimp sees the bytes" for the files that motivated each check.
  *
  * Ownership: bytes and hint are borrowed; *out receives a mesh the caller frees.
  */
 #define _GNU_SOURCE
 #include "mesh/mesh_int.h"
+#include "mesh/ply.h"
+#include "mesh/weld.h"
 
 #include <assimp/cfileio.h>
 #include <assimp/cimport.h>
@@ -155,117 +158,6 @@ static void sandbox_close(struct aiFileIO *io, struct aiFile *file)
  * assimp allocates what a file declares and expands what a file references, before it can
  * notice that the data is not there. Each check below reads only the structure of the file,
  * in time linear in its size, and fails with a message that says what is wrong. */
-
-/* -- PLY: element counts; one assimp 5.2 misreading -- */
-
-/* Bytes one PLY property takes in a binary file; 0 for an unknown type. */
-static size_t ply_type_size(const char *type)
-{
-    static const struct {
-        const char *name;
-        size_t size;
-    } types[] = {{"char", 1},  {"uchar", 1},   {"int8", 1},   {"uint8", 1},
-                 {"short", 2}, {"ushort", 2},  {"int16", 2},  {"uint16", 2},
-                 {"int", 4},   {"uint", 4},    {"int32", 4},  {"uint32", 4},
-                 {"float", 4}, {"float32", 4}, {"double", 8}, {"float64", 8}};
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(type, types[i].name) == 0)
-            return types[i].size;
-    return 0;
-}
-
-struct ply_element {
-    char name[64];
-    unsigned long long count;
-    size_t min_bytes; /* fixed-size bytes per element in binary files */
-};
-
-static int ply_check_element(const struct ply_element *e, int binary, size_t data_len,
-                             const md_limits *lim, md_error *err)
-{
-    size_t need = binary && e->min_bytes > 0 ? e->min_bytes : 1;
-    if (strcmp(e->name, "vertex") == 0 && e->count > lim->max_vertices)
-        return md_fail(err, MD_ELIMIT, "the PLY header declares %llu vertices; the limit is %llu",
-                       e->count, (unsigned long long)lim->max_vertices);
-    if (strcmp(e->name, "face") == 0 && e->count > lim->max_triangles)
-        return md_fail(err, MD_ELIMIT,
-                       "the PLY header declares %llu faces; the limit is %llu triangles", e->count,
-                       (unsigned long long)lim->max_triangles);
-    if (e->count > data_len / need)
-        return md_fail(err, MD_EPARSE,
-                       "the PLY header declares %llu '%s' elements but only %zu bytes of data "
-                       "follow it: the file is truncated or damaged",
-                       e->count, e->name, data_len);
-    return 0;
-}
-
-/* Checks a PLY header's element counts against the limits and against the bytes that follow
- * it (every element takes at least one byte in ASCII and at least its fixed-size properties
- * in binary): assimp resizes its element lists to the declared counts first, so a 300-byte
- * file declaring four billion vertices would cost gigabytes before failing.
- *
- * assimp 5.2 also skips a line feed that starts the binary data, misreading every value after
- * it; when the faces come out wrong an assertion aborts the whole process. When the first
- * data byte is 0x0a, *patched receives a copy whose header ends in "end_header\r\n", which
- * assimp reads correctly. */
-static int ply_prepare(const uint8_t *bytes, size_t len, const md_limits *lim, uint8_t **patched,
-                       size_t *patched_len, md_error *err)
-{
-    const char *head = (const char *)bytes;
-    /* The whole file: a header padded with comments must not slip past the check. */
-    const char *end_header = memmem(head, len, "end_header", 10);
-    *patched = NULL;
-    if (len < 4 || memcmp(head, "ply", 3) != 0 || end_header == NULL)
-        return 0; /* not a header we understand: let assimp say what is wrong */
-    const char *data = memchr(end_header, '\n', len - (size_t)(end_header - head));
-    size_t data_len = data == NULL ? 0 : len - (size_t)(data + 1 - head);
-    int binary = memmem(head, (size_t)(end_header - head), "binary_", 7) != NULL;
-
-    struct ply_element e;
-    int have_element = 0;
-    for (const char *p = head; p < end_header;) {
-        const char *eol = memchr(p, '\n', (size_t)(end_header - p));
-        size_t n = eol == NULL ? (size_t)(end_header - p) : (size_t)(eol - p);
-        char line[256];
-        snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), p);
-        p = eol == NULL ? end_header : eol + 1;
-        char name[64], type[32], count_type[32];
-        unsigned long long count;
-        if (sscanf(line, "element %63s %llu", name, &count) == 2 && strchr(line, '-') == NULL) {
-            if (have_element) {
-                int rc = ply_check_element(&e, binary, data_len, lim, err);
-                if (rc != 0)
-                    return rc;
-            }
-            snprintf(e.name, sizeof e.name, "%s", name);
-            e.count = count;
-            e.min_bytes = 0;
-            have_element = 1;
-        } else if (have_element && sscanf(line, "property list %31s %31s", count_type, type) == 2) {
-            e.min_bytes += ply_type_size(count_type);
-        } else if (have_element && sscanf(line, "property %31s", type) == 1) {
-            e.min_bytes += ply_type_size(type);
-        }
-    }
-    if (have_element) {
-        int rc = ply_check_element(&e, binary, data_len, lim, err);
-        if (rc != 0)
-            return rc;
-    }
-
-    if (binary && data != NULL && data_len > 0 && data[1] == '\n' && data[-1] != '\r') {
-        size_t at = (size_t)(data - head); /* the header's final '\n' */
-        uint8_t *copy = md_malloc(len + 1);
-        if (copy == NULL)
-            return md_fail(err, MD_ENOMEM, "out of memory copying a %zu-byte PLY file", len);
-        memcpy(copy, bytes, at);
-        copy[at] = '\r';
-        memcpy(copy + at + 1, bytes + at, len - at);
-        *patched = copy;
-        *patched_len = len + 1;
-    }
-    return 0;
-}
 
 /* -- Binary FBX: compressed arrays -- */
 
@@ -714,69 +606,6 @@ static int walk_node(struct walk *w, const struct aiNode *node, const struct xfo
     return 0;
 }
 
-/* ---- Welding: open-addressing hash sets of 3-float positions and 2-float UVs ---- */
-
-struct weld {
-    const float *values; /* the stored entries, dim floats each (the mesh's array) */
-    int dim;
-    uint32_t *slots; /* index + 1 of an entry, 0 = empty; owned */
-    size_t mask;
-};
-
-static int weld_init(struct weld *w, int dim, size_t capacity, md_error *err)
-{
-    size_t size = 16;
-    while (size < 2 * capacity)
-        size *= 2;
-    w->dim = dim;
-    w->values = NULL;
-    w->mask = size - 1;
-    w->slots = md_calloc(size, sizeof *w->slots);
-    if (w->slots == NULL)
-        return md_fail(err, MD_ENOMEM, "out of memory welding %zu vertices", capacity);
-    return 0;
-}
-
-static uint64_t weld_hash(const uint32_t *bits, int dim)
-{
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int k = 0; k < dim; k++) {
-        h ^= bits[k];
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    return h;
-}
-
-/* Returns the index of the entry equal to v (bitwise, after turning -0 into +0, so the two
- * zeros weld), appending it to values[count] when new. *count grows; cap is the array size. */
-static int weld_find(struct weld *w, float *values, uint32_t *count, uint32_t cap, float *v,
-                     uint32_t *index)
-{
-    uint32_t bits[3];
-    for (int k = 0; k < w->dim; k++) {
-        v[k] += 0.0f; /* -0 + 0 = +0 */
-        memcpy(&bits[k], &v[k], sizeof bits[k]);
-    }
-    size_t slot = (size_t)weld_hash(bits, w->dim) & w->mask;
-    for (;;) {
-        uint32_t e = w->slots[slot];
-        if (e == 0)
-            break;
-        if (memcmp(&values[(size_t)(e - 1) * (size_t)w->dim], v, (size_t)w->dim * sizeof *v) == 0) {
-            *index = e - 1;
-            return 0;
-        }
-        slot = (slot + 1) & w->mask;
-    }
-    if (*count >= cap)
-        return -1;
-    memcpy(&values[(size_t)*count * (size_t)w->dim], v, (size_t)w->dim * sizeof *v);
-    w->slots[slot] = *count + 1;
-    *index = (*count)++;
-    return 0;
-}
-
 /* ---- Materials and textures ---- */
 
 static const char *short_name(const char *path)
@@ -921,7 +750,7 @@ struct build {
     const struct aiScene *scene;
     const md_limits *lim;
     mesh *m;
-    struct weld positions, uvs;
+    struct mesh_weld positions, uvs;
     uint32_t position_cap, uv_cap;
     int32_t *material_map; /* assimp material -> mesh material, -1 unused; owned */
     uint32_t *vertex_map;  /* per vertex of the current assimp mesh; owned */
@@ -972,14 +801,14 @@ static int add_instance(struct build *b, const struct instance *inst, uint32_t *
         if (!identity)
             for (int r = 0; r < 3; r++)
                 pos[r] = (float)(x[r][0] * p->x + x[r][1] * p->y + x[r][2] * p->z + x[r][3]);
-        if (weld_find(&b->positions, m->positions, &m->vertex_count, b->position_cap, pos,
-                      &b->vertex_map[v]) != 0)
+        if (mesh_weld_find(&b->positions, m->positions, &m->vertex_count, b->position_cap, pos,
+                           &b->vertex_map[v]) != 0)
             return md_fail(err, MD_ELIMIT, "the mesh has more than %llu distinct positions",
                            (unsigned long long)b->lim->max_vertices);
         if (!b->any_uvs)
             continue;
         float uv[2] = {tc ? tc[v].x : 0.0f, tc ? tc[v].y : 0.0f};
-        if (weld_find(&b->uvs, m->uvs, &m->uv_count, b->uv_cap, uv, &b->uv_map[v]) != 0)
+        if (mesh_weld_find(&b->uvs, m->uvs, &m->uv_count, b->uv_cap, uv, &b->uv_map[v]) != 0)
             return md_fail(err, MD_ELIMIT, "the mesh has more than %llu texture coordinates",
                            (unsigned long long)b->lim->max_uvs);
     }
@@ -1034,7 +863,7 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
                        (unsigned long long)triangles);
 
     /* Welded counts are at most the assimp vertex count (plus the no-UV entry), and at most
-     * the limit plus nothing: weld_find fails rather than grow past the capacity. */
+     * the limit plus nothing: mesh_weld_find fails rather than grow past the capacity. */
     uint64_t pos_cap = vertices < lim->max_vertices ? vertices : lim->max_vertices;
     uint64_t uv_cap = vertices + 1 < lim->max_uvs ? vertices + 1 : lim->max_uvs;
     if (pos_cap > UINT32_MAX - 1 || uv_cap > UINT32_MAX - 1)
@@ -1042,11 +871,11 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
     b->position_cap = (uint32_t)pos_cap;
     b->uv_cap = b->any_uvs ? (uint32_t)uv_cap : 0;
 
-    int rc = weld_init(&b->positions, 3, b->position_cap, err);
+    int rc = mesh_weld_init(&b->positions, 3, b->position_cap, err);
     if (rc != 0)
         return rc;
     if (b->any_uvs) {
-        rc = weld_init(&b->uvs, 2, b->uv_cap, err);
+        rc = mesh_weld_init(&b->uvs, 2, b->uv_cap, err);
         if (rc != 0)
             return rc;
     }
@@ -1115,8 +944,6 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     struct build b = {0};
     const struct aiScene *scene = NULL;
     mesh *m = NULL;
-    uint8_t *patched = NULL;
-    size_t patched_len = 0;
     int rc = 0;
     char ext[16] = "", ai_error[256] = "";
     struct aiFileIO io = {
@@ -1152,18 +979,16 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
                      (unsigned long long)lim->max_file_bytes);
         goto done;
     }
-    if (strcmp(ext, "ply") == 0)
-        rc = ply_prepare(bytes, len, lim, &patched, &patched_len, err);
-    else if (strcmp(ext, "fbx") == 0)
+    if (strcmp(ext, "ply") == 0) {
+        rc = mesh_parse_ply(bytes, len, lim, &m, err);
+        goto done;
+    }
+    if (strcmp(ext, "fbx") == 0)
         rc = fbx_precheck(bytes, len, lim, err);
     else if (strcmp(ext, "glb") == 0 || strcmp(ext, "gltf") == 0)
         rc = gltf_precheck(bytes, len, err);
     if (rc != 0)
         goto done;
-    if (patched != NULL) {
-        box.bytes = patched;
-        box.len = patched_len;
-    }
     snprintf(box.name, sizeof box.name, "mesh.%s", ext);
     pthread_mutex_lock(&import_lock);
     scene = aiImportFileExWithProperties(box.name, aiProcess_Triangulate | aiProcess_SortByPType,
@@ -1213,10 +1038,9 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     rc = mesh_validate(m, err);
 
 done:
-    md_free(patched);
     md_free(w.instances);
-    md_free(b.positions.slots);
-    md_free(b.uvs.slots);
+    mesh_weld_free(&b.positions);
+    mesh_weld_free(&b.uvs);
     md_free(b.material_map);
     md_free(b.vertex_map);
     md_free(b.uv_map);
