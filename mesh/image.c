@@ -16,6 +16,7 @@
 /* jpeglib.h needs FILE and size_t declared first. */
 #include <stdio.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 struct img {
     int width;
@@ -126,6 +127,7 @@ struct jpeg_fail {
     struct jpeg_error_mgr mgr;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX];
+    int truncated; /* the data ended before the image did */
 };
 
 static void jpeg_fail_exit(j_common_ptr cinfo)
@@ -135,10 +137,14 @@ static void jpeg_fail_exit(j_common_ptr cinfo)
     longjmp(fail->jump, 1);
 }
 
+/* Corrupt-data warnings: libjpeg recovers and we keep what it decoded (cameras write small
+ * glitches that every viewer ignores). Running out of data is different: libjpeg "recovers"
+ * by painting the rest of the image grey, a silently wrong texture, so it is an error. */
 static void jpeg_quiet(j_common_ptr cinfo, int level)
 {
-    (void)cinfo;
-    (void)level; /* corrupt-data warnings: libjpeg recovers; we keep what it decoded */
+    struct jpeg_fail *fail = (struct jpeg_fail *)cinfo->err;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+        fail->truncated = 1;
 }
 
 static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
@@ -154,6 +160,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
     fail.mgr.error_exit = jpeg_fail_exit;
     fail.mgr.emit_message = jpeg_quiet;
     fail.message[0] = '\0';
+    fail.truncated = 0;
     if (setjmp(fail.jump)) {
         rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
         goto done;
@@ -169,7 +176,11 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
         goto done;
     }
     cinfo.out_color_space = JCS_EXT_RGBA;
-    jpeg_start_decompress(&cinfo);
+    jpeg_start_decompress(&cinfo); /* progressive files are read whole here */
+    if (fail.truncated) {
+        rc = md_fail(err, MD_EPARSE, "the JPEG data ends before the image does (truncated file?)");
+        goto done;
+    }
     im = img_new((int)cinfo.output_width, (int)cinfo.output_height);
     if (im == NULL) {
         rc = md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", cinfo.output_width,
@@ -179,6 +190,11 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = im->pixels + (size_t)cinfo.output_scanline * (size_t)im->width * 4;
         jpeg_read_scanlines(&cinfo, &row, 1);
+        if (fail.truncated) {
+            rc = md_fail(err, MD_EPARSE, "the JPEG data ends at row %u of %u (truncated file?)",
+                         cinfo.output_scanline, cinfo.output_height);
+            goto done;
+        }
     }
     jpeg_finish_decompress(&cinfo);
 done:
@@ -328,6 +344,21 @@ done:
 
 /* ---- Padding ---- */
 
+/* Whether covered texel (x, y) touches an uncovered one (8-connected): only those can pass a
+ * colour on, so only they seed the search. */
+static int on_border(const uint8_t *done, int w, int h, int x, int y)
+{
+    for (int ny = y - 1; ny <= y + 1; ny++) {
+        if (ny < 0 || ny >= h)
+            continue;
+        const uint8_t *row = done + (size_t)ny * (size_t)w;
+        for (int nx = x - 1; nx <= x + 1; nx++)
+            if (nx >= 0 && nx < w && !row[nx])
+                return 1;
+    }
+    return 0;
+}
+
 int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
 {
     size_t n = (size_t)im->width * (size_t)im->height;
@@ -339,18 +370,33 @@ int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
         return md_fail(err, MD_ENOMEM, "out of memory padding a %dx%d texture", im->width,
                        im->height);
     }
-    /* Breadth-first from every covered texel: each uncovered texel copies the texel that
-     * reached it first, i.e. a nearest covered texel in the chessboard metric. Seeding only
-     * border texels would be faster but the result is the same. */
-    size_t head = 0, tail = 0;
+    /* Breadth-first from the covered texels: each uncovered texel copies the texel that
+     * reached it first, i.e. a nearest covered texel in the chessboard metric. The search is
+     * seeded with the covered texels that touch an uncovered one, in index order: interior
+     * texels could reach nothing, so leaving them out changes no result and saves most of the
+     * work on a texture that the UV layout mostly covers. */
+    size_t head = 0, tail = 0, covered = 0;
     for (size_t i = 0; i < n; i++) {
         done[i] = coverage[i] != 0;
-        if (done[i])
-            queue[tail++] = (uint32_t)i;
+        covered += done[i];
     }
-    if (tail == 0 || tail == n)
+    if (covered == 0 || covered == n)
         goto out;
     int w = im->width, h = im->height;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = done + (size_t)y * (size_t)w;
+        const uint8_t *above = y > 0 ? row - w : row, *below = y + 1 < h ? row + w : row;
+        for (int x = 0; x < w; x++) {
+            if (!row[x])
+                continue;
+            /* Fast path for the interior: three covered texels above, beside and below. */
+            if (x > 0 && x + 1 < w && above[x - 1] && above[x] && above[x + 1] && row[x - 1] &&
+                row[x + 1] && below[x - 1] && below[x] && below[x + 1])
+                continue;
+            if (on_border(done, w, h, x, y))
+                queue[tail++] = (uint32_t)((size_t)y * (size_t)w + (size_t)x);
+        }
+    }
     uint32_t *px = (uint32_t *)(void *)im->pixels;
     while (head < tail) {
         uint32_t i = queue[head++];
