@@ -15,7 +15,11 @@
  * differently is two distinct vertices that coincide exactly in one mesh and not in the other
  * (lips exactly closed in one face only); mesh_check_topology() reports that as a mismatch.
  * Only aiProcess_Triangulate and aiProcess_SortByPType run: any step that joins or reorders
- * vertices would make the result depend on the data instead of the structure.
+ * vertices would make the result depend on the data instead of the structure. One data
+ * dependence remains in assimp: it splits a concave quad along its other diagonal, so an FBX
+ * quad that is concave in one face and convex in the other triangulates differently (the
+ * topology check says so); files exported as triangles (GLB always) are immune. A node
+ * transform that mirrors swaps two corners of each triangle, so front faces stay front faces.
  *
  * Sandbox. assimp is handed an aiFileIO that serves the file's own bytes and refuses every
  * other name. Left to itself, assimp resolves a glTF's external buffers (and other formats'
@@ -32,9 +36,12 @@
  * Limits. Counts from the scene are checked against md_limits before anything proportional to
  * them is allocated. assimp itself allocates what a file declares and expands what it
  * references before noticing that the data is not there, and Debian's build aborts the
- * process on a failed internal assertion; so each format's structure (FBX compressed arrays,
- * the glTF node graph) is checked cheaply before assimp sees the bytes. See "Checks before
- * assimp sees the bytes" for the files that motivated each check.
+ * process on a failed internal assertion; so each format's structure (binary FBX compressed
+ * arrays, ASCII FBX embedded base64, the glTF node graph) is checked cheaply before assimp
+ * sees the bytes, and FBX skin weights and animations are not converted at all. See "Checks
+ * before assimp sees the bytes" for the files that motivated each check. Some crash of
+ * assimp on a crafted file is still likely (it is a large C++ parser run in our process);
+ * mutation fuzzing of every format sample found none after these checks.
  *
  * Ownership: bytes and hint are borrowed; *out receives a mesh the caller frees.
  */
@@ -45,6 +52,7 @@
 
 #include <assimp/cfileio.h>
 #include <assimp/cimport.h>
+#include <assimp/config.h>
 #include <assimp/material.h>
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
@@ -343,6 +351,56 @@ static int fbx_scan_records(struct fbx_scan *s, size_t off, size_t limit, int de
     return 0;
 }
 
+/* -- ASCII FBX: embedded file contents -- */
+
+static int is_base64(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+}
+
+/* Checks the base64 of every "Content:" (embedded textures) in an ASCII FBX file: assimp 5.2
+ * writes out of bounds decoding base64 that holds anything else, so one space or line break
+ * inside an embedded PNG crashed the process (SIGSEGV; a double free under ASan). The value
+ * is one or more quoted strings separated by commas, each base64 on its own (exporters that
+ * split the data pad every fragment). */
+static int fbx_ascii_precheck(const uint8_t *bytes, size_t len, md_error *err)
+{
+    static const char key[] = "Content:";
+    const size_t key_len = sizeof key - 1;
+    for (size_t at = 0; at + key_len <= len;) {
+        const uint8_t *hit = memmem(bytes + at, len - at, key, key_len);
+        if (hit == NULL)
+            break;
+        size_t p = (size_t)(hit - bytes) + key_len;
+        at = p;
+        if (hit > bytes && !isspace(hit[-1]))
+            continue; /* part of a longer word or a string, not a key */
+        for (;;) {
+            while (p < len && (isspace(bytes[p]) || bytes[p] == ','))
+                p++;
+            if (p >= len || bytes[p] != '"')
+                break;
+            /* One quoted fragment: base64, '=' padding (at most two) only at its end. */
+            size_t padding = 0;
+            for (p++; p < len && bytes[p] != '"'; p++) {
+                if (bytes[p] == '=' && padding < 2) {
+                    padding++;
+                    continue;
+                }
+                if (padding > 0 || !is_base64(bytes[p]))
+                    return md_fail(err, MD_EPARSE,
+                                   "the FBX file is damaged: the embedded file data at byte %zu "
+                                   "is not base64 (byte 0x%02x at %zu)",
+                                   (size_t)(hit - bytes), bytes[p], p);
+            }
+            p++; /* the closing quote */
+        }
+        at = p;
+    }
+    return 0;
+}
+
 /* Checks a binary FBX file's arrays before assimp inflates them: assimp sizes its buffer from
  * the declared element count, so an 800 KB file declaring a billion indices made it allocate
  * 21 GB and spin for minutes. Every compressed array is inflated here into a small scratch
@@ -353,7 +411,7 @@ static int fbx_precheck(const uint8_t *bytes, size_t len, const md_limits *lim, 
 {
     static const char magic[] = "Kaydara FBX Binary  ";
     if (len < 27 || memcmp(bytes, magic, sizeof magic) != 0)
-        return 0; /* ASCII, or not FBX at all: assimp says what is wrong */
+        return fbx_ascii_precheck(bytes, len, err); /* ASCII, or not FBX at all */
     struct fbx_scan *s = md_malloc(sizeof *s);
     if (s == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory");
@@ -936,6 +994,21 @@ static int format_allowed(const char *ext)
 
 static pthread_mutex_t import_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Importer settings: FBX parts we never use are not converted, which also keeps assimp out of
+ * code that fails badly on damaged files (a mutated skin cluster aborted the process in an
+ * assertion in its bone-weight conversion). NULL when out of memory. */
+static struct aiPropertyStore *import_properties(void)
+{
+    struct aiPropertyStore *props = aiCreatePropertyStore();
+    if (props == NULL)
+        return NULL;
+    aiSetImportPropertyInteger(props, AI_CONFIG_IMPORT_FBX_READ_WEIGHTS, 0);
+    aiSetImportPropertyInteger(props, AI_CONFIG_IMPORT_FBX_READ_ANIMATIONS, 0);
+    aiSetImportPropertyInteger(props, AI_CONFIG_IMPORT_FBX_READ_CAMERAS, 0);
+    aiSetImportPropertyInteger(props, AI_CONFIG_IMPORT_FBX_READ_LIGHTS, 0);
+    return props;
+}
+
 int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
                       mesh **out, md_error *err)
 {
@@ -943,6 +1016,7 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     struct walk w = {0};
     struct build b = {0};
     const struct aiScene *scene = NULL;
+    struct aiPropertyStore *props = NULL;
     mesh *m = NULL;
     int rc = 0;
     char ext[16] = "", ai_error[256] = "";
@@ -991,10 +1065,17 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
         goto done;
     snprintf(box.name, sizeof box.name, "mesh.%s", ext);
     pthread_mutex_lock(&import_lock);
+    props = import_properties();
+    if (props == NULL) {
+        pthread_mutex_unlock(&import_lock);
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
+        goto done;
+    }
     scene = aiImportFileExWithProperties(box.name, aiProcess_Triangulate | aiProcess_SortByPType,
-                                         &io, NULL);
+                                         &io, props);
     if (scene == NULL)
         snprintf(ai_error, sizeof ai_error, "%s", aiGetErrorString());
+    aiReleasePropertyStore(props);
     pthread_mutex_unlock(&import_lock);
     if (scene == NULL) {
         if (box.refused[0] != '\0')

@@ -470,7 +470,8 @@ static void test_garbage(void)
     static const char *const magics[] = {"Kaydara FBX Binary  \0\x1a\0\xe8\x1c\0\0", "glTF",
                                          "{\"asset\":{\"version\":\"2.0\"},",
                                          "ply\nformat binary_little_endian 1.0\n"};
-    static const size_t magic_len[] = {27, 4, 29, 36};
+    /* FBX's magic holds NULs: its 27-byte header is counted by hand. */
+    const size_t magic_len[] = {27, strlen(magics[1]), strlen(magics[2]), strlen(magics[3])};
     uint32_t seed = 12345;
     uint8_t *buf = malloc(8192);
     int failed = 0, tried = 0;
@@ -613,6 +614,35 @@ static void test_models(void)
     free(list.paths);
 }
 
+/* An ASCII FBX whose embedded PNG has a space in its base64 made assimp write out of bounds
+ * (SIGSEGV): refused before assimp sees it. The fragmented variant pads every fragment and
+ * must still load. */
+static void test_fbx_ascii_content(void)
+{
+    const char *found = test_data_try("formats/assimp/test/models/FBX/embedded_ascii/box.FBX");
+    if (found == NULL)
+        return;
+    md_limits lim = limits();
+    md_error err;
+    char *bytes;
+    size_t len;
+    CHECK_OK(md_read_file(found, lim.max_file_bytes, &bytes, &len, &err), &err);
+    if (bytes == NULL)
+        return;
+    char *content = strstr(bytes, "Content: ,");
+    CHECK(content != NULL);
+    if (content != NULL) {
+        char *data = strchr(content, '"');
+        CHECK(data != NULL && (size_t)(data - bytes) + 5000 < len);
+        if (data != NULL && (size_t)(data - bytes) + 5000 < len) {
+            data[5000] = ' ';
+            CHECK_INT(MD_EPARSE, parse(bytes, len, "fbx", &lim, &err, NULL));
+            CHECK_MSG(&err, "not base64");
+        }
+    }
+    md_free(bytes);
+}
+
 int main(void)
 {
     test_garbage();
@@ -620,6 +650,7 @@ int main(void)
     test_fbx();
     test_ply();
     test_ply_reader();
+    test_fbx_ascii_content();
     test_models();
     return test_done();
 }

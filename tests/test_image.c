@@ -35,8 +35,19 @@ static void buf_flush(png_structp png)
 }
 
 /* A PNG of the given libpng colour type (8-bit), rows of width * channels bytes. */
+static struct buf make_png_ex(int width, int height, int color_type, int bit_depth, int interlace,
+                              const uint8_t *pixels, size_t row_bytes);
+
 static struct buf make_png(int width, int height, int color_type, int channels,
                            const uint8_t *pixels)
+{
+    return make_png_ex(width, height, color_type, 8, PNG_INTERLACE_NONE, pixels,
+                       (size_t)width * (size_t)channels);
+}
+
+/* Any colour type, depth and interlacing; palette images get a four-colour palette. */
+static struct buf make_png_ex(int width, int height, int color_type, int bit_depth, int interlace,
+                              const uint8_t *pixels, size_t row_bytes)
 {
     struct buf b = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -46,18 +57,33 @@ static struct buf make_png(int width, int height, int color_type, int channels,
         exit(1);
     }
     png_set_write_fn(png, &b, buf_write, buf_flush);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color_type,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, bit_depth, color_type,
+                 interlace, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) {
+        png_color palette[4] = {{0, 0, 0}, {255, 0, 0}, {0, 255, 0}, {20, 40, 250}};
+        png_set_PLTE(png, info, palette, 4);
+    }
     png_write_info(png, info);
-    for (int y = 0; y < height; y++)
-        png_write_row(png, pixels + (size_t)y * (size_t)width * (size_t)channels);
+    int passes = png_set_interlace_handling(png);
+    for (int pass = 0; pass < passes; pass++)
+        for (int y = 0; y < height; y++)
+            png_write_row(png, pixels + (size_t)y * row_bytes);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
     return b;
 }
 
-/* A baseline JPEG, grey (channels 1) or RGB (channels 3). */
+/* A JPEG, grey (channels 1) or RGB (channels 3), baseline or progressive. */
+static struct buf make_jpeg_ex(int width, int height, int channels, int progressive,
+                               const uint8_t *pixels);
+
 static struct buf make_jpeg(int width, int height, int channels, const uint8_t *pixels)
+{
+    return make_jpeg_ex(width, height, channels, 0, pixels);
+}
+
+static struct buf make_jpeg_ex(int width, int height, int channels, int progressive,
+                               const uint8_t *pixels)
 {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr jerr;
@@ -72,6 +98,8 @@ static struct buf make_jpeg(int width, int height, int channels, const uint8_t *
     cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, 95, TRUE);
+    if (progressive)
+        jpeg_simple_progression(&cinfo);
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
         JSAMPROW row =
@@ -251,7 +279,58 @@ static void test_truncated(void)
     struct buf jpeg = make_jpeg(w, h, 3, rgb);
     check_truncations(&jpeg, "JPEG");
     free(jpeg.data);
+    /* Progressive files are read whole before the first row comes out. */
+    jpeg = make_jpeg_ex(w, h, 3, 1, rgb);
+    check_truncations(&jpeg, "JPEG");
+    free(jpeg.data);
     free(rgb);
+}
+
+/* Palette, 16-bit and interlaced PNGs and progressive JPEGs decode to RGBA8 too. */
+static void test_other_kinds(void)
+{
+    md_limits lim;
+    md_limits_default(&lim);
+    md_error err = {0};
+    img *im = NULL;
+    const uint8_t idx[2] = {0x1b, 0xe4}; /* 2-bit indices, rows 0,1,2,3 and 3,2,1,0 */
+    struct buf b = make_png_ex(4, 2, PNG_COLOR_TYPE_PALETTE, 2, PNG_INTERLACE_NONE, idx, 1);
+    CHECK_OK(img_decode(b.data, b.len, &lim, &im, &err), &err);
+    if (im != NULL) {
+        const uint8_t *p = img_pixels_const(im);
+        CHECK_INT(255, p[4 * 1 + 0]); /* index 1: red */
+        CHECK_INT(250, p[4 * 3 + 2]); /* index 3: blue 250 */
+        CHECK_INT(20, p[4 * 4 + 0]);  /* second row starts with index 3 */
+        CHECK_INT(250, p[4 * 4 + 2]);
+        img_free(im);
+    }
+    free(b.data);
+
+    uint16_t rgb16[8 * 8 * 3];
+    for (int i = 0; i < 8 * 8 * 3; i++) /* big-endian 16-bit samples, high byte = i */
+        rgb16[i] = (uint16_t)((i & 0xff) | 0x80 << 8);
+    b = make_png_ex(8, 8, PNG_COLOR_TYPE_RGB, 16, PNG_INTERLACE_ADAM7, (const uint8_t *)rgb16,
+                    8 * 6);
+    CHECK_OK(img_decode(b.data, b.len, &lim, &im, &err), &err);
+    if (im != NULL) {
+        CHECK_INT(8, img_width(im));
+        CHECK_INT(255, img_pixels_const(im)[3]);
+        img_free(im);
+    }
+    free(b.data);
+
+    uint8_t rgb[16 * 16 * 3];
+    for (int i = 0; i < 16 * 16 * 3; i++)
+        rgb[i] = (uint8_t)(i % 3 == 0 ? 200 : 60);
+    b = make_jpeg_ex(16, 16, 3, 1, rgb);
+    CHECK_OK(img_decode(b.data, b.len, &lim, &im, &err), &err);
+    if (im != NULL) {
+        const uint8_t *p = img_pixels_const(im);
+        CHECK_NEAR(200, p[0], 8);
+        CHECK_NEAR(60, p[1], 8);
+        img_free(im);
+    }
+    free(b.data);
 }
 
 static void test_oversized_and_garbage(void)
@@ -357,10 +436,48 @@ static void test_padding(void)
     img_free(im);
 }
 
-int main(void)
+/* Writes the seed corpus of tests/fuzz/fuzz_image (small files of every kind the decoders
+ * take) into dir: `test_image --write-seeds tests/fuzz/corpus/fuzz_image`. */
+static int write_seeds(const char *dir)
 {
+    uint8_t px[8 * 8 * 8];
+    fill_noise(px, sizeof px, 99);
+    struct {
+        const char *name;
+        struct buf b;
+    } seeds[] = {
+        {"grey.png", make_png(8, 8, PNG_COLOR_TYPE_GRAY, 1, px)},
+        {"grey_alpha.png", make_png(8, 8, PNG_COLOR_TYPE_GRAY_ALPHA, 2, px)},
+        {"rgb.png", make_png(8, 8, PNG_COLOR_TYPE_RGB, 3, px)},
+        {"rgba.png", make_png(8, 8, PNG_COLOR_TYPE_RGBA, 4, px)},
+        {"palette.png", make_png_ex(8, 8, PNG_COLOR_TYPE_PALETTE, 2, PNG_INTERLACE_NONE, px, 2)},
+        {"rgb16_interlaced.png",
+         make_png_ex(8, 8, PNG_COLOR_TYPE_RGB, 16, PNG_INTERLACE_ADAM7, px, 8 * 6)},
+        {"grey.jpg", make_jpeg(8, 8, 1, px)},
+        {"rgb.jpg", make_jpeg(16, 8, 3, px)},
+        {"progressive.jpg", make_jpeg_ex(16, 16, 3, 1, px)},
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
+        md_error err = {0};
+        if (md_write_file_atomic(path, seeds[i].b.data, seeds[i].b.len, &err) != 0) {
+            fprintf(stderr, "%s\n", err.msg);
+            rc = 1;
+        }
+        free(seeds[i].b.data);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+        return write_seeds(argv[2]);
     test_round_trips();
     test_grey();
+    test_other_kinds();
     test_truncated();
     test_oversized_and_garbage();
     test_padding();
