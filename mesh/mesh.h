@@ -57,7 +57,7 @@ void mesh_free(mesh *m);
 
 /* ---- Geometry ---- */
 
-const char *mesh_format(const mesh *m);      /* "obj", "fbx", "gltf2", "ply", ... */
+const char *mesh_format(const mesh *m);      /* "obj", "fbx", "glb", "gltf", "ply" */
 uint32_t mesh_vertex_count(const mesh *m);
 const float *mesh_positions(const mesh *m);  /* xyz per vertex */
 uint32_t mesh_triangle_count(const mesh *m);

@@ -113,7 +113,7 @@ static char *make_gltf(const char *uri, const char *nodes_json, const char *scen
     char b64[128];
     base64(buf, sizeof buf, b64);
     char *json = malloc(8192);
-    char data_uri[160];
+    char data_uri[sizeof b64 + 48];
     snprintf(data_uri, sizeof data_uri, "data:application/octet-stream;base64,%s", b64);
     snprintf(json, 8192,
              "{\"asset\":{\"version\":\"2.0\"},\"scene\":0,\"scenes\":[{\"nodes\":%s}],"
