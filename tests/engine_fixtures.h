@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gpu/engine.h"
+#include "gpu/kernels.h"
 #include "test_util.h"
 
 typedef struct fx_mesh {
@@ -208,6 +209,33 @@ static inline uint8_t *fx_render(const eng_job *job, int threads)
         return NULL;
     }
     return one.rgb;
+}
+
+/* ---- Expected colours ---- */
+
+/* A 0..1 value as the engine writes it to 8 bits. */
+static inline int expect8(double x)
+{
+    x = x < 0 ? 0 : (x > 1 ? 1 : x);
+    return (int)(x * 255.0 + 0.5);
+}
+
+/* The lit colour of base colour c where N = L (diffuse 1, specular 1). */
+static inline double lit(double c)
+{
+    return c * (ENG_AMBIENT + ENG_DIFFUSE) + ENG_SPECULAR;
+}
+
+static inline void check_px(const uint8_t *rgb, int w, int x, int y, const int want[3], int tol)
+{
+    const uint8_t *p = rgb + ((size_t)y * (size_t)w + (size_t)x) * 3;
+    for (int k = 0; k < 3; k++) {
+        if (abs((int)p[k] - want[k]) > tol) {
+            fprintf(stderr, "pixel (%d, %d) channel %d: expected %d (+-%d), got %d\n", x, y, k,
+                    want[k], tol, p[k]);
+            test_failures++;
+        }
+    }
 }
 
 #endif

@@ -7,28 +7,6 @@
 #include "engine_fixtures.h"
 #include "gpu/kernels.h"
 
-static int expect8(double x)
-{
-    x = x < 0 ? 0 : (x > 1 ? 1 : x);
-    return (int)(x * 255.0 + 0.5);
-}
-
-static double lit(double c)
-{
-    return c * (ENG_AMBIENT + ENG_DIFFUSE) + ENG_SPECULAR;
-}
-
-static void check_px(const uint8_t *rgb, int w, int x, int y, const int want[3], int tol)
-{
-    const uint8_t *p = rgb + ((size_t)y * (size_t)w + (size_t)x) * 3;
-    for (int k = 0; k < 3; k++) {
-        if (abs((int)p[k] - want[k]) > tol) {
-            fprintf(stderr, "pixel (%d, %d) channel %d: expected %d (+-%d), got %d\n", x, y, k,
-                    want[k], tol, p[k]);
-            test_failures++;
-        }
-    }
-}
 
 /* A w x h RGBA texture; fn(x, y, out) picks each texel. */
 static uint8_t *make_tex(int w, int h, void (*fn)(int x, int y, uint8_t out[4]))
