@@ -259,8 +259,8 @@ static int perform(const http_client *c, const char *method, const char *path,
         if (r->body == NULL && out == NULL)
             rc = append_body(&t, "", 0) == 0 ? 0 : md_fail(err, MD_ENOMEM, "out of memory");
     } else if (t.too_big) {
-        rc = md_fail(err, MD_ELIMIT, "%s %s: the answer is larger than %u MiB, refused", method,
-                     url, HTTP_BODY_MAX >> 20);
+        rc = md_fail(err, MD_EIO, "%s %s: the answer is larger than %u MiB, refused", method, url,
+                     HTTP_BODY_MAX >> 20);
     } else if (t.out_failed) {
         rc = md_fail(err, MD_EIO, "%s: writing the download failed", url);
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
