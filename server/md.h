@@ -35,7 +35,11 @@
     X(EENGINE, -9, 500, 1, "render engine failure")                                                \
     X(ENODEV, -10, 503, 1, "no such engine or device")                                             \
     X(ECANCELED, -11, 409, 1, "canceled")                                                          \
-    X(EINTERNAL, -12, 500, 1, "internal error")
+    X(EINTERNAL, -12, 500, 1, "internal error")                                                    \
+    X(EAUTH, -13, 401, 2, "not authorised")                                                        \
+    X(ECONFLICT, -14, 409, 2, "conflict with the current state")                                   \
+    X(EBUSY, -15, 503, 1, "busy, try again later")                                                 \
+    X(EUNAVAIL, -16, 503, 1, "a service this needs is unavailable")
 
 enum {
 #define MD_ERR_ENUM(name, code, http, exitc, msg) MD_##name = code,

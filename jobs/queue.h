@@ -1,0 +1,116 @@
+/*
+ * queue.h — what the api and the worker must agree on about Redis: addresses, key names, job
+ * ids and times, and the system-wide metrics both of them add into Redis. docs/server.md
+ * describes the keys and fields; this header is the one place that spells them.
+ *
+ * Nothing here talks to Redis: the api speaks hiredis' async API on its libuv loop, the worker
+ * a blocking connection, and both build their commands from these names. Pure functions, any
+ * thread.
+ */
+#ifndef JOBS_QUEUE_H
+#define JOBS_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/md.h"
+
+#define JQ_GROUP "workers" /* the consumer group on {prefix}jobs */
+#define JQ_PREFIX_DEFAULT "morphd:"
+#define JQ_PREFIX_MAX 64
+#define JQ_KEY_MAX 256
+#define JQ_ID_LEN 32 /* 16 random bytes as lowercase hex */
+#define JQ_IDEMPOTENCY_TTL_S 86400
+
+/* ---- Addresses ---- */
+
+typedef struct jq_redis_addr {
+    int is_unix; /* 1: path is a unix socket */
+    char host[256];
+    int port;
+    char path[512];
+} jq_redis_addr;
+
+/* "redis://host:port" (port default 6379), "redis://host", "unix:///abs/path.sock". */
+int jq_redis_addr_parse(const char *url, jq_redis_addr *out, md_error *err);
+
+/* A prefix is 1..JQ_PREFIX_MAX-1 bytes of [A-Za-z0-9:._-]. */
+int jq_prefix_check(const char *prefix, md_error *err);
+
+/* ---- Keys ---- */
+
+/* prefix + name, e.g. jq_key(buf, sizeof buf, "morphd:", "jobs") -> "morphd:jobs". */
+int jq_key(char *out, size_t cap, const char *prefix, const char *name);
+/* prefix + kind + ":" + id, e.g. ("morphd:", "job", id) -> "morphd:job:<id>". */
+int jq_key_id(char *out, size_t cap, const char *prefix, const char *kind, const char *id);
+
+/* ---- Ids and times ---- */
+
+/* A new job id from the kernel's CSPRNG: JQ_ID_LEN hex digits plus NUL. */
+int jq_id_new(char out[JQ_ID_LEN + 1], md_error *err);
+/* 1 when id is exactly JQ_ID_LEN lowercase hex digits. */
+int jq_id_valid(const char *id);
+/* Wall-clock seconds since the epoch (md_now() is monotonic and not for records). */
+double jq_wall_now(void);
+/* "2026-11-25T10:00:00.123Z"; out needs 32 bytes. */
+void jq_time_format(double unix_s, char out[32]);
+
+/* ---- Metrics ---- */
+
+/* Every system-wide metric: X(ident, name, type, help). The api prints HELP and TYPE for each
+ * even before any value exists, so dashboards see the whole contract from the start. */
+#define JQ_METRICS_MAP(X)                                                                          \
+    X(JOBS_SUBMITTED, "morphd_jobs_submitted_total", "counter", "Jobs accepted by POST /jobs.")    \
+    X(JOBS_FINISHED, "morphd_jobs_finished_total", "counter",                                      \
+      "Jobs that reached a terminal status.")                                                      \
+    X(QUEUE_WAIT, "morphd_queue_wait_seconds", "histogram",                                        \
+      "Time from submission until a worker started the job.")                                      \
+    X(JOB_DURATION, "morphd_job_duration_seconds", "histogram",                                    \
+      "Time from a worker starting a job until it finished.")                                      \
+    X(BATCH_JOBS, "morphd_batch_jobs", "histogram", "Jobs carried by one engine batch.")           \
+    X(BATCH_FRAMES, "morphd_batch_frames", "histogram", "Frames carried by one engine batch.")     \
+    X(ENGINE_SECONDS, "morphd_engine_seconds", "histogram",                                        \
+      "Engine time per batch and stage (thread-seconds on the CPU engine).")                       \
+    X(FRAMES_RENDERED, "morphd_frames_rendered_total", "counter", "Frames rendered and stored.")   \
+    X(REDELIVERIES, "morphd_redeliveries_total", "counter",                                        \
+      "Jobs reclaimed from a worker that stopped holding them.")                                   \
+    X(DEAD_LETTERED, "morphd_dead_lettered_total", "counter",                                      \
+      "Jobs moved to the dead-letter stream after too many deliveries.")
+
+typedef enum jq_metric {
+#define JQ_METRIC_ENUM(ident, name, type, help) JQ_M_##ident,
+    JQ_METRICS_MAP(JQ_METRIC_ENUM)
+#undef JQ_METRIC_ENUM
+        JQ_M_COUNT
+} jq_metric;
+
+typedef struct jq_metric_def {
+    const char *name;
+    const char *type; /* "counter" or "histogram" */
+    const char *help;
+    const double *bounds; /* histogram upper bounds, ascending, +Inf implied; NULL for counters */
+    int bound_count;
+} jq_metric_def;
+
+const jq_metric_def *jq_metric_get(jq_metric m);
+/* Looks a metric up by its name; NULL when unknown. */
+const jq_metric_def *jq_metric_find(const char *name, size_t len);
+
+/*
+ * Field names in the {prefix}metrics hash (docs/server.md):
+ *   counter:   "c|<name>|<labels>"
+ *   histogram: "h|<name>|<labels>|<le>" per bucket (not cumulative), "...|sum", "...|count"
+ * labels is Prometheus label text without braces (`kind="morph",status="failed"`) or "".
+ */
+int jq_metric_counter_field(char *out, size_t cap, jq_metric m, const char *labels);
+
+/* The three fields one histogram observation increments: its bucket (by +1), sum (by value),
+ * count (by +1). le text is "+Inf" above the last bound. */
+typedef struct jq_hist_fields {
+    char bucket[192];
+    char sum[192];
+    char count[192];
+} jq_hist_fields;
+int jq_metric_hist_fields(jq_hist_fields *out, jq_metric m, const char *labels, double value);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * morphd.c — main() of the `morphd` server program: `morphd api` (the HTTP front on a libuv
+ * loop) and `morphd worker` (one engine, kept warm, fed from the Redis queue). Dispatch only;
+ * each subcommand owns its flags and its lifetime (server/srv.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/md.h"
+#include "server/srv.h"
+#include "version.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: morphd COMMAND [OPTIONS]\n"
+               "\n"
+               "commands:\n"
+               "  api       serve the REST API (POST /jobs, GET /jobs/{id}, /metrics, ...)\n"
+               "  worker    render queued jobs with one engine (one worker per GPU)\n"
+               "\n"
+               "  morphd COMMAND --help   options of a command\n"
+               "  morphd --version        print the version\n"
+               "\n"
+               "Both need a Redis server (--redis redis://HOST:PORT or unix:///path.sock) and the\n"
+               "same object storage (--storage file:///abs/dir). `make run` starts all three.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("morphd %s\n", MORPHD_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "api") == 0) {
+        md_log_set_program("morphd api");
+        return srv_api_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "worker") == 0) {
+        md_log_set_program("morphd worker");
+        return srv_worker_main(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "morphd: unknown command '%s' (want api or worker; see morphd --help)\n", cmd);
+    return 2;
+}
