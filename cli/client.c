@@ -760,8 +760,8 @@ static void delete_usage(FILE *f)
                "A running job cannot be deleted (409): cancel it first.\n"
                "\n"
                "Options:\n" CLIENT_COMMON_HELP "\n"
-               "Exit status: 0 deleted, 1 failure (server unreachable or failing, or the job is\n"
-               "running), 2 bad usage or no such job.\n");
+               "Exit status: 0 deleted, 1 failure (server unreachable or failing), 2 bad usage,\n"
+               "no such job, or a running job (409).\n");
 }
 
 static int id_action(int argc, char **argv, const char *cmd, void (*usage)(FILE *))

@@ -323,13 +323,14 @@ static int code_for(long status, const char *slug)
 {
     switch (status) {
     case 400:
+        return MD_EINVAL;
     case 401:
     case 403:
-        return MD_EINVAL;
+        return MD_EAUTH;
     case 404:
         return MD_ENOENT;
     case 409:
-        return MD_ECANCELED;
+        return MD_ECONFLICT;
     case 413:
         return MD_ELIMIT;
     case 415:
@@ -337,7 +338,7 @@ static int code_for(long status, const char *slug)
     case 422:
         return strcmp(slug, "topology-mismatch") == 0 ? MD_ETOPOLOGY : MD_EPARSE;
     case 503:
-        return MD_ENODEV;
+        return strcmp(slug, "queue-full") == 0 ? MD_EBUSY : MD_EUNAVAIL;
     default:
         return status >= 400 && status < 500 ? MD_EINVAL : MD_EINTERNAL;
     }
@@ -376,6 +377,9 @@ int http_problem(const http_response *r, md_error *err)
                  : r->status >= 500 ? "server-error"
                                     : "error");
     int code = code_for(r->status, slug);
-    md_fail(err, code, "%ld %s%s%s", r->status, slug, detail[0] ? ": " : "", detail);
+    char retry[80] = "";
+    if (r->retry_after_s >= 0 && r->status >= 500)
+        snprintf(retry, sizeof retry, " (the server asks to retry after %ld s)", r->retry_after_s);
+    md_fail(err, code, "%ld %s%s%s%s", r->status, slug, detail[0] ? ": " : "", detail, retry);
     return code;
 }
