@@ -85,7 +85,8 @@ int stg_delete(stg *s, const char *key, md_error *err);
 int stg_delete_prefix(stg *s, const char *prefix, md_error *err);
 
 /* Called once per object, in byte order of keys; key is borrowed for the call. Nonzero stops
- * the listing (stg_list still returns 0). */
+ * the listing (stg_list still returns 0). The keys are gathered before the first call, so fn
+ * may call other stg functions, stg_delete included. */
 typedef int (*stg_list_fn)(void *user, const char *key, uint64_t size);
 /* Lists the committed objects whose key starts with prefix ("" lists all; otherwise the same
  * rule as stg_delete_prefix). Objects being written are never listed. */

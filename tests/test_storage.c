@@ -44,8 +44,7 @@ static int count_entries(const char *dir)
     if (d == NULL)
         return 0;
     int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
+    for (struct dirent *de = readdir(d); de != NULL; de = readdir(d)) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         n++;
@@ -66,8 +65,7 @@ static int count_temp_files(const char *dir)
     if (d == NULL)
         return 0;
     int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL)
+    for (struct dirent *de = readdir(d); de != NULL; de = readdir(d))
         n += strncmp(de->d_name, ".tmp.", 5) == 0;
     closedir(d);
     return n;
@@ -378,6 +376,14 @@ static void test_roundtrip(void)
     stg_free(s);
 }
 
+static int delete_each(void *user, const char *key, uint64_t size)
+{
+    (void)size;
+    md_error err;
+    CHECK_OK(stg_delete(user, key, &err), &err);
+    return 0;
+}
+
 /* Prefixes match bytes, as in S3, and keys sort by bytes ('-' and '.' before '/'). */
 static void test_prefix_order(void)
 {
@@ -404,6 +410,11 @@ static void test_prefix_order(void)
     l = list_of(s, "");
     CHECK_LIST(l, "jobs-x", "jobs/ab", "jobs/abd", "jobs/b");
     CHECK(!exists("jobs/abc"));
+
+    /* The callback may change the store. */
+    CHECK_OK(stg_list(s, "", delete_each, s, &err), &err);
+    CHECK_INT(0, list_of(s, "").count);
+    CHECK_INT(0, count_entries(root));
     stg_free(s);
 }
 
