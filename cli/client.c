@@ -502,13 +502,14 @@ done:
 
 /* ---- Commands that take one job id ---- */
 
-int client_id_parse(int argc, char **argv, const char *cmd, const struct option *longopts,
-                    void (*usage)(FILE *), id_opts *o, client *cl, md_error *err)
+int client_id_parse(int argc, char **argv, const char *cmd, const char *shortopts,
+                    const struct option *longopts, void (*usage)(FILE *), id_opts *o, client *cl,
+                    md_error *err)
 {
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":ho:q", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         switch (c) {
         case CLIENT_OPT_JSON:
             o->json = 1;
@@ -571,7 +572,7 @@ int cli_status(int argc, char **argv)
     md_error_clear(&err);
     http_response r = {0};
     json_t *job = NULL;
-    int rc = client_id_parse(argc, argv, "status", longopts, status_usage, &o, &cl, &err);
+    int rc = client_id_parse(argc, argv, "status", ":h", longopts, status_usage, &o, &cl, &err);
     if (rc == 1)
         return 0;
     if (rc == 0)
@@ -646,7 +647,7 @@ int cli_wait(int argc, char **argv)
     http_response r = {0};
     json_t *job = NULL;
     double timeout = 0;
-    int rc = client_id_parse(argc, argv, "wait", longopts, wait_usage, &o, &cl, &err);
+    int rc = client_id_parse(argc, argv, "wait", ":hq", longopts, wait_usage, &o, &cl, &err);
     if (rc == 1)
         return 0;
     if (rc == 0 && o.timeout != NULL) {
@@ -782,8 +783,8 @@ static int id_action(int argc, char **argv, const char *cmd, void (*usage)(FILE 
     md_error_clear(&err);
     http_response r = {0};
     json_t *job = NULL;
-    int rc = client_id_parse(argc, argv, cmd, cancel ? cancel_longopts : delete_longopts, usage, &o,
-                             &cl, &err);
+    int rc = client_id_parse(argc, argv, cmd, ":h", cancel ? cancel_longopts : delete_longopts,
+                             usage, &o, &cl, &err);
     if (rc == 1)
         return 0;
     if (rc == 0)

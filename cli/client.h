@@ -49,8 +49,9 @@ typedef struct id_opts {
 } id_opts;
 
 /* Parses "CMD ID [options]" and checks the id. Returns 1 after printing help (exit 0). */
-int client_id_parse(int argc, char **argv, const char *cmd, const struct option *longopts,
-                    void (*usage)(FILE *), id_opts *o, client *cl, md_error *err);
+int client_id_parse(int argc, char **argv, const char *cmd, const char *shortopts,
+                    const struct option *longopts, void (*usage)(FILE *), id_opts *o, client *cl,
+                    md_error *err);
 
 /* Job ids are 32 lowercase hex digits; checked before one goes into a URL. */
 int client_job_id_check(const char *id, md_error *err);

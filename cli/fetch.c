@@ -154,7 +154,7 @@ int cli_fetch(int argc, char **argv)
     client cl = {0};
     md_error err;
     md_error_clear(&err);
-    int rc = client_id_parse(argc, argv, "fetch", longopts, fetch_usage, &o, &cl, &err);
+    int rc = client_id_parse(argc, argv, "fetch", ":ho:q", longopts, fetch_usage, &o, &cl, &err);
     if (rc == 1)
         return 0;
     if (rc == 0 && o.output == NULL)
