@@ -101,7 +101,7 @@ export class Contract {
             if (!m) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
             names.push(m[1]);
             const p = params[m[1]];
-            return p && p['x-morphd-matches-slash'] ? '([^/]+(?:/[^/]+)?)' : '([^/]+)';
+            return p && p['x-morphd-matches-slash'] ? '(.+)' : '([^/]+)';
         }).join('');
         return { template, regex: new RegExp(`^${source}$`), names, item };
     }

@@ -107,7 +107,8 @@ const routeCases = [
     ['/jobs/0123456789abcdef0123456789abcdef/cancel', '/jobs/{id}/cancel'],
     ['/jobs/0123456789abcdef0123456789abcdef/artifacts/manifest.json', '/jobs/{id}/artifacts/{name}'],
     ['/jobs/0123456789abcdef0123456789abcdef/artifacts/frames/0000_a-1000_b-0000.png', '/jobs/{id}/artifacts/{name}'],
-    ['/jobs/0123456789abcdef0123456789abcdef/artifacts/a/b/c', null],
+    ['/jobs/0123456789abcdef0123456789abcdef/artifacts/a/b/c', '/jobs/{id}/artifacts/{name}'],
+    ['/jobs/0123456789abcdef0123456789abcdef/bogus', null],
     ['/nope', null],
 ];
 for (const [p, t] of routeCases) {
