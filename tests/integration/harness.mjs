@@ -33,7 +33,7 @@ export class Failure extends Error {}
 
 const children = new Set(); // live Proc objects
 const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
-const SLOW = /asan|sanitize/i.test(process.env.MORPHD_BIN || '') ? 3 : 1; // ASan: more patience
+const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
 
 // ---- Small utilities ----
 
@@ -290,7 +290,7 @@ export class Test {
         fs.mkdirSync(root, { recursive: true });
         this.dir = fs.mkdtempSync(path.join(root, `${name}-`));
         this.env = {
-            morphd: process.env.MORPHD_BIN || null,
+            morphd: process.env.MORPHD_BIN || (process.env.MORPHD_BIN_DEFAULT && fs.existsSync(process.env.MORPHD_BIN_DEFAULT) ? process.env.MORPHD_BIN_DEFAULT : null),
             morph: process.env.MORPH_BIN || null,
             data: process.env.MORPHD_DATA || null,
         };
