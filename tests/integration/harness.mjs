@@ -662,7 +662,9 @@ export async function run(name, fn) {
             console.log(`[${name}] SKIP: ${e.message}`);
             code = SKIP;
         } else {
-            console.error(`[${name}] FAIL: ${e instanceof Failure ? e.message : e.stack || e}`);
+            const msg = e instanceof Failure ? e.message : e.stack || String(e);
+            console.error(`[${name}] FAIL: ${msg}`);
+            if (t) t.failures.push(msg);
             code = 1;
         }
     }
