@@ -42,8 +42,7 @@ int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, m
 
 /* Parses OBJ text. No I/O: mtllib names are recorded (mesh_mtllib_*) for the caller to resolve
  * and feed to mesh_parse_mtl(). bytes need not be NUL-terminated. */
-int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out,
-                   md_error *err);
+int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out, md_error *err);
 /* Parses MTL text into the mesh's materials (matched by name; unknown names are ignored).
  * Texture paths are stored as written (options stripped); mesh_load resolves them. */
 int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err);
@@ -55,16 +54,31 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
 
 void mesh_free(mesh *m);
 
+/* ---- Canonical form (mesh/canon.c) ---- */
+
+/* Serialises m: mesh_format() of the original, geometry, UVs, per-triangle UV indices and
+ * materials, material names, colours and texture paths, and each material's texture (padded or
+ * not, as it is now) as a PNG encoded by img_encode_png. Little-endian, versioned ("MDMESH\0"
+ * + version 1). *out is md_malloc'd; the caller md_free's it. Not stored: mtllib names. */
+int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *err);
+/* Strict, bounds-checked reader of that form: magic and version, every count checked against
+ * lim and against the remaining bytes before allocating (overflow-safe), every index in range,
+ * every number finite, no trailing bytes. The result satisfies every invariant of a loaded
+ * mesh. Errors: MD_EPARSE ("canonical mesh: ...") for malformed input, MD_ELIMIT for a count or
+ * texture beyond lim, MD_ENOMEM. */
+int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim, mesh **out,
+                          md_error *err);
+
 /* ---- Geometry ---- */
 
-const char *mesh_format(const mesh *m);      /* "obj", "fbx", "glb", "gltf", "ply" */
+const char *mesh_format(const mesh *m); /* "obj", "fbx", "glb", "gltf", "ply" */
 uint32_t mesh_vertex_count(const mesh *m);
-const float *mesh_positions(const mesh *m);  /* xyz per vertex */
+const float *mesh_positions(const mesh *m); /* xyz per vertex */
 uint32_t mesh_triangle_count(const mesh *m);
-const uint32_t *mesh_triangles(const mesh *m); /* 3 position indices per triangle, CCW */
-uint32_t mesh_uv_count(const mesh *m);       /* 0 when the mesh has no texture coordinates */
-const float *mesh_uvs(const mesh *m);        /* uv per entry, v up (OBJ convention) */
-const uint32_t *mesh_triangle_uvs(const mesh *m);       /* 3 uv indices per triangle; NULL if none */
+const uint32_t *mesh_triangles(const mesh *m);    /* 3 position indices per triangle, CCW */
+uint32_t mesh_uv_count(const mesh *m);            /* 0 when the mesh has no texture coordinates */
+const float *mesh_uvs(const mesh *m);             /* uv per entry, v up (OBJ convention) */
+const uint32_t *mesh_triangle_uvs(const mesh *m); /* 3 uv indices per triangle; NULL if none */
 const uint16_t *mesh_triangle_materials(const mesh *m); /* material index per triangle */
 void mesh_bounds(const mesh *m, float min[3], float max[3]);
 
