@@ -30,7 +30,7 @@ build-asan: test-deps
 
 build-fuzz: test-deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image fuzz_canon
 
 run: build
 	@$(BUILD)/morph sample $(SAMPLE_DIR)
