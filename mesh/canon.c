@@ -157,13 +157,24 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
     int rc = MD_ENOMEM;
     const char *what = "out of memory";
 
+    /* Refuse to write what the reader would refuse: a format name of 1..15 visible ASCII. */
+    size_t format_len = strnlen(m->format, sizeof m->format);
+    int format_ok = format_len > 0 && format_len < 16;
+    for (size_t i = 0; format_ok && i < format_len; i++)
+        format_ok = m->format[i] > 0x20 && m->format[i] < 0x7f;
+    if (!format_ok)
+        return md_fail(err, MD_EINVAL,
+                       "canonical mesh: format name '%.15s' is not 1 to 15 "
+                       "visible ASCII characters",
+                       m->format);
+
     uint8_t *h = reserve(&w, CANON_HEADER_BYTES);
     if (h == NULL)
         goto fail;
     memset(h, 0, CANON_HEADER_BYTES);
     memcpy(h, CANON_MAGIC, 6);
     h[7] = CANON_VERSION;
-    memcpy(h + 8, m->format, strnlen(m->format, 15));
+    memcpy(h + 8, m->format, format_len);
     put_u32(h + 24, m->vertex_count);
     put_u32(h + 28, m->triangle_count);
     put_u32(h + 32, m->uv_count);
