@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
-          libassimp-dev zlib1g-dev)
+          libassimp-dev zlib1g-dev libuv1-dev libmicrohttpd-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
   packages+=(clang libclang-rt-14-dev)
 fi
