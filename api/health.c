@@ -55,7 +55,7 @@ void api_http_stats_observe(api_http_stats *st, api_route r, unsigned code, doub
 /* Shortest text that reads back as the same double ("0.005", not "0.0050000000000000001"). */
 static void format_double(double v, char out[40])
 {
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 6; prec <= 17; prec++) {
         snprintf(out, 40, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
             return;

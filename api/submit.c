@@ -132,6 +132,11 @@ static int part_fail(submit_op *op, const api_part *p, api_part_id id)
             op->err.msg[n] = '\0';
         }
         api_buf_free(&b);
+        /* mesh_load_ex names the file first; the prefix below names it already. */
+        size_t fl = strlen(p->filename);
+        if (fl > 0 && strncmp(op->err.msg, p->filename, fl) == 0 && op->err.msg[fl] == ':' &&
+            op->err.msg[fl + 1] == ' ')
+            memmove(op->err.msg, op->err.msg + fl + 2, strlen(op->err.msg + fl + 2) + 1);
     }
     return md_error_prefix(&op->err, "part '%s'%s%s%s: ", api_part_names[id],
                            p->filename[0] ? " (" : "", p->filename, p->filename[0] ? ")" : "");
@@ -398,7 +403,7 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
     if (strcmp(what, "full") == 0) {
         api_storage_delete_job(s, op->id);
         api_reply_problem(req, 503, "queue-full",
-                          "%llu jobs are queued or running, the limit max_queued; try again "
+                          "the queue is full: max_queued=%llu jobs are queued or running; try again "
                           "later",
                           (unsigned long long)s->lim.max_queued);
         return;
