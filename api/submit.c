@@ -271,8 +271,7 @@ static void submit_work(uv_work_t *w)
     }
     if ((rc = job_spec_from_json(&spec, obj, &op->lim, err)) != 0)
         goto done;
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    op->render = kind != NULL && strcmp(kind, "render") == 0;
+    op->render = spec.kind == JOB_KIND_RENDER;
     if ((rc = check_parts(op)) != 0)
         goto done;
 
@@ -402,10 +401,11 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
     const char *what = reply->element[0]->str;
     if (strcmp(what, "full") == 0) {
         api_storage_delete_job(s, op->id);
-        api_reply_problem(req, 503, "queue-full",
-                          "the queue is full: max_queued=%llu jobs are queued or running; try again "
-                          "later",
-                          (unsigned long long)s->lim.max_queued);
+        api_reply_problem(
+            req, 503, "queue-full",
+            "the queue is full: max_queued=%llu jobs are queued or running; try again "
+            "later",
+            (unsigned long long)s->lim.max_queued);
         return;
     }
     if (strcmp(what, "exists") == 0) {
