@@ -108,7 +108,9 @@ static void test_problem(void)
     md_free(body);
     /* Client bytes that are not UTF-8 still give a valid body. */
     body = api_problem_body(400, "bad-request", "name '\xff\xfe'", NULL);
-    CHECK(body != NULL && json_loads(body, 0, NULL) != NULL);
+    j = body ? json_loads(body, 0, NULL) : NULL;
+    CHECK(j != NULL);
+    json_decref(j);
     md_free(body);
     CHECK(strcmp(api_error_slug(MD_EPARSE), "invalid-mesh") == 0);
     CHECK(strcmp(api_error_slug(MD_ETOPOLOGY), "topology-mismatch") == 0);
