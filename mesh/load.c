@@ -136,16 +136,17 @@ int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, m
     for (char *p = ext; *p; p++)
         *p = (char)tolower((unsigned char)*p);
 
+    int external = opts == NULL || !opts->no_external;
     if (strcmp(ext, "obj") == 0) {
         rc = mesh_parse_obj(bytes, len, lim, &m, err);
-        if (rc == 0)
+        if (rc == 0 && external)
             rc = load_mtllibs(m, dir, lim, err);
     } else {
         rc = mesh_parse_assimp((const uint8_t *)bytes, len, ext, lim, &m, err);
     }
     md_free(bytes);
     double parsed = md_now();
-    if (rc == 0 && (opts == NULL || !opts->skip_textures))
+    if (rc == 0 && external && (opts == NULL || !opts->skip_textures))
         rc = load_textures(m, dir, lim, err);
     if (opts != NULL) {
         opts->parse_s = parsed - start;

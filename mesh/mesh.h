@@ -32,6 +32,9 @@ int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err)
 /* Options and timings of mesh_load_ex. */
 typedef struct mesh_load_opts {
     int skip_textures; /* in: do not read texture files (an override replaces them anyway) */
+    int no_external;   /* in: open no file but path itself: no MTL library, no texture file it
+                          names (uploads must not read the server's disk); embedded textures
+                          still load */
     double parse_s;    /* out: reading and parsing the mesh and its MTL libraries */
     double texture_s;  /* out: reading and decoding textures */
 } mesh_load_opts;

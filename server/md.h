@@ -111,7 +111,9 @@ void md_log_set_file(FILE *f);
     X(max_frames, uint64_t, 10000, "most frames in one job")                                       \
     X(max_image_side, uint64_t, 8192, "widest or tallest rendered frame, pixels")                  \
     X(max_samples, uint64_t, 64, "most supersamples per pixel")                                    \
-    X(max_views, uint64_t, 360, "most views in one render job")
+    X(max_views, uint64_t, 360, "most views in one render job")                                    \
+    X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
+    X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")
 
 typedef struct md_limits {
 #define MD_LIMIT_FIELD(name, type, def, help) type name;

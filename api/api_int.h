@@ -1,0 +1,278 @@
+/*
+ * api_int.h — what the files of api/ share and nothing outside api/ sees: the server (one per
+ * process, owned by api_run on the loop thread), the per-request context, and the functions
+ * each file gives the others.
+ *
+ * Threads: everything here runs on the loop thread except the work functions that
+ * uv_queue_work hands to the thread pool (submit.c, jobs_routes.c, health.c); those touch only
+ * the state of their own request op and the thread-safe storage handle.
+ *
+ * Request lifetime: MHD's first call for a request allocates an api_req (api_req_new); the
+ * request-completed notification frees it (api_req_free). While Redis or the pool works for a
+ * request its connection is suspended, and MHD never completes a suspended connection, so an
+ * op may keep its api_req pointer until it replies.
+ */
+#ifndef API_API_INT_H
+#define API_API_INT_H
+
+#include <hiredis/async.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <uv.h>
+
+#include "api/api.h"
+#include "jobs/queue.h"
+#include "storage/storage.h"
+
+#define API_OWNER_MAX 65        /* owner names: 1..64 bytes of [A-Za-z0-9._-] */
+#define API_URL_MAX 2048        /* longer paths are answered 414 by the router */
+#define API_SPEC_MAX (64 << 10) /* the spec part */
+#define API_IDEM_KEY_MAX 255
+#define API_ARTIFACT_NAME_MAX 255
+
+/* ---- Growable text with a cap (curl's dynbuf) ---- */
+
+typedef struct api_buf {
+    char *data; /* NUL-terminated when len > 0 */
+    size_t len, cap, max;
+    int failed; /* an append hit max or ran out of memory; data keeps what fitted */
+} api_buf;
+
+void api_buf_init(api_buf *b, size_t max);
+void api_buf_free(api_buf *b);
+void api_buf_append(api_buf *b, const char *s, size_t n);
+void api_buf_puts(api_buf *b, const char *s);
+void api_buf_printf(api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Takes the text out of b (md_free it); b is empty afterwards. NULL when failed. */
+char *api_buf_take(api_buf *b, size_t *len);
+
+/* ---- Routes and per-process HTTP metrics ---- */
+
+typedef enum api_route {
+    API_ROUTE_JOBS,     /* /jobs */
+    API_ROUTE_JOB,      /* /jobs/{id} */
+    API_ROUTE_CANCEL,   /* /jobs/{id}/cancel */
+    API_ROUTE_ARTIFACT, /* /jobs/{id}/artifacts/{name} */
+    API_ROUTE_HEALTHZ,
+    API_ROUTE_READYZ,
+    API_ROUTE_METRICS,
+    API_ROUTE_NONE, /* matched nothing: counted as route="unmatched" */
+    API_ROUTE_COUNT
+} api_route;
+
+const char *api_route_template(api_route r);
+
+#define API_HTTP_BUCKETS 14
+#define API_HTTP_CODES 24 /* distinct status codes counted per route; more go to the last */
+
+typedef struct api_http_stats {
+    struct {
+        unsigned code[API_HTTP_CODES];
+        uint64_t requests[API_HTTP_CODES];
+        uint64_t buckets[API_HTTP_BUCKETS + 1]; /* not cumulative; the last is +Inf */
+        double sum;
+        uint64_t count;
+    } route[API_ROUTE_COUNT];
+} api_http_stats;
+
+extern const double api_http_bounds[API_HTTP_BUCKETS];
+void api_http_stats_observe(api_http_stats *st, api_route r, unsigned code, double seconds);
+
+/* ---- The server ---- */
+
+typedef struct api_key {
+    char owner[API_OWNER_MAX];
+    char *key;
+} api_key;
+
+typedef struct api_server {
+    uv_loop_t *loop;
+    md_limits lim;
+    char prefix[JQ_PREFIX_MAX];
+    jq_redis_addr redis_addr;
+    stg *storage;
+    api_key *keys; /* NULL: authentication off, every request is "anonymous" */
+    size_t key_count;
+    char tmp_root[512]; /* private folder of upload temp dirs, removed at exit */
+
+    /* HTTP (http.c) */
+    struct MHD_Daemon *mhd;
+    int listen_fd; /* handed back by MHD_quiesce_daemon; closed by us */
+    uv_poll_t mhd_poll;
+    uv_timer_t mhd_timer;
+    int in_mhd; /* inside MHD_run: do not run it again */
+    int http_open;
+
+    /* Redis (redis.c) */
+    redisAsyncContext *redis;
+    int redis_ready;
+    unsigned redis_backoff_ms;
+    uv_timer_t redis_timer;
+
+    /* Lifetime (server.c) */
+    uv_signal_t sig_term, sig_int;
+    int stopping;
+    int closed;
+    unsigned inflight;  /* api_req alive */
+    unsigned pool_jobs; /* detached pool work (input clean-up) */
+    api_http_stats stats;
+} api_server;
+
+/* ---- Requests ---- */
+
+typedef enum api_method { API_GET, API_POST, API_DELETE, API_HEAD, API_OTHER } api_method;
+
+/* The parts POST /jobs takes (intake.c fills them, submit.c reads them). */
+typedef enum api_part_id {
+    API_PART_SOURCE,
+    API_PART_TARGET,
+    API_PART_SOURCE_TEXTURE,
+    API_PART_TARGET_TEXTURE,
+    API_PART_MESH,
+    API_PART_TEXTURE,
+    API_PART_SPEC,
+    API_PART_COUNT
+} api_part_id;
+
+typedef struct api_part {
+    int present;
+    char filename[256]; /* as the client named it (may be empty) */
+    char stem[128];     /* job_path_stem of the filename, or the part name */
+    char ext[16];       /* lowercase extension of the filename, "" if none */
+    char path[768];     /* temp file holding the bytes (file parts) */
+    uint64_t bytes;
+    char *text; /* the spec part, in memory, NUL-terminated */
+} api_part;
+
+typedef struct api_intake {
+    struct MHD_PostProcessor *pp;
+    char dir[600]; /* this request's temp folder */
+    api_part parts[API_PART_COUNT];
+    int current; /* part being written, -1 none */
+    int fd;
+    uint64_t body_bytes;
+    int dropping; /* an error is recorded: read and discard the rest of the body */
+    /* The first error, answered when the body is in (or the connection is dropped). */
+    unsigned err_status;
+    char err_slug[32];
+    char err_detail[600];
+    char unknown[200]; /* names of unknown parts, comma-separated */
+    char idem_key[API_IDEM_KEY_MAX + 1];
+} api_intake;
+
+extern const char *const api_part_names[API_PART_COUNT];
+
+typedef struct api_req {
+    api_server *srv;
+    struct MHD_Connection *conn;
+    api_method method;
+    api_route route;
+    char path[API_URL_MAX + 1];
+    char id[JQ_ID_LEN + 1];
+    char artifact[API_ARTIFACT_NAME_MAX + 1];
+    char owner[API_OWNER_MAX];
+    double started;
+    int suspended;
+    int replied;
+    struct MHD_Response *response; /* waiting to be queued */
+    unsigned status;               /* what was (or will be) sent */
+    api_intake *intake;            /* POST /jobs */
+    void *op;                      /* route state, freed with op_free */
+    void (*op_free)(void *op);
+} api_req;
+
+/* http.c */
+int api_http_start(api_server *s, const char *listen, md_error *err);
+void api_http_kick(api_server *s);    /* run MHD now (unless inside it) and re-arm the timer */
+void api_http_quiesce(api_server *s); /* stop accepting */
+void api_http_stop(api_server *s);    /* stop MHD and close its handles */
+void api_req_suspend(api_req *req);
+/* Hands the response over to req (takes ownership) and resumes the connection if suspended.
+ * The first reply wins; later ones are dropped. */
+void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp);
+
+/* router.c: picks route, method check, auth; called with the whole request received. */
+void api_route_request(api_req *req);
+void api_route_classify(api_req *req, const char *url); /* fills route, id, artifact */
+int api_authenticate(api_req *req);                     /* 0, or replies 401 and returns -1 */
+
+/* problem.c */
+const char *api_problem_title(const char *slug);
+const char *api_error_slug(int md_code);
+/* {"type":...,"title":...,"status":...,"detail":...,"instance":...} as md_malloc'ed text. */
+char *api_problem_body(unsigned status, const char *slug, const char *detail, const char *instance);
+void api_reply_problem(api_req *req, unsigned status, const char *slug, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Status and slug from err->code; detail err->msg. */
+void api_reply_error(api_req *req, const md_error *err);
+void api_reply_json(api_req *req, unsigned status, json_t *body); /* steals body */
+void api_reply_text(api_req *req, unsigned status, const char *type, char *text, size_t len);
+struct MHD_Response *api_response_json(json_t *body); /* steals body */
+
+/* job_json.c: the job hash (docs/server.md) as the Job JSON of openapi.yaml. NULL when the
+ * hash has no id. fields and values are parallel arrays of n borrowed strings. */
+json_t *api_job_json(const char *const *fields, const char *const *values, size_t n);
+/* Same from an HGETALL reply; NULL for an empty or malformed reply. */
+json_t *api_job_json_reply(const redisReply *r);
+/* The value of field in an HGETALL reply, NULL if absent. */
+const char *api_reply_field(const redisReply *r, const char *field);
+/* 1 for succeeded, failed, canceled. */
+int api_status_terminal(const char *status);
+/* The artifact name pattern of openapi.yaml: one folder level at most, no dot segments. */
+int api_artifact_name_valid(const char *name);
+
+/* redis.c */
+int api_redis_start(api_server *s, md_error *err);
+void api_redis_stop(api_server *s);
+/* Sends a command; 0, or MD_EUNAVAIL when Redis is not connected (cb is then not called).
+ * cb gets reply NULL when the connection drops first. */
+int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, const char **argv,
+                  const size_t *lens);
+/* Replies 503 unavailable with Retry-After. */
+void api_reply_redis_down(api_req *req);
+
+/* intake.c: multipart bodies of POST /jobs to temp files */
+int api_intake_begin(api_req *req); /* 0, or replied an error */
+/* -1: drop the connection (a body far past the limit). */
+int api_intake_feed(api_req *req, const char *data, size_t size);
+/* Flushes the last part; 0, or replies the first recorded error and returns -1. */
+int api_intake_finish(api_req *req);
+void api_intake_free(api_intake *in); /* removes the temp files; NULL ok */
+
+/* submit.c */
+void api_submit(api_req *req); /* the body is in; parse, store, queue, reply */
+
+/* jobs_routes.c */
+void api_job_get(api_req *req);
+void api_job_list(api_req *req);
+void api_job_cancel(api_req *req);
+void api_job_delete(api_req *req);
+void api_artifact_get(api_req *req);
+
+/* health.c */
+void api_healthz(api_req *req);
+void api_readyz(api_req *req);
+void api_metrics(api_req *req);
+
+/* The Prometheus text of the whole system from what Redis holds (pure; tests feed it). */
+typedef struct api_metrics_input {
+    const char *const *fields; /* {prefix}metrics hash, parallel arrays */
+    const char *const *values;
+    size_t field_count;
+    long long queue_depth;
+    const char *const *workers;   /* alive workers' names */
+    const char *const *gpu_bytes; /* their gpu_memory_used_bytes ("" when unknown) */
+    size_t worker_count;
+    const char *version;
+    const char *engine;
+    const api_http_stats *http;
+} api_metrics_input;
+void api_metrics_render(api_buf *out, const api_metrics_input *in);
+
+void api_rm_tree(const char *path);
+
+/* Detached pool work: remove a job's stored objects (input clean-up after a refusal). */
+void api_storage_delete_job(api_server *s, const char *id);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * http.c — libmicrohttpd driven from the libuv loop. MHD runs with MHD_USE_EPOLL and no thread
+ * of its own: its epoll fd is watched with a uv_poll, and after every MHD_run a uv_timer is set
+ * from MHD_get_timeout (0 when MHD has connections it could not finish in one pass, so the
+ * loop comes straight back).
+ *
+ * A request's context (api_req) is created on MHD's first call for it and freed by the
+ * request-completed notification. Handlers answer with api_req_reply: synchronously (the access
+ * handler queues the response before returning) or later, after the connection was suspended
+ * for Redis or the thread pool; then the reply resumes the connection and runs MHD, which calls
+ * the access handler again and that queues the response.
+ *
+ * Loop thread only. MHD_run is never entered twice (in_mhd): a reply given inside a handler is
+ * queued by that handler's return path.
+ */
+#define _GNU_SOURCE
+#include "api/api_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void api_server_check_stopped(api_server *s); /* server.c */
+
+/* ---- Requests ---- */
+
+static api_method method_of(const char *m)
+{
+    if (strcmp(m, "GET") == 0)
+        return API_GET;
+    if (strcmp(m, "POST") == 0)
+        return API_POST;
+    if (strcmp(m, "DELETE") == 0)
+        return API_DELETE;
+    if (strcmp(m, "HEAD") == 0)
+        return API_HEAD;
+    return API_OTHER;
+}
+
+static api_req *req_new(api_server *s, struct MHD_Connection *conn, const char *url,
+                        const char *method)
+{
+    api_req *req = md_calloc(1, sizeof *req);
+    if (req == NULL)
+        return NULL;
+    req->srv = s;
+    req->conn = conn;
+    req->started = md_now();
+    req->method = method_of(method);
+    snprintf(req->path, sizeof req->path, "%s", url);
+    api_route_classify(req, url);
+    snprintf(req->owner, sizeof req->owner, "anonymous");
+    s->inflight++;
+    return req;
+}
+
+static void req_free(api_req *req)
+{
+    api_server *s = req->srv;
+    api_intake_free(req->intake);
+    if (req->op_free)
+        req->op_free(req->op);
+    if (req->response)
+        MHD_destroy_response(req->response);
+    md_free(req);
+    s->inflight--;
+}
+
+void api_req_suspend(api_req *req)
+{
+    if (!req->suspended && !req->replied) {
+        MHD_suspend_connection(req->conn);
+        req->suspended = 1;
+    }
+}
+
+void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp)
+{
+    if (req->replied) {
+        if (resp)
+            MHD_destroy_response(resp);
+        return;
+    }
+    req->replied = 1;
+    req->status = status;
+    req->response = resp;
+    if (req->suspended) {
+        req->suspended = 0;
+        MHD_resume_connection(req->conn);
+        api_http_kick(req->srv);
+    }
+}
+
+static enum MHD_Result queue_reply(api_req *req)
+{
+    struct MHD_Response *r = req->response;
+    req->response = NULL;
+    if (r == NULL)
+        return MHD_NO;      /* out of memory composing it: drop the connection */
+    if (req->srv->stopping) /* let keep-alive clients go, so the drain ends */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(req->conn, req->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    api_server *s = cls;
+    api_req *req = *con_cls;
+    if (req == NULL) {
+        req = req_new(s, conn, url, method);
+        if (req == NULL)
+            return MHD_NO;
+        *con_cls = req;
+        /* The headers are in: refuse what can be refused before the body is read. */
+        if (req->route == API_ROUTE_JOBS && req->method == API_POST && api_authenticate(req) == 0)
+            api_intake_begin(req);
+        return req->replied ? queue_reply(req) : MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->intake != NULL && api_intake_feed(req, upload_data, n) != 0)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    if (req->replied)
+        return req->response ? queue_reply(req) : MHD_YES;
+    api_route_request(req);
+    if (req->replied && !req->suspended)
+        return queue_reply(req);
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    api_server *s = cls;
+    api_req *req = *con_cls;
+    if (req == NULL)
+        return;
+    *con_cls = NULL;
+    if (req->replied)
+        api_http_stats_observe(&s->stats, req->route, req->status, md_now() - req->started);
+    req_free(req);
+}
+
+/* Decodes %HH in place except %2F and %00: an encoded slash stays "%2F" so it can never join
+ * two path segments (artifact names), and NUL never enters a C string. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *str)
+{
+    (void)cls;
+    (void)c;
+    char *w = str;
+    for (const char *r = str; *r;) {
+        if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+            char hex[3] = {r[1], r[2], 0};
+            unsigned v = (unsigned)strtoul(hex, NULL, 16);
+            if (v != 0 && v != '/') {
+                *w++ = (char)v;
+                r += 3;
+                continue;
+            }
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+    return (size_t)(w - str);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    md_log(MD_LOG_INFO, "http: %s", line);
+}
+
+/* ---- Driving MHD from the loop ---- */
+
+static void on_timer(uv_timer_t *t)
+{
+    api_http_kick(t->data);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    (void)status;
+    (void)events;
+    api_http_kick(p->data);
+}
+
+void api_http_kick(api_server *s)
+{
+    if (s->in_mhd || s->mhd == NULL)
+        return;
+    s->in_mhd = 1;
+    MHD_run(s->mhd);
+    s->in_mhd = 0;
+    MHD_UNSIGNED_LONG_LONG timeout = 0;
+    if (MHD_get_timeout(s->mhd, &timeout) == MHD_YES)
+        uv_timer_start(&s->mhd_timer, on_timer, timeout, 0);
+    else
+        uv_timer_stop(&s->mhd_timer);
+    if (s->stopping)
+        api_server_check_stopped(s);
+}
+
+/* ---- Start and stop ---- */
+
+static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen_t *len, int *v6,
+                        md_error *err)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen)
+        return md_fail(err, MD_EINVAL, "--listen '%s': want HOST:PORT (127.0.0.1:8080)", listen);
+    size_t hl = (size_t)(colon - listen);
+    const char *h = listen;
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= sizeof host)
+        return md_fail(err, MD_EINVAL, "--listen '%s': host is too long", listen);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end != '\0' || port < 0 || port > 65535)
+        return md_fail(err, MD_EINVAL, "--listen '%s': port must be 0..65535", listen);
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return md_fail(err, MD_EINVAL, "--listen '%s': cannot resolve '%s': %s", listen, host,
+                       gai_strerror(rc));
+    memcpy(sa, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int api_http_start(api_server *s, const char *listen, md_error *err)
+{
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    int v6 = 0;
+    int rc = parse_listen(listen, &sa, &sa_len, &v6, err);
+    if (rc != 0)
+        return rc;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        /* Every size a client controls: request line and headers must fit this pool (else
+         * 414/431), connections are capped and idle ones closed. */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)511, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+    if (s->mhd == NULL)
+        return md_fail(err, MD_EIO, "cannot listen on %s (address in use or not local?)", listen);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    const union MHD_DaemonInfo *port = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    if (info == NULL) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+        return md_fail(err, MD_EINTERNAL, "libmicrohttpd gave no epoll fd");
+    }
+    s->listen_fd = -1;
+    uv_timer_init(s->loop, &s->mhd_timer);
+    s->mhd_timer.data = s;
+    uv_poll_init(s->loop, &s->mhd_poll, info->epoll_fd);
+    s->mhd_poll.data = s;
+    uv_poll_start(&s->mhd_poll, UV_READABLE, on_poll);
+    s->http_open = 1;
+    fprintf(stderr, "morphd api: listening on http://%s (port %u)\n", listen,
+            port ? (unsigned)port->port : 0u);
+    api_http_kick(s);
+    return 0;
+}
+
+void api_http_quiesce(api_server *s)
+{
+    if (s->mhd == NULL || s->listen_fd >= 0)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET) {
+        s->listen_fd = fd;
+        close(fd);
+    }
+}
+
+void api_http_stop(api_server *s)
+{
+    if (!s->http_open)
+        return;
+    s->http_open = 0;
+    uv_poll_stop(&s->mhd_poll);
+    uv_close((uv_handle_t *)&s->mhd_poll, NULL);
+    uv_close((uv_handle_t *)&s->mhd_timer, NULL);
+    MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+}

@@ -1,0 +1,338 @@
+/*
+ * intake.c — the multipart/form-data body of POST /jobs, streamed part by part into a private
+ * temp folder (one per request, removed with the request), with caps on everything the client
+ * controls: the whole body (max_body_bytes), each file part (max_file_bytes), the spec part
+ * (64 KiB, kept in memory), and which parts may appear (each known part at most once; unknown
+ * parts are named in the 400).
+ *
+ * Loop thread. Errors found while the body streams are recorded, the rest of the body is read
+ * and discarded, and the error is answered when the body is in (MHD can only answer a request
+ * before or after its body); a body more than twice the limit drops the connection instead.
+ * Writes go to the page cache of a local temp file (no fsync), which is why they are done
+ * right here rather than handed to the pool.
+ */
+#define _GNU_SOURCE
+#include "api/api_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "jobs/job.h"
+
+const char *const api_part_names[API_PART_COUNT] = {
+    [API_PART_SOURCE] = "source",
+    [API_PART_TARGET] = "target",
+    [API_PART_SOURCE_TEXTURE] = "source_texture",
+    [API_PART_TARGET_TEXTURE] = "target_texture",
+    [API_PART_MESH] = "mesh",
+    [API_PART_TEXTURE] = "texture",
+    [API_PART_SPEC] = "spec",
+};
+
+static void record(api_intake *in, unsigned status, const char *slug, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void record(api_intake *in, unsigned status, const char *slug, const char *fmt, ...)
+{
+    in->dropping = 1;
+    if (in->err_status != 0)
+        return;
+    in->err_status = status;
+    snprintf(in->err_slug, sizeof in->err_slug, "%s", slug);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->err_detail, sizeof in->err_detail, fmt, ap);
+    va_end(ap);
+}
+
+static void close_current(api_intake *in)
+{
+    if (in->fd >= 0)
+        close(in->fd);
+    in->fd = -1;
+    in->current = -1;
+}
+
+static void human_bytes(uint64_t n, char out[32])
+{
+    if (n >= (1ull << 30) && n % (1ull << 30) == 0)
+        snprintf(out, 32, "%lluG", (unsigned long long)(n >> 30));
+    else if (n >= (1ull << 20) && n % (1ull << 20) == 0)
+        snprintf(out, 32, "%lluM", (unsigned long long)(n >> 20));
+    else if (n >= (1ull << 10) && n % (1ull << 10) == 0)
+        snprintf(out, 32, "%lluk", (unsigned long long)(n >> 10));
+    else
+        snprintf(out, 32, "%llu", (unsigned long long)n);
+}
+
+static void extension_of(const char *filename, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *slash = strrchr(filename, '/');
+    const char *bslash = strrchr(filename, '\\');
+    const char *base = slash ? slash + 1 : filename;
+    if (bslash && bslash + 1 > base)
+        base = bslash + 1;
+    const char *dot = strrchr(base, '.');
+    if (dot == NULL || dot[1] == '\0' || strlen(dot + 1) >= cap)
+        return;
+    size_t n = 0;
+    for (const char *p = dot + 1; *p; p++) {
+        if (!isalnum((unsigned char)*p)) {
+            out[0] = '\0';
+            return;
+        }
+        out[n++] = (char)tolower((unsigned char)*p);
+    }
+    out[n] = '\0';
+}
+
+static int start_part(api_req *req, int idx, const char *filename)
+{
+    api_intake *in = req->intake;
+    api_part *p = &in->parts[idx];
+    if (p->present) {
+        record(in, 400, "bad-request", "part '%s' appears more than once", api_part_names[idx]);
+        return -1;
+    }
+    p->present = 1;
+    snprintf(p->filename, sizeof p->filename, "%s", filename ? filename : "");
+    if (filename && filename[0])
+        job_path_stem(filename, p->stem, sizeof p->stem);
+    if (p->stem[0] == '\0')
+        snprintf(p->stem, sizeof p->stem, "%s", api_part_names[idx]);
+    extension_of(p->filename, p->ext, sizeof p->ext);
+    in->current = idx;
+    if (idx == API_PART_SPEC)
+        return 0;
+    char ext[sizeof p->ext];
+    memcpy(ext, p->ext, sizeof ext);
+    snprintf(p->path, sizeof p->path, "%s/%s%s%s", in->dir, api_part_names[idx], ext[0] ? "." : "",
+             ext);
+    in->fd = open(p->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (in->fd < 0) {
+        record(in, 500, "internal", "cannot create a temp file for part '%s': %s",
+               api_part_names[idx], strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *filename, const char *content_type,
+                               const char *transfer_encoding, const char *data, uint64_t off,
+                               size_t size)
+{
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    api_req *req = cls;
+    api_intake *in = req->intake;
+    if (in->dropping)
+        return MHD_YES;
+    int idx = -1;
+    for (int i = 0; i < API_PART_COUNT; i++)
+        if (key && strcmp(key, api_part_names[i]) == 0)
+            idx = i;
+    if (idx < 0) {
+        /* Named in the 400 once the body is in; its bytes are skipped. */
+        if (off == 0 && key && strlen(in->unknown) + strlen(key) + 4 < sizeof in->unknown &&
+            strstr(in->unknown, key) == NULL)
+            snprintf(in->unknown + strlen(in->unknown), sizeof in->unknown - strlen(in->unknown),
+                     "%s'%s'", in->unknown[0] ? ", " : "", key);
+        close_current(in);
+        return MHD_YES;
+    }
+    if (off == 0 || in->current != idx) {
+        close_current(in);
+        if (start_part(req, idx, filename) != 0)
+            return MHD_YES;
+    }
+    api_part *p = &in->parts[idx];
+    uint64_t cap = idx == API_PART_SPEC ? API_SPEC_MAX : req->srv->lim.max_file_bytes;
+    if (p->bytes + size > cap) {
+        char h[32];
+        human_bytes(cap, h);
+        if (idx == API_PART_SPEC)
+            record(in, 413, "too-large", "part 'spec' is larger than %s bytes", h);
+        else
+            record(in, 413, "too-large",
+                   "part '%s' is larger than max_file_bytes (%s bytes); the server's operator "
+                   "can raise it with --limit max_file_bytes=N",
+                   api_part_names[idx], h);
+        return MHD_YES;
+    }
+    if (idx == API_PART_SPEC) {
+        char *t = md_realloc_array(p->text, p->bytes + size + 1, 1);
+        if (t == NULL) {
+            record(in, 500, "internal", "out of memory");
+            return MHD_YES;
+        }
+        memcpy(t + p->bytes, data, size);
+        t[p->bytes + size] = '\0';
+        p->text = t;
+    } else if (size > 0 && write_all(in->fd, data, size) != 0) {
+        record(in, 500, "internal", "cannot write part '%s' to a temp file: %s",
+               api_part_names[idx], strerror(errno));
+        return MHD_YES;
+    }
+    p->bytes += size;
+    return MHD_YES;
+}
+
+static int idem_key_valid(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > API_IDEM_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)k[i] < 0x21 || (unsigned char)k[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+int api_intake_begin(api_req *req)
+{
+    api_server *s = req->srv;
+    struct MHD_Connection *c = req->conn;
+    char h[32];
+    human_bytes(s->lim.max_body_bytes, h);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno == 0 && end != cl && n > s->lim.max_body_bytes) {
+            api_reply_problem(req, 413, "too-large",
+                              "the request body has %llu bytes; the limit max_body_bytes is %s "
+                              "(the server's operator can raise it with --limit max_body_bytes=N)",
+                              n, h);
+            return -1;
+        }
+    }
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0) {
+        api_reply_problem(req, 400, "bad-request",
+                          "POST /jobs takes multipart/form-data (parts source, target, "
+                          "source_texture, target_texture, mesh, spec); got Content-Type '%.100s'",
+                          ct ? ct : "(none)");
+        return -1;
+    }
+    const char *idem = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem != NULL && !idem_key_valid(idem)) {
+        api_reply_problem(req, 400, "bad-request",
+                          "Idempotency-Key must be 1..255 printable ASCII characters without "
+                          "spaces");
+        return -1;
+    }
+    api_intake *in = md_calloc(1, sizeof *in);
+    if (in == NULL) {
+        api_reply_problem(req, 500, "internal", "out of memory");
+        return -1;
+    }
+    in->fd = -1;
+    in->current = -1;
+    if (idem)
+        snprintf(in->idem_key, sizeof in->idem_key, "%s", idem);
+    req->intake = in;
+    snprintf(in->dir, sizeof in->dir, "%s/req-XXXXXX", s->tmp_root);
+    if (mkdtemp(in->dir) == NULL) {
+        in->dir[0] = '\0';
+        api_reply_problem(req, 500, "internal", "cannot create a temp folder: %s", strerror(errno));
+        return -1;
+    }
+    in->pp = MHD_create_post_processor(c, 32 << 10, on_part, req);
+    if (in->pp == NULL) {
+        api_reply_problem(req, 400, "bad-request",
+                          "the multipart/form-data Content-Type has no usable boundary");
+        return -1;
+    }
+    return 0;
+}
+
+int api_intake_feed(api_req *req, const char *data, size_t size)
+{
+    api_intake *in = req->intake;
+    uint64_t limit = req->srv->lim.max_body_bytes;
+    in->body_bytes += size;
+    if (in->body_bytes > limit) {
+        char h[32];
+        human_bytes(limit, h);
+        record(in, 413, "too-large",
+               "the request body is larger than max_body_bytes (%s bytes); the server's "
+               "operator can raise it with --limit max_body_bytes=N",
+               h);
+        close_current(in);
+        /* Reading on is the only way to answer; past twice the limit it is not worth it. */
+        return in->body_bytes / 2 > limit ? -1 : 0;
+    }
+    if (in->dropping || in->pp == NULL)
+        return 0;
+    if (MHD_post_process(in->pp, data, size) != MHD_YES)
+        record(in, 400, "bad-request", "the multipart/form-data body is malformed");
+    return 0;
+}
+
+int api_intake_finish(api_req *req)
+{
+    api_intake *in = req->intake;
+    if (in == NULL) {
+        api_reply_problem(req, 400, "bad-request", "the request has no body");
+        return -1;
+    }
+    if (in->pp != NULL) {
+        enum MHD_Result ok = MHD_destroy_post_processor(in->pp);
+        in->pp = NULL;
+        if (ok != MHD_YES && !in->dropping)
+            record(in, 400, "bad-request",
+                   "the multipart/form-data body is malformed or ends early (no closing "
+                   "boundary)");
+    }
+    close_current(in);
+    if (in->err_status == 0 && in->unknown[0])
+        record(in, 400, "bad-request",
+               "unknown part(s) %s; POST /jobs takes source, target, source_texture, "
+               "target_texture (morph jobs), mesh, texture (render jobs) and spec",
+               in->unknown);
+    if (in->err_status != 0) {
+        api_reply_problem(req, in->err_status, in->err_slug, "%s", in->err_detail);
+        return -1;
+    }
+    return 0;
+}
+
+void api_intake_free(api_intake *in)
+{
+    if (in == NULL)
+        return;
+    if (in->pp)
+        MHD_destroy_post_processor(in->pp);
+    if (in->fd >= 0)
+        close(in->fd);
+    for (int i = 0; i < API_PART_COUNT; i++)
+        md_free(in->parts[i].text);
+    if (in->dir[0])
+        api_rm_tree(in->dir);
+    md_free(in);
+}

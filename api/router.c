@@ -1,0 +1,207 @@
+/*
+ * router.c — which handler answers a request: the path is matched against the route templates
+ * ("/jobs/{id}" and so on, which are also the `route` label of the HTTP metrics), the method
+ * against the route's methods (405 + Allow otherwise), and /jobs routes are authenticated
+ * against the --api-keys table. Loop thread; pure string work apart from the reply.
+ *
+ * A malformed job id is simply "not found" (openapi.yaml); a bad artifact name is a 400.
+ */
+#include "api/api_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *templates[API_ROUTE_COUNT] = {
+    [API_ROUTE_JOBS] = "/jobs",
+    [API_ROUTE_JOB] = "/jobs/{id}",
+    [API_ROUTE_CANCEL] = "/jobs/{id}/cancel",
+    [API_ROUTE_ARTIFACT] = "/jobs/{id}/artifacts/{name}",
+    [API_ROUTE_HEALTHZ] = "/healthz",
+    [API_ROUTE_READYZ] = "/readyz",
+    [API_ROUTE_METRICS] = "/metrics",
+    [API_ROUTE_NONE] = "unmatched",
+};
+
+const char *api_route_template(api_route r)
+{
+    return (r >= 0 && r < API_ROUTE_COUNT) ? templates[r] : "unmatched";
+}
+
+/* Copies the id segment when it is a job id; an invalid one leaves id empty (a 404 later). */
+static void take_id(api_req *req, const char *seg, size_t len)
+{
+    req->id[0] = '\0';
+    if (len != JQ_ID_LEN)
+        return;
+    memcpy(req->id, seg, len);
+    req->id[len] = '\0';
+    if (!jq_id_valid(req->id))
+        req->id[0] = '\0';
+}
+
+void api_route_classify(api_req *req, const char *url)
+{
+    req->route = API_ROUTE_NONE;
+    if (strlen(url) > API_URL_MAX)
+        return;
+    if (strcmp(url, "/healthz") == 0) {
+        req->route = API_ROUTE_HEALTHZ;
+        return;
+    }
+    if (strcmp(url, "/readyz") == 0) {
+        req->route = API_ROUTE_READYZ;
+        return;
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        req->route = API_ROUTE_METRICS;
+        return;
+    }
+    if (strcmp(url, "/jobs") == 0) {
+        req->route = API_ROUTE_JOBS;
+        return;
+    }
+    if (strncmp(url, "/jobs/", 6) != 0)
+        return;
+    const char *seg = url + 6;
+    const char *slash = strchr(seg, '/');
+    size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+    if (len == 0)
+        return;
+    if (slash == NULL) {
+        req->route = API_ROUTE_JOB;
+        take_id(req, seg, len);
+        return;
+    }
+    if (strcmp(slash, "/cancel") == 0) {
+        req->route = API_ROUTE_CANCEL;
+        take_id(req, seg, len);
+        return;
+    }
+    if (strncmp(slash, "/artifacts/", 11) == 0 && slash[11] != '\0') {
+        req->route = API_ROUTE_ARTIFACT;
+        take_id(req, seg, len);
+        snprintf(req->artifact, sizeof req->artifact, "%s", slash + 11);
+        if (strlen(slash + 11) > API_ARTIFACT_NAME_MAX)
+            req->artifact[0] = '\0';
+    }
+}
+
+/* Constant-time comparison, so the time a wrong key takes says nothing about the right one. */
+static int key_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+int api_authenticate(api_req *req)
+{
+    api_server *s = req->srv;
+    if (s->keys == NULL)
+        return 0;
+    const char *h =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+        const char *key = h + 7;
+        while (*key == ' ')
+            key++;
+        int found = -1;
+        for (size_t i = 0; i < s->key_count; i++)
+            if (key_equal(key, s->keys[i].key) && found < 0)
+                found = (int)i;
+        if (found >= 0) {
+            snprintf(req->owner, sizeof req->owner, "%s", s->keys[found].owner);
+            return 0;
+        }
+        api_reply_problem(req, 401, "unauthorized", "the API key is not known to this server");
+        return -1;
+    }
+    api_reply_problem(req, 401, "unauthorized",
+                      "this server needs an API key: send 'Authorization: Bearer <key>'");
+    return -1;
+}
+
+static void method_not_allowed(api_req *req, const char *allow)
+{
+    api_reply_problem(req, 405, "method-not-allowed", "%s does not take this method; it takes %s",
+                      api_route_template(req->route), allow);
+    if (req->response)
+        MHD_add_response_header(req->response, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
+static int need_id(api_req *req)
+{
+    if (req->id[0] != '\0')
+        return 0;
+    api_reply_problem(req, 404, "not-found", "no job with this id (ids are 32 hex digits)");
+    return -1;
+}
+
+void api_route_request(api_req *req)
+{
+    api_method m = req->method == API_HEAD ? API_GET : req->method;
+    if (strlen(req->path) >= API_URL_MAX) {
+        api_reply_problem(req, 400, "bad-request", "the path is longer than %d bytes", API_URL_MAX);
+        return;
+    }
+    switch (req->route) {
+    case API_ROUTE_JOBS:
+        if (m == API_POST) {
+            if (!req->replied)
+                api_submit(req);
+        } else if (m == API_GET) {
+            if (api_authenticate(req) == 0)
+                api_job_list(req);
+        } else {
+            method_not_allowed(req, "GET, POST");
+        }
+        return;
+    case API_ROUTE_JOB:
+        if (m != API_GET && m != API_DELETE) {
+            method_not_allowed(req, "GET, DELETE");
+        } else if (api_authenticate(req) == 0 && need_id(req) == 0) {
+            if (m == API_GET)
+                api_job_get(req);
+            else
+                api_job_delete(req);
+        }
+        return;
+    case API_ROUTE_CANCEL:
+        if (m != API_POST)
+            method_not_allowed(req, "POST");
+        else if (api_authenticate(req) == 0 && need_id(req) == 0)
+            api_job_cancel(req);
+        return;
+    case API_ROUTE_ARTIFACT:
+        if (m != API_GET) {
+            method_not_allowed(req, "GET");
+        } else if (api_authenticate(req) == 0 && need_id(req) == 0) {
+            if (!api_artifact_name_valid(req->artifact))
+                api_reply_problem(req, 400, "bad-request",
+                                  "artifact name '%.255s' is not a name of the form "
+                                  "[folder/]file with letters, digits, '.', '_' and '-'",
+                                  req->artifact);
+            else
+                api_artifact_get(req);
+        }
+        return;
+    case API_ROUTE_HEALTHZ:
+    case API_ROUTE_READYZ:
+    case API_ROUTE_METRICS:
+        if (m != API_GET)
+            method_not_allowed(req, "GET");
+        else if (req->route == API_ROUTE_HEALTHZ)
+            api_healthz(req);
+        else if (req->route == API_ROUTE_READYZ)
+            api_readyz(req);
+        else
+            api_metrics(req);
+        return;
+    default:
+        api_reply_problem(req, 404, "not-found", "no such route: %.200s", req->path);
+        return;
+    }
+}

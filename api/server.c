@@ -1,0 +1,199 @@
+/*
+ * server.c — api_run: builds the server (limits, Redis address, API keys, storage, a private
+ * temp folder for uploads), starts Redis and HTTP on one libuv loop, and stops cleanly.
+ *
+ * Stop: SIGTERM or SIGINT quiesces MHD (the listen socket closes, connections stay), responses
+ * then carry "Connection: close", and when the last request context is freed MHD is stopped,
+ * the Redis connection is closed gracefully and every handle is closed, so uv_run returns and
+ * uv_loop_close succeeds. Pool work still running (storage clean-up) is waited for by uv_run.
+ */
+#define _GNU_SOURCE
+#include "api/api_int.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- API keys ---- */
+
+static int owner_valid(const char *s, size_t n)
+{
+    if (n == 0 || n >= API_OWNER_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int load_keys(api_server *s, const char *path, md_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = md_read_file(path, 1 << 20, &text, &len, err);
+    if (rc != 0)
+        return md_error_prefix(err, "--api-keys: ");
+    size_t cap = 0, line_no = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        size_t n = strlen(line);
+        while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+            line[--n] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        char *colon = strchr(line, ':');
+        if (colon == NULL || !owner_valid(line, (size_t)(colon - line)) || colon[1] == '\0' ||
+            strpbrk(colon + 1, " \t") != NULL) {
+            rc = md_fail(err, MD_EINVAL,
+                         "--api-keys %s: line %zu is not 'owner:key' (owner: 1..64 of "
+                         "[A-Za-z0-9._-]; key: no spaces)",
+                         path, line_no);
+            goto done;
+        }
+        if (s->key_count == cap) {
+            cap = cap ? cap * 2 : 8;
+            api_key *k = md_realloc_array(s->keys, cap, sizeof *k);
+            if (k == NULL) {
+                rc = md_fail(err, MD_ENOMEM, "out of memory");
+                goto done;
+            }
+            s->keys = k;
+        }
+        api_key *k = &s->keys[s->key_count];
+        memset(k, 0, sizeof *k);
+        memcpy(k->owner, line, (size_t)(colon - line));
+        k->key = md_strdup(colon + 1);
+        if (k->key == NULL) {
+            rc = md_fail(err, MD_ENOMEM, "out of memory");
+            goto done;
+        }
+        s->key_count++;
+    }
+    if (s->key_count == 0)
+        rc = md_fail(err, MD_EINVAL, "--api-keys %s: no 'owner:key' line", path);
+done:
+    md_free(text);
+    return rc;
+}
+
+static void free_keys(api_server *s)
+{
+    for (size_t i = 0; i < s->key_count; i++)
+        md_free(s->keys[i].key);
+    md_free(s->keys);
+    s->keys = NULL;
+    s->key_count = 0;
+}
+
+/* ---- Temp folder ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void api_rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- Stopping ---- */
+
+void api_server_check_stopped(api_server *s)
+{
+    if (!s->stopping || s->inflight > 0 || s->closed)
+        return;
+    s->closed = 1;
+    md_log(MD_LOG_INFO, "stopping: no request in flight; closing");
+    api_http_stop(s);
+    api_redis_stop(s);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    api_server *s = h->data;
+    if (s->stopping)
+        return;
+    md_log(MD_LOG_WARN, "signal %d: no new connections; finishing %u request(s) in flight", signum,
+           s->inflight);
+    s->stopping = 1;
+    api_http_quiesce(s);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    api_http_kick(s);
+    api_server_check_stopped(s);
+}
+
+/* ---- Run ---- */
+
+int api_run(const api_config *cfg, md_error *err)
+{
+    api_server s;
+    memset(&s, 0, sizeof s);
+    uv_loop_t loop;
+    int rc = 0;
+    int loop_open = 0;
+    s.lim = cfg->limits;
+    if ((rc = jq_prefix_check(cfg->prefix, err)) != 0)
+        goto done;
+    snprintf(s.prefix, sizeof s.prefix, "%s", cfg->prefix);
+    if ((rc = jq_redis_addr_parse(cfg->redis_url, &s.redis_addr, err)) != 0)
+        goto done;
+    if (cfg->api_keys_file && (rc = load_keys(&s, cfg->api_keys_file, err)) != 0)
+        goto done;
+    if ((rc = stg_open(cfg->storage_url, &s.storage, err)) != 0)
+        goto done;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(s.tmp_root, sizeof s.tmp_root, "%s/morphd-api-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (mkdtemp(s.tmp_root) == NULL) {
+        rc = md_fail(err, MD_EIO, "cannot create a temp folder under %s", tmp ? tmp : "/tmp");
+        s.tmp_root[0] = '\0';
+        goto done;
+    }
+    if (uv_loop_init(&loop) != 0) {
+        rc = md_fail(err, MD_EINTERNAL, "cannot create the event loop");
+        goto done;
+    }
+    loop_open = 1;
+    s.loop = &loop;
+    uv_signal_init(&loop, &s.sig_term);
+    uv_signal_init(&loop, &s.sig_int);
+    s.sig_term.data = s.sig_int.data = &s;
+    uv_signal_start(&s.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&s.sig_int, on_signal, SIGINT);
+    api_redis_start(&s, err);
+    if ((rc = api_http_start(&s, cfg->listen, err)) != 0) {
+        s.stopping = 1;
+        uv_close((uv_handle_t *)&s.sig_term, NULL);
+        uv_close((uv_handle_t *)&s.sig_int, NULL);
+        api_redis_stop(&s);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int close_rc = uv_loop_close(&loop);
+    loop_open = 0;
+    if (close_rc != 0 && rc == 0)
+        rc = md_fail(err, MD_EINTERNAL, "event loop closed with handles still open: %s",
+                     uv_strerror(close_rc));
+done:
+    if (loop_open) {
+        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_loop_close(&loop);
+    }
+    if (s.tmp_root[0])
+        api_rm_tree(s.tmp_root);
+    stg_free(s.storage);
+    free_keys(&s);
+    return rc;
+}

@@ -1,0 +1,531 @@
+/*
+ * submit.c — POST /jobs once the body is in (intake.c put the parts in temp files).
+ *
+ * 1. Thread pool (submit_work): parse the spec (job_spec_from_json; its kind says which parts
+ *    are needed), load each mesh with no file opened but the upload itself (mesh_load_opts
+ *    .no_external), apply texture parts, check topology, pad textures, encode the canonical
+ *    form and store it under jobs/{id}/inputs/. Limits (vertices, faces, textures, frames,
+ *    resolution) are enforced by the parsers and the spec reader with the server's md_limits.
+ * 2. Loop (submit_done → submit_queue): one Lua script does the rest atomically
+ *    (docs/server.md): idempotency key, queue cap, HSET job, XADD, ZADD owner index, SET the
+ *    key, HINCRBY the submitted counter.
+ * 3. Loop (on_queued): 202 + Location + the job; or, when the key named an existing job or
+ *    the queue is full, the stored inputs are deleted (detached pool work) and that job or a
+ *    503 queue-full is the answer.
+ *
+ * The op borrows the request (suspended throughout) and its intake; the pool touches only
+ * the op, the intake's read-only part table and the thread-safe storage handle.
+ */
+#define _GNU_SOURCE
+#include "api/api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs/job.h"
+#include "mesh/image.h"
+#include "mesh/mesh.h"
+
+typedef struct submit_op {
+    api_req *req;
+    uv_work_t work;
+    char id[JQ_ID_LEN + 1];
+    md_limits lim;
+    stg *storage;
+    const api_intake *in;
+    /* Results of the pool work. */
+    int rc;
+    md_error err;
+    int render;
+    char *spec_json;
+    char *inputs_json;
+    uint32_t frames_total;
+    /* For the answer. */
+    char created_at[32];
+    char frames_total_text[16];
+} submit_op;
+
+static const char submit_lua[] =
+    "if KEYS[5] ~= '' then\n"
+    "  local old = redis.call('GET', KEYS[5])\n"
+    "  if old and redis.call('EXISTS', ARGV[5] .. 'job:' .. old) == 1 then\n"
+    "    return {'exists', old}\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {'full', ''} end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
+    "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], 'entry', entry)\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"
+    "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', 86400) end\n"
+    "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
+    "return {'ok', entry}\n";
+
+static void op_free(void *p)
+{
+    submit_op *op = p;
+    if (op == NULL)
+        return;
+    md_free(op->spec_json);
+    md_free(op->inputs_json);
+    md_free(op);
+}
+
+/* ---- Detached clean-up ---- */
+
+typedef struct delete_op {
+    uv_work_t work;
+    api_server *srv;
+    stg *storage;
+    char prefix[64];
+} delete_op;
+
+static void delete_work(uv_work_t *w)
+{
+    delete_op *d = w->data;
+    md_error err;
+    if (stg_delete_prefix(d->storage, d->prefix, &err) != 0)
+        md_log(MD_LOG_WARN, "cannot remove %s: %s", d->prefix, err.msg);
+}
+
+static void delete_done(uv_work_t *w, int status)
+{
+    (void)status;
+    delete_op *d = w->data;
+    d->srv->pool_jobs--;
+    md_free(d);
+}
+
+void api_storage_delete_job(api_server *s, const char *id)
+{
+    delete_op *d = md_calloc(1, sizeof *d);
+    if (d == NULL)
+        return;
+    d->srv = s;
+    d->storage = s->storage;
+    snprintf(d->prefix, sizeof d->prefix, "jobs/%s/", id);
+    d->work.data = d;
+    if (uv_queue_work(s->loop, &d->work, delete_work, delete_done) != 0) {
+        md_free(d);
+        return;
+    }
+    s->pool_jobs++;
+}
+
+/* ---- Pool: parse, check, store ---- */
+
+/* Error texts name the part and the client's file name, never the temp path. */
+static int part_fail(submit_op *op, const api_part *p, api_part_id id)
+{
+    char *at = strstr(op->err.msg, p->path);
+    if (at != NULL) {
+        api_buf b;
+        api_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
+        api_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
+        api_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
+        api_buf_puts(&b, at + strlen(p->path));
+        size_t n = b.len < sizeof op->err.msg - 1 ? b.len : sizeof op->err.msg - 1;
+        if (b.data != NULL) {
+            memcpy(op->err.msg, b.data, n);
+            op->err.msg[n] = '\0';
+        }
+        api_buf_free(&b);
+        /* mesh_load_ex names the file first; the prefix below names it already. */
+        size_t fl = strlen(p->filename);
+        if (fl > 0 && strncmp(op->err.msg, p->filename, fl) == 0 && op->err.msg[fl] == ':' &&
+            op->err.msg[fl + 1] == ' ')
+            memmove(op->err.msg, op->err.msg + fl + 2, strlen(op->err.msg + fl + 2) + 1);
+    }
+    return md_error_prefix(&op->err, "part '%s'%s%s%s: ", api_part_names[id],
+                           p->filename[0] ? " (" : "", p->filename, p->filename[0] ? ")" : "");
+}
+
+static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
+{
+    const api_part *p = &op->in->parts[id];
+    if (p->ext[0] == '\0')
+        return md_fail(&op->err, MD_EFORMAT,
+                       "part '%s': the file name '%s' has no extension to tell the format (send "
+                       "e.g. face.obj, face.glb, face.fbx or face.ply)",
+                       api_part_names[id], p->filename);
+    mesh_load_opts opts = {.no_external = 1};
+    int rc = mesh_load_ex(p->path, &op->lim, &opts, out, &op->err);
+    if (rc != 0)
+        return part_fail(op, p, id);
+    const api_part *t = &op->in->parts[tex_id];
+    if (!t->present)
+        return 0;
+    char *bytes = NULL;
+    size_t len = 0;
+    img *tex = NULL;
+    rc = md_read_file(t->path, op->lim.max_file_bytes, &bytes, &len, &op->err);
+    if (rc == 0)
+        rc = img_decode((const uint8_t *)bytes, len, &op->lim, &tex, &op->err);
+    md_free(bytes);
+    if (rc == 0)
+        rc = mesh_set_texture(*out, tex, &op->err); /* takes tex */
+    if (rc != 0)
+        return part_fail(op, t, tex_id);
+    return 0;
+}
+
+static int store_mesh(submit_op *op, const mesh *m, const char *name)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = mesh_encode_canonical(m, &bytes, &len, &op->err);
+    if (rc != 0)
+        return md_error_prefix(&op->err, "encoding the %s mesh: ", name);
+    char key[128];
+    snprintf(key, sizeof key, "jobs/%s/inputs/%s.mdm", op->id, name);
+    rc = stg_put(op->storage, key, bytes, len, &op->err);
+    md_free(bytes);
+    return rc;
+}
+
+static uint32_t texture_count(const mesh *m)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < mesh_material_count(m); i++)
+        n += mesh_material_texture(m, i) != NULL;
+    return n;
+}
+
+static int check_parts(submit_op *op)
+{
+    const api_part *p = op->in->parts;
+    static const api_part_id morph_need[] = {API_PART_SOURCE, API_PART_TARGET};
+    static const api_part_id render_need[] = {API_PART_MESH};
+    static const api_part_id morph_only[] = {API_PART_SOURCE, API_PART_TARGET,
+                                             API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
+    static const api_part_id render_only[] = {API_PART_MESH, API_PART_TEXTURE};
+    const api_part_id *need = op->render ? render_need : morph_need;
+    size_t need_n = op->render ? 1 : 2;
+    const api_part_id *wrong = op->render ? morph_only : render_only;
+    size_t wrong_n = op->render ? 4 : 2;
+    char missing[128] = "";
+    for (size_t i = 0; i < need_n; i++)
+        if (!p[need[i]].present)
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s'%s'",
+                     missing[0] ? ", " : "", api_part_names[need[i]]);
+    if (missing[0])
+        return md_fail(&op->err, MD_EINVAL, "missing part(s) %s: a %s job needs %s", missing,
+                       op->render ? "render" : "morph",
+                       op->render ? "'mesh' (and optionally 'texture')"
+                                  : "'source' and 'target' (and optionally their textures)");
+    for (size_t i = 0; i < wrong_n; i++)
+        if (p[wrong[i]].present)
+            return md_fail(&op->err, MD_EINVAL,
+                           "part '%s' belongs to %s jobs; this is a %s job (spec.kind)",
+                           api_part_names[wrong[i]], op->render ? "morph" : "render",
+                           op->render ? "render" : "morph");
+    return 0;
+}
+
+static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids, int n)
+{
+    json_t *o =
+        json_pack("{s:I,s:I,s:I}", "vertices", (json_int_t)mesh_vertex_count(meshes[0]), "faces",
+                  (json_int_t)mesh_triangle_count(meshes[0]), "textures", (json_int_t)0);
+    json_int_t textures = 0;
+    for (int i = 0; i < n; i++) {
+        textures += texture_count(meshes[i]);
+        json_object_set_new(o, api_part_names[ids[i]],
+                            json_pack("{s:s,s:s}", "name", op->in->parts[ids[i]].stem, "format",
+                                      mesh_format(meshes[i])));
+    }
+    json_object_set_new(o, "textures", json_integer(textures));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    op->inputs_json = text ? md_strdup(text) : NULL;
+    free(text);
+    return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
+}
+
+static void submit_work(uv_work_t *w)
+{
+    submit_op *op = w->data;
+    md_error *err = &op->err;
+    job_spec spec;
+    job_spec_init(&spec);
+    json_t *obj = NULL;
+    mesh *meshes[2] = {NULL, NULL};
+    int rc = 0;
+    const api_part *sp = &op->in->parts[API_PART_SPEC];
+    if (sp->present && sp->text != NULL && sp->bytes > 0) {
+        json_error_t jerr;
+        obj = json_loadb(sp->text, sp->bytes, JSON_REJECT_DUPLICATES, &jerr);
+        if (obj == NULL) {
+            rc = md_fail(err, MD_EINVAL, "part 'spec' is not valid JSON: line %d column %d: %s",
+                         jerr.line, jerr.column, jerr.text);
+            goto done;
+        }
+    } else {
+        obj = json_object();
+    }
+    if (!json_is_object(obj)) {
+        rc = md_fail(err, MD_EINVAL, "part 'spec' must be a JSON object");
+        goto done;
+    }
+    if ((rc = job_spec_from_json(&spec, obj, &op->lim, err)) != 0)
+        goto done;
+    op->render = spec.kind == JOB_KIND_RENDER;
+    if ((rc = check_parts(op)) != 0)
+        goto done;
+
+    static const api_part_id morph_ids[] = {API_PART_SOURCE, API_PART_TARGET};
+    static const api_part_id render_ids[] = {API_PART_MESH};
+    const api_part_id *ids = op->render ? render_ids : morph_ids;
+    int n = op->render ? 1 : 2;
+    if (op->render) {
+        rc = load_mesh(op, API_PART_MESH, API_PART_TEXTURE, &meshes[0]);
+    } else {
+        rc = load_mesh(op, API_PART_SOURCE, API_PART_SOURCE_TEXTURE, &meshes[0]);
+        if (rc == 0)
+            rc = load_mesh(op, API_PART_TARGET, API_PART_TARGET_TEXTURE, &meshes[1]);
+        if (rc == 0)
+            rc = mesh_check_topology(meshes[0], meshes[1], err);
+    }
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = mesh_pad_textures(meshes[i], err);
+    if (rc != 0)
+        goto done;
+    if ((rc = inputs_json(op, meshes, ids, n)) != 0)
+        goto done;
+    json_t *norm = job_spec_to_json(&spec);
+    char *text = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
+    json_decref(norm);
+    op->spec_json = text ? md_strdup(text) : NULL;
+    free(text);
+    if (op->spec_json == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
+        goto done;
+    }
+    op->frames_total = op->render ? job_spec_view_count(&spec) : job_spec_frame_total(&spec);
+    static const char *const morph_names[] = {"source", "target"};
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = store_mesh(op, meshes[i], op->render ? "mesh" : morph_names[i]);
+    if (rc != 0) {
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "jobs/%s/", op->id);
+        stg_delete_prefix(op->storage, prefix, NULL);
+    }
+done:
+    for (int i = 0; i < 2; i++)
+        mesh_free(meshes[i]);
+    json_decref(obj);
+    job_spec_free(&spec);
+    /* The temp files are done with; removing them here keeps unlinks off the loop. */
+    for (int i = 0; i < API_PART_COUNT; i++)
+        if (op->in->parts[i].present && op->in->parts[i].path[0])
+            unlink(op->in->parts[i].path);
+    op->rc = rc;
+}
+
+/* ---- Loop: queue in Redis and answer ---- */
+
+static void on_existing(redisAsyncContext *c, void *r, void *priv)
+{
+    (void)c;
+    api_req *req = priv;
+    json_t *job = api_job_json_reply(r);
+    if (job == NULL) {
+        api_reply_problem(req, 409, "conflict",
+                          "the Idempotency-Key names a job that no longer exists; retry");
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/jobs/%s", json_string_value(json_object_get(job, "id")));
+    struct MHD_Response *resp = api_response_json(job);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+    api_req_reply(req, 202, resp);
+}
+
+/* Field/value pairs of the new job hash; entry is added by the script. */
+#define JOB_FIELDS 14
+
+static void job_fields(submit_op *op, const char **f, const char **v)
+{
+    const char *names[JOB_FIELDS] = {"id",
+                                     "kind",
+                                     "owner",
+                                     "status",
+                                     "spec",
+                                     "inputs",
+                                     "created_at",
+                                     "frames_done",
+                                     "frames_total",
+                                     "stage",
+                                     "error",
+                                     "artifacts",
+                                     "cancel_requested",
+                                     "attempts"};
+    const char *values[JOB_FIELDS] = {op->id,
+                                      op->render ? "render" : "morph",
+                                      op->req->owner,
+                                      "queued",
+                                      op->spec_json,
+                                      op->inputs_json,
+                                      op->created_at,
+                                      "0",
+                                      op->frames_total_text,
+                                      "queued",
+                                      "",
+                                      "[]",
+                                      "0",
+                                      "0"};
+    memcpy(f, names, sizeof names);
+    memcpy(v, values, sizeof values);
+}
+
+static void on_queued(redisAsyncContext *c, void *r, void *priv)
+{
+    (void)c;
+    submit_op *op = priv;
+    api_req *req = op->req;
+    api_server *s = req->srv;
+    redisReply *reply = r;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        api_storage_delete_job(s, op->id);
+        if (reply == NULL)
+            api_reply_redis_down(req);
+        else
+            api_reply_problem(req, 500, "internal", "queueing the job failed: %s",
+                              reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        return;
+    }
+    const char *what = reply->element[0]->str;
+    if (strcmp(what, "full") == 0) {
+        api_storage_delete_job(s, op->id);
+        api_reply_problem(
+            req, 503, "queue-full",
+            "the queue is full: max_queued=%llu jobs are queued or running; try again "
+            "later",
+            (unsigned long long)s->lim.max_queued);
+        return;
+    }
+    if (strcmp(what, "exists") == 0) {
+        api_storage_delete_job(s, op->id);
+        char key[JQ_KEY_MAX];
+        jq_key_id(key, sizeof key, s->prefix, "job", reply->element[1]->str);
+        const char *argv[] = {"HGETALL", key};
+        if (api_redis_cmd(s, on_existing, req, 2, argv, NULL) != 0)
+            api_reply_redis_down(req);
+        return;
+    }
+    const char *f[JOB_FIELDS + 1], *v[JOB_FIELDS + 1];
+    job_fields(op, f, v);
+    f[JOB_FIELDS] = "entry";
+    v[JOB_FIELDS] = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str : "";
+    json_t *job = api_job_json(f, v, JOB_FIELDS + 1);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/jobs/%s", op->id);
+    struct MHD_Response *resp = api_response_json(job);
+    if (resp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+    md_log(MD_LOG_INFO, "job %s queued (%s, owner %s)", op->id, op->render ? "render" : "morph",
+           req->owner);
+    api_req_reply(req, 202, resp);
+}
+
+static void submit_queue(submit_op *op)
+{
+    api_req *req = op->req;
+    api_server *s = req->srv;
+    char job_key[JQ_KEY_MAX], stream[JQ_KEY_MAX], owner_key[JQ_KEY_MAX], metrics[JQ_KEY_MAX];
+    char idem[JQ_KEY_MAX + API_IDEM_KEY_MAX + 8] = "";
+    jq_key_id(job_key, sizeof job_key, s->prefix, "job", op->id);
+    jq_key(stream, sizeof stream, s->prefix, "jobs");
+    jq_key_id(owner_key, sizeof owner_key, s->prefix, "owner", req->owner);
+    jq_key(metrics, sizeof metrics, s->prefix, "metrics");
+    if (op->in->idem_key[0])
+        snprintf(idem, sizeof idem, "%sidem:%s:%s", s->prefix, req->owner, op->in->idem_key);
+    double now = jq_wall_now();
+    snprintf(op->created_at, sizeof op->created_at, "%.3f", now);
+    snprintf(op->frames_total_text, sizeof op->frames_total_text, "%u", op->frames_total);
+    char max_queued[32], score[32], counter[192];
+    snprintf(max_queued, sizeof max_queued, "%llu", (unsigned long long)s->lim.max_queued);
+    snprintf(score, sizeof score, "%.0f", now * 1000.0);
+    jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED,
+                            op->render ? "kind=\"render\"" : "kind=\"morph\"");
+
+    const char *argv[3 + 5 + 5 + 2 * JOB_FIELDS];
+    int argc = 0;
+    argv[argc++] = "EVAL";
+    argv[argc++] = submit_lua;
+    argv[argc++] = "5";
+    argv[argc++] = job_key;
+    argv[argc++] = stream;
+    argv[argc++] = owner_key;
+    argv[argc++] = metrics;
+    argv[argc++] = idem;
+    argv[argc++] = op->id;
+    argv[argc++] = max_queued;
+    argv[argc++] = score;
+    argv[argc++] = counter;
+    argv[argc++] = s->prefix;
+    const char *f[JOB_FIELDS], *v[JOB_FIELDS];
+    job_fields(op, f, v);
+    for (int i = 0; i < JOB_FIELDS; i++) {
+        argv[argc++] = f[i];
+        argv[argc++] = v[i];
+    }
+    if (api_redis_cmd(s, on_queued, op, argc, argv, NULL) != 0) {
+        api_storage_delete_job(s, op->id);
+        api_reply_redis_down(req);
+    }
+}
+
+static void submit_done(uv_work_t *w, int status)
+{
+    submit_op *op = w->data;
+    api_req *req = op->req;
+    if (status != 0) {
+        api_reply_problem(req, 500, "internal", "the job was not processed (%s)",
+                          uv_strerror(status));
+        return;
+    }
+    if (op->rc != 0) {
+        api_reply_error(req, &op->err);
+        return;
+    }
+    submit_queue(op);
+}
+
+void api_submit(api_req *req)
+{
+    if (api_intake_finish(req) != 0)
+        return;
+    api_server *s = req->srv;
+    if (!s->redis_ready) {
+        /* Refuse before parsing: the job could not be queued anyway. */
+        api_reply_redis_down(req);
+        return;
+    }
+    submit_op *op = md_calloc(1, sizeof *op);
+    if (op == NULL) {
+        api_reply_problem(req, 500, "internal", "out of memory");
+        return;
+    }
+    req->op = op;
+    req->op_free = op_free;
+    op->req = req;
+    op->lim = s->lim;
+    op->storage = s->storage;
+    op->in = req->intake;
+    md_error_clear(&op->err);
+    if (jq_id_new(op->id, &op->err) != 0) {
+        api_reply_error(req, &op->err);
+        return;
+    }
+    op->work.data = op;
+    if (uv_queue_work(s->loop, &op->work, submit_work, submit_done) != 0) {
+        api_reply_problem(req, 500, "internal", "cannot schedule the job's parsing");
+        return;
+    }
+    api_req_suspend(req);
+}

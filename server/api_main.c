@@ -1,0 +1,159 @@
+/*
+ * api_main.c — `morphd api`: the command line of the REST front (docs/server.md, Processes).
+ * Parses flags into an api_config and hands over to api_run (api/api.h), which owns the loop
+ * until SIGTERM/SIGINT. Main thread only; the only place that decides the api's exit code.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "jobs/queue.h"
+#include "server/srv.h"
+
+static void api_usage(FILE *f)
+{
+    fprintf(
+        f, "Usage: morphd api [options]\n"
+           "\n"
+           "Serves the REST API of the job server: POST /jobs (multipart: source, target,\n"
+           "source_texture, target_texture, spec; render jobs: mesh, texture, spec), GET /jobs,\n"
+           "GET /jobs/{id}, GET /jobs/{id}/artifacts/{name}, POST /jobs/{id}/cancel,\n"
+           "DELETE /jobs/{id}, GET /healthz, /readyz and /metrics (see openapi.yaml). Uploaded\n"
+           "meshes are parsed and checked here; workers (`morphd worker`) render the jobs.\n"
+           "\n"
+           "Options:\n"
+           "      --listen HOST:PORT   address to serve on (127.0.0.1:8080; [::1]:8080 for IPv6;\n"
+           "                           port 0 picks a free port, printed at start)\n"
+           "      --redis URL          redis://HOST:PORT or unix:///path/to/redis.sock\n"
+           "                           (redis://127.0.0.1:6379)\n"
+           "      --storage URL        object storage shared with the workers: file:///abs/dir\n"
+           "                           (file:///var/lib/morphd)\n"
+           "      --prefix P           prefix of every Redis key (" JQ_PREFIX_DEFAULT ")\n"
+           "      --api-keys FILE      lines 'owner:key': every /jobs request then needs\n"
+           "                           'Authorization: Bearer <key>' and sees only its owner's\n"
+           "                           jobs; without it there is no authentication and every\n"
+           "                           job belongs to 'anonymous'\n"
+           "      --limit NAME=VALUE   raise or lower a limit (repeatable; k/M/G suffixes), below\n"
+           "      --threads N          threads parsing uploads (UV_THREADPOOL_SIZE; default 4)\n"
+           "      --log-level LEVEL    debug, info, warn or error on stderr (warn)\n"
+           "  -h, --help               this text\n"
+           "\n"
+           "Limits (NAME, default, meaning):\n");
+    md_limits_print_help(f);
+    fprintf(f, "\nSIGTERM/SIGINT: stop accepting, answer the requests in flight, exit 0.\n"
+               "Exit status: 0 clean stop, 1 failure, 2 bad usage.\n");
+}
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_REDIS,
+    OPT_STORAGE,
+    OPT_PREFIX,
+    OPT_API_KEYS,
+    OPT_LIMIT,
+    OPT_THREADS,
+    OPT_LOG_LEVEL,
+};
+
+int srv_api_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"storage", required_argument, NULL, OPT_STORAGE},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"api-keys", required_argument, NULL, OPT_API_KEYS},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    api_config cfg = {
+        .listen = "127.0.0.1:8080",
+        .redis_url = "redis://127.0.0.1:6379",
+        .storage_url = "file:///var/lib/morphd",
+        .prefix = JQ_PREFIX_DEFAULT,
+    };
+    md_limits_default(&cfg.limits);
+    md_error err;
+    md_error_clear(&err);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LISTEN:
+            cfg.listen = optarg;
+            break;
+        case OPT_REDIS:
+            cfg.redis_url = optarg;
+            break;
+        case OPT_STORAGE:
+            cfg.storage_url = optarg;
+            break;
+        case OPT_PREFIX:
+            cfg.prefix = optarg;
+            break;
+        case OPT_API_KEYS:
+            cfg.api_keys_file = optarg;
+            break;
+        case OPT_LIMIT:
+            if (md_limits_set(&cfg.limits, optarg, &err) != 0) {
+                fprintf(stderr, "morphd api: --limit: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case OPT_THREADS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || n < 1 || n > 1024) {
+                fprintf(stderr, "morphd api: --threads: '%s' is not a number 1..1024\n", optarg);
+                return 2;
+            }
+            /* libuv reads it when the pool first starts, which is after this. */
+            setenv("UV_THREADPOOL_SIZE", optarg, 1);
+            break;
+        }
+        case OPT_LOG_LEVEL:
+            if (strcmp(optarg, "debug") == 0)
+                md_log_set_stderr_level(MD_LOG_DEBUG);
+            else if (strcmp(optarg, "info") == 0)
+                md_log_set_stderr_level(MD_LOG_INFO);
+            else if (strcmp(optarg, "warn") == 0)
+                md_log_set_stderr_level(MD_LOG_WARN);
+            else if (strcmp(optarg, "error") == 0)
+                md_log_set_stderr_level(MD_LOG_ERROR);
+            else {
+                fprintf(stderr, "morphd api: --log-level: '%s' is not debug, info, warn or error\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            api_usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "morphd api: option %s needs a value\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "morphd api: unknown option '%s' (see morphd api --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "morphd api: unexpected argument '%s' (see morphd api --help)\n",
+                argv[optind]);
+        return 2;
+    }
+    int rc = api_run(&cfg, &err);
+    if (rc != 0) {
+        fprintf(stderr, "morphd api: %s\n", err.msg);
+        return md_err_exit_code(rc);
+    }
+    return 0;
+}
