@@ -1,4 +1,4 @@
-// api_auth.mjs — optional bearer keys: with `--api-keys FILE` (one key per line, '#' comments)
+// api_auth.mjs — optional bearer keys: with `--api-keys FILE` (lines 'owner:key', '#' comments)
 // /jobs routes need a key (401 + WWW-Authenticate otherwise), a key sees only its own jobs
 // (another key's job is 404), and /healthz, /readyz, /metrics need none.
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import { run } from './harness.mjs';
 run('api_auth', async (t) => {
     t.requireMorphd();
     const keys = path.join(t.dir, 'keys.txt');
-    fs.writeFileSync(keys, '# test keys\nkey-alice-0123456789\nkey-bob-0123456789\n');
+    fs.writeFileSync(keys, '# test keys\nalice:key-alice-0123456789\nbob:key-bob-0123456789\n');
     const { api } = await t.cluster({ workers: 1, apiArgs: ['--api-keys', keys] });
     const s = t.sample();
     const files = { source: s.source, target: s.target };
