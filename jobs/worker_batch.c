@@ -462,9 +462,10 @@ void wk_batch_run(wk *w)
                      .batch_frames = batch_frames,
                      .stats = used > 0 ? &stats : NULL,
                      .engine_name = eng_name(w->engine)};
+    batch_info alone = {.engine_name = eng_name(w->engine)}; /* jobs that never reached it */
     for (uint32_t i = 0; i < count; i++) {
         bi.first = first ? first[i] : NULL;
-        finish_job(w, jobs[i], &bi);
+        finish_job(w, jobs[i], bi.first != NULL ? &bi : &alone);
     }
 
     /* Release the batch: the heartbeat stops claiming these entries. */

@@ -254,7 +254,7 @@ static redisReply *eval(wk_conn *c, const char *script, int nkeys, const char **
     const char *argv[24];
     if (3 + nkeys + nargs > (int)(sizeof argv / sizeof argv[0]))
         return NULL;
-    char nk[8];
+    char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
     int n = 0;
     argv[n++] = "EVAL";

@@ -9,6 +9,7 @@
  *      a message naming the input; the canceled one is skipped. SIGTERM: exit 0, record removed.
  *   2. kill -9 in the middle of a job: a second worker reclaims it after the lease and finishes
  *      it; every frame present once, a stale frame of the first attempt removed, attempts 2.
+ *      Then a cancel while running: frames stop being stored, the job ends canceled.
  *   3. A job that crashes the worker every time (MORPHD_FAULT_CRASH_LABEL) ends in the dead
  *      letter stream, failed, with a message that says so.
  *
@@ -444,8 +445,9 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
 static void test_kill_and_reclaim(fixture *fx, const char *tmp, const char *samples)
 {
     char id[JQ_ID_LEN + 1], key[128];
-    const int frames = 40;
-    enqueue(fx, id, "{\"frames\":40,\"width\":160,\"height\":160,\"samples\":4}", frames, 0,
+    /* Big enough that one engine thread is still busy when the kill comes. */
+    const int frames = 120;
+    enqueue(fx, id, "{\"frames\":120,\"width\":320,\"height\":320,\"samples\":16}", frames, 0,
             "queued");
     snprintf(key, sizeof key, PREFIX "job:%s", id);
     pid_t a = start_worker("w2", "--threads 1 --lease-ms 1000 --heartbeat-ms 200", NULL);
@@ -473,9 +475,26 @@ static void test_kill_and_reclaim(fixture *fx, const char *tmp, const char *samp
     snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
     CHECK_INT(frames, count_objects(fx, prefix));
     CHECK_INT(frames, compare_with_morph_run(fx, tmp, id, samples,
-                                             "--frames 40 --size 160x160 --samples 4"));
+                                             "--frames 120 --size 320x320 --samples 16"));
     CHECK_INT(1, metric(fx, "c|morphd_redeliveries_total|"));
     CHECK_INT(0, int_cmd(fx->redis, "XLEN " PREFIX "jobs", NULL, NULL));
+
+    /* Cancel while running: the worker stops storing frames and ends the job canceled. */
+    enqueue(fx, id, "{\"frames\":400,\"width\":320,\"height\":320,\"samples\":16}", 400, 0,
+            "queued");
+    snprintf(key, sizeof key, PREFIX "job:%s", id);
+    end = md_now() + 60;
+    while (md_now() < end && hget_ll(fx->redis, key, "frames_done") < 1)
+        sleep_ms(5);
+    freeReplyObject(redisCommand(fx->redis, "HSET %s cancel_requested 1", key));
+    st = wait_terminal(fx->redis, id, 120);
+    CHECK(strcmp(st, "canceled") == 0);
+    free(st);
+    long long stored = hget_ll(fx->redis, key, "frames_done");
+    CHECK(stored >= 1 && stored < 400);
+    snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
+    CHECK_INT(stored, count_objects(fx, prefix));
+    CHECK_INT(1, metric(fx, "c|morphd_jobs_finished_total|kind=\"morph\",status=\"canceled\""));
     check_clean_stop(fx, b, "w3");
 }
 
