@@ -185,7 +185,7 @@ static void sleep_s(double s)
 static void collect(wk *w, volatile sig_atomic_t *stop)
 {
     const jq_worker_config *cfg = w->cfg;
-    if (wk_claim_reclaimed(w, cfg->batch_max_jobs) < 0)
+    if (wk_claim_reclaimed(w, cfg->batch_max_jobs) < 0 || !w->group_ready)
         return;
     if (w->job_count == 0) {
         if (*stop)

@@ -33,8 +33,10 @@ void wk_conn_init(wk_conn *c, const jq_redis_addr *addr, const char *who)
     c->backoff_s = WK_BACKOFF_MIN_S;
 }
 
-static void conn_down(wk_conn *c, const char *why)
+static void conn_down(wk_conn *c, const char *reason)
 {
+    char why[160]; /* reason may point into the context freed below */
+    snprintf(why, sizeof why, "%s", reason && reason[0] ? reason : "connection lost");
     if (c->ctx != NULL) {
         redisFree(c->ctx);
         c->ctx = NULL;
@@ -290,6 +292,19 @@ int wk_group_create(wk *w)
     return rc;
 }
 
+/* NOGROUP: the stream or the group vanished (Redis restarted without persistence, or someone
+ * deleted the key); the loop makes the group again before the next claim. */
+static int group_missing(wk *w, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOGROUP", 7) != 0)
+        return 0;
+    if (w->group_ready)
+        md_log(MD_LOG_WARN, "consumer group %s on %s is gone; creating it again", JQ_GROUP,
+               w->k_stream);
+    w->group_ready = 0;
+    return 1;
+}
+
 /* Entries as XREADGROUP and XAUTOCLAIM return them: [[id, [f, v, ...] | nil], ...]. */
 static int accept_entries(wk *w, const redisReply *entries, int reclaimed)
 {
@@ -315,11 +330,8 @@ int wk_claim_reclaimed(wk *w, uint32_t count)
     if (r == NULL)
         return -1;
     int seen = 0;
-    if (reply_is_error(r, "XAUTOCLAIM")) {
-        /* NOGROUP: the stream was deleted under us; make the group again next round. */
-        if (strstr(r->str, "NOGROUP") != NULL)
-            w->group_ready = 0;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+    if (!group_missing(w, r) && !reply_is_error(r, "XAUTOCLAIM") && r->type == REDIS_REPLY_ARRAY &&
+        r->elements >= 2) {
         const char *next = reply_str(r->element[0]);
         snprintf(w->autoclaim_cursor, sizeof w->autoclaim_cursor, "%s", next ? next : "0-0");
         seen = accept_entries(w, r->element[1], 1);
@@ -335,10 +347,7 @@ int wk_claim_new(wk *w, uint32_t count, int block_ms)
     if (r == NULL)
         return -1;
     int seen = 0;
-    if (reply_is_error(r, "XREADGROUP")) {
-        if (strstr(r->str, "NOGROUP") != NULL)
-            w->group_ready = 0;
-    } else if (r->type == REDIS_REPLY_ARRAY) {
+    if (!group_missing(w, r) && !reply_is_error(r, "XREADGROUP") && r->type == REDIS_REPLY_ARRAY) {
         /* [[stream, entries]] */
         for (size_t i = 0; i < r->elements; i++) {
             const redisReply *s = r->element[i];

@@ -346,7 +346,7 @@ static pid_t start_worker(const char *name, const char *extra_args, const char *
     argv[n++] = "--engine";
     argv[n++] = "cpu";
     for (char *tok = strtok(args, " "); tok != NULL && n < 38; tok = strtok(NULL, " "))
-        argv[n++] = strdup(tok);
+        argv[n++] = tok; /* args outlives the fork */
     argv[n] = NULL;
     return spawn(argv, worker_log, env);
 }
