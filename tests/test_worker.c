@@ -9,7 +9,8 @@
  *      a message naming the input; the canceled one is skipped. SIGTERM: exit 0, record removed.
  *   2. kill -9 in the middle of a job: a second worker reclaims it after the lease and finishes
  *      it; every frame present once, a stale frame of the first attempt removed, attempts 2.
- *      Then a cancel while running: frames stop being stored, the job ends canceled.
+ *      Then a cancel while running: frames stop being stored, the job ends canceled. Then
+ *      SIGTERM in the middle of a batch: the job still succeeds and the worker exits 0.
  *   3. A job that crashes the worker every time (MORPHD_FAULT_CRASH_LABEL) ends in the dead
  *      letter stream, failed, with a message that says so.
  *
@@ -495,7 +496,19 @@ static void test_kill_and_reclaim(fixture *fx, const char *tmp, const char *samp
     snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
     CHECK_INT(stored, count_objects(fx, prefix));
     CHECK_INT(1, metric(fx, "c|morphd_jobs_finished_total|kind=\"morph\",status=\"canceled\""));
+
+    /* SIGTERM in the middle of a batch: the batch in hand is finished, then exit 0. */
+    enqueue(fx, id, "{\"frames\":120,\"width\":320,\"height\":320,\"samples\":16}", 120, 0,
+            "queued");
+    snprintf(key, sizeof key, PREFIX "job:%s", id);
+    end = md_now() + 60;
+    while (md_now() < end && hget_ll(fx->redis, key, "frames_done") < 1)
+        sleep_ms(5);
     check_clean_stop(fx, b, "w3");
+    st = job_status(fx->redis, id);
+    CHECK(strcmp(st, "succeeded") == 0);
+    free(st);
+    CHECK_INT(120, hget_ll(fx->redis, key, "frames_done"));
 }
 
 static void test_dead_letter(fixture *fx)
