@@ -1,5 +1,6 @@
 # morphd — the two commands a new machine needs:
-#   make run    install what is missing, build, render the sample morph into out/sample/
+#   make run    install what is missing, build, start redis + morphd worker + morphd api locally
+#               (deploy/run-local.sh; Ctrl-C stops them) and print how to submit a job
 #   make test   install what is missing, build (plain, ASan+UBSan, fuzz), run every test
 # Plain `cmake` works too; this file only strings the steps together.
 
@@ -9,8 +10,9 @@ BUILD_FUZZ  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 SAMPLE_DIR  ?= $(BUILD)/sample
 RUN_OUT     ?= out/sample
+RUN_DATA    ?= out/run
 
-.PHONY: all deps test-deps build build-asan build-fuzz run test test-unit test-asan test-fuzz bench clean format
+.PHONY: all deps test-deps build build-asan build-fuzz run morph-sample test test-unit test-asan test-fuzz bench clean format
 
 all: build
 
@@ -30,9 +32,15 @@ build-asan: test-deps
 
 build-fuzz: test-deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image fuzz_canon
 
+# The job server on this machine: redis (AOF, unix socket), one worker, the api on
+# 127.0.0.1:${MORPHD_PORT:-8080}, file storage under $(RUN_DATA). Stays in the foreground.
 run: build
+	@MORPHD_BUILD=$(BUILD) deploy/run-local.sh $(RUN_DATA)
+
+# The sample morph with no server: `morph run` straight into $(RUN_OUT).
+morph-sample: build
 	@$(BUILD)/morph sample $(SAMPLE_DIR)
 	@$(BUILD)/morph run $(SAMPLE_DIR)/sample_A.obj $(SAMPLE_DIR)/sample_B.obj -o $(RUN_OUT)
 	@echo "frames: $(RUN_OUT)/frames/  manifest: $(RUN_OUT)/manifest.json  log: $(RUN_OUT)/session.log"

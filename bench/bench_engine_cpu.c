@@ -1,15 +1,20 @@
 /*
- * bench_engine_cpu.c — times the CPU engine on a procedural stand-in for the default job: two
- * bumpy spheres of the same topology (~18k triangles), a 2048^2 texture on each, 41 frames at
- * 512^2 with 4 samples. No files needed; PNG encoding is not included (the callback only
- * checksums the frame, or writes one PPM when asked).
+ * bench_engine_cpu.c — times an engine (CPU by default, or CUDA) on a procedural stand-in for
+ * the default job: two bumpy spheres of the same topology (~18k triangles), a 2048^2 texture on
+ * each, 41 frames at 512^2 with 4 samples; --jobs K puts K such jobs in one batch (alternately
+ * the pair and its reverse, sharing the textures). No files needed. By default the callback only
+ * checksums each frame; --png also PNG-encodes it (level 1, as the worker does), so the figure
+ * is end to end.
  *
- *   bench_engine_cpu [threads=2] [repeats=3] [frame.ppm]
+ *   bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [threads=2] [repeats=3] [frame.ppm]
  *
- * Prints per-stage time per frame (summed over threads), the wall time per batch, and the
- * process CPU time per frame (the honest figure on a machine shared with other work).
+ * Prints per-stage time per frame (CPU: summed over threads; CUDA: kernel time from events, with
+ * the device -> host copy), the wall time per batch, frames/s, and the process CPU time per
+ * frame (the honest figure on a machine shared with other work). Without a CUDA device,
+ * --engine cuda prints why and exits 0 (a skip, not a failure).
  */
 #include "gpu/engine.h"
+#include "mesh/image.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +26,9 @@ enum { RINGS = 64, SEGS = 144, TEX = 2048, SIZE = 512, SAMPLES = 4, FRAMES = 41 
 
 typedef struct sink {
     const char *ppm;
+    int png;
     uint64_t sum;
+    uint64_t png_bytes;
 } sink;
 
 static int on_frame(void *user, const eng_frame *f)
@@ -32,7 +39,17 @@ static int on_frame(void *user, const eng_frame *f)
     for (size_t i = 0; i < n; i += 61)
         h += f->rgb[i];
     __atomic_fetch_add(&s->sum, h, __ATOMIC_RELAXED);
-    if (s->ppm != NULL && f->frame == FRAMES / 2) {
+    if (s->png) {
+        uint8_t *png = NULL;
+        size_t len = 0;
+        md_error err;
+        int rc = img_encode_png(f->rgb, f->width, f->height, 3, 1, &png, &len, &err);
+        if (rc != 0)
+            return rc;
+        __atomic_fetch_add(&s->png_bytes, (uint64_t)len, __ATOMIC_RELAXED);
+        md_free(png);
+    }
+    if (s->ppm != NULL && f->job == 0 && f->frame == FRAMES / 2) {
         FILE *fp = fopen(s->ppm, "wb");
         if (fp != NULL) {
             fprintf(fp, "P6\n%d %d\n255\n", f->width, f->height);
@@ -76,11 +93,44 @@ static void bumpy_sphere(float *pos, float *uv, uint32_t *tri, float bump, float
     }
 }
 
+static int usage(void)
+{
+    fprintf(stderr, "usage: bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [threads=2] "
+                    "[repeats=3] [frame.ppm]\n");
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    int threads = argc > 1 ? atoi(argv[1]) : 2;
-    int repeats = argc > 2 ? atoi(argv[2]) : 3;
-    sink out = {argc > 3 ? argv[3] : NULL, 0};
+    eng_kind kind = ENG_KIND_CPU;
+    int jobs_n = 1;
+    const char *pos_args[3] = {NULL, NULL, NULL};
+    int n_pos = 0;
+    sink out = {NULL, 0, 0, 0};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--engine") == 0 && i + 1 < argc) {
+            const char *k = argv[++i];
+            if (strcmp(k, "cpu") == 0)
+                kind = ENG_KIND_CPU;
+            else if (strcmp(k, "cuda") == 0)
+                kind = ENG_KIND_CUDA;
+            else
+                return usage();
+        } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
+            jobs_n = atoi(argv[++i]);
+            if (jobs_n < 1 || jobs_n > 4096)
+                return usage();
+        } else if (strcmp(argv[i], "--png") == 0) {
+            out.png = 1;
+        } else if (argv[i][0] == '-' || n_pos == 3) {
+            return usage();
+        } else {
+            pos_args[n_pos++] = argv[i];
+        }
+    }
+    int threads = pos_args[0] ? atoi(pos_args[0]) : 2;
+    int repeats = pos_args[1] ? atoi(pos_args[1]) : 3;
+    out.ppm = pos_args[2];
 
     const uint32_t nv = (RINGS + 1) * (SEGS + 1), nt = 2 * RINGS * SEGS;
     float *pos[2], *uv[2];
@@ -130,32 +180,69 @@ int main(int argc, char **argv)
     job.frame_count = FRAMES;
     job.weights = weights;
 
+    /* K jobs: the pair and its reverse in turn; all borrow the same arrays and textures. */
+    eng_job *batch = md_malloc_array((size_t)jobs_n, sizeof *batch);
+    if (batch == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    for (int k = 0; k < jobs_n; k++) {
+        batch[k] = job;
+        if (k % 2 == 1) {
+            batch[k].positions[0] = job.positions[1];
+            batch[k].positions[1] = job.positions[0];
+            batch[k].surface[0] = job.surface[1];
+            batch[k].surface[1] = job.surface[0];
+        }
+    }
+
     md_error err;
-    eng_config cfg = {ENG_KIND_CPU, threads};
+    eng_config cfg = {kind, threads};
     eng *e = NULL;
-    if (eng_new(&cfg, &e, &err) != 0) {
+    int rc = eng_new(&cfg, &e, &err);
+    if (rc == MD_ENODEV && kind == ENG_KIND_CUDA) {
+        printf("skip: no CUDA engine here: %s\n", err.msg);
+        return 0;
+    }
+    if (rc != 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("cpu engine, %d threads: %u triangles, %dx%d, %d samples, %d frames\n", threads, nt,
-           SIZE, SIZE, SAMPLES, FRAMES);
+    int cuda = strcmp(eng_name(e), "cuda") == 0;
+    printf("%s engine, %d threads: %d job%s, %u triangles, %dx%d, %d samples, %d frames%s\n",
+           eng_name(e), threads, jobs_n, jobs_n == 1 ? "" : "s", nt, SIZE, SIZE, SAMPLES, FRAMES,
+           out.png ? ", PNG level 1" : "");
     for (int r = 0; r < repeats; r++) {
         eng_stats st;
         double cpu0 = cpu_seconds();
-        if (eng_batch_run(e, &job, 1, on_frame, &out, &st, &err) != 0) {
+        if (eng_batch_run(e, batch, (uint32_t)jobs_n, on_frame, &out, &st, &err) != 0) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
         double cpu = cpu_seconds() - cpu0;
         double f = (double)st.frames;
-        printf("run %d: wall %.1f ms, cpu %.2f ms/frame; per frame and thread: morph %.2f, "
-               "raster %.2f, shade %.2f, deliver %.2f ms\n",
-               r, st.wall_s * 1e3, cpu * 1e3 / f, st.morph_s * 1e3 / f, st.raster_s * 1e3 / f,
-               st.shade_s * 1e3 / f, st.deliver_s * 1e3 / f);
+        if (cuda)
+            printf("run %d: wall %.1f ms, %.0f frames/s, cpu %.2f ms/frame; kernels for the batch: "
+                   "morph %.3f, raster %.3f, shade %.3f ms (sum %.3f ms, %.4f ms/frame); copy "
+                   "%.3f ms, upload %.1f ms; deliver %.2f ms/frame and thread, %d threads\n",
+                   r, st.wall_s * 1e3, f / st.wall_s, cpu * 1e3 / f, st.morph_s * 1e3,
+                   st.raster_s * 1e3, st.shade_s * 1e3,
+                   (st.morph_s + st.raster_s + st.shade_s) * 1e3,
+                   (st.morph_s + st.raster_s + st.shade_s) * 1e3 / f, st.copy_s * 1e3,
+                   st.upload_s * 1e3, st.deliver_s * 1e3 / f, st.threads);
+        else
+            printf("run %d: wall %.1f ms, %.0f frames/s, cpu %.2f ms/frame; per frame and thread: "
+                   "morph %.2f, raster %.2f, shade %.2f, deliver %.2f ms\n",
+                   r, st.wall_s * 1e3, f / st.wall_s, cpu * 1e3 / f, st.morph_s * 1e3 / f,
+                   st.raster_s * 1e3 / f, st.shade_s * 1e3 / f, st.deliver_s * 1e3 / f);
         out.ppm = NULL;
     }
-    printf("checksum %llu\n", (unsigned long long)out.sum);
+    printf("checksum %llu", (unsigned long long)out.sum);
+    if (out.png)
+        printf(", %llu PNG bytes", (unsigned long long)out.png_bytes);
+    printf("\n");
     eng_free(e);
+    md_free(batch);
     for (int s = 0; s < 2; s++) {
         md_free(pos[s]);
         md_free(uv[s]);

@@ -11,12 +11,21 @@
 /* Subcommands: argv[0] is the subcommand name. Return the process exit code. */
 int cli_run(int argc, char **argv);
 int cli_sample(int argc, char **argv);
+/* Client commands, talking to a morphd api (client.c, fetch.c). */
+int cli_submit(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_wait(int argc, char **argv);
+int cli_fetch(int argc, char **argv);
+int cli_cancel(int argc, char **argv);
+int cli_delete(int argc, char **argv);
 
 /* A one-line progress bar on stderr, drawn only when stderr is a terminal and enabled.
  * cli_progress_tick() is thread-safe (frames finish on engine threads). */
 typedef struct cli_progress cli_progress;
 cli_progress *cli_progress_new(const char *label, uint64_t total, int enabled);
 void cli_progress_tick(cli_progress *p);
+/* Sets the figures outright (for progress reported by a server); redraws when they changed. */
+void cli_progress_set(cli_progress *p, uint64_t done, uint64_t total);
 void cli_progress_free(cli_progress *p); /* ends the line; NULL ok */
 
 #endif

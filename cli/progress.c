@@ -1,7 +1,8 @@
 /*
  * progress.c — a progress bar for long renders: "frames [#######.....] 17/41 0.3 s". Drawn on
  * stderr only when it is a terminal (so logs and pipes stay clean) and at most every 50 ms, under
- * a mutex because frames complete on several engine threads.
+ * a mutex because frames complete on several engine threads. `morph wait` sets the figures the
+ * server reports instead of ticking.
  */
 #include "cli/cli.h"
 
@@ -53,6 +54,21 @@ void cli_progress_tick(cli_progress *p)
     double now = md_now();
     if (p->enabled && (now - p->last_draw > 0.05 || p->done == p->total)) {
         p->last_draw = now;
+        draw(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void cli_progress_set(cli_progress *p, uint64_t done, uint64_t total)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    int changed = done != p->done || total != p->total;
+    p->done = done;
+    p->total = total;
+    if (p->enabled && changed) {
+        p->last_draw = md_now();
         draw(p);
     }
     pthread_mutex_unlock(&p->lock);

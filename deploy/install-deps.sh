@@ -3,13 +3,23 @@
 # those that are missing (so `make run` and `make test` are quick on a prepared machine).
 # Runs apt-get as root, or through sudo when available; otherwise prints the command to run.
 #   deploy/install-deps.sh           build + run dependencies
-#   deploy/install-deps.sh --test    also what the tests need (clang for the fuzz targets)
+#   deploy/install-deps.sh --test    also what the tests need (clang for the fuzz targets; node
+#                                    and npm for tests/integration, redis-server for them to run)
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
-          libassimp-dev zlib1g-dev)
+          libassimp-dev zlib1g-dev libcurl4-openssl-dev
+          redis-server curl)  # `make run` starts a redis-server and polls /readyz with curl
 if [ "${1:-}" = "--test" ]; then
-  packages+=(clang libclang-rt-14-dev)
+  packages+=(clang libclang-rt-14-dev redis-server)
+  # tests/integration runs on Node >= 18 (Debian 12 has 18.19). A node already on PATH (from
+  # NodeSource, nvm...) is kept: Debian's nodejs package would conflict with it.
+  if ! command -v node >/dev/null 2>&1; then
+    packages+=(nodejs)
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    packages+=(npm)
+  fi
 fi
 
 missing=()

@@ -6,12 +6,18 @@
  * Called by the worker and the CLI on their own threads. eng_job_validate is pure and
  * thread-safe; an eng runs one batch at a time (the implementation says so if asked twice).
  *
+ * ENG_KIND_AUTO takes the CUDA engine when the build has it (MORPHD_HAVE_CUDA) and a device
+ * answers, else the CPU engine; ENG_KIND_CUDA without either is MD_ENODEV with the reason.
+ *
  * eng_batch_run validates every job again, against no size limits but for internal consistency
  * (indices in range, counts non-zero, sizes the rasteriser can address): the kernels trust their
  * params, so this is what keeps a bad job from reading out of bounds. Callers apply their
  * configured md_limits with eng_job_validate before they queue work.
  */
 #include "gpu/engine_int.h"
+#ifdef MORPHD_HAVE_CUDA
+#include "gpu/cuda/engine_cuda.h"
+#endif
 
 #include <math.h>
 #include <string.h>
@@ -27,11 +33,31 @@ int eng_new(const eng_config *cfg, eng **out, md_error *err)
     if (cfg == NULL)
         cfg = &def;
     switch (cfg->kind) {
-    case ENG_KIND_AUTO: /* no CUDA engine yet: AUTO means CPU */
+    case ENG_KIND_AUTO:
+#ifdef MORPHD_HAVE_CUDA
+        if (eng_cuda_device_count(NULL) > 0) {
+            md_error cuda_err;
+            md_error_clear(&cuda_err);
+            int rc = eng_cuda_new(cfg, out, &cuda_err);
+            if (rc == 0)
+                return 0;
+            if (rc == MD_EINVAL)
+                return md_fail(err, rc, "%s", cuda_err.msg);
+            md_log(MD_LOG_WARN, "engine auto: CUDA device present but unusable (%s); using cpu",
+                   cuda_err.msg);
+        }
+#endif
+        return eng_cpu_new(cfg, out, err);
     case ENG_KIND_CPU:
         return eng_cpu_new(cfg, out, err);
     case ENG_KIND_CUDA:
-        return md_fail(err, MD_ENODEV, "this build has no CUDA engine; use the cpu engine");
+#ifdef MORPHD_HAVE_CUDA
+        return eng_cuda_new(cfg, out, err);
+#else
+        return md_fail(err, MD_ENODEV,
+                       "this build has no CUDA engine (built without the CUDA toolkit); use the "
+                       "cpu engine");
+#endif
     }
     return md_fail(err, MD_EINVAL, "unknown engine kind %d", (int)cfg->kind);
 }

@@ -35,7 +35,7 @@ typedef enum eng_kind {
 
 typedef struct eng_config {
     eng_kind kind;
-    int threads; /* CPU engine worker threads; 0 means one per online core */
+    int threads; /* CPU engine threads, CUDA engine frame delivery threads; 0: one per core */
 } eng_config;
 
 /* ---- Cameras ---- */
@@ -124,7 +124,9 @@ typedef struct eng_stats {
     double deliver_s; /* inside the frame callbacks (summed over threads) */
     double wall_s;    /* the whole eng_batch_run call */
     uint64_t frames;
-    int threads;      /* CPU threads used */
+    int threads;      /* CPU threads used (CUDA: frame delivery threads) */
+    double upload_s;  /* CUDA: geometry and textures to the device, host wall time */
+    double copy_s;    /* CUDA: device -> host frame copies (event time) */
 } eng_stats;
 
 int eng_new(const eng_config *cfg, eng **out, md_error *err);

@@ -1,10 +1,11 @@
 /*
- * inputs.c — loading a job's two meshes (and texture overrides), checking that they can be
- * morphed, padding their textures, and turning them into an eng_job for the engine.
- * Runs on the caller's thread; the inputs are immutable once loaded and may then be read by
- * engine threads.
+ * inputs.c — a job's meshes: loading them from files (and texture overrides) for `morph run`,
+ * or taking them already parsed (the worker's, from the canonical form); checking that they can
+ * be morphed; padding textures; the engine's material tables and surfaces; camera resolution;
+ * and the eng_job of a morph job. Runs on the caller's thread; the inputs are immutable once
+ * built and may then be read by engine threads.
  */
-#include "jobs/job.h"
+#include "jobs/job_int.h"
 
 #include <math.h>
 #include <string.h>
@@ -19,11 +20,11 @@ static const char *side_name(int side)
     return side == 0 ? "source" : "target";
 }
 
-static int load_side(job_inputs *in, int side, const char *path, const char *texture_path,
+static int load_side(mesh **meshes, int side, const char *path, const char *texture_path,
                      const md_limits *lim, job_load_stats *stats, md_error *err)
 {
     mesh_load_opts opts = {.skip_textures = texture_path != NULL};
-    int rc = mesh_load_ex(path, lim, &opts, &in->meshes[side], err);
+    int rc = mesh_load_ex(path, lim, &opts, &meshes[side], err);
     stats->parse_s += opts.parse_s;
     stats->texture_s += opts.texture_s;
     if (rc != 0)
@@ -33,7 +34,7 @@ static int load_side(job_inputs *in, int side, const char *path, const char *tex
         img *tex = NULL;
         rc = img_load(texture_path, lim, &tex, err);
         if (rc == 0)
-            rc = mesh_set_texture(in->meshes[side], tex, err);
+            rc = mesh_set_texture(meshes[side], tex, err);
         stats->texture_s += md_now() - start;
         if (rc != 0)
             return md_error_prefix(err, "%s texture: ", side_name(side));
@@ -41,9 +42,9 @@ static int load_side(job_inputs *in, int side, const char *path, const char *tex
     return 0;
 }
 
-static int build_materials(job_inputs *in, int side, md_error *err)
+int job_mesh_materials(const mesh *m, eng_material **out, md_error *err)
 {
-    const mesh *m = in->meshes[side];
+    *out = NULL;
     uint32_t count = mesh_material_count(m);
     eng_material *mats = md_calloc(count, sizeof *mats);
     if (mats == NULL)
@@ -57,7 +58,42 @@ static int build_materials(job_inputs *in, int side, md_error *err)
             mats[i].tex_height = img_height(tex);
         }
     }
-    in->materials[side] = mats;
+    *out = mats;
+    return 0;
+}
+
+void job_surface_fill(eng_surface *s, const mesh *m, const eng_material *materials)
+{
+    s->uv_count = mesh_uv_count(m);
+    s->uvs = s->uv_count ? mesh_uvs(m) : NULL;
+    s->tri_uvs = s->uv_count ? mesh_triangle_uvs(m) : NULL;
+    s->tri_materials = mesh_triangle_materials(m);
+    s->material_count = mesh_material_count(m);
+    s->materials = materials;
+}
+
+int job_inputs_from_meshes(mesh *source, mesh *target, job_inputs **out, md_error *err)
+{
+    *out = NULL;
+    job_inputs *in = md_calloc(1, sizeof *in);
+    if (in == NULL) {
+        mesh_free(source);
+        mesh_free(target);
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    }
+    in->meshes[0] = source;
+    in->meshes[1] = target;
+    int rc = source == NULL ? md_fail(err, MD_EINVAL, "a job needs a source mesh") : 0;
+    if (rc == 0 && target != NULL)
+        rc = mesh_check_topology(source, target, err);
+    for (int side = 0; rc == 0 && side < 2; side++)
+        if (in->meshes[side] != NULL)
+            rc = job_mesh_materials(in->meshes[side], &in->materials[side], err);
+    if (rc != 0) {
+        job_inputs_free(in);
+        return rc;
+    }
+    *out = in;
     return 0;
 }
 
@@ -69,29 +105,26 @@ int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inpu
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
-    job_inputs *in = md_calloc(1, sizeof *in);
-    if (in == NULL)
-        return md_fail(err, MD_ENOMEM, "out of memory");
-    int rc = load_side(in, 0, paths->source, paths->source_texture, lim, stats, err);
+    mesh *meshes[2] = {NULL, NULL};
+    int rc = load_side(meshes, 0, paths->source, paths->source_texture, lim, stats, err);
     if (rc == 0)
-        rc = load_side(in, 1, paths->target, paths->target_texture, lim, stats, err);
+        rc = load_side(meshes, 1, paths->target, paths->target_texture, lim, stats, err);
+    /* Checked before padding so a mismatch fails fast; job_inputs_from_meshes checks again. */
     if (rc == 0)
-        rc = mesh_check_topology(in->meshes[0], in->meshes[1], err);
+        rc = mesh_check_topology(meshes[0], meshes[1], err);
     double start = md_now();
     for (int side = 0; rc == 0 && side < 2; side++) {
-        rc = mesh_pad_textures(in->meshes[side], err);
+        rc = mesh_pad_textures(meshes[side], err);
         if (rc != 0)
             md_error_prefix(err, "%s texture padding: ", side_name(side));
     }
     stats->pad_s = md_now() - start;
-    for (int side = 0; rc == 0 && side < 2; side++)
-        rc = build_materials(in, side, err);
     if (rc != 0) {
-        job_inputs_free(in);
+        mesh_free(meshes[0]);
+        mesh_free(meshes[1]);
         return rc;
     }
-    *out = in;
-    return 0;
+    return job_inputs_from_meshes(meshes[0], meshes[1], out, err);
 }
 
 void job_inputs_free(job_inputs *in)
@@ -110,6 +143,40 @@ const mesh *job_inputs_mesh(const job_inputs *in, int side)
     return in->meshes[side != 0];
 }
 
+const eng_material *job_inputs_materials(const job_inputs *in, int side)
+{
+    return in->materials[side != 0];
+}
+
+int job_camera_resolve(const job_view *view, const float min[3], const float max[3], int width,
+                       int height, eng_camera *out, md_error *err)
+{
+    eng_camera *cam = out;
+    *cam = view->camera;
+    float aspect = (float)width / (float)height;
+    if (view->camera_mode == JOB_CAMERA_AUTO) {
+        float ortho_height = cam->ortho_height;
+        eng_camera_frame_bounds(cam, min, max, aspect);
+        if (cam->orthographic && !view->ortho_auto && ortho_height > 0)
+            cam->ortho_height = ortho_height;
+    } else {
+        eng_camera defaults;
+        eng_camera_default(&defaults);
+        /* near/far the user did not set are fitted, so any unit scale renders. */
+        if (cam->z_near == defaults.z_near && cam->z_far == defaults.z_far)
+            eng_camera_fit_clip(cam, min, max);
+        if (cam->orthographic && view->ortho_auto) {
+            float r = 0;
+            for (int k = 0; k < 3; k++)
+                r += (max[k] - min[k]) * (max[k] - min[k]);
+            r = sqrtf(r) * 0.5f;
+            cam->ortho_height = 2.1f * (r > 0 ? r : 1.0f) / fminf(1.0f, aspect);
+        }
+    }
+    int rc = eng_camera_validate(cam, err);
+    return rc != 0 ? md_error_prefix(err, "camera: ") : 0;
+}
+
 /* The camera every frame of the job shares: framed on the union of both meshes' bounds so the
  * whole morph stays in view, or the user's eye with clip planes fitted to the meshes. */
 static int resolve_camera(const job_inputs *in, const job_spec *spec, eng_camera *cam,
@@ -122,34 +189,17 @@ static int resolve_camera(const job_inputs *in, const job_spec *spec, eng_camera
         min[k] = fminf(min[k], bmin[k]);
         max[k] = fmaxf(max[k], bmax[k]);
     }
-    *cam = spec->camera;
-    float aspect = (float)spec->width / (float)spec->height;
-    if (spec->camera_mode == JOB_CAMERA_AUTO) {
-        float ortho_height = cam->ortho_height;
-        eng_camera_frame_bounds(cam, min, max, aspect);
-        if (cam->orthographic && !spec->ortho_auto && ortho_height > 0)
-            cam->ortho_height = ortho_height;
-    } else {
-        eng_camera defaults;
-        eng_camera_default(&defaults);
-        /* near/far the user did not set are fitted, so any unit scale renders. */
-        if (cam->z_near == defaults.z_near && cam->z_far == defaults.z_far)
-            eng_camera_fit_clip(cam, min, max);
-        if (cam->orthographic && spec->ortho_auto) {
-            float r = 0;
-            for (int k = 0; k < 3; k++)
-                r += (max[k] - min[k]) * (max[k] - min[k]);
-            r = sqrtf(r) * 0.5f;
-            cam->ortho_height = 2.1f * (r > 0 ? r : 1.0f) / fminf(1.0f, aspect);
-        }
-    }
-    int rc = eng_camera_validate(cam, err);
-    return rc != 0 ? md_error_prefix(err, "camera: ") : 0;
+    job_view view = {spec->camera, spec->camera_mode, spec->ortho_auto};
+    return job_camera_resolve(&view, min, max, spec->width, spec->height, cam, err);
 }
 
 int job_build(const job_inputs *in, job_spec *spec, eng_job *job, md_error *err)
 {
     memset(job, 0, sizeof *job);
+    if (spec->kind != JOB_KIND_MORPH)
+        return md_fail(err, MD_EINVAL, "a render job is built by job_build_render, not job_build");
+    if (in->meshes[1] == NULL)
+        return md_fail(err, MD_EINVAL, "a morph job needs a target mesh");
     int rc = job_spec_finalize(spec, err);
     if (rc != 0)
         return rc;
@@ -158,15 +208,8 @@ int job_build(const job_inputs *in, job_spec *spec, eng_job *job, md_error *err)
     job->triangle_count = mesh_triangle_count(a);
     job->triangles = mesh_triangles(a);
     for (int side = 0; side < 2; side++) {
-        const mesh *m = in->meshes[side];
-        job->positions[side] = mesh_positions(m);
-        eng_surface *s = &job->surface[side];
-        s->uv_count = mesh_uv_count(m);
-        s->uvs = s->uv_count ? mesh_uvs(m) : NULL;
-        s->tri_uvs = s->uv_count ? mesh_triangle_uvs(m) : NULL;
-        s->tri_materials = mesh_triangle_materials(m);
-        s->material_count = mesh_material_count(m);
-        s->materials = in->materials[side];
+        job->positions[side] = mesh_positions(in->meshes[side]);
+        job_surface_fill(&job->surface[side], in->meshes[side], in->materials[side]);
     }
     job->width = spec->width;
     job->height = spec->height;

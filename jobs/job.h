@@ -1,17 +1,24 @@
 /*
- * job.h — a morph job independent of where it runs: its spec (frames, size, samples, camera,
- * background, PNG level), its loaded and checked inputs, the engine job built from them, and
- * the names its frames get. `morph run` uses it today; the worker of the job server will use the
- * same pieces with object storage instead of a folder.
+ * job.h — a job independent of where it runs: its spec (kind, frames, size, samples, camera,
+ * background, PNG level, views, label) from CLI flags or the api's spec JSON, its loaded and
+ * checked inputs, the engine jobs built from them, and the names its frames get. `morph run`
+ * and the job server's worker use the same pieces.
  *
- * Ownership: job_inputs owns both meshes and the engine-facing material tables; an eng_job
- * filled by job_build() borrows from the spec and the inputs, which must outlive it.
+ * Two kinds: a morph job has a source and a target mesh of one topology and a list of weights;
+ * a render job has one mesh and a list of views, each rendered as its own eng_job (the same
+ * positions twice, one frame at weight 0).
+ *
+ * Ownership: job_inputs owns its meshes and the engine-facing material tables; an eng_job
+ * filled by job_build() or job_build_render() borrows from the spec and the inputs (or the mesh
+ * and materials), which must outlive it.
  */
 #ifndef JOBS_JOB_H
 #define JOBS_JOB_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "gpu/engine.h"
 #include "mesh/mesh.h"
@@ -24,20 +31,50 @@ typedef enum job_camera_mode {
     JOB_CAMERA_EXPLICIT, /* eye/target/up as given; near/far fitted to the meshes */
 } job_camera_mode;
 
+typedef enum job_kind {
+    JOB_KIND_MORPH,  /* source and target, frames at weights */
+    JOB_KIND_RENDER, /* one mesh, one frame per view */
+} job_kind;
+
+/* A camera as the client gave it, before it meets the meshes' bounds. */
+typedef struct job_view {
+    eng_camera camera; /* with JOB_CAMERA_AUTO only fov/orthographic/height count */
+    job_camera_mode camera_mode;
+    int ortho_auto; /* orthographic with a height fitted to the meshes */
+} job_view;
+
+typedef enum job_views_mode {
+    JOB_VIEWS_TURNTABLE, /* turntable_count views orbiting the mesh around +Y */
+    JOB_VIEWS_CAMERAS,   /* the cameras in views[] */
+} job_views_mode;
+
+#define JOB_LABEL_MAX 200 /* bytes of UTF-8 */
+
 typedef struct job_spec {
+    job_kind kind;
     uint32_t frame_count; /* frames evenly spaced from 0 to 1 (ignored when weights given) */
     float *weights;       /* owned; explicit weights, or NULL */
     uint32_t weight_count;
+    int weights_given; /* weights came from the client (not filled from frame_count) */
     int width, height;
     int samples;
     eng_camera camera;
     job_camera_mode camera_mode;
-    int ortho_auto;       /* orthographic with a height fitted to the meshes */
+    int ortho_auto; /* orthographic with a height fitted to the meshes */
     uint8_t background[3];
     int png_level;
+    char label[JOB_LABEL_MAX + 1]; /* free text from the client, "" by default */
+    /* Render jobs. A turntable takes fov and projection from camera; listed views start from
+     * camera and override what they name. */
+    job_views_mode views_mode;
+    uint32_t turntable_count;      /* JOB_VIEWS_TURNTABLE: 1..max_views */
+    float turntable_elevation_deg; /* above the horizontal plane, (-90, 90) */
+    job_view *views;               /* owned; JOB_VIEWS_CAMERAS */
+    uint32_t view_count;
 } job_spec;
 
-/* Defaults: 41 frames, 512x512, 4 samples, auto camera with fov 30, white, PNG level 1. */
+/* Defaults: a morph job, 41 frames, 512x512, 4 samples, auto camera with fov 30, white, PNG
+ * level 1, no label; views (render jobs): a turntable of one view, i.e. the front. */
 void job_spec_init(job_spec *spec);
 void job_spec_free(job_spec *spec); /* frees what init/setters allocated; the struct stays */
 
@@ -47,7 +84,7 @@ int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim,
 int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 int job_spec_set_samples(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 int job_spec_set_camera(job_spec *spec, const char *text, md_error *err);
-int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err); /* height or "auto" */
+int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err);      /* height or "auto" */
 int job_spec_set_background(job_spec *spec, const char *text, md_error *err); /* RRGGBB */
 int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err);
 
@@ -56,6 +93,19 @@ int job_spec_finalize(job_spec *spec, md_error *err);
 /* Weight of frame i (after finalize). */
 float job_spec_weight(const job_spec *spec, uint32_t i);
 uint32_t job_spec_frame_total(const job_spec *spec);
+
+/* ---- Spec JSON (jobs/spec_json.c) ---- */
+
+/* Applies a client's spec JSON object (docs/server.md, "Spec") onto spec, whose defaults
+ * job_spec_init set. Every field is optional. Errors are MD_EINVAL with a detail naming the
+ * field and what was wrong ("spec.width: must be an integer from 1 to 8192, got 9000");
+ * unknown fields are rejected by name. Limits come from lim, checked by the same code as the
+ * CLI setters. obj is borrowed. On error spec is left as it was. */
+int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err);
+/* The normalised spec with every default filled in, as the api returns it and the worker reads
+ * it back: job_spec_from_json(job_spec_to_json(s)) gives s again. New reference; NULL when
+ * out of memory. */
+json_t *job_spec_to_json(const job_spec *spec);
 
 /* ---- Inputs ---- */
 
@@ -78,19 +128,47 @@ typedef struct job_load_stats {
  * Errors name the file and say "source" or "target". */
 int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inputs **out,
                     job_load_stats *stats, md_error *err);
+/* Inputs from meshes already parsed (the worker's, from mesh_decode_canonical). Takes ownership
+ * of both meshes, also on failure. target may be NULL (render jobs); otherwise the topologies
+ * must match (MD_ETOPOLOGY). Textures are used as they are: canonical meshes come padded. */
+int job_inputs_from_meshes(mesh *source, mesh *target, job_inputs **out, md_error *err);
 void job_inputs_free(job_inputs *in);
-const mesh *job_inputs_mesh(const job_inputs *in, int side); /* 0 source, 1 target */
+const mesh *job_inputs_mesh(const job_inputs *in, int side); /* 0 source, 1 target (or NULL) */
+/* The engine's view of a side's materials (mesh_material_count entries); borrowed. */
+const eng_material *job_inputs_materials(const job_inputs *in, int side);
 
-/* Fills job for the engine: camera resolved (auto-framed or fitted), weights from the spec. */
+/* The engine's materials of m: colours, and textures borrowed from m (so m must outlive the
+ * table). *out is md_malloc'd; the caller md_free's it. */
+int job_mesh_materials(const mesh *m, eng_material **out, md_error *err);
+
+/* Fills job for the engine: camera resolved (auto-framed or fitted), weights from the spec.
+ * A morph job's only; needs both meshes. */
 int job_build(const job_inputs *in, job_spec *spec, eng_job *job, md_error *err);
+
+/* ---- Render jobs (jobs/render.c) ---- */
+
+/* Number of views, so of eng_jobs and frames, of a render job (0 for a morph job). */
+uint32_t job_spec_view_count(const job_spec *spec);
+/* Fills jobs[0 .. job_spec_view_count(spec)) (caller-allocated), one per view, each one frame
+ * at weight 0 of m with positions[0] == positions[1]. Turntable views orbit the centre of m's
+ * bounds around +Y at the turntable's elevation, at the auto-framed distance, the first in
+ * front (+Z, the auto camera of a morph job) and the rest stepping the eye towards +X; listed
+ * views are resolved like a morph job's camera (auto-framed, or explicit with near/far
+ * fitted). materials: job_mesh_materials(m) or job_inputs_materials(). Borrows m, materials
+ * and spec. */
+int job_build_render(const mesh *m, const eng_material *materials, const job_spec *spec,
+                     eng_job *jobs, md_error *err);
 
 /* ---- Names ---- */
 
 /* "0007_faceA-0825_faceB-0175.png": frame index, each mesh's name and its share in permille,
  * so names sort in playing order. stems are sanitised to [A-Za-z0-9._]. */
-int job_frame_name(uint32_t index, float weight, const char *source_stem,
-                   const char *target_stem, char *out, size_t cap);
+int job_frame_name(uint32_t index, float weight, const char *source_stem, const char *target_stem,
+                   char *out, size_t cap);
 /* The file name of path without folder and extension, sanitised ("ict_face_identity_A"). */
 void job_path_stem(const char *path, char *out, size_t cap);
+/* "0003_head-view.png": view index and the mesh's stem (sanitised like job_path_stem), so names
+ * sort in view order. MD_EINVAL when it does not fit in cap. */
+int job_view_name(uint32_t index, const char *stem, char *out, size_t cap);
 
 #endif

@@ -207,9 +207,15 @@ int jq_metric_counter_field(char *out, size_t cap, jq_metric m, const char *labe
     return (n < 0 || (size_t)n >= cap) ? MD_ELIMIT : 0;
 }
 
+/* The shortest text that reads back as v ("0.005", not "0.0050000000000000001"), since the
+ * bucket text becomes the le label Prometheus users see. */
 static void format_le(double v, char out[32])
 {
-    snprintf(out, 32, "%.17g", v);
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(out, 32, "%.*g", digits, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
 }
 
 int jq_metric_hist_fields(jq_hist_fields *out, jq_metric m, const char *labels, double value)

@@ -1,9 +1,10 @@
 /*
- * spec.c — the options of a morph job: defaults, parsing of the user's text (CLI flags now,
- * the HTTP spec later), frame weights and frame names. Pure functions on a caller-owned
- * job_spec; no I/O. Every parse error names the option and the offending text.
+ * spec.c — the options of a job: defaults, the value checks that CLI flags and the spec JSON
+ * (spec_json.c) share, parsing of the CLI's text, frame weights and frame names. Pure
+ * functions on a caller-owned job_spec; no I/O. Every parse error names the option and the
+ * offending text.
  */
-#include "jobs/job.h"
+#include "jobs/job_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -22,14 +23,90 @@ void job_spec_init(job_spec *spec)
     spec->camera_mode = JOB_CAMERA_AUTO;
     spec->background[0] = spec->background[1] = spec->background[2] = 255;
     spec->png_level = 1;
+    spec->kind = JOB_KIND_MORPH;
+    spec->views_mode = JOB_VIEWS_TURNTABLE;
+    spec->turntable_count = 1;
 }
 
-void job_spec_free(job_spec *spec)
+/* Drops weights (given or filled), so frame_count rules again. */
+static void drop_weights(job_spec *spec)
 {
     md_free(spec->weights);
     spec->weights = NULL;
     spec->weight_count = 0;
+    spec->weights_given = 0;
 }
+
+void job_spec_free(job_spec *spec)
+{
+    drop_weights(spec);
+    md_free(spec->views);
+    spec->views = NULL;
+    spec->view_count = 0;
+}
+
+/* ---- Value checks shared with spec_json.c ---- */
+
+int job_frames_ok(long long n, const md_limits *lim)
+{
+    return n >= 1 && (unsigned long long)n <= lim->max_frames;
+}
+
+int job_weight_ok(double w)
+{
+    return w >= 0.0 && w <= 1.0;
+}
+
+int job_image_side_ok(long long n, const md_limits *lim)
+{
+    return n >= 1 && (unsigned long long)n <= lim->max_image_side;
+}
+
+int job_samples_ok(long long n, const md_limits *lim)
+{
+    if (n < 1 || (unsigned long long)n > lim->max_samples)
+        return 0;
+    long long side = 0;
+    while ((side + 1) * (side + 1) <= n)
+        side++;
+    return side * side == n;
+}
+
+int job_png_level_ok(long long n)
+{
+    return n >= 0 && n <= 9;
+}
+
+int job_ortho_height_ok(double h)
+{
+    return h > 0 && isfinite(h);
+}
+
+int job_views_ok(long long n, const md_limits *lim)
+{
+    return n >= 1 && (unsigned long long)n <= lim->max_views;
+}
+
+int job_elevation_ok(double deg)
+{
+    return deg > -90.0 && deg < 90.0;
+}
+
+int job_parse_colour(const char *text, uint8_t rgb[3])
+{
+    const char *hex = text[0] == '#' ? text + 1 : text;
+    unsigned v[3];
+    int ok = strlen(hex) == 6;
+    for (int i = 0; ok && i < 6; i++)
+        ok = isxdigit((unsigned char)hex[i]) != 0;
+    if (!ok || sscanf(hex, "%2x%2x%2x", &v[0], &v[1], &v[2]) != 3)
+        return -1;
+    for (int i = 0; i < 3; i++)
+        rgb[i] = (uint8_t)v[i];
+    return 0;
+}
+
+/* ---- CLI text setters ---- */
 
 /* Parses a whole decimal integer; 0 on success. */
 static int parse_long(const char *text, long *out)
@@ -48,11 +125,11 @@ static int parse_long(const char *text, long *out)
 int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
 {
     long n;
-    if (parse_long(text, &n) != 0 || n < 1 || (unsigned long)n > lim->max_frames)
-        return md_fail(err, MD_EINVAL, "--frames: '%s' is not a whole number from 1 to %llu",
-                       text, (unsigned long long)lim->max_frames);
+    if (parse_long(text, &n) != 0 || !job_frames_ok(n, lim))
+        return md_fail(err, MD_EINVAL, "--frames: '%s' is not a whole number from 1 to %llu", text,
+                       (unsigned long long)lim->max_frames);
     spec->frame_count = (uint32_t)n;
-    job_spec_free(spec);
+    drop_weights(spec);
     return 0;
 }
 
@@ -62,8 +139,8 @@ int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim,
     for (const char *p = text; *p; p++)
         count += *p == ',';
     if (count > lim->max_frames)
-        return md_fail(err, MD_EINVAL, "--weights: %zu weights, more than the limit of %llu",
-                       count, (unsigned long long)lim->max_frames);
+        return md_fail(err, MD_EINVAL, "--weights: %zu weights, more than the limit of %llu", count,
+                       (unsigned long long)lim->max_frames);
     float *weights = md_malloc_array(count, sizeof *weights);
     if (weights == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory");
@@ -79,7 +156,7 @@ int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim,
         int blank = 1;
         for (const char *q = end; q < p + len; q++)
             blank &= isspace((unsigned char)*q) != 0;
-        if (end == p || errno != 0 || !blank || !(w >= 0.0 && w <= 1.0)) {
+        if (end == p || errno != 0 || !blank || !job_weight_ok(w)) {
             md_free(weights);
             return md_fail(err, MD_EINVAL,
                            "--weights: item %zu '%.*s' is not a number from 0 to 1 (a weight is "
@@ -89,10 +166,11 @@ int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim,
         weights[i] = (float)w;
         p += len + (stop ? 1 : 0);
     }
-    job_spec_free(spec);
+    drop_weights(spec);
     spec->weights = weights;
     spec->weight_count = (uint32_t)count;
     spec->frame_count = (uint32_t)count;
+    spec->weights_given = 1;
     return 0;
 }
 
@@ -108,8 +186,7 @@ int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md
         if (end == hs || *end != '\0' || errno != 0)
             h = -1;
     }
-    if (w < 1 || h < 1 || (unsigned long)w > lim->max_image_side ||
-        (unsigned long)h > lim->max_image_side)
+    if (!job_image_side_ok(w, lim) || !job_image_side_ok(h, lim))
         return md_fail(err, MD_EINVAL,
                        "--size: '%s' is not WIDTHxHEIGHT with each side from 1 to %llu pixels",
                        text, (unsigned long long)lim->max_image_side);
@@ -121,11 +198,7 @@ int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md
 int job_spec_set_samples(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
 {
     long n;
-    long side = 0;
-    if (parse_long(text, &n) == 0 && n >= 1 && (unsigned long)n <= lim->max_samples)
-        while ((side + 1) * (side + 1) <= n)
-            side++;
-    if (side == 0 || side * side != n)
+    if (parse_long(text, &n) != 0 || !job_samples_ok(n, lim))
         return md_fail(err, MD_EINVAL,
                        "--samples: '%s' must be a square number of samples per pixel (1, 4, 9, "
                        "16, ...) no larger than %llu",
@@ -160,7 +233,7 @@ int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err)
     char *end;
     errno = 0;
     double h = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(h > 0) || !isfinite(h))
+    if (end == text || *end != '\0' || errno != 0 || !job_ortho_height_ok(h))
         return md_fail(err, MD_EINVAL,
                        "--ortho: '%s' is neither 'auto' nor a positive view height in mesh units",
                        text);
@@ -172,16 +245,8 @@ int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err)
 
 int job_spec_set_background(job_spec *spec, const char *text, md_error *err)
 {
-    const char *hex = text[0] == '#' ? text + 1 : text;
-    unsigned v[3];
-    int ok = strlen(hex) == 6;
-    for (int i = 0; ok && i < 6; i++)
-        ok = isxdigit((unsigned char)hex[i]) != 0;
-    if (ok && sscanf(hex, "%2x%2x%2x", &v[0], &v[1], &v[2]) == 3) {
-        for (int i = 0; i < 3; i++)
-            spec->background[i] = (uint8_t)v[i];
+    if (job_parse_colour(text, spec->background) == 0)
         return 0;
-    }
     return md_fail(err, MD_EINVAL, "--background: '%s' is not a colour RRGGBB in hex (ffffff)",
                    text);
 }
@@ -189,9 +254,8 @@ int job_spec_set_background(job_spec *spec, const char *text, md_error *err)
 int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err)
 {
     long n;
-    if (parse_long(text, &n) != 0 || n < 0 || n > 9)
-        return md_fail(err, MD_EINVAL, "--png-level: '%s' is not a zlib level from 0 to 9",
-                       text);
+    if (parse_long(text, &n) != 0 || !job_png_level_ok(n))
+        return md_fail(err, MD_EINVAL, "--png-level: '%s' is not a zlib level from 0 to 9", text);
     spec->png_level = (int)n;
     return 0;
 }
@@ -242,8 +306,19 @@ void job_path_stem(const char *path, char *out, size_t cap)
     out[n] = '\0';
 }
 
-int job_frame_name(uint32_t index, float weight, const char *source_stem,
-                   const char *target_stem, char *out, size_t cap)
+int job_view_name(uint32_t index, const char *stem, char *out, size_t cap)
+{
+    char clean[256];
+    size_t n = 0;
+    for (const char *p = stem; *p && n + 1 < sizeof clean; p++)
+        clean[n++] = isalnum((unsigned char)*p) || *p == '.' || *p == '_' ? *p : '_';
+    clean[n] = '\0';
+    int len = snprintf(out, cap, "%04u_%s-view.png", index, n ? clean : "mesh");
+    return len < 0 || (size_t)len >= cap ? MD_EINVAL : 0;
+}
+
+int job_frame_name(uint32_t index, float weight, const char *source_stem, const char *target_stem,
+                   char *out, size_t cap)
 {
     int target_permille = (int)lround((double)weight * 1000.0);
     int n = snprintf(out, cap, "%04u_%s-%04d_%s-%04d.png", index, source_stem,

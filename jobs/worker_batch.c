@@ -98,8 +98,10 @@ static uint32_t engine_job_count(const wk_job *j)
 static int build_job(wk *w, wk_job *j, eng_job *ej, md_error *err)
 {
     uint32_t n = engine_job_count(j);
-    int rc = j->spec.kind == JOB_KIND_RENDER ? job_build_render(j->inputs, &j->spec, ej, err)
-                                             : job_build(j->inputs, &j->spec, ej, err);
+    int rc = j->spec.kind == JOB_KIND_RENDER
+                 ? job_build_render(job_inputs_mesh(j->inputs, 0),
+                                    job_inputs_materials(j->inputs, 0), &j->spec, ej, err)
+                 : job_build(j->inputs, &j->spec, ej, err);
     uint32_t total = 0;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         rc = eng_job_validate(&ej[i], &w->cfg->limits, err);

@@ -55,6 +55,21 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
 
 void mesh_free(mesh *m);
 
+/* ---- Canonical form (mesh/canon.c) ---- */
+
+/* Serialises m: mesh_format() of the original, geometry, UVs, per-triangle UV indices and
+ * materials, material names, colours and texture paths, and each material's texture (padded or
+ * not, as it is now) as a PNG encoded by img_encode_png. Little-endian, versioned ("MDMESH\0"
+ * + version 1). *out is md_malloc'd; the caller md_free's it. Not stored: mtllib names. */
+int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *err);
+/* Strict, bounds-checked reader of that form: magic and version, every count checked against
+ * lim and against the remaining bytes before allocating (overflow-safe), every index in range,
+ * every number finite, no trailing bytes. The result satisfies every invariant of a loaded
+ * mesh. Errors: MD_EPARSE ("canonical mesh: ...") for malformed input, MD_ELIMIT for a count or
+ * texture beyond lim, MD_ENOMEM. */
+int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim, mesh **out,
+                          md_error *err);
+
 /* ---- Geometry ---- */
 
 const char *mesh_format(const mesh *m);      /* "obj", "fbx", "glb", "gltf", "ply" */

@@ -110,7 +110,8 @@ void md_log_set_file(FILE *f);
     X(max_texture_pixels, uint64_t, 64ull << 20, "most pixels in one texture")                     \
     X(max_frames, uint64_t, 10000, "most frames in one job")                                       \
     X(max_image_side, uint64_t, 8192, "widest or tallest rendered frame, pixels")                  \
-    X(max_samples, uint64_t, 64, "most supersamples per pixel")
+    X(max_samples, uint64_t, 64, "most supersamples per pixel")                                    \
+    X(max_views, uint64_t, 360, "most views in one render job")
 
 typedef struct md_limits {
 #define MD_LIMIT_FIELD(name, type, def, help) type name;

@@ -341,13 +341,11 @@ static void test_engines(void)
 {
     md_error err;
     eng *e = NULL;
-    eng_config cuda = {ENG_KIND_CUDA, 0};
-    CHECK_INT(MD_ENODEV, eng_new(&cuda, &e, &err));
-    CHECK_MSG(&err, "this build has no CUDA engine");
-    CHECK(e == NULL);
+    /* Which engine CUDA and AUTO give depends on the build and the machine: test_gpu_select
+     * checks each case; here only that AUTO always gives an engine. */
     eng_config autok = {ENG_KIND_AUTO, 0};
     CHECK_OK(eng_new(&autok, &e, &err), &err);
-    CHECK(e != NULL && strcmp(eng_name(e), "cpu") == 0);
+    CHECK(e != NULL);
     eng_free(e);
     eng_config neg = {ENG_KIND_CPU, -1};
     CHECK_INT(MD_EINVAL, eng_new(&neg, &e, &err));

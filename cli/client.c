@@ -1,0 +1,825 @@
+/*
+ * client.c — the `morph` commands that talk to a morphd api: submit, status, wait, cancel and
+ * delete (fetch is in fetch.c), plus what they share (client.h). Main thread only; one request
+ * at a time through http.c.
+ *
+ * Errors: bad usage is reported as "morph submit: …" before any request; anything the server
+ * or the network says is reported as "morph: 422 topology-mismatch: …" (http_problem()). Exit
+ * codes come from server/md.h's table: 2 for bad usage or input the server refused (4xx), 1 for
+ * failures (unreachable server, 5xx, a failed or canceled job).
+ */
+#define _GNU_SOURCE
+#include "cli/client.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+/* ---- Shared ---- */
+
+int client_open(client *cl, md_error *err)
+{
+    const char *server = cl->server_arg ? cl->server_arg : getenv("MORPHD_SERVER");
+    if (server == NULL || server[0] == '\0')
+        server = CLIENT_DEFAULT_SERVER;
+    if ((size_t)snprintf(cl->server, sizeof cl->server, "%s", server) >= sizeof cl->server)
+        return md_fail(err, MD_EINVAL, "server URL is longer than %zu bytes",
+                       sizeof cl->server - 1);
+    int rc = http_server_check(cl->server, err);
+    if (rc != 0)
+        return rc;
+    const char *key = cl->api_key_arg ? cl->api_key_arg : getenv("MORPHD_API_KEY");
+    if (key != NULL && key[0] == '\0')
+        key = NULL;
+    for (const char *p = key; p && *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f)
+            return md_fail(err, MD_EINVAL, "the API key contains a control character");
+    cl->http.server = cl->server;
+    cl->http.api_key = key;
+    return http_init(err);
+}
+
+void client_close(client *cl)
+{
+    (void)cl;
+    http_cleanup();
+}
+
+int client_job_id_check(const char *id, md_error *err)
+{
+    size_t n = strlen(id);
+    int ok = n == 32;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+    if (!ok)
+        return md_fail(err, MD_EINVAL, "'%.64s' is not a job id (32 lowercase hex digits)", id);
+    return 0;
+}
+
+int client_json_object(const http_response *r, json_t **out, md_error *err)
+{
+    json_error_t jerr;
+    *out = json_loadb(r->body ? r->body : "", r->len, 0, &jerr);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return md_fail(err, MD_EINTERNAL,
+                       "the server answered %ld with a body that is not a "
+                       "JSON object (%s)",
+                       r->status, jerr.text);
+    }
+    return 0;
+}
+
+int client_job_get(const client *cl, const char *id, json_t **job, http_response *r, md_error *err)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s", id);
+    *job = NULL;
+    int rc = http_get(&cl->http, path, r, err);
+    if (rc == 0 && (r->status < 200 || r->status >= 300))
+        rc = http_problem(r, err);
+    if (rc == 0)
+        rc = client_json_object(r, job, err);
+    return rc;
+}
+
+int client_exit(const char *cmd, int rc, const md_error *err)
+{
+    if (rc == 0)
+        return 0;
+    if (cmd != NULL)
+        fprintf(stderr, "morph %s: %s\n", cmd, err->msg);
+    else
+        fprintf(stderr, "morph: %s\n", err->msg);
+    return md_err_exit_code(rc);
+}
+
+int client_bad_option(int c, char **argv, const char *cmd, md_error *err)
+{
+    if (c == ':')
+        return md_fail(err, MD_EINVAL, "option %s needs a value", argv[optind - 1]);
+    return md_fail(err, MD_EINVAL, "unknown option '%s' (see morph %s --help)", argv[optind - 1],
+                   cmd);
+}
+
+static const char *jstr(const json_t *obj, const char *key, const char *fallback)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : fallback;
+}
+
+static long long jint(const json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* "running (rendering, 17/41 frames)" */
+static void job_state_text(const json_t *job, char *out, size_t cap)
+{
+    const json_t *progress = json_object_get(job, "progress");
+    snprintf(out, cap, "%s (%s, %lld/%lld frames)", jstr(job, "status", "?"),
+             jstr(progress, "stage", "?"), jint(progress, "frames_done"),
+             jint(progress, "frames_total"));
+}
+
+static void print_job(const json_t *job)
+{
+    char state[256];
+    job_state_text(job, state, sizeof state);
+    printf("job        %s\n", jstr(job, "id", "?"));
+    printf("kind       %s\n", jstr(job, "kind", "?"));
+    printf("status     %s\n", state);
+    printf("created    %s\n", jstr(job, "created_at", "-"));
+    printf("started    %s\n", jstr(job, "started_at", "-"));
+    printf("finished   %s\n", jstr(job, "finished_at", "-"));
+    const json_t *in = json_object_get(job, "inputs");
+    if (json_is_object(in)) {
+        printf("inputs     %lld vertices, %lld faces, %lld texture(s)", jint(in, "vertices"),
+               jint(in, "faces"), jint(in, "textures"));
+        const char *sides[] = {"source", "target", "mesh"};
+        for (int i = 0; i < 3; i++) {
+            const json_t *side = json_object_get(in, sides[i]);
+            if (json_is_object(side))
+                printf("; %s %s (%s)", sides[i], jstr(side, "name", "?"),
+                       jstr(side, "format", "?"));
+        }
+        printf("\n");
+    }
+    const char *label = jstr(json_object_get(job, "spec"), "label", NULL);
+    if (label != NULL)
+        printf("label      %s\n", label);
+    const char *error = jstr(job, "error", NULL);
+    if (error != NULL)
+        printf("error      %s\n", error);
+    const json_t *arts = json_object_get(job, "artifacts");
+    unsigned long long bytes = 0;
+    size_t i;
+    const json_t *a;
+    json_array_foreach(arts, i, a) bytes += (unsigned long long)jint(a, "bytes");
+    printf("artifacts  %zu, %llu bytes\n", json_array_size(arts), bytes);
+}
+
+/* Parses a whole positive decimal number up to max. */
+static int parse_count(const char *opt, const char *text, long max, long *out, md_error *err)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || n < 1 || n > max)
+        return md_fail(err, MD_EINVAL, "%s: '%s' is not a whole number from 1 to %ld", opt, text,
+                       max);
+    *out = n;
+    return 0;
+}
+
+/* ---- submit ---- */
+
+static void submit_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: morph submit SOURCE TARGET [options]\n"
+        "       morph submit --render MESH [--turntable N] [options]\n"
+        "\n"
+        "Uploads a morph job (two meshes with the same vertices and triangles: OBJ, FBX,\n"
+        "glTF/GLB, PLY, …) or a render job (one mesh seen from several views) to a morphd\n"
+        "api with POST /jobs, and prints the new job's id on stdout. The server checks the\n"
+        "meshes before it answers: a bad mesh or a topology mismatch is refused at once.\n"
+        "\n"
+        "Options:\n"
+        "      --source-texture IMG texture for SOURCE (PNG/JPEG), sent as part source_texture\n"
+        "      --target-texture IMG texture for TARGET, sent as part target_texture\n"
+        "      --spec JSON|@FILE    the job spec (see docs/server.md), inline or from FILE;\n"
+        "                           the options below override its fields\n"
+        "      --frames N           N frames from SOURCE to TARGET (server default 41)\n"
+        "      --size WxH           frame size in pixels (server default 512x512)\n"
+        "      --samples N          supersamples per pixel: 1, 4, 9, 16 … (server default 4)\n"
+        "      --label TEXT         free text kept with the job (at most 200 bytes)\n"
+        "      --render MESH        a render job of MESH instead of a morph (part mesh)\n"
+        "      --turntable N        with --render: N views around the mesh, 10 degrees\n"
+        "                           above it (default 36 unless the spec has views)\n"
+        "      --idempotency-key K  a retry with the same K returns the same job, not a new one\n"
+        "      --json               print the server's job JSON instead of the "
+        "id\n" CLIENT_COMMON_HELP "\n"
+        "Exit status: 0 accepted, 1 failure (server unreachable or failing), 2 bad usage or\n"
+        "input the server refused (its message says why: \"morph: 422 topology-mismatch: …\").\n");
+}
+
+enum {
+    OPT_SOURCE_TEXTURE = 256,
+    OPT_TARGET_TEXTURE,
+    OPT_SPEC,
+    OPT_FRAMES,
+    OPT_SIZE,
+    OPT_SAMPLES,
+    OPT_LABEL,
+    OPT_RENDER,
+    OPT_TURNTABLE,
+    OPT_IDEMPOTENCY_KEY,
+};
+
+typedef struct submit_opts {
+    const char *source, *target, *source_texture, *target_texture, *render;
+    const char *spec, *frames, *size, *samples, *label, *turntable, *idempotency_key;
+    int json;
+} submit_opts;
+
+/* Checks that an input file can be read, so a typo is reported before anything is sent. */
+static int check_input(const char *what, const char *path, md_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+        return md_fail(err, MD_ENOENT, "%s '%s': %s", what, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return md_fail(err, MD_EINVAL, "%s '%s' is not a regular file", what, path);
+    return 0;
+}
+
+/* The spec JSON: --spec first, then the single-field options over it. *out owned by caller. */
+static int build_spec(const submit_opts *o, json_t **out, md_error *err)
+{
+    json_t *spec = NULL;
+    int rc = 0;
+    if (o->spec != NULL) {
+        char *text = NULL;
+        size_t len = 0;
+        if (o->spec[0] == '@') {
+            rc = md_read_file(o->spec + 1, 1u << 20, &text, &len, err);
+            if (rc != 0)
+                return md_error_prefix(err, "--spec: ");
+        }
+        json_error_t jerr;
+        spec = text ? json_loadb(text, len, 0, &jerr) : json_loads(o->spec, 0, &jerr);
+        md_free(text);
+        if (!json_is_object(spec)) {
+            rc = spec ? md_fail(err, MD_EINVAL, "--spec: the spec must be a JSON object")
+                      : md_fail(err, MD_EINVAL, "--spec: line %d column %d: %s", jerr.line,
+                                jerr.column, jerr.text);
+            goto done;
+        }
+    } else {
+        spec = json_object();
+    }
+    long n;
+    if (o->frames != NULL) {
+        rc = parse_count("--frames", o->frames, 1000000, &n, err);
+        if (rc != 0)
+            goto done;
+        json_object_set_new(spec, "frames", json_integer(n));
+        json_object_del(spec, "weights");
+    }
+    if (o->size != NULL) {
+        long w, h;
+        char *x = strchr(o->size, 'x'), *end;
+        w = strtol(o->size, &end, 10);
+        if (x == NULL || end != x || w < 1 || w > 65536 ||
+            (h = strtol(x + 1, &end, 10), end == x + 1 || *end != '\0' || h < 1 || h > 65536)) {
+            rc = md_fail(err, MD_EINVAL, "--size: '%s' is not WIDTHxHEIGHT, e.g. 512x512", o->size);
+            goto done;
+        }
+        json_object_set_new(spec, "width", json_integer(w));
+        json_object_set_new(spec, "height", json_integer(h));
+    }
+    if (o->samples != NULL) {
+        rc = parse_count("--samples", o->samples, 1024, &n, err);
+        if (rc != 0)
+            goto done;
+        json_object_set_new(spec, "samples", json_integer(n));
+    }
+    if (o->label != NULL) {
+        if (strlen(o->label) > 200) {
+            rc = md_fail(err, MD_EINVAL, "--label: %zu bytes, at most 200", strlen(o->label));
+            goto done;
+        }
+        json_object_set_new(spec, "label", json_string(o->label));
+    }
+    if (o->render != NULL) {
+        json_object_set_new(spec, "kind", json_string("render"));
+        n = 36;
+        if (o->turntable != NULL) {
+            rc = parse_count("--turntable", o->turntable, 100000, &n, err);
+            if (rc != 0)
+                goto done;
+        }
+        if (o->turntable != NULL || json_object_get(spec, "views") == NULL)
+            json_object_set_new(spec, "views",
+                                json_pack("{s:{s:I,s:I}}", "turntable", "count", (json_int_t)n,
+                                          "elevation", (json_int_t)10));
+    }
+done:
+    if (rc != 0) {
+        json_decref(spec);
+        spec = NULL;
+    }
+    *out = spec;
+    return rc;
+}
+
+static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_error *err)
+{
+    static const struct option longopts[] = {
+        {"source-texture", required_argument, NULL, OPT_SOURCE_TEXTURE},
+        {"target-texture", required_argument, NULL, OPT_TARGET_TEXTURE},
+        {"spec", required_argument, NULL, OPT_SPEC},
+        {"frames", required_argument, NULL, OPT_FRAMES},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"samples", required_argument, NULL, OPT_SAMPLES},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"render", required_argument, NULL, OPT_RENDER},
+        {"turntable", required_argument, NULL, OPT_TURNTABLE},
+        {"idempotency-key", required_argument, NULL, OPT_IDEMPOTENCY_KEY},
+        {"json", no_argument, NULL, CLIENT_OPT_JSON},
+        CLIENT_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_SOURCE_TEXTURE:
+            o->source_texture = optarg;
+            break;
+        case OPT_TARGET_TEXTURE:
+            o->target_texture = optarg;
+            break;
+        case OPT_SPEC:
+            o->spec = optarg;
+            break;
+        case OPT_FRAMES:
+            o->frames = optarg;
+            break;
+        case OPT_SIZE:
+            o->size = optarg;
+            break;
+        case OPT_SAMPLES:
+            o->samples = optarg;
+            break;
+        case OPT_LABEL:
+            o->label = optarg;
+            break;
+        case OPT_RENDER:
+            o->render = optarg;
+            break;
+        case OPT_TURNTABLE:
+            o->turntable = optarg;
+            break;
+        case OPT_IDEMPOTENCY_KEY:
+            o->idempotency_key = optarg;
+            break;
+        case CLIENT_OPT_JSON:
+            o->json = 1;
+            break;
+        case CLIENT_OPT_SERVER:
+            cl->server_arg = optarg;
+            break;
+        case CLIENT_OPT_API_KEY:
+            cl->api_key_arg = optarg;
+            break;
+        case 'h':
+            submit_usage(stdout);
+            return 1;
+        default:
+            return client_bad_option(c, argv, "submit", err);
+        }
+    }
+    int files = argc - optind;
+    if (o->render != NULL) {
+        if (files != 0)
+            return md_fail(err, MD_EINVAL, "--render MESH takes no SOURCE or TARGET");
+        if (o->source_texture || o->target_texture)
+            return md_fail(err, MD_EINVAL,
+                           "--source-texture and --target-texture are for "
+                           "morph jobs, not --render");
+        return check_input("mesh", o->render, err);
+    }
+    if (o->turntable != NULL)
+        return md_fail(err, MD_EINVAL, "--turntable is for --render jobs");
+    if (files != 2)
+        return md_fail(err, MD_EINVAL,
+                       "expected SOURCE and TARGET mesh files, got %d file argument(s)", files);
+    o->source = argv[optind];
+    o->target = argv[optind + 1];
+    if (o->idempotency_key != NULL) {
+        size_t n = strlen(o->idempotency_key);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)o->idempotency_key[i] <= ' ' || o->idempotency_key[i] == 0x7f)
+                return md_fail(err, MD_EINVAL,
+                               "--idempotency-key: no spaces or control "
+                               "characters, please");
+        if (n == 0 || n > 255)
+            return md_fail(err, MD_EINVAL, "--idempotency-key: 1 to 255 characters");
+    }
+    int rc = check_input("source mesh", o->source, err);
+    if (rc == 0)
+        rc = check_input("target mesh", o->target, err);
+    if (rc == 0 && o->source_texture)
+        rc = check_input("source texture", o->source_texture, err);
+    if (rc == 0 && o->target_texture)
+        rc = check_input("target texture", o->target_texture, err);
+    return rc;
+}
+
+int cli_submit(int argc, char **argv)
+{
+    submit_opts o = {0};
+    client cl = {0};
+    md_error err;
+    md_error_clear(&err);
+    http_response r = {0};
+    json_t *spec = NULL, *job = NULL;
+    char *spec_text = NULL;
+    const char *who = "submit";
+    int opened = 0;
+
+    int rc = submit_parse(argc, argv, &o, &cl, &err);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        rc = build_spec(&o, &spec, &err);
+    if (rc == 0)
+        rc = client_open(&cl, &err);
+    if (rc != 0)
+        goto done;
+    opened = 1;
+    if (json_object_size(spec) > 0) {
+        spec_text = json_dumps(spec, JSON_COMPACT);
+        if (spec_text == NULL) {
+            rc = md_fail(&err, MD_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+
+    http_part parts[5];
+    size_t n = 0;
+    if (o.render != NULL) {
+        parts[n++] = (http_part){.name = "mesh", .file = o.render};
+    } else {
+        parts[n++] = (http_part){.name = "source", .file = o.source};
+        parts[n++] = (http_part){.name = "target", .file = o.target};
+        if (o.source_texture)
+            parts[n++] = (http_part){.name = "source_texture", .file = o.source_texture};
+        if (o.target_texture)
+            parts[n++] = (http_part){.name = "target_texture", .file = o.target_texture};
+    }
+    if (spec_text != NULL)
+        parts[n++] =
+            (http_part){.name = "spec", .data = spec_text, .content_type = "application/json"};
+
+    who = NULL;
+    rc = http_post_multipart(&cl.http, "/jobs", parts, n, o.idempotency_key, &r, &err);
+    if (rc == 0 && (r.status < 200 || r.status >= 300))
+        rc = http_problem(&r, &err);
+    if (rc == 0)
+        rc = client_json_object(&r, &job, &err);
+    if (rc != 0)
+        goto done;
+    const char *id = jstr(job, "id", NULL);
+    if (id == NULL) {
+        rc = md_fail(&err, MD_EINTERNAL, "the server accepted the job but sent no id");
+        goto done;
+    }
+    if (o.json)
+        printf("%s\n", r.body);
+    else
+        printf("%s\n", id);
+
+done:
+    http_response_free(&r);
+    json_decref(job);
+    json_decref(spec);
+    free(spec_text); /* jansson allocates with malloc */
+    if (opened)
+        client_close(&cl);
+    return client_exit(who, rc, &err);
+}
+
+/* ---- Commands that take one job id ---- */
+
+int client_id_parse(int argc, char **argv, const char *cmd, const char *shortopts,
+                    const struct option *longopts, void (*usage)(FILE *), id_opts *o, client *cl,
+                    md_error *err)
+{
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+        case CLIENT_OPT_JSON:
+            o->json = 1;
+            break;
+        case CLIENT_OPT_TIMEOUT:
+            o->timeout = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case CLIENT_OPT_SERVER:
+            cl->server_arg = optarg;
+            break;
+        case CLIENT_OPT_API_KEY:
+            cl->api_key_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            return client_bad_option(c, argv, cmd, err);
+        }
+    }
+    if (argc - optind != 1)
+        return md_fail(err, MD_EINVAL, "expected one job id, got %d argument(s)", argc - optind);
+    o->id = argv[optind];
+    return client_job_id_check(o->id, err);
+}
+
+/* ---- status ---- */
+
+static void status_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: morph status ID [--json] [options]\n"
+            "\n"
+            "Prints a job's state: status, stage and frames done, times, inputs, error and\n"
+            "artifacts (GET /jobs/ID).\n"
+            "\n"
+            "Options:\n"
+            "      --json               print the server's job JSON as it came\n" CLIENT_COMMON_HELP
+            "\n"
+            "Exit status: 0 the job was read (whatever its status), 1 failure (server\n"
+            "unreachable or failing), 2 bad usage or no such job.\n");
+}
+
+int cli_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, CLIENT_OPT_JSON},
+        CLIENT_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    id_opts o = {0};
+    client cl = {0};
+    md_error err;
+    md_error_clear(&err);
+    http_response r = {0};
+    json_t *job = NULL;
+    int rc = client_id_parse(argc, argv, "status", ":h", longopts, status_usage, &o, &cl, &err);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        rc = client_open(&cl, &err);
+    if (rc != 0)
+        return client_exit("status", rc, &err);
+    rc = client_job_get(&cl, o.id, &job, &r, &err);
+    if (rc == 0 && o.json)
+        printf("%s\n", r.body);
+    else if (rc == 0)
+        print_job(job);
+    json_decref(job);
+    http_response_free(&r);
+    client_close(&cl);
+    return client_exit(NULL, rc, &err);
+}
+
+/* ---- wait ---- */
+
+static void wait_usage(FILE *f)
+{
+    fprintf(
+        f,
+        "Usage: morph wait ID [--timeout S] [options]\n"
+        "\n"
+        "Polls a job (GET /jobs/ID, as often as the server's Retry-After asks, else every\n"
+        "second) until it is finished, with a progress bar when stderr is a terminal. On\n"
+        "success prints \"job ID succeeded: …\" (or the job JSON with --json). Once the\n"
+        "server has answered, a spell when it is unreachable or busy (502/503/504) is\n"
+        "retried, up to 5 times in a row; a server that never answered fails at once.\n"
+        "\n"
+        "Options:\n"
+        "      --timeout S          give up after S seconds (default: wait as long as it takes)\n"
+        "      --json               print the finished job's JSON\n"
+        "  -q, --quiet              no progress bar and no summary line\n" CLIENT_COMMON_HELP "\n"
+        "Exit status: 0 the job succeeded; 1 it failed or was canceled (the server's error\n"
+        "is printed), the timeout passed, or the server is unreachable; 2 bad usage or no\n"
+        "such job.\n");
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* One poll; returns 0 with *job set, or an error; *transient tells whether a retry may help. */
+static int wait_poll(const client *cl, const char *id, json_t **job, http_response *r,
+                     int *transient, md_error *err)
+{
+    *transient = 0;
+    int rc = client_job_get(cl, id, job, r, err);
+    if (rc != 0 && (r->status == 0 || r->status == 502 || r->status == 503 || r->status == 504))
+        *transient = rc != MD_EINVAL && rc != MD_ELIMIT;
+    return rc;
+}
+
+int cli_wait(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"timeout", required_argument, NULL, CLIENT_OPT_TIMEOUT},
+        {"json", no_argument, NULL, CLIENT_OPT_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        CLIENT_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    id_opts o = {0};
+    client cl = {0};
+    md_error err;
+    md_error_clear(&err);
+    http_response r = {0};
+    json_t *job = NULL;
+    double timeout = 0;
+    int rc = client_id_parse(argc, argv, "wait", ":hq", longopts, wait_usage, &o, &cl, &err);
+    if (rc == 1)
+        return 0;
+    if (rc == 0 && o.timeout != NULL) {
+        char *end;
+        timeout = strtod(o.timeout, &end);
+        if (end == o.timeout || *end != '\0' || !(timeout > 0) || timeout > 1e9)
+            rc = md_fail(&err, MD_EINVAL, "--timeout: '%s' is not a positive number of seconds",
+                         o.timeout);
+    }
+    if (rc == 0)
+        rc = client_open(&cl, &err);
+    if (rc != 0)
+        return client_exit("wait", rc, &err);
+
+    double start = md_now();
+    char stage[16] = "queued   ";
+    cli_progress *bar = cli_progress_new(stage, 0, !o.quiet);
+    int failures = 0, answered = 0;
+    for (;;) {
+        int transient;
+        json_decref(job);
+        job = NULL;
+        http_response_free(&r);
+        rc = wait_poll(&cl, o.id, &job, &r, &transient, &err);
+        double pause = 1.0;
+        if (rc != 0) {
+            /* Retry only a server that answered before: a wrong URL should fail at once. */
+            if (!transient || !answered || ++failures > 5)
+                break;
+            pause = r.retry_after_s > 0 ? (double)r.retry_after_s : (double)failures;
+        } else {
+            failures = 0;
+            answered = 1;
+            const char *status = jstr(job, "status", "");
+            const json_t *progress = json_object_get(job, "progress");
+            snprintf(stage, sizeof stage, "%-9.9s", jstr(progress, "stage", "?"));
+            cli_progress_set(bar, (uint64_t)jint(progress, "frames_done"),
+                             (uint64_t)jint(progress, "frames_total"));
+            if (strcmp(status, "succeeded") == 0)
+                break;
+            if (strcmp(status, "failed") == 0) {
+                rc = md_fail(&err, MD_EENGINE, "job %s failed: %s", o.id,
+                             jstr(job, "error", "(the server gave no reason)"));
+                break;
+            }
+            if (strcmp(status, "canceled") == 0) {
+                rc = md_fail(&err, MD_ECANCELED, "job %s was canceled%s%s", o.id,
+                             jstr(job, "error", NULL) ? ": " : "", jstr(job, "error", ""));
+                break;
+            }
+            if (r.retry_after_s >= 0)
+                pause = r.retry_after_s;
+        }
+        if (pause < 0.2)
+            pause = 0.2; /* Retry-After: 0 must not become a busy loop */
+        if (pause > 30)
+            pause = 30;
+        double now = md_now();
+        if (timeout > 0 && now - start >= timeout) {
+            char state[MD_ERROR_MSG_MAX] = "unknown";
+            if (rc != 0)
+                snprintf(state, sizeof state, "%s", err.msg);
+            else if (job != NULL)
+                job_state_text(job, state, sizeof state);
+            rc = md_fail(&err, MD_EIO, "gave up after %g s waiting for job %s: %s", timeout, o.id,
+                         state);
+            break;
+        }
+        if (timeout > 0 && now + pause > start + timeout)
+            pause = start + timeout - now;
+        sleep_s(pause);
+    }
+    cli_progress_free(bar);
+    if (rc == 0 && o.json) {
+        printf("%s\n", r.body);
+    } else if (rc == 0 && !o.quiet) {
+        const json_t *progress = json_object_get(job, "progress");
+        printf("job %s succeeded: %lld/%lld frames, %zu artifact(s)\n", o.id,
+               jint(progress, "frames_done"), jint(progress, "frames_total"),
+               json_array_size(json_object_get(job, "artifacts")));
+    }
+    json_decref(job);
+    http_response_free(&r);
+    client_close(&cl);
+    return client_exit(NULL, rc, &err);
+}
+
+/* ---- cancel and delete ---- */
+
+static void cancel_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: morph cancel ID [--json] [options]\n"
+            "\n"
+            "Cancels a job (POST /jobs/ID/cancel): a queued job is canceled at once, a running\n"
+            "one stops at its next stage boundary or frame. Prints the job's status after the\n"
+            "request (\"canceled\", or \"running\" while the stop is pending).\n"
+            "\n"
+            "Options:\n"
+            "      --json               print the server's answer as it came\n" CLIENT_COMMON_HELP
+            "\n"
+            "Exit status: 0 done, 1 failure (server unreachable or failing), 2 bad usage,\n"
+            "no such job, or a job that cannot be canceled (409).\n");
+}
+
+static void delete_usage(FILE *f)
+{
+    fprintf(f, "Usage: morph delete ID [options]\n"
+               "\n"
+               "Deletes a queued or finished job, its record and its artifacts (DELETE /jobs/ID).\n"
+               "A running job cannot be deleted (409): cancel it first.\n"
+               "\n"
+               "Options:\n" CLIENT_COMMON_HELP "\n"
+               "Exit status: 0 deleted, 1 failure (server unreachable or failing), 2 bad usage,\n"
+               "no such job, or a running job (409).\n");
+}
+
+static int id_action(int argc, char **argv, const char *cmd, void (*usage)(FILE *))
+{
+    static const struct option cancel_longopts[] = {
+        {"json", no_argument, NULL, CLIENT_OPT_JSON},
+        CLIENT_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option delete_longopts[] = {
+        CLIENT_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    int cancel = strcmp(cmd, "cancel") == 0;
+    id_opts o = {0};
+    client cl = {0};
+    md_error err;
+    md_error_clear(&err);
+    http_response r = {0};
+    json_t *job = NULL;
+    int rc = client_id_parse(argc, argv, cmd, ":h", cancel ? cancel_longopts : delete_longopts,
+                             usage, &o, &cl, &err);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        rc = client_open(&cl, &err);
+    if (rc != 0)
+        return client_exit(cmd, rc, &err);
+    char path[128];
+    snprintf(path, sizeof path, cancel ? "/jobs/%s/cancel" : "/jobs/%s", o.id);
+    rc = http_send(&cl.http, cancel ? "POST" : "DELETE", path, &r, &err);
+    if (rc == 0 && (r.status < 200 || r.status >= 300))
+        rc = http_problem(&r, &err);
+    if (rc == 0 && cancel && o.json) {
+        printf("%s\n", r.body);
+    } else if (rc == 0 && cancel) {
+        /* The answer is the job when the server sends one; otherwise read it back. */
+        if (client_json_object(&r, &job, &err) != 0) {
+            http_response_free(&r);
+            rc = client_job_get(&cl, o.id, &job, &r, &err);
+        }
+        if (rc == 0)
+            printf("%s%s\n", jstr(job, "status", "?"),
+                   strcmp(jstr(job, "status", ""), "running") == 0 ? " (cancel requested)" : "");
+    }
+    json_decref(job);
+    http_response_free(&r);
+    client_close(&cl);
+    return client_exit(NULL, rc, &err);
+}
+
+int cli_cancel(int argc, char **argv)
+{
+    return id_action(argc, argv, "cancel", cancel_usage);
+}
+
+int cli_delete(int argc, char **argv)
+{
+    return id_action(argc, argv, "delete", delete_usage);
+}

@@ -1,0 +1,53 @@
+/*
+ * cuda_int.h — internal to gpu/cuda/: what the host side of the CUDA engine (engine_cuda.c, C)
+ * and its kernels (kernels.cu, CUDA C++) share: the per-frame item of the morph stage and the
+ * C-callable launchers, one per stage. Each launcher covers every frame of a chunk in one
+ * launch: blockIdx.y is the frame, blockIdx.x * blockDim.x + threadIdx.x the element (vertex,
+ * triangle or pixel); threads past their frame's element count return at once.
+ *
+ * The items live in device memory (an offset table: one struct per frame, pointers into the
+ * concatenated device buffers). Raster and shade items are the shared params structs of
+ * kernels.h as they are; the morph item wraps eng_morph_params with what the GPU needs more:
+ * the vertex -> triangle adjacency for the deterministic normal gather, and the view-projection,
+ * because the GPU does raster's per-vertex transform (clip = view_proj * pos) in the per-vertex
+ * morph launch, with the same arithmetic as eng_cpu_raster.
+ */
+#ifndef GPU_CUDA_INT_H
+#define GPU_CUDA_INT_H
+
+#include <cuda_runtime_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "gpu/engine_int.h"
+
+typedef struct cu_morph_item {
+    eng_morph_params m; /* the shared contract: counts, pos_a/pos_b, t, out_pos, out_normal */
+    const uint32_t *adj_first; /* vertex_count + 1 offsets into adj_tri */
+    const uint32_t *adj_tri;   /* per vertex, its triangles in ascending order; a triangle that
+                                  names the vertex twice appears twice (as the CPU adds it) */
+    float view_proj[16];       /* column-major world -> clip, as eng_raster_params */
+    float *clip;               /* out: 4 * vertex_count, read by raster and shade */
+} cu_morph_item;
+
+/* Threads per block of every launch. */
+#define CU_BLOCK 256
+
+/* Launch stage kernels on stream for frames items (device pointers). max_* is the largest
+ * element count of any frame in the chunk (the grid's x extent). Return the launch's error
+ * (cudaGetLastError), cudaSuccess when queued. */
+cudaError_t cu_launch_morph(const cu_morph_item *items, uint32_t frames, uint32_t max_vertices,
+                            cudaStream_t stream);
+/* Expects vis already cleared to ENG_VIS_EMPTY (one cudaMemsetAsync for the chunk). */
+cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
+                             uint32_t max_triangles, cudaStream_t stream);
+cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t frames, uint32_t max_pixels,
+                            cudaStream_t stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

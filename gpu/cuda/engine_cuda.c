@@ -1,0 +1,856 @@
+/*
+ * engine_cuda.c — the CUDA engine's host side: the process's CUDA context, the engine's streams
+ * and growing buffers, the upload of a batch, chunking, and frame delivery on host threads. The
+ * kernels are in kernels.cu; this file is C11 over the CUDA runtime API, so it builds with the
+ * project's C warnings and sanitizers.
+ *
+ * Called through the vtable from eng_batch_run (engine.c), which has validated every job, on
+ * the caller's thread; one batch at a time per engine (a second concurrent call is refused).
+ *
+ * A batch runs in four steps:
+ *   1. Upload. Every job's positions, triangles, vertex -> triangle adjacency (built here, in
+ *      triangle order, so the GPU's normal gather adds in the CPU's order), UVs, materials and
+ *      device-side eng_surface records go into one pinned staging buffer and one device buffer,
+ *      in a single copy. Textures go into one texel buffer, each distinct texture (same pixels
+ *      pointer and size) once, however many jobs share it.
+ *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
+ *      (positions, normals, clip, visibility buffer, RGB) fits the budget (1 GiB or an eighth of
+ *      free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame a chunk).
+ *   3. Per chunk, on one of two slots (stream + buffers), with no host wait: the item tables
+ *      (cuda_int.h) are copied up, then morph, clear + raster, shade each run as ONE launch for
+ *      all frames of the chunk, and the RGB frames are copied into the slot's pinned buffer;
+ *      events around each stage time it.
+ *   4. While the GPU works on chunk k + 1 in the other slot, the calling thread and up to
+ *      threads - 1 helpers hand chunk k's frames to the callback (the caller's PNG encoder);
+ *      chunk k + 2 is queued into the slot only once all of chunk k's callbacks have returned.
+ *
+ * Ownership: the engine owns its streams, events and every buffer; all of them only grow and
+ * live until eng_free, so a worker rendering batch after batch of one shape allocates nothing in
+ * the steady state. Jobs and their arrays are borrowed for the batch.
+ *
+ * Errors: every runtime call and launch is checked (CU_TRY). Running out of device or pinned
+ * memory returns MD_ENOMEM and leaves the engine usable; any other CUDA error returns
+ * MD_EENGINE and marks the engine broken (CUDA errors from kernels are sticky to the context),
+ * so every later batch fails at once with the first error and a request to restart the worker.
+ */
+#include "gpu/cuda/engine_cuda.h"
+#include "gpu/cuda/cuda_int.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_THREADS 256
+#define MAX_CHUNK_FRAMES 4096u /* also keeps gridDim.y far below its 65535 */
+#define DEFAULT_BUDGET ((size_t)1 << 30)
+#define ALIGN 256 /* device sub-buffers start on this boundary */
+
+/* ---- Growing buffers ---- */
+
+typedef struct dev_buf {
+    void *ptr;
+    size_t cap;
+} dev_buf;
+
+static size_t grow_size(size_t n)
+{
+    size_t extra = n / 4;
+    size_t cap = n + extra < n ? n : n + extra; /* headroom, so slow growth reallocates rarely */
+    return (cap + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+}
+
+/* Contents are not kept: every user rewrites its buffer whole. */
+static cudaError_t dev_reserve(dev_buf *b, size_t n)
+{
+    if (n <= b->cap)
+        return cudaSuccess;
+    if (b->ptr != NULL) {
+        cudaError_t ce = cudaFree(b->ptr);
+        b->ptr = NULL;
+        b->cap = 0;
+        if (ce != cudaSuccess)
+            return ce;
+    }
+    size_t cap = grow_size(n);
+    cudaError_t ce = cudaMalloc(&b->ptr, cap);
+    if (ce != cudaSuccess) {
+        b->ptr = NULL;
+        return ce;
+    }
+    b->cap = cap;
+    return cudaSuccess;
+}
+
+static cudaError_t pin_reserve(dev_buf *b, size_t n)
+{
+    if (n <= b->cap)
+        return cudaSuccess;
+    if (b->ptr != NULL) {
+        cudaError_t ce = cudaFreeHost(b->ptr);
+        b->ptr = NULL;
+        b->cap = 0;
+        if (ce != cudaSuccess)
+            return ce;
+    }
+    size_t cap = grow_size(n);
+    cudaError_t ce = cudaMallocHost(&b->ptr, cap);
+    if (ce != cudaSuccess) {
+        b->ptr = NULL;
+        return ce;
+    }
+    b->cap = cap;
+    return cudaSuccess;
+}
+
+static size_t align_up(size_t n)
+{
+    return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+}
+
+/* ---- The engine ---- */
+
+enum { EV_START, EV_MORPH, EV_RASTER, EV_SHADE, EV_COPY, EV_COUNT };
+
+/* A slot: a stream and the buffers of one chunk in flight. */
+typedef struct cu_slot {
+    cudaStream_t stream;
+    cudaEvent_t ev[EV_COUNT];
+    dev_buf items, pos, normal, clip, vis, rgb; /* device */
+    dev_buf items_host, rgb_host;               /* pinned */
+    uint64_t first, count;                      /* frames of the batch it holds */
+    int queued;                                 /* queued and not yet delivered */
+} cu_slot;
+
+typedef struct cu_eng {
+    eng base; /* first: the eng * handed out points here */
+    int device;
+    int threads; /* frame delivery threads, the caller included */
+    size_t budget;
+    atomic_int busy;
+    int broken;
+    char broken_msg[384];
+    int streams_ready; /* slots' streams and events created */
+    cu_slot slot[2];
+    dev_buf geom, geom_host, tex;
+    cudaEvent_t uploaded;
+} cu_eng;
+
+static int cu_fail(cu_eng *e, cudaError_t ce, const char *call, md_error *err)
+{
+    if (ce == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError(); /* not sticky: clear it so the next call starts clean */
+        return md_fail(err, MD_ENOMEM, "cuda engine: %s: %s (try fewer or smaller jobs a batch)",
+                       call, cudaGetErrorString(ce));
+    }
+    if (e != NULL && !e->broken) {
+        e->broken = 1;
+        snprintf(e->broken_msg, sizeof e->broken_msg, "%s failed: %s: %s", call,
+                 cudaGetErrorName(ce), cudaGetErrorString(ce));
+    }
+    return md_fail(err, MD_EENGINE,
+                   "cuda engine: %s failed: %s: %s; the engine is unusable, restart the worker",
+                   call, cudaGetErrorName(ce), cudaGetErrorString(ce));
+}
+
+/* Checks a CUDA call; on failure sets rc and jumps to the function's one cleanup label. */
+#define CU_TRY(call)                                                                               \
+    do {                                                                                           \
+        cudaError_t ce_ = (call);                                                                  \
+        if (ce_ != cudaSuccess) {                                                                  \
+            rc = cu_fail(e, ce_, #call, err);                                                      \
+            goto done;                                                                             \
+        }                                                                                          \
+    } while (0)
+
+/* ---- The process's context ---- */
+
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static int ctx_devices;
+static cudaError_t ctx_status;
+
+static void ctx_init(void)
+{
+    int n = 0;
+    cudaError_t ce = cudaGetDeviceCount(&n);
+    if (ce == cudaSuccess && n > 0) {
+        ce = cudaSetDevice(0);
+        if (ce == cudaSuccess)
+            ce = cudaFree(NULL); /* creates the primary context now, not inside a batch */
+    }
+    ctx_status = ce;
+    ctx_devices = ce == cudaSuccess ? n : 0;
+}
+
+int eng_cuda_device_count(md_error *err)
+{
+    pthread_once(&ctx_once, ctx_init);
+    if (ctx_status == cudaErrorInsufficientDriver || ctx_status == cudaErrorNoDevice)
+        md_fail(err, MD_ENODEV,
+                "no CUDA device on this machine (no NVIDIA driver, a driver older than this "
+                "build's CUDA runtime, or no GPU: %s); use the cpu engine (--engine cpu)",
+                cudaGetErrorName(ctx_status));
+    else if (ctx_status != cudaSuccess)
+        md_fail(err, MD_ENODEV, "no usable CUDA device (%s: %s); use the cpu engine (--engine cpu)",
+                cudaGetErrorName(ctx_status), cudaGetErrorString(ctx_status));
+    else if (ctx_devices == 0)
+        md_fail(err, MD_ENODEV, "no CUDA device found; use the cpu engine (--engine cpu)");
+    return ctx_devices;
+}
+
+/* ---- Upload ---- */
+
+/* Where job j's data lives, as device addresses, once uploaded. */
+typedef struct job_dev {
+    size_t off_pos[2], off_tri, off_adj_first, off_adj_tri, off_surface;
+    size_t off_uvs[2], off_tri_uvs[2], off_tri_mat[2], off_mat[2];
+    eng_job_setup setup;
+} job_dev;
+
+typedef struct tex_entry {
+    const uint8_t *rgba;
+    int w, h;
+    size_t off;
+} tex_entry;
+
+typedef struct batch {
+    const eng_job *jobs;
+    uint32_t job_count;
+    job_dev *dev;
+    tex_entry *tex;
+    size_t tex_count, tex_bytes, geom_bytes;
+    uint64_t frame_count;
+    uint32_t *frame_job; /* per batch frame: its job; frames are job-major */
+    uint32_t *frame_index;
+} batch;
+
+static size_t take(size_t *cursor, size_t bytes)
+{
+    size_t at = *cursor;
+    *cursor = align_up(at + bytes);
+    return at;
+}
+
+static size_t tex_find(const batch *b, const eng_material *m)
+{
+    for (size_t i = 0; i < b->tex_count; i++) {
+        if (b->tex[i].rgba == m->rgba && b->tex[i].w == m->tex_width &&
+            b->tex[i].h == m->tex_height)
+            return i;
+    }
+    return (size_t)-1;
+}
+
+/* Pass 1: offsets of everything in the geometry buffer, and the distinct textures. */
+static int batch_layout(batch *b, md_error *err)
+{
+    size_t cur = 0, tex_cap = 0;
+    for (uint32_t j = 0; j < b->job_count; j++) {
+        const eng_job *job = &b->jobs[j];
+        job_dev *d = &b->dev[j];
+        size_t nv = job->vertex_count, nt = job->triangle_count;
+        eng_job_setup_make(job, &d->setup);
+        d->off_pos[0] = take(&cur, nv * 3 * sizeof(float));
+        d->off_pos[1] = job->positions[1] == job->positions[0] ? d->off_pos[0]
+                                                               : take(&cur, nv * 3 * sizeof(float));
+        d->off_tri = take(&cur, nt * 3 * sizeof(uint32_t));
+        d->off_adj_first = take(&cur, (nv + 1) * sizeof(uint32_t));
+        d->off_adj_tri = take(&cur, nt * 3 * sizeof(uint32_t));
+        d->off_surface = take(&cur, 2 * sizeof(eng_surface));
+        for (int s = 0; s < 2; s++) {
+            const eng_surface *sf = &job->surface[s];
+            int uv = sf->tri_uvs != NULL && sf->uvs != NULL;
+            d->off_uvs[s] = uv ? take(&cur, (size_t)sf->uv_count * 2 * sizeof(float)) : 0;
+            d->off_tri_uvs[s] = uv ? take(&cur, nt * 3 * sizeof(uint32_t)) : 0;
+            d->off_tri_mat[s] = sf->tri_materials != NULL ? take(&cur, nt * sizeof(uint16_t)) : 0;
+            d->off_mat[s] = take(&cur, (size_t)sf->material_count * sizeof(eng_material));
+            for (uint32_t m = 0; m < sf->material_count; m++) {
+                const eng_material *mat = &sf->materials[m];
+                if (mat->rgba == NULL || tex_find(b, mat) != (size_t)-1)
+                    continue;
+                if (b->tex_count == tex_cap) {
+                    size_t cap = tex_cap ? tex_cap * 2 : 8;
+                    tex_entry *t = md_realloc_array(b->tex, cap, sizeof *t);
+                    if (t == NULL)
+                        return md_fail(err, MD_ENOMEM, "cuda engine: texture table");
+                    b->tex = t;
+                    tex_cap = cap;
+                }
+                tex_entry *t = &b->tex[b->tex_count++];
+                t->rgba = mat->rgba;
+                t->w = mat->tex_width;
+                t->h = mat->tex_height;
+                t->off = b->tex_bytes;
+                b->tex_bytes = align_up(b->tex_bytes + (size_t)t->w * (size_t)t->h * 4);
+            }
+        }
+    }
+    b->geom_bytes = cur;
+    return 0;
+}
+
+/* Pass 2: fills the pinned staging copy; device pointers are geom/tex base + offsets. */
+static int batch_fill(const batch *b, cu_eng *e, uint32_t *cursor, md_error *err)
+{
+    char *host = e->geom_host.ptr;
+    char *gdev = e->geom.ptr;
+    char *tdev = e->tex.ptr;
+    (void)err;
+    for (uint32_t j = 0; j < b->job_count; j++) {
+        const eng_job *job = &b->jobs[j];
+        const job_dev *d = &b->dev[j];
+        size_t nv = job->vertex_count, nt = job->triangle_count;
+        memcpy(host + d->off_pos[0], job->positions[0], nv * 3 * sizeof(float));
+        memcpy(host + d->off_pos[1], job->positions[1], nv * 3 * sizeof(float));
+        memcpy(host + d->off_tri, job->triangles, nt * 3 * sizeof(uint32_t));
+
+        /* Adjacency in triangle order: counting sort of the corners by vertex, stable. */
+        uint32_t *first = (uint32_t *)(host + d->off_adj_first);
+        uint32_t *adj = (uint32_t *)(host + d->off_adj_tri);
+        memset(first, 0, (nv + 1) * sizeof *first);
+        for (size_t i = 0; i < nt * 3; i++)
+            first[job->triangles[i] + 1]++;
+        for (size_t v = 0; v < nv; v++)
+            first[v + 1] += first[v];
+        memcpy(cursor, first, nv * sizeof *cursor);
+        for (size_t i = 0; i < nt * 3; i++)
+            adj[cursor[job->triangles[i]]++] = (uint32_t)(i / 3);
+
+        eng_surface *surf = (eng_surface *)(host + d->off_surface);
+        for (int s = 0; s < 2; s++) {
+            const eng_surface *sf = &job->surface[s];
+            eng_surface ds = *sf;
+            int uv = sf->tri_uvs != NULL && sf->uvs != NULL;
+            if (uv) {
+                memcpy(host + d->off_uvs[s], sf->uvs, (size_t)sf->uv_count * 2 * sizeof(float));
+                memcpy(host + d->off_tri_uvs[s], sf->tri_uvs, nt * 3 * sizeof(uint32_t));
+                ds.uvs = (const float *)(gdev + d->off_uvs[s]);
+                ds.tri_uvs = (const uint32_t *)(gdev + d->off_tri_uvs[s]);
+            } else {
+                ds.uvs = NULL;
+                ds.tri_uvs = NULL;
+            }
+            if (sf->tri_materials != NULL) {
+                memcpy(host + d->off_tri_mat[s], sf->tri_materials, nt * sizeof(uint16_t));
+                ds.tri_materials = (const uint16_t *)(gdev + d->off_tri_mat[s]);
+            }
+            eng_material *mats = (eng_material *)(host + d->off_mat[s]);
+            for (uint32_t m = 0; m < sf->material_count; m++) {
+                mats[m] = sf->materials[m];
+                if (mats[m].rgba != NULL)
+                    mats[m].rgba = (const uint8_t *)(tdev + b->tex[tex_find(b, &mats[m])].off);
+            }
+            ds.materials = (const eng_material *)(gdev + d->off_mat[s]);
+            surf[s] = ds;
+        }
+    }
+    return 0;
+}
+
+static int batch_upload(cu_eng *e, batch *b, md_error *err)
+{
+    int rc = 0;
+    uint32_t *cursor = NULL;
+    uint32_t max_nv = 0;
+    rc = batch_layout(b, err);
+    if (rc != 0)
+        goto done;
+    for (uint32_t j = 0; j < b->job_count; j++)
+        max_nv = b->jobs[j].vertex_count > max_nv ? b->jobs[j].vertex_count : max_nv;
+    cursor = md_malloc_array(max_nv, sizeof *cursor);
+    if (cursor == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "cuda engine: adjacency scratch for %u vertices", max_nv);
+        goto done;
+    }
+    /* The previous batch's copies finished before it returned, so these buffers are free. */
+    CU_TRY(dev_reserve(&e->geom, b->geom_bytes));
+    CU_TRY(pin_reserve(&e->geom_host, b->geom_bytes));
+    CU_TRY(dev_reserve(&e->tex, b->tex_bytes > 0 ? b->tex_bytes : 1));
+    rc = batch_fill(b, e, cursor, err);
+    if (rc != 0)
+        goto done;
+    cudaStream_t st = e->slot[0].stream;
+    CU_TRY(
+        cudaMemcpyAsync(e->geom.ptr, e->geom_host.ptr, b->geom_bytes, cudaMemcpyHostToDevice, st));
+    /* Textures straight from the caller's (pageable) memory: the runtime stages them and the
+     * call returns once the source may change, which suits borrowed pixels. */
+    for (size_t i = 0; i < b->tex_count; i++) {
+        const tex_entry *t = &b->tex[i];
+        CU_TRY(cudaMemcpyAsync((char *)e->tex.ptr + t->off, t->rgba,
+                               (size_t)t->w * (size_t)t->h * 4, cudaMemcpyHostToDevice, st));
+    }
+    CU_TRY(cudaEventRecord(e->uploaded, st));
+    CU_TRY(cudaStreamWaitEvent(e->slot[1].stream, e->uploaded, 0));
+done:
+    md_free(cursor);
+    return rc;
+}
+
+/* ---- Chunks ---- */
+
+/* Device bytes one frame of job needs in a slot: positions, normals, clip, vis, RGB. */
+static size_t frame_bytes(const eng_job *job, int grid)
+{
+    size_t nv = job->vertex_count;
+    size_t samples = (size_t)job->width * (size_t)grid * (size_t)job->height * (size_t)grid;
+    return align_up(nv * 3 * sizeof(float)) * 2 + align_up(nv * 4 * sizeof(float)) +
+           align_up(samples * sizeof(uint64_t)) + (size_t)job->width * (size_t)job->height * 3;
+}
+
+/* How many frames from first form the next chunk. */
+static uint64_t chunk_frames(const cu_eng *e, const batch *b, uint64_t first)
+{
+    size_t used = 0;
+    uint64_t n = 0;
+    while (first + n < b->frame_count && n < MAX_CHUNK_FRAMES) {
+        uint32_t j = b->frame_job[first + n];
+        size_t fb = frame_bytes(&b->jobs[j], b->dev[j].setup.grid);
+        if (n > 0 && used + fb > e->budget)
+            break;
+        used += fb;
+        n++;
+    }
+    return n;
+}
+
+/* Lays out, fills and queues chunk [first, first + count) on slot s. No host waits. */
+static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_t count,
+                       md_error *err)
+{
+    int rc = 0;
+    cu_slot *sl = &e->slot[s];
+    size_t pos_b = 0, clip_b = 0, vis_b = 0, rgb_b = 0;
+    uint32_t max_nv = 0, max_nt = 0, max_px = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        const eng_job *job = &b->jobs[b->frame_job[first + i]];
+        int g = b->dev[b->frame_job[first + i]].setup.grid;
+        pos_b += align_up((size_t)job->vertex_count * 3 * sizeof(float));
+        clip_b += align_up((size_t)job->vertex_count * 4 * sizeof(float));
+        vis_b += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
+                          sizeof(uint64_t));
+        rgb_b += (size_t)job->width * (size_t)job->height * 3;
+        max_nv = job->vertex_count > max_nv ? job->vertex_count : max_nv;
+        max_nt = job->triangle_count > max_nt ? job->triangle_count : max_nt;
+        uint32_t px = (uint32_t)job->width * (uint32_t)job->height;
+        max_px = px > max_px ? px : max_px;
+    }
+    const size_t morph_off = 0;
+    const size_t raster_off = align_up(count * sizeof(cu_morph_item));
+    const size_t shade_off = raster_off + align_up(count * sizeof(eng_raster_params));
+    const size_t items_b = shade_off + align_up(count * sizeof(eng_shade_params));
+
+    CU_TRY(dev_reserve(&sl->items, items_b));
+    CU_TRY(dev_reserve(&sl->pos, pos_b));
+    CU_TRY(dev_reserve(&sl->normal, pos_b));
+    CU_TRY(dev_reserve(&sl->clip, clip_b));
+    CU_TRY(dev_reserve(&sl->vis, vis_b));
+    CU_TRY(dev_reserve(&sl->rgb, rgb_b));
+    CU_TRY(pin_reserve(&sl->items_host, items_b));
+    CU_TRY(pin_reserve(&sl->rgb_host, rgb_b));
+
+    char *ih = sl->items_host.ptr;
+    cu_morph_item *mi = (cu_morph_item *)(ih + morph_off);
+    eng_raster_params *ri = (eng_raster_params *)(ih + raster_off);
+    eng_shade_params *si = (eng_shade_params *)(ih + shade_off);
+    char *gdev = e->geom.ptr;
+    size_t at_pos = 0, at_clip = 0, at_vis = 0, at_rgb = 0;
+    for (uint64_t i = 0; i < count; i++) {
+        uint32_t j = b->frame_job[first + i];
+        const eng_job *job = &b->jobs[j];
+        const job_dev *d = &b->dev[j];
+        const float t = job->weights[b->frame_index[first + i]];
+        float *pos = (float *)((char *)sl->pos.ptr + at_pos);
+        float *nrm = (float *)((char *)sl->normal.ptr + at_pos);
+        float *clip = (float *)((char *)sl->clip.ptr + at_clip);
+        uint64_t *vis = (uint64_t *)((char *)sl->vis.ptr + at_vis);
+        uint8_t *rgb = (uint8_t *)sl->rgb.ptr + at_rgb;
+        const uint32_t *tris = (const uint32_t *)(gdev + d->off_tri);
+        const int g = d->setup.grid;
+
+        memset(&mi[i], 0, sizeof mi[i]);
+        mi[i].m.vertex_count = job->vertex_count;
+        mi[i].m.triangle_count = job->triangle_count;
+        mi[i].m.pos_a = (const float *)(gdev + d->off_pos[0]);
+        mi[i].m.pos_b = (const float *)(gdev + d->off_pos[1]);
+        mi[i].m.triangles = tris;
+        mi[i].m.t = t;
+        mi[i].m.out_pos = pos;
+        mi[i].m.out_normal = nrm;
+        mi[i].adj_first = (const uint32_t *)(gdev + d->off_adj_first);
+        mi[i].adj_tri = (const uint32_t *)(gdev + d->off_adj_tri);
+        memcpy(mi[i].view_proj, d->setup.view_proj, sizeof mi[i].view_proj);
+        mi[i].clip = clip;
+
+        memset(&ri[i], 0, sizeof ri[i]);
+        ri[i].vertex_count = job->vertex_count;
+        ri[i].triangle_count = job->triangle_count;
+        ri[i].pos = pos;
+        ri[i].triangles = tris;
+        memcpy(ri[i].view_proj, d->setup.view_proj, sizeof ri[i].view_proj);
+        ri[i].width = job->width;
+        ri[i].height = job->height;
+        ri[i].grid = g;
+        ri[i].clip = clip;
+        ri[i].vis = vis;
+
+        memset(&si[i], 0, sizeof si[i]);
+        si[i].pos = pos;
+        si[i].normal = nrm;
+        si[i].clip = clip;
+        si[i].triangles = tris;
+        si[i].vis = vis;
+        si[i].surface = (const eng_surface *)(gdev + d->off_surface);
+        si[i].t = t;
+        memcpy(si[i].eye, d->setup.eye, sizeof si[i].eye);
+        memcpy(si[i].view_dir, d->setup.view_dir, sizeof si[i].view_dir);
+        si[i].orthographic = job->camera.orthographic;
+        si[i].width = job->width;
+        si[i].height = job->height;
+        si[i].grid = g;
+        memcpy(si[i].background, job->background, sizeof si[i].background);
+        si[i].rgb = rgb;
+
+        at_pos += align_up((size_t)job->vertex_count * 3 * sizeof(float));
+        at_clip += align_up((size_t)job->vertex_count * 4 * sizeof(float));
+        at_vis += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
+                           sizeof(uint64_t));
+        at_rgb += (size_t)job->width * (size_t)job->height * 3;
+    }
+
+    cudaStream_t st = sl->stream;
+    char *idev = sl->items.ptr;
+    CU_TRY(cudaMemcpyAsync(idev, ih, items_b, cudaMemcpyHostToDevice, st));
+    CU_TRY(cudaEventRecord(sl->ev[EV_START], st));
+    CU_TRY(cu_launch_morph((const cu_morph_item *)(idev + morph_off), (uint32_t)count, max_nv, st));
+    CU_TRY(cudaEventRecord(sl->ev[EV_MORPH], st));
+    CU_TRY(cudaMemsetAsync(sl->vis.ptr, 0xff, vis_b, st)); /* every sample ENG_VIS_EMPTY */
+    CU_TRY(cu_launch_raster((const eng_raster_params *)(idev + raster_off), (uint32_t)count, max_nt,
+                            st));
+    CU_TRY(cudaEventRecord(sl->ev[EV_RASTER], st));
+    CU_TRY(
+        cu_launch_shade((const eng_shade_params *)(idev + shade_off), (uint32_t)count, max_px, st));
+    CU_TRY(cudaEventRecord(sl->ev[EV_SHADE], st));
+    CU_TRY(cudaMemcpyAsync(sl->rgb_host.ptr, sl->rgb.ptr, rgb_b, cudaMemcpyDeviceToHost, st));
+    CU_TRY(cudaEventRecord(sl->ev[EV_COPY], st));
+    sl->first = first;
+    sl->count = count;
+    sl->queued = 1;
+done:
+    return rc;
+}
+
+/* ---- Delivery ---- */
+
+typedef struct delivery {
+    const batch *b;
+    const cu_slot *sl;
+    const size_t *rgb_off; /* per frame of the chunk */
+    eng_frame_fn on_frame;
+    void *user;
+    atomic_uint_fast64_t next;
+    atomic_int stop;
+    pthread_mutex_t lock;
+    int err_code;
+    md_error err;
+    double deliver_s; /* under lock */
+    uint64_t frames;  /* under lock */
+} delivery;
+
+static void *deliver_main(void *arg)
+{
+    delivery *dl = arg;
+    double spent = 0;
+    uint64_t done_frames = 0;
+    md_error err;
+    md_error_clear(&err);
+    int rc = 0;
+    while (!atomic_load(&dl->stop)) {
+        uint64_t i = atomic_fetch_add(&dl->next, 1);
+        if (i >= dl->sl->count)
+            break;
+        uint64_t bf = dl->sl->first + i;
+        uint32_t j = dl->b->frame_job[bf];
+        const eng_job *job = &dl->b->jobs[j];
+        eng_frame fr = {
+            .job = j,
+            .frame = dl->b->frame_index[bf],
+            .weight = job->weights[dl->b->frame_index[bf]],
+            .width = job->width,
+            .height = job->height,
+            .rgb = (const uint8_t *)dl->sl->rgb_host.ptr + dl->rgb_off[i],
+        };
+        double t0 = md_now();
+        int cb = dl->on_frame(dl->user, &fr);
+        spent += md_now() - t0;
+        if (cb < 0)
+            rc = md_fail(&err, cb, "job %u frame %u: the frame callback failed: %s", fr.job,
+                         fr.frame, md_strerror(cb));
+        else if (cb > 0)
+            rc = md_fail(&err, MD_EINTERNAL,
+                         "job %u frame %u: the frame callback returned %d, not 0 or an error code",
+                         fr.job, fr.frame, cb);
+        if (rc != 0)
+            break;
+        done_frames++;
+    }
+    pthread_mutex_lock(&dl->lock);
+    dl->deliver_s += spent;
+    dl->frames += done_frames;
+    if (rc != 0 && dl->err_code == 0) {
+        dl->err_code = rc;
+        dl->err = err;
+    }
+    pthread_mutex_unlock(&dl->lock);
+    if (rc != 0)
+        atomic_store(&dl->stop, 1);
+    return NULL;
+}
+
+/* Waits for slot s's chunk, adds its kernel times, and hands its frames to the callback on up
+ * to e->threads threads (the caller is one). */
+static int chunk_deliver(cu_eng *e, const batch *b, int s, eng_frame_fn on_frame, void *user,
+                         eng_stats *stats, md_error *err)
+{
+    int rc = 0;
+    cu_slot *sl = &e->slot[s];
+    size_t *rgb_off = NULL;
+    pthread_t *helpers = NULL;
+    int started = 0, lock_ready = 0;
+    delivery dl;
+    memset(&dl, 0, sizeof dl);
+    sl->queued = 0;
+    CU_TRY(cudaEventSynchronize(sl->ev[EV_COPY]));
+    float ms[EV_COUNT - 1];
+    for (int k = 0; k + 1 < EV_COUNT; k++)
+        CU_TRY(cudaEventElapsedTime(&ms[k], sl->ev[k], sl->ev[k + 1]));
+    stats->morph_s += ms[0] * 1e-3;
+    stats->raster_s += ms[1] * 1e-3;
+    stats->shade_s += ms[2] * 1e-3;
+    stats->copy_s += ms[3] * 1e-3;
+
+    rgb_off = md_malloc_array(sl->count, sizeof *rgb_off);
+    helpers = md_calloc((size_t)e->threads, sizeof *helpers);
+    if (rgb_off == NULL || helpers == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "cuda engine: delivery tables");
+        goto done;
+    }
+    size_t at = 0;
+    for (uint64_t i = 0; i < sl->count; i++) {
+        const eng_job *job = &b->jobs[b->frame_job[sl->first + i]];
+        rgb_off[i] = at;
+        at += (size_t)job->width * (size_t)job->height * 3;
+    }
+    dl.b = b;
+    dl.sl = sl;
+    dl.rgb_off = rgb_off;
+    dl.on_frame = on_frame;
+    dl.user = user;
+    atomic_init(&dl.next, 0);
+    atomic_init(&dl.stop, 0);
+    if (pthread_mutex_init(&dl.lock, NULL) != 0) {
+        rc = md_fail(err, MD_EENGINE, "cuda engine: cannot create the delivery lock");
+        goto done;
+    }
+    lock_ready = 1;
+    int n = e->threads;
+    if ((uint64_t)n > sl->count)
+        n = (int)sl->count;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&helpers[i], NULL, deliver_main, &dl) != 0)
+            break; /* fewer hands, same work */
+        started = i;
+    }
+    deliver_main(&dl);
+    for (int i = 1; i <= started; i++)
+        pthread_join(helpers[i], NULL);
+    if (started + 1 > stats->threads)
+        stats->threads = started + 1;
+    stats->deliver_s += dl.deliver_s;
+    stats->frames += dl.frames;
+    if (dl.err_code != 0) {
+        rc = dl.err_code;
+        if (err != NULL)
+            *err = dl.err;
+    }
+done:
+    if (lock_ready)
+        pthread_mutex_destroy(&dl.lock);
+    md_free(helpers);
+    md_free(rgb_off);
+    return rc;
+}
+
+/* ---- The vtable ---- */
+
+static int cu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng_frame_fn on_frame,
+                        void *user, eng_stats *stats, md_error *err)
+{
+    cu_eng *e = (cu_eng *)base;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&e->busy, &expected, 1))
+        return md_fail(err, MD_EINVAL,
+                       "this engine is already running a batch; use one engine per thread");
+    int rc = 0;
+    batch b;
+    memset(&b, 0, sizeof b);
+    if (e->broken) {
+        rc = md_fail(err, MD_EENGINE,
+                     "cuda engine: unusable since an earlier error (%s); restart the worker",
+                     e->broken_msg);
+        goto done;
+    }
+    CU_TRY(cudaSetDevice(e->device)); /* the runtime's current device is per host thread */
+    b.jobs = jobs;
+    b.job_count = job_count;
+    for (uint32_t j = 0; j < job_count; j++)
+        b.frame_count += jobs[j].frame_count;
+    b.dev = md_calloc(job_count, sizeof *b.dev);
+    b.frame_job = md_malloc_array(b.frame_count, sizeof *b.frame_job);
+    b.frame_index = md_malloc_array(b.frame_count, sizeof *b.frame_index);
+    if (b.dev == NULL || b.frame_job == NULL || b.frame_index == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "cuda engine: batch tables for %u jobs", job_count);
+        goto done;
+    }
+    uint64_t k = 0;
+    for (uint32_t j = 0; j < job_count; j++) {
+        for (uint32_t f = 0; f < jobs[j].frame_count; f++, k++) {
+            b.frame_job[k] = j;
+            b.frame_index[k] = f;
+        }
+    }
+    double t0 = md_now();
+    rc = batch_upload(e, &b, err);
+    if (rc != 0)
+        goto done;
+    stats->upload_s = md_now() - t0;
+
+    /* Chunk k runs in slot k % 2; chunk k + 1 is queued before chunk k is delivered. */
+    uint64_t next = 0;
+    int cur = 0;
+    uint64_t n = chunk_frames(e, &b, next);
+    rc = chunk_queue(e, &b, cur, next, n, err);
+    next += n;
+    while (rc == 0) {
+        if (next < b.frame_count) {
+            n = chunk_frames(e, &b, next);
+            rc = chunk_queue(e, &b, 1 - cur, next, n, err);
+            if (rc != 0)
+                break;
+            next += n;
+        }
+        rc = chunk_deliver(e, &b, cur, on_frame, user, stats, err);
+        if (rc != 0 || !e->slot[1 - cur].queued)
+            break;
+        cur = 1 - cur;
+    }
+done:
+    /* Nothing may still be writing the engine's buffers when the next batch fills them. Errors
+     * here matter only when the batch had none (a later chunk's kernel fault, say). */
+    if (e->streams_ready && !e->broken) {
+        for (int s = 0; s < 2; s++) {
+            cudaError_t ce = cudaStreamSynchronize(e->slot[s].stream);
+            if (ce != cudaSuccess && rc == 0)
+                rc = cu_fail(e, ce, "cudaStreamSynchronize", err);
+            else if (ce != cudaSuccess)
+                (void)cu_fail(e, ce, "cudaStreamSynchronize", NULL);
+            e->slot[s].queued = 0;
+        }
+    }
+    md_free(b.dev);
+    md_free(b.tex);
+    md_free(b.frame_job);
+    md_free(b.frame_index);
+    atomic_store(&e->busy, 0);
+    return rc;
+}
+
+static void cu_destroy(eng *base)
+{
+    cu_eng *e = (cu_eng *)base;
+    /* Best effort: after a sticky error these calls fail too, and there is nothing to do. */
+    (void)cudaSetDevice(e->device);
+    for (int s = 0; s < 2; s++) {
+        cu_slot *sl = &e->slot[s];
+        if (sl->stream != NULL)
+            (void)cudaStreamSynchronize(sl->stream);
+        dev_buf *dev[] = {&sl->items, &sl->pos, &sl->normal, &sl->clip, &sl->vis, &sl->rgb};
+        for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+            (void)cudaFree(dev[i]->ptr);
+        (void)cudaFreeHost(sl->items_host.ptr);
+        (void)cudaFreeHost(sl->rgb_host.ptr);
+        for (int k = 0; k < EV_COUNT; k++)
+            if (sl->ev[k] != NULL)
+                (void)cudaEventDestroy(sl->ev[k]);
+        if (sl->stream != NULL)
+            (void)cudaStreamDestroy(sl->stream);
+    }
+    (void)cudaFree(e->geom.ptr);
+    (void)cudaFree(e->tex.ptr);
+    (void)cudaFreeHost(e->geom_host.ptr);
+    if (e->uploaded != NULL)
+        (void)cudaEventDestroy(e->uploaded);
+    md_free(e);
+}
+
+static const eng_vtable cu_vtable = {
+    .name = "cuda",
+    .destroy = cu_destroy,
+    .batch_run = cu_batch_run,
+};
+
+/* The chunk budget: MORPHD_CUDA_BUDGET_MB, else 1 GiB or an eighth of free memory. */
+static size_t budget_of(void)
+{
+    const char *env = getenv("MORPHD_CUDA_BUDGET_MB");
+    if (env != NULL && *env != '\0') {
+        char *end = NULL;
+        unsigned long long mb = strtoull(env, &end, 10);
+        if (end != NULL && *end == '\0' && mb > 0 && mb < ((size_t)1 << 24))
+            return (size_t)mb << 20;
+        md_log(MD_LOG_WARN, "cuda engine: ignoring MORPHD_CUDA_BUDGET_MB='%s'", env);
+    }
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return DEFAULT_BUDGET;
+    }
+    return free_b / 8 < DEFAULT_BUDGET ? free_b / 8 : DEFAULT_BUDGET;
+}
+
+int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
+{
+    int threads = cfg->threads;
+    if (threads < 0 || threads > MAX_THREADS)
+        return md_fail(err, MD_EINVAL, "cuda engine: threads %d is outside 0..%d (0: one per core)",
+                       threads, MAX_THREADS);
+    if (eng_cuda_device_count(err) < 1)
+        return MD_ENODEV;
+    if (threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores < 1 ? 1 : (cores > MAX_THREADS ? MAX_THREADS : (int)cores);
+    }
+    cu_eng *e = md_calloc(1, sizeof *e);
+    if (e == NULL)
+        return md_fail(err, MD_ENOMEM, "cuda engine: out of memory");
+    int rc = 0;
+    e->base.vt = &cu_vtable;
+    e->device = 0;
+    e->threads = threads;
+    atomic_init(&e->busy, 0);
+    CU_TRY(cudaSetDevice(e->device));
+    for (int s = 0; s < 2; s++) {
+        CU_TRY(cudaStreamCreateWithFlags(&e->slot[s].stream, cudaStreamNonBlocking));
+        for (int k = 0; k < EV_COUNT; k++)
+            CU_TRY(cudaEventCreate(&e->slot[s].ev[k]));
+    }
+    CU_TRY(cudaEventCreateWithFlags(&e->uploaded, cudaEventDisableTiming));
+    e->streams_ready = 1;
+    e->budget = budget_of();
+    *out = &e->base;
+done:
+    if (rc != 0)
+        cu_destroy(&e->base);
+    return rc;
+}

@@ -1,0 +1,649 @@
+/*
+ * spec_json.c — the job spec as JSON: reading a client's spec object (the `spec` part of
+ * POST /jobs, docs/server.md) onto a job_spec, and writing the normalised spec back with every
+ * default filled in (the api's answer, the `spec` field of the job hash the worker reads).
+ *
+ * Callers: the api (on its loop or pool threads) and the worker; pure functions of their
+ * arguments, no I/O. The JSON objects are borrowed (reading) or returned as new references.
+ *
+ * Rules the reader enforces, beyond each field's own range (checked by the same predicates as
+ * the CLI setters, jobs/job_int.h):
+ *   - unknown fields are rejected by name, at every level;
+ *   - frames and weights exclude each other; both belong to morph jobs only;
+ *   - views belong to render jobs only; a render job without views gets one view, its camera;
+ *   - camera.eye picks an explicit camera; target and up need it; near/far numbers need it.
+ *     "auto" for eye/target/up/near/far means framed or fitted to the mesh; the writer uses it,
+ *     so the written form reads back to the same spec;
+ *   - a turntable places the eye itself, so it refuses a camera with an explicit eye.
+ * The reader works on a copy and replaces the caller's spec only when everything passed.
+ */
+#include "jobs/job_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Error text ---- */
+
+/* A short rendering of a JSON value for messages ("9000", "\"abc\"", "[1,2,...]"). */
+static void describe(const json_t *v, char *out, size_t cap)
+{
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (text == NULL) {
+        snprintf(out, cap, "(a value that cannot be shown)");
+        return;
+    }
+    if (strlen(text) > 60)
+        snprintf(out, cap, "%.57s...", text);
+    else
+        snprintf(out, cap, "%s", text);
+    free(text); /* jansson's allocator, not md_malloc */
+}
+
+/* "spec.width: must be ..., got 9000". */
+static int bad(md_error *err, const char *field, const json_t *got, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int bad(md_error *err, const char *field, const json_t *got, const char *fmt, ...)
+{
+    char what[256], shown[80];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (got == NULL)
+        return md_fail(err, MD_EINVAL, "%s: %s", field, what);
+    describe(got, shown, sizeof shown);
+    return md_fail(err, MD_EINVAL, "%s: %s, got %s", field, what, shown);
+}
+
+/* Rejects keys of obj not in known (NULL-terminated), naming every one of them. */
+static int check_keys(const json_t *obj, const char *field, const char *const *known, md_error *err)
+{
+    char names[256] = "";
+    size_t used = 0;
+    int unknown = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value)
+    {
+        (void)value;
+        int found = 0;
+        for (const char *const *k = known; *k != NULL && !found; k++)
+            found = strcmp(key, *k) == 0;
+        if (found)
+            continue;
+        unknown++;
+        if (used < sizeof names) {
+            int n = snprintf(names + used, sizeof names - used, "%s\"%.40s\"",
+                             unknown > 1 ? ", " : "", key);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    if (unknown == 0)
+        return 0;
+    char list[256] = "";
+    used = 0;
+    for (const char *const *k = known; *k != NULL && used < sizeof list; k++) {
+        int n = snprintf(list + used, sizeof list - used, "%s%s", k == known ? "" : ", ", *k);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    return md_fail(err, MD_EINVAL, "%s: unknown field%s %s (known: %s)", field,
+                   unknown > 1 ? "s" : "", names, list);
+}
+
+/* ---- Small readers ---- */
+
+static int is_auto(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), "auto") == 0;
+}
+
+/* An integer (not 41.0) within what ok() allows. */
+static int get_int(const json_t *v, long long *out)
+{
+    if (!json_is_integer(v))
+        return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* A finite number, integer or real. */
+static int get_number(const json_t *v, double *out)
+{
+    if (!json_is_number(v))
+        return -1;
+    double d = json_number_value(v);
+    if (!isfinite(d) || !isfinite((float)d))
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int get_vec3(const json_t *v, float out[3])
+{
+    if (!json_is_array(v) || json_array_size(v) != 3)
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        double d;
+        if (get_number(json_array_get(v, i), &d) != 0)
+            return -1;
+        out[i] = (float)d;
+    }
+    return 0;
+}
+
+/* Well-formed UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xe  ? 3
+                     : (c >> 3) == 0x1e ? 4
+                                        : 0;
+        if (len == 0 || i + len > n)
+            return 0;
+        unsigned cp = len == 1 ? c : c & (0x7f >> len);
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        static const unsigned min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* ---- Cameras ---- */
+
+static const char *const camera_keys[] = {"eye",  "target", "up",    "fov",
+                                          "near", "far",    "ortho", NULL};
+
+/* Applies a camera object onto view. field names it in messages ("spec.camera",
+ * "spec.views[2]"). */
+static int camera_from_json(job_view *view, const json_t *obj, const char *field, md_error *err)
+{
+    char name[96];
+    if (!json_is_object(obj))
+        return bad(err, field, obj, "must be a camera object {\"eye\": [x, y, z], ...}");
+    int rc = check_keys(obj, field, camera_keys, err);
+    if (rc != 0)
+        return rc;
+    eng_camera cam = view->camera;
+    job_camera_mode mode = view->camera_mode;
+    int ortho_auto = view->ortho_auto;
+
+    const json_t *v = json_object_get(obj, "eye");
+    if (v != NULL) {
+        snprintf(name, sizeof name, "%s.eye", field);
+        if (is_auto(v))
+            mode = JOB_CAMERA_AUTO;
+        else if (get_vec3(v, cam.eye) == 0)
+            mode = JOB_CAMERA_EXPLICIT;
+        else
+            return bad(err, name, v, "must be [x, y, z] (finite numbers) or \"auto\"");
+    }
+    static const char *const vec_names[2] = {"target", "up"};
+    float *vec_dst[2] = {cam.target, cam.up};
+    for (int i = 0; i < 2; i++) {
+        v = json_object_get(obj, vec_names[i]);
+        if (v == NULL)
+            continue;
+        snprintf(name, sizeof name, "%s.%s", field, vec_names[i]);
+        if (is_auto(v)) {
+            if (mode == JOB_CAMERA_EXPLICIT)
+                return bad(err, name, v, "cannot be \"auto\" with an explicit eye");
+        } else if (get_vec3(v, vec_dst[i]) != 0) {
+            return bad(err, name, v, "must be [x, y, z] (finite numbers) or \"auto\"");
+        } else if (mode != JOB_CAMERA_EXPLICIT) {
+            return bad(err, name, NULL,
+                       "needs an explicit eye (%s.eye); without one the camera is framed on the "
+                       "mesh automatically",
+                       field);
+        }
+    }
+    v = json_object_get(obj, "fov");
+    if (v != NULL) {
+        double fov;
+        snprintf(name, sizeof name, "%s.fov", field);
+        if (get_number(v, &fov) != 0 || !(fov > 0 && fov < 180))
+            return bad(err, name, v, "must be a number of degrees between 0 and 180 (exclusive)");
+        cam.fov_y_deg = (float)fov;
+    }
+    eng_camera defaults;
+    eng_camera_default(&defaults);
+    static const char *const clip_names[2] = {"near", "far"};
+    float *clip_dst[2] = {&cam.z_near, &cam.z_far};
+    const float clip_default[2] = {defaults.z_near, defaults.z_far};
+    for (int i = 0; i < 2; i++) {
+        v = json_object_get(obj, clip_names[i]);
+        if (v == NULL)
+            continue;
+        snprintf(name, sizeof name, "%s.%s", field, clip_names[i]);
+        double d;
+        if (is_auto(v)) {
+            *clip_dst[i] = clip_default[i];
+        } else if (get_number(v, &d) != 0 || !(d > 0)) {
+            return bad(err, name, v, "must be a positive distance or \"auto\"");
+        } else if (mode != JOB_CAMERA_EXPLICIT) {
+            return bad(err, name, NULL,
+                       "needs an explicit eye (%s.eye); an automatic camera fits near and far "
+                       "itself",
+                       field);
+        } else {
+            *clip_dst[i] = (float)d;
+        }
+    }
+    v = json_object_get(obj, "ortho");
+    if (v != NULL) {
+        double h;
+        snprintf(name, sizeof name, "%s.ortho", field);
+        if (json_is_null(v)) {
+            cam.orthographic = 0;
+            ortho_auto = 0;
+        } else if (is_auto(v)) {
+            cam.orthographic = 1;
+            ortho_auto = 1;
+        } else if (get_number(v, &h) == 0 && job_ortho_height_ok(h)) {
+            cam.orthographic = 1;
+            cam.ortho_height = (float)h;
+            ortho_auto = 0;
+        } else {
+            return bad(err, name, v,
+                       "must be a positive view height, \"auto\", or null (perspective)");
+        }
+    }
+    if (mode == JOB_CAMERA_AUTO) {
+        /* Framing replaces eye, target, up, near and far: keep the defaults there, so a spec
+         * written "auto" reads back the same. */
+        eng_camera_default(&defaults);
+        memcpy(cam.eye, defaults.eye, sizeof cam.eye);
+        memcpy(cam.target, defaults.target, sizeof cam.target);
+        memcpy(cam.up, defaults.up, sizeof cam.up);
+        cam.z_near = defaults.z_near;
+        cam.z_far = defaults.z_far;
+    }
+    /* The whole camera: eye apart from target, up across the view, near below far. */
+    md_error verr;
+    md_error_clear(&verr);
+    if (eng_camera_validate(&cam, &verr) != 0) {
+        const char *detail = strncmp(verr.msg, "camera: ", 8) == 0 ? verr.msg + 8 : verr.msg;
+        return md_fail(err, MD_EINVAL, "%s: %s", field, detail);
+    }
+    view->camera = cam;
+    view->camera_mode = mode;
+    view->ortho_auto = ortho_auto;
+    return 0;
+}
+
+static json_t *vec3_json(const float v[3])
+{
+    return json_pack("[fff]", (double)v[0], (double)v[1], (double)v[2]);
+}
+
+static json_t *camera_to_json(const job_view *view)
+{
+    const eng_camera *cam = &view->camera;
+    int explicit_eye = view->camera_mode == JOB_CAMERA_EXPLICIT;
+    eng_camera defaults;
+    eng_camera_default(&defaults);
+    int clip_auto = cam->z_near == defaults.z_near && cam->z_far == defaults.z_far;
+    json_t *obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    int bad_set = 0;
+    bad_set |=
+        json_object_set_new(obj, "eye", explicit_eye ? vec3_json(cam->eye) : json_string("auto"));
+    bad_set |= json_object_set_new(obj, "target",
+                                   explicit_eye ? vec3_json(cam->target) : json_string("auto"));
+    bad_set |=
+        json_object_set_new(obj, "up", explicit_eye ? vec3_json(cam->up) : json_string("auto"));
+    bad_set |= json_object_set_new(obj, "fov", json_real((double)cam->fov_y_deg));
+    bad_set |= json_object_set_new(obj, "near",
+                                   explicit_eye && !clip_auto ? json_real((double)cam->z_near)
+                                                              : json_string("auto"));
+    bad_set |= json_object_set_new(obj, "far",
+                                   explicit_eye && !clip_auto ? json_real((double)cam->z_far)
+                                                              : json_string("auto"));
+    json_t *ortho = !cam->orthographic ? json_null()
+                    : view->ortho_auto ? json_string("auto")
+                                       : json_real((double)cam->ortho_height);
+    bad_set |= json_object_set_new(obj, "ortho", ortho);
+    if (bad_set) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ---- Views ---- */
+
+static int turntable_from_json(job_spec *spec, const json_t *obj, const md_limits *lim,
+                               md_error *err)
+{
+    static const char *const keys[] = {"count", "elevation", NULL};
+    const char *field = "spec.views.turntable";
+    if (!json_is_object(obj))
+        return bad(err, field, obj, "must be an object {\"count\": N, \"elevation\": degrees}");
+    int rc = check_keys(obj, field, keys, err);
+    if (rc != 0)
+        return rc;
+    long long count = 36;
+    double elevation = 0;
+    const json_t *v = json_object_get(obj, "count");
+    if (v != NULL && (get_int(v, &count) != 0 || !job_views_ok(count, lim)))
+        return bad(err, "spec.views.turntable.count", v, "must be an integer from 1 to %llu",
+                   (unsigned long long)lim->max_views);
+    v = json_object_get(obj, "elevation");
+    if (v != NULL && (get_number(v, &elevation) != 0 || !job_elevation_ok(elevation)))
+        return bad(err, "spec.views.turntable.elevation", v,
+                   "must be a number of degrees between -90 and 90 (exclusive)");
+    spec->views_mode = JOB_VIEWS_TURNTABLE;
+    spec->turntable_count = (uint32_t)count;
+    spec->turntable_elevation_deg = (float)elevation;
+    return 0;
+}
+
+static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim, md_error *err)
+{
+    const char *field = "spec.views";
+    if (json_is_object(v)) {
+        static const char *const keys[] = {"turntable", NULL};
+        int rc = check_keys(v, field, keys, err);
+        if (rc != 0)
+            return rc;
+        const json_t *t = json_object_get(v, "turntable");
+        if (t == NULL)
+            return bad(err, field, v, "must be {\"turntable\": {...}} or an array of cameras");
+        if (spec->camera_mode == JOB_CAMERA_EXPLICIT)
+            return bad(err, "spec.camera.eye", NULL,
+                       "a turntable places the eye itself; give the views as an array of "
+                       "cameras instead");
+        return turntable_from_json(spec, t, lim, err);
+    }
+    size_t n = json_array_size(v);
+    if (!json_is_array(v))
+        return bad(err, field, v,
+                   "must be {\"turntable\": {\"count\": N, \"elevation\": degrees}} or an array "
+                   "of 1 to %llu cameras",
+                   (unsigned long long)lim->max_views);
+    if (!job_views_ok((long long)n, lim))
+        return bad(err, field, NULL, "must hold 1 to %llu cameras, got %zu",
+                   (unsigned long long)lim->max_views, n);
+    job_view *views = md_calloc(n, sizeof *views);
+    if (views == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "spec.views[%zu]", i);
+        /* Each view starts from the job's camera and overrides what it names. */
+        views[i] = (job_view){spec->camera, spec->camera_mode, spec->ortho_auto};
+        int rc = camera_from_json(&views[i], json_array_get(v, i), name, err);
+        if (rc != 0) {
+            md_free(views);
+            return rc;
+        }
+    }
+    md_free(spec->views);
+    spec->views = views;
+    spec->view_count = (uint32_t)n;
+    spec->views_mode = JOB_VIEWS_CAMERAS;
+    return 0;
+}
+
+/* ---- Reading ---- */
+
+static const char *const spec_keys[] = {"kind",      "frames",  "weights", "width",
+                                        "height",    "samples", "camera",  "background",
+                                        "png_level", "views",   "label",   NULL};
+
+/* A deep copy, so the reader can fail without touching the caller's spec. */
+static int spec_copy(job_spec *dst, const job_spec *src, md_error *err)
+{
+    *dst = *src;
+    dst->weights = NULL;
+    dst->views = NULL;
+    if (src->weights != NULL) {
+        dst->weights = md_malloc_array(src->weight_count, sizeof *dst->weights);
+        if (dst->weights == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory");
+        memcpy(dst->weights, src->weights, src->weight_count * sizeof *dst->weights);
+    }
+    if (src->views != NULL) {
+        dst->views = md_malloc_array(src->view_count, sizeof *dst->views);
+        if (dst->views == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory");
+        memcpy(dst->views, src->views, src->view_count * sizeof *dst->views);
+    }
+    return 0;
+}
+
+static int weights_from_json(job_spec *spec, const json_t *v, const md_limits *lim, md_error *err)
+{
+    size_t n = json_array_size(v);
+    if (!json_is_array(v))
+        return bad(err, "spec.weights", v, "must be an array of 1 to %llu numbers from 0 to 1",
+                   (unsigned long long)lim->max_frames);
+    if (!job_frames_ok((long long)n, lim))
+        return bad(err, "spec.weights", NULL, "must hold 1 to %llu weights, got %zu",
+                   (unsigned long long)lim->max_frames, n);
+    float *weights = md_malloc_array(n, sizeof *weights);
+    if (weights == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(v, i);
+        double w;
+        if (get_number(item, &w) != 0 || !job_weight_ok(w)) {
+            md_free(weights);
+            char name[48];
+            snprintf(name, sizeof name, "spec.weights[%zu]", i);
+            return bad(err, name, item, "must be a number from 0 to 1 (the share of the target)");
+        }
+        weights[i] = (float)w;
+    }
+    md_free(spec->weights);
+    spec->weights = weights;
+    spec->weight_count = (uint32_t)n;
+    spec->frame_count = (uint32_t)n;
+    spec->weights_given = 1;
+    return 0;
+}
+
+static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
+{
+    if (!json_is_object(obj))
+        return bad(err, "spec", obj, "must be a JSON object");
+    int rc = check_keys(obj, "spec", spec_keys, err);
+    if (rc != 0)
+        return rc;
+
+    const json_t *v = json_object_get(obj, "kind");
+    if (v != NULL) {
+        const char *s = json_string_value(v);
+        if (s != NULL && strcmp(s, "morph") == 0)
+            spec->kind = JOB_KIND_MORPH;
+        else if (s != NULL && strcmp(s, "render") == 0)
+            spec->kind = JOB_KIND_RENDER;
+        else
+            return bad(err, "spec.kind", v, "must be \"morph\" or \"render\"");
+    }
+    int render = spec->kind == JOB_KIND_RENDER;
+
+    v = json_object_get(obj, "label");
+    if (v != NULL) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (s == NULL)
+            return bad(err, "spec.label", v, "must be a string");
+        if (n > JOB_LABEL_MAX)
+            return bad(err, "spec.label", NULL, "%zu bytes, more than the %d allowed", n,
+                       JOB_LABEL_MAX);
+        if (strlen(s) != n || !utf8_ok((const unsigned char *)s, n))
+            return bad(err, "spec.label", NULL, "must be UTF-8 text without NUL characters");
+        memcpy(spec->label, s, n + 1);
+    }
+
+    const json_t *frames = json_object_get(obj, "frames");
+    const json_t *weights = json_object_get(obj, "weights");
+    if (render && (frames != NULL || weights != NULL))
+        return bad(err, frames != NULL ? "spec.frames" : "spec.weights", NULL,
+                   "only morph jobs have frames; a render job renders one frame per view");
+    if (frames != NULL && weights != NULL)
+        return bad(err, "spec.weights", NULL,
+                   "give either frames (evenly spaced) or weights, not both");
+    if (frames != NULL) {
+        long long n;
+        if (get_int(frames, &n) != 0 || !job_frames_ok(n, lim))
+            return bad(err, "spec.frames", frames, "must be an integer from 1 to %llu",
+                       (unsigned long long)lim->max_frames);
+        md_free(spec->weights);
+        spec->weights = NULL;
+        spec->weight_count = 0;
+        spec->weights_given = 0;
+        spec->frame_count = (uint32_t)n;
+    }
+    if (weights != NULL) {
+        rc = weights_from_json(spec, weights, lim, err);
+        if (rc != 0)
+            return rc;
+    }
+
+    static const char *const side_names[2] = {"width", "height"};
+    int *side_dst[2] = {&spec->width, &spec->height};
+    for (int i = 0; i < 2; i++) {
+        v = json_object_get(obj, side_names[i]);
+        long long n;
+        if (v == NULL)
+            continue;
+        if (get_int(v, &n) != 0 || !job_image_side_ok(n, lim)) {
+            char name[32];
+            snprintf(name, sizeof name, "spec.%s", side_names[i]);
+            return bad(err, name, v, "must be an integer from 1 to %llu pixels",
+                       (unsigned long long)lim->max_image_side);
+        }
+        *side_dst[i] = (int)n;
+    }
+    v = json_object_get(obj, "samples");
+    if (v != NULL) {
+        long long n;
+        if (get_int(v, &n) != 0 || !job_samples_ok(n, lim))
+            return bad(err, "spec.samples", v,
+                       "must be a square number of samples per pixel (1, 4, 9, 16, ...) no "
+                       "larger than %llu",
+                       (unsigned long long)lim->max_samples);
+        spec->samples = (int)n;
+    }
+    v = json_object_get(obj, "png_level");
+    if (v != NULL) {
+        long long n;
+        if (get_int(v, &n) != 0 || !job_png_level_ok(n))
+            return bad(err, "spec.png_level", v, "must be an integer zlib level from 0 to 9");
+        spec->png_level = (int)n;
+    }
+    v = json_object_get(obj, "background");
+    if (v != NULL) {
+        const char *s = json_string_value(v);
+        if (s == NULL || job_parse_colour(s, spec->background) != 0)
+            return bad(err, "spec.background", v,
+                       "must be a colour \"rrggbb\" or \"#rrggbb\" in hex");
+    }
+
+    v = json_object_get(obj, "camera");
+    if (v != NULL) {
+        job_view base = {spec->camera, spec->camera_mode, spec->ortho_auto};
+        rc = camera_from_json(&base, v, "spec.camera", err);
+        if (rc != 0)
+            return rc;
+        spec->camera = base.camera;
+        spec->camera_mode = base.camera_mode;
+        spec->ortho_auto = base.ortho_auto;
+    }
+
+    v = json_object_get(obj, "views");
+    if (v != NULL) {
+        if (!render)
+            return bad(err, "spec.views", NULL,
+                       "only render jobs (\"kind\": \"render\") have views");
+        return views_from_json(spec, v, lim, err);
+    }
+    if (render) {
+        /* No views: one, the job's camera (framed from the front unless it has an eye). */
+        job_view *one = md_malloc(sizeof *one);
+        if (one == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory");
+        *one = (job_view){spec->camera, spec->camera_mode, spec->ortho_auto};
+        md_free(spec->views);
+        spec->views = one;
+        spec->view_count = 1;
+        spec->views_mode = JOB_VIEWS_CAMERAS;
+    }
+    return 0;
+}
+
+int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
+{
+    job_spec next;
+    int rc = spec_copy(&next, spec, err);
+    if (rc == 0)
+        rc = fields_from_json(&next, obj, lim, err);
+    if (rc != 0) {
+        job_spec_free(&next);
+        return rc;
+    }
+    job_spec_free(spec);
+    *spec = next;
+    return 0;
+}
+
+/* ---- Writing ---- */
+
+json_t *job_spec_to_json(const job_spec *spec)
+{
+    json_t *obj = json_object();
+    if (obj == NULL)
+        return NULL;
+    int render = spec->kind == JOB_KIND_RENDER;
+    int failed = json_object_set_new(obj, "kind", json_string(render ? "render" : "morph"));
+    if (!render && spec->weights_given && spec->weights != NULL) {
+        json_t *w = json_array();
+        for (uint32_t i = 0; w != NULL && i < spec->weight_count; i++)
+            failed |= json_array_append_new(w, json_real((double)spec->weights[i]));
+        failed |= json_object_set_new(obj, "weights", w);
+    } else if (!render) {
+        failed |= json_object_set_new(obj, "frames", json_integer(spec->frame_count));
+    }
+    failed |= json_object_set_new(obj, "width", json_integer(spec->width));
+    failed |= json_object_set_new(obj, "height", json_integer(spec->height));
+    failed |= json_object_set_new(obj, "samples", json_integer(spec->samples));
+    job_view base = {spec->camera, spec->camera_mode, spec->ortho_auto};
+    failed |= json_object_set_new(obj, "camera", camera_to_json(&base));
+    char colour[8];
+    snprintf(colour, sizeof colour, "%02x%02x%02x", spec->background[0], spec->background[1],
+             spec->background[2]);
+    failed |= json_object_set_new(obj, "background", json_string(colour));
+    failed |= json_object_set_new(obj, "png_level", json_integer(spec->png_level));
+    if (render && spec->views_mode == JOB_VIEWS_TURNTABLE) {
+        failed |= json_object_set_new(obj, "views",
+                                      json_pack("{s:{s:I,s:f}}", "turntable", "count",
+                                                (json_int_t)spec->turntable_count, "elevation",
+                                                (double)spec->turntable_elevation_deg));
+    } else if (render) {
+        json_t *views = json_array();
+        for (uint32_t i = 0; views != NULL && i < spec->view_count; i++)
+            failed |= json_array_append_new(views, camera_to_json(&spec->views[i]));
+        failed |= json_object_set_new(obj, "views", views);
+    }
+    failed |= json_object_set_new(obj, "label", json_string(spec->label));
+    if (failed) {
+        json_decref(obj);
+        return NULL;
+    }
+    return obj;
+}

@@ -1,0 +1,428 @@
+/*
+ * test_spec_json.c — the spec JSON (jobs/spec_json.c): every field read, defaults written,
+ * every error naming its field, unknown fields named, frames and weights exclusive, render
+ * views (turntable and camera lists), the render/morph field rules, labels, and the round trip
+ * from_json(to_json(s)) == s for a spread of specs. A failed read leaves the spec untouched.
+ */
+#include "test_util.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "jobs/job.h"
+
+static md_limits lim;
+
+/* Reads text onto a fresh spec; returns the rc and leaves the spec in *s (caller frees). */
+static int read_spec(const char *text, job_spec *s, md_error *err)
+{
+    job_spec_init(s);
+    md_error_clear(err);
+    json_error_t jerr;
+    json_t *obj = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (obj == NULL) {
+        fprintf(stderr, "bad test JSON %s: %s\n", text, jerr.text);
+        exit(1);
+    }
+    int rc = job_spec_from_json(s, obj, &lim, err);
+    json_decref(obj);
+    return rc;
+}
+
+/* text must be refused with EINVAL and a message containing needle. */
+static void expect_error_at(const char *text, const char *needle, int line)
+{
+    job_spec s;
+    md_error err;
+    int rc = read_spec(text, &s, &err);
+    if (rc != MD_EINVAL || strstr(err.msg, needle) == NULL) {
+        fprintf(stderr, "%s:%d: %s: expected EINVAL '%s', got %s '%s'\n", __FILE__, line, text,
+                needle, md_err_name(rc), err.msg);
+        test_failures++;
+    }
+    job_spec_free(&s);
+}
+#define EXPECT_ERROR(text, needle) expect_error_at((text), (needle), __LINE__)
+
+/* to_json, then from_json of that onto a fresh spec, then to_json again: the two JSONs and the
+ * specs' scalar fields must agree. */
+static void check_round_trip_at(const job_spec *s, int line)
+{
+    json_t *j1 = job_spec_to_json(s);
+    CHECK(j1 != NULL);
+    if (j1 == NULL)
+        return;
+    job_spec back;
+    job_spec_init(&back);
+    md_error err;
+    md_error_clear(&err);
+    int rc = job_spec_from_json(&back, j1, &lim, &err);
+    if (rc != 0) {
+        char *text = json_dumps(j1, JSON_COMPACT);
+        fprintf(stderr, "%s:%d: reading back %s failed: %s\n", __FILE__, line, text, err.msg);
+        free(text);
+        test_failures++;
+    }
+    json_t *j2 = job_spec_to_json(&back);
+    if (!json_equal(j1, j2)) {
+        char *a = json_dumps(j1, JSON_COMPACT), *b = json_dumps(j2, JSON_COMPACT);
+        fprintf(stderr, "%s:%d: round trip differs:\n  %s\n  %s\n", __FILE__, line, a, b);
+        free(a);
+        free(b);
+        test_failures++;
+    }
+    CHECK_INT(s->kind, back.kind);
+    CHECK_INT(job_spec_frame_total(s), job_spec_frame_total(&back));
+    CHECK_INT(s->weights_given, back.weights_given);
+    if (s->weights_given && back.weights_given && s->weight_count == back.weight_count)
+        CHECK(memcmp(s->weights, back.weights, s->weight_count * sizeof(float)) == 0);
+    CHECK_INT(s->width, back.width);
+    CHECK_INT(s->height, back.height);
+    CHECK_INT(s->samples, back.samples);
+    CHECK(memcmp(&s->camera, &back.camera, sizeof s->camera) == 0);
+    CHECK_INT(s->camera_mode, back.camera_mode);
+    CHECK_INT(s->ortho_auto, back.ortho_auto);
+    CHECK(memcmp(s->background, back.background, 3) == 0);
+    CHECK_INT(s->png_level, back.png_level);
+    CHECK(strcmp(s->label, back.label) == 0);
+    CHECK_INT(job_spec_view_count(s), job_spec_view_count(&back));
+    if (s->kind == JOB_KIND_RENDER) {
+        CHECK_INT(s->views_mode, back.views_mode);
+        CHECK_NEAR(s->turntable_elevation_deg, back.turntable_elevation_deg, 0);
+        for (uint32_t i = 0;
+             s->views_mode == JOB_VIEWS_CAMERAS && i < s->view_count && i < back.view_count; i++)
+            CHECK(memcmp(&s->views[i], &back.views[i], sizeof s->views[i]) == 0);
+    }
+    json_decref(j1);
+    json_decref(j2);
+    job_spec_free(&back);
+}
+#define CHECK_ROUND_TRIP(s) check_round_trip_at((s), __LINE__)
+
+static void round_trip_text_at(const char *text, int line)
+{
+    job_spec s;
+    md_error err;
+    int rc = read_spec(text, &s, &err);
+    if (rc != 0) {
+        fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, line, text, err.msg);
+        test_failures++;
+    } else {
+        check_round_trip_at(&s, line);
+    }
+    job_spec_free(&s);
+}
+#define ROUND_TRIP_TEXT(text) round_trip_text_at((text), __LINE__)
+
+static void test_defaults(void)
+{
+    job_spec s;
+    job_spec_init(&s);
+    json_t *j = job_spec_to_json(&s);
+    json_error_t jerr;
+    json_t *want =
+        json_loads("{\"kind\":\"morph\",\"frames\":41,\"width\":512,\"height\":512,\"samples\":4,"
+                   "\"camera\":{\"eye\":\"auto\",\"target\":\"auto\",\"up\":\"auto\",\"fov\":30.0,"
+                   "\"near\":\"auto\",\"far\":\"auto\",\"ortho\":null},\"background\":\"ffffff\","
+                   "\"png_level\":1,\"label\":\"\"}",
+                   0, &jerr);
+    CHECK(want != NULL);
+    if (!json_equal(j, want)) {
+        char *text = json_dumps(j, JSON_COMPACT);
+        fprintf(stderr, "defaults written as %s\n", text);
+        free(text);
+        test_failures++;
+    }
+    json_decref(want);
+    json_decref(j);
+    CHECK_ROUND_TRIP(&s);
+
+    /* An empty object changes nothing. */
+    md_error err;
+    CHECK_OK(read_spec("{}", &s, &err), &err);
+    CHECK_INT(41, s.frame_count);
+    CHECK_INT(JOB_KIND_MORPH, s.kind);
+    CHECK_INT(JOB_CAMERA_AUTO, s.camera_mode);
+    job_spec_free(&s);
+}
+
+static void test_fields(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"kind\":\"morph\",\"frames\":5,\"width\":640,\"height\":480,"
+                       "\"samples\":9,\"background\":\"#102030\",\"png_level\":6,"
+                       "\"label\":\"caf\\u00e9 \\u2603 run\"}",
+                       &s, &err),
+             &err);
+    CHECK_INT(5, s.frame_count);
+    CHECK_INT(640, s.width);
+    CHECK_INT(480, s.height);
+    CHECK_INT(9, s.samples);
+    CHECK_INT(0x10, s.background[0]);
+    CHECK_INT(0x20, s.background[1]);
+    CHECK_INT(0x30, s.background[2]);
+    CHECK_INT(6, s.png_level);
+    CHECK(strcmp(s.label, "caf\xc3\xa9 \xe2\x98\x83 run") == 0);
+    CHECK_OK(job_spec_finalize(&s, &err), &err);
+    CHECK_NEAR(0.25, job_spec_weight(&s, 1), 1e-7);
+    CHECK_ROUND_TRIP(&s); /* finalized weights are still "frames": 5 */
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"weights\":[0,0.25,1]}", &s, &err), &err);
+    CHECK_INT(3, job_spec_frame_total(&s));
+    CHECK_NEAR(0.25, job_spec_weight(&s, 1), 0);
+    CHECK(s.weights_given);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"background\":\"A0b1C2\"}", &s, &err), &err);
+    CHECK_INT(0xa0, s.background[0]);
+    CHECK_INT(0xc2, s.background[2]);
+    job_spec_free(&s);
+
+    /* Cameras: explicit with fitted clip, explicit with clip, ortho auto and numeric. */
+    CHECK_OK(read_spec("{\"camera\":{\"eye\":[0,0.5,5],\"target\":[0,0.5,0],\"up\":[0,1,0],"
+                       "\"fov\":20}}",
+                       &s, &err),
+             &err);
+    CHECK_INT(JOB_CAMERA_EXPLICIT, s.camera_mode);
+    CHECK_NEAR(5, s.camera.eye[2], 0);
+    CHECK_NEAR(0.5, s.camera.target[1], 0);
+    CHECK_NEAR(20, s.camera.fov_y_deg, 0);
+    CHECK_NEAR(0.01, s.camera.z_near, 1e-9);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    CHECK_OK(
+        read_spec("{\"camera\":{\"eye\":[1,2,3],\"near\":0.5,\"far\":50,\"ortho\":2.5}}", &s, &err),
+        &err);
+    CHECK_NEAR(0.5, s.camera.z_near, 0);
+    CHECK_NEAR(50, s.camera.z_far, 0);
+    CHECK(s.camera.orthographic && !s.ortho_auto);
+    CHECK_NEAR(2.5, s.camera.ortho_height, 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"camera\":{\"ortho\":\"auto\",\"fov\":45}}", &s, &err), &err);
+    CHECK_INT(JOB_CAMERA_AUTO, s.camera_mode);
+    CHECK(s.camera.orthographic && s.ortho_auto);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    ROUND_TRIP_TEXT("{\"camera\":{\"ortho\":1.25}}");
+    ROUND_TRIP_TEXT("{\"camera\":{\"eye\":[0,0,4],\"ortho\":\"auto\"}}");
+    ROUND_TRIP_TEXT("{\"camera\":{\"eye\":\"auto\",\"target\":\"auto\",\"near\":\"auto\"}}");
+    ROUND_TRIP_TEXT("{\"weights\":[0.1,0.123456789,0.999],\"label\":\"x\"}");
+    ROUND_TRIP_TEXT("{\"frames\":1,\"png_level\":0,\"background\":\"000000\"}");
+}
+
+static void test_render(void)
+{
+    job_spec s;
+    md_error err;
+    /* No views: one, the job's camera. */
+    CHECK_OK(read_spec("{\"kind\":\"render\"}", &s, &err), &err);
+    CHECK_INT(JOB_KIND_RENDER, s.kind);
+    CHECK_INT(1, job_spec_view_count(&s));
+    CHECK_INT(JOB_VIEWS_CAMERAS, s.views_mode);
+    CHECK_INT(JOB_CAMERA_AUTO, s.views[0].camera_mode);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"kind\":\"render\",\"views\":{\"turntable\":{\"count\":36,"
+                       "\"elevation\":10}},\"camera\":{\"fov\":25}}",
+                       &s, &err),
+             &err);
+    CHECK_INT(36, job_spec_view_count(&s));
+    CHECK_INT(JOB_VIEWS_TURNTABLE, s.views_mode);
+    CHECK_NEAR(10, s.turntable_elevation_deg, 0);
+    CHECK_NEAR(25, s.camera.fov_y_deg, 0);
+    CHECK_ROUND_TRIP(&s);
+    json_t *j = job_spec_to_json(&s);
+    CHECK(json_object_get(j, "frames") == NULL && json_object_get(j, "weights") == NULL);
+    CHECK_INT(36, json_integer_value(json_object_get(
+                      json_object_get(json_object_get(j, "views"), "turntable"), "count")));
+    json_decref(j);
+    job_spec_free(&s);
+
+    /* Turntable defaults: 36 views at elevation 0. */
+    CHECK_OK(read_spec("{\"kind\":\"render\",\"views\":{\"turntable\":{}}}", &s, &err), &err);
+    CHECK_INT(36, job_spec_view_count(&s));
+    job_spec_free(&s);
+
+    /* A list of cameras: each starts from the job's camera (fov 15 here). */
+    CHECK_OK(read_spec("{\"kind\":\"render\",\"camera\":{\"fov\":15},\"views\":["
+                       "{\"eye\":[0,0,5]},{\"eye\":[5,0,0],\"up\":[0,1,0]},{},"
+                       "{\"ortho\":\"auto\"}]}",
+                       &s, &err),
+             &err);
+    CHECK_INT(4, job_spec_view_count(&s));
+    CHECK_INT(JOB_CAMERA_EXPLICIT, s.views[0].camera_mode);
+    CHECK_NEAR(15, s.views[1].camera.fov_y_deg, 0);
+    CHECK_NEAR(5, s.views[1].camera.eye[0], 0);
+    CHECK_INT(JOB_CAMERA_AUTO, s.views[2].camera_mode);
+    CHECK(s.views[3].ortho_auto);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    /* An explicit job camera with no views becomes the one view; with a list it is the base. */
+    ROUND_TRIP_TEXT("{\"kind\":\"render\",\"camera\":{\"eye\":[0,0,3],\"near\":1,\"far\":9}}");
+    ROUND_TRIP_TEXT("{\"kind\":\"render\",\"camera\":{\"eye\":[0,0,3]},\"views\":[{\"fov\":10},"
+                    "{\"eye\":\"auto\"}]}");
+    ROUND_TRIP_TEXT("{\"kind\":\"render\",\"views\":{\"turntable\":{\"count\":1,"
+                    "\"elevation\":-89.5}},\"label\":\"turn\"}");
+
+    /* A spec made in code (job_spec_init's turntable of one) round-trips too. */
+    job_spec_init(&s);
+    s.kind = JOB_KIND_RENDER;
+    CHECK_INT(1, job_spec_view_count(&s));
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+}
+
+static void test_errors(void)
+{
+    EXPECT_ERROR("[1]", "spec: must be a JSON object, got [1]");
+    EXPECT_ERROR("{\"colour\":1}", "spec: unknown field \"colour\" (known: kind, frames,");
+    EXPECT_ERROR("{\"colour\":1,\"fps\":2,\"width\":10}", "unknown fields \"colour\", \"fps\"");
+    EXPECT_ERROR("{\"kind\":\"morf\"}", "spec.kind: must be \"morph\" or \"render\", got \"morf\"");
+    EXPECT_ERROR("{\"kind\":1}", "spec.kind: must be");
+    EXPECT_ERROR("{\"frames\":0}", "spec.frames: must be an integer from 1 to 10000, got 0");
+    EXPECT_ERROR("{\"frames\":10001}",
+                 "spec.frames: must be an integer from 1 to 10000, got 10001");
+    EXPECT_ERROR("{\"frames\":4.0}", "spec.frames: must be an integer");
+    EXPECT_ERROR("{\"frames\":\"4\"}",
+                 "spec.frames: must be an integer from 1 to 10000, got \"4\"");
+    EXPECT_ERROR("{\"frames\":3,\"weights\":[0,1]}",
+                 "spec.weights: give either frames (evenly spaced) or weights, not both");
+    EXPECT_ERROR("{\"weights\":[]}", "spec.weights: must hold 1 to 10000 weights, got 0");
+    EXPECT_ERROR("{\"weights\":0.5}", "spec.weights: must be an array");
+    EXPECT_ERROR("{\"weights\":[0,1.5]}", "spec.weights[1]: must be a number from 0 to 1");
+    EXPECT_ERROR("{\"weights\":[0,\"a\"]}", "spec.weights[1]: must be a number from 0 to 1 (the "
+                                            "share of the target), got \"a\"");
+    EXPECT_ERROR("{\"width\":9000}",
+                 "spec.width: must be an integer from 1 to 8192 pixels, got 9000");
+    EXPECT_ERROR("{\"height\":0}", "spec.height: must be an integer from 1 to 8192 pixels, got 0");
+    EXPECT_ERROR("{\"height\":null}", "spec.height: must be an integer");
+    EXPECT_ERROR("{\"samples\":3}", "spec.samples: must be a square number");
+    EXPECT_ERROR("{\"samples\":81}", "no larger than 64, got 81");
+    EXPECT_ERROR("{\"png_level\":10}", "spec.png_level: must be an integer zlib level from 0 to 9");
+    EXPECT_ERROR("{\"background\":\"fff\"}",
+                 "spec.background: must be a colour \"rrggbb\" or \"#rrggbb\" in hex, got \"fff\"");
+    EXPECT_ERROR("{\"background\":16777215}", "spec.background: must be a colour");
+    EXPECT_ERROR("{\"label\":5}", "spec.label: must be a string, got 5");
+    EXPECT_ERROR("{\"label\":\"a\\u0000b\"}", "spec.label: must be UTF-8 text without NUL");
+    char long_label[300];
+    snprintf(long_label, sizeof long_label, "{\"label\":\"%0201d\"}", 0);
+    EXPECT_ERROR(long_label, "spec.label: 201 bytes, more than the 200 allowed");
+
+    EXPECT_ERROR("{\"camera\":[0,0,1]}", "spec.camera: must be a camera object");
+    EXPECT_ERROR("{\"camera\":{\"eyes\":[0,0,1]}}", "spec.camera: unknown field \"eyes\" (known: "
+                                                    "eye, target, up, fov, near, far, ortho)");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0]}}",
+                 "spec.camera.eye: must be [x, y, z] (finite numbers) or \"auto\", got [0,0]");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0,1e39]}}", "spec.camera.eye: must be [x, y, z]");
+    EXPECT_ERROR("{\"camera\":{\"target\":[0,0,1]}}", "spec.camera.target: needs an explicit eye");
+    EXPECT_ERROR("{\"camera\":{\"up\":[1,0,0]}}", "spec.camera.up: needs an explicit eye");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0,1],\"up\":\"auto\"}}",
+                 "spec.camera.up: cannot be \"auto\" with an explicit eye");
+    EXPECT_ERROR("{\"camera\":{\"fov\":180}}", "spec.camera.fov: must be a number of degrees");
+    EXPECT_ERROR("{\"camera\":{\"near\":1}}", "spec.camera.near: needs an explicit eye");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0,1],\"far\":-1}}",
+                 "spec.camera.far: must be a positive distance or \"auto\", got -1");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0,1],\"near\":5,\"far\":2}}",
+                 "spec.camera: near 5 and far 2 must satisfy 0 < near < far");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,0,0]}}",
+                 "spec.camera: eye and target are the same point");
+    EXPECT_ERROR("{\"camera\":{\"eye\":[0,5,0]}}", "spec.camera: up (0, 1, 0) is parallel");
+    EXPECT_ERROR("{\"camera\":{\"ortho\":0}}",
+                 "spec.camera.ortho: must be a positive view height, \"auto\", or null");
+    EXPECT_ERROR("{\"camera\":{\"ortho\":\"yes\"}}", "spec.camera.ortho: must be");
+
+    EXPECT_ERROR("{\"views\":{\"turntable\":{}}}",
+                 "spec.views: only render jobs (\"kind\": \"render\") have views");
+    EXPECT_ERROR("{\"kind\":\"render\",\"frames\":3}", "spec.frames: only morph jobs have frames");
+    EXPECT_ERROR("{\"kind\":\"render\",\"weights\":[0]}", "spec.weights: only morph jobs");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":5}", "spec.views: must be {\"turntable\"");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":[]}",
+                 "spec.views: must hold 1 to 360 cameras, got 0");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"spin\":{}}}",
+                 "spec.views: unknown field \"spin\" (known: turntable)");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{}}",
+                 "spec.views: must be {\"turntable\": {...}}");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"turntable\":{\"count\":361}}}",
+                 "spec.views.turntable.count: must be an integer from 1 to 360, got 361");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"turntable\":{\"count\":0}}}",
+                 "spec.views.turntable.count");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"turntable\":{\"elevation\":90}}}",
+                 "spec.views.turntable.elevation: must be a number of degrees between -90 and 90 "
+                 "(exclusive), got 90");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"turntable\":{\"tilt\":3}}}",
+                 "spec.views.turntable: unknown field \"tilt\"");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":{\"turntable\":[]}}",
+                 "spec.views.turntable: must be an object");
+    EXPECT_ERROR("{\"kind\":\"render\",\"camera\":{\"eye\":[0,0,3]},"
+                 "\"views\":{\"turntable\":{}}}",
+                 "spec.camera.eye: a turntable places the eye itself");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":[{\"eye\":[0,0,1]},{\"fov\":-1}]}",
+                 "spec.views[1].fov: must be a number of degrees");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":[{},{\"look\":1}]}",
+                 "spec.views[1]: unknown field \"look\"");
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":[{},7]}",
+                 "spec.views[1]: must be a camera object");
+
+    /* The views limit comes from md_limits. */
+    md_limits saved = lim;
+    lim.max_views = 2;
+    EXPECT_ERROR("{\"kind\":\"render\",\"views\":[{},{},{}]}",
+                 "spec.views: must hold 1 to 2 cameras, got 3");
+    lim.max_frames = 4;
+    lim.max_image_side = 100;
+    EXPECT_ERROR("{\"frames\":5}", "from 1 to 4, got 5");
+    EXPECT_ERROR("{\"width\":101}", "from 1 to 100 pixels, got 101");
+    lim = saved;
+
+    /* A failed read leaves the spec as it was. */
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"weights\":[0,1],\"label\":\"keep\"}", &s, &err), &err);
+    json_error_t jerr;
+    json_t *bad_obj = json_loads("{\"frames\":2,\"label\":\"new\",\"width\":0}", 0, &jerr);
+    CHECK_INT(MD_EINVAL, job_spec_from_json(&s, bad_obj, &lim, &err));
+    CHECK_MSG(&err, "spec.width");
+    CHECK(strcmp(s.label, "keep") == 0);
+    CHECK_INT(2, s.weight_count);
+    CHECK(s.weights_given);
+    json_decref(bad_obj);
+    job_spec_free(&s);
+}
+
+/* The CLI setters and the JSON reader agree on the limits. */
+static void test_shared_limits(void)
+{
+    job_spec s;
+    md_error err;
+    job_spec_init(&s);
+    CHECK_OK(job_spec_set_samples(&s, "16", &lim, &err), &err);
+    CHECK_INT(MD_EINVAL, job_spec_set_samples(&s, "8", &lim, &err));
+    CHECK_OK(job_spec_set_weights(&s, "0,1", &lim, &err), &err);
+    CHECK(s.weights_given);
+    CHECK_OK(job_spec_set_frames(&s, "3", &lim, &err), &err);
+    CHECK(!s.weights_given);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"samples\":16}", &s, &err), &err);
+    job_spec_free(&s);
+    EXPECT_ERROR("{\"samples\":8}", "spec.samples");
+}
+
+int main(void)
+{
+    md_limits_default(&lim);
+    test_defaults();
+    test_fields();
+    test_render();
+    test_errors();
+    test_shared_limits();
+    return test_done();
+}
