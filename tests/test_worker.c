@@ -3,10 +3,11 @@
  * jobs are enqueued exactly as docs/server.md says the api does (canonical inputs in storage,
  * the job hash, one stream entry), and the outcomes are read back from Redis and storage.
  *
- *   1. A batch: two good jobs, one whose inputs are missing, one canceled while queued. The two
- *      good ones run in ONE engine batch (the metrics hash records a batch of 2 jobs) and their
- *      frames are byte-identical to `morph run` with the same spec; the bad one fails alone with
- *      a message naming the input; the canceled one is skipped. SIGTERM: exit 0, record removed.
+ *   1. A batch: two good morph jobs, a render job (a 3-view turntable), one whose inputs are
+ *      missing, one canceled while queued. The three good ones run in ONE engine batch (the
+ *      metrics hash records a batch of 3 jobs); the morph jobs' frames are byte-identical to
+ *      `morph run` with the same spec; the bad one fails alone with a message naming the input;
+ *      the canceled one is skipped. SIGTERM: exit 0, worker record removed.
  *   2. kill -9 in the middle of a job: a second worker reclaims it after the lease and finishes
  *      it; every frame present once, a stale frame of the first attempt removed, attempts 2.
  *      Then a cancel while running: frames stop being stored, the job ends canceled. Then
@@ -222,16 +223,20 @@ static int make_inputs(fixture *fx, const char *sample_dir)
 }
 
 /* Stores inputs (unless skip_inputs) and writes the hash and the stream entry like the api. */
-static void enqueue(fixture *fx, char id[JQ_ID_LEN + 1], const char *spec, uint32_t frames_total,
-                    int skip_inputs, const char *status)
+static void enqueue_kind(fixture *fx, char id[JQ_ID_LEN + 1], const char *kind, const char *spec,
+                         uint32_t frames_total, int skip_inputs, const char *status)
 {
+    int render = strcmp(kind, "render") == 0;
     md_error err;
     md_error_clear(&err);
     CHECK_OK(jq_id_new(id, &err), &err);
     if (!skip_inputs) {
-        for (int side = 0; side < 2; side++) {
+        for (int side = 0; side < (render ? 1 : 2); side++) {
             char key[256];
-            snprintf(key, sizeof key, "jobs/%s/inputs/%s.mdm", id, side ? "target" : "source");
+            snprintf(key, sizeof key, "jobs/%s/inputs/%s.mdm", id,
+                     render ? "mesh"
+                     : side ? "target"
+                            : "source");
             CHECK_OK(stg_put(fx->store, key, fx->canon[side], fx->canon_len[side], &err), &err);
         }
     }
@@ -243,9 +248,9 @@ static void enqueue(fixture *fx, char id[JQ_ID_LEN + 1], const char *spec, uint3
                          "\"source\":{\"name\":\"sample_A\",\"format\":\"obj\"},"
                          "\"target\":{\"name\":\"sample_B\",\"format\":\"obj\"}}";
     redisReply *r = redisCommand(fx->redis,
-                                 "HSET %s id %s kind morph owner test status %s spec %s inputs %s "
+                                 "HSET %s id %s kind %s owner test status %s spec %s inputs %s "
                                  "created_at %s frames_done 0 frames_total %s stage queued",
-                                 key, id, status, spec, inputs, created, total);
+                                 key, id, kind, status, spec, inputs, created, total);
     CHECK(r != NULL && r->type == REDIS_REPLY_INTEGER);
     freeReplyObject(r);
     r = redisCommand(fx->redis, "XADD " PREFIX "jobs * id %s", id);
@@ -253,6 +258,12 @@ static void enqueue(fixture *fx, char id[JQ_ID_LEN + 1], const char *spec, uint3
     if (r != NULL && r->type == REDIS_REPLY_STRING)
         freeReplyObject(redisCommand(fx->redis, "HSET %s entry %s", key, r->str));
     freeReplyObject(r);
+}
+
+static void enqueue(fixture *fx, char id[JQ_ID_LEN + 1], const char *spec, uint32_t frames_total,
+                    int skip_inputs, const char *status)
+{
+    enqueue_kind(fx, id, "morph", spec, frames_total, skip_inputs, status);
 }
 
 /* Compares every frame `morph run` writes for args with the job's frames in storage. Returns
@@ -372,11 +383,18 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
 {
     char good1[JQ_ID_LEN + 1], good2[JQ_ID_LEN + 1], missing[JQ_ID_LEN + 1],
         canceled[JQ_ID_LEN + 1];
+    md_error err;
+    md_error_clear(&err);
     enqueue(fx, good1, "{\"frames\":5,\"width\":96,\"height\":80,\"samples\":4}", 5, 0, "queued");
     enqueue(fx, good2, "{\"weights\":[0,0.25,1],\"width\":64,\"height\":64,\"samples\":1}", 3, 0,
             "queued");
     enqueue(fx, missing, "{\"frames\":2,\"width\":32,\"height\":32}", 2, 1, "queued");
     enqueue(fx, canceled, "{\"frames\":2,\"width\":32,\"height\":32}", 2, 0, "canceled");
+    char render[JQ_ID_LEN + 1];
+    enqueue_kind(fx, render, "render",
+                 "{\"kind\":\"render\",\"views\":{\"turntable\":{\"count\":3,\"elevation\":10}},"
+                 "\"width\":48,\"height\":48}",
+                 3, 0, "queued");
 
     /* Everything is queued before the worker starts, so its first read takes all four. */
     pid_t w = start_worker("w1", "--batch-window-ms 200 --heartbeat-ms 100 --lease-ms 5000", NULL);
@@ -386,6 +404,16 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
     CHECK(strcmp(s1, "succeeded") == 0);
     CHECK(strcmp(s2, "succeeded") == 0);
     CHECK(strcmp(s3, "failed") == 0);
+    char *s4 = wait_terminal(fx->redis, render, 120);
+    CHECK(strcmp(s4, "succeeded") == 0);
+    free(s4);
+    /* A render job: one frame per view, named by view, in the same engine batch. */
+    for (int v = 0; v < 3; v++) {
+        char fkey[256];
+        uint64_t size = 0;
+        snprintf(fkey, sizeof fkey, "jobs/%s/frames/%04d_sample_A-view.png", render, v);
+        CHECK_OK(stg_head(fx->store, fkey, &size, &err), &err);
+    }
     free(s1);
     free(s2);
     free(s3);
@@ -430,13 +458,14 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
     free(st);
     CHECK_INT(0, int_cmd(fx->redis, "XLEN " PREFIX "jobs", NULL, NULL));
 
-    /* The two good jobs went through one engine batch. */
-    CHECK_INT(1, metric(fx, "h|morphd_batch_jobs||2"));
+    /* The two good morph jobs and the render job went through one engine batch. */
+    CHECK_INT(1, metric(fx, "h|morphd_batch_jobs||4"));
     CHECK_INT(1, metric(fx, "h|morphd_batch_jobs||count"));
     CHECK_INT(2, metric(fx, "c|morphd_jobs_finished_total|kind=\"morph\",status=\"succeeded\""));
+    CHECK_INT(1, metric(fx, "c|morphd_jobs_finished_total|kind=\"render\",status=\"succeeded\""));
     CHECK_INT(1, metric(fx, "c|morphd_jobs_finished_total|kind=\"morph\",status=\"failed\""));
-    CHECK_INT(8, metric(fx, "c|morphd_frames_rendered_total|"));
-    CHECK_INT(3, metric(fx, "h|morphd_queue_wait_seconds||count"));
+    CHECK_INT(11, metric(fx, "c|morphd_frames_rendered_total|"));
+    CHECK_INT(4, metric(fx, "h|morphd_queue_wait_seconds||count"));
 
     /* A live worker has a fresh record. */
     CHECK_INT(1, int_cmd(fx->redis, "EXISTS " PREFIX "worker:%s", "w1", NULL));
