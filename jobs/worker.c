@@ -31,7 +31,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->lease_ms = 30000;
     cfg->max_attempts = 3;
     cfg->retention_s = 604800;
-    cfg->heartbeat_ms = 1000;
+    cfg->heartbeat_ms = 0; /* auto */
     md_limits_default(&cfg->limits);
 }
 
@@ -55,7 +55,7 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
         return md_fail(err, MD_EINVAL, "--batch-max-jobs must be 1..4096");
     if (cfg->lease_ms < 100)
         return md_fail(err, MD_EINVAL, "--lease-ms must be at least 100");
-    if (cfg->heartbeat_ms < 10 || cfg->heartbeat_ms * 2 > cfg->lease_ms)
+    if (cfg->heartbeat_ms != 0 && (cfg->heartbeat_ms < 10 || cfg->heartbeat_ms * 2 > cfg->lease_ms))
         return md_fail(err, MD_EINVAL,
                        "the heartbeat (%d ms) must be at most half the lease (--lease-ms %d), so "
                        "entries held during a batch are refreshed before others may reclaim them",
@@ -244,11 +244,16 @@ static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
     return 0;
 }
 
-int jq_worker_run(const jq_worker_config *cfg, volatile sig_atomic_t *stop, md_error *err)
+int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md_error *err)
 {
-    int rc = jq_worker_config_check(cfg, err);
+    int rc = jq_worker_config_check(given, err);
     if (rc != 0)
         return rc;
+    /* The heartbeat must beat several times per lease, or held entries could be reclaimed. */
+    jq_worker_config effective = *given;
+    if (effective.heartbeat_ms == 0)
+        effective.heartbeat_ms = given->lease_ms / 3 < 1000 ? given->lease_ms / 3 : 1000;
+    const jq_worker_config *cfg = &effective;
     wk w;
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.conn_lock, NULL);

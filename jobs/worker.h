@@ -34,7 +34,7 @@ typedef struct jq_worker_config {
     int lease_ms;              /* idle time after which another worker reclaims an entry (30000) */
     int max_attempts;          /* deliveries before a job is dead-lettered (3) */
     int retention_s;           /* EXPIRE of finished job hashes (604800) */
-    int heartbeat_ms;          /* heartbeat period (1000) */
+    int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
     md_limits limits;
 } jq_worker_config;
 
