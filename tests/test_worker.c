@@ -273,7 +273,8 @@ static int compare_with_morph_run(fixture *fx, const char *tmp, const char *id,
 {
     char out[4400], cmd[16384];
     snprintf(out, sizeof out, "%s/ref-%s", tmp, id);
-    snprintf(cmd, sizeof cmd, "'%s' run '%s/sample_A.obj' '%s/sample_B.obj' -o '%s' -q %s",
+    snprintf(cmd, sizeof cmd,
+             "'%s' run '%s/sample_A.obj' '%s/sample_B.obj' -o '%s' -q --engine cpu %s",
              getenv("MORPH_BIN"), sample_dir, sample_dir, out, args);
     CHECK_INT(0, system(cmd));
     char dir[4500];
