@@ -1,0 +1,297 @@
+/*
+ * worker.c — the loop of `morphd worker` (worker.h): configuration, start-up, collecting a
+ * batch, and the per-job bookkeeping (wk_job) the other worker files share.
+ *
+ * Runs on the caller's thread. Each round: make sure Redis is reachable and the consumer group
+ * exists; take entries whose holder stopped (XAUTOCLAIM, idle > lease) or else wait up to 1 s
+ * for new ones (XREADGROUP BLOCK 1000, so a stop request is seen within a second); after the
+ * first job, keep reading for the rest of batch_window_ms until batch_max_jobs or
+ * batch_max_frames is reached; then run the batch (worker_batch.c). The stop flag ends reading,
+ * never a batch in hand.
+ */
+#define _GNU_SOURCE
+#include "jobs/worker_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Configuration ---- */
+
+void jq_worker_config_default(jq_worker_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->prefix = JQ_PREFIX_DEFAULT;
+    cfg->engine = ENG_KIND_AUTO;
+    cfg->batch_window_ms = 5;
+    cfg->batch_max_frames = 2048;
+    cfg->batch_max_jobs = 32;
+    cfg->lease_ms = 30000;
+    cfg->max_attempts = 3;
+    cfg->retention_s = 604800;
+    cfg->heartbeat_ms = 0; /* auto */
+    md_limits_default(&cfg->limits);
+}
+
+int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
+{
+    jq_redis_addr addr;
+    if (jq_redis_addr_parse(cfg->redis_url, &addr, err) != 0)
+        return md_error_prefix(err, "--redis: ");
+    if (cfg->storage_url == NULL || cfg->storage_url[0] == '\0')
+        return md_fail(err, MD_EINVAL, "--storage is required (file:///abs/dir)");
+    if (jq_prefix_check(cfg->prefix, err) != 0)
+        return md_error_prefix(err, "--prefix: ");
+    if (cfg->name == NULL || cfg->name[0] == '\0' || strlen(cfg->name) > 200 ||
+        strpbrk(cfg->name, " \t\r\n") != NULL)
+        return md_fail(err, MD_EINVAL, "--name must be 1..200 bytes without spaces");
+    if (cfg->batch_window_ms < 0 || cfg->batch_window_ms > 10000)
+        return md_fail(err, MD_EINVAL, "--batch-window-ms must be 0..10000");
+    if (cfg->batch_max_frames < 1)
+        return md_fail(err, MD_EINVAL, "--batch-max-frames must be at least 1");
+    if (cfg->batch_max_jobs < 1 || cfg->batch_max_jobs > 4096)
+        return md_fail(err, MD_EINVAL, "--batch-max-jobs must be 1..4096");
+    if (cfg->lease_ms < 100)
+        return md_fail(err, MD_EINVAL, "--lease-ms must be at least 100");
+    if (cfg->heartbeat_ms != 0 && (cfg->heartbeat_ms < 10 || cfg->heartbeat_ms * 2 > cfg->lease_ms))
+        return md_fail(err, MD_EINVAL,
+                       "the heartbeat (%d ms) must be at most half the lease (--lease-ms %d), so "
+                       "entries held during a batch are refreshed before others may reclaim them",
+                       cfg->heartbeat_ms, cfg->lease_ms);
+    if (cfg->max_attempts < 1)
+        return md_fail(err, MD_EINVAL, "--max-attempts must be at least 1");
+    if (cfg->retention_s < 1)
+        return md_fail(err, MD_EINVAL, "--retention-s must be at least 1");
+    if (cfg->threads < 0 || cfg->threads > 1024)
+        return md_fail(err, MD_EINVAL, "--threads must be 0..1024");
+    return 0;
+}
+
+/* ---- Jobs ---- */
+
+wk_job *wk_job_new(void)
+{
+    wk_job *j = md_calloc(1, sizeof *j);
+    if (j == NULL)
+        return NULL;
+    job_spec_init(&j->spec);
+    j->result = WK_RUN;
+    atomic_init(&j->cancel, 0);
+    atomic_init(&j->frame_error, 0);
+    atomic_init(&j->frames_done, 0);
+    pthread_mutex_init(&j->log_lock, NULL);
+    return j;
+}
+
+void wk_job_free(wk_job *j)
+{
+    if (j == NULL)
+        return;
+    job_spec_free(&j->spec);
+    job_inputs_free(j->inputs);
+    md_free(j->spec_text);
+    md_free(j->inputs_text);
+    md_free(j->frames);
+    md_free(j->log);
+    pthread_mutex_destroy(&j->log_lock);
+    md_free(j);
+}
+
+static void log_append(wk_job *j, const char *line, size_t len)
+{
+    if (j->log_len + len > WK_LOG_MAX)
+        return; /* the cap keeps a chatty job from growing without bound */
+    if (j->log_len + len + 1 > j->log_cap) {
+        size_t cap = j->log_cap ? j->log_cap : 4096;
+        while (cap < j->log_len + len + 1)
+            cap *= 2;
+        char *grown = md_realloc_array(j->log, cap, 1);
+        if (grown == NULL)
+            return;
+        j->log = grown;
+        j->log_cap = cap;
+    }
+    memcpy(j->log + j->log_len, line, len);
+    j->log_len += len;
+    j->log[j->log_len] = '\0';
+}
+
+static void job_vlog(wk_job *j, md_log_level level, const char *fmt, va_list ap)
+{
+    static const char *names[] = {"debug", "info ", "warn ", "error"};
+    char msg[1024], stamp[32], line[1200];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    jq_time_format(jq_wall_now(), stamp);
+    int n = snprintf(line, sizeof line, "%s %s %s\n", stamp, names[level], msg);
+    if (n > (int)sizeof line - 1)
+        n = (int)sizeof line - 1;
+    pthread_mutex_lock(&j->log_lock);
+    log_append(j, line, (size_t)n);
+    pthread_mutex_unlock(&j->log_lock);
+    md_log(level, "job %s: %s", j->id, msg);
+}
+
+void wk_job_log(wk_job *j, md_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    job_vlog(j, level, fmt, ap);
+    va_end(ap);
+}
+
+void wk_job_fail(wk_job *j, const char *fmt, ...)
+{
+    char msg[MD_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&j->log_lock);
+    int first = j->result != WK_FAILED;
+    if (first) {
+        j->result = WK_FAILED;
+        snprintf(j->error, sizeof j->error, "%s", msg);
+    }
+    pthread_mutex_unlock(&j->log_lock);
+    wk_job_log(j, MD_LOG_ERROR, "%s", msg);
+}
+
+/* ---- Collecting a batch ---- */
+
+uint32_t wk_batch_frames(const wk *w)
+{
+    uint32_t sum = 0;
+    for (uint32_t i = 0; i < w->job_count; i++) {
+        const job_spec *s = &w->jobs[i]->spec;
+        sum += s->kind == JOB_KIND_RENDER ? job_spec_view_count(s) : job_spec_frame_total(s);
+    }
+    return sum;
+}
+
+static int batch_full(const wk *w)
+{
+    return w->job_count >= w->cfg->batch_max_jobs || wk_batch_frames(w) >= w->cfg->batch_max_frames;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Claims the next batch into w->jobs; returns with none when there was nothing to do. */
+static void collect(wk *w, volatile sig_atomic_t *stop)
+{
+    const jq_worker_config *cfg = w->cfg;
+    if (wk_claim_reclaimed(w, cfg->batch_max_jobs) < 0 || !w->group_ready)
+        return;
+    if (w->job_count == 0) {
+        if (*stop)
+            return;
+        if (wk_claim_new(w, cfg->batch_max_jobs, 1000) < 0 || w->job_count == 0)
+            return;
+    }
+    /* The first job is here: wait the rest of the window for more, within the budgets. */
+    double window_end = md_now() + cfg->batch_window_ms / 1000.0;
+    while (!*stop && !batch_full(w)) {
+        int left_ms = (int)((window_end - md_now()) * 1000.0);
+        if (left_ms < 1)
+            break; /* BLOCK 0 would wait forever */
+        int seen = wk_claim_new(w, cfg->batch_max_jobs - w->job_count, left_ms);
+        if (seen <= 0)
+            break;
+    }
+}
+
+/* ---- The loop ---- */
+
+static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
+{
+    w->cfg = cfg;
+    snprintf(w->name, sizeof w->name, "%s", cfg->name);
+    int rc = jq_key(w->k_stream, sizeof w->k_stream, cfg->prefix, "jobs");
+    if (rc == 0)
+        rc = jq_key(w->k_dead, sizeof w->k_dead, cfg->prefix, "dead");
+    if (rc == 0)
+        rc = jq_key(w->k_metrics, sizeof w->k_metrics, cfg->prefix, "metrics");
+    if (rc == 0)
+        rc = jq_key(w->k_workers, sizeof w->k_workers, cfg->prefix, "workers");
+    if (rc == 0)
+        rc = jq_key_id(w->k_worker, sizeof w->k_worker, cfg->prefix, "worker", cfg->name);
+    if (rc != 0)
+        return md_fail(err, MD_EINVAL, "redis key names are too long");
+    snprintf(w->autoclaim_cursor, sizeof w->autoclaim_cursor, "0-0");
+    w->started_at = jq_wall_now();
+    const char *fault = getenv("MORPHD_FAULT_CRASH_LABEL");
+    w->fault_label = fault != NULL && fault[0] != '\0' ? fault : NULL;
+    if (w->fault_label != NULL)
+        md_log(MD_LOG_WARN, "fault injection on: jobs labelled '%s' crash this worker",
+               w->fault_label);
+    jq_redis_addr addr;
+    rc = jq_redis_addr_parse(cfg->redis_url, &addr, err);
+    if (rc != 0)
+        return rc;
+    wk_conn_init(&w->conn, &addr, "worker");
+    rc = stg_open(cfg->storage_url, &w->store, err);
+    if (rc != 0)
+        return md_error_prefix(err, "--storage: ");
+    eng_config ec = {.kind = cfg->engine, .threads = cfg->threads};
+    rc = eng_new(&ec, &w->engine, err);
+    if (rc != 0)
+        return md_error_prefix(err, "engine: ");
+    return 0;
+}
+
+int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md_error *err)
+{
+    int rc = jq_worker_config_check(given, err);
+    if (rc != 0)
+        return rc;
+    /* The heartbeat must beat several times per lease, or held entries could be reclaimed. */
+    jq_worker_config effective = *given;
+    if (effective.heartbeat_ms == 0)
+        effective.heartbeat_ms = given->lease_ms / 3 < 1000 ? given->lease_ms / 3 : 1000;
+    const jq_worker_config *cfg = &effective;
+    wk w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.conn_lock, NULL);
+    pthread_mutex_init(&w.held_lock, NULL);
+    atomic_init(&w.batches, 0);
+    atomic_init(&w.frames, 0);
+    wk_heartbeat *hb = NULL;
+    rc = setup(&w, cfg, err);
+    if (rc == 0)
+        rc = wk_heartbeat_start(&w, &hb, err);
+    if (rc != 0)
+        goto done;
+    md_log(MD_LOG_INFO, "worker %s: engine %s, redis %s, storage %s, prefix %s", w.name,
+           eng_name(w.engine), cfg->redis_url, cfg->storage_url, cfg->prefix);
+
+    while (!*stop) {
+        if (wk_conn_ensure(&w.conn) != 0) {
+            double wait = wk_conn_wait_s(&w.conn);
+            sleep_s(wait > 0.2 ? 0.2 : (wait > 0 ? wait : 0.05));
+            continue;
+        }
+        if (!w.group_ready && wk_group_create(&w) != 0) {
+            sleep_s(0.5);
+            continue;
+        }
+        collect(&w, stop);
+        if (w.job_count > 0)
+            wk_batch_run(&w);
+    }
+    md_log(MD_LOG_INFO, "worker %s: stopping", w.name);
+
+done:
+    wk_heartbeat_stop(hb);
+    wk_conn_close(&w.conn);
+    md_free(w.jobs);
+    eng_free(w.engine);
+    stg_free(w.store);
+    pthread_mutex_destroy(&w.conn_lock);
+    pthread_mutex_destroy(&w.held_lock);
+    return rc;
+}

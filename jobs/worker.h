@@ -1,0 +1,54 @@
+/*
+ * worker.h — `morphd worker`: one engine, kept warm, fed from the Redis job stream.
+ *
+ * jq_worker_run() is the whole worker: it connects to Redis and storage, creates the engine once,
+ * joins the consumer group and loops: claim a batch (reclaimed entries first, then new ones,
+ * waiting batch_window_ms after the first for more), load every job's canonical inputs, run ONE
+ * engine batch for all of them, write frames to storage as they finish, then each job's
+ * manifest.json and session.log, and finish the jobs in Redis. docs/server.md is the contract
+ * for every key and field it touches.
+ *
+ * Threads: the caller's thread runs the loop; a heartbeat thread keeps the worker's record and
+ * its held entries fresh; engine threads deliver frames. The caller's stop flag (set by a signal
+ * handler) makes the loop stop reading, finish the batch in hand and return 0.
+ */
+#ifndef JOBS_WORKER_H
+#define JOBS_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "gpu/engine.h"
+#include "server/md.h"
+
+typedef struct jq_worker_config {
+    const char *redis_url;   /* redis://HOST:PORT or unix:///path.sock; borrowed */
+    const char *storage_url; /* file:///abs/dir; borrowed */
+    const char *prefix;      /* Redis key prefix, "morphd:" by default; borrowed */
+    const char *name;        /* consumer name, unique per worker (hostname-pid); borrowed */
+    eng_kind engine;
+    int threads;               /* CPU engine threads, 0: one per core */
+    int batch_window_ms;       /* how long to wait for more jobs after the first (5) */
+    uint32_t batch_max_frames; /* frame budget of one batch (2048) */
+    uint32_t batch_max_jobs;   /* most jobs in one batch (32) */
+    int lease_ms;              /* idle time after which another worker reclaims an entry (30000) */
+    int max_attempts;          /* deliveries before a job is dead-lettered (3) */
+    int retention_s;           /* EXPIRE of finished job hashes (604800) */
+    int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
+    md_limits limits;
+} jq_worker_config;
+
+/* Fills the defaults above (prefix JQ_PREFIX_DEFAULT, engine auto, default limits); the
+ * addresses and the name stay NULL. */
+void jq_worker_config_default(jq_worker_config *cfg);
+
+/* Checks ranges and addresses; the message names the flag at fault. */
+int jq_worker_config_check(const jq_worker_config *cfg, md_error *err);
+
+/* Runs until *stop becomes nonzero, then finishes the batch in hand and returns 0. Returns a
+ * negative MD_E* code (with err filled) only when it cannot start: bad configuration, storage
+ * that cannot be opened, no engine. Redis being down is not an error: the worker waits for it
+ * with backoff. */
+int jq_worker_run(const jq_worker_config *cfg, volatile sig_atomic_t *stop, md_error *err);
+
+#endif

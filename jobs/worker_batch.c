@@ -1,0 +1,482 @@
+/*
+ * worker_batch.c — one batch of the worker: load every held job's canonical inputs from
+ * storage, build their engine jobs, render them all in ONE eng_batch_run, store each frame as
+ * it finishes, then write each job's manifest.json and session.log and finish it in Redis.
+ *
+ * Threads: wk_batch_run runs on the loop's thread. deliver_frame runs on engine threads,
+ * several at once: it writes only its own frame's slot (wk_job.frames[i]), counts with
+ * atomics, adds timings under the job's log_lock and talks to Redis under w->conn_lock.
+ *
+ * A job whose inputs cannot be loaded or built fails alone, with the reason; the others of the
+ * batch still run. A retried job writes the same storage keys as the earlier attempt; frames of
+ * an earlier attempt that this one did not write are deleted, so the job's folder holds exactly
+ * what its artifacts list names.
+ */
+#define _GNU_SOURCE
+#include "jobs/worker_int.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mesh/image.h"
+#include "version.h"
+
+/* The batch: which wk_job and which output slot each engine job's frames go to. */
+typedef struct batch_slot {
+    wk_job *job;
+    uint32_t out_offset; /* index of this engine job's frame 0 among the job's frames */
+} batch_slot;
+
+typedef struct batch_ctx {
+    wk *w;
+    const batch_slot *slots;
+} batch_ctx;
+
+/* ---- Loading ---- */
+
+/* "name" of inputs.source / inputs.target as docs/server.md stores it, sanitised like
+ * job_path_stem does a path (the name is a stem already, so nothing is cut off). */
+static void input_stem(const json_t *inputs, const char *side, char *out, size_t cap)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(inputs, side), "name"));
+    char withext[300];
+    snprintf(withext, sizeof withext, "%s.x", name != NULL && name[0] ? name : "mesh");
+    job_path_stem(withext, out, cap);
+}
+
+static int load_mesh(wk *w, wk_job *j, const char *file, mesh **out, md_error *err)
+{
+    char key[STG_KEY_MAX];
+    snprintf(key, sizeof key, "jobs/%s/inputs/%s", j->id, file);
+    uint64_t max64 = w->cfg->limits.max_file_bytes * 4;
+    size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = stg_get(w->store, key, max, &data, &len, err);
+    if (rc == 0)
+        rc = mesh_decode_canonical(data, len, &w->cfg->limits, out, err);
+    md_free(data);
+    if (rc != 0)
+        md_error_prefix(err, "input %s: ", file);
+    return rc;
+}
+
+static int load_inputs(wk *w, wk_job *j, md_error *err)
+{
+    double t0 = md_now();
+    json_t *inputs = json_loads(j->inputs_text, 0, NULL);
+    int render = j->spec.kind == JOB_KIND_RENDER;
+    input_stem(inputs, render ? "mesh" : "source", j->stems[0], sizeof j->stems[0]);
+    if (render && strcmp(j->stems[0], "mesh") == 0)
+        input_stem(inputs, "source", j->stems[0], sizeof j->stems[0]);
+    input_stem(inputs, "target", j->stems[1], sizeof j->stems[1]);
+    json_decref(inputs);
+
+    mesh *source = NULL, *target = NULL;
+    int rc = load_mesh(w, j, render ? "mesh.mdm" : "source.mdm", &source, err);
+    if (rc == 0 && !render)
+        rc = load_mesh(w, j, "target.mdm", &target, err);
+    if (rc == 0) {
+        /* Takes ownership of both meshes, on failure too. */
+        rc = job_inputs_from_meshes(source, target, &j->inputs, err);
+        source = target = NULL;
+    }
+    mesh_free(source);
+    mesh_free(target);
+    j->load_s = md_now() - t0;
+    return rc;
+}
+
+static uint32_t engine_job_count(const wk_job *j)
+{
+    return j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec) : 1;
+}
+
+/* Builds the job's engine jobs into ej (engine_job_count of them) and its frame slots. */
+static int build_job(wk *w, wk_job *j, eng_job *ej, md_error *err)
+{
+    uint32_t n = engine_job_count(j);
+    int rc = j->spec.kind == JOB_KIND_RENDER
+                 ? job_build_render(job_inputs_mesh(j->inputs, 0),
+                                    job_inputs_materials(j->inputs, 0), &j->spec, ej, err)
+                 : job_build(j->inputs, &j->spec, ej, err);
+    uint32_t total = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        rc = eng_job_validate(&ej[i], &w->cfg->limits, err);
+        total += ej[i].frame_count;
+    }
+    if (rc != 0)
+        return rc;
+    j->frames = md_calloc(total ? total : 1, sizeof *j->frames);
+    if (j->frames == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory for %u frame records", total);
+    j->frame_total = total;
+    return 0;
+}
+
+/* ---- Frame delivery (engine threads) ---- */
+
+static int deliver_frame(void *user, const eng_frame *f)
+{
+    batch_ctx *ctx = user;
+    const batch_slot *slot = &ctx->slots[f->job];
+    wk_job *j = slot->job;
+    /* A canceled job's frames are rendered with the batch but not stored. */
+    if (atomic_load(&j->cancel) || atomic_load(&j->frame_error))
+        return 0;
+    uint32_t index = slot->out_offset + f->frame;
+    wk_frame *out = &j->frames[index];
+    int rc = j->spec.kind == JOB_KIND_RENDER
+                 ? job_view_name(index, j->stems[0], out->name, sizeof out->name)
+                 : job_frame_name(f->frame, f->weight, j->stems[0], j->stems[1], out->name,
+                                  sizeof out->name);
+    if (rc != 0) {
+        atomic_store(&j->frame_error, 1);
+        wk_job_fail(j, "frame %u: name too long", index);
+        return 0;
+    }
+    md_error err;
+    md_error_clear(&err);
+    double t0 = md_now();
+    uint8_t *png = NULL;
+    size_t png_len = 0;
+    /* Same encoder and level as `morph run`, so the bytes are identical. */
+    rc = img_encode_png(f->rgb, f->width, f->height, 3, j->spec.png_level, &png, &png_len, &err);
+    double t1 = md_now();
+    if (rc == 0) {
+        char key[STG_KEY_MAX];
+        snprintf(key, sizeof key, "jobs/%s/frames/%s", j->id, out->name);
+        rc = stg_put(ctx->w->store, key, png, png_len, &err);
+    }
+    double t2 = md_now();
+    md_free(png);
+    if (rc != 0) {
+        atomic_store(&j->frame_error, 1);
+        wk_job_fail(j, "frame %u: %s", index, err.msg);
+        return 0;
+    }
+    out->weight = f->weight;
+    out->bytes = png_len;
+    out->done = 1;
+    atomic_fetch_add(&j->frames_done, 1);
+    atomic_fetch_add(&ctx->w->frames, 1);
+    pthread_mutex_lock(&j->log_lock);
+    j->encode_s += t1 - t0;
+    j->write_s += t2 - t1;
+    j->bytes += png_len;
+    pthread_mutex_unlock(&j->log_lock);
+    wk_count_frame(ctx->w, j);
+    return 0;
+}
+
+/* ---- Finishing ---- */
+
+/* Deletes frames of an earlier attempt that this attempt did not write. */
+typedef struct stale_ctx {
+    const wk_job *job;
+    size_t prefix_len;
+    char (*doomed)[STG_KEY_MAX];
+    size_t count, cap;
+} stale_ctx;
+
+static int frame_written(const wk_job *j, const char *name)
+{
+    for (uint32_t i = 0; i < j->frame_total; i++)
+        if (j->frames != NULL && j->frames[i].done && strcmp(j->frames[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int note_stale(void *user, const char *key, uint64_t size)
+{
+    (void)size;
+    stale_ctx *s = user;
+    if (frame_written(s->job, key + s->prefix_len))
+        return 0;
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        void *grown = md_realloc_array(s->doomed, cap, sizeof *s->doomed);
+        if (grown == NULL)
+            return 1;
+        s->doomed = grown;
+        s->cap = cap;
+    }
+    snprintf(s->doomed[s->count++], STG_KEY_MAX, "%s", key);
+    return 0;
+}
+
+static void delete_stale_frames(wk *w, wk_job *j)
+{
+    char prefix[STG_KEY_MAX];
+    snprintf(prefix, sizeof prefix, "jobs/%s/frames/", j->id);
+    stale_ctx s = {.job = j, .prefix_len = strlen(prefix)};
+    md_error err;
+    md_error_clear(&err);
+    if (stg_list(w->store, prefix, note_stale, &s, &err) != 0)
+        wk_job_log(j, MD_LOG_WARN, "listing earlier frames: %s", err.msg);
+    for (size_t i = 0; i < s.count; i++)
+        if (stg_delete(w->store, s.doomed[i], &err) != 0)
+            wk_job_log(j, MD_LOG_WARN, "removing a stale frame: %s", err.msg);
+    if (s.count > 0)
+        wk_job_log(j, MD_LOG_INFO, "removed %zu frame(s) of an earlier attempt", s.count);
+    md_free(s.doomed);
+}
+
+static json_t *vec3(const float v[3])
+{
+    return json_pack("[f,f,f]", (double)v[0], (double)v[1], (double)v[2]);
+}
+
+static json_t *mesh_json(const mesh *m)
+{
+    float min[3], max[3];
+    mesh_bounds(m, min, max);
+    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "format", mesh_format(m), "vertices",
+                     (json_int_t)mesh_vertex_count(m), "triangles",
+                     (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
+                     "materials", (json_int_t)mesh_material_count(m), "bounds", "min", vec3(min),
+                     "max", vec3(max));
+}
+
+static json_t *camera_json(const eng_camera *cam)
+{
+    json_t *j = json_pack("{s:o,s:o,s:o,s:b,s:f,s:f}", "eye", vec3(cam->eye), "target",
+                          vec3(cam->target), "up", vec3(cam->up), "orthographic", cam->orthographic,
+                          "near", (double)cam->z_near, "far", (double)cam->z_far);
+    if (cam->orthographic)
+        json_object_set_new(j, "ortho_height", json_real(cam->ortho_height));
+    else
+        json_object_set_new(j, "fov_y_deg", json_real(cam->fov_y_deg));
+    return j;
+}
+
+typedef struct batch_info {
+    const eng_job *first; /* the job's first engine job, NULL when it never got built */
+    uint32_t batch_jobs, batch_frames;
+    const eng_stats *stats;
+    const char *engine_name;
+} batch_info;
+
+/* manifest.json: what `morph run` writes, plus the job, the worker and the batch it ran in. */
+static json_t *manifest_json(wk *w, wk_job *j, const char *status, const batch_info *bi)
+{
+    json_t *frames = json_array();
+    size_t total_bytes = 0;
+    for (uint32_t i = 0; i < j->frame_total; i++) {
+        const wk_frame *f = &j->frames[i];
+        if (!f->done)
+            continue;
+        char file[WK_FRAME_NAME_MAX + 8];
+        snprintf(file, sizeof file, "frames/%s", f->name);
+        json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
+                                                "weight", (double)f->weight, "file", file, "bytes",
+                                                (json_int_t)f->bytes));
+        total_bytes += f->bytes;
+    }
+    json_t *inputs = json_loads(j->inputs_text, 0, NULL);
+    if (inputs == NULL)
+        inputs = json_object();
+    if (j->inputs != NULL) {
+        int render = j->spec.kind == JOB_KIND_RENDER;
+        json_object_set_new(inputs, "meshes",
+                            render ? json_pack("[o]", mesh_json(job_inputs_mesh(j->inputs, 0)))
+                                   : json_pack("[o,o]", mesh_json(job_inputs_mesh(j->inputs, 0)),
+                                               mesh_json(job_inputs_mesh(j->inputs, 1))));
+    }
+    const eng_stats *es = bi->stats;
+    json_t *root = json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s,s:i},s:o,s:o,s:o,s:I,s:I,s:I,"
+        "s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:s,s:{s:I,s:I}}",
+        "morphd_version", MORPHD_VERSION, "id", j->id, "kind", j->kind, "status", status, "attempt",
+        (json_int_t)j->deliveries, "worker", w->name, "engine", "name", bi->engine_name, "threads",
+        es ? es->threads : 0, "spec", job_spec_to_json(&j->spec), "inputs", inputs, "frames",
+        frames, "frame_count", (json_int_t)json_array_size(frames), "frames_total",
+        (json_int_t)j->frame_total, "output_bytes", (json_int_t)total_bytes, "timings_s", "load",
+        j->load_s, "morph", es ? es->morph_s : 0.0, "raster", es ? es->raster_s : 0.0, "shade",
+        es ? es->shade_s : 0.0, "png_encode", j->encode_s, "write", j->write_s, "render_wall",
+        es ? es->wall_s : 0.0, "total", md_now() - j->start_mono, "timings_note",
+        "morph, raster, shade and render_wall are for the whole engine batch (see batch); "
+        "morph, raster, shade, png_encode and write are summed over engine threads",
+        "batch", "jobs", (json_int_t)bi->batch_jobs, "frames", (json_int_t)bi->batch_frames);
+    if (root == NULL)
+        return NULL;
+    if (bi->first != NULL && j->spec.kind != JOB_KIND_RENDER)
+        json_object_set_new(root, "camera", camera_json(&bi->first->camera));
+    if (j->result == WK_FAILED)
+        json_object_set_new(root, "error", json_string(j->error));
+    const char *label = j->spec.label;
+    if (label != NULL && label[0] != '\0')
+        json_object_set_new(root, "label", json_string(label));
+    return root;
+}
+
+static int put_artifact(wk *w, wk_job *j, json_t *artifacts, const char *name,
+                        const char *content_type, const void *data, size_t len)
+{
+    char key[STG_KEY_MAX];
+    snprintf(key, sizeof key, "jobs/%s/%s", j->id, name);
+    md_error err;
+    md_error_clear(&err);
+    int rc = stg_put(w->store, key, data, len, &err);
+    if (rc != 0) {
+        wk_job_fail(j, "storing %s: %s", name, err.msg);
+        return rc;
+    }
+    json_array_append_new(artifacts, json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
+                                               (json_int_t)len, "content_type", content_type));
+    return 0;
+}
+
+static const char *status_of(const wk_job *j)
+{
+    if (j->result == WK_FAILED)
+        return "failed";
+    if (j->result == WK_CANCELED || atomic_load(&j->cancel))
+        return "canceled";
+    return "succeeded";
+}
+
+static void finish_job(wk *w, wk_job *j, const batch_info *bi)
+{
+    wk_set_running_fields(w, j, "stage", "finishing");
+    delete_stale_frames(w, j);
+    json_t *artifacts = json_array();
+    for (uint32_t i = 0; i < j->frame_total; i++) {
+        const wk_frame *f = &j->frames[i];
+        if (!f->done)
+            continue;
+        char name[WK_FRAME_NAME_MAX + 8];
+        snprintf(name, sizeof name, "frames/%s", f->name);
+        json_array_append_new(artifacts,
+                              json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
+                                        (json_int_t)f->bytes, "content_type", "image/png"));
+    }
+    const char *status = status_of(j);
+    json_t *man = manifest_json(w, j, status, bi);
+    char *man_text = man ? json_dumps(man, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
+    json_decref(man);
+    if (man_text != NULL)
+        put_artifact(w, j, artifacts, "manifest.json", "application/json", man_text,
+                     strlen(man_text));
+    else
+        wk_job_fail(j, "cannot build manifest.json");
+    free(man_text);
+    status = status_of(j); /* storing the manifest may have failed the job */
+    wk_job_log(j, MD_LOG_INFO, "%s: %u of %u frame(s), %llu bytes of PNG, %.3f s", status,
+               atomic_load(&j->frames_done), j->frame_total, (unsigned long long)j->bytes,
+               md_now() - j->start_mono);
+    pthread_mutex_lock(&j->log_lock);
+    char *log = j->log ? md_strndup(j->log, j->log_len) : md_strdup("");
+    size_t log_len = j->log ? j->log_len : 0;
+    pthread_mutex_unlock(&j->log_lock);
+    if (log != NULL)
+        put_artifact(w, j, artifacts, "session.log", "text/plain; charset=utf-8", log, log_len);
+    md_free(log);
+    status = status_of(j);
+    char *arts = json_dumps(artifacts, JSON_COMPACT);
+    json_decref(artifacts);
+    wk_finish(w, j, status, j->result == WK_FAILED ? j->error : "", arts ? arts : "[]");
+    free(arts);
+}
+
+/* ---- The batch ---- */
+
+static void observe_batch(wk *w, uint32_t jobs, uint32_t frames, const eng_stats *es)
+{
+    wk_metric_observe(w, JQ_M_BATCH_JOBS, "", jobs);
+    wk_metric_observe(w, JQ_M_BATCH_FRAMES, "", frames);
+    wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"morph\"", es->morph_s);
+    wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"raster\"", es->raster_s);
+    wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"shade\"", es->shade_s);
+    wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"deliver\"", es->deliver_s);
+}
+
+void wk_batch_run(wk *w)
+{
+    uint32_t count = w->job_count;
+    wk_job **jobs = w->jobs;
+    md_error err;
+
+    /* Load and build every job; a job that cannot fails alone. */
+    uint32_t eng_total = 0;
+    for (uint32_t i = 0; i < count; i++)
+        eng_total += engine_job_count(jobs[i]);
+    eng_job *ej = md_calloc(eng_total ? eng_total : 1, sizeof *ej);
+    batch_slot *slots = md_calloc(eng_total ? eng_total : 1, sizeof *slots);
+    const eng_job **first = md_calloc(count, sizeof *first);
+    if (ej == NULL || slots == NULL || first == NULL) {
+        for (uint32_t i = 0; i < count; i++)
+            wk_job_fail(jobs[i], "worker out of memory building the batch");
+    }
+    uint32_t used = 0, batch_jobs = 0, batch_frames = 0;
+    for (uint32_t i = 0; i < count && ej != NULL && slots != NULL && first != NULL; i++) {
+        wk_job *j = jobs[i];
+        md_error_clear(&err);
+        if (atomic_load(&j->cancel)) {
+            j->result = WK_CANCELED;
+            wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
+            continue;
+        }
+        if (load_inputs(w, j, &err) != 0) {
+            wk_job_fail(j, "loading inputs: %s", err.msg);
+            continue;
+        }
+        uint32_t n = engine_job_count(j);
+        if (build_job(w, j, ej + used, &err) != 0) {
+            wk_job_fail(j, "%s", err.msg);
+            continue;
+        }
+        uint32_t offset = 0;
+        for (uint32_t k = 0; k < n; k++) {
+            slots[used + k].job = j;
+            slots[used + k].out_offset = offset;
+            offset += ej[used + k].frame_count;
+        }
+        first[i] = ej + used;
+        used += n;
+        batch_jobs++;
+        batch_frames += j->frame_total;
+        wk_job_log(j, MD_LOG_INFO, "loaded in %.3f s; %u frame(s) at %dx%d, %d samples", j->load_s,
+                   j->frame_total, j->spec.width, j->spec.height, j->spec.samples);
+        wk_set_running_fields(w, j, "stage", "rendering");
+    }
+
+    eng_stats stats;
+    memset(&stats, 0, sizeof stats);
+    if (used > 0) {
+        md_log(MD_LOG_INFO, "batch: %u job(s), %u frame(s), engine %s", batch_jobs, batch_frames,
+               eng_name(w->engine));
+        batch_ctx ctx = {.w = w, .slots = slots};
+        md_error_clear(&err);
+        int rc = eng_batch_run(w->engine, ej, used, deliver_frame, &ctx, &stats, &err);
+        if (rc != 0) {
+            for (uint32_t i = 0; i < count; i++)
+                if (first[i] != NULL)
+                    wk_job_fail(jobs[i], "render engine: %s", err.msg);
+        }
+        atomic_fetch_add(&w->batches, 1);
+        observe_batch(w, batch_jobs, batch_frames, &stats);
+    }
+
+    batch_info bi = {.batch_jobs = batch_jobs,
+                     .batch_frames = batch_frames,
+                     .stats = used > 0 ? &stats : NULL,
+                     .engine_name = eng_name(w->engine)};
+    batch_info alone = {.engine_name = eng_name(w->engine)}; /* jobs that never reached it */
+    for (uint32_t i = 0; i < count; i++) {
+        bi.first = first ? first[i] : NULL;
+        finish_job(w, jobs[i], bi.first != NULL ? &bi : &alone);
+    }
+
+    /* Release the batch: the heartbeat stops claiming these entries. */
+    pthread_mutex_lock(&w->held_lock);
+    w->job_count = 0;
+    pthread_mutex_unlock(&w->held_lock);
+    for (uint32_t i = 0; i < count; i++)
+        wk_job_free(jobs[i]);
+    md_free(ej);
+    md_free(slots);
+    md_free(first);
+}

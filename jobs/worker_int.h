@@ -1,0 +1,166 @@
+/*
+ * worker_int.h — internal to jobs/worker*.c: the worker's state, one claimed job, and the
+ * functions the loop (worker.c), the Redis commands (worker_redis.c), the batch
+ * (worker_batch.c) and the heartbeat (worker_heartbeat.c) share. Nothing outside jobs/worker*.c
+ * includes this.
+ *
+ * Ownership: the loop owns the wk and every wk_job; a batch's jobs live from their claim until
+ * they are finished in Redis. The heartbeat thread reads the held jobs' ids and writes their
+ * cancel flags, always under held_lock, so the loop only frees a job after taking it out of
+ * the held list under that lock.
+ */
+#ifndef JOBS_WORKER_INT_H
+#define JOBS_WORKER_INT_H
+
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "jobs/job.h"
+#include "jobs/queue.h"
+#include "jobs/worker.h"
+#include "storage/storage.h"
+
+#define WK_ENTRY_MAX 48       /* a stream entry id: "<ms>-<seq>" */
+#define WK_FRAME_NAME_MAX 320 /* a frame's name under frames/ */
+#define WK_LOG_MAX (1u << 20) /* most bytes of one job's session.log */
+
+/* ---- A Redis connection with reconnection ---- */
+
+/* A blocking hiredis connection that remembers whether Redis was up, so the worker logs once
+ * per state change and retries with backoff instead of spinning. One thread at a time. */
+typedef struct wk_conn {
+    redisContext *ctx; /* NULL while down */
+    jq_redis_addr addr;
+    const char *who; /* "worker" or "heartbeat", for log lines */
+    int state;       /* -1 never tried, 0 down, 1 up */
+    double next_try; /* md_now() before which no reconnection is attempted */
+    double backoff_s;
+} wk_conn;
+
+void wk_conn_init(wk_conn *c, const jq_redis_addr *addr, const char *who);
+/* 0 when connected (connecting if due), MD_EUNAVAIL otherwise. */
+int wk_conn_ensure(wk_conn *c);
+/* Seconds until the next reconnection attempt is due (0 when connected or due). */
+double wk_conn_wait_s(const wk_conn *c);
+void wk_conn_close(wk_conn *c);
+/* redisCommand on the connection; NULL when Redis is unreachable (the connection is dropped
+ * and the state change logged). An error reply is returned as a reply. freeReplyObject it. */
+redisReply *wk_cmd(wk_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+redisReply *wk_cmd_argv(wk_conn *c, int argc, const char **argv, const size_t *lens);
+
+/* ---- One job of a batch ---- */
+
+typedef struct wk_frame {
+    char name[WK_FRAME_NAME_MAX]; /* under frames/ */
+    float weight;
+    size_t bytes;
+    int done;
+} wk_frame;
+
+typedef enum wk_result { WK_RUN, WK_FAILED, WK_CANCELED } wk_result;
+
+typedef struct wk_job {
+    char id[JQ_ID_LEN + 1];
+    char entry[WK_ENTRY_MAX];
+    char key[JQ_KEY_MAX]; /* {p}job:{id} */
+    long long deliveries;
+    char kind[8];      /* "morph" or "render", the hash's kind field */
+    char *spec_text;   /* owned: the hash's spec field */
+    char *inputs_text; /* owned: the hash's inputs field */
+    job_spec spec;
+    int spec_ready;
+    double created_at, started_at; /* wall clock, unix seconds */
+    double start_mono;
+
+    job_inputs *inputs;
+    char stems[2][128];   /* source and target names, sanitised */
+    uint32_t frame_total; /* frames this job writes */
+    wk_frame *frames;     /* frame_total slots, each written by the thread delivering it */
+    double load_s;
+
+    wk_result result;
+    char error[MD_ERROR_MSG_MAX];
+    atomic_int cancel;      /* set from cancel_requested by the heartbeat */
+    atomic_int frame_error; /* a frame of this job could not be stored */
+    atomic_uint frames_done;
+
+    pthread_mutex_t log_lock; /* guards log and the per-job totals below */
+    char *log;
+    size_t log_len, log_cap;
+    double encode_s, write_s;
+    uint64_t bytes;
+} wk_job;
+
+wk_job *wk_job_new(void);
+void wk_job_free(wk_job *j);
+/* Appends a line to the job's session.log and logs it with the job id. Any thread. */
+void wk_job_log(wk_job *j, md_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Marks the job failed (keeps the first message) and logs why. */
+void wk_job_fail(wk_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- The worker ---- */
+
+typedef struct wk {
+    const jq_worker_config *cfg;
+    char name[256];
+    char k_stream[JQ_KEY_MAX], k_dead[JQ_KEY_MAX], k_metrics[JQ_KEY_MAX];
+    char k_workers[JQ_KEY_MAX], k_worker[JQ_KEY_MAX];
+    double started_at;       /* wall clock */
+    const char *fault_label; /* MORPHD_FAULT_CRASH_LABEL, tests only */
+
+    wk_conn conn; /* the loop's connection; frame callbacks use it under conn_lock */
+    pthread_mutex_t conn_lock;
+    int group_ready;
+    char autoclaim_cursor[WK_ENTRY_MAX];
+
+    stg *store;
+    eng *engine;
+
+    /* The batch in hand: held entries that the heartbeat keeps claimed. */
+    pthread_mutex_t held_lock;
+    wk_job **jobs;
+    uint32_t job_count, job_cap;
+
+    atomic_ullong batches, frames;
+} wk;
+
+/* ---- worker_redis.c: the commands ---- */
+
+int wk_group_create(wk *w);
+/* Claims up to count entries idle longer than the lease; new jobs, when reclaimed is 0. Calls
+ * wk_accept for each entry. Returns the number of entries seen (accepted or not), or -1 when
+ * Redis is unreachable. */
+int wk_claim_reclaimed(wk *w, uint32_t count);
+int wk_claim_new(wk *w, uint32_t count, int block_ms);
+/* Finishes a job in Redis: status, finished_at, stage done, error, artifacts, EXPIRE, XACK and
+ * XDEL; then the finished metrics. artifacts is JSON text. */
+int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const char *artifacts);
+/* Sets fields of a job hash while it is still running (a cancel is never overwritten). */
+void wk_set_running_fields(wk *w, wk_job *j, const char *field, const char *value);
+/* HINCRBY {p}job:{id} frames_done 1 and the frames counter; any thread (takes conn_lock). */
+void wk_count_frame(wk *w, wk_job *j);
+void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by);
+void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value);
+
+/* ---- worker.c: the batch being collected ---- */
+
+/* Called for every claimed entry: checks deliveries, dead-letters, marks the job running and
+ * adds it to the batch, or skips it. fields is the entry's field/value array (NULL when the
+ * entry was deleted). */
+void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed);
+uint32_t wk_batch_frames(const wk *w);
+
+/* ---- worker_batch.c ---- */
+
+/* Loads, renders and finishes every job held; empties the held list. */
+void wk_batch_run(wk *w);
+
+/* ---- worker_heartbeat.c ---- */
+
+typedef struct wk_heartbeat wk_heartbeat;
+int wk_heartbeat_start(wk *w, wk_heartbeat **out, md_error *err);
+void wk_heartbeat_stop(wk_heartbeat *hb); /* joins the thread, removes the worker record */
+
+#endif

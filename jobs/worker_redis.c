@@ -1,0 +1,608 @@
+/*
+ * worker_redis.c — every Redis command the worker sends, on blocking hiredis connections.
+ *
+ * The loop's thread owns w->conn except during an engine batch, when frame callbacks (engine
+ * threads) share it under w->conn_lock to count frames. The heartbeat thread has its own
+ * wk_conn. A connection that fails is dropped and retried with exponential backoff (0.1 s to
+ * 5 s); the worker logs once when Redis goes away and once when it is back.
+ *
+ * State changes of a job hash that must not overwrite a cancel or a deletion are Lua scripts
+ * (atomic on the server): starting a job, dead-lettering it, finishing it, and stage updates.
+ */
+#define _GNU_SOURCE
+#include "jobs/worker_int.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Connections ---- */
+
+#define WK_BACKOFF_MIN_S 0.1
+#define WK_BACKOFF_MAX_S 5.0
+#define WK_IO_TIMEOUT_S 10 /* longer than any BLOCK the worker sends (<= 1 s) */
+
+void wk_conn_init(wk_conn *c, const jq_redis_addr *addr, const char *who)
+{
+    memset(c, 0, sizeof *c);
+    c->addr = *addr;
+    c->who = who;
+    c->state = -1;
+    c->backoff_s = WK_BACKOFF_MIN_S;
+}
+
+static void conn_down(wk_conn *c, const char *reason)
+{
+    char why[160]; /* reason may point into the context freed below */
+    snprintf(why, sizeof why, "%s", reason && reason[0] ? reason : "connection lost");
+    if (c->ctx != NULL) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    if (c->state != 0)
+        md_log(MD_LOG_WARN, "%s: redis unreachable (%s); retrying with backoff", c->who, why);
+    c->state = 0;
+    c->next_try = md_now() + c->backoff_s;
+    c->backoff_s = c->backoff_s * 2 > WK_BACKOFF_MAX_S ? WK_BACKOFF_MAX_S : c->backoff_s * 2;
+}
+
+int wk_conn_ensure(wk_conn *c)
+{
+    if (c->ctx != NULL)
+        return 0;
+    if (md_now() < c->next_try)
+        return MD_EUNAVAIL;
+    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
+    redisContext *ctx = c->addr.is_unix ? redisConnectUnixWithTimeout(c->addr.path, tv)
+                                        : redisConnectWithTimeout(c->addr.host, c->addr.port, tv);
+    if (ctx == NULL || ctx->err) {
+        char why[160];
+        snprintf(why, sizeof why, "%s", ctx ? ctx->errstr : "out of memory");
+        if (ctx != NULL)
+            redisFree(ctx);
+        conn_down(c, why);
+        return MD_EUNAVAIL;
+    }
+    struct timeval io = {.tv_sec = WK_IO_TIMEOUT_S, .tv_usec = 0};
+    redisSetTimeout(ctx, io);
+    c->ctx = ctx;
+    if (c->state == 0)
+        md_log(MD_LOG_WARN, "%s: redis is reachable again", c->who);
+    else
+        md_log(MD_LOG_INFO, "%s: connected to redis", c->who);
+    c->state = 1;
+    c->backoff_s = WK_BACKOFF_MIN_S;
+    return 0;
+}
+
+double wk_conn_wait_s(const wk_conn *c)
+{
+    if (c->ctx != NULL)
+        return 0;
+    double d = c->next_try - md_now();
+    return d > 0 ? d : 0;
+}
+
+void wk_conn_close(wk_conn *c)
+{
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+}
+
+static redisReply *checked(wk_conn *c, void *reply)
+{
+    if (reply == NULL) {
+        conn_down(c, c->ctx && c->ctx->errstr[0] ? c->ctx->errstr : "connection lost");
+        return NULL;
+    }
+    return reply;
+}
+
+redisReply *wk_cmd(wk_conn *c, const char *fmt, ...)
+{
+    if (wk_conn_ensure(c) != 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    void *reply = redisvCommand(c->ctx, fmt, ap);
+    va_end(ap);
+    return checked(c, reply);
+}
+
+redisReply *wk_cmd_argv(wk_conn *c, int argc, const char **argv, const size_t *lens)
+{
+    if (wk_conn_ensure(c) != 0)
+        return NULL;
+    return checked(c, redisCommandArgv(c->ctx, argc, argv, lens));
+}
+
+static const char *reply_str(const redisReply *r)
+{
+    return r != NULL && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? r->str
+                                                                                         : NULL;
+}
+
+static int reply_is_error(const redisReply *r, const char *what)
+{
+    if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        md_log(MD_LOG_ERROR, "redis %s: %s", what, r->str);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- Metrics ---- */
+
+void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by)
+{
+    char field[256];
+    if (jq_metric_counter_field(field, sizeof field, m, labels) != 0)
+        return;
+    redisReply *r = wk_cmd(&w->conn, "HINCRBY %s %s %lld", w->k_metrics, field, by);
+    reply_is_error(r, "HINCRBY metrics");
+    freeReplyObject(r);
+}
+
+void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value)
+{
+    jq_hist_fields f;
+    if (jq_metric_hist_fields(&f, m, labels, value) != 0)
+        return;
+    if (wk_conn_ensure(&w->conn) != 0)
+        return;
+    redisContext *ctx = w->conn.ctx;
+    char v[64];
+    snprintf(v, sizeof v, "%.9g", value);
+    redisAppendCommand(ctx, "HINCRBY %s %s 1", w->k_metrics, f.bucket);
+    redisAppendCommand(ctx, "HINCRBYFLOAT %s %s %s", w->k_metrics, f.sum, v);
+    redisAppendCommand(ctx, "HINCRBY %s %s 1", w->k_metrics, f.count);
+    for (int i = 0; i < 3; i++) {
+        void *reply = NULL;
+        if (redisGetReply(ctx, &reply) != REDIS_OK) {
+            checked(&w->conn, NULL);
+            return;
+        }
+        reply_is_error(reply, "metrics histogram");
+        freeReplyObject(reply);
+    }
+}
+
+static void finished_metrics(wk *w, const char *kind, const char *status, double duration_s)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "kind=\"%s\",status=\"%s\"", kind, status);
+    wk_metric_add(w, JQ_M_JOBS_FINISHED, labels, 1);
+    if (duration_s >= 0)
+        wk_metric_observe(w, JQ_M_JOB_DURATION, "", duration_s);
+}
+
+/* ---- Lua scripts ---- */
+
+/* KEYS: job hash, stream. ARGV: group, entry, now, deliveries, retention_s.
+ * Gone or already terminal: the entry is acknowledged and deleted. A cancel requested while
+ * the job was queued or by an earlier delivery ends it as canceled here. */
+static const char start_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
+    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "  return {'gone', ''}\n"
+    "end\n"
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
+    "if st ~= 'queued' and st ~= 'running' then\n"
+    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "  return {'skip', kind}\n"
+    "end\n"
+    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done')\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "  return {'canceled', kind}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3], 'attempts',\n"
+    "           ARGV[4], 'stage', 'loading', 'frames_done', '0', 'entry', ARGV[2])\n"
+    "return {'ok', kind, redis.call('HGET', KEYS[1], 'spec') or '',\n"
+    "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
+    "        redis.call('HGET', KEYS[1], 'inputs') or ''}\n";
+
+/* KEYS: job hash, stream, dead stream. ARGV: group, entry, id, deliveries, reason, now,
+ * retention_s, error. Returns {status the job ended in or 'gone'/'skip', kind}. */
+static const char dead_lua[] =
+    "redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
+    "           'reason', ARGV[5])\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone', ''} end\n"
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
+    "if st ~= 'queued' and st ~= 'running' then return {'skip', kind} end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[8], 'finished_at', ARGV[6],\n"
+    "           'stage', 'done')\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "return {'failed', kind}\n";
+
+/* KEYS: job hash, stream. ARGV: group, entry, status, now, error, artifacts, retention_s,
+ * frames_done. A job whose cancel was requested ends canceled even if every frame made it.
+ * Returns the status it ended in, or 'skip' when it was no longer running. */
+static const char finish_lua[] =
+    "local st = ARGV[3]\n"
+    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
+    "if cur == 'running' or cur == 'queued' then\n"
+    "  if st == 'succeeded' and redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then\n"
+    "    st = 'canceled'\n"
+    "  end\n"
+    "  redis.call('HSET', KEYS[1], 'status', st, 'finished_at', ARGV[4], 'stage', 'done',\n"
+    "             'artifacts', ARGV[6], 'frames_done', ARGV[8])\n"
+    "  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[5])\n"
+    "  else redis.call('HDEL', KEYS[1], 'error') end\n"
+    "  redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "else\n"
+    "  st = 'skip'\n"
+    "end\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "return st\n";
+
+/* KEYS: job hash. ARGV: field, value. */
+static const char set_running_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                      "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1\n"
+                                      "end\n"
+                                      "return 0\n";
+
+/* EVAL script with keys and args (all C strings). */
+static redisReply *eval(wk_conn *c, const char *script, int nkeys, const char **keys, int nargs,
+                        const char **args)
+{
+    const char *argv[24];
+    if (3 + nkeys + nargs > (int)(sizeof argv / sizeof argv[0]))
+        return NULL;
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    int n = 0;
+    argv[n++] = "EVAL";
+    argv[n++] = script;
+    argv[n++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[n++] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    return wk_cmd_argv(c, n, argv, NULL);
+}
+
+static void fmt_time(double t, char out[32])
+{
+    snprintf(out, 32, "%.3f", t);
+}
+
+/* ---- Group and claims ---- */
+
+int wk_group_create(wk *w)
+{
+    redisReply *r = wk_cmd(&w->conn, "XGROUP CREATE %s %s $ MKSTREAM", w->k_stream, JQ_GROUP);
+    if (r == NULL)
+        return MD_EUNAVAIL;
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+        md_log(MD_LOG_ERROR, "XGROUP CREATE %s: %s", w->k_stream, r->str);
+        rc = MD_EUNAVAIL;
+    }
+    freeReplyObject(r);
+    if (rc == 0)
+        w->group_ready = 1;
+    return rc;
+}
+
+/* NOGROUP: the stream or the group vanished (Redis restarted without persistence, or someone
+ * deleted the key); the loop makes the group again before the next claim. */
+static int group_missing(wk *w, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOGROUP", 7) != 0)
+        return 0;
+    if (w->group_ready)
+        md_log(MD_LOG_WARN, "consumer group %s on %s is gone; creating it again", JQ_GROUP,
+               w->k_stream);
+    w->group_ready = 0;
+    return 1;
+}
+
+/* Entries as XREADGROUP and XAUTOCLAIM return them: [[id, [f, v, ...] | nil], ...]. */
+static int accept_entries(wk *w, const redisReply *entries, int reclaimed)
+{
+    if (entries == NULL || entries->type != REDIS_REPLY_ARRAY)
+        return 0;
+    int seen = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 || reply_str(e->element[0]) == NULL)
+            continue;
+        const redisReply *fields =
+            e->elements > 1 && e->element[1]->type == REDIS_REPLY_ARRAY ? e->element[1] : NULL;
+        wk_accept(w, e->element[0]->str, fields, reclaimed);
+        seen++;
+    }
+    return seen;
+}
+
+int wk_claim_reclaimed(wk *w, uint32_t count)
+{
+    redisReply *r = wk_cmd(&w->conn, "XAUTOCLAIM %s %s %s %d %s COUNT %u", w->k_stream, JQ_GROUP,
+                           w->name, w->cfg->lease_ms, w->autoclaim_cursor, count);
+    if (r == NULL)
+        return -1;
+    int seen = 0;
+    if (!group_missing(w, r) && !reply_is_error(r, "XAUTOCLAIM") && r->type == REDIS_REPLY_ARRAY &&
+        r->elements >= 2) {
+        const char *next = reply_str(r->element[0]);
+        snprintf(w->autoclaim_cursor, sizeof w->autoclaim_cursor, "%s", next ? next : "0-0");
+        seen = accept_entries(w, r->element[1], 1);
+    }
+    freeReplyObject(r);
+    return seen;
+}
+
+int wk_claim_new(wk *w, uint32_t count, int block_ms)
+{
+    redisReply *r = wk_cmd(&w->conn, "XREADGROUP GROUP %s %s COUNT %u BLOCK %d STREAMS %s >",
+                           JQ_GROUP, w->name, count, block_ms, w->k_stream);
+    if (r == NULL)
+        return -1;
+    int seen = 0;
+    if (!group_missing(w, r) && !reply_is_error(r, "XREADGROUP") && r->type == REDIS_REPLY_ARRAY) {
+        /* [[stream, entries]] */
+        for (size_t i = 0; i < r->elements; i++) {
+            const redisReply *s = r->element[i];
+            if (s->type == REDIS_REPLY_ARRAY && s->elements == 2)
+                seen += accept_entries(w, s->element[1], 0);
+        }
+    }
+    freeReplyObject(r);
+    return seen;
+}
+
+/* ---- Accepting one entry ---- */
+
+static void ack_delete(wk *w, const char *entry)
+{
+    freeReplyObject(wk_cmd(&w->conn, "XACK %s %s %s", w->k_stream, JQ_GROUP, entry));
+    freeReplyObject(wk_cmd(&w->conn, "XDEL %s %s", w->k_stream, entry));
+}
+
+static long long delivery_count(wk *w, const char *entry)
+{
+    redisReply *r = wk_cmd(&w->conn, "XPENDING %s %s %s %s 1", w->k_stream, JQ_GROUP, entry, entry);
+    long long n = -1;
+    /* [[id, consumer, idle, deliveries]] */
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 4 &&
+        r->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
+        n = r->element[0]->element[3]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+static void dead_letter(wk *w, const char *id, const char *key, const char *entry,
+                        long long deliveries)
+{
+    /* The delivery now in hand is not run, so the earlier ones are what failed. */
+    long long ran = deliveries - 1;
+    char error[MD_ERROR_MSG_MAX], reason[256], dl[32], now[32], ret[32];
+    snprintf(error, sizeof error,
+             "dead-lettered after %lld deliveries: a worker stopped while running this job %lld "
+             "times (max_attempts=%d)",
+             ran, ran, w->cfg->max_attempts);
+    snprintf(reason, sizeof reason, "worker stopped while running the job %lld times", ran);
+    snprintf(dl, sizeof dl, "%lld", ran);
+    fmt_time(jq_wall_now(), now);
+    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
+    const char *keys[] = {key, w->k_stream, w->k_dead};
+    const char *args[] = {JQ_GROUP, entry, id, dl, reason, now, ret, error};
+    redisReply *r = eval(&w->conn, dead_lua, 3, keys, 8, args);
+    if (r == NULL || reply_is_error(r, "dead-letter script") || r->type != REDIS_REPLY_ARRAY ||
+        r->elements != 2) {
+        freeReplyObject(r);
+        return;
+    }
+    md_log(MD_LOG_WARN, "job %s: %s", id, error);
+    wk_metric_add(w, JQ_M_DEAD_LETTERED, "", 1);
+    if (strcmp(reply_str(r->element[0]) ? r->element[0]->str : "", "failed") == 0)
+        finished_metrics(w, reply_str(r->element[1]) ? r->element[1]->str : "morph", "failed", -1);
+    freeReplyObject(r);
+}
+
+static const char *field_value(const redisReply *fields, const char *name)
+{
+    if (fields == NULL)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (reply_str(fields->element[i]) && strcmp(fields->element[i]->str, name) == 0)
+            return reply_str(fields->element[i + 1]);
+    return NULL;
+}
+
+/* Marks the job running (unless gone, terminal or canceled). Returns 1 with the job's kind,
+ * spec, created_at and inputs filled in j when it should run. */
+static int start_job(wk *w, wk_job *j)
+{
+    char now[32], dl[32], ret[32];
+    fmt_time(jq_wall_now(), now);
+    snprintf(dl, sizeof dl, "%lld", j->deliveries);
+    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
+    const char *keys[] = {j->key, w->k_stream};
+    const char *args[] = {JQ_GROUP, j->entry, now, dl, ret};
+    redisReply *r = eval(&w->conn, start_lua, 2, keys, 5, args);
+    int run = 0;
+    if (r == NULL || reply_is_error(r, "start script") || r->type != REDIS_REPLY_ARRAY ||
+        r->elements < 2)
+        goto done;
+    const char *what = reply_str(r->element[0]);
+    const char *kind = reply_str(r->element[1]);
+    snprintf(j->kind, sizeof j->kind, "%s", kind && kind[0] ? kind : "morph");
+    if (what == NULL || strcmp(what, "ok") != 0) {
+        if (what != NULL && strcmp(what, "canceled") == 0) {
+            md_log(MD_LOG_INFO, "job %s: canceled before it started", j->id);
+            finished_metrics(w, j->kind, "canceled", -1);
+        } else {
+            md_log(MD_LOG_INFO, "job %s: %s, skipped", j->id,
+                   what && strcmp(what, "gone") == 0 ? "deleted" : "already finished");
+        }
+        goto done;
+    }
+    if (r->elements != 5)
+        goto done;
+    j->spec_text = md_strdup(reply_str(r->element[2]) ? r->element[2]->str : "");
+    j->inputs_text = md_strdup(reply_str(r->element[4]) ? r->element[4]->str : "");
+    const char *created = reply_str(r->element[3]);
+    j->created_at = created && created[0] ? strtod(created, NULL) : -1;
+    j->started_at = strtod(now, NULL);
+    run = j->spec_text != NULL && j->inputs_text != NULL;
+done:
+    freeReplyObject(r);
+    return run;
+}
+
+/* Parses the spec and, on failure, finishes the job as failed at once. */
+static int parse_spec(wk *w, wk_job *j)
+{
+    md_error err;
+    md_error_clear(&err);
+    json_error_t jerr;
+    json_t *root = json_loads(j->spec_text, 0, &jerr);
+    int rc = root == NULL ? md_fail(&err, MD_EPARSE, "spec is not JSON: %s", jerr.text)
+                          : job_spec_from_json(&j->spec, root, &w->cfg->limits, &err);
+    json_decref(root);
+    if (rc == 0) {
+        j->spec_ready = 1;
+        return 0;
+    }
+    wk_job_fail(j, "spec: %s", err.msg);
+    wk_finish(w, j, "failed", j->error, "[]");
+    return rc;
+}
+
+void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed)
+{
+    const char *id = field_value(fields, "id");
+    if (reclaimed)
+        wk_metric_add(w, JQ_M_REDELIVERIES, "", 1);
+    if (id == NULL || !jq_id_valid(id)) {
+        md_log(MD_LOG_WARN, "stream entry %s: %s; removed", entry,
+               fields == NULL ? "deleted from the stream" : "no valid job id");
+        ack_delete(w, entry);
+        return;
+    }
+    char key[JQ_KEY_MAX];
+    if (jq_key_id(key, sizeof key, w->cfg->prefix, "job", id) != 0)
+        return;
+    long long deliveries = delivery_count(w, entry);
+    if (deliveries < 0)
+        return; /* Redis went away; the entry stays pending and comes back */
+    if (deliveries > w->cfg->max_attempts) {
+        dead_letter(w, id, key, entry, deliveries);
+        return;
+    }
+    wk_job *j = wk_job_new();
+    if (j == NULL)
+        return;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    snprintf(j->entry, sizeof j->entry, "%s", entry);
+    snprintf(j->key, sizeof j->key, "%s", key);
+    j->deliveries = deliveries;
+    j->start_mono = md_now();
+    if (!start_job(w, j) || parse_spec(w, j) != 0) {
+        wk_job_free(j);
+        return;
+    }
+    wk_job_log(j, MD_LOG_INFO, "delivery %lld on worker %s (%s job, %u frame(s))", j->deliveries,
+               w->name, j->kind,
+               j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec)
+                                               : job_spec_frame_total(&j->spec));
+    if (j->deliveries == 1 && j->created_at > 0)
+        wk_metric_observe(w, JQ_M_QUEUE_WAIT, "", j->started_at - j->created_at);
+
+    /* Fault injection, only for the tests of dead-lettering: a job labelled like this crashes
+     * the worker after it was claimed and marked running, as a real crash would. */
+    const char *label = j->spec.label;
+    if (w->fault_label != NULL && label != NULL && strcmp(label, w->fault_label) == 0) {
+        md_log(MD_LOG_ERROR, "job %s: MORPHD_FAULT_CRASH_LABEL matched; aborting", j->id);
+        abort();
+    }
+
+    pthread_mutex_lock(&w->held_lock);
+    if (w->job_count == w->job_cap) {
+        uint32_t cap = w->job_cap ? w->job_cap * 2 : 8;
+        wk_job **grown = md_realloc_array(w->jobs, cap, sizeof *grown);
+        if (grown != NULL) {
+            w->jobs = grown;
+            w->job_cap = cap;
+        }
+    }
+    int added = w->job_count < w->job_cap;
+    if (added)
+        w->jobs[w->job_count++] = j;
+    pthread_mutex_unlock(&w->held_lock);
+    if (!added) {
+        /* Out of memory: leave the entry pending; the lease brings it back. */
+        wk_job_free(j);
+    }
+}
+
+/* ---- Progress and finishing ---- */
+
+void wk_set_running_fields(wk *w, wk_job *j, const char *field, const char *value)
+{
+    const char *keys[] = {j->key};
+    const char *args[] = {field, value};
+    redisReply *r = eval(&w->conn, set_running_lua, 1, keys, 2, args);
+    reply_is_error(r, "stage update");
+    freeReplyObject(r);
+}
+
+void wk_count_frame(wk *w, wk_job *j)
+{
+    char field[256];
+    if (jq_metric_counter_field(field, sizeof field, JQ_M_FRAMES_RENDERED, "") != 0)
+        return;
+    pthread_mutex_lock(&w->conn_lock);
+    if (wk_conn_ensure(&w->conn) == 0) {
+        redisContext *ctx = w->conn.ctx;
+        redisAppendCommand(ctx, "HINCRBY %s frames_done 1", j->key);
+        redisAppendCommand(ctx, "HINCRBY %s %s 1", w->k_metrics, field);
+        for (int i = 0; i < 2; i++) {
+            void *reply = NULL;
+            if (redisGetReply(ctx, &reply) != REDIS_OK) {
+                checked(&w->conn, NULL);
+                break;
+            }
+            freeReplyObject(reply);
+        }
+    }
+    pthread_mutex_unlock(&w->conn_lock);
+}
+
+int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const char *artifacts)
+{
+    char now[32], ret[32], done[32];
+    double finished = jq_wall_now();
+    fmt_time(finished, now);
+    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
+    snprintf(done, sizeof done, "%u", atomic_load(&j->frames_done));
+    const char *keys[] = {j->key, w->k_stream};
+    const char *args[] = {JQ_GROUP,           j->entry,  status, now,
+                          error ? error : "", artifacts, ret,    done};
+    redisReply *r = eval(&w->conn, finish_lua, 2, keys, 8, args);
+    if (r == NULL || reply_is_error(r, "finish script") || reply_str(r) == NULL) {
+        /* The entry stays pending: after the lease another worker (or this one) runs the job
+         * again and rewrites the same keys. */
+        md_log(MD_LOG_ERROR, "job %s: could not record that it %s; it will be retried", j->id,
+               status);
+        freeReplyObject(r);
+        return MD_EUNAVAIL;
+    }
+    const char *final = r->str;
+    if (strcmp(final, "skip") != 0) {
+        finished_metrics(w, j->kind, final, finished - j->started_at);
+        md_log(MD_LOG_INFO, "job %s: %s", j->id, final);
+    }
+    freeReplyObject(r);
+    return 0;
+}
