@@ -17,7 +17,7 @@ const job = (over = {}) => ({
     finished_at: null,
     spec: {
         kind: 'morph', frames: 41, weights: [0, 0.5, 1], width: 512, height: 512, samples: 4,
-        camera: { eye: null, target: null, up: [0, 1, 0], fov: 30, near: null, far: null, ortho: null },
+        camera: { eye: 'auto', target: 'auto', up: 'auto', fov: 30, near: 'auto', far: 'auto', ortho: null },
         background: 'ffffff', png_level: 1, label: 'x',
     },
     inputs: { vertices: 9409, faces: 18460, textures: 2, source: { name: 'ict_face_identity_A', format: 'obj' }, target: { name: 'ict_face_identity_B', format: 'obj' } },
@@ -39,6 +39,8 @@ const cases = [
     ['job with unknown status', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ status: 'done' })), false],
     ['job with bad Retry-After', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json', 'retry-after': 'soon' }, json(job()), false],
     ['job with an unknown spec field', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ spec: { framez: 3 } })), false],
+    ['job with an explicit camera', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ spec: { camera: { eye: [0, 0, 5], target: [0, 0, 0], up: [0, 1, 0], fov: 30, near: 0.1, far: 50, ortho: null } } })), true],
+    ['job with a null eye', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ spec: { camera: { eye: null } } })), false],
     ['job with ortho auto', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ spec: { camera: { ortho: 'auto' } } })), true],
     ['render job with turntable', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ kind: 'render', spec: { kind: 'render', views: { turntable: { count: 36, elevation: 10 } } }, inputs: { vertices: 1, faces: 1, textures: 0, mesh: { name: 'm', format: 'glb' } } })), true],
     ['artifact with url elsewhere', 'GET', `/jobs/${ID}`, 200, { 'content-type': 'application/json' }, json(job({ artifacts: [{ name: 'a.png', url: 'http://evil/a.png', bytes: 1, content_type: 'image/png' }] })), false],
@@ -118,7 +120,6 @@ run('integration_selftest', async (t) => {
             res.end(JSON.stringify(problem('too-large', 413)));
             req.socket.destroySoon();
         } else {
-            res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 5 });
             res.end(req.url.slice(0, 5).padEnd(5));
         }
     });
