@@ -59,6 +59,8 @@ const cases = [
     ['204 with a body', 'DELETE', `/jobs/${ID}`, 204, { 'content-type': 'application/json' }, json({}), false],
     ['cancel 202', 'POST', `/jobs/${ID}/cancel`, 202, { 'content-type': 'application/json', 'retry-after': '1' }, json(job()), true],
     ['artifact png', 'GET', `/jobs/${ID}/artifacts/frames/0000_a-1000_b-0000.png`, 200, { 'content-type': 'image/png' }, Buffer.from([0x89, 0x50]), true],
+    ['artifact png with Content-Length', 'GET', `/jobs/${ID}/artifacts/frames/0000_a-1000_b-0000.png`, 200, { 'content-type': 'image/png', 'content-length': '2' }, Buffer.from([0x89, 0x50]), true],
+    ['artifact png with a bad Content-Length', 'GET', `/jobs/${ID}/artifacts/frames/0000_a-1000_b-0000.png`, 200, { 'content-type': 'image/png', 'content-length': '-2' }, Buffer.from([0x89, 0x50]), false],
     ['artifact log', 'GET', `/jobs/${ID}/artifacts/session.log`, 200, { 'content-type': 'text/plain; charset=utf-8' }, Buffer.from('ok'), true],
     ['artifact deep path 404', 'GET', `/jobs/${ID}/artifacts/a/b/c`, 404, { 'content-type': 'application/problem+json' }, json(problem('not-found', 404)), true],
     ['artifact bad name 400', 'GET', `/jobs/${ID}/artifacts/..%2fx`, 400, { 'content-type': 'application/problem+json' }, json(problem('bad-request', 400)), true],
@@ -120,6 +122,7 @@ run('integration_selftest', async (t) => {
             res.end(JSON.stringify(problem('too-large', 413)));
             req.socket.destroySoon();
         } else {
+            res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 5 });
             res.end(req.url.slice(0, 5).padEnd(5));
         }
     });
