@@ -37,6 +37,9 @@ run('metrics', async (t) => {
     t.check(total(after.m.families, 'morphd_workers_alive') >= 1, 'morphd_workers_alive is 0 with a worker running');
     const http = after.m.families.get('morphd_http_requests_total');
     t.check(http?.samples.some((s) => s.labels.code === '503') && http?.samples.some((s) => s.labels.code === '200'), 'morphd_http_requests_total does not count the 200s and 503s answered so far');
-    t.check(!http?.samples.some((s) => /[0-9a-f]{32}/.test(s.labels.route || '')), 'morphd_http_requests_total route labels contain job ids (unbounded cardinality)');
+    for (const name of ['morphd_http_requests_total', 'morphd_http_request_duration_seconds']) {
+        const f = after.m.families.get(name);
+        t.check(!f?.samples.some((s) => /[0-9a-f]{32}/.test(s.labels.route || '')), `${name} route labels contain job ids (unbounded cardinality)`);
+    }
     await w.stop();
 });

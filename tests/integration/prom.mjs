@@ -149,8 +149,8 @@ export const CONTRACT_METRICS = {
     morphd_redeliveries_total: { type: 'counter', labels: [] },
     morphd_dead_lettered_total: { type: 'counter', labels: [] },
     morphd_http_requests_total: { type: 'counter', labels: ['route', 'code'] },
-    morphd_http_request_duration_seconds: { type: 'histogram', labels: [] },
+    morphd_http_request_duration_seconds: { type: 'histogram', labels: ['route'] },
     morphd_workers_alive: { type: 'gauge', labels: [] },
-    morphd_gpu_memory_used_bytes: { type: 'gauge', labels: [] },
+    morphd_gpu_memory_used_bytes: { type: 'gauge', labels: ['worker'] },
     morphd_build_info: { type: 'gauge', labels: ['version', 'engine'] },
 };
