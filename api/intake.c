@@ -163,7 +163,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         close_current(in);
         return MHD_YES;
     }
-    if (off == 0 || in->current != idx) {
+    /* MHD may announce a part with an empty call before its first data, both at offset 0 (a
+     * short field such as spec "{}"): offset 0 starts a new part only when the current one of
+     * that name already has bytes. (So an empty part repeated right away is taken as one.) */
+    if (in->current != idx || (off == 0 && in->parts[idx].bytes > 0)) {
         close_current(in);
         if (start_part(req, idx, filename) != 0)
             return MHD_YES;
