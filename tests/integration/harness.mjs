@@ -220,7 +220,9 @@ export function rawHttp(port, method, target, { headers = {}, body = null, chunk
             sock.write(`${head}\r\n`);
             for (const b of parts) {
                 if (done || sock.destroyed) break;
-                const ok = chunked ? sock.write(`${b.length.toString(16)}\r\n`) && sock.write(b) && sock.write('\r\n') : sock.write(b);
+                // All three writes of a chunk, always: a short-circuit on back-pressure would
+                // leave out the data and its CRLF and send malformed chunked encoding.
+                const ok = chunked ? [sock.write(`${b.length.toString(16)}\r\n`), sock.write(b), sock.write('\r\n')].every(Boolean) : sock.write(b);
                 if (!ok) await new Promise((r) => sock.once('drain', r).once('close', r));
             }
             if (chunked && !done && !sock.destroyed) sock.write('0\r\n\r\n');
