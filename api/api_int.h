@@ -117,6 +117,10 @@ typedef struct api_server {
     unsigned inflight;  /* api_req alive */
     unsigned pool_jobs; /* detached pool work (input clean-up) */
     api_http_stats stats;
+
+    /* Lingering closes (linger.c) */
+    struct api_linger *lingering;
+    unsigned linger_count;
 } api_server;
 
 /* ---- Requests ---- */
@@ -178,6 +182,8 @@ typedef struct api_req {
     struct MHD_Response *response; /* waiting to be queued */
     unsigned status;               /* what was (or will be) sent */
     api_intake *intake;            /* POST /jobs */
+    uint64_t discarded;            /* body bytes read and dropped after an early answer */
+    int close_after;               /* answered before a body too large to drain: close */
     void *op;                      /* route state, freed with op_free */
     void (*op_free)(void *op);
 } api_req;
@@ -191,6 +197,12 @@ void api_req_suspend(api_req *req);
 /* Hands the response over to req (takes ownership) and resumes the connection if suspended.
  * The first reply wins; later ones are dropped. */
 void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp);
+
+/* linger.c: takes ownership of fd (a dup of a connection MHD is closing after an early
+ * answer): shuts down sending, drops what the client still sends, closes it after a while. */
+typedef struct api_linger api_linger;
+void api_linger_start(api_server *s, int fd);
+void api_linger_stop_all(api_server *s);
 
 /* router.c: picks route, method check, auth; called with the whole request received. */
 void api_route_request(api_req *req);

@@ -10,6 +10,18 @@
  * for Redis or the thread pool; then the reply resumes the connection and runs MHD, which calls
  * the access handler again and that queues the response.
  *
+ * An answer found from the headers alone (401, 400 for a wrong Content-Type, 413 for a declared
+ * length over the limit) waits until the body is read and dropped: MHD can only answer before or
+ * after a body, and answering before it makes MHD close a socket with unread bytes, which resets
+ * the connection and the client (still sending) never sees the answer. Draining is capped at
+ * twice max_body_bytes, like intake.c; a larger declared body, or a client that sent
+ * `Expect: 100-continue` (it waits for our word before sending), is answered at once with
+ * `Connection: close`. A body that grows past the cap while it streams (chunked) cannot be
+ * answered through MHD any more (it takes an answer only before or after the body), so a
+ * complete 413 with `Connection: close` is written on the socket directly and MHD drops the
+ * connection. Either way the socket then closes lingering (linger.c), so the answer is not lost
+ * to a reset.
+ *
  * Loop thread only. MHD_run is never entered twice (in_mhd): a reply given inside a handler is
  * queued by that handler's return path.
  */
@@ -18,10 +30,15 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void api_server_check_stopped(api_server *s); /* server.c */
@@ -100,12 +117,83 @@ static enum MHD_Result queue_reply(api_req *req)
     struct MHD_Response *r = req->response;
     req->response = NULL;
     if (r == NULL)
-        return MHD_NO;      /* out of memory composing it: drop the connection */
-    if (req->srv->stopping) /* let keep-alive clients go, so the drain ends */
+        return MHD_NO; /* out of memory composing it: drop the connection */
+    if (req->srv->stopping || req->close_after) /* let the client go: drain ends, body unread */
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(req->conn, req->status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* The most body bytes read only to be dropped, so an early answer can be heard. */
+static uint64_t drain_cap(const api_server *s)
+{
+    uint64_t limit = s->lim.max_body_bytes;
+    return limit > UINT64_MAX / 2 ? UINT64_MAX : limit * 2;
+}
+
+/* Whether an answer given from the headers should wait for the body to be read and dropped:
+ * 1 yes, 0 no body is coming (answer now), -1 answer now and close (too large to drain, or the
+ * client waits for 100 Continue and will not send it). */
+static int drain_before_answer(api_req *req)
+{
+    struct MHD_Connection *c = req->conn;
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    const char *te =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *cl =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    int chunked = te != NULL && strcasecmp(te, "identity") != 0;
+    unsigned long long declared = 0;
+    if (cl != NULL) {
+        char *end;
+        errno = 0;
+        declared = strtoull(cl, &end, 10);
+        if (errno != 0 || end == cl)
+            declared = ULLONG_MAX;
+    }
+    if (!chunked && declared == 0)
+        return 0;
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+        return -1;
+    if (!chunked && declared > drain_cap(req->srv))
+        return -1;
+    return 1;
+}
+
+/* The body passed what the server reads (drain_cap): writes a whole 413 answer on the socket
+ * itself, since MHD can no longer queue one in the middle of a body, and marks the request for
+ * a lingering close. The caller returns MHD_NO, so MHD sends nothing more on it. */
+static void answer_too_large_raw(api_req *req)
+{
+    char limit[32];
+    snprintf(limit, sizeof limit, "%llu", (unsigned long long)req->srv->lim.max_body_bytes);
+    char detail[256];
+    snprintf(detail, sizeof detail,
+             "the request body is larger than max_body_bytes (%s bytes); the server's operator "
+             "can raise it with --limit max_body_bytes=N",
+             limit);
+    char *body = api_problem_body(413, "too-large", detail, req->path);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (body != NULL && info != NULL) {
+        char head[256];
+        size_t len = strlen(body);
+        int hn = snprintf(head, sizeof head,
+                          "HTTP/1.1 413 %s\r\nContent-Type: application/problem+json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                          MHD_get_reason_phrase_for(413), len);
+        /* A small answer on a socket we have not written to: it fits the send buffer. A
+         * short write just leaves the client without an answer, as dropping would. */
+        if (hn > 0 && (size_t)hn < sizeof head &&
+            send(info->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT) == hn &&
+            send(info->connect_fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len) {
+            req->replied = 1;
+            req->status = 413;
+            req->close_after = 1;
+        }
+    }
+    md_free(body);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -123,14 +211,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         /* The headers are in: refuse what can be refused before the body is read. */
         if (req->route == API_ROUTE_JOBS && req->method == API_POST && api_authenticate(req) == 0)
             api_intake_begin(req);
-        return req->replied ? queue_reply(req) : MHD_YES;
+        if (!req->replied)
+            return MHD_YES;
+        int drain = drain_before_answer(req);
+        if (drain > 0)
+            return MHD_YES; /* answered once the body is in (below) */
+        req->close_after = drain < 0;
+        return queue_reply(req);
     }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->intake != NULL && api_intake_feed(req, upload_data, n) != 0)
-            return MHD_NO;
-        return MHD_YES;
+        int over;
+        if (req->intake != NULL) {
+            over = api_intake_feed(req, upload_data, n) != 0;
+        } else {
+            req->discarded += n;
+            over = req->discarded > drain_cap(req->srv);
+        }
+        if (!over)
+            return MHD_YES;
+        answer_too_large_raw(req);
+        return MHD_NO;
     }
     if (req->replied)
         return req->response ? queue_reply(req) : MHD_YES;
@@ -143,7 +245,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     (void)toe;
     api_server *s = cls;
     api_req *req = *con_cls;
@@ -152,6 +253,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     if (req->replied)
         api_http_stats_observe(&s->stats, req->route, req->status, md_now() - req->started);
+    if (req->close_after) {
+        /* MHD closes this connection now; keep the socket to close it lingering. */
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info != NULL)
+            api_linger_start(s, fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0));
+    }
     req_free(req);
 }
 
@@ -314,6 +422,7 @@ void api_http_stop(api_server *s)
     if (!s->http_open)
         return;
     s->http_open = 0;
+    api_linger_stop_all(s);
     uv_poll_stop(&s->mhd_poll);
     uv_close((uv_handle_t *)&s->mhd_poll, NULL);
     uv_close((uv_handle_t *)&s->mhd_timer, NULL);
