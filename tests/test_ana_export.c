@@ -289,7 +289,7 @@ static void test_ict(void)
     md_error err = {0};
     CHECK_OK(mesh_load(full[4], &limits, &neutral, &err), &err);
     const char *dir = test_tmpdir("ana_export_ict");
-    for (int f = 0; a != NULL && b != NULL && f < 2; f++) {
+    for (int f = 0; a != NULL && b != NULL && f < 3; f++) {
         double export_s = 0;
         mesh *r =
             export_and_reload(a, b, 0.5f, (ana_mesh_format)f, dir,
