@@ -11,6 +11,8 @@ packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-t
           libassimp-dev zlib1g-dev libcurl4-openssl-dev libuv1-dev libmicrohttpd-dev
           libhiredis-dev
           redis-server curl)  # `make run` starts a redis-server and polls /readyz with curl
+# analysis/: animation.mp4 through libavcodec (with libx264), libavformat and libswscale
+packages+=(libavcodec-dev libavformat-dev libswscale-dev libavutil-dev libx264-164)
 if [ "${1:-}" = "--test" ]; then
   packages+=(clang libclang-rt-14-dev redis-server)
   # tests/integration runs on Node >= 18 (Debian 12 has 18.19). A node already on PATH (from
