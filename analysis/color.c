@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
 
 #define PI 3.14159265358979323846
 
@@ -35,10 +36,27 @@ double ana_srgb_to_linear(double c)
     return c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4);
 }
 
+/* Cube root for t > 0.0088: a bit-level first guess (within ~5%) and four Newton steps, which
+ * square the error each time (5e-2 -> 1e-3 -> 1e-6 -> 1e-12 -> rounding). About five times
+ * cheaper than libm's cbrt, and the texture difference takes six per texel. */
+static double cbrt_pos(double t)
+{
+    float tf = (float)t;
+    uint32_t u;
+    memcpy(&u, &tf, sizeof u);
+    u = u / 3u + 709921077u; /* 127 * 2^23 * 2 / 3: exponent divided by three */
+    float yf;
+    memcpy(&yf, &u, sizeof yf);
+    double y = yf;
+    for (int i = 0; i < 4; i++)
+        y = y - (y * y * y - t) / (3.0 * y * y);
+    return y;
+}
+
 static double lab_f(double t)
 {
     const double eps = (6.0 / 29.0) * (6.0 / 29.0) * (6.0 / 29.0);
-    return t > eps ? cbrt(t) : t / (3.0 * (6.0 / 29.0) * (6.0 / 29.0)) + 4.0 / 29.0;
+    return t > eps ? cbrt_pos(t) : t / (3.0 * (6.0 / 29.0) * (6.0 / 29.0)) + 4.0 / 29.0;
 }
 
 void ana_linear_rgb_to_lab(const double rgb[3], double lab[3])
@@ -96,6 +114,12 @@ static double rad(double degrees)
     return degrees * (PI / 180.0);
 }
 
+static double pow7(double x)
+{
+    double x2 = x * x, x3 = x2 * x;
+    return x3 * x3 * x;
+}
+
 double ana_ciede2000(const double lab1[3], const double lab2[3])
 {
     const double L1 = lab1[0], a1 = lab1[1], b1 = lab1[2];
@@ -105,7 +129,7 @@ double ana_ciede2000(const double lab1[3], const double lab2[3])
     /* (2)-(7): a' rescaled by G, C', h' in degrees [0, 360), h' = 0 where a' = b' = 0. */
     double C1ab = sqrt(a1 * a1 + b1 * b1), C2ab = sqrt(a2 * a2 + b2 * b2);
     double Cab = 0.5 * (C1ab + C2ab);
-    double Cab7 = pow(Cab, 7.0);
+    double Cab7 = pow7(Cab);
     double G = 0.5 * (1.0 - sqrt(Cab7 / (Cab7 + pow25_7)));
     double a1p = (1.0 + G) * a1, a2p = (1.0 + G) * a2;
     double C1p = sqrt(a1p * a1p + b1 * b1), C2p = sqrt(a2p * a2p + b2 * b2);
@@ -139,10 +163,19 @@ double ana_ciede2000(const double lab1[3], const double lab2[3])
         hbp = 0.5 * (h1p + h2p + 360.0);
     else
         hbp = 0.5 * (h1p + h2p - 360.0);
-    double T = 1.0 - 0.17 * cos(rad(hbp - 30.0)) + 0.24 * cos(rad(2.0 * hbp)) +
-               0.32 * cos(rad(3.0 * hbp + 6.0)) - 0.20 * cos(rad(4.0 * hbp - 63.0));
+    /* T from one sine and cosine of the mean hue by the multiple-angle identities, instead of
+     * four cosines: the same value to rounding, and the texture difference calls this 4M times. */
+    const double c1 = cos(rad(hbp)), s1 = sin(rad(hbp));
+    const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
+    const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
+    const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;
+    const double cos30 = 0.86602540378443864676, sin30 = 0.5;
+    const double cos6 = 0.99452189536827333692, sin6 = 0.10452846326765347140;
+    const double cos63 = 0.45399049973954679156, sin63 = 0.89100652418836786236;
+    double T = 1.0 - 0.17 * (c1 * cos30 + s1 * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
+               0.20 * (c4 * cos63 + s4 * sin63);
     double dtheta = 30.0 * exp(-((hbp - 275.0) / 25.0) * ((hbp - 275.0) / 25.0));
-    double Cbp7 = pow(Cbp, 7.0);
+    double Cbp7 = pow7(Cbp);
     double RC = 2.0 * sqrt(Cbp7 / (Cbp7 + pow25_7));
     double L50 = (Lbp - 50.0) * (Lbp - 50.0);
     double SL = 1.0 + 0.015 * L50 / sqrt(20.0 + L50);
