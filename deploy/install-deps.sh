@@ -9,6 +9,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
           libassimp-dev zlib1g-dev libcurl4-openssl-dev
+          libcairo2-dev fonts-dejavu-core  # heatmap figures: cairo draws, DejaVu Sans labels
           redis-server curl)  # `make run` starts a redis-server and polls /readyz with curl
 if [ "${1:-}" = "--test" ]; then
   packages+=(clang libclang-rt-14-dev redis-server)
