@@ -257,7 +257,7 @@ typedef struct ana_field {
     float lo, hi;
     /* Per texel (vertex_values == NULL): a texture in the texture space of A's material
      * `material`, sampled through A's own UVs per pixel; triangles of other materials show
-     * neutral grey. Make it with ana_texel_colorize(..., pad = 1). */
+     * neutral grey. Make it with ana_texel_colorize(..., nearest). */
     const img *texture; /* borrowed */
     uint32_t material;
 } ana_field;
@@ -269,12 +269,22 @@ int ana_render_fields(struct eng *e, const mesh *a, const struct eng_camera *cam
                       int height, int samples, const ana_field *fields, int field_count,
                       uint8_t *const *rgb, md_error *err);
 
+/* Per texel of a width x height map, the index of the nearest covered texel (itself when
+ * covered; 8-connected breadth-first from the islands, as img_pad_from_coverage), so uncovered
+ * texels can take a covered neighbour's value and bilinear lookups along UV seams never bleed
+ * grey into the mesh. One pass serves every map of the same coverage. At most 2^24 texels.
+ * *out (width*height) is md_malloc'd. With no covered texel every index is its own. */
+int ana_texel_nearest(const uint8_t *coverage, int width, int height, uint32_t **out,
+                      md_error *err);
+
 /* A width x height RGBA texture of a per-texel map: covered texels (coverage nonzero; NULL: all)
- * take ana_colormap_value(map, lo, hi, v); uncovered ones are neutral grey, or, with pad, the
- * colour of the nearest covered texel (img_pad_from_coverage), so bilinear lookups along UV
- * seams never bleed grey into the mesh. *out is owned by the caller (img_free). */
+ * take the colour of their value, ana_colormap_value(map, lo, hi, v) through a 16384-step table
+ * (within one 8-bit step of it); uncovered ones take their nearest covered texel's colour when
+ * nearest (from ana_texel_nearest) is given, neutral grey otherwise. *out is the caller's
+ * (img_free). */
 int ana_texel_colorize(const float *values, const uint8_t *coverage, int width, int height,
-                       ana_colormap map, float lo, float hi, int pad, img **out, md_error *err);
+                       ana_colormap map, float lo, float hi, const uint32_t *nearest, img **out,
+                       md_error *err);
 
 /* ======================================================================================== */
 /* ---- Figures: panels, titles and colour bars with cairo (analysis/figure.c) ---- */

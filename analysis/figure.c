@@ -2,7 +2,7 @@
  * figure.c — the heatmap figures a morph job writes: shape_displacement_components.png,
  * texture_difference_components.png and texture_difference_uv_{luminance,chroma,delta_e}.png.
  * Called by the job's analysis step on its own thread; each call builds its own cairo surface and
- * returns PNG bytes the caller owns and stores. Everything passed in is borrowed.
+ * returns PNG bytes (img_encode_png) the caller owns and stores. Everything passed in is borrowed.
  *
  * A figure is a row of panels. A panel is a title and a subtitle, an image (a mesh render from
  * heatmap_render.c, or a UV-space map) copied 1:1 into the figure, a line with the data's range
@@ -41,11 +41,11 @@ typedef struct panel_desc {
 
 /* ---- Ticks ---- */
 
-/* Ticks at multiples of a 1-2-5 step, about five over [lo, hi]; decimals for the labels. */
+/* Ticks at multiples of a 1-2-5 step, four to eight over [lo, hi]; decimals for the labels. */
 static int nice_ticks(float lo, float hi, float *ticks, int max, int *decimals)
 {
     double range = (double)hi - (double)lo;
-    double raw = range / 4.0;
+    double raw = range / 6.0;
     double mag = pow(10.0, floor(log10(raw)));
     double f = raw / mag;
     double step = (f < 1.5 ? 1.0 : f < 3.5 ? 2.0 : f < 7.5 ? 5.0 : 10.0) * mag;
@@ -276,30 +276,34 @@ static void panel_draw(cairo_t *cr, const panel_desc *p, const panel_layout *L, 
 
 /* ---- PNG output ---- */
 
-typedef struct png_sink {
-    uint8_t *data;
-    size_t len, cap;
-    int failed;
-} png_sink;
+/* zlib level of the figures. cairo's own PNG writer (libpng's adaptive filters at level 6) spent
+ * 110-330 ms on a figure, more than rendering it; img_encode_png (fixed Up filter, DESIGN.md §8)
+ * at level 1 takes 15-35 ms on the ICT figures, and the noisy UV maps even come out smaller. */
+#define FIGURE_PNG_LEVEL 1
 
-static cairo_status_t png_write(void *closure, const unsigned char *data, unsigned int length)
+/* The figure's RGB24 pixels as RGB8, encoded by the mesh module's PNG writer. */
+static int encode_png(cairo_surface_t *fig, uint8_t **png, size_t *png_len, md_error *err)
 {
-    png_sink *s = closure;
-    if (s->len + length > s->cap) {
-        size_t cap = s->cap ? s->cap : 1 << 16;
-        while (cap < s->len + length)
-            cap *= 2;
-        uint8_t *p = md_realloc_array(s->data, cap, 1);
-        if (p == NULL) {
-            s->failed = 1;
-            return CAIRO_STATUS_NO_MEMORY;
-        }
-        s->data = p;
-        s->cap = cap;
+    const int w = cairo_image_surface_get_width(fig), h = cairo_image_surface_get_height(fig);
+    const int stride = cairo_image_surface_get_stride(fig);
+    const unsigned char *data = cairo_image_surface_get_data(fig);
+    uint8_t *rgb = md_malloc_array((size_t)w * (size_t)h, 3);
+    if (rgb == NULL || data == NULL) {
+        md_free(rgb);
+        return md_fail(err, MD_ENOMEM, "figure: %dx%d image", w, h);
     }
-    memcpy(s->data + s->len, data, length);
-    s->len += length;
-    return CAIRO_STATUS_SUCCESS;
+    for (int y = 0; y < h; y++) {
+        const uint32_t *row = (const uint32_t *)(const void *)(data + (size_t)y * (size_t)stride);
+        uint8_t *o = rgb + (size_t)y * (size_t)w * 3;
+        for (int x = 0; x < w; x++) {
+            o[3 * x] = (uint8_t)(row[x] >> 16);
+            o[3 * x + 1] = (uint8_t)(row[x] >> 8);
+            o[3 * x + 2] = (uint8_t)row[x];
+        }
+    }
+    int rc = img_encode_png(rgb, w, h, 3, FIGURE_PNG_LEVEL, png, png_len, err);
+    md_free(rgb);
+    return rc;
 }
 
 /* Lays out and draws n panels side by side on white, encodes the PNG. */
@@ -342,16 +346,9 @@ static int compose(const panel_desc *panels, int n, uint8_t **png, size_t *png_l
         goto done;
     }
     double t1 = md_now();
-    png_sink sink = {0};
-    cairo_status_t st = cairo_surface_write_to_png_stream(fig, png_write, &sink);
-    if (st != CAIRO_STATUS_SUCCESS || sink.failed) {
-        md_free(sink.data);
-        rc = md_fail(err, sink.failed ? MD_ENOMEM : MD_EINTERNAL, "figure: PNG encoding: %s",
-                     cairo_status_to_string(st));
+    rc = encode_png(fig, png, png_len, err);
+    if (rc != 0)
         goto done;
-    }
-    *png = sink.data;
-    *png_len = sink.len;
     if (info != NULL) {
         info->width = width;
         info->height = height;
@@ -505,8 +502,8 @@ int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts, 
          0, 0, NULL, 0, 0, 0, 0, 0},
         {"Tangential displacement", "magnitude within A's tangent plane", units,
          ANA_COLORMAP_VIRIDIS, 0, 0, NULL, 0, 0, 0, 0, 0},
-        {"Total displacement", "magnitude |B \xe2\x88\x92 A|", units, ANA_COLORMAP_VIRIDIS, 0, 0,
-         NULL, 0, 0, 0, 0, 0},
+        {"Total displacement", "magnitude |B − A|", units, ANA_COLORMAP_VIRIDIS, 0, 0, NULL, 0, 0,
+         0, 0, 0},
     };
     ana_field fields[3];
     memset(fields, 0, sizeof fields);
@@ -522,19 +519,10 @@ int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts, 
 }
 
 static const char *const uv_titles[3][3] = {
-    /* title, subtitle, units */
-    {"Luminance difference \xce\x94L*", "signed: + where B is lighter", "L* units"},
-    {"Chroma difference \xce\x94"
-     "ab",
-     "\xe2\x88\x9a(\xce\x94"
-     "a*\xc2\xb2 + \xce\x94"
-     "b*\xc2\xb2)",
-     "a*b* units"},
-    {"Colour difference \xce\x94"
-     "E00",
-     "CIEDE2000",
-     "\xce\x94"
-     "E00 units"},
+    /* title, subtitle, units (UTF-8) */
+    {"Luminance difference ΔL*", "signed: + where B is lighter", "L* units"},
+    {"Chroma difference Δab", "√(Δa*² + Δb*²)", "a*b* units"},
+    {"Colour difference ΔE₀₀", "CIEDE2000", "ΔE₀₀ units"},
 };
 
 int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts, uint32_t material,
@@ -555,8 +543,11 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
     img *tex[3] = {NULL, NULL, NULL};
     memset(panels, 0, sizeof panels);
     memset(fields, 0, sizeof fields);
-    int rc = 0;
+    uint32_t *nearest = NULL;
     double t0 = md_now();
+    int rc = coverage != NULL ? ana_texel_nearest(coverage, width, height, &nearest, err) : 0;
+    if (rc != 0)
+        goto done;
     for (int i = 0; i < 3; i++) {
         panels[i].title = uv_titles[i][0];
         panels[i].subtitle = uv_titles[i][1];
@@ -566,7 +557,7 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
         panels[i].has_data =
             data_range(vals[i], coverage, n, &panels[i].data_min, &panels[i].data_max);
         rc = ana_texel_colorize(vals[i], coverage, width, height, panels[i].map, panels[i].lo,
-                                panels[i].hi, 1, &tex[i], err);
+                                panels[i].hi, nearest, &tex[i], err);
         if (rc != 0)
             goto done;
         fields[i].texture = tex[i];
@@ -579,6 +570,7 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
 done:
     for (int i = 0; i < 3; i++)
         img_free(tex[i]);
+    md_free(nearest);
     return rc;
 }
 

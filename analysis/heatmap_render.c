@@ -27,34 +27,88 @@
 
 /* ---- Per-texel colouring ---- */
 
+int ana_texel_nearest(const uint8_t *coverage, int width, int height, uint32_t **out, md_error *err)
+{
+    *out = NULL;
+    if (coverage == NULL || width < 1 || height < 1 || (uint64_t)width * height > (1u << 24))
+        return md_fail(err, MD_EINVAL, "texel map: %dx%d is not 1 to 2^24 texels", width, height);
+    const size_t n = (size_t)width * (size_t)height;
+    uint32_t *near = md_malloc_array(n, sizeof *near);
+    img *im = img_new(width, height);
+    int rc = 0;
+    if (near == NULL || im == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "texel map: %dx%d index", width, height);
+        goto done;
+    }
+    /* The texel's own index in RGB (24 bits), so the mesh module's padding, which copies the
+     * nearest covered texel's colour, copies the nearest covered texel's index. */
+    uint8_t *px = img_pixels(im);
+    for (size_t i = 0; i < n; i++) {
+        px[4 * i] = (uint8_t)(i >> 16);
+        px[4 * i + 1] = (uint8_t)(i >> 8);
+        px[4 * i + 2] = (uint8_t)i;
+        px[4 * i + 3] = 255;
+    }
+    rc = img_pad_from_coverage(im, coverage, err);
+    if (rc != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        near[i] = (uint32_t)px[4 * i] << 16 | (uint32_t)px[4 * i + 1] << 8 | px[4 * i + 2];
+    *out = near;
+    near = NULL;
+done:
+    md_free(near);
+    img_free(im);
+    return rc;
+}
+
+#define LUT_STEPS 16384
+
 int ana_texel_colorize(const float *values, const uint8_t *coverage, int width, int height,
-                       ana_colormap map, float lo, float hi, int pad, img **out, md_error *err)
+                       ana_colormap map, float lo, float hi, const uint32_t *nearest, img **out,
+                       md_error *err)
 {
     *out = NULL;
     if (values == NULL || width < 1 || height < 1 || !(lo < hi))
         return md_fail(err, MD_EINVAL, "texel map: bad size %dx%d or range [%g, %g]", width, height,
                        (double)lo, (double)hi);
     img *im = img_new(width, height);
-    if (im == NULL)
+    uint8_t *lut = md_malloc_array(LUT_STEPS + 1, 4);
+    if (im == NULL || lut == NULL) {
+        img_free(im);
+        md_free(lut);
         return md_fail(err, MD_ENOMEM, "texel map: %dx%d texture", width, height);
+    }
+    /* Millions of texels: a table of the colour map at LUT_STEPS + 1 positions replaces the
+     * per-texel interpolation. A position moves by at most 1/32768 of the range, 1/128 of a
+     * colour-map entry, so a colour moves by at most one 8-bit step. */
+    for (int i = 0; i <= LUT_STEPS; i++) {
+        ana_colormap_at(map, (float)i / (float)LUT_STEPS, lut + 4 * i);
+        lut[4 * i + 3] = 255;
+    }
+    const uint8_t grey[4] = {ANA_NEUTRAL_GREY, ANA_NEUTRAL_GREY, ANA_NEUTRAL_GREY, 255};
+    const float scale = (float)LUT_STEPS / (hi - lo);
     uint8_t *px = img_pixels(im);
     const size_t n = (size_t)width * (size_t)height;
     for (size_t i = 0; i < n; i++) {
-        uint8_t *p = px + i * 4;
+        size_t src = i;
         if (coverage != NULL && coverage[i] == 0) {
-            p[0] = p[1] = p[2] = ANA_NEUTRAL_GREY;
-        } else {
-            ana_colormap_value(map, lo, hi, values[i], p);
+            if (nearest == NULL || coverage[nearest[i]] == 0) {
+                memcpy(px + 4 * i, grey, 4);
+                continue;
+            }
+            src = nearest[i];
         }
-        p[3] = 255;
-    }
-    if (pad && coverage != NULL) {
-        int rc = img_pad_from_coverage(im, coverage, err);
-        if (rc != 0) {
-            img_free(im);
-            return rc;
+        float v = values[src];
+        if (isnan(v)) {
+            memcpy(px + 4 * i, grey, 4);
+            continue;
         }
+        float pos = (v - lo) * scale + 0.5f;
+        int k = pos > 0.0f ? (pos < (float)LUT_STEPS ? (int)pos : LUT_STEPS) : 0;
+        memcpy(px + 4 * i, lut + 4 * k, 4);
     }
+    md_free(lut);
     *out = im;
     return 0;
 }

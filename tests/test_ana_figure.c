@@ -246,8 +246,8 @@ static void test_plane_fields(eng *e, const mesh *plane)
             texvals[y * TEX + x] = ((float)x + 0.5f) / TEX * 2.0f - 1.0f; /* x at texel centre */
     img *tex = NULL;
     md_error err;
-    CHECK_OK(ana_texel_colorize(texvals, NULL, TEX, TEX, ANA_COLORMAP_VIRIDIS, -1.0f, 1.0f, 1, &tex,
-                                &err),
+    CHECK_OK(ana_texel_colorize(texvals, NULL, TEX, TEX, ANA_COLORMAP_VIRIDIS, -1.0f, 1.0f, NULL,
+                                &tex, &err),
              &err);
     ana_field fields[2];
     memset(fields, 0, sizeof fields);
@@ -459,32 +459,6 @@ static void test_figures(eng *e, const mesh *plane)
 
 /* ---- The ICT pair ---- */
 
-/* Area-weighted vertex normals of A, as the engine's morph stage computes them. */
-static void vertex_normals(const mesh *m, float *out)
-{
-    const uint32_t nv = mesh_vertex_count(m), nt = mesh_triangle_count(m);
-    const float *p = mesh_positions(m);
-    const uint32_t *t = mesh_triangles(m);
-    memset(out, 0, (size_t)nv * 3 * sizeof(float));
-    for (uint32_t f = 0; f < nt; f++) {
-        const float *a = p + 3 * t[3 * f], *b = p + 3 * t[3 * f + 1], *c = p + 3 * t[3 * f + 2];
-        float e1[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]};
-        float e2[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
-        float n[3] = {e1[1] * e2[2] - e1[2] * e2[1], e1[2] * e2[0] - e1[0] * e2[2],
-                      e1[0] * e2[1] - e1[1] * e2[0]};
-        for (int k = 0; k < 3; k++)
-            for (int j = 0; j < 3; j++)
-                out[3 * t[3 * f + k] + j] += n[j];
-    }
-    for (uint32_t i = 0; i < nv; i++) {
-        float *n = out + 3 * i;
-        float l = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
-        if (l > 0)
-            for (int j = 0; j < 3; j++)
-                n[j] /= l;
-    }
-}
-
 static void test_ict(eng *e)
 {
     const char *rel[4] = {"faces/ict/ict_face_identity_A.obj", "faces/ict/ict_face_identity_B.obj",
@@ -514,65 +488,86 @@ static void test_ict(eng *e)
     if (in == NULL)
         goto done;
     const mesh *a = job_inputs_mesh(in, 0), *b = job_inputs_mesh(in, 1);
-    const uint32_t nv = mesh_vertex_count(a);
-    float *nA = md_malloc_array(nv, 3 * sizeof(float));
-    float *vals = md_malloc_array(nv, 3 * sizeof(float));
-    float *nrm = vals, *tan = vals + nv, *tot = vals + 2 * nv;
-    vertex_normals(a, nA);
-    const float *pa = mesh_positions(a), *pb = mesh_positions(b);
-    for (uint32_t i = 0; i < nv; i++) {
-        float d[3] = {pb[3 * i] - pa[3 * i], pb[3 * i + 1] - pa[3 * i + 1],
-                      pb[3 * i + 2] - pa[3 * i + 2]};
-        const float *n = nA + 3 * i;
-        float dn = d[0] * n[0] + d[1] * n[1] + d[2] * n[2];
-        float t[3] = {d[0] - dn * n[0], d[1] - dn * n[1], d[2] - dn * n[2]};
-        nrm[i] = dn;
-        tan[i] = sqrtf(t[0] * t[0] + t[1] * t[1] + t[2] * t[2]);
-        tot[i] = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-    }
+    const char *dir = test_tmpdir("test_ana_figure");
+    ana_displacement_result *disp = NULL;
+    ana_texdiff_result *tex = NULL;
+    CHECK_OK(ana_displacement(a, b, ANA_ALIGN_NONE, &disp, &err), &err);
+    CHECK_OK(ana_texture_difference(a, b, &tex, &err), &err);
+    if (disp == NULL || tex == NULL)
+        goto free_results;
     ana_figure_opts opts = {&job.camera, job.width, job.height, job.samples, NULL, NULL, 0};
-    uint8_t *png = NULL;
-    size_t len = 0;
-    ana_figure_info info;
-    double t0 = md_now();
-    CHECK_OK(ana_figure_shape(e, a, &opts, nrm, tan, tot, &png, &len, &info, &err), &err);
-    double t1 = md_now();
-    fprintf(stderr,
-            "ICT shape figure (%s engine): %.1f ms (render %.1f, draw %.1f, PNG %.1f), %dx%d, "
-            "%zu bytes\n",
-            eng_name(e), (t1 - t0) * 1e3, info.render_s * 1e3, info.draw_s * 1e3,
-            info.encode_s * 1e3, info.width, info.height, len);
-    if (png != NULL) {
+    const ana_colormap shape_maps[3] = {ANA_COLORMAP_DIVERGING, ANA_COLORMAP_VIRIDIS,
+                                        ANA_COLORMAP_VIRIDIS};
+    for (int fig_i = 0; fig_i < 5; fig_i++) {
+        uint8_t *png = NULL;
+        size_t len = 0;
+        ana_figure_info info;
+        const char *name;
+        double t0 = md_now();
+        int rc;
+        if (fig_i == 0) {
+            name = "shape_displacement_components.png";
+            rc = ana_figure_shape(e, a, &opts, ana_displacement_normal(disp),
+                                  ana_displacement_tangential(disp), ana_displacement_total(disp),
+                                  &png, &len, &info, &err);
+        } else if (fig_i == 1) {
+            name = "texture_difference_components.png";
+            rc = ana_figure_texture(e, a, &opts, ana_texdiff_material(tex), ana_texdiff_width(tex),
+                                    ana_texdiff_height(tex), ana_texdiff_coverage(tex),
+                                    ana_texdiff_luminance(tex), ana_texdiff_chroma(tex),
+                                    ana_texdiff_delta_e(tex), &png, &len, &info, &err);
+        } else {
+            ana_uv_component c = (ana_uv_component)(fig_i - 2);
+            const float *v = c == ANA_UV_LUMINANCE ? ana_texdiff_luminance(tex)
+                             : c == ANA_UV_CHROMA  ? ana_texdiff_chroma(tex)
+                                                   : ana_texdiff_delta_e(tex);
+            name = ana_uv_component_file(c);
+            rc = ana_figure_uv_map(c, ana_texdiff_width(tex), ana_texdiff_height(tex),
+                                   ana_texdiff_coverage(tex), v, NULL, 0, &png, &len, &info, &err);
+        }
+        double t1 = md_now();
+        CHECK_OK(rc, &err);
+        if (rc != 0)
+            continue;
+        fprintf(stderr,
+                "ICT %s (%s engine): %.1f ms (render/map %.1f, draw %.1f, PNG %.1f), %dx%d, "
+                "%zu bytes\n",
+                name, eng_name(e), (t1 - t0) * 1e3, info.render_s * 1e3, info.draw_s * 1e3,
+                info.encode_s * 1e3, info.width, info.height, len);
         char out[4096];
-        snprintf(out, sizeof out, "%s/shape_displacement_components.png",
-                 test_tmpdir("test_ana_figure"));
+        snprintf(out, sizeof out, "%s/%s", dir, name);
         CHECK_OK(md_write_file_atomic(out, png, len, &err), &err);
-        fprintf(stderr, "wrote %s\n", out);
         img *fig = NULL;
         CHECK_OK(img_decode(png, len, &lim, &fig, &err), &err);
         if (fig != NULL) {
-            const ana_colormap maps[3] = {ANA_COLORMAP_DIVERGING, ANA_COLORMAP_VIRIDIS,
-                                          ANA_COLORMAP_VIRIDIS};
-            check_bars(fig, &info, maps);
-            /* The face is there: most of the render's centre is not background. */
-            const ana_panel_info *p = &info.panel[2];
-            int face = 0, total = 0;
-            for (int y = p->render_h / 4; y < 3 * p->render_h / 4; y += 4)
-                for (int x = p->render_w / 4; x < 3 * p->render_w / 4; x += 4) {
-                    const uint8_t *q =
-                        img_pixels_const(fig) +
-                        ((size_t)(p->render_y + y) * img_width(fig) + (size_t)(p->render_x + x)) *
-                            4;
-                    face += !(q[0] == 255 && q[1] == 255 && q[2] == 255);
-                    total++;
-                }
-            CHECK(face > total / 2);
+            CHECK_INT(info.width, img_width(fig));
+            CHECK_INT(info.height, img_height(fig));
+            const ana_colormap uv_map[1] = {fig_i == 2 ? ANA_COLORMAP_DIVERGING
+                                                       : ANA_COLORMAP_VIRIDIS};
+            check_bars(fig, &info, fig_i < 2 ? shape_maps : uv_map);
+            if (fig_i < 2) {
+                /* The face is there: most of the render's centre is not background. */
+                const ana_panel_info *p = &info.panel[2];
+                int face = 0, total = 0;
+                for (int y = p->render_h / 4; y < 3 * p->render_h / 4; y += 4)
+                    for (int x = p->render_w / 4; x < 3 * p->render_w / 4; x += 4) {
+                        const uint8_t *q =
+                            img_pixels_const(fig) + ((size_t)(p->render_y + y) * img_width(fig) +
+                                                     (size_t)(p->render_x + x)) *
+                                                        4;
+                        face += !(q[0] == 255 && q[1] == 255 && q[2] == 255);
+                        total++;
+                    }
+                CHECK(face > total / 2);
+            }
         }
         img_free(fig);
+        md_free(png);
     }
-    md_free(png);
-    md_free(nA);
-    md_free(vals);
+    fprintf(stderr, "wrote the ICT figures to %s\n", dir);
+free_results:
+    ana_displacement_free(disp);
+    ana_texdiff_free(tex);
 done:
     job_inputs_free(in);
     job_spec_free(&spec);
