@@ -30,6 +30,9 @@
 #define API_SPEC_MAX (64 << 10) /* the spec part */
 #define API_IDEM_KEY_MAX 255
 #define API_ARTIFACT_NAME_MAX 255
+#define API_IDLE_S 60      /* MHD's connection timeout: a connection idle this long is closed */
+#define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
+#define API_STOP_GRACE_MS 30000 /* default: then the api gives up on what is left, exits 1 */
 
 /* ---- Growable text with a cap (curl's dynbuf) ---- */
 
@@ -101,8 +104,10 @@ typedef struct api_server {
     int listen_fd; /* handed back by MHD_quiesce_daemon; closed by us */
     uv_poll_t mhd_poll;
     uv_timer_t mhd_timer;
-    int in_mhd; /* inside MHD_run: do not run it again */
+    int in_mhd;     /* inside MHD_run: do not run it again */
+    int kick_again; /* a kick came while inside MHD_run: run it once more before leaving */
     int http_open;
+    struct api_req *reqs; /* every live request (diagnostics, shutdown) */
 
     /* Redis (redis.c) */
     redisAsyncContext *redis;
@@ -114,6 +119,9 @@ typedef struct api_server {
     uv_signal_t sig_term, sig_int;
     int stopping;
     int closed;
+    int abandoned;          /* the grace period ran out: api_run exits non-zero */
+    unsigned stop_grace_ms; /* how long SIGTERM waits for requests in flight */
+    uv_timer_t grace_timer;
     unsigned inflight;  /* api_req alive */
     unsigned pool_jobs; /* detached pool work (input clean-up) */
     api_http_stats stats;
@@ -169,6 +177,7 @@ extern const char *const api_part_names[API_PART_COUNT];
 
 typedef struct api_req {
     api_server *srv;
+    struct api_req *prev, *next; /* srv->reqs */
     struct MHD_Connection *conn;
     api_method method;
     api_route route;
@@ -191,8 +200,10 @@ typedef struct api_req {
 /* http.c */
 int api_http_start(api_server *s, const char *listen, md_error *err);
 void api_http_kick(api_server *s);    /* run MHD now (unless inside it) and re-arm the timer */
-void api_http_quiesce(api_server *s); /* stop accepting */
-void api_http_stop(api_server *s);    /* stop MHD and close its handles */
+void api_http_quiesce(api_server *s); /* stop accepting; shorten idle timeouts of live requests */
+/* Logs every live request (method, path, state, age) at level, prefixed with what. */
+void api_http_log_requests(api_server *s, md_log_level level, const char *what);
+void api_http_stop(api_server *s); /* stop MHD and close its handles */
 void api_req_suspend(api_req *req);
 /* Hands the response over to req (takes ownership) and resumes the connection if suspended.
  * The first reply wins; later ones are dropped. */

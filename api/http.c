@@ -71,7 +71,12 @@ static api_req *req_new(api_server *s, struct MHD_Connection *conn, const char *
     snprintf(req->path, sizeof req->path, "%s", url);
     api_route_classify(req, url);
     snprintf(req->owner, sizeof req->owner, "anonymous");
+    req->next = s->reqs;
+    if (s->reqs)
+        s->reqs->prev = req;
+    s->reqs = req;
     s->inflight++;
+    md_log(MD_LOG_DEBUG, "req %p: %s %s (in flight %u)", (void *)req, method, url, s->inflight);
     return req;
 }
 
@@ -83,8 +88,43 @@ static void req_free(api_req *req)
         req->op_free(req->op);
     if (req->response)
         MHD_destroy_response(req->response);
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        s->reqs = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
     md_free(req);
     s->inflight--;
+}
+
+static const char *method_name(api_method m)
+{
+    switch (m) {
+    case API_GET:
+        return "GET";
+    case API_POST:
+        return "POST";
+    case API_DELETE:
+        return "DELETE";
+    case API_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
+    }
+}
+
+void api_http_log_requests(api_server *s, md_log_level level, const char *what)
+{
+    double now = md_now();
+    for (const api_req *r = s->reqs; r != NULL; r = r->next) {
+        const char *state = r->suspended ? "suspended, waiting for Redis or the thread pool"
+                            : r->replied ? "answered, sending or waiting for MHD to send"
+                            : r->intake  ? "reading the body"
+                                         : "reading the request";
+        md_log(level, "%s: %s %s (%s; status %u; %.1f s old)", what, method_name(r->method),
+               r->path, state, r->status, now - r->started);
+    }
 }
 
 void api_req_suspend(api_req *req)
@@ -92,6 +132,7 @@ void api_req_suspend(api_req *req)
     if (!req->suspended && !req->replied) {
         MHD_suspend_connection(req->conn);
         req->suspended = 1;
+        md_log(MD_LOG_DEBUG, "req %p: suspended", (void *)req);
     }
 }
 
@@ -105,6 +146,8 @@ void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp)
     req->replied = 1;
     req->status = status;
     req->response = resp;
+    md_log(MD_LOG_DEBUG, "req %p: reply %u%s%s", (void *)req, status,
+           req->suspended ? ", resuming" : "", req->srv->in_mhd ? " (inside MHD)" : "");
     if (req->suspended) {
         req->suspended = 0;
         MHD_resume_connection(req->conn);
@@ -245,11 +288,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)toe;
     api_server *s = cls;
     api_req *req = *con_cls;
     if (req == NULL)
         return;
+    md_log(MD_LOG_DEBUG, "req %p: completed (toe %d, replied %d, suspended %d, in flight %u)",
+           (void *)req, (int)toe, req->replied, req->suspended, s->inflight - 1);
     *con_cls = NULL;
     if (req->replied)
         api_http_stats_observe(&s->stats, req->route, req->status, md_now() - req->started);
@@ -313,10 +357,20 @@ static void on_poll(uv_poll_t *p, int status, int events)
 
 void api_http_kick(api_server *s)
 {
-    if (s->in_mhd || s->mhd == NULL)
+    if (s->mhd == NULL)
         return;
+    if (s->in_mhd) {
+        /* A resume (or anything else that wants MHD to look again) from inside MHD_run: MHD
+         * may have passed the resumed connection already, so run it once more before leaving
+         * rather than rely on its wake-up pipe. */
+        s->kick_again = 1;
+        return;
+    }
     s->in_mhd = 1;
-    MHD_run(s->mhd);
+    do {
+        s->kick_again = 0;
+        MHD_run(s->mhd);
+    } while (s->kick_again && s->mhd != NULL);
     s->in_mhd = 0;
     MHD_UNSIGNED_LONG_LONG timeout = 0;
     if (MHD_get_timeout(s->mhd, &timeout) == MHD_YES)
@@ -382,8 +436,9 @@ int api_http_start(api_server *s, const char *listen, md_error *err)
         /* Every size a client controls: request line and headers must fit this pool (else
          * 414/431), connections are capped and idle ones closed. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)511, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        (unsigned)1000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)511, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
     if (s->mhd == NULL)
         return md_fail(err, MD_EIO, "cannot listen on %s (address in use or not local?)", listen);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -415,6 +470,13 @@ void api_http_quiesce(api_server *s)
         s->listen_fd = fd;
         close(fd);
     }
+    /* A client that went quiet mid-request would hold the stop for the whole idle timeout:
+     * shorten it. Suspended connections have no timeout (MHD keeps them off its timeout
+     * lists, so they must not be touched); their work ends them. */
+    for (api_req *r = s->reqs; r != NULL; r = r->next)
+        if (!r->suspended)
+            MHD_set_connection_option(r->conn, MHD_CONNECTION_OPTION_TIMEOUT,
+                                      (unsigned)API_STOP_IDLE_S);
 }
 
 void api_http_stop(api_server *s)

@@ -6,6 +6,10 @@
  * then carry "Connection: close", and when the last request context is freed MHD is stopped,
  * the Redis connection is closed gracefully and every handle is closed, so uv_run returns and
  * uv_loop_close succeeds. Pool work still running (storage clean-up) is waited for by uv_run.
+ * Idle timeouts of requests in flight drop to API_STOP_IDLE_S, so a vanished client cannot hold
+ * the stop; and as a last resort, after the grace period (MORPHD_API_STOP_GRACE_S, default
+ * API_STOP_GRACE_MS) every request still alive is logged as abandoned and api_run returns an
+ * error (exit 1) without waiting for them.
  */
 #define _GNU_SOURCE
 #include "api/api_int.h"
@@ -117,8 +121,36 @@ void api_server_check_stopped(api_server *s)
         return;
     s->closed = 1;
     md_log(MD_LOG_INFO, "stopping: no request in flight; closing");
+    uv_close((uv_handle_t *)&s->grace_timer, NULL);
     api_http_stop(s);
     api_redis_stop(s);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+    api_server *s = t->data;
+    if (s->closed)
+        return;
+    md_log(MD_LOG_ERROR, "stopping: %u request(s) still in flight after %u ms; abandoning them",
+           s->inflight, s->stop_grace_ms);
+    api_http_log_requests(s, MD_LOG_ERROR, "abandoned");
+    s->abandoned = 1;
+    uv_stop(s->loop);
+}
+
+static unsigned grace_ms_from_env(void)
+{
+    const char *v = getenv("MORPHD_API_STOP_GRACE_S");
+    if (v == NULL || v[0] == '\0')
+        return API_STOP_GRACE_MS;
+    char *end;
+    double sec = strtod(v, &end);
+    if (*end != '\0' || !(sec > 0) || sec > 86400) {
+        md_log(MD_LOG_WARN, "MORPHD_API_STOP_GRACE_S='%s' is not 0 < seconds <= 86400; using %u s",
+               v, API_STOP_GRACE_MS / 1000);
+        return API_STOP_GRACE_MS;
+    }
+    return (unsigned)(sec * 1000.0);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -129,6 +161,8 @@ static void on_signal(uv_signal_t *h, int signum)
     md_log(MD_LOG_WARN, "signal %d: no new connections; finishing %u request(s) in flight", signum,
            s->inflight);
     s->stopping = 1;
+    api_http_log_requests(s, MD_LOG_DEBUG, "in flight");
+    uv_timer_start(&s->grace_timer, on_grace_over, s->stop_grace_ms, 0);
     api_http_quiesce(s);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
@@ -171,6 +205,9 @@ int api_run(const api_config *cfg, md_error *err)
     uv_signal_init(&loop, &s.sig_term);
     uv_signal_init(&loop, &s.sig_int);
     s.sig_term.data = s.sig_int.data = &s;
+    s.stop_grace_ms = grace_ms_from_env();
+    uv_timer_init(&loop, &s.grace_timer);
+    s.grace_timer.data = &s;
     uv_signal_start(&s.sig_term, on_signal, SIGTERM);
     uv_signal_start(&s.sig_int, on_signal, SIGINT);
     api_redis_start(&s, err);
@@ -178,9 +215,19 @@ int api_run(const api_config *cfg, md_error *err)
         s.stopping = 1;
         uv_close((uv_handle_t *)&s.sig_term, NULL);
         uv_close((uv_handle_t *)&s.sig_int, NULL);
+        uv_close((uv_handle_t *)&s.grace_timer, NULL);
         api_redis_stop(&s);
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    if (s.abandoned) {
+        /* Pool threads may still use the storage handle and the requests' ops: leave the loop,
+         * the storage and the requests to the process exit; only the temp folder goes. */
+        rc = md_fail(err, MD_EINTERNAL,
+                     "stopped with %u request(s) unfinished after the %u ms grace period",
+                     s.inflight, s.stop_grace_ms);
+        api_rm_tree(s.tmp_root);
+        return rc;
+    }
     int close_rc = uv_loop_close(&loop);
     loop_open = 0;
     if (close_rc != 0 && rc == 0)
