@@ -106,6 +106,12 @@ typedef struct eng_job {
     uint32_t frame_count;
     const float *weights;       /* frame_count weights t toward the target, each in [0,1] */
     eng_shading shading;        /* 0 (ENG_SHADING_PHONG) unless asked */
+    /* Optional (NULL: never). Asked from engine threads before each of the job's frames is
+     * rendered (CPU) or delivered (CUDA); nonzero skips the job's remaining frames, which are
+     * then never delivered. The job server uses it to stop a canceled job inside a batch that
+     * goes on for the other jobs. Must be thread-safe and cheap (an atomic load). */
+    int (*canceled)(const void *cancel_ctx);
+    const void *cancel_ctx;
 } eng_job;
 
 /* Checks a job against the limits and for internal consistency (indices in range, samples a

@@ -94,6 +94,14 @@ static uint32_t engine_job_count(const wk_job *j)
     return j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec) : 1;
 }
 
+/* The engine asks this before each frame: a canceled job stops rendering at once while the
+ * rest of the batch goes on. */
+static int job_canceled(const void *ctx)
+{
+    const wk_job *j = ctx;
+    return atomic_load(&j->cancel) != 0;
+}
+
 /* Builds the job's engine jobs into ej (engine_job_count of them) and its frame slots. */
 static int build_job(wk *w, wk_job *j, eng_job *ej, md_error *err)
 {
@@ -105,6 +113,8 @@ static int build_job(wk *w, wk_job *j, eng_job *ej, md_error *err)
     uint32_t total = 0;
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
         rc = eng_job_validate(&ej[i], &w->cfg->limits, err);
+        ej[i].canceled = job_canceled;
+        ej[i].cancel_ctx = j;
         total += ej[i].frame_count;
     }
     if (rc != 0)
@@ -123,7 +133,7 @@ static int deliver_frame(void *user, const eng_frame *f)
     batch_ctx *ctx = user;
     const batch_slot *slot = &ctx->slots[f->job];
     wk_job *j = slot->job;
-    /* A canceled job's frames are rendered with the batch but not stored. */
+    /* A frame of a job canceled while the engine rendered it is not stored. */
     if (atomic_load(&j->cancel) || atomic_load(&j->frame_error))
         return 0;
     uint32_t index = slot->out_offset + f->frame;

@@ -45,6 +45,11 @@ static int collect_cb(void *user, const eng_frame *f)
     return rc;
 }
 
+static int answer_canceled(const void *ctx)
+{
+    return *(const int *)ctx;
+}
+
 static void collect_init(collect *c, const eng_job *jobs)
 {
     memset(c, 0, sizeof *c);
@@ -207,6 +212,18 @@ static void test_batch(void)
         collect_init(&c, s.jobs);
         CHECK_OK(eng_batch_run(e3, s.jobs, JOBS, collect_cb, &c, NULL, &err), &err);
         CHECK_INT(10, c.calls);
+        collect_free(&c);
+        /* A job whose canceled() answers yes delivers none of its frames; the others all. */
+        collect_init(&c, s.jobs);
+        int yes = 1;
+        eng_job canceled_jobs[JOBS];
+        memcpy(canceled_jobs, s.jobs, sizeof canceled_jobs);
+        canceled_jobs[1].canceled = answer_canceled;
+        canceled_jobs[1].cancel_ctx = &yes;
+        CHECK_OK(eng_batch_run(e3, canceled_jobs, JOBS, collect_cb, &c, NULL, &err), &err);
+        for (uint32_t f = 0; f < s.jobs[1].frame_count; f++)
+            CHECK_INT(0, c.seen[1][f]);
+        CHECK_INT(10 - (int)s.jobs[1].frame_count, c.calls);
         collect_free(&c);
         /* No jobs: nothing to do. */
         collect_init(&c, s.jobs);

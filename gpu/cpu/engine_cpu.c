@@ -169,6 +169,8 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
     const eng_job *job = &b->jobs[j];
     const eng_job_setup *su = &b->setup[j];
     const float t = job->weights[frame];
+    if (job->canceled != NULL && job->canceled(job->cancel_ctx))
+        return 0;
 
     int rc = scratch_reserve(s, job, su->grid, j, err);
     if (rc != 0)

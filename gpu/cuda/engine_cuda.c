@@ -574,6 +574,8 @@ static void *deliver_main(void *arg)
         uint64_t bf = dl->sl->first + i;
         uint32_t j = dl->b->frame_job[bf];
         const eng_job *job = &dl->b->jobs[j];
+        if (job->canceled != NULL && job->canceled(job->cancel_ctx))
+            continue;
         eng_frame fr = {
             .job = j,
             .frame = dl->b->frame_index[bf],
