@@ -63,9 +63,23 @@ typedef struct tex_job {
     uint64_t covered[MAX_THREADS];
 } tex_job;
 
+/* Memo of encoded colour -> L*a*b*, direct-mapped, one per worker. Keys are the float bits of
+ * the encoded triple, so a hit returns exactly what the conversion would: the ICT skin textures
+ * hold ~1300 distinct colours per side over 4M covered texels, and a texel sampled at a texel
+ * centre (every A texel; B's when the layouts agree) is a byte triple. Every entry is valid
+ * from the start (black, computed), so lookups need no flag. */
+#define LAB_CACHE_BITS 12
+#define LAB_CACHE_SIZE (1 << LAB_CACHE_BITS)
+
+typedef struct lab_entry {
+    uint32_t key[3];
+    double lab[3];
+} lab_entry;
+
 typedef struct worker {
     tex_job *job;
     int index;
+    lab_entry *labs; /* LAB_CACHE_SIZE entries, or NULL: no memo */
 } worker;
 
 /* ---- Sampling ---- */
@@ -134,16 +148,43 @@ static void encoded_to_lab(const float *fine, const float enc[3], double lab[3])
     ana_linear_rgb_to_lab(lin, lab);
 }
 
+static void lab_cache_init(const float *fine, lab_entry *labs)
+{
+    const float black[3] = {0.0f, 0.0f, 0.0f};
+    lab_entry e = {{0, 0, 0}, {0, 0, 0}};
+    memcpy(e.key, black, sizeof e.key);
+    encoded_to_lab(fine, black, e.lab);
+    for (int i = 0; i < LAB_CACHE_SIZE; i++)
+        labs[i] = e;
+}
+
+static void cached_lab(const float *fine, lab_entry *labs, const float enc[3], double lab[3])
+{
+    if (!labs) {
+        encoded_to_lab(fine, enc, lab);
+        return;
+    }
+    uint32_t k[3];
+    memcpy(k, enc, sizeof k);
+    uint32_t h = (k[0] * 0x9e3779b1u) ^ (k[1] * 0x85ebca77u) ^ (k[2] * 0xc2b2ae3du);
+    lab_entry *e = &labs[h >> (32 - LAB_CACHE_BITS)];
+    if (e->key[0] != k[0] || e->key[1] != k[1] || e->key[2] != k[2]) {
+        memcpy(e->key, k, sizeof k);
+        encoded_to_lab(fine, enc, e->lab);
+    }
+    memcpy(lab, e->lab, sizeof e->lab);
+}
+
 /* ---- Rasterisation of one chunk ---- */
 
-static void texel(tex_job *job, int widx, uint32_t f, const double bary[3], int tx, int ty)
+static void texel(tex_job *job, worker *wk, uint32_t f, const double bary[3], int tx, int ty)
 {
     ana_texdiff_result *r = job->r;
     const size_t idx = (size_t)ty * (size_t)r->width + (size_t)tx;
     if (r->coverage[idx])
         return;
     r->coverage[idx] = 1;
-    job->covered[widx]++;
+    job->covered[wk->index]++;
 
     float enc_a[3], enc_b[3];
     sample(job, &job->mat_a, (double)tx, (double)ty, enc_a);
@@ -162,15 +203,15 @@ static void texel(tex_job *job, int widx, uint32_t f, const double bary[3], int 
         return;
     }
     double lab_a[3], lab_b[3];
-    encoded_to_lab(job->fine, enc_a, lab_a);
-    encoded_to_lab(job->fine, enc_b, lab_b);
+    cached_lab(job->fine, wk->labs, enc_a, lab_a);
+    cached_lab(job->fine, wk->labs, enc_b, lab_b);
     const double da = lab_b[1] - lab_a[1], db = lab_b[2] - lab_a[2];
     r->luminance[idx] = (float)(lab_b[0] - lab_a[0]);
     r->chroma[idx] = (float)sqrt(da * da + db * db);
     r->delta_e[idx] = (float)ana_ciede2000(lab_a, lab_b);
 }
 
-static void raster_chunk(tex_job *job, int widx, int y0, int y1)
+static void raster_chunk(tex_job *job, worker *wk, int y0, int y1)
 {
     const int w = job->width, h = job->height;
     for (uint32_t f = 0; f < job->triangle_count; f++) {
@@ -221,7 +262,7 @@ static void raster_chunk(tex_job *job, int widx, int y0, int y1)
                 int tx = (int)i % w;
                 tx = tx < 0 ? tx + w : tx;
                 const double bary[3] = {l0, l1, l2};
-                texel(job, widx, f, bary, tx, ty);
+                texel(job, wk, f, bary, tx, ty);
             }
         }
     }
@@ -231,14 +272,19 @@ static void *worker_main(void *arg)
 {
     worker *wk = arg;
     tex_job *job = wk->job;
+    wk->labs = md_malloc_array(LAB_CACHE_SIZE, sizeof *wk->labs);
+    if (wk->labs)
+        lab_cache_init(job->fine, wk->labs);
     for (;;) {
         int c = atomic_fetch_add(&job->next_chunk, 1);
         if (c >= job->chunk_count)
             break;
         int y0 = c * CHUNK_ROWS;
         int y1 = y0 + CHUNK_ROWS < job->height ? y0 + CHUNK_ROWS : job->height;
-        raster_chunk(job, wk->index, y0, y1);
+        raster_chunk(job, wk, y0, y1);
     }
+    md_free(wk->labs);
+    wk->labs = NULL;
     return NULL;
 }
 
@@ -353,12 +399,12 @@ int ana_texture_difference_ex(const mesh *a, const mesh *b, int threads, ana_tex
     worker workers[MAX_THREADS];
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        workers[t] = (worker){job, t};
+        workers[t] = (worker){job, t, NULL};
         if (pthread_create(&tids[t], NULL, worker_main, &workers[t]) != 0)
             break;
         started = t;
     }
-    workers[0] = (worker){job, 0};
+    workers[0] = (worker){job, 0, NULL};
     worker_main(&workers[0]); /* the caller works too; it finishes whatever others could not */
     for (int t = 1; t <= started; t++)
         pthread_join(tids[t], NULL);

@@ -88,8 +88,8 @@ static int compare(const char *path, const ana_texdiff_result *r)
             worst = fmax(worst, d);
             worst_rel = fmax(worst_rel, d / fmax(1.0, fabs((double)plane[i])));
         }
-        printf(", \"%s_max_abs\": %.3g, \"%s_max_rel\": %.3g, \"%s_differ\": %zu", names[k],
-               worst, names[k], worst_rel, names[k], differ);
+        printf(", \"%s_max_abs\": %.3g, \"%s_max_rel\": %.3g, \"%s_differ\": %zu", names[k], worst,
+               names[k], worst_rel, names[k], differ);
     }
     printf("}\n");
     free(cov);
