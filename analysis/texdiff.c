@@ -79,7 +79,8 @@ typedef struct lab_entry {
 typedef struct worker {
     tex_job *job;
     int index;
-    lab_entry *labs; /* LAB_CACHE_SIZE entries, or NULL: no memo */
+    lab_entry *labs;  /* LAB_CACHE_SIZE entries, or NULL: no memo */
+    uint64_t covered; /* counted here, not in the job: neighbouring counters share a line */
 } worker;
 
 /* ---- Sampling ---- */
@@ -116,12 +117,21 @@ static void sample(const tex_job *job, const side_material *m, double fx, double
     int x0 = (int)flx, y0 = (int)fly; /* in [-1, w] and [-1, h] */
     x0 = x0 < 0 ? x0 + w : (x0 >= w ? x0 - w : x0);
     y0 = y0 < 0 ? y0 + h : (y0 >= h ? y0 - h : y0);
+    const float *lut = job->byte_unit;
+    if (dx == 0.0 && dy == 0.0) {
+        /* On a texel centre (every A texel, B's when the layouts agree): the one tap the
+         * bilinear blend reduces to, bit for bit (its weights are exactly 0). */
+        const uint8_t *t = m->rgba + ((size_t)y0 * (size_t)w + (size_t)x0) * 4;
+        const float a = lut[t[3]];
+        for (int k = 0; k < 3; k++)
+            out[k] = lut[t[k]] * a + m->color[k] * (1.0f - a);
+        return;
+    }
     const int x1 = x0 + 1 < w ? x0 + 1 : 0, y1 = y0 + 1 < h ? y0 + 1 : 0;
     const uint8_t *row0 = m->rgba + (size_t)y0 * (size_t)w * 4;
     const uint8_t *row1 = m->rgba + (size_t)y1 * (size_t)w * 4;
     const uint8_t *t00 = row0 + (size_t)x0 * 4, *t10 = row0 + (size_t)x1 * 4;
     const uint8_t *t01 = row1 + (size_t)x0 * 4, *t11 = row1 + (size_t)x1 * 4;
-    const float *lut = job->byte_unit;
     const float ax = (float)dx, ay = (float)dy;
     float rgba[4];
     for (int k = 0; k < 4; k++) {
@@ -184,7 +194,7 @@ static void texel(tex_job *job, worker *wk, uint32_t f, const double bary[3], in
     if (r->coverage[idx])
         return;
     r->coverage[idx] = 1;
-    job->covered[wk->index]++;
+    wk->covered++;
 
     float enc_a[3], enc_b[3];
     sample(job, &job->mat_a, (double)tx, (double)ty, enc_a);
@@ -285,6 +295,7 @@ static void *worker_main(void *arg)
     }
     md_free(wk->labs);
     wk->labs = NULL;
+    job->covered[wk->index] = wk->covered;
     return NULL;
 }
 
@@ -399,12 +410,12 @@ int ana_texture_difference_ex(const mesh *a, const mesh *b, int threads, ana_tex
     worker workers[MAX_THREADS];
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        workers[t] = (worker){job, t, NULL};
+        workers[t] = (worker){job, t, NULL, 0};
         if (pthread_create(&tids[t], NULL, worker_main, &workers[t]) != 0)
             break;
         started = t;
     }
-    workers[0] = (worker){job, 0, NULL};
+    workers[0] = (worker){job, 0, NULL, 0};
     worker_main(&workers[0]); /* the caller works too; it finishes whatever others could not */
     for (int t = 1; t <= started; t++)
         pthread_join(tids[t], NULL);
