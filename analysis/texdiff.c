@@ -76,11 +76,24 @@ typedef struct lab_entry {
     double lab[3];
 } lab_entry;
 
+/* Memo of (encoded A, encoded B) -> the three differences, direct-mapped, one per worker:
+ * the ICT pair has ~260k distinct colour pairs over 3.1M texels that differ; with 2^16 entries
+ * (2.4 MB, one L2) 74% of lookups hit (2^14: 55%, 2^18: 84%). Exact like the Lab memo (keyed
+ * by the float bits). */
+#define PAIR_CACHE_BITS 16
+#define PAIR_CACHE_SIZE (1 << PAIR_CACHE_BITS)
+
+typedef struct pair_entry {
+    uint32_t key[6];
+    float diff[3];
+} pair_entry;
+
 typedef struct worker {
     tex_job *job;
     int index;
-    lab_entry *labs;  /* LAB_CACHE_SIZE entries, or NULL: no memo */
-    uint64_t covered; /* counted here, not in the job: neighbouring counters share a line */
+    lab_entry *labs;   /* LAB_CACHE_SIZE entries, or NULL: no memo */
+    pair_entry *pairs; /* PAIR_CACHE_SIZE entries, or NULL: no memo */
+    uint64_t covered;  /* counted here, not in the job: neighbouring counters share a line */
 } worker;
 
 /* ---- Sampling ---- */
@@ -212,13 +225,35 @@ static void texel(tex_job *job, worker *wk, uint32_t f, const double bary[3], in
         r->luminance[idx] = r->chroma[idx] = r->delta_e[idx] = 0.0f;
         return;
     }
+    float diff[3];
+    pair_entry *e = NULL;
+    if (wk->pairs) {
+        uint32_t k[6];
+        memcpy(k, enc_a, 3 * sizeof(float));
+        memcpy(k + 3, enc_b, 3 * sizeof(float));
+        uint32_t hsh = (k[0] * 0x9e3779b1u) ^ (k[1] * 0x85ebca77u) ^ (k[2] * 0xc2b2ae3du) ^
+                       (k[3] * 0x27d4eb2fu) ^ (k[4] * 0x165667b1u) ^ (k[5] * 0xd3a2646cu);
+        e = &wk->pairs[hsh >> (32 - PAIR_CACHE_BITS)];
+        if (memcmp(e->key, k, sizeof k) == 0) {
+            r->luminance[idx] = e->diff[0];
+            r->chroma[idx] = e->diff[1];
+            r->delta_e[idx] = e->diff[2];
+            return;
+        }
+        memcpy(e->key, k, sizeof k);
+    }
     double lab_a[3], lab_b[3];
     cached_lab(job->fine, wk->labs, enc_a, lab_a);
     cached_lab(job->fine, wk->labs, enc_b, lab_b);
     const double da = lab_b[1] - lab_a[1], db = lab_b[2] - lab_a[2];
-    r->luminance[idx] = (float)(lab_b[0] - lab_a[0]);
-    r->chroma[idx] = (float)sqrt(da * da + db * db);
-    r->delta_e[idx] = (float)ana_ciede2000(lab_a, lab_b);
+    diff[0] = (float)(lab_b[0] - lab_a[0]);
+    diff[1] = (float)sqrt(da * da + db * db);
+    diff[2] = (float)ana_ciede2000(lab_a, lab_b);
+    if (e)
+        memcpy(e->diff, diff, sizeof diff);
+    r->luminance[idx] = diff[0];
+    r->chroma[idx] = diff[1];
+    r->delta_e[idx] = diff[2];
 }
 
 static void raster_chunk(tex_job *job, worker *wk, int y0, int y1)
@@ -285,6 +320,8 @@ static void *worker_main(void *arg)
     wk->labs = md_malloc_array(LAB_CACHE_SIZE, sizeof *wk->labs);
     if (wk->labs)
         lab_cache_init(job->fine, wk->labs);
+    /* Every pair entry starts as black against black, whose differences are zero. */
+    wk->pairs = md_calloc(PAIR_CACHE_SIZE, sizeof *wk->pairs);
     for (;;) {
         int c = atomic_fetch_add(&job->next_chunk, 1);
         if (c >= job->chunk_count)
@@ -294,7 +331,9 @@ static void *worker_main(void *arg)
         raster_chunk(job, wk, y0, y1);
     }
     md_free(wk->labs);
+    md_free(wk->pairs);
     wk->labs = NULL;
+    wk->pairs = NULL;
     job->covered[wk->index] = wk->covered;
     return NULL;
 }
@@ -410,12 +449,12 @@ int ana_texture_difference_ex(const mesh *a, const mesh *b, int threads, ana_tex
     worker workers[MAX_THREADS];
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        workers[t] = (worker){job, t, NULL, 0};
+        workers[t] = (worker){job, t, NULL, NULL, 0};
         if (pthread_create(&tids[t], NULL, worker_main, &workers[t]) != 0)
             break;
         started = t;
     }
-    workers[0] = (worker){job, 0, NULL, 0};
+    workers[0] = (worker){job, 0, NULL, NULL, 0};
     worker_main(&workers[0]); /* the caller works too; it finishes whatever others could not */
     for (int t = 1; t <= started; t++)
         pthread_join(tids[t], NULL);
