@@ -120,7 +120,9 @@ static double pow7(double x)
     return x3 * x3 * x;
 }
 
-double ana_ciede2000(const double lab1[3], const double lab2[3])
+/* Sharma et al.'s equations as written, through the hue angles; ana_ciede2000's fallback for
+ * hues exactly opposite, where the mean hue's direction is not defined by the vectors. */
+static double ciede2000_angles(const double lab1[3], const double lab2[3])
 {
     const double L1 = lab1[0], a1 = lab1[1], b1 = lab1[2];
     const double L2 = lab2[0], a2 = lab2[1], b2 = lab2[2];
@@ -166,6 +168,80 @@ double ana_ciede2000(const double lab1[3], const double lab2[3])
     /* T from one sine and cosine of the mean hue by the multiple-angle identities, instead of
      * four cosines: the same value to rounding, and the texture difference calls this 4M times. */
     const double c1 = cos(rad(hbp)), s1 = sin(rad(hbp));
+    const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
+    const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
+    const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;
+    const double cos30 = 0.86602540378443864676, sin30 = 0.5;
+    const double cos6 = 0.99452189536827333692, sin6 = 0.10452846326765347140;
+    const double cos63 = 0.45399049973954679156, sin63 = 0.89100652418836786236;
+    double T = 1.0 - 0.17 * (c1 * cos30 + s1 * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
+               0.20 * (c4 * cos63 + s4 * sin63);
+    double dtheta = 30.0 * exp(-((hbp - 275.0) / 25.0) * ((hbp - 275.0) / 25.0));
+    double Cbp7 = pow7(Cbp);
+    double RC = 2.0 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double L50 = (Lbp - 50.0) * (Lbp - 50.0);
+    double SL = 1.0 + 0.015 * L50 / sqrt(20.0 + L50);
+    double SC = 1.0 + 0.045 * Cbp;
+    double SH = 1.0 + 0.015 * Cbp * T;
+    double RT = -sin(rad(2.0 * dtheta)) * RC;
+    double l = dLp / SL, c = dCp / SC, h = dHp / SH;
+    double sq = l * l + c * c + h * h + RT * c * h;
+    return sq > 0.0 ? sqrt(sq) : 0.0;
+}
+
+/* The same quantities without the hue angles where vectors give them (equal to rounding):
+ *  - dH' = 2 sqrt(C1'C2') sin(dh'/2) with dh' in (-180, 180]: its square is 2 (C1'C2' - p)
+ *    with p = a1'a2' + b1 b2, written 2 x^2 / (C1'C2' + p) with x = a1' b2 - a2' b1 when
+ *    p > 0 (no cancellation for close hues); its sign is the sign of sin dh', that of x.
+ *  - the mean hue h' (Sharma's conventions included: the midpoint of the shorter arc, or the
+ *    one non-zero-chroma hue) is the direction of the sum of the unit hue vectors, so T takes
+ *    cos h' and sin h' from that vector; one atan2 remains, for dtheta.
+ * Hues exactly opposite (x = 0, p < 0, or a vanishing sum) take the angle path. */
+double ana_ciede2000(const double lab1[3], const double lab2[3])
+{
+    const double L1 = lab1[0], a1 = lab1[1], b1 = lab1[2];
+    const double L2 = lab2[0], a2 = lab2[1], b2 = lab2[2];
+    const double pow25_7 = 6103515625.0; /* 25^7 */
+
+    double C1ab = sqrt(a1 * a1 + b1 * b1), C2ab = sqrt(a2 * a2 + b2 * b2);
+    double Cab = 0.5 * (C1ab + C2ab);
+    double Cab7 = pow7(Cab);
+    double G = 0.5 * (1.0 - sqrt(Cab7 / (Cab7 + pow25_7)));
+    double a1p = (1.0 + G) * a1, a2p = (1.0 + G) * a2;
+    double C1p = sqrt(a1p * a1p + b1 * b1), C2p = sqrt(a2p * a2p + b2 * b2);
+    double CpProd = C1p * C2p;
+
+    double dHp = 0.0, hx, hy;
+    if (CpProd == 0.0) {
+        /* dh' = 0; the mean hue is the non-zero one's (or 0). */
+        if (C1p > 0.0)
+            hx = a1p / C1p, hy = b1 / C1p;
+        else if (C2p > 0.0)
+            hx = a2p / C2p, hy = b2 / C2p;
+        else
+            hx = 1.0, hy = 0.0;
+    } else {
+        const double p = a1p * a2p + b1 * b2, x = a1p * b2 - a2p * b1;
+        if (x == 0.0 && p < 0.0)
+            return ciede2000_angles(lab1, lab2);
+        const double h2 = p > 0.0 ? 2.0 * x * x / (CpProd + p) : 2.0 * (CpProd - p);
+        dHp = copysign(sqrt(h2), x);
+        hx = a1p / C1p + a2p / C2p;
+        hy = b1 / C1p + b2 / C2p;
+        const double n2 = hx * hx + hy * hy;
+        if (!(n2 > 1e-16))
+            return ciede2000_angles(lab1, lab2);
+        const double inv = 1.0 / sqrt(n2);
+        hx *= inv;
+        hy *= inv;
+    }
+    double hbp = deg(atan2(hy, hx));
+    if (hbp < 0.0)
+        hbp += 360.0;
+
+    double dLp = L2 - L1, dCp = C2p - C1p;
+    double Lbp = 0.5 * (L1 + L2), Cbp = 0.5 * (C1p + C2p);
+    const double c1 = hx, s1 = hy;
     const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
     const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
     const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;

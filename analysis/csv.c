@@ -73,8 +73,111 @@ static void row_printf(row *r, const char *fmt, ...)
         r->len += (size_t)n < sizeof r->text - r->len ? (size_t)n : sizeof r->text - r->len - 1;
 }
 
+/* Decimal digits of u (u < 10^10) at out; returns the count. */
+static size_t put_uint(char *out, uint64_t u)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static void row_uint(row *r, uint64_t u)
+{
+    if (sizeof r->text - r->len < 32) {
+        row_printf(r, ",%llu", (unsigned long long)u);
+        return;
+    }
+    r->text[r->len++] = ',';
+    r->len += put_uint(r->text + r->len, u);
+}
+
+/* "%.9g" of a float, the same bytes as printf, for |v| in [1e-4, 1e9) and zero (where %g prints
+ * fixed notation; the texture CSV's values all land there); 0 elsewhere (caller falls back to
+ * printf). v = m 2^e exactly, so N = round(|v| 10^s) is computed exactly in 128-bit integers,
+ * ties to even as glibc rounds; s = 8 - X puts N in [10^8, 10^9), X the decimal exponent. */
+static size_t format_float9(char *out, float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    size_t n = 0;
+    if (bits & 0x80000000u)
+        out[n++] = '-';
+    const uint32_t exp_bits = (bits >> 23) & 0xffu, frac = bits & 0x7fffffu;
+    if (exp_bits == 0 && frac == 0) {
+        out[n++] = '0';
+        return n;
+    }
+    const float a = fabsf(v);
+    if (exp_bits == 0 || exp_bits == 0xff || !(a >= 1e-4f) || !(a < 1e9f))
+        return 0;
+    const uint64_t m = frac | 0x800000u;
+    const int e = (int)exp_bits - 150; /* |v| = m 2^e */
+    static const uint64_t pow10[13] = {
+        1,        10,        100,        1000,        10000,        100000,       1000000,
+        10000000, 100000000, 1000000000, 10000000000, 100000000000, 1000000000000};
+    int X = (int)floor(log10((double)a));
+    uint64_t N = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        const int s10 = 8 - X;
+        if (s10 < 0 || s10 > 12)
+            return 0;
+        unsigned __int128 num = (unsigned __int128)m * pow10[s10];
+        if (e >= 0) {
+            N = (uint64_t)(num << e);
+        } else {
+            const unsigned __int128 q = num >> -e, rem = num - (q << -e);
+            const unsigned __int128 half = (unsigned __int128)1 << (-e - 1);
+            N = (uint64_t)q + (rem > half || (rem == half && (q & 1)));
+        }
+        if (N >= 1000000000u)
+            X++;
+        else if (N < 100000000u)
+            X--;
+        else
+            break;
+    }
+    if (N < 100000000u || N >= 1000000000u || X < -4 || X > 8)
+        return 0;
+    char d[9];
+    put_uint(d, N);
+    int last = 8; /* last significant digit to print */
+    while (last > X && last > 0 && d[last] == '0')
+        last--;
+    if (X >= 0) {
+        for (int i = 0; i <= X; i++)
+            out[n++] = d[i];
+        if (last > X) {
+            out[n++] = '.';
+            for (int i = X + 1; i <= last; i++)
+                out[n++] = d[i];
+        }
+    } else {
+        out[n++] = '0';
+        out[n++] = '.';
+        for (int i = 0; i < -X - 1; i++)
+            out[n++] = '0';
+        for (int i = 0; i <= last; i++)
+            out[n++] = d[i];
+    }
+    return n;
+}
+
 static void row_float(row *r, float v)
 {
+    if (sizeof r->text - r->len >= 32) {
+        size_t n = format_float9(r->text + r->len + 1, v);
+        if (n > 0) {
+            r->text[r->len] = ',';
+            r->len += n + 1;
+            return;
+        }
+    }
     row_printf(r, ",%.9g", (double)v);
 }
 
@@ -95,7 +198,12 @@ static void row_double(row *r, double v)
 
 static int row_end(ana_buf *b, row *r, md_error *err)
 {
-    row_printf(r, "\n");
+    if (r->len + 1 < sizeof r->text) {
+        r->text[r->len++] = '\n';
+        r->text[r->len] = '\0';
+    } else {
+        row_printf(r, "\n");
+    }
     /* Skip the leading comma the number helpers put before the first column. */
     const char *s = r->text;
     size_t n = r->len;
@@ -154,7 +262,7 @@ int ana_csv_vertex_displacements(ana_buf *b, const ana_displacement_result *r, m
     const float *tot = ana_displacement_total(r);
     row line = {.len = 0};
     for (uint32_t i = 0; rc == 0 && i < nv; i++) {
-        row_printf(&line, ",%u", i);
+        row_uint(&line, i);
         for (int k = 0; k < 3; k++)
             row_float(&line, pa[(size_t)i * 3 + k]);
         for (int k = 0; k < 3; k++)
@@ -182,7 +290,8 @@ int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int ste
             const size_t i = (size_t)y * (size_t)w + (size_t)x;
             if (!cov[i])
                 continue;
-            row_printf(&line, ",%d,%d", x, y);
+            row_uint(&line, (uint64_t)x);
+            row_uint(&line, (uint64_t)y);
             row_float(&line, lum[i]);
             row_float(&line, chr[i]);
             row_float(&line, de[i]);
