@@ -198,6 +198,167 @@ int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int ste
 int ana_csv_frames(ana_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err);
 
 /* ======================================================================================== */
+/* ---- Figures: colour maps and scales (analysis/colormap.c) ---- */
+
+/* Colour maps are 256-entry RGB8 tables read with linear interpolation between neighbouring
+ * entries. The same lookup colours the meshes (a 256x1 ramp texture sampled by the engine,
+ * unlit) and the colour bars, so a bar shows exactly the colours of the mesh. */
+typedef enum ana_colormap {
+    ANA_COLORMAP_VIRIDIS,   /* magnitudes: matplotlib's viridis (van der Walt, Smith; CC0) */
+    ANA_COLORMAP_DIVERGING, /* signed values: ColorBrewer RdBu reversed, blue < 0 < red, with a
+                               near-white centre (247,247,247) at exactly 0 */
+} ana_colormap;
+
+#define ANA_COLORMAP_SIZE 256
+/* Texels that carry no measurement (uncovered by the UV layout, non-finite values). */
+#define ANA_NEUTRAL_GREY 160
+
+/* The map's ANA_COLORMAP_SIZE RGB8 entries, low end first. Static; borrowed. */
+const uint8_t *ana_colormap_table(ana_colormap map);
+/* The ramp texture coordinate of position s (0 low end, 1 high end; clamped, NaN -> 0):
+ * u = (s * 255 + 0.5) / 256, the centre of the texel range, so bilinear-with-repeat sampling
+ * of a 256-wide ramp never wraps. */
+float ana_colormap_u(float s);
+/* The colour at position s: the engine's bilinear lookup of a 256x1 ramp at ana_colormap_u(s),
+ * with the engine's arithmetic and rounding, so an unlit render of the ramp gives these bytes. */
+void ana_colormap_at(ana_colormap map, float s, uint8_t rgb[3]);
+/* The colour of value v on [lo, hi] (lo < hi): ana_colormap_at(map, (v - lo) / (hi - lo)).
+ * Values outside the range take the end colours; NaN takes ANA_NEUTRAL_GREY. */
+void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t rgb[3]);
+
+/* --heatmap-scale: auto, or MIN:MAX fixed so that figures compare across jobs. */
+typedef struct ana_scale {
+    int fixed;      /* 0: auto */
+    float min, max; /* when fixed: min < max, both finite */
+} ana_scale;
+
+/* "auto" or "MIN:MAX" ("-2:2", "0:1.5e-3"); MD_EINVAL with what was wrong. */
+int ana_scale_parse(const char *text, ana_scale *out, md_error *err);
+/* The colour-bar range of one panel. Signed values always get a range symmetric around 0, so
+ * the diverging map's white is exactly "no change": auto is +-max|v|, fixed is
+ * +-max(|MIN|, |MAX|). Magnitudes: auto is [0, max v] (the maximum, not a percentile: the bar
+ * then covers every value shown and nothing saturates); fixed is [MIN, MAX], or
+ * [0, max(|MIN|, |MAX|)] when MIN < 0 (one "-2:2" serves both kinds of panel). Only finite
+ * values where mask is nonzero (mask NULL: all) count. An all-zero or empty field gets
+ * [0, 1] (signed: [-1, 1]). scale NULL means auto. */
+void ana_scale_range(const ana_scale *scale, int is_signed, const float *values,
+                     const uint8_t *mask, size_t n, float *lo, float *hi);
+
+/* ======================================================================================== */
+/* ---- Figures: heatmaps rendered by the engine (analysis/heatmap_render.c) ---- */
+
+struct eng;
+struct eng_camera;
+
+/* A scalar field to paint on mesh A. */
+typedef struct ana_field {
+    /* Per vertex (vertex_values != NULL): A's vertices coloured through a 256x1 ramp texture,
+     * one UV per vertex at ana_colormap_u of its value, so the value is interpolated across
+     * triangles and then colour-mapped per pixel. */
+    const float *vertex_values; /* mesh_vertex_count(a) values; borrowed */
+    ana_colormap map;
+    float lo, hi;
+    /* Per texel (vertex_values == NULL): a texture in the texture space of A's material
+     * `material`, sampled through A's own UVs per pixel; triangles of other materials show
+     * neutral grey. Make it with ana_texel_colorize(..., nearest). */
+    const img *texture; /* borrowed */
+    uint32_t material;
+} ana_field;
+
+/* Renders each field on mesh a (borrowed) from cam, unlit, on white, at width x height with
+ * samples per pixel (a square; 0 means 4), all fields in one engine batch. rgb[i] receives
+ * width*height*3 bytes (caller-allocated). */
+int ana_render_fields(struct eng *e, const mesh *a, const struct eng_camera *cam, int width,
+                      int height, int samples, const ana_field *fields, int field_count,
+                      uint8_t *const *rgb, md_error *err);
+
+/* Per texel of a width x height map, the index of the nearest covered texel (itself when
+ * covered; 8-connected breadth-first from the islands, as img_pad_from_coverage), so uncovered
+ * texels can take a covered neighbour's value and bilinear lookups along UV seams never bleed
+ * grey into the mesh. One pass serves every map of the same coverage. At most 2^24 texels.
+ * *out (width*height) is md_malloc'd. With no covered texel every index is its own. */
+int ana_texel_nearest(const uint8_t *coverage, int width, int height, uint32_t **out,
+                      md_error *err);
+
+/* A width x height RGBA texture of a per-texel map: covered texels (coverage nonzero; NULL: all)
+ * take the colour of their value, ana_colormap_value(map, lo, hi, v) through a 16384-step table
+ * (within one 8-bit step of it); uncovered ones take their nearest covered texel's colour when
+ * nearest (from ana_texel_nearest) is given, neutral grey otherwise. *out is the caller's
+ * (img_free). */
+int ana_texel_colorize(const float *values, const uint8_t *coverage, int width, int height,
+                       ana_colormap map, float lo, float hi, const uint32_t *nearest, img **out,
+                       md_error *err);
+
+/* ======================================================================================== */
+/* ---- Figures: panels, titles and colour bars with cairo (analysis/figure.c) ---- */
+
+#define ANA_TICKS_MAX 16
+
+/* Where things landed in a figure, for tests and for callers that annotate further. */
+typedef struct ana_panel_info {
+    int render_x, render_y, render_w, render_h; /* the mesh render (or UV map), copied 1:1 */
+    int bar_x, bar_y, bar_w, bar_h;             /* the colour bar; its top row is hi */
+    float lo, hi;                               /* the bar's (and the colours') range */
+    int tick_count;
+    float tick_value[ANA_TICKS_MAX];
+    int tick_y[ANA_TICKS_MAX]; /* figure row of the tick; that bar row is colour(tick value) */
+} ana_panel_info;
+
+typedef struct ana_figure_info {
+    int width, height;
+    int panel_count;
+    ana_panel_info panel[3];
+    double render_s; /* engine batch (mesh figures) or colour mapping (UV maps) */
+    double draw_s;   /* cairo drawing */
+    double encode_s; /* PNG encoding */
+} ana_figure_info;
+
+/* How the mesh figures are rendered; NULL fields and zeros take the defaults. */
+typedef struct ana_figure_opts {
+    const struct eng_camera *camera; /* the job's camera (job_build's eng_job.camera); borrowed */
+    int render_width, render_height; /* each panel's render; the camera's aspect. 0: 512 */
+    int samples;                     /* per pixel; 0: 4 */
+    const ana_scale *scale;          /* NULL: auto */
+    const char *units;               /* shape figures; NULL: "mesh units" */
+    int keep_framing; /* 0: the camera's eye and direction, its field of view narrowed to fit A
+                         (a centred crop of the frames' view at full resolution); 1: as is */
+} ana_figure_opts;
+
+/* shape_displacement_components.png: three panels of mesh a (borrowed) coloured per vertex by
+ * normal (signed, diverging map), tangential and total displacement (viridis), each with a
+ * title, a note of the data's range and a colour bar with ticks, numbers and units. The three
+ * arrays have mesh_vertex_count(a) values (borrowed). *png is md_malloc'd; the caller frees it.
+ * info may be NULL. */
+int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts,
+                     const float *normal, const float *tangential, const float *total,
+                     uint8_t **png, size_t *png_len, ana_figure_info *info, md_error *err);
+
+/* texture_difference_components.png: three panels of mesh a, each pixel a texture lookup of the
+ * per-texel map in the space of A's material `material` (width x height texels, rows top
+ * first, coverage nonzero where measured): luminance dL* (signed, diverging), chroma dab and
+ * CIEDE2000 dE (viridis). Units are L*a*b* units. */
+int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts,
+                       uint32_t material, int width, int height, const uint8_t *coverage,
+                       const float *luminance, const float *chroma, const float *delta_e,
+                       uint8_t **png, size_t *png_len, ana_figure_info *info, md_error *err);
+
+typedef enum ana_uv_component {
+    ANA_UV_LUMINANCE, /* texture_difference_uv_luminance.png */
+    ANA_UV_CHROMA,    /* texture_difference_uv_chroma.png */
+    ANA_UV_DELTA_E,   /* texture_difference_uv_delta_e.png */
+} ana_uv_component;
+
+/* "texture_difference_uv_luminance.png", ... */
+const char *ana_uv_component_file(ana_uv_component c);
+
+/* One UV-space map as a figure: the colour-mapped map (uncovered texels neutral grey), scaled to
+ * fit max_side pixels (0: 1024; never enlarged; nearest texel, so colours stay on the map),
+ * with a title and a colour bar. scale NULL: auto. */
+int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *coverage,
+                      const float *values, const ana_scale *scale, int max_side, uint8_t **png,
+                      size_t *png_len, ana_figure_info *info, md_error *err);
+
+/* ======================================================================================== */
 
 /* ---- Exports: per-frame meshes (analysis/mesh_export.c) ---- */
 

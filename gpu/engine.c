@@ -196,6 +196,9 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
                        "frame %dx%d at %d samples needs a sample grid wider than the engine's "
                        "%d a side",
                        job->width, job->height, job->samples, ENG_MAX_GRID_SIDE);
+    if (job->shading != ENG_SHADING_PHONG && job->shading != ENG_SHADING_UNLIT)
+        return md_fail(err, MD_EINVAL, "shading %d is neither Phong (0) nor unlit (1)",
+                       (int)job->shading);
     if (job->frame_count < 1)
         return md_fail(err, MD_EINVAL, "frame count 0: a job needs at least one frame");
     if (job->frame_count > lim->max_frames)

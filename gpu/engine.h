@@ -68,6 +68,14 @@ int eng_camera_validate(const eng_camera *cam, md_error *err);
 
 /* ---- Jobs ---- */
 
+/* How a shaded point's colour becomes a pixel. The zero value is the default, so a job built
+ * with designated initialisers or memset keeps the lit look. */
+typedef enum eng_shading {
+    ENG_SHADING_PHONG = 0, /* Phong with the head-light (DESIGN.md §3) */
+    ENG_SHADING_UNLIT,     /* the sampled (blended) colour as it is: no lighting, no specular;
+                              heatmaps use it so a pixel shows exactly its colour-map colour */
+} eng_shading;
+
 typedef struct eng_material {
     float color[3];      /* used when rgba is NULL (untextured), 0..1 */
     const uint8_t *rgba; /* texture, RGBA8 top row first; alpha blends over color; NULL: none */
@@ -97,6 +105,7 @@ typedef struct eng_job {
     uint8_t background[3];      /* RGB */
     uint32_t frame_count;
     const float *weights;       /* frame_count weights t toward the target, each in [0,1] */
+    eng_shading shading;        /* 0 (ENG_SHADING_PHONG) unless asked */
 } eng_job;
 
 /* Checks a job against the limits and for internal consistency (indices in range, samples a

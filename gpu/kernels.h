@@ -61,6 +61,7 @@ typedef struct eng_shade_params {
     float eye[3];              /* head-light position = camera eye (orthographic: see dir) */
     float view_dir[3];         /* unit vector eye -> target, used by orthographic cameras */
     int orthographic;
+    int shading;               /* eng_shading: ENG_SHADING_UNLIT means light 1, specular 0 */
     int width, height, grid;
     uint8_t background[3];
     uint8_t *rgb;              /* out: width * height * 3 */

@@ -212,6 +212,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .surface = job->surface,
         .t = t,
         .orthographic = job->camera.orthographic,
+        .shading = (int)job->shading,
         .width = job->width,
         .height = job->height,
         .grid = su->grid,

@@ -25,6 +25,7 @@
  *     (two-sided), diffuse = max(N.L, 0), H = L so spec = max(N.L, 0)^64 by six squarings
  *     (exact and identical on every platform, unlike powf);
  *     out = saturate(colour * (ambient + diffuse_k * diffuse) + specular_k * spec).
+ *   - unlit shading (ENG_SHADING_UNLIT): out = saturate(colour), the sampled colour unchanged.
  *
  * Triangle setup (screen positions, 1/w, vertex data, materials) is cached in a small
  * direct-mapped table, since neighbouring pixels and the samples of an edge pixel mostly share
@@ -286,6 +287,12 @@ static void prepare(const shade_ctx *c, const tri_setup *s, float x, float y, sh
     float ndl = fabsf(n[0] * l[0] + n[1] * l[1] + n[2] * l[2]);
     float s2 = ndl * ndl, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8, s32 = s16 * s16;
     out->background = 0;
+    if (p->shading == ENG_SHADING_UNLIT) {
+        /* colour * 1 + specular_k * 0 is the colour exactly, so finish() needs no branch. */
+        out->light = 1.0f;
+        out->spec = 0.0f;
+        return;
+    }
     out->light = ENG_AMBIENT + ENG_DIFFUSE * ndl;
     out->spec = s32 * s32;
 }

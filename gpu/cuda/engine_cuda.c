@@ -506,6 +506,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         memcpy(si[i].eye, d->setup.eye, sizeof si[i].eye);
         memcpy(si[i].view_dir, d->setup.view_dir, sizeof si[i].view_dir);
         si[i].orthographic = job->camera.orthographic;
+        si[i].shading = (int)job->shading;
         si[i].width = job->width;
         si[i].height = job->height;
         si[i].grid = g;

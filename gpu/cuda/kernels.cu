@@ -382,8 +382,9 @@ __device__ static void shade_point(const eng_shade_params *p, const tri_setup *s
     }
     float ndl = fabsf(n[0] * l[0] + n[1] * l[1] + n[2] * l[2]);
     float s2 = ndl * ndl, s4 = s2 * s2, s8 = s4 * s4, s16 = s8 * s8, s32 = s16 * s16;
-    const float light = ENG_AMBIENT + ENG_DIFFUSE * ndl;
-    const float spec = s32 * s32;
+    const int unlit = p->shading == ENG_SHADING_UNLIT;
+    const float light = unlit ? 1.0f : ENG_AMBIENT + ENG_DIFFUSE * ndl;
+    const float spec = unlit ? 0.0f : s32 * s32;
 
     const float one_t = 1.0f - t;
     for (int k = 0; k < 3; k++) {
