@@ -737,9 +737,11 @@ json_t *job_spec_to_json(const job_spec *spec)
         failed |= json_object_set_new(obj, "views", views);
     }
     failed |= json_object_set_new(obj, "label", json_string(spec->label));
+    /* A render job produces frames only, whatever the struct says. */
+    unsigned wanted = render ? JOB_OUT_FRAMES : spec->outputs | JOB_OUT_FRAMES;
     json_t *outputs = json_array();
     for (int i = 0; outputs != NULL && i < JOB_OUTPUT_KINDS; i++)
-        if (spec->outputs & (1u << i))
+        if (wanted & (1u << i))
             failed |= json_array_append_new(outputs, json_string(job_output_name(1u << i)));
     failed |= json_object_set_new(obj, "outputs", outputs);
     if (!render) {
