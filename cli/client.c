@@ -305,8 +305,26 @@ static int build_spec(const submit_opts *o, json_t **out, md_error *err)
         }
         json_object_set_new(spec, "label", json_string(o->label));
     }
-    if (o->outputs != NULL) /* checked by the server, whose message names spec.outputs */
-        json_object_set_new(spec, "outputs", json_string(o->outputs));
+    if (o->outputs != NULL) {
+        /* "minimal"/"all"/"full" as a string, a list as the array openapi.yaml describes; the
+         * names are checked by the server, whose message names spec.outputs[i]. */
+        json_t *v;
+        if (strcmp(o->outputs, "minimal") == 0 || strcmp(o->outputs, "all") == 0 ||
+            strcmp(o->outputs, "full") == 0) {
+            v = json_string(o->outputs);
+        } else {
+            v = json_array();
+            for (const char *p = o->outputs; v != NULL;) {
+                const char *stop = strchr(p, ',');
+                size_t len = stop ? (size_t)(stop - p) : strlen(p);
+                json_array_append_new(v, json_stringn(p, len));
+                if (stop == NULL)
+                    break;
+                p = stop + 1;
+            }
+        }
+        json_object_set_new(spec, "outputs", v);
+    }
     if (o->render != NULL) {
         json_object_set_new(spec, "kind", json_string("render"));
         n = 36;
