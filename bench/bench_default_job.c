@@ -10,7 +10,7 @@
  *
  * --outputs passes `morph run --outputs` (default frames, so the frame figures stay comparable
  * with earlier results); with more, each artifact's seconds (manifest outputs.artifacts; the
- * per-frame meshes summed as "meshes/*") and the shared steps (displacement, texture
+ * per-frame meshes summed as "meshes/...") and the shared steps (displacement, texture
  * difference) are reported too, as medians.
  *
  *   bench_default_job [--data DIR] [--threads 1,2] [--repeat 5] [--out DIR] [--morph PATH]
@@ -66,7 +66,7 @@ static int run_morph(char *const argv[], double *wall)
 }
 
 /* Per-output seconds of one run, from manifest.json's outputs: artifacts by name (the per-frame
- * meshes summed as "meshes/*") and the shared steps, added into acc[name][run]. */
+ * meshes summed as "meshes/...") and the shared steps, added into acc[name][run]. */
 #define OUTPUT_KEYS 24
 typedef struct output_times {
     char name[OUTPUT_KEYS][64];
@@ -99,7 +99,7 @@ static void read_output_times(json_t *man, int run, output_times *t)
         const char *name = json_string_value(json_object_get(a, "name"));
         if (name == NULL)
             continue;
-        add_time(t, strncmp(name, "meshes/", 7) == 0 ? "meshes/*" : name, run,
+        add_time(t, strncmp(name, "meshes/", 7) == 0 ? "meshes/..." : name, run,
                  json_real_value(json_object_get(a, "seconds")));
     }
     const char *shared[] = {"displacement", "texture_difference", "statistics", "video_encode"};
