@@ -8,7 +8,13 @@
  * encoding (the floor, DESIGN.md §8) takes. Machines here are noisy; compare ratios, not
  * absolute seconds across days.
  *
+ * --outputs passes `morph run --outputs` (default frames, so the frame figures stay comparable
+ * with earlier results); with more, each artifact's seconds (manifest outputs.artifacts; the
+ * per-frame meshes summed as "meshes/...") and the shared steps (displacement, texture
+ * difference) are reported too, as medians.
+ *
  *   bench_default_job [--data DIR] [--threads 1,2] [--repeat 5] [--out DIR] [--morph PATH]
+ *                     [--outputs LIST]
  */
 #define _GNU_SOURCE
 #include <jansson.h>
@@ -24,8 +30,9 @@
 
 #define MAX_RUNS 64
 
-static const char *stage_names[] = {"parse", "texture_decode", "texture_pad", "morph", "raster",
-                                    "shade", "png_encode", "write", "render_wall", "total"};
+static const char *stage_names[] = {"parse",       "texture_decode", "texture_pad", "morph",
+                                    "raster",      "shade",          "png_encode",  "write",
+                                    "render_wall", "outputs",        "total"};
 #define STAGES (sizeof stage_names / sizeof stage_names[0])
 
 static int cmp_double(const void *a, const void *b)
@@ -56,6 +63,53 @@ static int run_morph(char *const argv[], double *wall)
         return -1;
     *wall = md_now() - start;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Per-output seconds of one run, from manifest.json's outputs: artifacts by name (the per-frame
+ * meshes summed as "meshes/...") and the shared steps, added into acc[name][run]. */
+#define OUTPUT_KEYS 24
+typedef struct output_times {
+    char name[OUTPUT_KEYS][64];
+    double s[OUTPUT_KEYS][MAX_RUNS];
+    int count;
+} output_times;
+
+static void add_time(output_times *t, const char *name, int run, double s)
+{
+    int k = 0;
+    while (k < t->count && strcmp(t->name[k], name) != 0)
+        k++;
+    if (k == t->count) {
+        if (t->count == OUTPUT_KEYS)
+            return;
+        snprintf(t->name[k], sizeof t->name[k], "%s", name);
+        memset(t->s[k], 0, sizeof t->s[k]);
+        t->count++;
+    }
+    t->s[k][run] += s;
+}
+
+static void read_output_times(json_t *man, int run, output_times *t)
+{
+    json_t *outputs = json_object_get(man, "outputs");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(outputs, "artifacts"), i, a)
+    {
+        const char *name = json_string_value(json_object_get(a, "name"));
+        if (name == NULL)
+            continue;
+        add_time(t, strncmp(name, "meshes/", 7) == 0 ? "meshes/..." : name, run,
+                 json_real_value(json_object_get(a, "seconds")));
+    }
+    const char *shared[] = {"displacement", "texture_difference", "statistics", "video_encode"};
+    for (size_t k = 0; k < sizeof shared / sizeof shared[0]; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "(%s)", shared[k]);
+        add_time(
+            t, key, run,
+            json_real_value(json_object_get(json_object_get(outputs, "timings_s"), shared[k])));
+    }
 }
 
 static void default_morph_path(char *out, size_t cap)
@@ -95,6 +149,7 @@ int main(int argc, char **argv)
     const char *data = getenv("MORPHD_DATA");
     const char *threads_list = "1,2";
     const char *out_dir = "/tmp/morphd-bench";
+    const char *outputs = "frames";
     int repeat = 5;
     char morph[PATH_MAX];
     default_morph_path(morph, sizeof morph);
@@ -113,13 +168,15 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--out") == 0 && v) {
             out_dir = v;
             i++;
+        } else if (strcmp(a, "--outputs") == 0 && v) {
+            outputs = v;
+            i++;
         } else if (strcmp(a, "--morph") == 0 && v) {
             snprintf(morph, sizeof morph, "%s", v);
             i++;
         } else {
-            fprintf(stderr,
-                    "usage: bench_default_job [--data DIR] [--threads 1,2] [--repeat 5] "
-                    "[--out DIR] [--morph PATH]\n");
+            fprintf(stderr, "usage: bench_default_job [--data DIR] [--threads 1,2] [--repeat 5] "
+                            "[--out DIR] [--morph PATH] [--outputs LIST]\n");
             return 2;
         }
     }
@@ -148,13 +205,27 @@ int main(int argc, char **argv)
     for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int threads = atoi(tok);
         double samples[STAGES][MAX_RUNS], process[MAX_RUNS];
+        static output_times per_output;
+        per_output.count = 0;
         for (int r = 0; r < repeat; r++) {
             char threads_arg[16];
             snprintf(threads_arg, sizeof threads_arg, "%d", threads);
-            char *args[] = {morph,          "run",          src,       tgt,
-                            "-o",           (char *)out_dir, "-q",      "--threads",
-                            threads_arg,    "--source-texture", tex_a, "--target-texture",
-                            tex_b,          NULL};
+            char *args[] = {morph,
+                            "run",
+                            src,
+                            tgt,
+                            "-o",
+                            (char *)out_dir,
+                            "-q",
+                            "--threads",
+                            threads_arg,
+                            "--source-texture",
+                            tex_a,
+                            "--target-texture",
+                            tex_b,
+                            "--outputs",
+                            (char *)outputs,
+                            NULL};
             int status = run_morph(args, &process[r]);
             if (status != 0) {
                 fprintf(stderr, "bench_default_job: morph run exited with %d\n", status);
@@ -171,6 +242,7 @@ int main(int argc, char **argv)
             }
             for (size_t s = 0; s < STAGES; s++)
                 samples[s][r] = json_real_value(json_object_get(timings, stage_names[s]));
+            read_output_times(man, r, &per_output);
             json_decref(man);
         }
         json_t *stages = json_object();
@@ -180,18 +252,23 @@ int main(int argc, char **argv)
         if (first_wall == 0)
             first_wall = wall;
         double encode_wall = json_real_value(json_object_get(stages, "png_encode")) / threads;
+        json_t *outs = json_object();
+        for (int k = 0; k < per_output.count; k++)
+            json_object_set_new(outs, per_output.name[k],
+                                json_real(median(per_output.s[k], repeat)));
         json_array_append_new(
-            results, json_pack("{s:i,s:f,s:o,s:f,s:f}", "threads", threads, "process_wall_s",
-                               wall, "stages_s", stages, "speedup_vs_first", first_wall / wall,
-                               "png_encode_share_of_wall", encode_wall / wall));
+            results, json_pack("{s:i,s:f,s:o,s:o,s:f,s:f}", "threads", threads, "process_wall_s",
+                               wall, "stages_s", stages, "outputs_s", outs, "speedup_vs_first",
+                               first_wall / wall, "png_encode_share_of_wall", encode_wall / wall));
     }
     md_free(list);
-    json_t *root = json_pack("{s:s,s:{s:s,s:i,s:s,s:s},s:i,s:o,s:s}", "job",
-                             "ICT A->B + skin_A/B.png 2048^2, 41 frames, 512x512, 4 samples",
-                             "machine", "cpu", model, "online_cpus",
-                             (int)sysconf(_SC_NPROCESSORS_ONLN), "engine", "cpu", "morph", morph,
-                             "repeat", repeat, "results", results, "note",
-                             "stage times except render_wall/total are thread-seconds (summed)");
+    json_t *root = json_pack(
+        "{s:s,s:s,s:{s:s,s:i,s:s,s:s},s:i,s:o,s:s}", "job",
+        "ICT A->B + skin_A/B.png 2048^2, 41 frames, 512x512, 4 samples", "outputs", outputs,
+        "machine", "cpu", model, "online_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN), "engine", "cpu",
+        "morph", morph, "repeat", repeat, "results", results, "note",
+        "stage times except render_wall/outputs/total are thread-seconds (summed); "
+        "outputs_s: per artifact, (shared steps) in parentheses");
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(4));
     printf("%s\n", text);
     free(text);

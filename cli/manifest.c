@@ -49,9 +49,9 @@ static json_t *input_json(const char *path, const char *texture_override, const 
             texture = json_pack("{s:o,s:i,s:i}", "path",
                                 text(texture_override ? texture_override : tex_path), "width",
                                 img_width(tex), "height", img_height(tex));
-        json_array_append_new(materials, json_pack("{s:o,s:o,s:o}", "name",
-                                                   text(mesh_material_name(m, i)), "color",
-                                                   vec3(rgb), "texture", texture));
+        json_array_append_new(materials,
+                              json_pack("{s:o,s:o,s:o}", "name", text(mesh_material_name(m, i)),
+                                        "color", vec3(rgb), "texture", texture));
     }
     float min[3], max[3];
     mesh_bounds(m, min, max);
@@ -63,11 +63,11 @@ static json_t *input_json(const char *path, const char *texture_override, const 
 
 static json_t *camera_json(const job_spec *spec, const eng_camera *cam)
 {
-    json_t *j = json_pack("{s:s,s:o,s:o,s:o,s:b,s:f,s:f}", "mode",
-                          spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit", "eye",
-                          vec3(cam->eye), "target", vec3(cam->target), "up", vec3(cam->up),
-                          "orthographic", cam->orthographic, "near", (double)cam->z_near, "far",
-                          (double)cam->z_far);
+    json_t *j =
+        json_pack("{s:s,s:o,s:o,s:o,s:b,s:f,s:f}", "mode",
+                  spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit", "eye", vec3(cam->eye),
+                  "target", vec3(cam->target), "up", vec3(cam->up), "orthographic",
+                  cam->orthographic, "near", (double)cam->z_near, "far", (double)cam->z_far);
     if (cam->orthographic)
         json_object_set_new(j, "ortho_height", json_real(cam->ortho_height));
     else
@@ -93,8 +93,8 @@ int run_manifest_write(const run_manifest *man, md_error *err)
         snprintf(file, sizeof file, "frames/%s", f->file);
         json_array_append_new(weights, json_real(job_spec_weight(spec, i)));
         json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
-                                                "weight", (double)job_spec_weight(spec, i),
-                                                "file", file, "bytes", (json_int_t)f->bytes));
+                                                "weight", (double)job_spec_weight(spec, i), "file",
+                                                file, "bytes", (json_int_t)f->bytes));
         total_bytes += f->bytes;
     }
     char background[8];
@@ -107,25 +107,33 @@ int run_manifest_write(const run_manifest *man, md_error *err)
         "s:{s:I,s:o,s:[i,i],s:i,s:o,s:s,s:i},"
         "s:o,s:I,"
         "s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:s}",
-        "morphd_version", MORPHD_VERSION, "created_at", created, "engine", "name",
-        man->engine_name, "threads", man->threads, "inputs", "source",
-        input_json(man->paths->source, man->paths->source_texture,
-                   job_inputs_mesh(man->inputs, 0)),
+        "morphd_version", MORPHD_VERSION, "created_at", created, "engine", "name", man->engine_name,
+        "threads", man->threads, "inputs", "source",
+        input_json(man->paths->source, man->paths->source_texture, job_inputs_mesh(man->inputs, 0)),
         "target",
-        input_json(man->paths->target, man->paths->target_texture,
-                   job_inputs_mesh(man->inputs, 1)),
-        "options", "frames", (json_int_t)man->frame_count, "weights", weights, "size",
-        spec->width, spec->height, "samples", spec->samples, "camera",
-        camera_json(spec, &man->job->camera), "background", background, "png_level",
-        spec->png_level, "frames", frames, "output_bytes", (json_int_t)total_bytes, "timings_s",
-        "parse", man->load.parse_s, "texture_decode", man->load.texture_s, "texture_pad",
-        man->load.pad_s, "morph", es->morph_s, "raster", es->raster_s, "shade", es->shade_s,
-        "png_encode", man->encode_s, "write", man->write_s, "render_wall", es->wall_s, "total",
-        man->total_s, "timings_note",
+        input_json(man->paths->target, man->paths->target_texture, job_inputs_mesh(man->inputs, 1)),
+        "options", "frames", (json_int_t)man->frame_count, "weights", weights, "size", spec->width,
+        spec->height, "samples", spec->samples, "camera", camera_json(spec, &man->job->camera),
+        "background", background, "png_level", spec->png_level, "frames", frames, "output_bytes",
+        (json_int_t)total_bytes, "timings_s", "parse", man->load.parse_s, "texture_decode",
+        man->load.texture_s, "texture_pad", man->load.pad_s, "morph", es->morph_s, "raster",
+        es->raster_s, "shade", es->shade_s, "png_encode", man->encode_s, "write", man->write_s,
+        "render_wall", es->wall_s, "total", man->total_s, "timings_note",
         "morph, raster, shade, png_encode and write are summed over engine threads; "
         "render_wall and total are wall-clock");
     if (root == NULL)
         return md_fail(err, MD_EINTERNAL, "cannot build manifest.json");
+    if (man->outputs != NULL) {
+        json_t *outputs = job_outputs_manifest(man->outputs);
+        if (outputs == NULL) {
+            json_decref(root);
+            return md_fail(err, MD_ENOMEM, "out of memory building manifest.json");
+        }
+        json_object_set_new(outputs, "wall_s", json_real(man->outputs_s));
+        json_object_set_new(root, "outputs", outputs);
+        json_object_set_new(json_object_get(root, "timings_s"), "outputs",
+                            json_real(man->outputs_s));
+    }
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
     json_decref(root);
     if (text == NULL)

@@ -29,6 +29,8 @@ typedef struct run_manifest {
     job_load_stats load;
     eng_stats engine;
     double encode_s, write_s, total_s;
+    const job_outputs *outputs; /* the analysis artifacts; NULL: none */
+    double outputs_s;           /* producing them, wall-clock */
 } run_manifest;
 
 /* Writes OUT/manifest.json atomically. */

@@ -19,6 +19,9 @@ int job_png_level_ok(long long n);                        /* 0..9 */
 int job_ortho_height_ok(double h);                        /* positive and finite */
 int job_views_ok(long long n, const md_limits *lim);      /* 1..max_views */
 int job_elevation_ok(double deg);                         /* (-90, 90) */
+int job_fps_ok(long long n);                              /* 1..JOB_FPS_MAX */
+/* "once" or "pingpong"; 0 or -1. */
+int job_parse_loop(const char *text, ana_video_loop *out);
 /* "rrggbb" or "#rrggbb" in hex into rgb; 0 or -1. */
 int job_parse_colour(const char *text, uint8_t rgb[3]);
 

@@ -26,6 +26,11 @@ void job_spec_init(job_spec *spec)
     spec->kind = JOB_KIND_MORPH;
     spec->views_mode = JOB_VIEWS_TURNTABLE;
     spec->turntable_count = 1;
+    spec->outputs = JOB_OUTPUTS_MINIMAL;
+    spec->align = ANA_ALIGN_NONE;
+    spec->mesh_format = ANA_MESH_OBJ;
+    spec->fps = 30;
+    spec->loop = ANA_VIDEO_ONCE;
 }
 
 /* Drops weights (given or filled), so frame_count rules again. */
@@ -90,6 +95,86 @@ int job_views_ok(long long n, const md_limits *lim)
 int job_elevation_ok(double deg)
 {
     return deg > -90.0 && deg < 90.0;
+}
+
+int job_fps_ok(long long n)
+{
+    return n >= 1 && n <= JOB_FPS_MAX;
+}
+
+int job_parse_loop(const char *text, ana_video_loop *out)
+{
+    if (strcmp(text, "once") == 0)
+        *out = ANA_VIDEO_ONCE;
+    else if (strcmp(text, "pingpong") == 0)
+        *out = ANA_VIDEO_PINGPONG;
+    else
+        return -1;
+    return 0;
+}
+
+const char *job_loop_name(ana_video_loop loop)
+{
+    return loop == ANA_VIDEO_PINGPONG ? "pingpong" : "once";
+}
+
+/* ---- Output sets ---- */
+
+static const char *const output_names[JOB_OUTPUT_KINDS] = {"frames", "heatmaps", "csv", "meshes",
+                                                           "video"};
+
+const char *job_output_name(unsigned bit)
+{
+    for (int i = 0; i < JOB_OUTPUT_KINDS; i++)
+        if (bit == 1u << i)
+            return output_names[i];
+    return NULL;
+}
+
+int job_outputs_parse(const char *text, unsigned *out, md_error *err)
+{
+    if (strcmp(text, "minimal") == 0) {
+        *out = JOB_OUTPUTS_MINIMAL;
+        return 0;
+    }
+    if (strcmp(text, "all") == 0 || strcmp(text, "full") == 0) {
+        *out = JOB_OUTPUTS_ALL;
+        return 0;
+    }
+    unsigned set = JOB_OUT_FRAMES;
+    const char *p = text;
+    for (;;) {
+        const char *stop = strchr(p, ',');
+        size_t len = stop ? (size_t)(stop - p) : strlen(p);
+        int found = -1;
+        for (int i = 0; i < JOB_OUTPUT_KINDS && found < 0; i++)
+            if (strlen(output_names[i]) == len && strncmp(p, output_names[i], len) == 0)
+                found = i;
+        if (found < 0)
+            return md_fail(err, MD_EINVAL,
+                           "'%.*s' is not an output (frames, heatmaps, csv, meshes, video; or "
+                           "minimal, all)",
+                           (int)(len > 40 ? 40 : len), p);
+        set |= 1u << found;
+        if (stop == NULL)
+            break;
+        p = stop + 1;
+    }
+    *out = set;
+    return 0;
+}
+
+void job_outputs_format(unsigned outputs, char *out, size_t cap)
+{
+    size_t used = 0;
+    if (cap > 0)
+        out[0] = '\0';
+    for (int i = 0; i < JOB_OUTPUT_KINDS && used < cap; i++) {
+        if (!(outputs & (1u << i)))
+            continue;
+        int n = snprintf(out + used, cap - used, "%s%s", used ? "," : "", output_names[i]);
+        used += n > 0 ? (size_t)n : 0;
+    }
 }
 
 int job_parse_colour(const char *text, uint8_t rgb[3])
@@ -257,6 +342,53 @@ int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err)
     if (parse_long(text, &n) != 0 || !job_png_level_ok(n))
         return md_fail(err, MD_EINVAL, "--png-level: '%s' is not a zlib level from 0 to 9", text);
     spec->png_level = (int)n;
+    return 0;
+}
+
+int job_spec_set_outputs(job_spec *spec, const char *text, md_error *err)
+{
+    unsigned set;
+    if (job_outputs_parse(text, &set, err) != 0)
+        return md_error_prefix(err, "--outputs: ");
+    spec->outputs = set;
+    return 0;
+}
+
+int job_spec_set_align(job_spec *spec, const char *text, md_error *err)
+{
+    if (ana_align_parse(text, &spec->align, err) != 0)
+        return md_fail(err, MD_EINVAL, "--align: '%s' is not none, rigid or similarity", text);
+    return 0;
+}
+
+int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err)
+{
+    if (ana_scale_parse(text, &spec->heatmap_scale, err) != 0)
+        return md_error_prefix(err, "--heatmap-scale: ");
+    return 0;
+}
+
+int job_spec_set_mesh_format(job_spec *spec, const char *text, md_error *err)
+{
+    if (ana_mesh_format_parse(text, &spec->mesh_format, err) != 0)
+        return md_fail(err, MD_EINVAL, "--mesh-format: '%s' is not obj, glb or fbx", text);
+    return 0;
+}
+
+int job_spec_set_fps(job_spec *spec, const char *text, md_error *err)
+{
+    long n;
+    if (parse_long(text, &n) != 0 || !job_fps_ok(n))
+        return md_fail(err, MD_EINVAL, "--fps: '%s' is not a whole number from 1 to %d", text,
+                       JOB_FPS_MAX);
+    spec->fps = (int)n;
+    return 0;
+}
+
+int job_spec_set_loop(job_spec *spec, const char *text, md_error *err)
+{
+    if (job_parse_loop(text, &spec->loop) != 0)
+        return md_fail(err, MD_EINVAL, "--loop: '%s' is not once or pingpong", text);
     return 0;
 }
 

@@ -400,9 +400,10 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 
 /* ---- Reading ---- */
 
-static const char *const spec_keys[] = {"kind",      "frames",  "weights", "width",
-                                        "height",    "samples", "camera",  "background",
-                                        "png_level", "views",   "label",   NULL};
+static const char *const spec_keys[] = {
+    "kind",   "frames",        "weights",     "width", "height", "samples",
+    "camera", "background",    "png_level",   "views", "label",  "outputs",
+    "align",  "heatmap_scale", "mesh_format", "fps",   "loop",   NULL};
 
 /* A deep copy, so the reader can fail without touching the caller's spec. */
 static int spec_copy(job_spec *dst, const job_spec *src, md_error *err)
@@ -456,6 +457,89 @@ static int weights_from_json(job_spec *spec, const json_t *v, const md_limits *l
     return 0;
 }
 
+/* "outputs": an array of names, or one string ("all", "minimal", "full", a name, or names
+ * separated by commas as on the command line). */
+static int outputs_from_json(job_spec *spec, const json_t *v, md_error *err)
+{
+    const char *field = "spec.outputs";
+    const char *what = "must be \"minimal\", \"all\" or an array of output names (frames, "
+                       "heatmaps, csv, meshes, video)";
+    md_error perr;
+    md_error_clear(&perr);
+    unsigned set = JOB_OUT_FRAMES;
+    if (json_is_string(v)) {
+        if (job_outputs_parse(json_string_value(v), &set, &perr) != 0)
+            return bad(err, field, v, "%s", what);
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            const char *name = json_string_value(item);
+            unsigned one;
+            /* Each item is one name: "all" and "minimal" are for the string form. */
+            if (name == NULL || strchr(name, ',') != NULL || strcmp(name, "all") == 0 ||
+                strcmp(name, "full") == 0 || strcmp(name, "minimal") == 0 ||
+                job_outputs_parse(name, &one, &perr) != 0) {
+                char item_field[48];
+                snprintf(item_field, sizeof item_field, "spec.outputs[%zu]", i);
+                return bad(err, item_field, item,
+                           "must be one of \"frames\", \"heatmaps\", \"csv\", \"meshes\", "
+                           "\"video\"");
+            }
+            set |= one;
+        }
+    } else {
+        return bad(err, field, v, "%s", what);
+    }
+    if (spec->kind == JOB_KIND_RENDER && set != JOB_OUT_FRAMES)
+        return bad(err, field, v,
+                   "a render job produces frames only; heatmaps, csv, meshes and video compare "
+                   "two meshes (\"kind\": \"morph\")");
+    spec->outputs = set;
+    return 0;
+}
+
+/* align, heatmap_scale, mesh_format, fps, loop: the options of the analysis outputs. */
+static int analysis_from_json(job_spec *spec, const json_t *obj, md_error *err)
+{
+    static const char *const names[] = {"align", "heatmap_scale", "mesh_format", "fps", "loop"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char field[32];
+        snprintf(field, sizeof field, "spec.%s", names[i]);
+        const json_t *v = json_object_get(obj, names[i]);
+        if (v != NULL && spec->kind == JOB_KIND_RENDER)
+            return bad(err, field, NULL,
+                       "only morph jobs have it; a render job produces frames only");
+    }
+    md_error perr;
+    md_error_clear(&perr);
+    const json_t *v = json_object_get(obj, "align");
+    if (v != NULL &&
+        (!json_is_string(v) || ana_align_parse(json_string_value(v), &spec->align, &perr) != 0))
+        return bad(err, "spec.align", v, "must be \"none\", \"rigid\" or \"similarity\"");
+    v = json_object_get(obj, "heatmap_scale");
+    if (v != NULL && (!json_is_string(v) ||
+                      ana_scale_parse(json_string_value(v), &spec->heatmap_scale, &perr) != 0))
+        return bad(err, "spec.heatmap_scale", v,
+                   "must be \"auto\" or \"MIN:MAX\" with MIN < MAX (e.g. \"-2:2\")");
+    v = json_object_get(obj, "mesh_format");
+    if (v != NULL && (!json_is_string(v) ||
+                      ana_mesh_format_parse(json_string_value(v), &spec->mesh_format, &perr) != 0))
+        return bad(err, "spec.mesh_format", v, "must be \"obj\", \"glb\" or \"fbx\"");
+    v = json_object_get(obj, "fps");
+    if (v != NULL) {
+        long long n;
+        if (get_int(v, &n) != 0 || !job_fps_ok(n))
+            return bad(err, "spec.fps", v, "must be an integer from 1 to %d", JOB_FPS_MAX);
+        spec->fps = (int)n;
+    }
+    v = json_object_get(obj, "loop");
+    if (v != NULL && (!json_is_string(v) || job_parse_loop(json_string_value(v), &spec->loop) != 0))
+        return bad(err, "spec.loop", v, "must be \"once\" or \"pingpong\"");
+    return 0;
+}
+
 static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
 {
     if (!json_is_object(obj))
@@ -475,6 +559,18 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
             return bad(err, "spec.kind", v, "must be \"morph\" or \"render\"");
     }
     int render = spec->kind == JOB_KIND_RENDER;
+    if (render)
+        spec->outputs = JOB_OUT_FRAMES;
+
+    v = json_object_get(obj, "outputs");
+    if (v != NULL) {
+        rc = outputs_from_json(spec, v, err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = analysis_from_json(spec, obj, err);
+    if (rc != 0)
+        return rc;
 
     v = json_object_get(obj, "label");
     if (v != NULL) {
@@ -641,6 +737,25 @@ json_t *job_spec_to_json(const job_spec *spec)
         failed |= json_object_set_new(obj, "views", views);
     }
     failed |= json_object_set_new(obj, "label", json_string(spec->label));
+    /* A render job produces frames only, whatever the struct says. */
+    unsigned wanted = render ? JOB_OUT_FRAMES : spec->outputs | JOB_OUT_FRAMES;
+    json_t *outputs = json_array();
+    for (int i = 0; outputs != NULL && i < JOB_OUTPUT_KINDS; i++)
+        if (wanted & (1u << i))
+            failed |= json_array_append_new(outputs, json_string(job_output_name(1u << i)));
+    failed |= json_object_set_new(obj, "outputs", outputs);
+    if (!render) {
+        char scale[64] = "auto";
+        if (spec->heatmap_scale.fixed)
+            snprintf(scale, sizeof scale, "%.9g:%.9g", (double)spec->heatmap_scale.min,
+                     (double)spec->heatmap_scale.max);
+        failed |= json_object_set_new(obj, "align", json_string(ana_align_name(spec->align)));
+        failed |= json_object_set_new(obj, "heatmap_scale", json_string(scale));
+        failed |= json_object_set_new(obj, "mesh_format",
+                                      json_string(ana_mesh_format_name(spec->mesh_format)));
+        failed |= json_object_set_new(obj, "fps", json_integer(spec->fps));
+        failed |= json_object_set_new(obj, "loop", json_string(job_loop_name(spec->loop)));
+    }
     if (failed) {
         json_decref(obj);
         return NULL;

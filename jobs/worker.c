@@ -89,6 +89,7 @@ void wk_job_free(wk_job *j)
 {
     if (j == NULL)
         return;
+    job_outputs_free(j->outputs); /* before the inputs and spec it borrows */
     job_spec_free(&j->spec);
     job_inputs_free(j->inputs);
     md_free(j->spec_text);

@@ -1,11 +1,14 @@
 /*
  * worker_batch.c — one batch of the worker: load every held job's canonical inputs from
  * storage, build their engine jobs, render them all in ONE eng_batch_run, store each frame as
- * it finishes, then write each job's manifest.json and session.log and finish it in Redis.
+ * it finishes, then produce each morph job's analysis outputs (jobs/outputs.c: CSVs, heatmaps,
+ * meshes, video, as its spec asks) into storage, write its manifest.json and session.log and
+ * finish it in Redis.
  *
  * Threads: wk_batch_run runs on the loop's thread. deliver_frame runs on engine threads,
  * several at once: it writes only its own frame's slot (wk_job.frames[i]), counts with
- * atomics, adds timings under the job's log_lock and talks to Redis under w->conn_lock.
+ * atomics, adds timings under the job's log_lock and talks to Redis under w->conn_lock; when
+ * the job wants a video it also hands the frame to job_outputs_frame (thread-safe).
  *
  * A job whose inputs cannot be loaded or built fails alone, with the reason; the others of the
  * batch still run. A retried job writes the same storage keys as the earlier attempt; frames of
@@ -149,6 +152,11 @@ static int deliver_frame(void *user, const eng_frame *f)
     }
     md_error err;
     md_error_clear(&err);
+    if (job_outputs_wants_frames(j->outputs) && job_outputs_frame(j->outputs, f, &err) != 0) {
+        atomic_store(&j->frame_error, 1);
+        wk_job_fail(j, "frame %u: %s", index, err.msg);
+        return 0;
+    }
     double t0 = md_now();
     uint8_t *png = NULL;
     size_t png_len = 0;
@@ -314,6 +322,12 @@ static json_t *manifest_json(wk *w, wk_job *j, const char *status, const batch_i
         return NULL;
     if (bi->first != NULL && j->spec.kind != JOB_KIND_RENDER)
         json_object_set_new(root, "camera", camera_json(&bi->first->camera));
+    if (j->outputs != NULL) {
+        json_t *outputs = job_outputs_manifest(j->outputs);
+        if (outputs != NULL)
+            json_object_set_new(outputs, "wall_s", json_real(j->outputs_s));
+        json_object_set_new(root, "outputs", outputs ? outputs : json_null());
+    }
     if (j->result == WK_FAILED)
         json_object_set_new(root, "error", json_string(j->error));
     const char *label = j->spec.label;
@@ -337,6 +351,57 @@ static int put_artifact(wk *w, wk_job *j, json_t *artifacts, const char *name,
     json_array_append_new(artifacts, json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
                                                (json_int_t)len, "content_type", content_type));
     return 0;
+}
+
+/* ---- Analysis outputs into storage ---- */
+
+typedef struct store_sink {
+    wk *w;
+    wk_job *j;
+} store_sink;
+
+static int sink_put(void *user, const char *name, const char *content_type, const void *bytes,
+                    size_t len, md_error *err)
+{
+    (void)content_type;
+    store_sink *s = user;
+    char key[STG_KEY_MAX];
+    int n = snprintf(key, sizeof key, "jobs/%s/%s", s->j->id, name);
+    if (n < 0 || (size_t)n >= sizeof key)
+        return md_fail(err, MD_EINVAL, "storage key for %s is too long", name);
+    return stg_put(s->w->store, key, bytes, len, err);
+}
+
+static void sink_log(void *user, md_log_level level, const char *msg)
+{
+    store_sink *s = user;
+    wk_job_log(s->j, level, "%s", msg);
+}
+
+/* Produces what the spec asks besides the frames, after a successful render. */
+static void produce_outputs(wk *w, wk_job *j, json_t *artifacts)
+{
+    if (j->outputs == NULL || j->result != WK_RUN || atomic_load(&j->cancel))
+        return;
+    store_sink state = {.w = w, .j = j};
+    job_output_sink sink = {.put = sink_put, .log = sink_log, .user = &state};
+    md_error err;
+    md_error_clear(&err);
+    double t0 = md_now();
+    int rc = job_outputs_finish(j->outputs, w->engine, &sink, &err);
+    j->outputs_s = md_now() - t0;
+    /* What was stored is listed even after a failure, so deleting the job removes it. */
+    for (uint32_t i = 0; i < job_outputs_count(j->outputs); i++) {
+        const job_artifact *a = job_outputs_artifact(j->outputs, i);
+        json_array_append_new(artifacts,
+                              json_pack("{s:s,s:I,s:s}", "name", a->name, "bytes",
+                                        (json_int_t)a->bytes, "content_type", a->content_type));
+    }
+    if (rc != 0)
+        wk_job_fail(j, "outputs: %s", err.msg);
+    else if (job_outputs_count(j->outputs) > 0)
+        wk_job_log(j, MD_LOG_INFO, "%u output artifact(s) in %.3f s", job_outputs_count(j->outputs),
+                   j->outputs_s);
 }
 
 static const char *status_of(const wk_job *j)
@@ -363,6 +428,7 @@ static void finish_job(wk *w, wk_job *j, const batch_info *bi)
                               json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
                                         (json_int_t)f->bytes, "content_type", "image/png"));
     }
+    produce_outputs(w, j, artifacts);
     const char *status = status_of(j);
     json_t *man = manifest_json(w, j, status, bi);
     char *man_text = man ? json_dumps(man, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
@@ -436,6 +502,13 @@ void wk_batch_run(wk *w)
         uint32_t n = engine_job_count(j);
         if (build_job(w, j, ej + used, &err) != 0) {
             wk_job_fail(j, "%s", err.msg);
+            continue;
+        }
+        /* Before rendering, so a job whose outputs cannot be made fails without the work. */
+        if (j->spec.kind == JOB_KIND_MORPH &&
+            job_outputs_new(&j->spec, j->inputs, ej + used, j->stems[0], j->stems[1], &j->outputs,
+                            &err) != 0) {
+            wk_job_fail(j, "outputs: %s", err.msg);
             continue;
         }
         uint32_t offset = 0;

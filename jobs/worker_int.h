@@ -78,6 +78,10 @@ typedef struct wk_job {
     uint32_t frame_total; /* frames this job writes */
     wk_frame *frames;     /* frame_total slots, each written by the thread delivering it */
     double load_s;
+    /* A morph job's analysis outputs (jobs/outputs.c); borrows spec, inputs and the batch's
+     * eng_job, so it is finished before the batch's eng_jobs go. NULL for render jobs. */
+    job_outputs *outputs;
+    double outputs_s;
 
     wk_result result;
     char error[MD_ERROR_MSG_MAX];

@@ -128,12 +128,15 @@ static void test_help(void)
 {
     static const struct {
         const char *cmd;
-        const char *options[16];
+        const char *options[20];
     } helps[] = {
+        {"run",
+         {"--outputs", "minimal", "heatmaps", "--align", "--heatmap-scale", "--mesh-format",
+          "--fps", "--loop", "animation.mp4", "statistics.csv", "Exit status"}},
         {"submit",
          {"SOURCE TARGET", "--render MESH", "--source-texture", "--target-texture", "--spec",
-          "--frames", "--size", "--samples", "--label", "--turntable", "--idempotency-key",
-          "--json", "--server", "--api-key", "Exit status"}},
+          "--frames", "--size", "--samples", "--label", "--outputs", "--turntable",
+          "--idempotency-key", "--json", "--server", "--api-key", "Exit status"}},
         {"status", {"ID", "--json", "--server", "--api-key", "Exit status"}},
         {"wait", {"ID", "--timeout", "--json", "--quiet", "Retry-After", "--server", "--api-key"}},
         {"fetch", {"ID", "--output DIR", "--quiet", "--server", "--api-key", "Exit status"}},

@@ -77,6 +77,16 @@ static void check_round_trip_at(const job_spec *s, int line)
     if (s->weights_given && back.weights_given && s->weight_count == back.weight_count)
         CHECK(memcmp(s->weights, back.weights, s->weight_count * sizeof(float)) == 0);
     CHECK_INT(s->width, back.width);
+    CHECK_INT(s->kind == JOB_KIND_RENDER ? JOB_OUT_FRAMES : s->outputs, back.outputs);
+    if (s->kind == JOB_KIND_MORPH) {
+        CHECK_INT(s->align, back.align);
+        CHECK_INT(s->mesh_format, back.mesh_format);
+        CHECK_INT(s->fps, back.fps);
+        CHECK_INT(s->loop, back.loop);
+        CHECK_INT(s->heatmap_scale.fixed, back.heatmap_scale.fixed);
+        CHECK(s->heatmap_scale.min == back.heatmap_scale.min);
+        CHECK(s->heatmap_scale.max == back.heatmap_scale.max);
+    }
     CHECK_INT(s->height, back.height);
     CHECK_INT(s->samples, back.samples);
     CHECK(memcmp(&s->camera, &back.camera, sizeof s->camera) == 0);
@@ -124,7 +134,9 @@ static void test_defaults(void)
         json_loads("{\"kind\":\"morph\",\"frames\":41,\"width\":512,\"height\":512,\"samples\":4,"
                    "\"camera\":{\"eye\":\"auto\",\"target\":\"auto\",\"up\":\"auto\",\"fov\":30.0,"
                    "\"near\":\"auto\",\"far\":\"auto\",\"ortho\":null},\"background\":\"ffffff\","
-                   "\"png_level\":1,\"label\":\"\"}",
+                   "\"png_level\":1,\"label\":\"\",\"outputs\":[\"frames\",\"heatmaps\"],"
+                   "\"align\":\"none\",\"heatmap_scale\":\"auto\",\"mesh_format\":\"obj\","
+                   "\"fps\":30,\"loop\":\"once\"}",
                    0, &jerr);
     CHECK(want != NULL);
     if (!json_equal(j, want)) {
@@ -285,7 +297,7 @@ static void test_errors(void)
 {
     EXPECT_ERROR("[1]", "spec: must be a JSON object, got [1]");
     EXPECT_ERROR("{\"colour\":1}", "spec: unknown field \"colour\" (known: kind, frames,");
-    EXPECT_ERROR("{\"colour\":1,\"fps\":2,\"width\":10}", "unknown fields \"colour\", \"fps\"");
+    EXPECT_ERROR("{\"colour\":1,\"speed\":2,\"width\":10}", "unknown fields \"colour\", \"speed\"");
     EXPECT_ERROR("{\"kind\":\"morf\"}", "spec.kind: must be \"morph\" or \"render\", got \"morf\"");
     EXPECT_ERROR("{\"kind\":1}", "spec.kind: must be");
     EXPECT_ERROR("{\"frames\":0}", "spec.frames: must be an integer from 1 to 10000, got 0");
@@ -399,6 +411,74 @@ static void test_errors(void)
 }
 
 /* The CLI setters and the JSON reader agree on the limits. */
+/* outputs and the analysis options: parsing, normalising, round trips, errors. */
+static void test_outputs(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{}", &s, &err), &err);
+    CHECK_INT(JOB_OUTPUTS_MINIMAL, s.outputs);
+    CHECK_INT(30, s.fps);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"outputs\":\"all\"}", &s, &err), &err);
+    CHECK_INT(JOB_OUTPUTS_ALL, s.outputs);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"outputs\":\"full\"}", &s, &err), &err);
+    CHECK_INT(JOB_OUTPUTS_ALL, s.outputs);
+    job_spec_free(&s);
+    /* Frames are always there; the written form is the array in canonical order. */
+    CHECK_OK(read_spec("{\"outputs\":[\"video\",\"csv\"]}", &s, &err), &err);
+    CHECK_INT(JOB_OUT_FRAMES | JOB_OUT_CSV | JOB_OUT_VIDEO, s.outputs);
+    json_t *j = job_spec_to_json(&s);
+    char *text = json_dumps(json_object_get(j, "outputs"), JSON_COMPACT);
+    CHECK(text != NULL && strcmp(text, "[\"frames\",\"csv\",\"video\"]") == 0);
+    free(text);
+    json_decref(j);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    ROUND_TRIP_TEXT("{\"outputs\":\"minimal\",\"align\":\"similarity\",\"heatmap_scale\":"
+                    "\"-2:2.5\",\"mesh_format\":\"glb\",\"fps\":120,\"loop\":\"pingpong\"}");
+    CHECK_OK(read_spec("{\"align\":\"rigid\",\"heatmap_scale\":\"0:1.5e-3\",\"mesh_format\":"
+                       "\"fbx\",\"fps\":1,\"loop\":\"pingpong\"}",
+                       &s, &err),
+             &err);
+    CHECK_INT(ANA_ALIGN_RIGID, s.align);
+    CHECK(s.heatmap_scale.fixed);
+    CHECK_NEAR(1.5e-3, s.heatmap_scale.max, 1e-9);
+    CHECK_INT(ANA_MESH_FBX, s.mesh_format);
+    CHECK_INT(1, s.fps);
+    CHECK_INT(ANA_VIDEO_PINGPONG, s.loop);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    /* A render job: frames only, none of the analysis options. */
+    CHECK_OK(read_spec("{\"kind\":\"render\",\"outputs\":[\"frames\"]}", &s, &err), &err);
+    CHECK_INT(JOB_OUT_FRAMES, s.outputs);
+    j = job_spec_to_json(&s);
+    CHECK(json_object_get(j, "fps") == NULL && json_object_get(j, "align") == NULL);
+    json_decref(j);
+    job_spec_free(&s);
+
+    EXPECT_ERROR("{\"outputs\":\"everything\"}", "spec.outputs: must be \"minimal\", \"all\"");
+    EXPECT_ERROR("{\"outputs\":[\"frames\",\"gif\"]}",
+                 "spec.outputs[1]: must be one of \"frames\", \"heatmaps\", \"csv\", "
+                 "\"meshes\", \"video\", got \"gif\"");
+    EXPECT_ERROR("{\"outputs\":[\"all\"]}", "spec.outputs[0]: must be one of");
+    EXPECT_ERROR("{\"outputs\":3}", "spec.outputs: must be");
+    EXPECT_ERROR("{\"kind\":\"render\",\"outputs\":\"all\"}",
+                 "spec.outputs: a render job produces frames only");
+    EXPECT_ERROR("{\"kind\":\"render\",\"fps\":10}", "spec.fps: only morph jobs have it");
+    EXPECT_ERROR("{\"align\":\"affine\"}",
+                 "spec.align: must be \"none\", \"rigid\" or \"similarity\", got \"affine\"");
+    EXPECT_ERROR("{\"heatmap_scale\":\"2:1\"}", "spec.heatmap_scale: must be \"auto\" or");
+    EXPECT_ERROR("{\"heatmap_scale\":[0,1]}", "spec.heatmap_scale: must be");
+    EXPECT_ERROR("{\"mesh_format\":\"stl\"}", "spec.mesh_format: must be \"obj\", \"glb\"");
+    EXPECT_ERROR("{\"fps\":0}", "spec.fps: must be an integer from 1 to 120, got 0");
+    EXPECT_ERROR("{\"fps\":121}", "spec.fps: must be an integer from 1 to 120");
+    EXPECT_ERROR("{\"fps\":30.5}", "spec.fps: must be an integer");
+    EXPECT_ERROR("{\"loop\":\"bounce\"}", "spec.loop: must be \"once\" or \"pingpong\"");
+}
+
 static void test_shared_limits(void)
 {
     job_spec s;
@@ -420,6 +500,7 @@ int main(void)
 {
     md_limits_default(&lim);
     test_defaults();
+    test_outputs();
     test_fields();
     test_render();
     test_errors();

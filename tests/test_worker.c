@@ -442,7 +442,9 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
     CHECK(int_cmd(fx->redis, "TTL %s", key, NULL) > 0);
     char *arts = hget(fx->redis, key, "artifacts");
     json_t *a = json_loads(arts, 0, NULL);
-    CHECK_INT(7, json_array_size(a)); /* 5 frames, manifest.json, session.log */
+    /* 5 frames, manifest.json, session.log and the default heatmaps of a textured pair:
+     * shape_displacement_components.png, texture_difference_components.png, 3 UV maps. */
+    CHECK_INT(12, json_array_size(a));
     int has_manifest = 0;
     for (size_t i = 0; i < json_array_size(a); i++) {
         const char *name = json_string_value(json_object_get(json_array_get(a, i), "name"));

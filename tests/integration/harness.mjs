@@ -491,6 +491,10 @@ export function specToCliArgs(spec) {
         if (parts.length) a.push('--camera', parts.join(';'));
         if (c.ortho !== undefined && c.ortho !== null) a.push('--ortho', String(c.ortho));
     }
+    if (spec.outputs !== undefined) a.push('--outputs', Array.isArray(spec.outputs) ? spec.outputs.join(',') || 'frames' : spec.outputs);
+    for (const [k, flag] of [['align', '--align'], ['heatmap_scale', '--heatmap-scale'], ['mesh_format', '--mesh-format'], ['fps', '--fps'], ['loop', '--loop']]) {
+        if (spec[k] !== undefined) a.push(flag, String(spec[k]));
+    }
     return a;
 }
 
