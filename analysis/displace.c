@@ -13,10 +13,11 @@
  * Umeyama's rotation is the same; the scale is then sum(a'_i . R b'_i) / sum(|b'_i|^2) with
  * a', b' centred, and the translation maps B's centroid onto A's.
  *
- * Normals of A mirror the engine's morph stage (gpu/cpu/morph.c) in float and in triangle
- * order; the copy lives here because analysis must not depend on the engine.
+ * Normals of A come from the engine's own morph-stage helper (eng_cpu_vertex_normals), so the
+ * normal/tangential split uses exactly the normals the frames are shaded with.
  */
 #include "analysis/analysis.h"
+#include "gpu/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,44 +55,6 @@ int ana_align_parse(const char *name, ana_align *out, md_error *err)
     }
     return md_fail(err, MD_EINVAL, "alignment must be none, rigid or similarity, got '%s'",
                    name ? name : "(null)");
-}
-
-/* ---- Normals (as gpu/cpu/morph.c) ---- */
-
-static void vertex_normals(const float *pos, uint32_t nv, const uint32_t *tris, uint32_t nt,
-                           float *nrm)
-{
-    memset(nrm, 0, (size_t)nv * 3 * sizeof *nrm);
-    for (uint32_t f = 0; f < nt; f++) {
-        const uint32_t *tri = tris + (size_t)f * 3;
-        const float *p0 = pos + (size_t)tri[0] * 3;
-        const float *p1 = pos + (size_t)tri[1] * 3;
-        const float *p2 = pos + (size_t)tri[2] * 3;
-        float e1x = p1[0] - p0[0], e1y = p1[1] - p0[1], e1z = p1[2] - p0[2];
-        float e2x = p2[0] - p0[0], e2y = p2[1] - p0[1], e2z = p2[2] - p0[2];
-        float cx = e1y * e2z - e1z * e2y;
-        float cy = e1z * e2x - e1x * e2z;
-        float cz = e1x * e2y - e1y * e2x;
-        for (int k = 0; k < 3; k++) {
-            float *n = nrm + (size_t)tri[k] * 3;
-            n[0] += cx;
-            n[1] += cy;
-            n[2] += cz;
-        }
-    }
-    for (size_t i = 0; i < (size_t)nv * 3; i += 3) {
-        float *n = nrm + i;
-        float m = fmaxf(fabsf(n[0]), fmaxf(fabsf(n[1]), fabsf(n[2])));
-        if (!(m > 0.0f) || !isfinite(m)) {
-            n[0] = n[1] = n[2] = 0.0f;
-            continue;
-        }
-        float x = n[0] / m, y = n[1] / m, z = n[2] / m;
-        float inv = 1.0f / sqrtf(x * x + y * y + z * z);
-        n[0] = x * inv;
-        n[1] = y * inv;
-        n[2] = z * inv;
-    }
 }
 
 /* ---- Alignment ---- */
@@ -295,7 +258,7 @@ int ana_displacement(const mesh *a, const mesh *b, ana_align align, ana_displace
 
     const float *pa = mesh_positions(a), *pb = mesh_positions(b);
     memcpy(r->pos_a, pa, (size_t)nv * 3 * sizeof(float));
-    vertex_normals(pa, nv, mesh_triangles(a), mesh_triangle_count(a), r->nrm_a);
+    eng_cpu_vertex_normals(pa, nv, mesh_triangles(a), mesh_triangle_count(a), r->nrm_a);
     align_b(pa, pb, nv, align, &r->alignment, aligned);
 
     for (uint32_t i = 0; i < nv; i++) {

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE
 #include "analysis/analysis.h"
+#include "gpu/kernels.h"
 
 #include <assimp/cexport.h>
 #include <assimp/material.h>
@@ -186,46 +187,21 @@ static void frame_free(frame_data *f)
     md_free(f->normal);
 }
 
-/* The engine's morph stage (gpu/cpu/morph.c), same arithmetic: see the file comment. */
+/* The engine's morph stage itself (gpu/cpu/morph.c), so exported meshes carry exactly the
+ * positions and normals the frames were rendered from. */
 static void morph_geometry(const mesh *a, const mesh *b, float t, float *pos, float *nrm)
 {
-    const float s = 1.0f - t;
-    const size_t n3 = (size_t)mesh_vertex_count(a) * 3;
-    const float *pa = mesh_positions(a), *pb = mesh_positions(b);
-    for (size_t i = 0; i < n3; i++)
-        pos[i] = s * pa[i] + t * pb[i];
-    memset(nrm, 0, n3 * sizeof *nrm);
-    const uint32_t *tris = mesh_triangles(a);
-    for (uint32_t f = 0; f < mesh_triangle_count(a); f++) {
-        const uint32_t *tri = tris + (size_t)f * 3;
-        const float *p0 = pos + (size_t)tri[0] * 3;
-        const float *p1 = pos + (size_t)tri[1] * 3;
-        const float *p2 = pos + (size_t)tri[2] * 3;
-        float e1x = p1[0] - p0[0], e1y = p1[1] - p0[1], e1z = p1[2] - p0[2];
-        float e2x = p2[0] - p0[0], e2y = p2[1] - p0[1], e2z = p2[2] - p0[2];
-        float cx = e1y * e2z - e1z * e2y;
-        float cy = e1z * e2x - e1x * e2z;
-        float cz = e1x * e2y - e1y * e2x;
-        for (int k = 0; k < 3; k++) {
-            float *n = nrm + (size_t)tri[k] * 3;
-            n[0] += cx;
-            n[1] += cy;
-            n[2] += cz;
-        }
-    }
-    for (size_t i = 0; i < n3; i += 3) {
-        float *n = nrm + i;
-        float m = fmaxf(fabsf(n[0]), fmaxf(fabsf(n[1]), fabsf(n[2])));
-        if (!(m > 0.0f) || !isfinite(m)) {
-            n[0] = n[1] = n[2] = 0.0f;
-            continue;
-        }
-        float x = n[0] / m, y = n[1] / m, z = n[2] / m;
-        float inv = 1.0f / sqrtf(x * x + y * y + z * z);
-        n[0] = x * inv;
-        n[1] = y * inv;
-        n[2] = z * inv;
-    }
+    eng_morph_params p = {
+        .t = t,
+        .pos_a = mesh_positions(a),
+        .pos_b = mesh_positions(b),
+        .triangles = mesh_triangles(a),
+        .vertex_count = mesh_vertex_count(a),
+        .triangle_count = mesh_triangle_count(a),
+        .out_pos = pos,
+        .out_normal = nrm,
+    };
+    eng_cpu_morph(&p);
 }
 
 /* Whether b's textures can be blended into a's texel by texel: same UVs (to 1e-6), same

@@ -20,19 +20,13 @@
 #include <math.h>
 #include <string.h>
 
-void eng_cpu_morph(const eng_morph_params *p)
+void eng_cpu_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
+                            uint32_t triangle_count, float *nrm)
 {
-    const float t = p->t;
-    const float s = 1.0f - t;
-    const size_t n3 = (size_t)p->vertex_count * 3;
-    for (size_t i = 0; i < n3; i++)
-        p->out_pos[i] = s * p->pos_a[i] + t * p->pos_b[i];
-
-    float *nrm = p->out_normal;
+    const size_t n3 = (size_t)vertex_count * 3;
     memset(nrm, 0, n3 * sizeof *nrm);
-    const float *pos = p->out_pos;
-    for (uint32_t f = 0; f < p->triangle_count; f++) {
-        const uint32_t *tri = p->triangles + (size_t)f * 3;
+    for (uint32_t f = 0; f < triangle_count; f++) {
+        const uint32_t *tri = triangles + (size_t)f * 3;
         const float *p0 = pos + (size_t)tri[0] * 3;
         const float *p1 = pos + (size_t)tri[1] * 3;
         const float *p2 = pos + (size_t)tri[2] * 3;
@@ -62,4 +56,15 @@ void eng_cpu_morph(const eng_morph_params *p)
         n[1] = y * inv;
         n[2] = z * inv;
     }
+}
+
+void eng_cpu_morph(const eng_morph_params *p)
+{
+    const float t = p->t;
+    const float s = 1.0f - t;
+    const size_t n3 = (size_t)p->vertex_count * 3;
+    for (size_t i = 0; i < n3; i++)
+        p->out_pos[i] = s * p->pos_a[i] + t * p->pos_b[i];
+    eng_cpu_vertex_normals(p->out_pos, p->vertex_count, p->triangles, p->triangle_count,
+                           p->out_normal);
 }
