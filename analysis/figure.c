@@ -16,6 +16,7 @@
  * type. Text is DejaVu Sans (fonts-dejavu-core) through cairo's toy font API and fontconfig.
  */
 #include "analysis/analysis.h"
+#include "analysis/ana_int.h"
 
 #include <cairo.h>
 #include <math.h>
@@ -365,17 +366,7 @@ done:
 /* The finite min and max of values where mask is nonzero; 0 when there is none. */
 static int data_range(const float *v, const uint8_t *mask, size_t n, float *mn, float *mx)
 {
-    int any = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((mask != NULL && mask[i] == 0) || !isfinite(v[i]))
-            continue;
-        if (!any || v[i] < *mn)
-            *mn = v[i];
-        if (!any || v[i] > *mx)
-            *mx = v[i];
-        any = 1;
-    }
-    return any;
+    return ana_finite_range(v, mask, n, mn, mx);
 }
 
 /* ---- Mesh figures ---- */
