@@ -14,4 +14,9 @@
  * repeats, so index + 1 is always valid for e <= 1). */
 void ana_color_tables(const double **bytes, const float **fine);
 
+/* The finite minimum and maximum of the values where mask is nonzero (mask NULL: all): 1, or
+ * 0 (and *mn, *mx untouched) when there is none. Vectorised (colormap.c): the figures scan
+ * millions of texels per map. Between equal values (0 and -0) either may come out. */
+int ana_finite_range(const float *values, const uint8_t *mask, size_t n, float *mn, float *mx);
+
 #endif

@@ -16,6 +16,7 @@
  * type. Text is DejaVu Sans (fonts-dejavu-core) through cairo's toy font API and fontconfig.
  */
 #include "analysis/analysis.h"
+#include "analysis/ana_int.h"
 
 #include <cairo.h>
 #include <math.h>
@@ -365,17 +366,7 @@ done:
 /* The finite min and max of values where mask is nonzero; 0 when there is none. */
 static int data_range(const float *v, const uint8_t *mask, size_t n, float *mn, float *mx)
 {
-    int any = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((mask != NULL && mask[i] == 0) || !isfinite(v[i]))
-            continue;
-        if (!any || v[i] < *mn)
-            *mn = v[i];
-        if (!any || v[i] > *mx)
-            *mx = v[i];
-        any = 1;
-    }
-    return any;
+    return ana_finite_range(v, mask, n, mn, mx);
 }
 
 /* ---- Mesh figures ---- */
@@ -525,6 +516,80 @@ static const char *const uv_titles[3][3] = {
     {"Colour difference ΔE₀₀", "CIEDE2000", "ΔE₀₀ units"},
 };
 
+/* The texel maps a mesh panel needs. Each panel pixel is 2x2 samples bilinearly reading the
+ * colour texture; the UV layout spans the whole texture while the panel shows the face at
+ * most render-side pixels across, so the texture needs about 2 texels per render pixel over
+ * the whole atlas and anything finer only aliases. The ICT skin maps are 2048^2 and the
+ * panels 512 high: 1024^2 keeps two texels per panel pixel, and makes the nearest-covered
+ * padding and the colouring four times cheaper. The largest power of two that keeps
+ * side / f >= 2 * render side (f = 1 for a 1024 render); the colour-bar ranges and the data's
+ * range are still taken over the full-resolution maps (and the UV-map figures and CSVs use
+ * those). */
+static int texel_reduction(int width, int height, int render_side)
+{
+    int f = 1;
+    while (f < 64 && width % (2 * f) == 0 && height % (2 * f) == 0 &&
+           width / (2 * f) >= 2 * render_side && height / (2 * f) >= 2 * render_side)
+        f *= 2;
+    return f;
+}
+
+/* Box-filters a width x height map by f (which divides both sides): a reduced texel is covered
+ * when any of its f x f texels is, and holds the mean of the covered ones' finite values (NaN
+ * when none is finite). *cov and the three reduced maps are md_malloc'd into out_vals[3]. */
+static int reduce_maps(const float *const vals[3], const uint8_t *coverage, int width, int height,
+                       int f, uint8_t **cov_out, float *out_vals[3], md_error *err)
+{
+    const int rw = width / f, rh = height / f;
+    const size_t rn = (size_t)rw * (size_t)rh;
+    uint8_t *cov = md_malloc(rn);
+    float *sum = md_calloc(rn * 3, sizeof(float));
+    uint16_t *count = md_calloc(rn * 3, sizeof(uint16_t));
+    if (cov == NULL || sum == NULL || count == NULL) {
+        md_free(cov);
+        md_free(sum);
+        md_free(count);
+        return md_fail(err, MD_ENOMEM, "texture figure: %dx%d maps", rw, rh);
+    }
+    memset(cov, 0, rn);
+    for (int y = 0; y < height; y++) {
+        const size_t row = (size_t)(y / f) * (size_t)rw;
+        for (int x = 0; x < width; x++) {
+            const size_t i = (size_t)y * (size_t)width + (size_t)x;
+            if (coverage != NULL && coverage[i] == 0)
+                continue;
+            const size_t r = row + (size_t)(x / f);
+            cov[r] = 1;
+            for (int c = 0; c < 3; c++) {
+                const float v = vals[c][i];
+                if (isfinite(v)) {
+                    sum[3 * r + c] += v;
+                    count[3 * r + c]++;
+                }
+            }
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        out_vals[c] = md_malloc_array(rn, sizeof(float));
+        if (out_vals[c] == NULL) {
+            for (int k = 0; k < c; k++) {
+                md_free(out_vals[k]);
+                out_vals[k] = NULL;
+            }
+            md_free(cov);
+            md_free(sum);
+            md_free(count);
+            return md_fail(err, MD_ENOMEM, "texture figure: %dx%d maps", rw, rh);
+        }
+        for (size_t r = 0; r < rn; r++)
+            out_vals[c][r] = count[3 * r + c] ? sum[3 * r + c] / (float)count[3 * r + c] : NAN;
+    }
+    md_free(sum);
+    md_free(count);
+    *cov_out = cov;
+    return 0;
+}
+
 int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts, uint32_t material,
                        int width, int height, const uint8_t *coverage, const float *luminance,
                        const float *chroma, const float *delta_e, uint8_t **png, size_t *png_len,
@@ -544,8 +609,27 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
     memset(panels, 0, sizeof panels);
     memset(fields, 0, sizeof fields);
     uint32_t *nearest = NULL;
+    uint8_t *rcov = NULL;
+    float *rvals[3] = {NULL, NULL, NULL};
     double t0 = md_now();
-    int rc = coverage != NULL ? ana_texel_nearest(coverage, width, height, &nearest, err) : 0;
+    const int render_side = opts != NULL && opts->render_height > 0 ? opts->render_height : 512;
+    const int rw_side = opts != NULL && opts->render_width > 0 ? opts->render_width : 512;
+    const int f = texel_reduction(width, height, render_side > rw_side ? render_side : rw_side);
+    const float *tvals[3] = {luminance, chroma, delta_e};
+    const uint8_t *tcov = coverage;
+    int tw = width, th = height;
+    int rc = 0;
+    if (f > 1) {
+        rc = reduce_maps(vals, coverage, width, height, f, &rcov, rvals, err);
+        if (rc != 0)
+            goto done;
+        for (int i = 0; i < 3; i++)
+            tvals[i] = rvals[i];
+        tcov = rcov;
+        tw = width / f;
+        th = height / f;
+    }
+    rc = tcov != NULL ? ana_texel_nearest(tcov, tw, th, &nearest, err) : 0;
     if (rc != 0)
         goto done;
     for (int i = 0; i < 3; i++) {
@@ -556,8 +640,8 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
         ana_scale_range(scale, i == 0, vals[i], coverage, n, &panels[i].lo, &panels[i].hi);
         panels[i].has_data =
             data_range(vals[i], coverage, n, &panels[i].data_min, &panels[i].data_max);
-        rc = ana_texel_colorize(vals[i], coverage, width, height, panels[i].map, panels[i].lo,
-                                panels[i].hi, nearest, &tex[i], err);
+        rc = ana_texel_colorize(tvals[i], tcov, tw, th, panels[i].map, panels[i].lo, panels[i].hi,
+                                nearest, &tex[i], err);
         if (rc != 0)
             goto done;
         fields[i].texture = tex[i];
@@ -568,8 +652,11 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
     if (info != NULL)
         info->render_s += colorize_s;
 done:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         img_free(tex[i]);
+        md_free(rvals[i]);
+    }
+    md_free(rcov);
     md_free(nearest);
     return rc;
 }

@@ -270,34 +270,114 @@ static int produce_video(job_outputs *o, const job_output_sink *sink, md_error *
     return rc;
 }
 
-/* Displacement and, when both meshes are textured, the texture difference. */
-static int compute_analysis(job_outputs *o, const job_output_sink *sink, md_error *err)
+/* ---- Analysis, CSVs and heatmaps (a small pool of our own) ----
+ *
+ * The analysis outputs are independent pieces of mostly single-threaded work (cairo drawing,
+ * PNG and CSV encoding, colour mapping, statistics) around one multi-threaded step, the texture
+ * difference. Run one after another they left a core idle most of the time, so they run as
+ * tasks on a few threads (the caller's and up to ANALYSIS_THREADS_MAX - 1 more), in two waves:
+ *   1. the texture difference, the shape figure, vertex_displacements.csv, frames.csv
+ *      (everything that needs only the displacement, computed first: well under a millisecond);
+ *   2. after the texture difference: the statistics, the texture figure, the three UV maps,
+ *      texture_differences.csv; then statistics.csv from the statistics.
+ * Tasks are taken longest first from an atomic counter. Each task writes only its own slot
+ * (bytes, seconds, status), and the products are handed to the sink by the caller's thread
+ * after the waves, in one fixed order, so the artifacts, their bytes and the manifest's list do
+ * not depend on the thread count or on timing; the first failure in that order is reported.
+ * The engine runs one batch at a time (eng_batch_run refuses a second caller), so the figure
+ * renders take `eng_lock`; as scheduled, the shape and texture figures are in different waves
+ * anyway. */
+
+#define ANALYSIS_THREADS_MAX 4
+
+enum {
+    ITEM_STATISTICS_CSV,
+    ITEM_VERTICES_CSV,
+    ITEM_TEXTURE_CSV,
+    ITEM_FRAMES_CSV,
+    ITEM_SHAPE_PNG,
+    ITEM_TEXTURE_PNG,
+    ITEM_UV_PNG, /* three: luminance, chroma, delta_e */
+    ITEM_COUNT = ITEM_UV_PNG + 3,
+};
+
+typedef struct analysis_item {
+    const char *name, *content_type;
+    uint8_t *bytes; /* owned (md_malloc'd) */
+    size_t len;
+    double seconds; /* the task's own time */
+    int done;
+} analysis_item;
+
+typedef struct analysis_run analysis_run;
+typedef int (*analysis_fn)(analysis_run *r, int arg, md_error *err);
+
+typedef struct analysis_task {
+    analysis_fn fn;
+    int arg;
+    int rc;
+    md_error err;
+} analysis_task;
+
+struct analysis_run {
+    job_outputs *o;
+    eng *e;
+    const job_output_sink *sink;
+    pthread_mutex_t eng_lock;
+    ana_figure_opts fo;
+    analysis_item items[ITEM_COUNT];
+    int texture_rc; /* the texture difference's failure other than "no texture" */
+    md_error texture_err;
+    analysis_task *tasks;
+    int task_count;
+    atomic_int next;
+};
+
+/* A product into its slot; takes bytes. */
+static void item_set(analysis_run *r, int item, const char *name, const char *content_type,
+                     uint8_t *bytes, size_t len, double t0)
 {
-    const mesh *a = job_inputs_mesh(o->in, 0), *b = job_inputs_mesh(o->in, 1);
+    analysis_item *it = &r->items[item];
+    it->name = name;
+    it->content_type = content_type;
+    it->bytes = bytes;
+    it->len = len;
+    it->seconds = md_now() - t0;
+    it->done = 1;
+}
+
+static int task_texture_difference(analysis_run *r, int arg, md_error *err)
+{
+    (void)arg;
+    (void)err;
+    job_outputs *o = r->o;
     double t0 = md_now();
-    int rc = ana_displacement(a, b, o->spec->align, &o->disp, err);
-    o->displacement_s = md_now() - t0;
-    if (rc != 0)
-        return md_error_prefix(err, "displacement: ");
-    t0 = md_now();
     md_error terr;
     md_error_clear(&terr);
-    rc = ana_texture_difference(a, b, &o->tex, &terr);
+    int rc = ana_texture_difference(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1), &o->tex,
+                                    &terr);
     o->texture_s = md_now() - t0;
     if (rc == MD_EINVAL) {
         /* A mesh without a texture: the shape outputs stand alone. */
-        note(o, sink, "texture outputs skipped: %s", terr.msg);
+        note(o, r->sink, "texture outputs skipped: %s", terr.msg);
         o->tex = NULL;
     } else if (rc != 0) {
-        return md_fail(err, rc, "texture difference: %s", terr.msg);
+        /* Reported in the outputs' order, after the tasks that ran beside it. */
+        o->tex = NULL;
+        r->texture_rc = rc;
+        r->texture_err = terr;
     }
-    t0 = md_now();
-    rc = ana_summary_compute(o->disp, o->tex, &o->summary, err);
+    return 0;
+}
+
+static int task_summary(analysis_run *r, int arg, md_error *err)
+{
+    (void)arg;
+    job_outputs *o = r->o;
+    double t0 = md_now();
+    int rc = ana_summary_compute(o->disp, o->tex, &o->summary, err);
     o->summary_s = md_now() - t0;
     o->have_summary = rc == 0;
-    say(sink, MD_LOG_INFO, "displacement %.3f s (align %s), texture difference %.3f s%s",
-        o->displacement_s, ana_align_name(o->spec->align), o->texture_s,
-        o->tex ? "" : " (skipped)");
     return rc;
 }
 
@@ -331,38 +411,135 @@ static int csv_frames(job_outputs *o, ana_buf *b, md_error *err)
     return rc;
 }
 
-static int produce_csvs(job_outputs *o, const job_output_sink *sink, md_error *err)
+static const struct {
+    const char *name;
+    csv_fn fn;
+} csv_files[] = {
+    [ITEM_STATISTICS_CSV] = {"statistics.csv", csv_statistics},
+    [ITEM_VERTICES_CSV] = {"vertex_displacements.csv", csv_vertices},
+    [ITEM_TEXTURE_CSV] = {"texture_differences.csv", csv_texture},
+    [ITEM_FRAMES_CSV] = {"frames.csv", csv_frames},
+};
+
+static int task_csv(analysis_run *r, int item, md_error *err)
 {
-    static const struct {
-        const char *name;
-        csv_fn fn;
-        int needs_texture;
-    } files[] = {
-        {"statistics.csv", csv_statistics, 0},
-        {"vertex_displacements.csv", csv_vertices, 0},
-        {"texture_differences.csv", csv_texture, 1},
-        {"frames.csv", csv_frames, 0},
-    };
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < sizeof files / sizeof files[0]; i++) {
-        if (files[i].needs_texture && o->tex == NULL)
-            continue;
-        double t0 = md_now();
-        ana_buf b;
-        ana_buf_init(&b, CSV_MAX_BYTES);
-        rc = files[i].fn(o, &b, err);
-        if (rc == 0)
-            rc = emit(o, sink, files[i].name, "text/csv", b.data ? b.data : "", b.len, t0, err);
-        else
-            md_error_prefix(err, "%s: ", files[i].name);
+    double t0 = md_now();
+    ana_buf b;
+    ana_buf_init(&b, CSV_MAX_BYTES);
+    int rc = csv_files[item].fn(r->o, &b, err);
+    if (rc != 0) {
         ana_buf_free(&b);
+        return md_error_prefix(err, "%s: ", csv_files[item].name);
     }
-    return rc;
+    if (b.data == NULL) {
+        b.data = md_malloc(1);
+        if (b.data == NULL)
+            return md_fail(err, MD_ENOMEM, "%s: out of memory", csv_files[item].name);
+    }
+    item_set(r, item, csv_files[item].name, "text/csv", (uint8_t *)b.data, b.len, t0);
+    return 0;
 }
 
-static int produce_figures(job_outputs *o, eng *e, const job_output_sink *sink, md_error *err)
+static int task_shape_figure(analysis_run *r, int arg, md_error *err)
 {
-    const mesh *a = job_inputs_mesh(o->in, 0);
+    (void)arg;
+    job_outputs *o = r->o;
+    uint8_t *png = NULL;
+    size_t len = 0;
+    double t0 = md_now();
+    pthread_mutex_lock(&r->eng_lock);
+    int rc =
+        ana_figure_shape(r->e, job_inputs_mesh(o->in, 0), &r->fo, ana_displacement_normal(o->disp),
+                         ana_displacement_tangential(o->disp), ana_displacement_total(o->disp),
+                         &png, &len, NULL, err);
+    pthread_mutex_unlock(&r->eng_lock);
+    if (rc != 0)
+        return md_error_prefix(err, "shape_displacement_components.png: ");
+    item_set(r, ITEM_SHAPE_PNG, "shape_displacement_components.png", "image/png", png, len, t0);
+    return 0;
+}
+
+static int task_texture_figure(analysis_run *r, int arg, md_error *err)
+{
+    (void)arg;
+    const ana_texdiff_result *t = r->o->tex;
+    uint8_t *png = NULL;
+    size_t len = 0;
+    double t0 = md_now();
+    pthread_mutex_lock(&r->eng_lock);
+    int rc = ana_figure_texture(
+        r->e, job_inputs_mesh(r->o->in, 0), &r->fo, ana_texdiff_material(t), ana_texdiff_width(t),
+        ana_texdiff_height(t), ana_texdiff_coverage(t), ana_texdiff_luminance(t),
+        ana_texdiff_chroma(t), ana_texdiff_delta_e(t), &png, &len, NULL, err);
+    pthread_mutex_unlock(&r->eng_lock);
+    if (rc != 0)
+        return md_error_prefix(err, "texture_difference_components.png: ");
+    item_set(r, ITEM_TEXTURE_PNG, "texture_difference_components.png", "image/png", png, len, t0);
+    return 0;
+}
+
+static int task_uv_map(analysis_run *r, int c, md_error *err)
+{
+    const ana_texdiff_result *t = r->o->tex;
+    const float *maps[3] = {ana_texdiff_luminance(t), ana_texdiff_chroma(t),
+                            ana_texdiff_delta_e(t)};
+    const char *name = ana_uv_component_file((ana_uv_component)c);
+    uint8_t *png = NULL;
+    size_t len = 0;
+    double t0 = md_now();
+    int rc = ana_figure_uv_map((ana_uv_component)c, ana_texdiff_width(t), ana_texdiff_height(t),
+                               ana_texdiff_coverage(t), maps[c], &r->o->spec->heatmap_scale, 0,
+                               &png, &len, NULL, err);
+    if (rc != 0)
+        return md_error_prefix(err, "%s: ", name);
+    item_set(r, ITEM_UV_PNG + c, name, "image/png", png, len, t0);
+    return 0;
+}
+
+static void *analysis_worker(void *arg)
+{
+    analysis_run *r = arg;
+    for (;;) {
+        int i = atomic_fetch_add(&r->next, 1);
+        if (i >= r->task_count)
+            break;
+        analysis_task *t = &r->tasks[i];
+        md_error_clear(&t->err);
+        t->rc = t->fn(r, t->arg, &t->err);
+    }
+    return NULL;
+}
+
+/* Runs the tasks to the end (all of them, even after a failure: they are short) and returns
+ * the first failure in task order. */
+static int run_tasks(analysis_run *r, analysis_task *tasks, int count, md_error *err)
+{
+    r->tasks = tasks;
+    r->task_count = count;
+    atomic_store(&r->next, 0);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores < 1 ? 1 : cores > ANALYSIS_THREADS_MAX ? ANALYSIS_THREADS_MAX : (int)cores;
+    n = n > count ? count : n;
+    pthread_t threads[ANALYSIS_THREADS_MAX];
+    int started = 0;
+    for (int i = 1; i < n; i++) {
+        if (pthread_create(&threads[started], NULL, analysis_worker, r) != 0)
+            break;
+        started++;
+    }
+    analysis_worker(r); /* the caller's thread works too */
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    for (int i = 0; i < count; i++)
+        if (tasks[i].rc != 0) {
+            *err = tasks[i].err;
+            return tasks[i].rc;
+        }
+    return 0;
+}
+
+static void figure_opts(job_outputs *o, ana_figure_opts *fo)
+{
     /* Panels at the frames' aspect, no larger than FIGURE_SIDE_MAX on their longest side. */
     int w = o->job->width, h = o->job->height;
     if (w > FIGURE_SIDE_MAX || h > FIGURE_SIDE_MAX) {
@@ -372,7 +549,7 @@ static int produce_figures(job_outputs *o, eng *e, const job_output_sink *sink, 
         w = w < 1 ? 1 : w;
         h = h < 1 ? 1 : h;
     }
-    ana_figure_opts fo = {
+    *fo = (ana_figure_opts){
         .camera = &o->job->camera,
         .render_width = w,
         .render_height = h,
@@ -381,48 +558,72 @@ static int produce_figures(job_outputs *o, eng *e, const job_output_sink *sink, 
         .units = NULL,
         .keep_framing = 0,
     };
-    uint8_t *png = NULL;
-    size_t len = 0;
-    double t0 = md_now();
-    int rc = ana_figure_shape(e, a, &fo, ana_displacement_normal(o->disp),
-                              ana_displacement_tangential(o->disp), ana_displacement_total(o->disp),
-                              &png, &len, NULL, err);
-    if (rc == 0)
-        rc = emit(o, sink, "shape_displacement_components.png", "image/png", png, len, t0, err);
-    else
-        md_error_prefix(err, "shape_displacement_components.png: ");
-    md_free(png);
-    png = NULL;
-    if (rc != 0 || o->tex == NULL)
-        return rc;
+}
 
-    const ana_texdiff_result *t = o->tex;
-    t0 = md_now();
-    rc =
-        ana_figure_texture(e, a, &fo, ana_texdiff_material(t), ana_texdiff_width(t),
-                           ana_texdiff_height(t), ana_texdiff_coverage(t), ana_texdiff_luminance(t),
-                           ana_texdiff_chroma(t), ana_texdiff_delta_e(t), &png, &len, NULL, err);
-    if (rc == 0)
-        rc = emit(o, sink, "texture_difference_components.png", "image/png", png, len, t0, err);
-    else
-        md_error_prefix(err, "texture_difference_components.png: ");
-    md_free(png);
-    png = NULL;
-    const float *maps[3] = {ana_texdiff_luminance(t), ana_texdiff_chroma(t),
-                            ana_texdiff_delta_e(t)};
-    for (int c = 0; rc == 0 && c < 3; c++) {
-        const char *name = ana_uv_component_file((ana_uv_component)c);
-        t0 = md_now();
-        rc = ana_figure_uv_map((ana_uv_component)c, ana_texdiff_width(t), ana_texdiff_height(t),
-                               ana_texdiff_coverage(t), maps[c], &o->spec->heatmap_scale, 0, &png,
-                               &len, NULL, err);
-        if (rc == 0)
-            rc = emit(o, sink, name, "image/png", png, len, t0, err);
-        else
-            md_error_prefix(err, "%s: ", name);
-        md_free(png);
-        png = NULL;
+/* Displacement, the texture difference when both meshes are textured, the statistics, and the
+ * CSVs and figures asked for, handed to the sink in a fixed order. */
+static int produce_analysis(job_outputs *o, eng *e, const job_output_sink *sink, md_error *err)
+{
+    const unsigned want = o->outputs;
+    const int csv = (want & JOB_OUT_CSV) != 0, heatmaps = (want & JOB_OUT_HEATMAPS) != 0;
+    double t0 = md_now();
+    int rc = ana_displacement(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1), o->spec->align,
+                              &o->disp, err);
+    o->displacement_s = md_now() - t0;
+    if (rc != 0)
+        return md_error_prefix(err, "displacement: ");
+
+    if (csv)
+        say(sink, MD_LOG_INFO, "producing CSVs");
+    if (heatmaps)
+        say(sink, MD_LOG_INFO, "producing heatmaps");
+    analysis_run r = {.o = o, .e = e, .sink = sink};
+    pthread_mutex_init(&r.eng_lock, NULL);
+    figure_opts(o, &r.fo);
+    analysis_task tasks[ITEM_COUNT + 2];
+    int n = 0;
+
+    /* Wave 1, longest first. */
+    tasks[n++] = (analysis_task){task_texture_difference, 0, 0, {0}};
+    if (heatmaps)
+        tasks[n++] = (analysis_task){task_shape_figure, 0, 0, {0}};
+    if (csv) {
+        tasks[n++] = (analysis_task){task_csv, ITEM_VERTICES_CSV, 0, {0}};
+        tasks[n++] = (analysis_task){task_csv, ITEM_FRAMES_CSV, 0, {0}};
     }
+    rc = run_tasks(&r, tasks, n, err);
+    say(sink, MD_LOG_INFO, "displacement %.3f s (align %s), texture difference %.3f s%s",
+        o->displacement_s, ana_align_name(o->spec->align), o->texture_s,
+        o->tex ? "" : " (skipped)");
+
+    if (rc == 0 && r.texture_rc != 0)
+        rc = md_fail(err, r.texture_rc, "texture difference: %s", r.texture_err.msg);
+
+    /* Wave 2: what needs the texture difference (the statistics too, when there is one). */
+    if (rc == 0) {
+        n = 0;
+        if (heatmaps && o->tex != NULL)
+            tasks[n++] = (analysis_task){task_texture_figure, 0, 0, {0}};
+        tasks[n++] = (analysis_task){task_summary, 0, 0, {0}};
+        if (heatmaps && o->tex != NULL)
+            for (int c = 0; c < 3; c++)
+                tasks[n++] = (analysis_task){task_uv_map, c, 0, {0}};
+        if (csv && o->tex != NULL)
+            tasks[n++] = (analysis_task){task_csv, ITEM_TEXTURE_CSV, 0, {0}};
+        rc = run_tasks(&r, tasks, n, err);
+    }
+    if (rc == 0 && csv)
+        rc = task_csv(&r, ITEM_STATISTICS_CSV, err);
+
+    /* To the sink in the outputs' order (CSVs, then figures), once everything succeeded. */
+    for (int i = 0; i < ITEM_COUNT; i++) {
+        analysis_item *it = &r.items[i];
+        if (rc == 0 && it->done)
+            rc = emit(o, sink, it->name, it->content_type, it->bytes, it->len,
+                      md_now() - it->seconds, err);
+        md_free(it->bytes);
+    }
+    pthread_mutex_destroy(&r.eng_lock);
     return rc;
 }
 
@@ -547,17 +748,10 @@ int job_outputs_finish(job_outputs *o, eng *e, const job_output_sink *sink, md_e
             o->spec->fps, job_loop_name(o->spec->loop));
         rc = produce_video(o, sink, err);
     }
-    if (rc == 0 && (want & (JOB_OUT_CSV | JOB_OUT_HEATMAPS)))
-        rc = compute_analysis(o, sink, err);
-    if (rc == 0 && (want & JOB_OUT_CSV)) {
-        say(sink, MD_LOG_INFO, "producing CSVs");
+    if (rc == 0 && (want & (JOB_OUT_CSV | JOB_OUT_HEATMAPS))) {
         t0 = md_now();
-        rc = produce_csvs(o, sink, err);
-        say(sink, MD_LOG_DEBUG, "CSVs in %.3f s", md_now() - t0);
-    }
-    if (rc == 0 && (want & JOB_OUT_HEATMAPS)) {
-        say(sink, MD_LOG_INFO, "producing heatmaps");
-        rc = produce_figures(o, e, sink, err);
+        rc = produce_analysis(o, e, sink, err);
+        say(sink, MD_LOG_DEBUG, "analysis outputs in %.3f s", md_now() - t0);
     }
     if (rc == 0 && (want & JOB_OUT_MESHES)) {
         say(sink, MD_LOG_INFO, "producing %u %s mesh(es) in meshes/", o->frame_count,
