@@ -222,6 +222,10 @@ float ana_colormap_u(float s);
 /* The colour at position s: the engine's bilinear lookup of a 256x1 ramp at ana_colormap_u(s),
  * with the engine's arithmetic and rounding, so an unlit render of the ramp gives these bytes. */
 void ana_colormap_at(ana_colormap map, float s, uint8_t rgb[3]);
+/* ana_colormap_value() of count values v[0], v[stride], ... into count RGB triples, the
+ * neutral grey where mask (same stride; may be NULL) is 0; the same bytes, faster. */
+void ana_colormap_values(ana_colormap map, float lo, float hi, const float *v, size_t stride,
+                         const uint8_t *mask, size_t count, uint8_t *rgb);
 /* The colour of value v on [lo, hi] (lo < hi): ana_colormap_at(map, (v - lo) / (hi - lo)).
  * Values outside the range take the end colours; NaN takes ANA_NEUTRAL_GREY. */
 void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t rgb[3]);
@@ -241,6 +245,10 @@ int ana_scale_parse(const char *text, ana_scale *out, md_error *err);
  * [0, max(|MIN|, |MAX|)] when MIN < 0 (one "-2:2" serves both kinds of panel). Only finite
  * values where mask is nonzero (mask NULL: all) count. An all-zero or empty field gets
  * [0, 1] (signed: [-1, 1]). scale NULL means auto. */
+/* ana_scale_range() from a range already taken: has_data, mn and mx as ana_finite_range()
+ * gives them (ignored when the scale is fixed). */
+void ana_scale_range_of(const ana_scale *scale, int is_signed, int has_data, float mn, float mx,
+                        float *lo, float *hi);
 void ana_scale_range(const ana_scale *scale, int is_signed, const float *values,
                      const uint8_t *mask, size_t n, float *lo, float *hi);
 
@@ -329,18 +337,18 @@ typedef struct ana_figure_opts {
  * title, a note of the data's range and a colour bar with ticks, numbers and units. The three
  * arrays have mesh_vertex_count(a) values (borrowed). *png is md_malloc'd; the caller frees it.
  * info may be NULL. */
-int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts,
-                     const float *normal, const float *tangential, const float *total,
-                     uint8_t **png, size_t *png_len, ana_figure_info *info, md_error *err);
+int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts, const float *normal,
+                     const float *tangential, const float *total, uint8_t **png, size_t *png_len,
+                     ana_figure_info *info, md_error *err);
 
 /* texture_difference_components.png: three panels of mesh a, each pixel a texture lookup of the
  * per-texel map in the space of A's material `material` (width x height texels, rows top
  * first, coverage nonzero where measured): luminance dL* (signed, diverging), chroma dab and
  * CIEDE2000 dE (viridis). Units are L*a*b* units. */
-int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts,
-                       uint32_t material, int width, int height, const uint8_t *coverage,
-                       const float *luminance, const float *chroma, const float *delta_e,
-                       uint8_t **png, size_t *png_len, ana_figure_info *info, md_error *err);
+int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts, uint32_t material,
+                       int width, int height, const uint8_t *coverage, const float *luminance,
+                       const float *chroma, const float *delta_e, uint8_t **png, size_t *png_len,
+                       ana_figure_info *info, md_error *err);
 
 typedef enum ana_uv_component {
     ANA_UV_LUMINANCE, /* texture_difference_uv_luminance.png */

@@ -245,6 +245,36 @@ void ana_colormap_at(ana_colormap map, float s, uint8_t rgb[3])
     }
 }
 
+void ana_colormap_values(ana_colormap map, float lo, float hi, const float *v, size_t stride,
+                         const uint8_t *mask, size_t count, uint8_t *rgb)
+{
+    /* ana_colormap_value() step for step, with the table in float once instead of per call. */
+    const uint8_t *tab = ana_colormap_table(map);
+    const int w = ANA_COLORMAP_SIZE;
+    float unit[ANA_COLORMAP_SIZE * 3];
+    for (int i = 0; i < w * 3; i++)
+        unit[i] = (float)tab[i] * (1.0f / 255.0f);
+    const float range = hi - lo;
+    for (size_t j = 0; j < count; j++, rgb += 3) {
+        const float x = v[j * stride];
+        if ((mask != NULL && mask[j * stride] == 0) || isnan(x)) {
+            rgb[0] = rgb[1] = rgb[2] = ANA_NEUTRAL_GREY;
+            continue;
+        }
+        float u = ana_colormap_u((x - lo) / range);
+        float fx = u * (float)w - 0.5f;
+        float flx = floorf(fx);
+        float ax = fx - flx;
+        int x0 = (int)flx;
+        x0 = x0 < 0 ? 0 : (x0 > w - 1 ? w - 1 : x0);
+        int x1 = x0 + 1 < w ? x0 + 1 : 0;
+        for (int k = 0; k < 3; k++) {
+            float a0 = unit[x0 * 3 + k], a1 = unit[x1 * 3 + k];
+            rgb[k] = unit_to_u8(a0 + ax * (a1 - a0));
+        }
+    }
+}
+
 void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t rgb[3])
 {
     if (isnan(v)) {
@@ -343,10 +373,9 @@ int ana_finite_range(const float *values, const uint8_t *mask, size_t n, float *
     return 1;
 }
 
-void ana_scale_range(const ana_scale *scale, int is_signed, const float *values,
-                     const uint8_t *mask, size_t n, float *lo, float *hi)
+void ana_scale_range_of(const ana_scale *scale, int is_signed, int has_data, float mn, float mx,
+                        float *lo, float *hi)
 {
-    float top;
     if (scale != NULL && scale->fixed) {
         float m = fmaxf(fabsf(scale->min), fabsf(scale->max));
         if (is_signed) {
@@ -362,12 +391,21 @@ void ana_scale_range(const ana_scale *scale, int is_signed, const float *values,
         return;
     }
     /* max |v| = max(|min|, |max|); a magnitude's top is its maximum, never below 0. */
-    float mn = 0.0f, mx = 0.0f;
-    top = 0.0f;
-    if (ana_finite_range(values, mask, n, &mn, &mx))
+    float top = 0.0f;
+    if (has_data)
         top = is_signed ? fmaxf(-mn, mx) : fmaxf(mx, 0.0f);
     if (!(top > 0.0f))
         top = 1.0f;
     *lo = is_signed ? -top : 0.0f;
     *hi = top;
+}
+
+void ana_scale_range(const ana_scale *scale, int is_signed, const float *values,
+                     const uint8_t *mask, size_t n, float *lo, float *hi)
+{
+    float mn = 0.0f, mx = 0.0f;
+    int has = 0;
+    if (scale == NULL || !scale->fixed)
+        has = ana_finite_range(values, mask, n, &mn, &mx);
+    ana_scale_range_of(scale, is_signed, has, mn, mx, lo, hi);
 }

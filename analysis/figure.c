@@ -637,9 +637,11 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
         panels[i].subtitle = uv_titles[i][1];
         panels[i].units = uv_titles[i][2];
         panels[i].map = i == 0 ? ANA_COLORMAP_DIVERGING : ANA_COLORMAP_VIRIDIS;
-        ana_scale_range(scale, i == 0, vals[i], coverage, n, &panels[i].lo, &panels[i].hi);
+        /* One scan: the colour bar's range follows from the data's. */
         panels[i].has_data =
             data_range(vals[i], coverage, n, &panels[i].data_min, &panels[i].data_max);
+        ana_scale_range_of(scale, i == 0, panels[i].has_data, panels[i].data_min,
+                           panels[i].data_max, &panels[i].lo, &panels[i].hi);
         rc = ana_texel_colorize(tvals[i], tcov, tw, th, panels[i].map, panels[i].lo, panels[i].hi,
                                 nearest, &tex[i], err);
         if (rc != 0)
@@ -691,8 +693,9 @@ int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *
     p.subtitle = "A's texture space; grey: not covered by the UV layout";
     p.units = uv_titles[c][2];
     p.map = c == ANA_UV_LUMINANCE ? ANA_COLORMAP_DIVERGING : ANA_COLORMAP_VIRIDIS;
-    ana_scale_range(scale, c == ANA_UV_LUMINANCE, values, coverage, n, &p.lo, &p.hi);
     p.has_data = data_range(values, coverage, n, &p.data_min, &p.data_max);
+    ana_scale_range_of(scale, c == ANA_UV_LUMINANCE, p.has_data, p.data_min, p.data_max, &p.lo,
+                       &p.hi);
 
     /* Nearest texel, never enlarged: every pixel is one texel's colour-map colour. */
     double t0 = md_now();
@@ -702,20 +705,32 @@ int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *
     ow = ow < 1 ? 1 : ow;
     oh = oh < 1 ? 1 : oh;
     uint8_t *rgb = md_malloc_array((size_t)ow * (size_t)oh, 3);
-    if (rgb == NULL)
+    size_t *cols = md_malloc_array((size_t)ow, sizeof *cols);
+    float *row_v = md_malloc_array((size_t)ow, sizeof *row_v);
+    uint8_t *row_m = md_malloc((size_t)ow);
+    if (rgb == NULL || cols == NULL || row_v == NULL || row_m == NULL) {
+        md_free(rgb);
+        md_free(cols);
+        md_free(row_v);
+        md_free(row_m);
         return md_fail(err, MD_ENOMEM, "UV map figure: %dx%d image", ow, oh);
+    }
+    for (int x = 0; x < ow; x++)
+        cols[x] = (size_t)(((double)x + 0.5) * width / ow);
     for (int y = 0; y < oh; y++) {
         size_t ty = (size_t)(((double)y + 0.5) * height / oh);
+        const float *vrow = values + ty * (size_t)width;
+        const uint8_t *mrow = coverage != NULL ? coverage + ty * (size_t)width : NULL;
         for (int x = 0; x < ow; x++) {
-            size_t tx = (size_t)(((double)x + 0.5) * width / ow);
-            size_t i = ty * (size_t)width + tx;
-            uint8_t *o = rgb + ((size_t)y * (size_t)ow + (size_t)x) * 3;
-            if (coverage != NULL && coverage[i] == 0)
-                o[0] = o[1] = o[2] = ANA_NEUTRAL_GREY;
-            else
-                ana_colormap_value(p.map, p.lo, p.hi, values[i], o);
+            row_v[x] = vrow[cols[x]];
+            row_m[x] = mrow != NULL ? mrow[cols[x]] : 1;
         }
+        ana_colormap_values(p.map, p.lo, p.hi, row_v, 1, row_m, (size_t)ow,
+                            rgb + (size_t)y * (size_t)ow * 3);
     }
+    md_free(cols);
+    md_free(row_v);
+    md_free(row_m);
     p.rgb = rgb;
     p.w = ow;
     p.h = oh;

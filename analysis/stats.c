@@ -36,124 +36,156 @@ static float key_float(uint32_t k)
     return f;
 }
 
-static int use_value(const float *values, const uint8_t *mask, size_t i)
-{
-    return (!mask || mask[i]) && isfinite(values[i]);
-}
+/* Statistics of up to three planes over one mask, in one pair of passes: each plane's sums
+ * run in index order exactly as for the plane alone (so the same bits), but the three
+ * latency-bound chains (sum, squared deviations) and histograms interleave. */
+#define MAX_PLANES 3
 
-int ana_stats_compute(const float *values, const uint8_t *mask, size_t n, ana_stats *out,
-                      md_error *err)
+static int stats_planes(const float *const *values, int planes, const uint8_t *mask, size_t n,
+                        ana_stats *const *outs, md_error *err)
 {
     static const double qs[5] = {25, 50, 75, 95, 99};
-    double *pct[5] = {&out->p25, &out->p50, &out->p75, &out->p95, &out->p99};
-    uint32_t *hist_hi = NULL, *hist_lo = NULL;
-    int16_t *slot = NULL;
+    uint32_t *hist_hi[MAX_PLANES] = {NULL, NULL, NULL}, *hist_lo[MAX_PLANES] = {NULL, NULL, NULL};
+    int16_t *slot[MAX_PLANES] = {NULL, NULL, NULL};
     int rc = 0;
-    out->count = 0;
-    out->mean = out->std = out->min = out->max = NAN;
-    for (int q = 0; q < 5; q++)
-        *pct[q] = NAN;
+    for (int p = 0; p < planes; p++) {
+        ana_stats *out = outs[p];
+        out->count = 0;
+        out->mean = out->std = out->min = out->max = NAN;
+        out->p25 = out->p50 = out->p75 = out->p95 = out->p99 = NAN;
+    }
     if (n > UINT32_MAX) {
         rc = md_fail(err, MD_ELIMIT, "statistics over %zu values: at most %u supported", n,
                      UINT32_MAX);
         goto done;
     }
-    hist_hi = md_calloc(BUCKETS, sizeof *hist_hi);
-    slot = md_malloc_array(BUCKETS, sizeof *slot);
-    if (!hist_hi || !slot) {
-        rc = md_fail(err, MD_ENOMEM, "out of memory for statistics");
-        goto done;
+    for (int p = 0; p < planes; p++) {
+        hist_hi[p] = md_calloc(BUCKETS, sizeof *hist_hi[p]);
+        slot[p] = md_malloc_array(BUCKETS, sizeof *slot[p]);
+        if (!hist_hi[p] || !slot[p]) {
+            rc = md_fail(err, MD_ENOMEM, "out of memory for statistics");
+            goto done;
+        }
     }
 
     /* Pass 1: count, sum, extremes, top-16-bit histogram. */
-    uint64_t count = 0;
-    double sum = 0.0;
-    float lo = INFINITY, hi = -INFINITY;
+    uint64_t count[MAX_PLANES] = {0, 0, 0};
+    double sum[MAX_PLANES] = {0.0, 0.0, 0.0};
+    float lo[MAX_PLANES] = {INFINITY, INFINITY, INFINITY};
+    float hi[MAX_PLANES] = {-INFINITY, -INFINITY, -INFINITY};
     for (size_t i = 0; i < n; i++) {
-        if (!use_value(values, mask, i))
+        if (mask && !mask[i])
             continue;
-        float v = values[i];
-        count++;
-        sum += v;
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-        hist_hi[float_key(v) >> 16]++;
+        for (int p = 0; p < planes; p++) {
+            const float v = values[p][i];
+            if (!isfinite(v))
+                continue;
+            count[p]++;
+            sum[p] += v;
+            lo[p] = v < lo[p] ? v : lo[p];
+            hi[p] = v > hi[p] ? v : hi[p];
+            hist_hi[p][float_key(v) >> 16]++;
+        }
     }
-    out->count = count;
-    if (count == 0)
-        goto done;
-    const double mean = sum / (double)count;
 
     /* Ranks needed by the percentiles, and the buckets holding them. */
-    uint64_t ranks[MAX_RANKS];
+    uint64_t ranks[MAX_PLANES][MAX_RANKS];
+    uint32_t rank_bucket[MAX_PLANES][MAX_RANKS];
+    uint64_t rank_in_bucket[MAX_PLANES][MAX_RANKS];
+    double mean[MAX_PLANES] = {0.0, 0.0, 0.0};
     int nranks = 0;
-    for (int q = 0; q < 5; q++) {
-        double h = (double)(count - 1) * qs[q] / 100.0;
-        uint64_t k = (uint64_t)floor(h);
-        ranks[nranks++] = k;
-        ranks[nranks++] = k + 1 < count ? k + 1 : k;
-    }
-    uint32_t rank_bucket[MAX_RANKS];
-    uint64_t rank_in_bucket[MAX_RANKS];
-    memset(slot, 0xff, BUCKETS * sizeof *slot); /* -1: not needed */
-    int nslots = 0;
-    for (int r = 0; r < nranks; r++) {
-        uint64_t cum = 0;
-        uint32_t b = 0;
-        while (cum + hist_hi[b] <= ranks[r]) {
-            cum += hist_hi[b];
-            b++;
+    for (int p = 0; p < planes; p++) {
+        outs[p]->count = count[p];
+        memset(slot[p], 0xff, BUCKETS * sizeof *slot[p]); /* -1: not needed */
+        if (count[p] == 0)
+            continue;
+        mean[p] = sum[p] / (double)count[p];
+        nranks = 0;
+        for (int q = 0; q < 5; q++) {
+            double h = (double)(count[p] - 1) * qs[q] / 100.0;
+            uint64_t k = (uint64_t)floor(h);
+            ranks[p][nranks++] = k;
+            ranks[p][nranks++] = k + 1 < count[p] ? k + 1 : k;
         }
-        rank_bucket[r] = b;
-        rank_in_bucket[r] = ranks[r] - cum;
-        if (slot[b] < 0)
-            slot[b] = (int16_t)nslots++;
-    }
-    hist_lo = md_calloc((size_t)nslots * BUCKETS, sizeof *hist_lo);
-    if (!hist_lo) {
-        rc = md_fail(err, MD_ENOMEM, "out of memory for statistics");
-        goto done;
+        int nslots = 0;
+        for (int r = 0; r < nranks; r++) {
+            uint64_t cum = 0;
+            uint32_t b = 0;
+            while (cum + hist_hi[p][b] <= ranks[p][r]) {
+                cum += hist_hi[p][b];
+                b++;
+            }
+            rank_bucket[p][r] = b;
+            rank_in_bucket[p][r] = ranks[p][r] - cum;
+            if (slot[p][b] < 0)
+                slot[p][b] = (int16_t)nslots++;
+        }
+        hist_lo[p] = md_calloc((size_t)nslots * BUCKETS, sizeof *hist_lo[p]);
+        if (!hist_lo[p]) {
+            rc = md_fail(err, MD_ENOMEM, "out of memory for statistics");
+            goto done;
+        }
     }
 
     /* Pass 2: squared deviations, low-16-bit histograms of the needed buckets. */
-    double ss = 0.0;
+    double ss[MAX_PLANES] = {0.0, 0.0, 0.0};
     for (size_t i = 0; i < n; i++) {
-        if (!use_value(values, mask, i))
+        if (mask && !mask[i])
             continue;
-        double d = (double)values[i] - mean;
-        ss += d * d;
-        uint32_t k = float_key(values[i]);
-        int s = slot[k >> 16];
-        if (s >= 0)
-            hist_lo[(size_t)s * BUCKETS + (k & 0xffffu)]++;
-    }
-    double rank_value[MAX_RANKS];
-    for (int r = 0; r < nranks; r++) {
-        const uint32_t *h = hist_lo + (size_t)slot[rank_bucket[r]] * BUCKETS;
-        uint64_t cum = 0;
-        uint32_t l = 0;
-        while (cum + h[l] <= rank_in_bucket[r]) {
-            cum += h[l];
-            l++;
+        for (int p = 0; p < planes; p++) {
+            const float v = values[p][i];
+            if (!isfinite(v))
+                continue;
+            double d = (double)v - mean[p];
+            ss[p] += d * d;
+            uint32_t k = float_key(v);
+            int sl = slot[p][k >> 16];
+            if (sl >= 0)
+                hist_lo[p][(size_t)sl * BUCKETS + (k & 0xffffu)]++;
         }
-        rank_value[r] = key_float((rank_bucket[r] << 16) | l);
     }
-    for (int q = 0; q < 5; q++) {
-        double h = (double)(count - 1) * qs[q] / 100.0;
-        double f = h - floor(h);
-        double x0 = rank_value[2 * q], x1 = rank_value[2 * q + 1];
-        *pct[q] = x0 + f * (x1 - x0);
+    for (int p = 0; p < planes; p++) {
+        if (count[p] == 0)
+            continue;
+        ana_stats *out = outs[p];
+        double *pct[5] = {&out->p25, &out->p50, &out->p75, &out->p95, &out->p99};
+        double rank_value[MAX_RANKS];
+        for (int r = 0; r < 2 * 5; r++) {
+            const uint32_t *h = hist_lo[p] + (size_t)slot[p][rank_bucket[p][r]] * BUCKETS;
+            uint64_t cum = 0;
+            uint32_t l = 0;
+            while (cum + h[l] <= rank_in_bucket[p][r]) {
+                cum += h[l];
+                l++;
+            }
+            rank_value[r] = key_float((rank_bucket[p][r] << 16) | l);
+        }
+        for (int q = 0; q < 5; q++) {
+            double h = (double)(count[p] - 1) * qs[q] / 100.0;
+            double f = h - floor(h);
+            double x0 = rank_value[2 * q], x1 = rank_value[2 * q + 1];
+            *pct[q] = x0 + f * (x1 - x0);
+        }
+        out->mean = mean[p];
+        out->std = sqrt(ss[p] / (double)count[p]);
+        out->min = lo[p];
+        out->max = hi[p];
     }
-    out->mean = mean;
-    out->std = sqrt(ss / (double)count);
-    out->min = lo;
-    out->max = hi;
 
 done:
-    md_free(hist_hi);
-    md_free(hist_lo);
-    md_free(slot);
+    for (int p = 0; p < MAX_PLANES; p++) {
+        md_free(hist_hi[p]);
+        md_free(hist_lo[p]);
+        md_free(slot[p]);
+    }
     return rc;
+}
+
+int ana_stats_compute(const float *values, const uint8_t *mask, size_t n, ana_stats *out,
+                      md_error *err)
+{
+    ana_stats *outs[1] = {out};
+    return stats_planes(&values, 1, mask, n, outs, err);
 }
 
 /* ---- Summary ---- */
@@ -163,22 +195,18 @@ int ana_summary_compute(const ana_displacement_result *shape, const ana_texdiff_
 {
     memset(out, 0, sizeof *out);
     const size_t nv = ana_displacement_vertex_count(shape);
-    int rc = ana_stats_compute(ana_displacement_normal(shape), NULL, nv, &out->normal, err);
-    if (rc == 0)
-        rc = ana_stats_compute(ana_displacement_tangential(shape), NULL, nv, &out->tangential, err);
-    if (rc == 0)
-        rc = ana_stats_compute(ana_displacement_total(shape), NULL, nv, &out->total, err);
+    const float *shape_v[3] = {ana_displacement_normal(shape), ana_displacement_tangential(shape),
+                               ana_displacement_total(shape)};
+    ana_stats *shape_o[3] = {&out->normal, &out->tangential, &out->total};
+    int rc = stats_planes(shape_v, 3, NULL, nv, shape_o, err);
     if (rc != 0 || !texture)
         return rc;
     out->has_texture = 1;
     const size_t nt = (size_t)ana_texdiff_width(texture) * (size_t)ana_texdiff_height(texture);
-    const uint8_t *cov = ana_texdiff_coverage(texture);
-    rc = ana_stats_compute(ana_texdiff_luminance(texture), cov, nt, &out->luminance, err);
-    if (rc == 0)
-        rc = ana_stats_compute(ana_texdiff_chroma(texture), cov, nt, &out->chroma, err);
-    if (rc == 0)
-        rc = ana_stats_compute(ana_texdiff_delta_e(texture), cov, nt, &out->delta_e, err);
-    return rc;
+    const float *tex_v[3] = {ana_texdiff_luminance(texture), ana_texdiff_chroma(texture),
+                             ana_texdiff_delta_e(texture)};
+    ana_stats *tex_o[3] = {&out->luminance, &out->chroma, &out->delta_e};
+    return stats_planes(tex_v, 3, ana_texdiff_coverage(texture), nt, tex_o, err);
 }
 
 /* ---- Frames ---- */
