@@ -534,55 +534,62 @@ static int texel_reduction(int width, int height, int render_side)
     return f;
 }
 
-/* Box-filters a width x height map by f (which divides both sides): a reduced texel is covered
- * when any of its f x f texels is, and holds the mean of the covered ones' finite values (NaN
- * when none is finite). *cov and the three reduced maps are md_malloc'd into out_vals[3]. */
+/* Box-filters a width x height map by f (a power of two dividing both sides): a reduced texel is
+ * covered when any of its f x f texels is, and holds the mean of the covered ones' finite values
+ * (NaN when none is finite). One reduced row at a time: its sums and counts stay in cache and
+ * each texel's sum is still taken row by row, left to right, so the same bits as summing over
+ * the whole map at once. *cov and the three reduced maps are md_malloc'd into out_vals[3]. */
 static int reduce_maps(const float *const vals[3], const uint8_t *coverage, int width, int height,
                        int f, uint8_t **cov_out, float *out_vals[3], md_error *err)
 {
     const int rw = width / f, rh = height / f;
     const size_t rn = (size_t)rw * (size_t)rh;
+    int shift = 0;
+    while ((1 << shift) < f)
+        shift++;
     uint8_t *cov = md_malloc(rn);
-    float *sum = md_calloc(rn * 3, sizeof(float));
-    uint16_t *count = md_calloc(rn * 3, sizeof(uint16_t));
-    if (cov == NULL || sum == NULL || count == NULL) {
+    float *sum = md_malloc_array((size_t)rw * 3, sizeof(float));
+    uint16_t *count = md_malloc_array((size_t)rw * 3, sizeof(uint16_t));
+    for (int c = 0; c < 3; c++)
+        out_vals[c] = md_malloc_array(rn, sizeof(float));
+    if (cov == NULL || sum == NULL || count == NULL || out_vals[0] == NULL || out_vals[1] == NULL ||
+        out_vals[2] == NULL) {
         md_free(cov);
         md_free(sum);
         md_free(count);
+        for (int c = 0; c < 3; c++) {
+            md_free(out_vals[c]);
+            out_vals[c] = NULL;
+        }
         return md_fail(err, MD_ENOMEM, "texture figure: %dx%d maps", rw, rh);
     }
-    memset(cov, 0, rn);
-    for (int y = 0; y < height; y++) {
-        const size_t row = (size_t)(y / f) * (size_t)rw;
-        for (int x = 0; x < width; x++) {
-            const size_t i = (size_t)y * (size_t)width + (size_t)x;
-            if (coverage != NULL && coverage[i] == 0)
-                continue;
-            const size_t r = row + (size_t)(x / f);
-            cov[r] = 1;
-            for (int c = 0; c < 3; c++) {
-                const float v = vals[c][i];
-                if (isfinite(v)) {
-                    sum[3 * r + c] += v;
-                    count[3 * r + c]++;
-                }
+    for (int ry = 0; ry < rh; ry++) {
+        uint8_t *crow = cov + (size_t)ry * (size_t)rw;
+        memset(crow, 0, (size_t)rw);
+        memset(sum, 0, (size_t)rw * 3 * sizeof(float));
+        memset(count, 0, (size_t)rw * 3 * sizeof(uint16_t));
+        for (int y = ry * f; y < (ry + 1) * f; y++) {
+            const size_t row = (size_t)y * (size_t)width;
+            const uint8_t *mrow = coverage != NULL ? coverage + row : NULL;
+            const float *v0 = vals[0] + row, *v1 = vals[1] + row, *v2 = vals[2] + row;
+            for (int x = 0; x < width; x++) {
+                if (mrow != NULL && mrow[x] == 0)
+                    continue;
+                const int r = x >> shift;
+                crow[r] = 1;
+                const float v[3] = {v0[x], v1[x], v2[x]};
+                for (int c = 0; c < 3; c++)
+                    if (isfinite(v[c])) {
+                        sum[3 * r + c] += v[c];
+                        count[3 * r + c]++;
+                    }
             }
         }
-    }
-    for (int c = 0; c < 3; c++) {
-        out_vals[c] = md_malloc_array(rn, sizeof(float));
-        if (out_vals[c] == NULL) {
-            for (int k = 0; k < c; k++) {
-                md_free(out_vals[k]);
-                out_vals[k] = NULL;
-            }
-            md_free(cov);
-            md_free(sum);
-            md_free(count);
-            return md_fail(err, MD_ENOMEM, "texture figure: %dx%d maps", rw, rh);
+        for (int c = 0; c < 3; c++) {
+            float *o = out_vals[c] + (size_t)ry * (size_t)rw;
+            for (int r = 0; r < rw; r++)
+                o[r] = count[3 * r + c] ? sum[3 * r + c] / (float)count[3 * r + c] : NAN;
         }
-        for (size_t r = 0; r < rn; r++)
-            out_vals[c][r] = count[3 * r + c] ? sum[3 * r + c] / (float)count[3 * r + c] : NAN;
     }
     md_free(sum);
     md_free(count);
