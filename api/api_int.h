@@ -205,6 +205,10 @@ void api_http_quiesce(api_server *s); /* stop accepting; shorten idle timeouts o
 void api_http_log_requests(api_server *s, md_log_level level, const char *what);
 void api_http_stop(api_server *s); /* stop MHD and close its handles */
 void api_req_suspend(api_req *req);
+/* Allocates a route's zeroed state of size bytes and hands it to req (freed with op_free, or
+ * md_free when NULL, when the request ends). On failure answers 500 and returns NULL, so a
+ * route just returns. */
+void *api_req_op_new(api_req *req, size_t size, void (*op_free)(void *op));
 /* Hands the response over to req (takes ownership) and resumes the connection if suspended.
  * The first reply wins; later ones are dropped. */
 void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp);

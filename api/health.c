@@ -432,13 +432,9 @@ static void probe_done(uv_work_t *w, int status)
 void api_readyz(api_req *req)
 {
     api_server *s = req->srv;
-    ready_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    ready_op *op = api_req_op_new(req, sizeof *op, NULL);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = md_free;
     op->req = req;
     op->storage = s->storage;
     op->pending = 1; /* released at the end of this function */

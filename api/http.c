@@ -127,6 +127,18 @@ void api_http_log_requests(api_server *s, md_log_level level, const char *what)
     }
 }
 
+void *api_req_op_new(api_req *req, size_t size, void (*op_free)(void *op))
+{
+    void *op = md_calloc(1, size);
+    if (op == NULL) {
+        api_reply_problem(req, 500, "internal", "out of memory");
+        return NULL;
+    }
+    req->op = op;
+    req->op_free = op_free ? op_free : md_free;
+    return op;
+}
+
 void api_req_suspend(api_req *req)
 {
     if (!req->suspended && !req->replied) {

@@ -261,13 +261,9 @@ void api_job_list(api_req *req)
                           "cursor is not a next_cursor this server gave out");
         return;
     }
-    list_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    list_op *op = api_req_op_new(req, sizeof *op, list_free);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = list_free;
     op->req = req;
     op->limit = (int)n;
     if (status)
@@ -356,13 +352,9 @@ static void on_cancel_job(redisAsyncContext *c, void *r, void *priv)
 void api_job_cancel(api_req *req)
 {
     api_server *s = req->srv;
-    cancel_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    cancel_op *op = api_req_op_new(req, sizeof *op, NULL);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = md_free;
     char key[JQ_KEY_MAX], metrics[JQ_KEY_MAX], now[32];
     job_key(req, key, sizeof key);
     jq_key(metrics, sizeof metrics, s->prefix, "metrics");
@@ -447,13 +439,9 @@ static void on_delete(redisAsyncContext *c, void *r, void *priv)
 void api_job_delete(api_req *req)
 {
     api_server *s = req->srv;
-    delete_req_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    delete_req_op *op = api_req_op_new(req, sizeof *op, NULL);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = md_free;
     op->req = req;
     op->storage = s->storage;
     snprintf(op->prefix, sizeof op->prefix, "jobs/%s/", req->id);
@@ -590,13 +578,9 @@ static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
 void api_artifact_get(api_req *req)
 {
     api_server *s = req->srv;
-    artifact_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    artifact_op *op = api_req_op_new(req, sizeof *op, artifact_free);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = artifact_free;
     op->req = req;
     op->storage = s->storage;
     char key[JQ_KEY_MAX];

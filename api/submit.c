@@ -506,13 +506,9 @@ void api_submit(api_req *req)
         api_reply_redis_down(req);
         return;
     }
-    submit_op *op = md_calloc(1, sizeof *op);
-    if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+    submit_op *op = api_req_op_new(req, sizeof *op, op_free);
+    if (op == NULL)
         return;
-    }
-    req->op = op;
-    req->op_free = op_free;
     op->req = req;
     op->lim = s->lim;
     op->storage = s->storage;
