@@ -120,6 +120,35 @@ static double pow7(double x)
     return x3 * x3 * x;
 }
 
+/* (17)-(22) and the result, shared by both paths: c1, s1 are the cosine and sine of the mean
+ * hue hbp (degrees). T takes cos and sin of 2h', 3h', 4h' from them by the multiple-angle
+ * identities instead of four cosines: the same value to rounding, and the texture difference
+ * calls this 4M times. */
+static double ciede2000_finish(double dLp, double dCp, double dHp, double Lbp, double Cbp,
+                               double hbp, double c1, double s1)
+{
+    const double pow25_7 = 6103515625.0; /* 25^7 */
+    const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
+    const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
+    const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;
+    const double cos30 = 0.86602540378443864676, sin30 = 0.5;
+    const double cos6 = 0.99452189536827333692, sin6 = 0.10452846326765347140;
+    const double cos63 = 0.45399049973954679156, sin63 = 0.89100652418836786236;
+    double T = 1.0 - 0.17 * (c1 * cos30 + s1 * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
+               0.20 * (c4 * cos63 + s4 * sin63);
+    double dtheta = 30.0 * exp(-((hbp - 275.0) / 25.0) * ((hbp - 275.0) / 25.0));
+    double Cbp7 = pow7(Cbp);
+    double RC = 2.0 * sqrt(Cbp7 / (Cbp7 + pow25_7));
+    double L50 = (Lbp - 50.0) * (Lbp - 50.0);
+    double SL = 1.0 + 0.015 * L50 / sqrt(20.0 + L50);
+    double SC = 1.0 + 0.045 * Cbp;
+    double SH = 1.0 + 0.015 * Cbp * T;
+    double RT = -sin(rad(2.0 * dtheta)) * RC;
+    double l = dLp / SL, c = dCp / SC, h = dHp / SH;
+    double sq = l * l + c * c + h * h + RT * c * h;
+    return sq > 0.0 ? sqrt(sq) : 0.0;
+}
+
 /* Sharma et al.'s equations as written, through the hue angles; ana_ciede2000's fallback for
  * hues exactly opposite, where the mean hue's direction is not defined by the vectors. */
 static double ciede2000_angles(const double lab1[3], const double lab2[3])
@@ -165,28 +194,7 @@ static double ciede2000_angles(const double lab1[3], const double lab2[3])
         hbp = 0.5 * (h1p + h2p + 360.0);
     else
         hbp = 0.5 * (h1p + h2p - 360.0);
-    /* T from one sine and cosine of the mean hue by the multiple-angle identities, instead of
-     * four cosines: the same value to rounding, and the texture difference calls this 4M times. */
-    const double c1 = cos(rad(hbp)), s1 = sin(rad(hbp));
-    const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
-    const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
-    const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;
-    const double cos30 = 0.86602540378443864676, sin30 = 0.5;
-    const double cos6 = 0.99452189536827333692, sin6 = 0.10452846326765347140;
-    const double cos63 = 0.45399049973954679156, sin63 = 0.89100652418836786236;
-    double T = 1.0 - 0.17 * (c1 * cos30 + s1 * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
-               0.20 * (c4 * cos63 + s4 * sin63);
-    double dtheta = 30.0 * exp(-((hbp - 275.0) / 25.0) * ((hbp - 275.0) / 25.0));
-    double Cbp7 = pow7(Cbp);
-    double RC = 2.0 * sqrt(Cbp7 / (Cbp7 + pow25_7));
-    double L50 = (Lbp - 50.0) * (Lbp - 50.0);
-    double SL = 1.0 + 0.015 * L50 / sqrt(20.0 + L50);
-    double SC = 1.0 + 0.045 * Cbp;
-    double SH = 1.0 + 0.015 * Cbp * T;
-    double RT = -sin(rad(2.0 * dtheta)) * RC;
-    double l = dLp / SL, c = dCp / SC, h = dHp / SH;
-    double sq = l * l + c * c + h * h + RT * c * h;
-    return sq > 0.0 ? sqrt(sq) : 0.0;
+    return ciede2000_finish(dLp, dCp, dHp, Lbp, Cbp, hbp, cos(rad(hbp)), sin(rad(hbp)));
 }
 
 /* The same quantities without the hue angles where vectors give them (equal to rounding):
@@ -241,24 +249,5 @@ double ana_ciede2000(const double lab1[3], const double lab2[3])
 
     double dLp = L2 - L1, dCp = C2p - C1p;
     double Lbp = 0.5 * (L1 + L2), Cbp = 0.5 * (C1p + C2p);
-    const double c1 = hx, s1 = hy;
-    const double c2 = 2.0 * c1 * c1 - 1.0, s2 = 2.0 * s1 * c1;
-    const double c3 = c2 * c1 - s2 * s1, s3 = s2 * c1 + c2 * s1;
-    const double c4 = 2.0 * c2 * c2 - 1.0, s4 = 2.0 * s2 * c2;
-    const double cos30 = 0.86602540378443864676, sin30 = 0.5;
-    const double cos6 = 0.99452189536827333692, sin6 = 0.10452846326765347140;
-    const double cos63 = 0.45399049973954679156, sin63 = 0.89100652418836786236;
-    double T = 1.0 - 0.17 * (c1 * cos30 + s1 * sin30) + 0.24 * c2 + 0.32 * (c3 * cos6 - s3 * sin6) -
-               0.20 * (c4 * cos63 + s4 * sin63);
-    double dtheta = 30.0 * exp(-((hbp - 275.0) / 25.0) * ((hbp - 275.0) / 25.0));
-    double Cbp7 = pow7(Cbp);
-    double RC = 2.0 * sqrt(Cbp7 / (Cbp7 + pow25_7));
-    double L50 = (Lbp - 50.0) * (Lbp - 50.0);
-    double SL = 1.0 + 0.015 * L50 / sqrt(20.0 + L50);
-    double SC = 1.0 + 0.045 * Cbp;
-    double SH = 1.0 + 0.015 * Cbp * T;
-    double RT = -sin(rad(2.0 * dtheta)) * RC;
-    double l = dLp / SL, c = dCp / SC, h = dHp / SH;
-    double sq = l * l + c * c + h * h + RT * c * h;
-    return sq > 0.0 ? sqrt(sq) : 0.0;
+    return ciede2000_finish(dLp, dCp, dHp, Lbp, Cbp, hbp, hx, hy);
 }
