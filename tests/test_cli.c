@@ -13,43 +13,15 @@
 
 #include "mesh/image.h"
 
-static const char *morph_bin(void)
-{
-    const char *bin = getenv("MORPH_BIN");
-    if (bin == NULL) {
-        fprintf(stderr, "MORPH_BIN is not set (run through ctest)\n");
-        exit(1);
-    }
-    return bin;
-}
-
 static char last_stderr[8192];
 
 /* Runs `morph ARGS` with stdout and stderr captured; returns the exit status. */
 static int morph(const char *tmp, const char *args)
 {
-    char cmd[32768];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", morph_bin(), args,
-             tmp, tmp);
-    int status = system(cmd);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/stderr.txt", tmp);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(last_stderr, 1, sizeof last_stderr - 1, f) : 0;
-    last_stderr[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run_morph(tmp, "", args, last_stderr, sizeof last_stderr);
 }
 
-#define CHECK_STDERR(needle)                                                                       \
-    do {                                                                                           \
-        if (strstr(last_stderr, (needle)) == NULL) {                                               \
-            fprintf(stderr, "%s:%d: expected stderr containing '%s', got '%s'\n", __FILE__,        \
-                    __LINE__, (needle), last_stderr);                                              \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
+#define CHECK_STDERR(needle) CHECK_CONTAINS(last_stderr, needle)
 
 static int count_pngs(const char *dir)
 {
@@ -123,8 +95,8 @@ static void check_full_run(const char *tmp)
         json_t *src = json_object_get(json_object_get(man, "inputs"), "source");
         CHECK_INT(5954, json_integer_value(json_object_get(src, "vertices")));
         CHECK_INT(11904, json_integer_value(json_object_get(src, "triangles")));
-        json_t *tex = json_object_get(json_array_get(json_object_get(src, "materials"), 0),
-                                      "texture");
+        json_t *tex =
+            json_object_get(json_array_get(json_object_get(src, "materials"), 0), "texture");
         CHECK_INT(512, json_integer_value(json_object_get(tex, "width")));
         json_t *frames_j = json_object_get(man, "frames");
         CHECK_INT(41, json_array_size(frames_j));
@@ -189,8 +161,8 @@ static void check_errors(const char *tmp)
              tmp, tmp);
     CHECK_INT(2, morph(tmp, args));
     CHECK_STDERR("--size: '12'");
-    snprintf(args, sizeof args, "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --bogus", tmp,
-             tmp, tmp);
+    snprintf(args, sizeof args, "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --bogus", tmp, tmp,
+             tmp);
     CHECK_INT(2, morph(tmp, args));
     CHECK_STDERR("unknown option '--bogus'");
     snprintf(args, sizeof args, "run %s/s/sample_A.obj %s/nope.obj -o %s/e", tmp, tmp, tmp);

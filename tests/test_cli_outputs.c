@@ -29,32 +29,10 @@ static char last_stderr[8192];
 /* Runs `morph ARGS` with stdout and stderr captured; returns the exit status. */
 static int morph(const char *tmp, const char *args)
 {
-    const char *bin = getenv("MORPH_BIN");
-    if (bin == NULL) {
-        fprintf(stderr, "MORPH_BIN is not set (run through ctest)\n");
-        exit(1);
-    }
-    char cmd[32768];
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt'", bin, args, tmp, tmp);
-    int status = system(cmd);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/stderr.txt", tmp);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(last_stderr, 1, sizeof last_stderr - 1, f) : 0;
-    last_stderr[n] = '\0';
-    if (f)
-        fclose(f);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test_run_morph(tmp, "", args, last_stderr, sizeof last_stderr);
 }
 
-#define CHECK_STDERR(needle)                                                                       \
-    do {                                                                                           \
-        if (strstr(last_stderr, (needle)) == NULL) {                                               \
-            fprintf(stderr, "%s:%d: expected stderr containing '%s', got '%s'\n", __FILE__,        \
-                    __LINE__, (needle), last_stderr);                                              \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
+#define CHECK_STDERR(needle) CHECK_CONTAINS(last_stderr, needle)
 
 static long file_size(const char *dir, const char *name)
 {

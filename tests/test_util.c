@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int test_failures;
@@ -84,4 +85,37 @@ int test_max_diff(const uint8_t *a, const uint8_t *b, int width, int height)
         worst = d > worst ? d : worst;
     }
     return worst;
+}
+
+/* ---- Running the morph binary ---- */
+
+const char *test_morph_bin(void)
+{
+    const char *bin = getenv("MORPH_BIN");
+    if (bin == NULL) {
+        fprintf(stderr, "MORPH_BIN is not set (run through ctest)\n");
+        exit(1);
+    }
+    return bin;
+}
+
+void test_slurp(const char *dir, const char *name, char *buf, size_t cap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+int test_run_morph(const char *dir, const char *env, const char *args, char *err_out, size_t cap)
+{
+    char cmd[32768];
+    snprintf(cmd, sizeof cmd, "%s '%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt' </dev/null", env,
+             test_morph_bin(), args, dir, dir);
+    int status = system(cmd);
+    test_slurp(dir, "stderr.txt", err_out, cap);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

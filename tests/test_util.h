@@ -49,7 +49,7 @@ extern int test_failures;
     do {                                                                                           \
         int rc_ = (rc);                                                                            \
         if (rc_ != 0) {                                                                            \
-            fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", __FILE__, __LINE__, #rc,               \
+            fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", __FILE__, __LINE__, #rc,                \
                     md_err_name(rc_), (err)->msg);                                                 \
             test_failures++;                                                                       \
         }                                                                                          \
@@ -65,7 +65,8 @@ extern int test_failures;
         }                                                                                          \
     } while (0)
 
-/* Returns 0 when every CHECK passed, 1 otherwise; prints a summary. Use as `return test_done();`. */
+/* Returns 0 when every CHECK passed, 1 otherwise; prints a summary. Use as `return test_done();`.
+ */
 int test_done(void);
 
 /* The shared data folder ($MORPHD_DATA or the build's default). When it or the file rel under
@@ -76,6 +77,26 @@ const char *test_data_try(const char *rel);
 
 /* A fresh empty scratch directory for this test (under $MORPHD_TEST_TMP or /tmp). */
 const char *test_tmpdir(const char *name);
+
+/* Checks that text contains needle, printing both otherwise. */
+#define CHECK_CONTAINS(text, needle)                                                               \
+    do {                                                                                           \
+        if (strstr((text), (needle)) == NULL) {                                                    \
+            fprintf(stderr, "%s:%d: expected %s containing '%s', got '%s'\n", __FILE__, __LINE__,  \
+                    #text, (needle), (text));                                                      \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* The morph binary under test ($MORPH_BIN, set by ctest); exits 1 when unset. */
+const char *test_morph_bin(void);
+/* Runs `ENV morph ARGS` in a shell with stdout and stderr captured in DIR/stdout.txt and
+ * DIR/stderr.txt and stdin from /dev/null; copies stderr (cut to cap - 1 bytes) into err_out. env
+ * may be "" and is put before the binary (e.g. "env -u VAR"). Returns the exit status, -1 when
+ * killed. */
+int test_run_morph(const char *dir, const char *env, const char *args, char *err_out, size_t cap);
+/* Reads DIR/NAME into buf (cut to cap - 1 bytes, NUL-terminated; empty when missing). */
+void test_slurp(const char *dir, const char *name, char *buf, size_t cap);
 
 /* PSNR in dB between two same-size RGB8 images (INFINITY when equal). */
 double test_psnr(const uint8_t *a, const uint8_t *b, int width, int height);
