@@ -13,6 +13,9 @@
 #include "gpu/engine.h"
 #include "gpu/kernels.h"
 #include "test_util.h"
+#ifdef MORPHD_HAVE_CUDA
+#include "gpu/cuda/engine_cuda.h"
+#endif
 
 typedef struct fx_mesh {
     uint32_t vertex_count, triangle_count;
@@ -20,6 +23,22 @@ typedef struct fx_mesh {
     uint32_t *tri; /* 3 per triangle */
     float *uv;     /* 2 per vertex (UV index = vertex index) */
 } fx_mesh;
+
+/* GPU tests call this first: exits 77 (ctest skip) without a CUDA build or a device. */
+static inline void fx_require_cuda_device(void)
+{
+#ifdef MORPHD_HAVE_CUDA
+    md_error err;
+    md_error_clear(&err);
+    if (eng_cuda_device_count(&err) < 1) {
+        fprintf(stderr, "skip: %s\n", err.msg);
+        exit(TEST_SKIP);
+    }
+#else
+    fprintf(stderr, "skip: built without the CUDA engine\n");
+    exit(TEST_SKIP);
+#endif
+}
 
 static inline void *fx_alloc(size_t n)
 {

@@ -13,27 +13,8 @@
 
 #include "engine_fixtures.h"
 #include "gpu/engine_int.h"
-#ifdef MORPHD_HAVE_CUDA
-#include "gpu/cuda/engine_cuda.h"
-#endif
-
 #define VARIANTS 4
 #define BATCH 64
-
-static void require_device(void)
-{
-#ifdef MORPHD_HAVE_CUDA
-    md_error err;
-    md_error_clear(&err);
-    if (eng_cuda_device_count(&err) < 1) {
-        fprintf(stderr, "skip: %s\n", err.msg);
-        exit(TEST_SKIP);
-    }
-#else
-    fprintf(stderr, "skip: built without the CUDA engine\n");
-    exit(TEST_SKIP);
-#endif
-}
 
 typedef struct frame_store {
     const eng_job *jobs;
@@ -182,7 +163,7 @@ static void check_batch(eng *e, const char *what, frame_store *alone, const vari
 
 int main(void)
 {
-    require_device();
+    fx_require_cuda_device();
     variants v;
     variants_make(&v);
     md_error err;

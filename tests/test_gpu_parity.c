@@ -17,25 +17,6 @@
 #include "engine_fixtures.h"
 #include "gpu/engine_int.h"
 #include "jobs/job.h"
-#ifdef MORPHD_HAVE_CUDA
-#include "gpu/cuda/engine_cuda.h"
-#endif
-
-static void require_device(void)
-{
-#ifdef MORPHD_HAVE_CUDA
-    md_error err;
-    md_error_clear(&err);
-    if (eng_cuda_device_count(&err) < 1) {
-        fprintf(stderr, "skip: %s\n", err.msg);
-        exit(TEST_SKIP);
-    }
-#else
-    fprintf(stderr, "skip: built without the CUDA engine\n");
-    exit(TEST_SKIP);
-#endif
-}
-
 /* ---- Rendering a batch into memory ---- */
 
 typedef struct frame_store {
@@ -310,7 +291,7 @@ static void ict_free(ict *c)
 
 int main(void)
 {
-    require_device();
+    fx_require_cuda_device();
     scene s;
     scene_make(&s);
     check_parity("synthetic", s.jobs, 3);
