@@ -67,9 +67,7 @@ static json_t *time_or_null(const char *text)
     if (end == text || !(t >= 0))
         return json_null();
     char out[32];
-    /* The hash holds milliseconds as decimal text ("...600.123"); jq_time_format truncates, and
-     * 0.123 reads back as 0.12299..., so round to the nearest millisecond first. */
-    jq_time_format(t + 0.0005, out);
+    jq_time_format(t, out);
     return json_string(out);
 }
 

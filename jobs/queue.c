@@ -143,14 +143,20 @@ void jq_time_format(double unix_s, char out[32])
         snprintf(out, 32, "1970-01-01T00:00:00.000Z");
         return;
     }
-    time_t secs = (time_t)unix_s;
-    int ms = (int)((unix_s - (double)secs) * 1000.0);
-    if (ms > 999)
-        ms = 999;
+    /* Rounded to the nearest millisecond, carrying into the seconds: times come back from Redis
+     * as decimal text ("...600.123" reads as 600.12299...), which truncation would print as .122.
+     */
+    double whole_ms = floor(unix_s * 1000.0 + 0.5);
+    time_t secs = (time_t)(whole_ms / 1000.0);
+    unsigned ms = (unsigned)(whole_ms - (double)secs * 1000.0);
+    if (ms > 999) {
+        secs += 1;
+        ms -= 1000;
+    }
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)ms % 1000u);
+    snprintf(out + n, 32 - n, ".%03uZ", ms % 1000u);
 }
 
 /* ---- Metrics ---- */

@@ -52,7 +52,7 @@ int jq_id_new(char out[JQ_ID_LEN + 1], md_error *err);
 int jq_id_valid(const char *id);
 /* Wall-clock seconds since the epoch (md_now() is monotonic and not for records). */
 double jq_wall_now(void);
-/* "2026-11-25T10:00:00.123Z"; out needs 32 bytes. */
+/* "2026-11-25T10:00:00.123Z", rounded to the nearest millisecond; out needs 32 bytes. */
 void jq_time_format(double unix_s, char out[32]);
 
 /* ---- Metrics ---- */
