@@ -11,11 +11,6 @@
 
 #include "version.h"
 
-static json_t *vec3(const float v[3])
-{
-    return json_pack("[f,f,f]", (double)v[0], (double)v[1], (double)v[2]);
-}
-
 /* A JSON string for text from a file (material names, paths), which need not be UTF-8: jansson
  * refuses invalid UTF-8, so such text is kept with its non-ASCII bytes shown as '?'. */
 static json_t *text(const char *s)
@@ -51,27 +46,24 @@ static json_t *input_json(const char *path, const char *texture_override, const 
                                 img_width(tex), "height", img_height(tex));
         json_array_append_new(materials,
                               json_pack("{s:o,s:o,s:o}", "name", text(mesh_material_name(m, i)),
-                                        "color", vec3(rgb), "texture", texture));
+                                        "color", job_vec3_json(rgb), "texture", texture));
     }
     float min[3], max[3];
     mesh_bounds(m, min, max);
     return json_pack("{s:o,s:s,s:I,s:I,s:I,s:o,s:{s:o,s:o}}", "path", text(path), "format",
                      mesh_format(m), "vertices", (json_int_t)mesh_vertex_count(m), "triangles",
                      (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
-                     "materials", materials, "bounds", "min", vec3(min), "max", vec3(max));
+                     "materials", materials, "bounds", "min", job_vec3_json(min), "max",
+                     job_vec3_json(max));
 }
 
+/* The resolved camera, and whether it was framed automatically or given. */
 static json_t *camera_json(const job_spec *spec, const eng_camera *cam)
 {
-    json_t *j =
-        json_pack("{s:s,s:o,s:o,s:o,s:b,s:f,s:f}", "mode",
-                  spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit", "eye", vec3(cam->eye),
-                  "target", vec3(cam->target), "up", vec3(cam->up), "orthographic",
-                  cam->orthographic, "near", (double)cam->z_near, "far", (double)cam->z_far);
-    if (cam->orthographic)
-        json_object_set_new(j, "ortho_height", json_real(cam->ortho_height));
-    else
-        json_object_set_new(j, "fov_y_deg", json_real(cam->fov_y_deg));
+    json_t *j = job_camera_json(cam);
+    if (j != NULL)
+        json_object_set_new(
+            j, "mode", json_string(spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit"));
     return j;
 }
 

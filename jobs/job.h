@@ -148,6 +148,13 @@ int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, 
  * out of memory. */
 json_t *job_spec_to_json(const job_spec *spec);
 
+/* ---- Manifest pieces (jobs/manifest_json.c) ---- */
+
+/* What `morph run`'s and the worker's manifest.json say alike: a vector as [x, y, z], a
+ * resolved camera (eye, target, up, orthographic, near, far, and fov_y_deg or ortho_height). */
+json_t *job_vec3_json(const float v[3]);
+json_t *job_camera_json(const eng_camera *cam);
+
 /* ---- Inputs ---- */
 
 typedef struct job_inputs job_inputs;

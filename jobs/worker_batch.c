@@ -242,11 +242,6 @@ static void delete_stale_frames(wk *w, wk_job *j)
     md_free(s.doomed);
 }
 
-static json_t *vec3(const float v[3])
-{
-    return json_pack("[f,f,f]", (double)v[0], (double)v[1], (double)v[2]);
-}
-
 static json_t *mesh_json(const mesh *m)
 {
     float min[3], max[3];
@@ -254,20 +249,8 @@ static json_t *mesh_json(const mesh *m)
     return json_pack("{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "format", mesh_format(m), "vertices",
                      (json_int_t)mesh_vertex_count(m), "triangles",
                      (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
-                     "materials", (json_int_t)mesh_material_count(m), "bounds", "min", vec3(min),
-                     "max", vec3(max));
-}
-
-static json_t *camera_json(const eng_camera *cam)
-{
-    json_t *j = json_pack("{s:o,s:o,s:o,s:b,s:f,s:f}", "eye", vec3(cam->eye), "target",
-                          vec3(cam->target), "up", vec3(cam->up), "orthographic", cam->orthographic,
-                          "near", (double)cam->z_near, "far", (double)cam->z_far);
-    if (cam->orthographic)
-        json_object_set_new(j, "ortho_height", json_real(cam->ortho_height));
-    else
-        json_object_set_new(j, "fov_y_deg", json_real(cam->fov_y_deg));
-    return j;
+                     "materials", (json_int_t)mesh_material_count(m), "bounds", "min",
+                     job_vec3_json(min), "max", job_vec3_json(max));
 }
 
 typedef struct batch_info {
@@ -321,7 +304,7 @@ static json_t *manifest_json(wk *w, wk_job *j, const char *status, const batch_i
     if (root == NULL)
         return NULL;
     if (bi->first != NULL && j->spec.kind != JOB_KIND_RENDER)
-        json_object_set_new(root, "camera", camera_json(&bi->first->camera));
+        json_object_set_new(root, "camera", job_camera_json(&bi->first->camera));
     if (j->outputs != NULL) {
         json_t *outputs = job_outputs_manifest(j->outputs);
         if (outputs != NULL)
