@@ -118,21 +118,16 @@ int srv_api_main(int argc, char **argv)
             setenv("UV_THREADPOOL_SIZE", optarg, 1);
             break;
         }
-        case OPT_LOG_LEVEL:
-            if (strcmp(optarg, "debug") == 0)
-                md_log_set_stderr_level(MD_LOG_DEBUG);
-            else if (strcmp(optarg, "info") == 0)
-                md_log_set_stderr_level(MD_LOG_INFO);
-            else if (strcmp(optarg, "warn") == 0)
-                md_log_set_stderr_level(MD_LOG_WARN);
-            else if (strcmp(optarg, "error") == 0)
-                md_log_set_stderr_level(MD_LOG_ERROR);
-            else {
-                fprintf(stderr, "morphd api: --log-level: '%s' is not debug, info, warn or error\n",
-                        optarg);
+        case OPT_LOG_LEVEL: {
+            md_log_level level;
+            md_error lerr;
+            if (md_log_level_parse(optarg, &level, &lerr) != 0) {
+                fprintf(stderr, "morphd api: --log-level: %s\n", lerr.msg);
                 return 2;
             }
+            md_log_set_stderr_level(level);
             break;
+        }
         case 'h':
             api_usage(stdout);
             return 0;

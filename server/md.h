@@ -90,6 +90,9 @@ typedef enum md_log_level { MD_LOG_DEBUG, MD_LOG_INFO, MD_LOG_WARN, MD_LOG_ERROR
  * optional log file at or above DEBUG: "2026-11-25T10:00:00.123Z info  message". */
 void md_log(md_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void md_log_set_stderr_level(md_log_level level);
+/* "debug", "info", "warn" or "error" (a --log-level value) to its level; MD_EINVAL otherwise,
+ * with a detail naming the accepted words. */
+int md_log_level_parse(const char *name, md_log_level *out, md_error *err);
 /* The name stderr lines start with ("morph run: error: ..."); borrowed, default "morphd". */
 void md_log_set_program(const char *name);
 /* Borrowed: the caller closes the file after md_log_set_file(NULL). */

@@ -5,6 +5,7 @@
 #include "md.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -25,6 +26,24 @@ static const char *level_name(md_log_level level)
         return "error";
     }
     return "?    ";
+}
+
+int md_log_level_parse(const char *name, md_log_level *out, md_error *err)
+{
+    static const struct {
+        const char *name;
+        md_log_level level;
+    } levels[] = {{"debug", MD_LOG_DEBUG},
+                  {"info", MD_LOG_INFO},
+                  {"warn", MD_LOG_WARN},
+                  {"error", MD_LOG_ERROR}};
+    for (size_t i = 0; name != NULL && i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(name, levels[i].name) == 0) {
+            *out = levels[i].level;
+            return 0;
+        }
+    return md_fail(err, MD_EINVAL, "'%s' is not debug, info, warn or error",
+                   name ? name : "(null)");
 }
 
 void md_log_set_stderr_level(md_log_level level)
@@ -67,7 +86,10 @@ void md_log(md_log_level level, const char *fmt, ...)
     pthread_mutex_lock(&log_lock);
     if (level >= stderr_level)
         fprintf(stderr, "%s: %s: %s\n", program,
-                level == MD_LOG_ERROR ? "error" : level == MD_LOG_WARN ? "warning" : "info", msg);
+                level == MD_LOG_ERROR  ? "error"
+                : level == MD_LOG_WARN ? "warning"
+                                       : "info",
+                msg);
     if (log_file != NULL) {
         fprintf(log_file, "%s %s %s\n", stamp, level_name(level), msg);
         fflush(log_file);

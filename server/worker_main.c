@@ -188,19 +188,14 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
             if ((rc = md_limits_set(&cfg->limits, optarg, err)) != 0)
                 md_error_prefix(err, "--limit: ");
             break;
-        case OPT_LOG_LEVEL:
-            if (strcmp(optarg, "debug") == 0)
-                md_log_set_stderr_level(MD_LOG_DEBUG);
-            else if (strcmp(optarg, "info") == 0)
-                md_log_set_stderr_level(MD_LOG_INFO);
-            else if (strcmp(optarg, "warn") == 0)
-                md_log_set_stderr_level(MD_LOG_WARN);
-            else if (strcmp(optarg, "error") == 0)
-                md_log_set_stderr_level(MD_LOG_ERROR);
+        case OPT_LOG_LEVEL: {
+            md_log_level level;
+            if ((rc = md_log_level_parse(optarg, &level, err)) == 0)
+                md_log_set_stderr_level(level);
             else
-                rc = md_fail(err, MD_EINVAL, "--log-level: '%s' is not debug, info, warn or error",
-                             optarg);
+                md_error_prefix(err, "--log-level: ");
             break;
+        }
         case 'h':
             usage(stdout);
             return 1;

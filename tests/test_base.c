@@ -16,6 +16,13 @@ int main(void)
     CHECK_INT(2, md_err_exit_code(MD_EPARSE));
     CHECK_INT(1, md_err_exit_code(MD_ENOMEM));
     CHECK(strcmp(md_err_name(MD_ETOPOLOGY), "ETOPOLOGY") == 0);
+    md_log_level level = MD_LOG_ERROR;
+    CHECK_OK(md_log_level_parse("debug", &level, &err), &err);
+    CHECK_INT(MD_LOG_DEBUG, level);
+    CHECK_OK(md_log_level_parse("warn", &level, &err), &err);
+    CHECK_INT(MD_LOG_WARN, level);
+    CHECK_INT(MD_EINVAL, md_log_level_parse("loud", &level, &err));
+    CHECK_MSG(&err, "'loud' is not debug, info, warn or error");
     CHECK(strcmp(md_strerror(12345), "unknown error") == 0);
 
     md_limits lim;
