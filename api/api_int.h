@@ -23,6 +23,7 @@
 
 #include "api/api.h"
 #include "jobs/queue.h"
+#include "jobs/record.h"
 #include "storage/storage.h"
 
 #define API_OWNER_MAX 65        /* owner names: 1..64 bytes of [A-Za-z0-9._-] */
@@ -244,8 +245,6 @@ json_t *api_job_json(const char *const *fields, const char *const *values, size_
 json_t *api_job_json_reply(const redisReply *r);
 /* The value of field in an HGETALL reply, NULL if absent. */
 const char *api_reply_field(const redisReply *r, const char *field);
-/* 1 for succeeded, failed, canceled. */
-int api_status_terminal(const char *status);
 /* The artifact name pattern of openapi.yaml: one folder level at most, no dot segments. */
 int api_artifact_name_valid(const char *name);
 
@@ -291,8 +290,8 @@ typedef struct api_metrics_input {
     const char *const *workers;   /* alive workers' names */
     const char *const *gpu_bytes; /* their gpu_memory_used_bytes ("" when unknown) */
     size_t worker_count;
+    const char *const *engines; /* the engine each runs ("cpu", "cuda"; "" when unknown) */
     const char *version;
-    const char *engine;
     const api_http_stats *http;
 } api_metrics_input;
 void api_metrics_render(api_buf *out, const api_metrics_input *in);

@@ -211,6 +211,12 @@ static void render_http(api_buf *b, const api_http_stats *st)
     }
 }
 
+/* A worker name or engine safe to print as a label value. */
+static int label_ok(const char *s)
+{
+    return s != NULL && label_text_ok(s, strlen(s)) && !strchr(s, '"') && !strchr(s, '\\');
+}
+
 void api_metrics_render(api_buf *b, const api_metrics_input *in)
 {
     for (int m = 0; m < JQ_M_COUNT; m++) {
@@ -229,15 +235,34 @@ void api_metrics_render(api_buf *b, const api_metrics_input *in)
          "GPU memory each alive worker's engine holds, bytes.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
-        if (!numeric(in->gpu_bytes[i]) || !label_text_ok(w, strlen(w)) || strchr(w, '"') ||
-            strchr(w, '\\'))
+        if (!numeric(in->gpu_bytes[i]) || !label_ok(w))
             continue;
         api_buf_printf(b, "morphd_gpu_memory_used_bytes{worker=\"%s\"} %s\n", w, in->gpu_bytes[i]);
     }
+    head(b, "morphd_worker_info", "gauge", "The engine each alive worker runs; always 1.");
+    for (size_t i = 0; i < in->worker_count; i++) {
+        const char *w = in->workers[i];
+        if (!label_ok(w) || !label_ok(in->engines[i]))
+            continue;
+        api_buf_printf(b, "morphd_worker_info{worker=\"%s\",engine=\"%s\"} 1\n", w,
+                       in->engines[i][0] ? in->engines[i] : "unknown");
+    }
     render_http(b, in->http);
-    head(b, "morphd_build_info", "gauge", "The build of this api process; always 1.");
-    api_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"%s\"} 1\n", in->version,
-                   in->engine);
+    head(b, "morphd_build_info", "gauge",
+         "This build's version and each engine the alive workers run (none: no worker); 1.");
+    int shown = 0;
+    for (size_t i = 0; i < in->worker_count; i++) {
+        const char *e = in->engines[i];
+        int seen = !label_ok(e) || e[0] == '\0';
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(in->engines[k], e) == 0;
+        if (seen)
+            continue;
+        api_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"%s\"} 1\n", in->version, e);
+        shown++;
+    }
+    if (shown == 0)
+        api_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"none\"} 1\n", in->version);
 }
 
 /* ---- /healthz ---- */
@@ -258,17 +283,12 @@ static const char metrics_lua[] =
     "local names = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf', 'LIMIT', 0, 1000)\n"
     "local w = {}\n"
     "for _, n in ipairs(names) do\n"
-    "  local v = redis.call('HMGET', ARGV[2] .. n, 'gpu_memory_used_bytes')\n"
+    "  local v = redis.call('HMGET', ARGV[2] .. n, 'gpu_memory_used_bytes', 'engine')\n"
     "  w[#w + 1] = n\n"
     "  w[#w + 1] = v[1] or ''\n"
+    "  w[#w + 1] = v[2] or ''\n"
     "end\n"
     "return {m, xlen, pending, w}\n";
-
-#ifdef MORPHD_HAVE_CUDA
-#define BUILD_ENGINE "cuda"
-#else
-#define BUILD_ENGINE "cpu"
-#endif
 
 static void on_metrics(redisAsyncContext *c, void *r, void *priv)
 {
@@ -287,12 +307,13 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     const redisReply *hash = reply->element[0], *workers = reply->element[3];
-    size_t nf = hash->elements / 2, nw = workers->elements / 2;
+    size_t nf = hash->elements / 2, nw = workers->elements / 3;
     const char **f = md_calloc(nf + 1, sizeof *f), **v = md_calloc(nf + 1, sizeof *v);
     const char **wn = md_calloc(nw + 1, sizeof *wn), **wg = md_calloc(nw + 1, sizeof *wg);
+    const char **we = md_calloc(nw + 1, sizeof *we);
     api_buf b;
     api_buf_init(&b, 8 << 20);
-    if (f && v && wn && wg) {
+    if (f && v && wn && wg && we) {
         size_t k = 0;
         for (size_t i = 0; i < nf; i++) {
             const redisReply *a = hash->element[2 * i], *z = hash->element[2 * i + 1];
@@ -303,10 +324,13 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         }
         size_t wk = 0;
         for (size_t i = 0; i < nw; i++) {
-            const redisReply *a = workers->element[2 * i], *z = workers->element[2 * i + 1];
-            if (a->type == REDIS_REPLY_STRING && z->type == REDIS_REPLY_STRING) {
+            const redisReply *a = workers->element[3 * i], *z = workers->element[3 * i + 1],
+                             *e = workers->element[3 * i + 2];
+            if (a->type == REDIS_REPLY_STRING && z->type == REDIS_REPLY_STRING &&
+                e->type == REDIS_REPLY_STRING) {
                 wn[wk] = a->str;
-                wg[wk++] = z->str;
+                wg[wk] = z->str;
+                we[wk++] = e->str;
             }
         }
         long long xlen =
@@ -321,7 +345,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                                 .gpu_bytes = wg,
                                 .worker_count = wk,
                                 .version = MORPHD_VERSION,
-                                .engine = BUILD_ENGINE,
+                                .engines = we,
                                 .http = &req->srv->stats};
         api_metrics_render(&b, &in);
     } else {
@@ -331,6 +355,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     md_free(v);
     md_free(wn);
     md_free(wg);
+    md_free(we);
     size_t len = 0;
     char *text = api_buf_take(&b, &len);
     if (text == NULL) {

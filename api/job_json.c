@@ -14,21 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *field_get(const char *const *fields, const char *const *values, size_t n,
-                             const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (fields[i] && strcmp(fields[i], name) == 0)
-            return values[i];
-    return NULL;
-}
-
-int api_status_terminal(const char *status)
-{
-    return status && (strcmp(status, "succeeded") == 0 || strcmp(status, "failed") == 0 ||
-                      strcmp(status, "canceled") == 0);
-}
-
 /* ^[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)?$, at most 255 bytes. */
 int api_artifact_name_valid(const char *name)
 {
@@ -93,15 +78,14 @@ static json_t *object_or(const char *text, json_t *fallback)
 
 static const char *stage_of(const char *stage, const char *status)
 {
-    static const char *stages[] = {"queued", "loading", "rendering", "finishing", "done"};
-    for (size_t i = 0; stage && i < sizeof stages / sizeof stages[0]; i++)
-        if (strcmp(stage, stages[i]) == 0)
-            return stages[i];
-    if (api_status_terminal(status))
-        return "done";
-    if (status && strcmp(status, "running") == 0)
-        return "loading";
-    return "queued";
+    int known = jr_stage_parse(stage);
+    if (known >= 0)
+        return jr_stage_name((jr_stage)known);
+    if (jr_status_name_terminal(status))
+        return jr_stage_name(JR_STAGE_DONE);
+    if (jr_status_parse(status) == JR_RUNNING)
+        return jr_stage_name(JR_STAGE_LOADING);
+    return jr_stage_name(JR_STAGE_QUEUED);
 }
 
 static json_t *artifacts_of(const char *text, const char *id)
@@ -130,39 +114,39 @@ static json_t *artifacts_of(const char *text, const char *id)
 
 json_t *api_job_json(const char *const *fields, const char *const *values, size_t n)
 {
-#define GET(name) field_get(fields, values, n, name)
-    const char *id = GET("id");
+    jr_record rec;
+    jr_record_from_pairs(&rec, fields, values, n);
+#define GET(f) jr_get(&rec, JR_F_##f)
+    const char *id = GET(ID);
     if (id == NULL || !jq_id_valid(id))
         return NULL;
-    const char *status = GET("status");
-    const char *kind = GET("kind");
-    const char *error = GET("error");
-    if (status == NULL)
-        status = "queued";
+    const char *status = GET(STATUS);
+    const char *error = GET(ERROR);
+    if (jr_status_parse(status) < 0)
+        status = jr_status_name(JR_QUEUED);
     json_t *job = json_object();
     json_object_set_new(job, "id", json_string(id));
-    json_object_set_new(job, "kind",
-                        json_string(kind && strcmp(kind, "render") == 0 ? "render" : "morph"));
+    json_object_set_new(job, "kind", json_string(jr_kind_name(jr_kind_parse(GET(KIND)))));
     json_object_set_new(job, "status", json_string(status));
     json_object_set_new(job, "progress",
-                        json_pack("{s:I,s:I,s:s}", "frames_done", int_of(GET("frames_done")),
-                                  "frames_total", int_of(GET("frames_total")), "stage",
-                                  stage_of(GET("stage"), status)));
-    json_t *created = time_or_null(GET("created_at"));
+                        json_pack("{s:I,s:I,s:s}", "frames_done", int_of(GET(FRAMES_DONE)),
+                                  "frames_total", int_of(GET(FRAMES_TOTAL)), "stage",
+                                  stage_of(GET(STAGE), status)));
+    json_t *created = time_or_null(GET(CREATED_AT));
     if (json_is_null(created)) {
         json_decref(created);
         created = time_or_null("0");
     }
     json_object_set_new(job, "created_at", created);
-    json_object_set_new(job, "started_at", time_or_null(GET("started_at")));
-    json_object_set_new(job, "finished_at", time_or_null(GET("finished_at")));
-    json_object_set_new(job, "spec", object_or(GET("spec"), json_object()));
+    json_object_set_new(job, "started_at", time_or_null(GET(STARTED_AT)));
+    json_object_set_new(job, "finished_at", time_or_null(GET(FINISHED_AT)));
+    json_object_set_new(job, "spec", object_or(GET(SPEC), json_object()));
     json_object_set_new(job, "inputs",
-                        object_or(GET("inputs"), json_pack("{s:i,s:i,s:i}", "vertices", 0, "faces",
-                                                           0, "textures", 0)));
+                        object_or(GET(INPUTS), json_pack("{s:i,s:i,s:i}", "vertices", 0, "faces", 0,
+                                                         "textures", 0)));
     json_t *err = error && error[0] ? json_string(error) : NULL;
     json_object_set_new(job, "error", err ? err : json_null());
-    json_object_set_new(job, "artifacts", artifacts_of(GET("artifacts"), id));
+    json_object_set_new(job, "artifacts", artifacts_of(GET(ARTIFACTS), id));
 #undef GET
     return job;
 }

@@ -21,7 +21,7 @@
 /* 1 and a 404 reply when the hash is missing or another owner's. */
 static int not_mine(api_req *req, const redisReply *r)
 {
-    const char *owner = api_reply_field(r, "owner");
+    const char *owner = api_reply_field(r, jr_field_name(JR_F_OWNER));
     if (owner != NULL && strcmp(owner, req->owner) == 0)
         return 0;
     api_reply_problem(req, 404, "not-found", "no job %s", req->id);
@@ -35,7 +35,7 @@ static void reply_job(api_req *req, unsigned status, const redisReply *r)
         api_reply_problem(req, 404, "not-found", "no job %s", req->id);
         return;
     }
-    int terminal = api_status_terminal(json_string_value(json_object_get(job, "status")));
+    int terminal = jr_status_name_terminal(json_string_value(json_object_get(job, "status")));
     struct MHD_Response *resp = api_response_json(job);
     if (resp && !terminal)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
@@ -57,7 +57,7 @@ static void on_job(redisAsyncContext *c, void *r, void *priv)
 
 static int job_key(api_req *req, char *out, size_t cap)
 {
-    return jq_key_id(out, cap, req->srv->prefix, "job", req->id);
+    return jr_job_key(out, cap, req->srv->prefix, req->id);
 }
 
 void api_job_get(api_req *req)
@@ -154,8 +154,8 @@ static void on_list_job(redisAsyncContext *c, void *r, void *priv)
     if (reply != NULL) {
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 0)
             op->missing[i] = 1;
-        else if (api_reply_field(reply, "owner") &&
-                 strcmp(api_reply_field(reply, "owner"), op->req->owner) == 0)
+        else if (api_reply_field(reply, jr_field_name(JR_F_OWNER)) &&
+                 strcmp(api_reply_field(reply, jr_field_name(JR_F_OWNER)), op->req->owner) == 0)
             op->jobs[i] = api_job_json_reply(reply);
     }
     if (--op->pending == 0) {
@@ -238,13 +238,8 @@ void api_job_list(api_req *req)
     const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
     const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     const char *cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
-    static const char *statuses[] = {"queued", "running", "succeeded", "failed", "canceled"};
-    int ok = status == NULL;
-    for (size_t i = 0; !ok && i < 5; i++)
-        ok = strcmp(status, statuses[i]) == 0;
-    if (!ok) {
-        api_reply_problem(req, 400, "bad-request",
-                          "status must be queued, running, succeeded, failed or canceled");
+    if (status != NULL && jr_status_parse(status) < 0) {
+        api_reply_problem(req, 400, "bad-request", "status must be %s", jr_status_list());
         return;
     }
     long n = 20;
@@ -288,23 +283,6 @@ void api_job_list(api_req *req)
 
 /* ---- POST /jobs/{id}/cancel ---- */
 
-static const char cancel_lua[] =
-    "local st = redis.call('HMGET', KEYS[1], 'status', 'owner', 'kind')\n"
-    "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
-    "if st[1] == 'queued' then\n"
-    "  local kind = (st[3] == 'render') and 'render' or 'morph'\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[2], 'stage', "
-    "'done', 'error', 'canceled before a worker started it')\n"
-    "  redis.call('HINCRBY', KEYS[2], 'c|morphd_jobs_finished_total|kind=\"' .. kind .. "
-    "'\",status=\"canceled\"', 1)\n"
-    "  return 'canceled'\n"
-    "end\n"
-    "if st[1] == 'running' then\n"
-    "  redis.call('HSET', KEYS[1], 'cancel_requested', '1')\n"
-    "  return 'running'\n"
-    "end\n"
-    "return st[1]\n";
-
 typedef struct cancel_op {
     char result[16];
 } cancel_op;
@@ -340,9 +318,9 @@ static void on_cancel_job(redisAsyncContext *c, void *r, void *priv)
     }
     if (not_mine(req, r))
         return;
-    if (strcmp(op->result, "canceled") == 0)
+    if (jr_status_parse(op->result) == JR_CANCELED)
         reply_job(req, 200, r);
-    else if (strcmp(op->result, "running") == 0)
+    else if (jr_status_parse(op->result) == JR_RUNNING)
         reply_job(req, 202, r);
     else
         api_reply_problem(req, 409, "conflict", "job %s already %s; there is nothing to cancel",
@@ -355,14 +333,16 @@ void api_job_cancel(api_req *req)
     cancel_op *op = api_req_op_new(req, sizeof *op, NULL);
     if (op == NULL)
         return;
-    char key[JQ_KEY_MAX], metrics[JQ_KEY_MAX], now[32];
+    char key[JQ_KEY_MAX];
     job_key(req, key, sizeof key);
-    jq_key(metrics, sizeof metrics, s->prefix, "metrics");
-    snprintf(now, sizeof now, "%.3f", jq_wall_now());
-    const char *eval[] = {"EVAL", cancel_lua, "2", key, metrics, req->owner, now};
+    jr_cmd cmd;
+    if (jr_cmd_cancel(&cmd, s->prefix, req->id, req->owner, jq_wall_now(), s->keys != NULL) != 0) {
+        api_reply_problem(req, 500, "internal", "the cancel command did not fit");
+        return;
+    }
     const char *get[] = {"HGETALL", key};
     /* Pipelined: the second answer sees the state the script left. */
-    if (api_redis_cmd(s, on_cancel, req, 7, eval, NULL) != 0 ||
+    if (api_redis_cmd(s, on_cancel, req, cmd.argc, cmd.argv, cmd.argvlen) != 0 ||
         api_redis_cmd(s, on_cancel_job, req, 2, get, NULL) != 0) {
         api_reply_redis_down(req);
         return;
@@ -372,18 +352,11 @@ void api_job_cancel(api_req *req)
 
 /* ---- DELETE /jobs/{id} ---- */
 
-static const char delete_lua[] = "local st = redis.call('HMGET', KEYS[1], 'status', 'owner')\n"
-                                 "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
-                                 "if st[1] == 'running' then return 'running' end\n"
-                                 "redis.call('DEL', KEYS[1])\n"
-                                 "redis.call('ZREM', KEYS[2], ARGV[2])\n"
-                                 "return 'ok'\n";
-
 typedef struct delete_req_op {
     api_req *req;
     uv_work_t work;
     stg *storage;
-    char prefix[64];
+    char prefix[STG_KEY_MAX];
     md_error err;
     int rc;
 } delete_req_op;
@@ -444,12 +417,13 @@ void api_job_delete(api_req *req)
         return;
     op->req = req;
     op->storage = s->storage;
-    snprintf(op->prefix, sizeof op->prefix, "jobs/%s/", req->id);
-    char key[JQ_KEY_MAX], owner_key[JQ_KEY_MAX];
-    job_key(req, key, sizeof key);
-    jq_key_id(owner_key, sizeof owner_key, s->prefix, "owner", req->owner);
-    const char *argv[] = {"EVAL", delete_lua, "2", key, owner_key, req->owner, req->id};
-    if (api_redis_cmd(s, on_delete, op, 7, argv, NULL) != 0) {
+    jr_cmd cmd;
+    if (jr_key_job_prefix(op->prefix, sizeof op->prefix, req->id) != 0 ||
+        jr_cmd_delete(&cmd, s->prefix, req->id, req->owner) != 0) {
+        api_reply_problem(req, 500, "internal", "the delete command did not fit");
+        return;
+    }
+    if (api_redis_cmd(s, on_delete, op, cmd.argc, cmd.argv, cmd.argvlen) != 0) {
         api_reply_redis_down(req);
         return;
     }
@@ -564,8 +538,8 @@ static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     md_error err;
-    int n = snprintf(op->key, sizeof op->key, "jobs/%s/%s", req->id, req->artifact);
-    if (n < 0 || (size_t)n >= sizeof op->key || stg_key_check(op->key, &err) != 0) {
+    if (jr_key_artifact(op->key, sizeof op->key, req->id, req->artifact) != 0 ||
+        stg_key_check(op->key, &err) != 0) {
         api_reply_problem(req, 400, "bad-request", "artifact name '%s' is not valid",
                           req->artifact);
         return;
@@ -585,7 +559,7 @@ void api_artifact_get(api_req *req)
     op->storage = s->storage;
     char key[JQ_KEY_MAX];
     job_key(req, key, sizeof key);
-    const char *argv[] = {"HMGET", key, "owner", "artifacts"};
+    const char *argv[] = {"HMGET", key, jr_field_name(JR_F_OWNER), jr_field_name(JR_F_ARTIFACTS)};
     if (api_redis_cmd(s, on_artifact_meta, op, 4, argv, NULL) != 0) {
         api_reply_redis_down(req);
         return;

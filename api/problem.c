@@ -25,6 +25,7 @@ static const struct {
     {"invalid-mesh", "Invalid mesh"},
     {"topology-mismatch", "Topology mismatch"},
     {"queue-full", "Queue full"},
+    {"idempotency-mismatch", "Idempotency-Key reused for another request"},
     {"unavailable", "Service unavailable"},
     {"internal", "Internal error"},
 };

@@ -24,7 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nettle/sha2.h>
+
 #include "jobs/job.h"
+#include "jobs/record.h"
 #include "mesh/image.h"
 #include "mesh/mesh.h"
 
@@ -42,26 +45,10 @@ typedef struct submit_op {
     char *spec_json;
     char *inputs_json;
     uint32_t frames_total;
-    /* For the answer. */
-    char created_at[32];
-    char frames_total_text[16];
+    struct sha256_ctx request_sha; /* over what the request asks for: see submit_work */
+    char request_hash[2 * SHA256_DIGEST_SIZE + 1];
+    double created_at;
 } submit_op;
-
-static const char submit_lua[] =
-    "if KEYS[5] ~= '' then\n"
-    "  local old = redis.call('GET', KEYS[5])\n"
-    "  if old and redis.call('EXISTS', ARGV[5] .. 'job:' .. old) == 1 then\n"
-    "    return {'exists', old}\n"
-    "  end\n"
-    "end\n"
-    "if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {'full', ''} end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 6))\n"
-    "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
-    "redis.call('HSET', KEYS[1], 'entry', entry)\n"
-    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"
-    "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', 86400) end\n"
-    "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
-    "return {'ok', entry}\n";
 
 static void op_free(void *p)
 {
@@ -79,7 +66,7 @@ typedef struct delete_op {
     uv_work_t work;
     api_server *srv;
     stg *storage;
-    char prefix[64];
+    char prefix[STG_KEY_MAX];
 } delete_op;
 
 static void delete_work(uv_work_t *w)
@@ -105,7 +92,10 @@ void api_storage_delete_job(api_server *s, const char *id)
         return;
     d->srv = s;
     d->storage = s->storage;
-    snprintf(d->prefix, sizeof d->prefix, "jobs/%s/", id);
+    if (jr_key_job_prefix(d->prefix, sizeof d->prefix, id) != 0) {
+        md_free(d);
+        return;
+    }
     d->work.data = d;
     if (uv_queue_work(s->loop, &d->work, delete_work, delete_done) != 0) {
         md_free(d);
@@ -171,15 +161,26 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
     return 0;
 }
 
-static int store_mesh(submit_op *op, const mesh *m, const char *name)
+/* Feeds one item to the request hash, length first so items cannot run into each other. */
+static void hash_item(submit_op *op, const void *bytes, size_t len)
+{
+    uint8_t n[8];
+    for (int i = 0; i < 8; i++)
+        n[i] = (uint8_t)((uint64_t)len >> (8 * i));
+    sha256_update(&op->request_sha, sizeof n, n);
+    sha256_update(&op->request_sha, len, bytes);
+}
+
+static int store_mesh(submit_op *op, const mesh *m, jr_input role)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     int rc = mesh_encode_canonical(m, &bytes, &len, &op->err);
     if (rc != 0)
-        return md_error_prefix(&op->err, "encoding the %s mesh: ", name);
-    char key[128];
-    snprintf(key, sizeof key, "jobs/%s/inputs/%s.mdm", op->id, name);
+        return md_error_prefix(&op->err, "encoding the %s mesh: ", jr_input_name(role));
+    hash_item(op, bytes, len);
+    char key[STG_KEY_MAX];
+    jr_key_input(key, sizeof key, op->id, role);
     rc = stg_put(op->storage, key, bytes, len, &op->err);
     md_free(bytes);
     return rc;
@@ -224,23 +225,20 @@ static int check_parts(submit_op *op)
     return 0;
 }
 
-static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids, int n)
+static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids,
+                       const jr_input *roles, int n)
 {
-    json_t *o =
-        json_pack("{s:I,s:I,s:I}", "vertices", (json_int_t)mesh_vertex_count(meshes[0]), "faces",
-                  (json_int_t)mesh_triangle_count(meshes[0]), "textures", (json_int_t)0);
-    json_int_t textures = 0;
+    jr_inputs in;
+    memset(&in, 0, sizeof in);
+    in.vertices = mesh_vertex_count(meshes[0]);
+    in.faces = mesh_triangle_count(meshes[0]);
     for (int i = 0; i < n; i++) {
-        textures += texture_count(meshes[i]);
-        json_object_set_new(o, api_part_names[ids[i]],
-                            json_pack("{s:s,s:s}", "name", op->in->parts[ids[i]].stem, "format",
-                                      mesh_format(meshes[i])));
+        in.textures += texture_count(meshes[i]);
+        in.present[roles[i]] = 1;
+        snprintf(in.name[roles[i]], sizeof in.name[roles[i]], "%s", op->in->parts[ids[i]].stem);
+        snprintf(in.format[roles[i]], sizeof in.format[roles[i]], "%s", mesh_format(meshes[i]));
     }
-    json_object_set_new(o, "textures", json_integer(textures));
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    op->inputs_json = text ? md_strdup(text) : NULL;
-    free(text);
+    op->inputs_json = jr_inputs_to_json(&in);
     return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
 }
 
@@ -277,7 +275,10 @@ static void submit_work(uv_work_t *w)
 
     static const api_part_id morph_ids[] = {API_PART_SOURCE, API_PART_TARGET};
     static const api_part_id render_ids[] = {API_PART_MESH};
+    static const jr_input morph_roles[] = {JR_IN_SOURCE, JR_IN_TARGET};
+    static const jr_input render_roles[] = {JR_IN_MESH};
     const api_part_id *ids = op->render ? render_ids : morph_ids;
+    const jr_input *roles = op->render ? render_roles : morph_roles;
     int n = op->render ? 1 : 2;
     if (op->render) {
         rc = load_mesh(op, API_PART_MESH, API_PART_TEXTURE, &meshes[0]);
@@ -292,7 +293,7 @@ static void submit_work(uv_work_t *w)
         rc = mesh_pad_textures(meshes[i], err);
     if (rc != 0)
         goto done;
-    if ((rc = inputs_json(op, meshes, ids, n)) != 0)
+    if ((rc = inputs_json(op, meshes, ids, roles, n)) != 0)
         goto done;
     json_t *norm = job_spec_to_json(&spec);
     char *text = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
@@ -304,13 +305,23 @@ static void submit_work(uv_work_t *w)
         goto done;
     }
     op->frames_total = op->render ? job_spec_view_count(&spec) : job_spec_frame_total(&spec);
-    static const char *const morph_names[] = {"source", "target"};
+    /* The request hash covers what the job will do: the normalised spec, the inputs' names and
+     * formats, and each canonical mesh (geometry, materials, textures). Two requests with the
+     * same Idempotency-Key must agree on it (docs/server.md). */
+    sha256_init(&op->request_sha);
+    hash_item(op, op->spec_json, strlen(op->spec_json));
+    hash_item(op, op->inputs_json, strlen(op->inputs_json));
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = store_mesh(op, meshes[i], op->render ? "mesh" : morph_names[i]);
+        rc = store_mesh(op, meshes[i], roles[i]);
     if (rc != 0) {
-        char prefix[64];
-        snprintf(prefix, sizeof prefix, "jobs/%s/", op->id);
-        stg_delete_prefix(op->storage, prefix, NULL);
+        char prefix[STG_KEY_MAX];
+        if (jr_key_job_prefix(prefix, sizeof prefix, op->id) == 0)
+            stg_delete_prefix(op->storage, prefix, NULL);
+    } else {
+        uint8_t digest[SHA256_DIGEST_SIZE];
+        sha256_digest(&op->request_sha, sizeof digest, digest);
+        for (size_t i = 0; i < sizeof digest; i++)
+            snprintf(op->request_hash + 2 * i, 3, "%02x", digest[i]);
     }
 done:
     for (int i = 0; i < 2; i++)
@@ -344,41 +355,17 @@ static void on_existing(redisAsyncContext *c, void *r, void *priv)
     api_req_reply(req, 202, resp);
 }
 
-/* Field/value pairs of the new job hash; entry is added by the script. */
-#define JOB_FIELDS 14
-
-static void job_fields(submit_op *op, const char **f, const char **v)
+static jr_new_job new_job(const submit_op *op)
 {
-    const char *names[JOB_FIELDS] = {"id",
-                                     "kind",
-                                     "owner",
-                                     "status",
-                                     "spec",
-                                     "inputs",
-                                     "created_at",
-                                     "frames_done",
-                                     "frames_total",
-                                     "stage",
-                                     "error",
-                                     "artifacts",
-                                     "cancel_requested",
-                                     "attempts"};
-    const char *values[JOB_FIELDS] = {op->id,
-                                      op->render ? "render" : "morph",
-                                      op->req->owner,
-                                      "queued",
-                                      op->spec_json,
-                                      op->inputs_json,
-                                      op->created_at,
-                                      "0",
-                                      op->frames_total_text,
-                                      "queued",
-                                      "",
-                                      "[]",
-                                      "0",
-                                      "0"};
-    memcpy(f, names, sizeof names);
-    memcpy(v, values, sizeof values);
+    jr_new_job job = {.id = op->id,
+                      .kind = op->render ? JR_KIND_RENDER : JR_KIND_MORPH,
+                      .owner = op->req->owner,
+                      .spec_json = op->spec_json,
+                      .inputs_json = op->inputs_json,
+                      .frames_total = op->frames_total,
+                      .created_at = op->created_at,
+                      .request_hash = op->request_hash};
+    return job;
 }
 
 static void on_queued(redisAsyncContext *c, void *r, void *priv)
@@ -389,7 +376,8 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
     api_server *s = req->srv;
     redisReply *reply = r;
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
         api_storage_delete_job(s, op->id);
         if (reply == NULL)
             api_reply_redis_down(req);
@@ -398,8 +386,11 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
                               reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
-    const char *what = reply->element[0]->str;
-    if (strcmp(what, "full") == 0) {
+    const char *other = reply->element[1]->str;
+    switch (jr_submit_reply(reply->element[0]->str)) {
+    case JR_SUBMIT_OK:
+        break;
+    case JR_SUBMIT_FULL:
         api_storage_delete_job(s, op->id);
         api_reply_problem(
             req, 503, "queue-full",
@@ -407,28 +398,39 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
             "later",
             (unsigned long long)s->lim.max_queued);
         return;
-    }
-    if (strcmp(what, "exists") == 0) {
+    case JR_SUBMIT_MISMATCH:
+        api_storage_delete_job(s, op->id);
+        api_reply_problem(req, 422, "idempotency-mismatch",
+                          "the Idempotency-Key '%s' was used for job %s with a different request "
+                          "(other meshes, textures or spec); use a new key for a new request",
+                          op->in->idem_key, other);
+        return;
+    case JR_SUBMIT_EXISTS: {
         api_storage_delete_job(s, op->id);
         char key[JQ_KEY_MAX];
-        jq_key_id(key, sizeof key, s->prefix, "job", reply->element[1]->str);
+        jr_job_key(key, sizeof key, s->prefix, other);
         const char *argv[] = {"HGETALL", key};
         if (api_redis_cmd(s, on_existing, req, 2, argv, NULL) != 0)
             api_reply_redis_down(req);
         return;
     }
-    const char *f[JOB_FIELDS + 1], *v[JOB_FIELDS + 1];
-    job_fields(op, f, v);
-    f[JOB_FIELDS] = "entry";
-    v[JOB_FIELDS] = reply->element[1]->type == REDIS_REPLY_STRING ? reply->element[1]->str : "";
-    json_t *job = api_job_json(f, v, JOB_FIELDS + 1);
+    default:
+        api_storage_delete_job(s, op->id);
+        api_reply_problem(req, 500, "internal", "queueing the job failed: odd reply '%s'",
+                          reply->element[0]->str);
+        return;
+    }
+    jr_new_job job = new_job(op);
+    const char *f[JR_F_COUNT], *v[JR_F_COUNT];
+    char frames_total[16], created_at[32];
+    size_t n = jr_new_job_pairs(&job, other, frames_total, created_at, f, v);
+    json_t *body = api_job_json(f, v, n);
     char loc[64];
     snprintf(loc, sizeof loc, "/jobs/%s", op->id);
-    struct MHD_Response *resp = api_response_json(job);
+    struct MHD_Response *resp = api_response_json(body);
     if (resp)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-    md_log(MD_LOG_INFO, "job %s queued (%s, owner %s)", op->id, op->render ? "render" : "morph",
-           req->owner);
+    md_log(MD_LOG_INFO, "job %s queued (%s, owner %s)", op->id, jr_kind_name(job.kind), req->owner);
     api_req_reply(req, 202, resp);
 }
 
@@ -436,45 +438,15 @@ static void submit_queue(submit_op *op)
 {
     api_req *req = op->req;
     api_server *s = req->srv;
-    char job_key[JQ_KEY_MAX], stream[JQ_KEY_MAX], owner_key[JQ_KEY_MAX], metrics[JQ_KEY_MAX];
-    char idem[JQ_KEY_MAX + API_IDEM_KEY_MAX + 8] = "";
-    jq_key_id(job_key, sizeof job_key, s->prefix, "job", op->id);
-    jq_key(stream, sizeof stream, s->prefix, "jobs");
-    jq_key_id(owner_key, sizeof owner_key, s->prefix, "owner", req->owner);
-    jq_key(metrics, sizeof metrics, s->prefix, "metrics");
-    if (op->in->idem_key[0])
-        snprintf(idem, sizeof idem, "%sidem:%s:%s", s->prefix, req->owner, op->in->idem_key);
-    double now = jq_wall_now();
-    snprintf(op->created_at, sizeof op->created_at, "%.3f", now);
-    snprintf(op->frames_total_text, sizeof op->frames_total_text, "%u", op->frames_total);
-    char max_queued[32], score[32], counter[192];
-    snprintf(max_queued, sizeof max_queued, "%llu", (unsigned long long)s->lim.max_queued);
-    snprintf(score, sizeof score, "%.0f", now * 1000.0);
-    jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED,
-                            op->render ? "kind=\"render\"" : "kind=\"morph\"");
-
-    const char *argv[3 + 5 + 5 + 2 * JOB_FIELDS];
-    int argc = 0;
-    argv[argc++] = "EVAL";
-    argv[argc++] = submit_lua;
-    argv[argc++] = "5";
-    argv[argc++] = job_key;
-    argv[argc++] = stream;
-    argv[argc++] = owner_key;
-    argv[argc++] = metrics;
-    argv[argc++] = idem;
-    argv[argc++] = op->id;
-    argv[argc++] = max_queued;
-    argv[argc++] = score;
-    argv[argc++] = counter;
-    argv[argc++] = s->prefix;
-    const char *f[JOB_FIELDS], *v[JOB_FIELDS];
-    job_fields(op, f, v);
-    for (int i = 0; i < JOB_FIELDS; i++) {
-        argv[argc++] = f[i];
-        argv[argc++] = v[i];
+    op->created_at = jq_wall_now();
+    jr_new_job job = new_job(op);
+    jr_cmd cmd;
+    if (jr_cmd_submit(&cmd, s->prefix, &job, s->lim.max_queued, op->in->idem_key) != 0) {
+        api_storage_delete_job(s, op->id);
+        api_reply_problem(req, 500, "internal", "the job's submission command did not fit");
+        return;
     }
-    if (api_redis_cmd(s, on_queued, op, argc, argv, NULL) != 0) {
+    if (api_redis_cmd(s, on_queued, op, cmd.argc, cmd.argv, cmd.argvlen) != 0) {
         api_storage_delete_job(s, op->id);
         api_reply_redis_down(req);
     }

@@ -16,6 +16,8 @@
 #include "server/md.h"
 
 #define JQ_GROUP "workers" /* the consumer group on {prefix}jobs */
+/* {prefix}expiring: ids of finished jobs, score = when their record expires (the janitor's). */
+#define JQ_EXPIRING_KEY "expiring"
 #define JQ_PREFIX_DEFAULT "morphd:"
 #define JQ_PREFIX_MAX 64
 #define JQ_KEY_MAX 256

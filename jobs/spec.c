@@ -5,6 +5,7 @@
  * offending text.
  */
 #include "jobs/job_int.h"
+#include "jobs/record.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -426,26 +427,16 @@ void job_path_stem(const char *path, char *out, size_t cap)
     const char *base = slash ? slash + 1 : path;
     const char *dot = strrchr(base, '.');
     size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
-    size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < cap; i++) {
-        char c = base[i];
-        out[n++] = isalnum((unsigned char)c) || c == '.' || c == '_' ? c : '_';
-    }
-    if (n == 0 && cap > 4) {
-        memcpy(out, "mesh", 4);
-        n = 4;
-    }
-    out[n] = '\0';
+    jr_name_sanitize(base, len, out, cap);
+    if (out[0] == '\0' && cap > 4)
+        snprintf(out, cap, "mesh");
 }
 
 int job_view_name(uint32_t index, const char *stem, char *out, size_t cap)
 {
     char clean[256];
-    size_t n = 0;
-    for (const char *p = stem; *p && n + 1 < sizeof clean; p++)
-        clean[n++] = isalnum((unsigned char)*p) || *p == '.' || *p == '_' ? *p : '_';
-    clean[n] = '\0';
-    int len = snprintf(out, cap, "%04u_%s-view.png", index, n ? clean : "mesh");
+    jr_name_sanitize(stem, strlen(stem), clean, sizeof clean);
+    int len = snprintf(out, cap, "%04u_%s-view.png", index, clean[0] ? clean : "mesh");
     return len < 0 || (size_t)len >= cap ? MD_EINVAL : 0;
 }
 

@@ -32,6 +32,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->max_attempts = 3;
     cfg->retention_s = 604800;
     cfg->heartbeat_ms = 0; /* auto */
+    cfg->drain_s = 20;
     md_limits_default(&cfg->limits);
 }
 
@@ -62,6 +63,8 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
                        cfg->heartbeat_ms, cfg->lease_ms);
     if (cfg->max_attempts < 1)
         return md_fail(err, MD_EINVAL, "--max-attempts must be at least 1");
+    if (!(cfg->drain_s >= 0 && cfg->drain_s <= 3600))
+        return md_fail(err, MD_EINVAL, "--drain-s must be 0..3600 seconds");
     if (cfg->retention_s < 1)
         return md_fail(err, MD_EINVAL, "--retention-s must be at least 1");
     if (cfg->threads < 0 || cfg->threads > 1024)
@@ -206,6 +209,18 @@ static void collect(wk *w, volatile sig_atomic_t *stop)
     }
 }
 
+double wk_draining_s(wk *w)
+{
+    if (!*w->stop)
+        return -1;
+    long long now_us = (long long)(md_now() * 1e6);
+    long long zero = 0;
+    /* The first thread to see the flag starts the drain's clock. */
+    atomic_compare_exchange_strong(&w->stop_seen_us, &zero, now_us);
+    long long seen = atomic_load(&w->stop_seen_us);
+    return (double)(now_us - seen) * 1e-6;
+}
+
 /* ---- The loop ---- */
 
 static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
@@ -261,6 +276,8 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
     pthread_mutex_init(&w.held_lock, NULL);
     atomic_init(&w.batches, 0);
     atomic_init(&w.frames, 0);
+    atomic_init(&w.stop_seen_us, 0);
+    w.stop = stop;
     wk_heartbeat *hb = NULL;
     rc = setup(&w, cfg, err);
     if (rc == 0)

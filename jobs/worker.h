@@ -10,7 +10,9 @@
  *
  * Threads: the caller's thread runs the loop; a heartbeat thread keeps the worker's record and
  * its held entries fresh; engine threads deliver frames. The caller's stop flag (set by a signal
- * handler) makes the loop stop reading, finish the batch in hand and return 0.
+ * handler) makes the loop stop reading and drain: frames keep rendering for half of drain_s,
+ * then frames in flight finish, every job of the batch that is not complete is handed back to
+ * the queue uncharged (another worker takes it), complete ones are finished, and it returns 0.
  */
 #ifndef JOBS_WORKER_H
 #define JOBS_WORKER_H
@@ -32,9 +34,10 @@ typedef struct jq_worker_config {
     uint32_t batch_max_frames; /* frame budget of one batch (2048) */
     uint32_t batch_max_jobs;   /* most jobs in one batch (32) */
     int lease_ms;              /* idle time after which another worker reclaims an entry (30000) */
-    int max_attempts;          /* deliveries before a job is dead-lettered (3) */
+    int max_attempts;          /* solo runs that crash a worker before dead-lettering (3) */
     int retention_s;           /* EXPIRE of finished job hashes (604800) */
     int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
+    double drain_s;            /* SIGTERM to exit, seconds (20); see above */
     md_limits limits;
 } jq_worker_config;
 
@@ -45,7 +48,7 @@ void jq_worker_config_default(jq_worker_config *cfg);
 /* Checks ranges and addresses; the message names the flag at fault. */
 int jq_worker_config_check(const jq_worker_config *cfg, md_error *err);
 
-/* Runs until *stop becomes nonzero, then finishes the batch in hand and returns 0. Returns a
+/* Runs until *stop becomes nonzero, then drains the batch in hand (above) and returns 0. Returns a
  * negative MD_E* code (with err filled) only when it cannot start: bad configuration, storage
  * that cannot be opened, no engine. Redis being down is not an error: the worker waits for it
  * with backoff. */

@@ -11,9 +11,20 @@
  * the job wants a video it also hands the frame to job_outputs_frame (thread-safe).
  *
  * A job whose inputs cannot be loaded or built fails alone, with the reason; the others of the
- * batch still run. A retried job writes the same storage keys as the earlier attempt; frames of
- * an earlier attempt that this one did not write are deleted, so the job's folder holds exactly
- * what its artifacts list names.
+ * batch still run. A retried job writes the same storage keys as the earlier attempt; before it
+ * starts, the partial writes a crashed attempt left are swept, and frames of an earlier attempt
+ * that this one did not write are deleted, so the job's folder holds exactly what its artifacts
+ * list names.
+ *
+ * Groups: the jobs held are rendered in groups, each one engine batch. Jobs with no crash on
+ * record form one group; a job that was being rendered when a worker died (record.c charges it
+ * at its next start) runs in a group of its own, so a crash it causes is charged to it alone.
+ * The begin script records each group before its inputs load.
+ *
+ * Drain (SIGTERM): a group whose turn comes after the stop flag is handed back at once;
+ * inside a running group, frames stop after half of drain_s, frames in flight finish, and a job
+ * is finished only if all its frames are done and the drain has time left (80 % of drain_s);
+ * the others are handed back to the queue uncharged.
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
@@ -39,20 +50,11 @@ typedef struct batch_ctx {
 
 /* ---- Loading ---- */
 
-/* "name" of inputs.source / inputs.target as docs/server.md stores it, sanitised like
- * job_path_stem does a path (the name is a stem already, so nothing is cut off). */
-static void input_stem(const json_t *inputs, const char *side, char *out, size_t cap)
-{
-    const char *name = json_string_value(json_object_get(json_object_get(inputs, side), "name"));
-    char withext[300];
-    snprintf(withext, sizeof withext, "%s.x", name != NULL && name[0] ? name : "mesh");
-    job_path_stem(withext, out, cap);
-}
-
-static int load_mesh(wk *w, wk_job *j, const char *file, mesh **out, md_error *err)
+static int load_mesh(wk *w, wk_job *j, jr_input role, mesh **out, md_error *err)
 {
     char key[STG_KEY_MAX];
-    snprintf(key, sizeof key, "jobs/%s/inputs/%s", j->id, file);
+    if (jr_key_input(key, sizeof key, j->id, role) != 0)
+        return md_fail(err, MD_EINVAL, "the job id is too long for a storage key");
     uint64_t max64 = w->cfg->limits.max_file_bytes * 4;
     size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
     uint8_t *data = NULL;
@@ -62,25 +64,27 @@ static int load_mesh(wk *w, wk_job *j, const char *file, mesh **out, md_error *e
         rc = mesh_decode_canonical(data, len, &w->cfg->limits, out, err);
     md_free(data);
     if (rc != 0)
-        md_error_prefix(err, "input %s: ", file);
+        md_error_prefix(err, "input %s: ", jr_input_name(role));
     return rc;
 }
 
 static int load_inputs(wk *w, wk_job *j, md_error *err)
 {
     double t0 = md_now();
-    json_t *inputs = json_loads(j->inputs_text, 0, NULL);
+    jr_inputs in;
+    int rc = jr_inputs_from_json(j->inputs_text, &in, err);
+    if (rc != 0)
+        return rc;
     int render = j->spec.kind == JOB_KIND_RENDER;
-    input_stem(inputs, render ? "mesh" : "source", j->stems[0], sizeof j->stems[0]);
-    if (render && strcmp(j->stems[0], "mesh") == 0)
-        input_stem(inputs, "source", j->stems[0], sizeof j->stems[0]);
-    input_stem(inputs, "target", j->stems[1], sizeof j->stems[1]);
-    json_decref(inputs);
+    /* A render job's one mesh: "mesh", or "source" as records of earlier versions name it. */
+    jr_input first = render && in.present[JR_IN_MESH] ? JR_IN_MESH : JR_IN_SOURCE;
+    snprintf(j->stems[0], sizeof j->stems[0], "%s", in.name[first]);
+    snprintf(j->stems[1], sizeof j->stems[1], "%s", in.name[JR_IN_TARGET]);
 
     mesh *source = NULL, *target = NULL;
-    int rc = load_mesh(w, j, render ? "mesh.mdm" : "source.mdm", &source, err);
+    rc = load_mesh(w, j, render ? JR_IN_MESH : JR_IN_SOURCE, &source, err);
     if (rc == 0 && !render)
-        rc = load_mesh(w, j, "target.mdm", &target, err);
+        rc = load_mesh(w, j, JR_IN_TARGET, &target, err);
     if (rc == 0) {
         /* Takes ownership of both meshes, on failure too. */
         rc = job_inputs_from_meshes(source, target, &j->inputs, err);
@@ -97,12 +101,23 @@ static uint32_t engine_job_count(const wk_job *j)
     return j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec) : 1;
 }
 
+/* Fraction of drain_s after which a draining worker renders no more frames, and after which
+ * it finishes no more jobs (hands them back instead). */
+#define WK_DRAIN_RENDER 0.5
+#define WK_DRAIN_FINISH 0.8
+
+static int drain_past(wk *w, double fraction)
+{
+    double s = wk_draining_s(w);
+    return s >= 0 && s >= fraction * w->cfg->drain_s;
+}
+
 /* The engine asks this before each frame: a canceled job stops rendering at once while the
- * rest of the batch goes on. */
+ * rest of the batch goes on; a draining worker stops every job once its render time is up. */
 static int job_canceled(const void *ctx)
 {
     const wk_job *j = ctx;
-    return atomic_load(&j->cancel) != 0;
+    return atomic_load(&j->cancel) != 0 || drain_past(j->w, WK_DRAIN_RENDER);
 }
 
 /* Builds the job's engine jobs into ej (engine_job_count of them) and its frame slots. */
@@ -165,8 +180,9 @@ static int deliver_frame(void *user, const eng_frame *f)
     double t1 = md_now();
     if (rc == 0) {
         char key[STG_KEY_MAX];
-        snprintf(key, sizeof key, "jobs/%s/frames/%s", j->id, out->name);
-        rc = stg_put(ctx->w->store, key, png, png_len, &err);
+        rc = jr_key_frame(key, sizeof key, j->id, out->name) != 0
+                 ? md_fail(&err, MD_EINVAL, "the frame's storage key is too long")
+                 : stg_put(ctx->w->store, key, png, png_len, &err);
     }
     double t2 = md_now();
     md_free(png);
@@ -228,7 +244,8 @@ static int note_stale(void *user, const char *key, uint64_t size)
 static void delete_stale_frames(wk *w, wk_job *j)
 {
     char prefix[STG_KEY_MAX];
-    snprintf(prefix, sizeof prefix, "jobs/%s/frames/", j->id);
+    if (jr_key_frames_prefix(prefix, sizeof prefix, j->id) != 0)
+        return;
     stale_ctx s = {.job = j, .prefix_len = strlen(prefix)};
     md_error err;
     md_error_clear(&err);
@@ -270,7 +287,7 @@ static json_t *manifest_json(wk *w, wk_job *j, const char *status, const batch_i
         if (!f->done)
             continue;
         char file[WK_FRAME_NAME_MAX + 8];
-        snprintf(file, sizeof file, "frames/%s", f->name);
+        jr_frame_artifact_name(file, sizeof file, f->name);
         json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
                                                 "weight", (double)f->weight, "file", file, "bytes",
                                                 (json_int_t)f->bytes));
@@ -323,10 +340,11 @@ static int put_artifact(wk *w, wk_job *j, json_t *artifacts, const char *name,
                         const char *content_type, const void *data, size_t len)
 {
     char key[STG_KEY_MAX];
-    snprintf(key, sizeof key, "jobs/%s/%s", j->id, name);
     md_error err;
     md_error_clear(&err);
-    int rc = stg_put(w->store, key, data, len, &err);
+    int rc = jr_key_artifact(key, sizeof key, j->id, name) != 0
+                 ? md_fail(&err, MD_EINVAL, "the storage key is too long")
+                 : stg_put(w->store, key, data, len, &err);
     if (rc != 0) {
         wk_job_fail(j, "storing %s: %s", name, err.msg);
         return rc;
@@ -349,8 +367,7 @@ static int sink_put(void *user, const char *name, const char *content_type, cons
     (void)content_type;
     store_sink *s = user;
     char key[STG_KEY_MAX];
-    int n = snprintf(key, sizeof key, "jobs/%s/%s", s->j->id, name);
-    if (n < 0 || (size_t)n >= sizeof key)
+    if (jr_key_artifact(key, sizeof key, s->j->id, name) != 0)
         return md_fail(err, MD_EINVAL, "storage key for %s is too long", name);
     return stg_put(s->w->store, key, bytes, len, err);
 }
@@ -387,18 +404,18 @@ static void produce_outputs(wk *w, wk_job *j, json_t *artifacts)
                    j->outputs_s);
 }
 
-static const char *status_of(const wk_job *j)
+static jr_status status_of(const wk_job *j)
 {
     if (j->result == WK_FAILED)
-        return "failed";
+        return JR_FAILED;
     if (j->result == WK_CANCELED || atomic_load(&j->cancel))
-        return "canceled";
-    return "succeeded";
+        return JR_CANCELED;
+    return JR_SUCCEEDED;
 }
 
 static void finish_job(wk *w, wk_job *j, const batch_info *bi)
 {
-    wk_set_running_fields(w, j, "stage", "finishing");
+    wk_set_stage(w, j, JR_STAGE_FINISHING);
     delete_stale_frames(w, j);
     json_t *artifacts = json_array();
     for (uint32_t i = 0; i < j->frame_total; i++) {
@@ -406,14 +423,14 @@ static void finish_job(wk *w, wk_job *j, const batch_info *bi)
         if (!f->done)
             continue;
         char name[WK_FRAME_NAME_MAX + 8];
-        snprintf(name, sizeof name, "frames/%s", f->name);
+        jr_frame_artifact_name(name, sizeof name, f->name);
         json_array_append_new(artifacts,
                               json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
                                         (json_int_t)f->bytes, "content_type", "image/png"));
     }
     produce_outputs(w, j, artifacts);
-    const char *status = status_of(j);
-    json_t *man = manifest_json(w, j, status, bi);
+    jr_status status = status_of(j);
+    json_t *man = manifest_json(w, j, jr_status_name(status), bi);
     char *man_text = man ? json_dumps(man, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
     json_decref(man);
     if (man_text != NULL)
@@ -423,9 +440,9 @@ static void finish_job(wk *w, wk_job *j, const batch_info *bi)
         wk_job_fail(j, "cannot build manifest.json");
     free(man_text);
     status = status_of(j); /* storing the manifest may have failed the job */
-    wk_job_log(j, MD_LOG_INFO, "%s: %u of %u frame(s), %llu bytes of PNG, %.3f s", status,
-               atomic_load(&j->frames_done), j->frame_total, (unsigned long long)j->bytes,
-               md_now() - j->start_mono);
+    wk_job_log(j, MD_LOG_INFO, "%s: %u of %u frame(s), %llu bytes of PNG, %.3f s",
+               jr_status_name(status), atomic_load(&j->frames_done), j->frame_total,
+               (unsigned long long)j->bytes, md_now() - j->start_mono);
     pthread_mutex_lock(&j->log_lock);
     char *log = j->log ? md_strndup(j->log, j->log_len) : md_strdup("");
     size_t log_len = j->log ? j->log_len : 0;
@@ -452,10 +469,55 @@ static void observe_batch(wk *w, uint32_t jobs, uint32_t frames, const eng_stats
     wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"deliver\"", es->deliver_s);
 }
 
-void wk_batch_run(wk *w)
+/* Sweeps what a crashed earlier attempt left half-written, before this attempt writes. */
+static void sweep_partial(wk *w, wk_job *j)
 {
-    uint32_t count = w->job_count;
-    wk_job **jobs = w->jobs;
+    if (j->deliveries <= 1 && j->crashes + j->batch_crashes == 0)
+        return;
+    char prefix[STG_KEY_MAX];
+    if (jr_key_job_prefix(prefix, sizeof prefix, j->id) != 0)
+        return;
+    size_t removed = 0;
+    md_error err;
+    md_error_clear(&err);
+    if (stg_sweep_partial(w->store, prefix, &removed, &err) != 0)
+        wk_job_log(j, MD_LOG_WARN, "sweeping partial writes of an earlier attempt: %s", err.msg);
+    else if (removed > 0)
+        wk_job_log(j, MD_LOG_INFO, "removed %zu partial write(s) of an earlier attempt", removed);
+}
+
+/* Fault injection, only for the tests of crash accounting: a job labelled like this crashes
+ * the worker once its rendering began, as a real crash would. */
+static void maybe_crash(wk *w, wk_job *j)
+{
+    const char *label = j->spec.label;
+    if (w->fault_label != NULL && label != NULL && strcmp(label, w->fault_label) == 0) {
+        md_log(MD_LOG_ERROR, "job %s: MORPHD_FAULT_CRASH_LABEL matched; aborting", j->id);
+        abort();
+    }
+}
+
+/* Whether a job the drain interrupted goes back to the queue instead of being finished: it
+ * reached the engine, did not fail or get canceled, and either misses frames or the drain has
+ * no time left for its outputs. */
+static int hand_back(wk *w, const wk_job *j, int rendered)
+{
+    if (wk_draining_s(w) < 0 || j->result != WK_RUN || atomic_load(&j->cancel))
+        return 0;
+    if (!rendered)
+        return 1;
+    return atomic_load(&j->frames_done) < j->frame_total || drain_past(w, WK_DRAIN_FINISH);
+}
+
+/* Loads, renders (ONE engine batch) and finishes count jobs. */
+static void run_group(wk *w, wk_job **jobs, uint32_t count)
+{
+    if (wk_draining_s(w) >= 0) {
+        for (uint32_t i = 0; i < count; i++)
+            wk_release(w, jobs[i]);
+        return;
+    }
+    wk_begin(w, jobs, count, count == 1);
     md_error err;
 
     /* Load and build every job; a job that cannot fails alone. */
@@ -473,11 +535,13 @@ void wk_batch_run(wk *w)
     for (uint32_t i = 0; i < count && ej != NULL && slots != NULL && first != NULL; i++) {
         wk_job *j = jobs[i];
         md_error_clear(&err);
+        maybe_crash(w, j);
         if (atomic_load(&j->cancel)) {
             j->result = WK_CANCELED;
             wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
             continue;
         }
+        sweep_partial(w, j);
         if (load_inputs(w, j, &err) != 0) {
             wk_job_fail(j, "loading inputs: %s", err.msg);
             continue;
@@ -506,7 +570,7 @@ void wk_batch_run(wk *w)
         batch_frames += j->frame_total;
         wk_job_log(j, MD_LOG_INFO, "loaded in %.3f s; %u frame(s) at %dx%d, %d samples", j->load_s,
                    j->frame_total, j->spec.width, j->spec.height, j->spec.samples);
-        wk_set_running_fields(w, j, "stage", "rendering");
+        wk_set_stage(w, j, JR_STAGE_RENDERING);
     }
 
     eng_stats stats;
@@ -533,8 +597,37 @@ void wk_batch_run(wk *w)
     batch_info alone = {.engine_name = eng_name(w->engine)}; /* jobs that never reached it */
     for (uint32_t i = 0; i < count; i++) {
         bi.first = first ? first[i] : NULL;
+        if (hand_back(w, jobs[i], bi.first != NULL)) {
+            wk_job_log(jobs[i], MD_LOG_INFO,
+                       "worker stopping: handed back with %u of %u frame(s) done, uncharged",
+                       atomic_load(&jobs[i]->frames_done), jobs[i]->frame_total);
+            wk_release(w, jobs[i]);
+            continue;
+        }
         finish_job(w, jobs[i], bi.first != NULL ? &bi : &alone);
     }
+    md_free(ej);
+    md_free(slots);
+    md_free(first);
+}
+
+void wk_batch_run(wk *w)
+{
+    uint32_t count = w->job_count;
+    wk_job **jobs = w->jobs;
+
+    /* Jobs without a crash on record share one engine batch; each of the others runs alone. */
+    wk_job **shared = md_calloc(count, sizeof *shared);
+    uint32_t n = 0;
+    for (uint32_t i = 0; shared != NULL && i < count; i++)
+        if (jobs[i]->crashes + jobs[i]->batch_crashes == 0)
+            shared[n++] = jobs[i];
+    if (n > 0)
+        run_group(w, shared, n);
+    for (uint32_t i = 0; i < count; i++)
+        if (shared == NULL || jobs[i]->crashes + jobs[i]->batch_crashes > 0)
+            run_group(w, &jobs[i], 1);
+    md_free(shared);
 
     /* Release the batch: the heartbeat stops claiming these entries. */
     pthread_mutex_lock(&w->held_lock);
@@ -542,7 +635,4 @@ void wk_batch_run(wk *w)
     pthread_mutex_unlock(&w->held_lock);
     for (uint32_t i = 0; i < count; i++)
         wk_job_free(jobs[i]);
-    md_free(ej);
-    md_free(slots);
-    md_free(first);
 }

@@ -118,7 +118,8 @@ static void beat(struct wk_heartbeat *hb)
             md_free(argv);
         }
         for (uint32_t i = 0; i < h.count; i++) {
-            redisReply *c = wk_cmd(&hb->conn, "HGET %s cancel_requested", h.keys[i]);
+            redisReply *c =
+                wk_cmd(&hb->conn, "HGET %s %s", h.keys[i], jr_field_name(JR_F_CANCEL_REQUESTED));
             if (c != NULL && c->type == REDIS_REPLY_STRING && strcmp(c->str, "1") == 0)
                 set_cancel(w, h.ids[i]);
             freeReplyObject(c);

@@ -18,12 +18,18 @@
 
 #include "jobs/job.h"
 #include "jobs/queue.h"
+#include "jobs/record.h"
 #include "jobs/worker.h"
 #include "storage/storage.h"
 
 #define WK_ENTRY_MAX 48       /* a stream entry id: "<ms>-<seq>" */
 #define WK_FRAME_NAME_MAX 320 /* a frame's name under frames/ */
 #define WK_LOG_MAX (1u << 20) /* most bytes of one job's session.log */
+/* Deliveries of one entry, in units of max_attempts, after which it is dead-lettered although
+ * no worker ever began rendering it (a guard against loops nobody foresaw). */
+#define WK_DELIVERY_BACKSTOP 10
+
+struct wk;
 
 /* ---- A Redis connection with reconnection ---- */
 
@@ -65,9 +71,11 @@ typedef struct wk_job {
     char entry[WK_ENTRY_MAX];
     char key[JQ_KEY_MAX]; /* {p}job:{id} */
     long long deliveries;
-    char kind[8];      /* "morph" or "render", the hash's kind field */
-    char *spec_text;   /* owned: the hash's spec field */
-    char *inputs_text; /* owned: the hash's inputs field */
+    int crashes, batch_crashes; /* charged by the start script (record.c): >0 runs it alone */
+    struct wk *w;               /* the worker holding it */
+    char kind[8];               /* "morph" or "render", the hash's kind field */
+    char *spec_text;            /* owned: the hash's spec field */
+    char *inputs_text;          /* owned: the hash's inputs field */
     job_spec spec;
     int spec_ready;
     double created_at, started_at; /* wall clock, unix seconds */
@@ -111,8 +119,11 @@ typedef struct wk {
     char name[256];
     char k_stream[JQ_KEY_MAX], k_dead[JQ_KEY_MAX], k_metrics[JQ_KEY_MAX];
     char k_workers[JQ_KEY_MAX], k_worker[JQ_KEY_MAX];
-    double started_at;       /* wall clock */
-    const char *fault_label; /* MORPHD_FAULT_CRASH_LABEL, tests only */
+    double started_at;           /* wall clock */
+    const char *fault_label;     /* MORPHD_FAULT_CRASH_LABEL, tests only */
+    volatile sig_atomic_t *stop; /* the caller's stop flag */
+    atomic_llong stop_seen_us;   /* md_now() in µs when the loop or an engine thread first saw
+                                  * *stop, 0 before: the drain's clock */
 
     wk_conn conn; /* the loop's connection; frame callbacks use it under conn_lock */
     pthread_mutex_t conn_lock;
@@ -138,12 +149,16 @@ int wk_group_create(wk *w);
  * Redis is unreachable. */
 int wk_claim_reclaimed(wk *w, uint32_t count);
 int wk_claim_new(wk *w, uint32_t count, int block_ms);
-/* Finishes a job in Redis: status, finished_at, stage done, error, artifacts, EXPIRE, XACK and
- * XDEL; then the finished metrics. artifacts is JSON text. */
-int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const char *artifacts);
-/* Sets fields of a job hash while it is still running (a cancel is never overwritten). */
-void wk_set_running_fields(wk *w, wk_job *j, const char *field, const char *value);
-/* HINCRBY {p}job:{id} frames_done 1 and the frames counter; any thread (takes conn_lock). */
+/* Finishes a job in Redis (record.c's finish script); then the finished metrics. artifacts is
+ * JSON text. */
+int wk_finish(wk *w, wk_job *j, jr_status status, const char *error, const char *artifacts);
+/* Hands a running job back to the queue uncharged (drain). */
+int wk_release(wk *w, wk_job *j);
+/* Records that this worker begins work on these jobs, alone (solo) or together. */
+void wk_begin(wk *w, wk_job *const *jobs, uint32_t count, int solo);
+/* Sets the stage of a running job (a cancel is never overwritten). */
+void wk_set_stage(wk *w, wk_job *j, jr_stage stage);
+/* One more frame of the job stored; any thread (takes conn_lock). */
 void wk_count_frame(wk *w, wk_job *j);
 void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by);
 void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value);
@@ -155,6 +170,9 @@ void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value);
  * entry was deleted). */
 void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed);
 uint32_t wk_batch_frames(const wk *w);
+
+/* Seconds since the worker first saw its stop flag, or -1 while it runs normally. Any thread. */
+double wk_draining_s(wk *w);
 
 /* ---- worker_batch.c ---- */
 

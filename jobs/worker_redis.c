@@ -6,8 +6,9 @@
  * wk_conn. A connection that fails is dropped and retried with exponential backoff (0.1 s to
  * 5 s); the worker logs once when Redis goes away and once when it is back.
  *
- * State changes of a job hash that must not overwrite a cancel or a deletion are Lua scripts
- * (atomic on the server): starting a job, dead-lettering it, finishing it, and stage updates.
+ * Every change of a job's record is a script of jobs/record.c (atomic on the server: starting,
+ * beginning work, stage and frame progress, finishing, dead-lettering, handing back); this file
+ * only sends them and reads their answers.
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
@@ -172,106 +173,22 @@ void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value)
 
 static void finished_metrics(wk *w, const char *kind, const char *status, double duration_s)
 {
-    char labels[96];
-    snprintf(labels, sizeof labels, "kind=\"%s\",status=\"%s\"", kind, status);
-    wk_metric_add(w, JQ_M_JOBS_FINISHED, labels, 1);
+    char field[192];
+    int st = jr_status_parse(status);
+    if (st >= 0 &&
+        jr_finished_counter_field(field, sizeof field, jr_kind_parse(kind), (jr_status)st) == 0) {
+        redisReply *r = wk_cmd(&w->conn, "HINCRBY %s %s 1", w->k_metrics, field);
+        reply_is_error(r, "HINCRBY metrics");
+        freeReplyObject(r);
+    }
     if (duration_s >= 0)
         wk_metric_observe(w, JQ_M_JOB_DURATION, "", duration_s);
 }
 
-/* ---- Lua scripts ---- */
-
-/* KEYS: job hash, stream. ARGV: group, entry, now, deliveries, retention_s.
- * Gone or already terminal: the entry is acknowledged and deleted. A cancel requested while
- * the job was queued or by an earlier delivery ends it as canceled here. */
-static const char start_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
-    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
-    "  return {'gone', ''}\n"
-    "end\n"
-    "local st = redis.call('HGET', KEYS[1], 'status')\n"
-    "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
-    "if st ~= 'queued' and st ~= 'running' then\n"
-    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
-    "  return {'skip', kind}\n"
-    "end\n"
-    "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done')\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
-    "  return {'canceled', kind}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3], 'attempts',\n"
-    "           ARGV[4], 'stage', 'loading', 'frames_done', '0', 'entry', ARGV[2])\n"
-    "return {'ok', kind, redis.call('HGET', KEYS[1], 'spec') or '',\n"
-    "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
-    "        redis.call('HGET', KEYS[1], 'inputs') or ''}\n";
-
-/* KEYS: job hash, stream, dead stream. ARGV: group, entry, id, deliveries, reason, now,
- * retention_s, error. Returns {status the job ended in or 'gone'/'skip', kind}. */
-static const char dead_lua[] =
-    "redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
-    "           'reason', ARGV[5])\n"
-    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone', ''} end\n"
-    "local st = redis.call('HGET', KEYS[1], 'status')\n"
-    "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
-    "if st ~= 'queued' and st ~= 'running' then return {'skip', kind} end\n"
-    "redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[8], 'finished_at', ARGV[6],\n"
-    "           'stage', 'done')\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
-    "return {'failed', kind}\n";
-
-/* KEYS: job hash, stream. ARGV: group, entry, status, now, error, artifacts, retention_s,
- * frames_done. A job whose cancel was requested ends canceled even if every frame made it.
- * Returns the status it ended in, or 'skip' when it was no longer running. */
-static const char finish_lua[] =
-    "local st = ARGV[3]\n"
-    "local cur = redis.call('HGET', KEYS[1], 'status')\n"
-    "if cur == 'running' or cur == 'queued' then\n"
-    "  if st == 'succeeded' and redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then\n"
-    "    st = 'canceled'\n"
-    "  end\n"
-    "  redis.call('HSET', KEYS[1], 'status', st, 'finished_at', ARGV[4], 'stage', 'done',\n"
-    "             'artifacts', ARGV[6], 'frames_done', ARGV[8])\n"
-    "  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[5])\n"
-    "  else redis.call('HDEL', KEYS[1], 'error') end\n"
-    "  redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
-    "else\n"
-    "  st = 'skip'\n"
-    "end\n"
-    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
-    "return st\n";
-
-/* KEYS: job hash. ARGV: field, value. */
-static const char set_running_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
-                                      "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1\n"
-                                      "end\n"
-                                      "return 0\n";
-
-/* EVAL script with keys and args (all C strings). */
-static redisReply *eval(wk_conn *c, const char *script, int nkeys, const char **keys, int nargs,
-                        const char **args)
+/* Sends a record command (jobs/record.c) on c. */
+static redisReply *send_cmd(wk_conn *c, jr_cmd *cmd)
 {
-    const char *argv[24];
-    if (3 + nkeys + nargs > (int)(sizeof argv / sizeof argv[0]))
-        return NULL;
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    int n = 0;
-    argv[n++] = "EVAL";
-    argv[n++] = script;
-    argv[n++] = nk;
-    for (int i = 0; i < nkeys; i++)
-        argv[n++] = keys[i];
-    for (int i = 0; i < nargs; i++)
-        argv[n++] = args[i];
-    return wk_cmd_argv(c, n, argv, NULL);
-}
-
-static void fmt_time(double t, char out[32])
-{
-    snprintf(out, 32, "%.3f", t);
+    return wk_cmd_argv(c, cmd->argc, cmd->argv, cmd->argvlen);
 }
 
 /* ---- Group and claims ---- */
@@ -380,23 +297,21 @@ static long long delivery_count(wk *w, const char *entry)
     return n;
 }
 
-static void dead_letter(wk *w, const char *id, const char *key, const char *entry,
-                        long long deliveries)
+/* The backstop for entries delivered again and again without a worker ever beginning work on
+ * them (crashes while rendering are charged by the start script instead). */
+static void dead_letter(wk *w, const char *id, const char *entry, long long deliveries)
 {
-    /* The delivery now in hand is not run, so the earlier ones are what failed. */
-    long long ran = deliveries - 1;
-    char error[MD_ERROR_MSG_MAX], reason[256], dl[32], now[32], ret[32];
+    char error[MD_ERROR_MSG_MAX], reason[256];
     snprintf(error, sizeof error,
-             "dead-lettered after %lld deliveries: a worker stopped while running this job %lld "
-             "times (max_attempts=%d)",
-             ran, ran, w->cfg->max_attempts);
-    snprintf(reason, sizeof reason, "worker stopped while running the job %lld times", ran);
-    snprintf(dl, sizeof dl, "%lld", ran);
-    fmt_time(jq_wall_now(), now);
-    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
-    const char *keys[] = {key, w->k_stream, w->k_dead};
-    const char *args[] = {JQ_GROUP, entry, id, dl, reason, now, ret, error};
-    redisReply *r = eval(&w->conn, dead_lua, 3, keys, 8, args);
+             "dead-lettered after %lld deliveries: workers kept stopping before this job's "
+             "rendering began (backstop %d = %d x max_attempts)",
+             deliveries - 1, WK_DELIVERY_BACKSTOP * w->cfg->max_attempts, WK_DELIVERY_BACKSTOP);
+    snprintf(reason, sizeof reason, "delivered %lld times without finishing", deliveries - 1);
+    jr_cmd cmd;
+    if (jr_cmd_dead(&cmd, w->cfg->prefix, id, entry, deliveries - 1, reason, jq_wall_now(),
+                    w->cfg->retention_s, error) != 0)
+        return;
+    redisReply *r = send_cmd(&w->conn, &cmd);
     if (r == NULL || reply_is_error(r, "dead-letter script") || r->type != REDIS_REPLY_ARRAY ||
         r->elements != 2) {
         freeReplyObject(r);
@@ -404,7 +319,7 @@ static void dead_letter(wk *w, const char *id, const char *key, const char *entr
     }
     md_log(MD_LOG_WARN, "job %s: %s", id, error);
     wk_metric_add(w, JQ_M_DEAD_LETTERED, "", 1);
-    if (strcmp(reply_str(r->element[0]) ? r->element[0]->str : "", "failed") == 0)
+    if (jr_status_parse(reply_str(r->element[0])) == JR_FAILED)
         finished_metrics(w, reply_str(r->element[1]) ? r->element[1]->str : "morph", "failed", -1);
     freeReplyObject(r);
 }
@@ -419,41 +334,57 @@ static const char *field_value(const redisReply *fields, const char *name)
     return NULL;
 }
 
-/* Marks the job running (unless gone, terminal or canceled). Returns 1 with the job's kind,
- * spec, created_at and inputs filled in j when it should run. */
+/* Marks the job running (unless gone, terminal, canceled or dead-lettered for crashing
+ * workers). Returns 1 with the job's kind, spec, created_at, inputs and crash counts filled in
+ * j when it should run. */
 static int start_job(wk *w, wk_job *j)
 {
-    char now[32], dl[32], ret[32];
-    fmt_time(jq_wall_now(), now);
-    snprintf(dl, sizeof dl, "%lld", j->deliveries);
-    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
-    const char *keys[] = {j->key, w->k_stream};
-    const char *args[] = {JQ_GROUP, j->entry, now, dl, ret};
-    redisReply *r = eval(&w->conn, start_lua, 2, keys, 5, args);
+    double now = jq_wall_now();
+    jr_cmd cmd;
+    if (jr_cmd_start(&cmd, w->cfg->prefix, j->id, j->entry, now, j->deliveries, w->cfg->retention_s,
+                     w->cfg->max_attempts) != 0)
+        return 0;
+    redisReply *r = send_cmd(&w->conn, &cmd);
     int run = 0;
     if (r == NULL || reply_is_error(r, "start script") || r->type != REDIS_REPLY_ARRAY ||
         r->elements < 2)
         goto done;
-    const char *what = reply_str(r->element[0]);
     const char *kind = reply_str(r->element[1]);
-    snprintf(j->kind, sizeof j->kind, "%s", kind && kind[0] ? kind : "morph");
-    if (what == NULL || strcmp(what, "ok") != 0) {
-        if (what != NULL && strcmp(what, "canceled") == 0) {
-            md_log(MD_LOG_INFO, "job %s: canceled before it started", j->id);
-            finished_metrics(w, j->kind, "canceled", -1);
-        } else {
-            md_log(MD_LOG_INFO, "job %s: %s, skipped", j->id,
-                   what && strcmp(what, "gone") == 0 ? "deleted" : "already finished");
-        }
+    snprintf(j->kind, sizeof j->kind, "%s", jr_kind_name(jr_kind_parse(kind)));
+    jr_start_result what = jr_start_reply(reply_str(r->element[0]));
+    switch (what) {
+    case JR_START_OK:
+        break;
+    case JR_START_CANCELED:
+        md_log(MD_LOG_INFO, "job %s: canceled before it started", j->id);
+        finished_metrics(w, j->kind, jr_status_name(JR_CANCELED), -1);
+        goto done;
+    case JR_START_DEAD:
+        md_log(MD_LOG_WARN,
+               "job %s: dead-lettered: workers stopped %s time(s) while rendering it alone "
+               "(max_attempts=%d)",
+               j->id, r->elements > 2 && reply_str(r->element[2]) ? r->element[2]->str : "?",
+               w->cfg->max_attempts);
+        wk_metric_add(w, JQ_M_DEAD_LETTERED, "", 1);
+        finished_metrics(w, j->kind, jr_status_name(JR_FAILED), -1);
+        goto done;
+    case JR_START_GONE:
+    case JR_START_SKIP:
+        md_log(MD_LOG_INFO, "job %s: %s, skipped", j->id,
+               what == JR_START_GONE ? "deleted" : "already finished");
+        goto done;
+    default:
         goto done;
     }
-    if (r->elements != 5)
+    if (r->elements != 7)
         goto done;
     j->spec_text = md_strdup(reply_str(r->element[2]) ? r->element[2]->str : "");
     j->inputs_text = md_strdup(reply_str(r->element[4]) ? r->element[4]->str : "");
     const char *created = reply_str(r->element[3]);
     j->created_at = created && created[0] ? strtod(created, NULL) : -1;
-    j->started_at = strtod(now, NULL);
+    j->started_at = now;
+    j->crashes = reply_str(r->element[5]) ? atoi(r->element[5]->str) : 0;
+    j->batch_crashes = reply_str(r->element[6]) ? atoi(r->element[6]->str) : 0;
     run = j->spec_text != NULL && j->inputs_text != NULL;
 done:
     freeReplyObject(r);
@@ -475,7 +406,7 @@ static int parse_spec(wk *w, wk_job *j)
         return 0;
     }
     wk_job_fail(j, "spec: %s", err.msg);
-    wk_finish(w, j, "failed", j->error, "[]");
+    wk_finish(w, j, JR_FAILED, j->error, "[]");
     return rc;
 }
 
@@ -491,13 +422,13 @@ void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed
         return;
     }
     char key[JQ_KEY_MAX];
-    if (jq_key_id(key, sizeof key, w->cfg->prefix, "job", id) != 0)
+    if (jr_job_key(key, sizeof key, w->cfg->prefix, id) != 0)
         return;
     long long deliveries = delivery_count(w, entry);
     if (deliveries < 0)
         return; /* Redis went away; the entry stays pending and comes back */
-    if (deliveries > w->cfg->max_attempts) {
-        dead_letter(w, id, key, entry, deliveries);
+    if (deliveries > (long long)WK_DELIVERY_BACKSTOP * w->cfg->max_attempts) {
+        dead_letter(w, id, entry, deliveries);
         return;
     }
     wk_job *j = wk_job_new();
@@ -507,6 +438,7 @@ void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed
     snprintf(j->entry, sizeof j->entry, "%s", entry);
     snprintf(j->key, sizeof j->key, "%s", key);
     j->deliveries = deliveries;
+    j->w = w;
     j->start_mono = md_now();
     if (!start_job(w, j) || parse_spec(w, j) != 0) {
         wk_job_free(j);
@@ -516,16 +448,14 @@ void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed
                w->name, j->kind,
                j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec)
                                                : job_spec_frame_total(&j->spec));
+    if (j->crashes + j->batch_crashes > 0)
+        wk_job_log(j, MD_LOG_WARN,
+                   "workers stopped while rendering this job before (%d time(s) alone, %d in a "
+                   "batch with others); it runs alone now, and is dead-lettered when %d solo "
+                   "run(s) stop the worker",
+                   j->crashes, j->batch_crashes, w->cfg->max_attempts);
     if (j->deliveries == 1 && j->created_at > 0)
         wk_metric_observe(w, JQ_M_QUEUE_WAIT, "", j->started_at - j->created_at);
-
-    /* Fault injection, only for the tests of dead-lettering: a job labelled like this crashes
-     * the worker after it was claimed and marked running, as a real crash would. */
-    const char *label = j->spec.label;
-    if (w->fault_label != NULL && label != NULL && strcmp(label, w->fault_label) == 0) {
-        md_log(MD_LOG_ERROR, "job %s: MORPHD_FAULT_CRASH_LABEL matched; aborting", j->id);
-        abort();
-    }
 
     pthread_mutex_lock(&w->held_lock);
     if (w->job_count == w->job_cap) {
@@ -548,53 +478,52 @@ void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed
 
 /* ---- Progress and finishing ---- */
 
-void wk_set_running_fields(wk *w, wk_job *j, const char *field, const char *value)
+void wk_begin(wk *w, wk_job *const *jobs, uint32_t count, int solo)
 {
-    const char *keys[] = {j->key};
-    const char *args[] = {field, value};
-    redisReply *r = eval(&w->conn, set_running_lua, 1, keys, 2, args);
+    for (uint32_t i = 0; i < count; i++) {
+        jr_cmd cmd;
+        if (jr_cmd_begin(&cmd, w->cfg->prefix, jobs[i]->id, w->name, solo) != 0)
+            continue;
+        redisReply *r = send_cmd(&w->conn, &cmd);
+        reply_is_error(r, "begin script");
+        freeReplyObject(r);
+    }
+}
+
+void wk_set_stage(wk *w, wk_job *j, jr_stage stage)
+{
+    jr_cmd cmd;
+    if (jr_cmd_stage(&cmd, w->cfg->prefix, j->id, stage) != 0)
+        return;
+    redisReply *r = send_cmd(&w->conn, &cmd);
     reply_is_error(r, "stage update");
     freeReplyObject(r);
 }
 
 void wk_count_frame(wk *w, wk_job *j)
 {
-    char field[256];
-    if (jq_metric_counter_field(field, sizeof field, JQ_M_FRAMES_RENDERED, "") != 0)
+    jr_cmd cmd;
+    if (jr_cmd_frame_done(&cmd, w->cfg->prefix, j->id) != 0)
         return;
     pthread_mutex_lock(&w->conn_lock);
-    if (wk_conn_ensure(&w->conn) == 0) {
-        redisContext *ctx = w->conn.ctx;
-        redisAppendCommand(ctx, "HINCRBY %s frames_done 1", j->key);
-        redisAppendCommand(ctx, "HINCRBY %s %s 1", w->k_metrics, field);
-        for (int i = 0; i < 2; i++) {
-            void *reply = NULL;
-            if (redisGetReply(ctx, &reply) != REDIS_OK) {
-                checked(&w->conn, NULL);
-                break;
-            }
-            freeReplyObject(reply);
-        }
-    }
+    redisReply *r = send_cmd(&w->conn, &cmd);
+    reply_is_error(r, "frame progress");
+    freeReplyObject(r);
     pthread_mutex_unlock(&w->conn_lock);
 }
 
-int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const char *artifacts)
+int wk_finish(wk *w, wk_job *j, jr_status status, const char *error, const char *artifacts)
 {
-    char now[32], ret[32], done[32];
     double finished = jq_wall_now();
-    fmt_time(finished, now);
-    snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
-    snprintf(done, sizeof done, "%u", atomic_load(&j->frames_done));
-    const char *keys[] = {j->key, w->k_stream};
-    const char *args[] = {JQ_GROUP,           j->entry,  status, now,
-                          error ? error : "", artifacts, ret,    done};
-    redisReply *r = eval(&w->conn, finish_lua, 2, keys, 8, args);
+    jr_cmd cmd;
+    int rc = jr_cmd_finish(&cmd, w->cfg->prefix, j->id, j->entry, status, finished, error,
+                           artifacts, w->cfg->retention_s, atomic_load(&j->frames_done));
+    redisReply *r = rc == 0 ? send_cmd(&w->conn, &cmd) : NULL;
     if (r == NULL || reply_is_error(r, "finish script") || reply_str(r) == NULL) {
         /* The entry stays pending: after the lease another worker (or this one) runs the job
          * again and rewrites the same keys. */
         md_log(MD_LOG_ERROR, "job %s: could not record that it %s; it will be retried", j->id,
-               status);
+               jr_status_name(status));
         freeReplyObject(r);
         return MD_EUNAVAIL;
     }
@@ -603,6 +532,25 @@ int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const cha
         finished_metrics(w, j->kind, final, finished - j->started_at);
         md_log(MD_LOG_INFO, "job %s: %s", j->id, final);
     }
+    freeReplyObject(r);
+    return 0;
+}
+
+int wk_release(wk *w, wk_job *j)
+{
+    jr_cmd cmd;
+    int rc =
+        jr_cmd_release(&cmd, w->cfg->prefix, j->id, j->entry, jq_wall_now(), w->cfg->retention_s);
+    redisReply *r = rc == 0 ? send_cmd(&w->conn, &cmd) : NULL;
+    if (r == NULL || reply_is_error(r, "release script") || reply_str(r) == NULL) {
+        md_log(MD_LOG_WARN,
+               "job %s: could not hand it back; another worker reclaims it after the lease", j->id);
+        freeReplyObject(r);
+        return MD_EUNAVAIL;
+    }
+    if (jr_status_parse(r->str) == JR_CANCELED)
+        finished_metrics(w, j->kind, r->str, -1);
+    md_log(MD_LOG_INFO, "job %s: handed back to the queue (%s)", j->id, r->str);
     freeReplyObject(r);
     return 0;
 }

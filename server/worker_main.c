@@ -50,20 +50,26 @@ static void usage(FILE *f)
             "      --batch-max-jobs N      most jobs in one engine batch (32)\n"
             "      --lease-ms MS           idle time after which an entry held by a stopped\n"
             "                              worker is reclaimed by another (30000)\n"
-            "      --max-attempts N        deliveries before a job is dead-lettered (3)\n"
+            "      --max-attempts N        a job is dead-lettered when this many of its runs\n"
+            "                              alone stopped the worker mid-render (3); a crash\n"
+            "                              in a shared batch only makes each job run alone\n"
             "      --retention-s S         how long finished job records are kept (604800)\n"
+            "      --drain-s S             on SIGTERM, exit within about S seconds (20)\n"
             "      --heartbeat-ms MS       heartbeat period, at most half the lease\n"
             "                              (1000, or a third of the lease when shorter)\n"
             "      --limit NAME=VALUE      raise or lower an input limit (repeatable), see below\n"
             "      --log-level LEVEL       debug, info, warn or error on stderr (info)\n"
             "  -h, --help                  this text\n"
             "\n"
-            "Signals: SIGTERM or SIGINT stop reading new jobs; the batch in hand is finished,\n"
-            "then the worker exits 0.\n"
+            "Signals: SIGTERM or SIGINT stop reading new jobs and drain: frames keep rendering\n"
+            "for half of --drain-s, frames in flight finish, jobs with every frame done are\n"
+            "finished, the others go back to the queue (not counted as an attempt) for another\n"
+            "worker, and the worker exits 0 (an analysis output already running is finished\n"
+            "first).\n"
             "\n"
             "Environment (tests only): MORPHD_FAULT_CRASH_LABEL=TEXT makes the worker abort()\n"
-            "right after claiming and marking running any job whose spec label is TEXT, to test\n"
-            "reclaiming and dead-lettering. Never set it in production.\n"
+            "when it begins rendering any job whose spec label is TEXT, to test reclaiming and\n"
+            "dead-lettering. Never set it in production.\n"
             "\n"
             "Limits (NAME, default, meaning):\n");
     md_limits_print_help(f);
@@ -84,6 +90,7 @@ enum {
     OPT_ATTEMPTS,
     OPT_RETENTION,
     OPT_HEARTBEAT,
+    OPT_DRAIN,
     OPT_LIMIT,
     OPT_LOG_LEVEL,
 };
@@ -117,6 +124,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"lease-ms", required_argument, NULL, OPT_LEASE},
         {"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retention-s", required_argument, NULL, OPT_RETENTION},
+        {"drain-s", required_argument, NULL, OPT_DRAIN},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -179,6 +187,10 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         case OPT_RETENTION:
             if ((rc = parse_long("--retention-s", optarg, 1, 315360000, &v, err)) == 0)
                 cfg->retention_s = (int)v;
+            break;
+        case OPT_DRAIN:
+            if ((rc = parse_long("--drain-s", optarg, 0, 3600, &v, err)) == 0)
+                cfg->drain_s = (double)v;
             break;
         case OPT_HEARTBEAT:
             if ((rc = parse_long("--heartbeat-ms", optarg, 10, 3600000, &v, err)) == 0)

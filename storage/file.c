@@ -427,7 +427,9 @@ typedef struct walk {
     file_stg *fs;
     const char *prefix;
     size_t plen;
-    int remove;       /* delete what matches instead of collecting it */
+    int remove; /* delete what matches instead of collecting it */
+    int sweep;  /* delete only other processes' temp files (stg_sweep_partial) */
+    size_t swept;
     walk_item *items; /* owned; collected when listing */
     size_t count, cap;
     md_error *err;
@@ -470,6 +472,16 @@ static int walk_collect(walk *wk, const char *key, size_t klen, uint64_t size)
     return 0;
 }
 
+/* ".tmp.<pid>.<n>" of a process other than this one. */
+static int foreign_temp(const char *name)
+{
+    if (strncmp(name, ".tmp.", 5) != 0)
+        return 0;
+    char *end;
+    long pid = strtol(name + 5, &end, 10);
+    return end != name + 5 && *end == '.' && pid != (long)getpid();
+}
+
 /* Walks folder path[0..rlen) (path is a buffer of WALK_PATH_CAP bytes that the walk extends
  * and restores). Recursion is bounded by the key length: at most STG_KEY_MAX / 2 levels. */
 #define WALK_PATH_CAP (STG_KEY_MAX + NAME_MAX + 2)
@@ -510,6 +522,18 @@ static int walk_dir(walk *wk, char *path, size_t rlen)
         struct stat st;
         if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue; /* deleted meanwhile */
+        if (name[0] == '.' && wk->sweep) {
+            if (under && S_ISREG(st.st_mode) && foreign_temp(name)) {
+                if (unlinkat(dfd, name, 0) == 0)
+                    wk->swept++;
+                else if (errno != ENOENT)
+                    rc = md_fail(wk->err, MD_EIO, "cannot delete %s/%s/%s: %s", fs->root, path,
+                                 name, strerror(errno));
+                if (rc != 0)
+                    break;
+            }
+            continue;
+        }
         if (name[0] == '.') {
             /* A temp file: never listed; removed with the folder it is in. */
             if (wk->remove && under && S_ISREG(st.st_mode) && unlinkat(dfd, name, 0) != 0 &&
@@ -534,7 +558,9 @@ static int walk_dir(walk *wk, char *path, size_t rlen)
             }
         } else if (S_ISREG(st.st_mode) && clen >= wk->plen &&
                    memcmp(path, wk->prefix, wk->plen) == 0) {
-            if (!wk->remove)
+            if (wk->sweep)
+                ; /* committed objects stay */
+            else if (!wk->remove)
                 rc = walk_collect(wk, path, clen, (uint64_t)st.st_size);
             else if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
                 rc = md_fail(wk->err, MD_EIO, "cannot delete %s/%s: %s", fs->root, path,
@@ -570,6 +596,17 @@ static int file_delete_prefix(stg *s, const char *prefix, md_error *err)
     walk wk = {
         .fs = (file_stg *)s, .prefix = prefix, .plen = strlen(prefix), .remove = 1, .err = err};
     return walk_run(&wk, path);
+}
+
+static int file_sweep_partial(stg *s, const char *prefix, size_t *removed, md_error *err)
+{
+    char path[WALK_PATH_CAP];
+    walk wk = {
+        .fs = (file_stg *)s, .prefix = prefix, .plen = strlen(prefix), .sweep = 1, .err = err};
+    int rc = walk_run(&wk, path);
+    if (removed != NULL)
+        *removed = wk.swept;
+    return rc;
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -622,6 +659,7 @@ static const stg_vtable file_vtable = {
     .head = file_head,
     .del = file_delete,
     .delete_prefix = file_delete_prefix,
+    .sweep_partial = file_sweep_partial,
     .list = file_list,
 };
 

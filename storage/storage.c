@@ -389,6 +389,18 @@ int stg_delete_prefix(stg *s, const char *prefix, md_error *err)
     return s->vt->delete_prefix(s, prefix, err);
 }
 
+int stg_sweep_partial(stg *s, const char *prefix, size_t *removed, md_error *err)
+{
+    if (removed != NULL)
+        *removed = 0;
+    if (prefix != NULL && prefix[0] == '\0')
+        return md_fail(err, MD_EINVAL, "stg_sweep_partial: the prefix is empty");
+    int rc = stg_prefix_check(prefix, err);
+    if (rc != 0 || s->vt->sweep_partial == NULL)
+        return rc;
+    return s->vt->sweep_partial(s, prefix, removed, err);
+}
+
 int stg_list(stg *s, const char *prefix, stg_list_fn fn, void *user, md_error *err)
 {
     if (fn == NULL)

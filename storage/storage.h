@@ -84,6 +84,12 @@ int stg_delete(stg *s, const char *key, md_error *err);
  * it matches bytes, as in S3: "jobs/ab" also takes "jobs/abc/x". */
 int stg_delete_prefix(stg *s, const char *prefix, md_error *err);
 
+/* Removes what writers of other processes began under prefix and never committed: the partial
+ * writes a crashed process left (the file backend's ".tmp.<pid>.<n>" files). Committed objects
+ * and this process's own writes in progress are untouched. *removed (NULL ok) gets the count.
+ * A worker calls it before retrying a job, for the job's prefix. */
+int stg_sweep_partial(stg *s, const char *prefix, size_t *removed, md_error *err);
+
 /* Called once per object, in byte order of keys; key is borrowed for the call. Nonzero stops
  * the listing (stg_list still returns 0). The keys are gathered before the first call, so fn
  * may call other stg functions, stg_delete included. */

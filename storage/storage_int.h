@@ -25,6 +25,8 @@ typedef struct stg_vtable {
     int (*head)(stg *s, const char *key, uint64_t *size, md_error *err);
     int (*del)(stg *s, const char *key, md_error *err);
     int (*delete_prefix)(stg *s, const char *prefix, md_error *err);
+    /* NULL for backends whose uncommitted writes leave nothing behind. */
+    int (*sweep_partial)(stg *s, const char *prefix, size_t *removed, md_error *err);
     /* Keys in byte order; stops when fn returns nonzero. */
     int (*list)(stg *s, const char *prefix, stg_list_fn fn, void *user, md_error *err);
 } stg_vtable;

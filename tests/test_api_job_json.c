@@ -88,7 +88,7 @@ static void test_artifact_names(void)
     CHECK(!api_artifact_name_valid("a/"));
     CHECK(!api_artifact_name_valid(".hidden"));
     CHECK(!api_artifact_name_valid("a%2Fb"));
-    CHECK(api_status_terminal("canceled") && !api_status_terminal("running"));
+    CHECK(jr_status_name_terminal("canceled") && !jr_status_name_terminal("running"));
 }
 
 static void test_problem(void)
@@ -149,6 +149,7 @@ static void test_metrics(void)
     const char *v[] = {"5", "2", "1", "1", "7200.206", "4", "3", "0.006", "3", "123", "9", "1"};
     const char *workers[] = {"gpu0", "gpu1"};
     const char *gpu[] = {"1048576", ""};
+    const char *engines[] = {"cuda", "cpu"};
     api_http_stats st;
     memset(&st, 0, sizeof st);
     api_http_stats_observe(&st, API_ROUTE_JOB, 200, 0.0004);
@@ -162,7 +163,7 @@ static void test_metrics(void)
                             .gpu_bytes = gpu,
                             .worker_count = 2,
                             .version = "0.1.0",
-                            .engine = "cpu",
+                            .engines = engines,
                             .http = &st};
     api_buf b;
     api_buf_init(&b, 1 << 20);
@@ -192,7 +193,7 @@ static void test_metrics(void)
     CHECK(has_line(text, "morphd_queue_depth 3"));
     CHECK(has_line(text, "morphd_workers_alive 2"));
     CHECK(has_line(text, "morphd_gpu_memory_used_bytes{worker=\"gpu0\"} 1048576"));
-    CHECK(strstr(text, "worker=\"gpu1\"") == NULL);
+    CHECK(strstr(text, "morphd_gpu_memory_used_bytes{worker=\"gpu1\"") == NULL);
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"200\"} 2"));
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"404\"} 1"));
     CHECK(has_line(
@@ -201,7 +202,10 @@ static void test_metrics(void)
         text, "morphd_http_request_duration_seconds_bucket{route=\"/jobs/{id}\",le=\"+Inf\"} 3"));
     CHECK(has_line(text, "morphd_http_request_duration_seconds_count{route=\"/jobs/{id}\"} 3"));
     CHECK(has_line(text, "# TYPE morphd_http_request_duration_seconds histogram"));
+    CHECK(has_line(text, "morphd_build_info{version=\"0.1.0\",engine=\"cuda\"} 1"));
     CHECK(has_line(text, "morphd_build_info{version=\"0.1.0\",engine=\"cpu\"} 1"));
+    CHECK(has_line(text, "morphd_worker_info{worker=\"gpu0\",engine=\"cuda\"} 1"));
+    CHECK(has_line(text, "morphd_worker_info{worker=\"gpu1\",engine=\"cpu\"} 1"));
     md_free(text);
 }
 

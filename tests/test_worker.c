@@ -9,9 +9,11 @@
  *      `morph run` with the same spec; the bad one fails alone with a message naming the input;
  *      the canceled one is skipped. SIGTERM: exit 0, worker record removed.
  *   2. kill -9 in the middle of a job: a second worker reclaims it after the lease and finishes
- *      it; every frame present once, a stale frame of the first attempt removed, attempts 2.
- *      Then a cancel while running: frames stop being stored, the job ends canceled. Then
- *      SIGTERM in the middle of a batch: the job still succeeds and the worker exits 0.
+ *      it; every frame present once, a stale frame and a crashed writer's temp file of the first
+ *      attempt removed, attempts 2, one solo crash on record. Then a cancel while running:
+ *      frames stop being stored, the job ends canceled with an error saying so. Then SIGTERM
+ *      in the middle of a batch with --drain-s 2: the worker exits 0 within the drain, the job
+ *      is back in the queue uncharged, and a third worker finishes it.
  *   3. A job that crashes the worker every time (MORPHD_FAULT_CRASH_LABEL) ends in the dead
  *      letter stream, failed, with a message that says so.
  *
@@ -498,11 +500,22 @@ static void test_kill_and_reclaim(fixture *fx, const char *tmp, const char *samp
     snprintf(stale, sizeof stale, "jobs/%s/frames/9999_stale.png", id);
     CHECK_OK(stg_put(fx->store, stale, "x", 1, &err), &err);
 
-    pid_t b = start_worker("w3", "--lease-ms 1000 --heartbeat-ms 200", NULL);
+    /* A write the killed worker never committed (another pid's temp file) must be swept. */
+    char partial[4600];
+    snprintf(partial, sizeof partial, "%s/jobs/%s/frames/.tmp.999999999.7",
+             stg_url(fx->store) + strlen("file://"), id);
+    FILE *pf = fopen(partial, "w");
+    CHECK(pf != NULL);
+    if (pf != NULL)
+        fclose(pf);
+
+    pid_t b = start_worker("w3", "--lease-ms 1000 --heartbeat-ms 200 --drain-s 2", NULL);
     char *st = wait_terminal(fx->redis, id, 180);
     CHECK(strcmp(st, "succeeded") == 0);
     free(st);
+    CHECK(access(partial, F_OK) != 0);
     CHECK_INT(2, hget_ll(fx->redis, key, "attempts"));
+    CHECK_INT(1, hget_ll(fx->redis, key, "crashes")); /* it was rendering alone when killed */
     CHECK_INT(frames, hget_ll(fx->redis, key, "frames_done"));
     char prefix[128];
     snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
@@ -527,20 +540,47 @@ static void test_kill_and_reclaim(fixture *fx, const char *tmp, const char *samp
     CHECK(stored >= 1 && stored < 400);
     snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
     CHECK_INT(stored, count_objects(fx, prefix));
+    char *why = hget(fx->redis, key, "error");
+    if (why == NULL || strstr(why, "canceled while running") == NULL) {
+        fprintf(stderr, "expected the error to say the job was canceled while running, got '%s'\n",
+                why ? why : "(none)");
+        test_failures++;
+    }
+    free(why);
     CHECK_INT(1, metric(fx, "c|morphd_jobs_finished_total|kind=\"morph\",status=\"canceled\""));
 
-    /* SIGTERM in the middle of a batch: the batch in hand is finished, then exit 0. */
-    enqueue(fx, id, "{\"frames\":120,\"width\":320,\"height\":320,\"samples\":16}", 120, 0,
+    /* SIGTERM in the middle of a batch, --drain-s 2: frames stop after a second, the worker
+     * exits 0 well within the drain (plus start-up slack), the unfinished job is back in the
+     * queue with no crash charged, and another worker finishes it. */
+    enqueue(fx, id, "{\"frames\":400,\"width\":320,\"height\":320,\"samples\":16}", 400, 0,
             "queued");
     snprintf(key, sizeof key, PREFIX "job:%s", id);
     end = md_now() + 60;
     while (md_now() < end && hget_ll(fx->redis, key, "frames_done") < 1)
         sleep_ms(5);
+    double t0 = md_now();
     check_clean_stop(fx, b, "w3");
+    double took = md_now() - t0;
+    if (took > 8) {
+        fprintf(stderr,
+                "expected the worker gone within ~2 s of SIGTERM (--drain-s 2), took %.1f s\n",
+                took);
+        test_failures++;
+    }
     st = job_status(fx->redis, id);
+    CHECK(strcmp(st, "queued") == 0);
+    free(st);
+    CHECK(hget_ll(fx->redis, key, "crashes") <= 0);
+    CHECK(hget_ll(fx->redis, key, "batch_crashes") <= 0);
+    CHECK_INT(1, int_cmd(fx->redis, "XLEN " PREFIX "jobs", NULL, NULL));
+    pid_t c = start_worker("w4", "--lease-ms 1000 --heartbeat-ms 200", NULL);
+    st = wait_terminal(fx->redis, id, 240);
     CHECK(strcmp(st, "succeeded") == 0);
     free(st);
-    CHECK_INT(120, hget_ll(fx->redis, key, "frames_done"));
+    CHECK_INT(400, hget_ll(fx->redis, key, "frames_done"));
+    snprintf(prefix, sizeof prefix, "jobs/%s/frames/", id);
+    CHECK_INT(400, count_objects(fx, prefix));
+    check_clean_stop(fx, c, "w4");
 }
 
 static void test_dead_letter(fixture *fx)
@@ -570,7 +610,7 @@ static void test_dead_letter(fixture *fx)
     CHECK(strcmp(st, "failed") == 0);
     free(st);
     char *error = hget(fx->redis, key, "error");
-    if (strstr(error, "dead-lettered after 2 deliveries") == NULL ||
+    if (strstr(error, "dead-lettered") == NULL || strstr(error, "2 time(s)") == NULL ||
         strstr(error, "max_attempts=2") == NULL) {
         fprintf(stderr, "unexpected dead-letter error: '%s'\n", error);
         test_failures++;

@@ -81,6 +81,10 @@ run('api_submit', async (t) => {
     t.check(b.headers.get('location') === `/jobs/${a.json.id}`, `idempotent retry: Location ${b.headers.get('location')}`);
     const c = await api.submit(sampleFiles, small, { headers: { 'Idempotency-Key': `${k1}-other` }, expect: 202 });
     t.check(c.json.id !== a.json.id, 'a different Idempotency-Key gave the same job');
+    // The same key for a different request (another spec) is refused, naming the first job.
+    const m = await api.submit(sampleFiles, { ...small, frames: 3 }, { headers: { 'Idempotency-Key': k1 }, expect: 422 });
+    t.check(m.json.type === 'urn:morphd:problem:idempotency-mismatch', `reused key, other request: type ${m.json.type}`);
+    t.check((m.json.detail || '').includes(a.json.id), `the mismatch detail does not name job ${a.json.id}: ${m.json.detail}`);
     await api.poll(a.json.id);
     await api.poll(c.json.id);
 
@@ -121,6 +125,7 @@ run('api_submit', async (t) => {
     const canceled = await api.poll(big.json.id, { timeoutMs: 60000 });
     t.check(canceled.status === 'canceled', `a running job asked to cancel ended ${canceled.status}`);
     t.check(canceled.progress.frames_done < 2000, 'the canceled job rendered every frame anyway');
+    t.check(/canceled while running: cancel requested at \d{4}-/.test(canceled.error || ''), `a job canceled while running has error ${JSON.stringify(canceled.error)}`);
     const qdone = await api.poll(queued.json.id, { timeoutMs: 60000 });
     t.check(qdone.status === 'canceled', `the canceled queued job ended ${qdone.status}`);
     await api.request('POST', `/jobs/${big.json.id}/cancel`, { expect: 200 }); // already canceled: no-op

@@ -153,4 +153,5 @@ export const CONTRACT_METRICS = {
     morphd_workers_alive: { type: 'gauge', labels: [] },
     morphd_gpu_memory_used_bytes: { type: 'gauge', labels: ['worker'] },
     morphd_build_info: { type: 'gauge', labels: ['version', 'engine'] },
+    morphd_worker_info: { type: 'gauge', labels: ['worker', 'engine'] },
 };

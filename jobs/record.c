@@ -1,0 +1,755 @@
+/*
+ * record.c — the job record (record.h): field names, statuses, stages, the Lua scripts that
+ * move a job from state to state, storage keys and the inputs field.
+ *
+ * Pure and thread-safe: commands are built into a caller's jr_cmd, nothing is sent. The scripts
+ * run atomically on the Redis server; every one that ends a job ("retires" it) sets the record's
+ * retention EXPIRE and schedules the janitor through {prefix}expiring in the same script, so a
+ * record can never expire without its stored objects being found again.
+ *
+ * Crash accounting (docs/server.md, "Crashes"): `rendering` is set by the begin script when a
+ * worker starts loading and rendering a job ("solo:<worker>" when the job has the engine to
+ * itself, "batch:<worker>" otherwise) and cleared by every script that ends or hands back the
+ * job. A start script that finds it set knows the previous worker died while working on this
+ * job and charges a crash: to `crashes` when the job was alone (it, and nothing else, may have
+ * killed the worker), to `batch_crashes` otherwise. The worker runs a job with any crash on
+ * record alone, so only a job that really takes workers down reaches max_attempts; batch-mates
+ * that were merely waiting or rendering beside it are never dead-lettered for it.
+ */
+#define _GNU_SOURCE
+#include "jobs/record.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Fields ---- */
+
+static const char *const field_names[JR_F_COUNT] = {
+#define JR_FIELD_NAME(ident, name) name,
+    JR_FIELDS_MAP(JR_FIELD_NAME)
+#undef JR_FIELD_NAME
+};
+
+const char *jr_field_name(jr_field f)
+{
+    return (unsigned)f < JR_F_COUNT ? field_names[f] : "";
+}
+
+int jr_field_find(const char *name)
+{
+    for (int i = 0; name != NULL && i < JR_F_COUNT; i++)
+        if (strcmp(field_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+void jr_record_from_pairs(jr_record *rec, const char *const *fields, const char *const *values,
+                          size_t n)
+{
+    memset(rec, 0, sizeof *rec);
+    for (size_t i = 0; i < n; i++) {
+        int f = jr_field_find(fields[i]);
+        if (f >= 0)
+            rec->v[f] = values[i];
+    }
+}
+
+/* ---- Statuses, stages, kinds ---- */
+
+static const char *const status_names[JR_STATUS_COUNT] = {"queued", "running", "succeeded",
+                                                          "failed", "canceled"};
+
+const char *jr_status_name(jr_status s)
+{
+    return (unsigned)s < JR_STATUS_COUNT ? status_names[s] : "";
+}
+
+int jr_status_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < JR_STATUS_COUNT; i++)
+        if (strcmp(status_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int jr_status_terminal(jr_status s)
+{
+    return s == JR_SUCCEEDED || s == JR_FAILED || s == JR_CANCELED;
+}
+
+int jr_status_name_terminal(const char *name)
+{
+    int s = jr_status_parse(name);
+    return s >= 0 && jr_status_terminal((jr_status)s);
+}
+
+int jr_transition_allowed(jr_status from, jr_status to)
+{
+    switch (from) {
+    case JR_QUEUED:
+        return to == JR_RUNNING || to == JR_CANCELED || to == JR_FAILED;
+    case JR_RUNNING:
+        return to == JR_QUEUED || to == JR_SUCCEEDED || to == JR_FAILED || to == JR_CANCELED;
+    default:
+        return 0;
+    }
+}
+
+const char *jr_status_list(void)
+{
+    return "queued, running, succeeded, failed or canceled";
+}
+
+static const char *const stage_names[JR_STAGE_COUNT] = {"queued", "loading", "rendering",
+                                                        "finishing", "done"};
+
+const char *jr_stage_name(jr_stage s)
+{
+    return (unsigned)s < JR_STAGE_COUNT ? stage_names[s] : "";
+}
+
+int jr_stage_parse(const char *name)
+{
+    for (int i = 0; name != NULL && i < JR_STAGE_COUNT; i++)
+        if (strcmp(stage_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *jr_kind_name(jr_kind k)
+{
+    return k == JR_KIND_RENDER ? "render" : "morph";
+}
+
+jr_kind jr_kind_parse(const char *name)
+{
+    return name != NULL && strcmp(name, "render") == 0 ? JR_KIND_RENDER : JR_KIND_MORPH;
+}
+
+/* ---- Inputs ---- */
+
+static const char *const input_names[JR_IN_COUNT] = {"source", "target", "mesh"};
+
+const char *jr_input_name(jr_input in)
+{
+    return (unsigned)in < JR_IN_COUNT ? input_names[in] : "";
+}
+
+void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len && in[i] != '\0' && n + 1 < cap; i++) {
+        char c = in[i];
+        out[n++] = isalnum((unsigned char)c) || c == '.' || c == '_' ? c : '_';
+    }
+    out[n] = '\0';
+}
+
+char *jr_inputs_to_json(const jr_inputs *in)
+{
+    json_t *o = json_pack("{s:I,s:I,s:I}", "vertices", (json_int_t)in->vertices, "faces",
+                          (json_int_t)in->faces, "textures", (json_int_t)in->textures);
+    if (o == NULL)
+        return NULL;
+    for (int i = 0; i < JR_IN_COUNT; i++)
+        if (in->present[i])
+            json_object_set_new(
+                o, input_names[i],
+                json_pack("{s:s,s:s}", "name", in->name[i], "format", in->format[i]));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    char *out = text ? md_strdup(text) : NULL;
+    free(text);
+    return out;
+}
+
+static uint32_t count_of(const json_t *o, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(o, key));
+    return v < 0 || v > UINT32_MAX ? 0 : (uint32_t)v;
+}
+
+int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err)
+{
+    memset(out, 0, sizeof *out);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return md_fail(err, MD_EPARSE, "the job's inputs field is not a JSON object");
+    }
+    out->vertices = count_of(o, "vertices");
+    out->faces = count_of(o, "faces");
+    out->textures = count_of(o, "textures");
+    for (int i = 0; i < JR_IN_COUNT; i++) {
+        const json_t *side = json_object_get(o, input_names[i]);
+        const char *name = json_string_value(json_object_get(side, "name"));
+        const char *format = json_string_value(json_object_get(side, "format"));
+        out->present[i] = json_is_object(side);
+        const char *given = name != NULL && name[0] ? name : input_names[i];
+        jr_name_sanitize(given, strlen(given), out->name[i], sizeof out->name[i]);
+        if (out->name[i][0] == '\0')
+            snprintf(out->name[i], sizeof out->name[i], "%s", input_names[i]);
+        snprintf(out->format[i], sizeof out->format[i], "%s", format ? format : "");
+    }
+    json_decref(o);
+    return 0;
+}
+
+/* ---- Storage keys ---- */
+
+static int key_fmt(char *out, size_t cap, const char *fmt, const char *a, const char *b)
+{
+    int n = snprintf(out, cap, fmt, a, b);
+    return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
+}
+
+int jr_key_job_prefix(char *out, size_t cap, const char *id)
+{
+    return key_fmt(out, cap, "jobs/%s/%s", id, "");
+}
+
+int jr_key_frames_prefix(char *out, size_t cap, const char *id)
+{
+    return key_fmt(out, cap, "jobs/%s/frames/%s", id, "");
+}
+
+int jr_key_input(char *out, size_t cap, const char *id, jr_input in)
+{
+    return key_fmt(out, cap, "jobs/%s/inputs/%s.mdm", id, jr_input_name(in));
+}
+
+int jr_key_frame(char *out, size_t cap, const char *id, const char *frame_name)
+{
+    return key_fmt(out, cap, "jobs/%s/frames/%s", id, frame_name);
+}
+
+int jr_key_artifact(char *out, size_t cap, const char *id, const char *name)
+{
+    return key_fmt(out, cap, "jobs/%s/%s", id, name);
+}
+
+int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name)
+{
+    return key_fmt(out, cap, "frames/%s%s", frame_name, "");
+}
+
+/* ---- Building commands ---- */
+
+static void cmd_init(jr_cmd *c)
+{
+    c->argc = 0;
+    c->used = 0;
+}
+
+/* Appends a borrowed argument. */
+static int arg(jr_cmd *c, const char *s)
+{
+    if (c->argc >= JR_ARGV_MAX)
+        return MD_ELIMIT;
+    c->argv[c->argc] = s;
+    c->argvlen[c->argc] = strlen(s);
+    c->argc++;
+    return 0;
+}
+
+/* Appends a formatted argument kept in the command's scratch. */
+static int argf(jr_cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int argf(jr_cmd *c, const char *fmt, ...)
+{
+    if (c->argc >= JR_ARGV_MAX || c->used >= JR_SCRATCH)
+        return MD_ELIMIT;
+    va_list ap;
+    va_start(ap, fmt);
+    char *at = c->scratch + c->used;
+    int n = vsnprintf(at, JR_SCRATCH - c->used, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= JR_SCRATCH - c->used)
+        return MD_ELIMIT;
+    c->used += (size_t)n + 1;
+    c->argv[c->argc] = at;
+    c->argvlen[c->argc] = (size_t)n;
+    c->argc++;
+    return 0;
+}
+
+/* Keys and names a script needs besides the job hash. */
+static int arg_key(jr_cmd *c, const char *prefix, const char *name)
+{
+    return argf(c, "%s%s", prefix, name);
+}
+
+static int arg_job_key(jr_cmd *c, const char *prefix, const char *id)
+{
+    return argf(c, "%sjob:%s", prefix, id);
+}
+
+int jr_job_key(char *out, size_t cap, const char *prefix, const char *id)
+{
+    return key_fmt(out, cap, "%sjob:%s", prefix, id);
+}
+
+/* "EVAL script nkeys". */
+static int eval_head(jr_cmd *c, const char *script, int nkeys)
+{
+    cmd_init(c);
+    int rc = arg(c, "EVAL");
+    if (rc == 0)
+        rc = arg(c, script);
+    if (rc == 0)
+        rc = argf(c, "%d", nkeys);
+    return rc;
+}
+
+static int arg_time(jr_cmd *c, double t)
+{
+    return argf(c, "%.3f", t);
+}
+
+int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status status)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "kind=\"%s\",status=\"%s\"", jr_kind_name(kind),
+             jr_status_name(status));
+    return jq_metric_counter_field(out, cap, JQ_M_JOBS_FINISHED, labels);
+}
+
+/* ---- The scripts ---- */
+
+/* Every terminal transition ends with retire(): the record's retention EXPIRE, and its id in
+ * {p}expiring at the time it expires, where the janitor finds it to delete the objects. */
+#define RETIRE_LUA                                                                                 \
+    "local function retire(job, expiring, id, now, ttl)\n"                                         \
+    "  redis.call('EXPIRE', job, ttl)\n"                                                           \
+    "  redis.call('ZADD', expiring, tonumber(now) + tonumber(ttl), id)\n"                          \
+    "end\n"
+
+/* KEYS: job, stream, owner index, metrics, idempotency key ('' for none).
+ * ARGV: id, max_queued, score, submitted counter field, job key prefix, request hash,
+ *       idempotency TTL, field/value pairs... */
+static const char submit_lua[] =
+    "if KEYS[5] ~= '' then\n"
+    "  local old = redis.call('GET', KEYS[5])\n"
+    "  if old and redis.call('EXISTS', ARGV[5] .. old) == 1 then\n"
+    "    local h = redis.call('HGET', ARGV[5] .. old, 'request_hash')\n"
+    "    if h and h ~= '' and h ~= ARGV[6] then return {'mismatch', old} end\n"
+    "    return {'exists', old}\n"
+    "  end\n"
+    "end\n"
+    "if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {'full', ''} end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 8))\n"
+    "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], 'entry', entry)\n"
+    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"
+    "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7]) end\n"
+    "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
+    "return {'ok', entry}\n";
+
+/* KEYS: job, metrics. ARGV: owner, now, finished counter (morph), finished counter (render),
+ * error when queued, note when running, canceled_by. */
+static const char cancel_lua[] =
+    "local st = redis.call('HMGET', KEYS[1], 'status', 'owner', 'kind')\n"
+    "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
+    "if st[1] == 'queued' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[2], 'stage', 'done',\n"
+    "             'error', ARGV[5], 'canceled_by', ARGV[7])\n"
+    "  redis.call('HINCRBY', KEYS[2], (st[3] == 'render') and ARGV[4] or ARGV[3], 1)\n"
+    "  return 'canceled'\n"
+    "end\n"
+    "if st[1] == 'running' then\n"
+    "  if redis.call('HGET', KEYS[1], 'cancel_requested') ~= '1' then\n"
+    "    redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'cancel_note', ARGV[6],\n"
+    "               'canceled_by', ARGV[7])\n"
+    "  end\n"
+    "  return 'running'\n"
+    "end\n"
+    "return st[1]\n";
+
+/* KEYS: job, owner index. ARGV: owner, id. */
+static const char delete_lua[] = "local st = redis.call('HMGET', KEYS[1], 'status', 'owner')\n"
+                                 "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
+                                 "if st[1] == 'running' then return 'running' end\n"
+                                 "redis.call('DEL', KEYS[1])\n"
+                                 "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+                                 "return 'ok'\n";
+
+/* KEYS: job, stream, dead stream, expiring. ARGV: group, entry, now, deliveries, retention_s,
+ * max_attempts, id. */
+static const char start_lua[] = RETIRE_LUA
+    "local function done()\n"
+    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then done(); return {'gone', ''} end\n"
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'kind', 'cancel_requested', 'rendering',\n"
+    "                     'crashes', 'batch_crashes', 'cancel_note')\n"
+    "local st, kind = h[1], h[2] or 'morph'\n"
+    "if st ~= 'queued' and st ~= 'running' then\n"
+    "  done()\n"
+    "  if redis.call('TTL', KEYS[1]) == -1 then retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], "
+    "ARGV[5]) end\n"
+    "  return {'skip', kind}\n"
+    "end\n"
+    "if h[3] == '1' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done',\n"
+    "             'rendering', '', 'error', h[7] or 'canceled before a worker started it')\n"
+    "  retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], ARGV[5]); done()\n"
+    "  return {'canceled', kind}\n"
+    "end\n"
+    "local crashes = tonumber(h[5] or '0') or 0\n"
+    "local batch_crashes = tonumber(h[6] or '0') or 0\n"
+    "if h[4] and h[4] ~= '' then\n"
+    "  if string.sub(h[4], 1, 5) == 'solo:' then crashes = crashes + 1\n"
+    "  else batch_crashes = batch_crashes + 1 end\n"
+    "  redis.call('HSET', KEYS[1], 'crashes', crashes, 'batch_crashes', batch_crashes,\n"
+    "             'rendering', '')\n"
+    "end\n"
+    "if crashes >= tonumber(ARGV[6]) then\n"
+    "  local err = 'dead-lettered: a worker stopped ' .. crashes .. ' time(s) while rendering '\n"
+    "    .. 'this job on its own (max_attempts=' .. ARGV[6] .. '); it probably crashes the '\n"
+    "    .. 'worker, check its inputs and spec'\n"
+    "  redis.call('XADD', KEYS[3], '*', 'id', ARGV[7], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
+    "             'reason', 'worker stopped while rendering the job ' .. crashes .. ' times')\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', err, 'finished_at', ARGV[3],\n"
+    "             'stage', 'done')\n"
+    "  retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], ARGV[5]); done()\n"
+    "  return {'dead', kind, tostring(crashes)}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3], 'attempts',\n"
+    "           ARGV[4], 'stage', 'loading', 'frames_done', '0', 'entry', ARGV[2])\n"
+    "return {'ok', kind, redis.call('HGET', KEYS[1], 'spec') or '',\n"
+    "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
+    "        redis.call('HGET', KEYS[1], 'inputs') or '', tostring(crashes),\n"
+    "        tostring(batch_crashes)}\n";
+
+/* KEYS: job. ARGV: field, value: sets it while the job runs. */
+static const char set_running_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                      "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1\n"
+                                      "end\n"
+                                      "return 0\n";
+
+/* KEYS: job. ARGV: rendering value. */
+static const char begin_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                "  redis.call('HSET', KEYS[1], 'rendering', ARGV[1]) return 1\n"
+                                "end\n"
+                                "return 0\n";
+
+/* KEYS: job, metrics. ARGV: frames counter field. A deleted job's hash is not recreated. */
+static const char frame_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                "  redis.call('HINCRBY', KEYS[1], 'frames_done', 1)\n"
+                                "end\n"
+                                "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+                                "return 1\n";
+
+/* KEYS: job, stream, expiring. ARGV: group, entry, status, now, error, artifacts, retention_s,
+ * frames_done, id. A job whose cancel was requested ends canceled even if every frame made it,
+ * with the note the cancel left as its error. */
+static const char finish_lua[] = RETIRE_LUA
+    "local st = ARGV[3]\n"
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested', 'cancel_note')\n"
+    "if h[1] == 'running' or h[1] == 'queued' then\n"
+    "  local err = ARGV[5]\n"
+    "  if st == 'succeeded' and h[2] == '1' then st = 'canceled' end\n"
+    "  if st == 'canceled' and err == '' then err = h[3] or 'canceled while running' end\n"
+    "  redis.call('HSET', KEYS[1], 'status', st, 'finished_at', ARGV[4], 'stage', 'done',\n"
+    "             'artifacts', ARGV[6], 'frames_done', ARGV[8], 'rendering', '')\n"
+    "  if err ~= '' then redis.call('HSET', KEYS[1], 'error', err)\n"
+    "  else redis.call('HDEL', KEYS[1], 'error') end\n"
+    "  retire(KEYS[1], KEYS[3], ARGV[9], ARGV[4], ARGV[7])\n"
+    "else\n"
+    "  st = 'skip'\n"
+    "end\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "return st\n";
+
+/* KEYS: job, stream, dead stream, expiring. ARGV: group, entry, id, deliveries, reason, now,
+ * retention_s, error. */
+static const char dead_lua[] = RETIRE_LUA
+    "redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
+    "           'reason', ARGV[5])\n"
+    "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'gone', ''} end\n"
+    "local st = redis.call('HGET', KEYS[1], 'status')\n"
+    "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
+    "if st ~= 'queued' and st ~= 'running' then return {'skip', kind} end\n"
+    "redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[8], 'finished_at', ARGV[6],\n"
+    "           'stage', 'done', 'rendering', '')\n"
+    "retire(KEYS[1], KEYS[4], ARGV[3], ARGV[6], ARGV[7])\n"
+    "return {'failed', kind}\n";
+
+/* KEYS: job, stream, expiring. ARGV: group, entry, now, retention_s, id. */
+static const char release_lua[] = RETIRE_LUA
+    "local function done()\n"
+    "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
+    "end\n"
+    "local h = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested', 'cancel_note')\n"
+    "if h[1] ~= 'running' then done(); return 'skip' end\n"
+    "if h[2] == '1' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done',\n"
+    "             'rendering', '', 'error', h[3] or 'canceled while running')\n"
+    "  retire(KEYS[1], KEYS[3], ARGV[5], ARGV[3], ARGV[4]); done()\n"
+    "  return 'canceled'\n"
+    "end\n"
+    "local e = redis.call('XADD', KEYS[2], '*', 'id', ARGV[5])\n"
+    "redis.call('HSET', KEYS[1], 'status', 'queued', 'stage', 'queued', 'frames_done', '0',\n"
+    "           'rendering', '', 'entry', e)\n"
+    "done()\n"
+    "return 'queued'\n";
+
+const char *const *jr_scripts(void)
+{
+    static const char *const all[] = {submit_lua,      cancel_lua,  delete_lua, start_lua,
+                                      set_running_lua, begin_lua,   frame_lua,  finish_lua,
+                                      dead_lua,        release_lua, NULL};
+    return all;
+}
+
+/* ---- Commands ---- */
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int try_rc_ = (x);                                                                         \
+        if (try_rc_ != 0)                                                                          \
+            return try_rc_;                                                                        \
+    } while (0)
+
+size_t jr_new_job_pairs(const jr_new_job *job, const char *entry, char frames_total[16],
+                        char created_at[32], const char **fields, const char **values)
+{
+    snprintf(frames_total, 16, "%u", job->frames_total);
+    snprintf(created_at, 32, "%.3f", job->created_at);
+    const struct {
+        jr_field f;
+        const char *v;
+    } pairs[] = {
+        {JR_F_ID, job->id},
+        {JR_F_KIND, jr_kind_name(job->kind)},
+        {JR_F_OWNER, job->owner},
+        {JR_F_STATUS, jr_status_name(JR_QUEUED)},
+        {JR_F_SPEC, job->spec_json},
+        {JR_F_INPUTS, job->inputs_json},
+        {JR_F_CREATED_AT, created_at},
+        {JR_F_FRAMES_DONE, "0"},
+        {JR_F_FRAMES_TOTAL, frames_total},
+        {JR_F_STAGE, jr_stage_name(JR_STAGE_QUEUED)},
+        {JR_F_ERROR, ""},
+        {JR_F_ARTIFACTS, "[]"},
+        {JR_F_CANCEL_REQUESTED, "0"},
+        {JR_F_ATTEMPTS, "0"},
+        {JR_F_REQUEST_HASH, job->request_hash ? job->request_hash : ""},
+        {JR_F_ENTRY, entry},
+    };
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        if (pairs[i].f == JR_F_ENTRY && entry == NULL)
+            continue;
+        fields[n] = jr_field_name(pairs[i].f);
+        values[n] = pairs[i].v;
+        n++;
+    }
+    return n;
+}
+
+int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
+                  const char *idem_key)
+{
+    char counter[192];
+    TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED,
+                                job->kind == JR_KIND_RENDER ? "kind=\"render\""
+                                                            : "kind=\"morph\""));
+    TRY(eval_head(c, submit_lua, 5));
+    TRY(arg_job_key(c, prefix, job->id));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(argf(c, "%sowner:%s", prefix, job->owner));
+    TRY(arg_key(c, prefix, "metrics"));
+    if (idem_key != NULL && idem_key[0])
+        TRY(argf(c, "%sidem:%s:%s", prefix, job->owner, idem_key));
+    else
+        TRY(arg(c, ""));
+    TRY(arg(c, job->id));
+    TRY(argf(c, "%llu", (unsigned long long)max_queued));
+    TRY(argf(c, "%.0f", job->created_at * 1000.0));
+    TRY(argf(c, "%s", counter));
+    TRY(argf(c, "%sjob:", prefix));
+    TRY(arg(c, job->request_hash ? job->request_hash : ""));
+    TRY(argf(c, "%d", JQ_IDEMPOTENCY_TTL_S));
+    /* The pairs' number buffers live in scratch too. */
+    if (c->used + 48 > JR_SCRATCH)
+        return MD_ELIMIT;
+    char *frames_total = c->scratch + c->used;
+    char *created_at = frames_total + 16;
+    c->used += 48;
+    const char *f[JR_F_COUNT], *v[JR_F_COUNT];
+    size_t n = jr_new_job_pairs(job, NULL, frames_total, created_at, f, v);
+    for (size_t i = 0; i < n; i++) {
+        TRY(arg(c, f[i]));
+        TRY(arg(c, v[i]));
+    }
+    return 0;
+}
+
+jr_submit_result jr_submit_reply(const char *word)
+{
+    if (word == NULL)
+        return JR_SUBMIT_ODD;
+    if (strcmp(word, "ok") == 0)
+        return JR_SUBMIT_OK;
+    if (strcmp(word, "full") == 0)
+        return JR_SUBMIT_FULL;
+    if (strcmp(word, "exists") == 0)
+        return JR_SUBMIT_EXISTS;
+    if (strcmp(word, "mismatch") == 0)
+        return JR_SUBMIT_MISMATCH;
+    return JR_SUBMIT_ODD;
+}
+
+int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *owner, double now,
+                  int auth_on)
+{
+    char when[32], m[192], r[192];
+    jq_time_format(now, when);
+    TRY(jr_finished_counter_field(m, sizeof m, JR_KIND_MORPH, JR_CANCELED));
+    TRY(jr_finished_counter_field(r, sizeof r, JR_KIND_RENDER, JR_CANCELED));
+    TRY(eval_head(c, cancel_lua, 2));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "metrics"));
+    TRY(arg(c, owner));
+    TRY(arg_time(c, now));
+    TRY(argf(c, "%s", m));
+    TRY(argf(c, "%s", r));
+    TRY(argf(c, "canceled before a worker started it, at %s%s%s", when, auth_on ? " by " : "",
+             auth_on ? owner : ""));
+    TRY(argf(c, "canceled while running: cancel requested at %s%s%s", when, auth_on ? " by " : "",
+             auth_on ? owner : ""));
+    TRY(arg(c, auth_on ? owner : ""));
+    return 0;
+}
+
+int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner)
+{
+    TRY(eval_head(c, delete_lua, 2));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(argf(c, "%sowner:%s", prefix, owner));
+    TRY(arg(c, owner));
+    TRY(arg(c, id));
+    return 0;
+}
+
+int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
+                 long long deliveries, int retention_s, int max_attempts)
+{
+    TRY(eval_head(c, start_lua, 4));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(arg_key(c, prefix, "dead"));
+    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg(c, JQ_GROUP));
+    TRY(arg(c, entry));
+    TRY(arg_time(c, now));
+    TRY(argf(c, "%lld", deliveries));
+    TRY(argf(c, "%d", retention_s));
+    TRY(argf(c, "%d", max_attempts));
+    TRY(arg(c, id));
+    return 0;
+}
+
+jr_start_result jr_start_reply(const char *word)
+{
+    static const struct {
+        const char *word;
+        jr_start_result r;
+    } words[] = {{"ok", JR_START_OK},
+                 {"gone", JR_START_GONE},
+                 {"skip", JR_START_SKIP},
+                 {"canceled", JR_START_CANCELED},
+                 {"dead", JR_START_DEAD}};
+    for (size_t i = 0; word != NULL && i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(word, words[i].word) == 0)
+            return words[i].r;
+    return JR_START_ODD;
+}
+
+int jr_cmd_begin(jr_cmd *c, const char *prefix, const char *id, const char *who, int solo)
+{
+    TRY(eval_head(c, begin_lua, 1));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(argf(c, "%s:%s", solo ? "solo" : "batch", who));
+    return 0;
+}
+
+int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage)
+{
+    TRY(eval_head(c, set_running_lua, 1));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg(c, jr_field_name(JR_F_STAGE)));
+    TRY(arg(c, jr_stage_name(stage)));
+    return 0;
+}
+
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id)
+{
+    char field[192];
+    TRY(jq_metric_counter_field(field, sizeof field, JQ_M_FRAMES_RENDERED, ""));
+    TRY(eval_head(c, frame_lua, 2));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "metrics"));
+    TRY(argf(c, "%s", field));
+    return 0;
+}
+
+int jr_cmd_finish(jr_cmd *c, const char *prefix, const char *id, const char *entry,
+                  jr_status status, double now, const char *error, const char *artifacts,
+                  int retention_s, uint32_t frames_done)
+{
+    TRY(eval_head(c, finish_lua, 3));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg(c, JQ_GROUP));
+    TRY(arg(c, entry));
+    TRY(arg(c, jr_status_name(status)));
+    TRY(arg_time(c, now));
+    TRY(arg(c, error ? error : ""));
+    TRY(arg(c, artifacts ? artifacts : "[]"));
+    TRY(argf(c, "%d", retention_s));
+    TRY(argf(c, "%u", frames_done));
+    TRY(arg(c, id));
+    return 0;
+}
+
+int jr_cmd_dead(jr_cmd *c, const char *prefix, const char *id, const char *entry,
+                long long deliveries, const char *reason, double now, int retention_s,
+                const char *error)
+{
+    TRY(eval_head(c, dead_lua, 4));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(arg_key(c, prefix, "dead"));
+    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg(c, JQ_GROUP));
+    TRY(arg(c, entry));
+    TRY(arg(c, id));
+    TRY(argf(c, "%lld", deliveries));
+    TRY(arg(c, reason));
+    TRY(arg_time(c, now));
+    TRY(argf(c, "%d", retention_s));
+    TRY(arg(c, error));
+    return 0;
+}
+
+int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
+                   int retention_s)
+{
+    TRY(eval_head(c, release_lua, 3));
+    TRY(arg_job_key(c, prefix, id));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg(c, JQ_GROUP));
+    TRY(arg(c, entry));
+    TRY(arg_time(c, now));
+    TRY(argf(c, "%d", retention_s));
+    TRY(arg(c, id));
+    return 0;
+}

@@ -1,0 +1,261 @@
+/*
+ * record.h — the job record: the one place that spells a job's life. The Redis hash's field
+ * names, the statuses and stages and which status may follow which, every Lua script that
+ * changes a job (submit, cancel, delete, start, begin, progress, frame, finish, dead-letter,
+ * hand-back), the storage keys of a job's objects (inputs, frames, artifacts) and the typed
+ * input names the api records and the worker reads back.
+ *
+ * Pure: nothing here does I/O (like hiredis' reader). The api sends the commands built here on
+ * its async hiredis connection, the worker on its blocking one; each interprets the reply with
+ * the jr_*_reply helpers, so no other file spells a field, a status, a script or a key.
+ * docs/server.md describes the same names for people; this header is where the code gets them.
+ * Any thread.
+ */
+#ifndef JOBS_RECORD_H
+#define JOBS_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobs/queue.h"
+#include "server/md.h"
+
+/* ---- Fields of the job hash {prefix}job:{id} ---- */
+
+/* X(ident, name). docs/server.md says what each holds. */
+#define JR_FIELDS_MAP(X)                                                                           \
+    X(ID, "id")                                                                                    \
+    X(KIND, "kind")                                                                                \
+    X(OWNER, "owner")                                                                              \
+    X(STATUS, "status")                                                                            \
+    X(SPEC, "spec")                                                                                \
+    X(INPUTS, "inputs")                                                                            \
+    X(CREATED_AT, "created_at")                                                                    \
+    X(STARTED_AT, "started_at")                                                                    \
+    X(FINISHED_AT, "finished_at")                                                                  \
+    X(FRAMES_DONE, "frames_done")                                                                  \
+    X(FRAMES_TOTAL, "frames_total")                                                                \
+    X(STAGE, "stage")                                                                              \
+    X(ERROR, "error")                                                                              \
+    X(ARTIFACTS, "artifacts")                                                                      \
+    X(CANCEL_REQUESTED, "cancel_requested")                                                        \
+    X(CANCELED_BY, "canceled_by")                                                                  \
+    X(CANCEL_NOTE, "cancel_note")                                                                  \
+    X(ATTEMPTS, "attempts")                                                                        \
+    X(ENTRY, "entry")                                                                              \
+    X(REQUEST_HASH, "request_hash")                                                                \
+    X(RENDERING, "rendering")                                                                      \
+    X(CRASHES, "crashes")                                                                          \
+    X(BATCH_CRASHES, "batch_crashes")
+
+typedef enum jr_field {
+#define JR_FIELD_ENUM(ident, name) JR_F_##ident,
+    JR_FIELDS_MAP(JR_FIELD_ENUM)
+#undef JR_FIELD_ENUM
+        JR_F_COUNT
+} jr_field;
+
+const char *jr_field_name(jr_field f);
+/* The field a name spells, or -1. */
+int jr_field_find(const char *name);
+
+/* A job hash as HGETALL gives it, each value borrowed from the reply (NULL when absent). */
+typedef struct jr_record {
+    const char *v[JR_F_COUNT];
+} jr_record;
+
+/* Fills rec from field/value pairs; unknown fields are ignored. */
+void jr_record_from_pairs(jr_record *rec, const char *const *fields, const char *const *values,
+                          size_t n);
+static inline const char *jr_get(const jr_record *rec, jr_field f)
+{
+    return rec->v[f];
+}
+
+/* ---- Statuses, stages and kinds ---- */
+
+typedef enum jr_status {
+    JR_QUEUED,
+    JR_RUNNING,
+    JR_SUCCEEDED,
+    JR_FAILED,
+    JR_CANCELED,
+    JR_STATUS_COUNT
+} jr_status;
+
+const char *jr_status_name(jr_status s);
+/* The status a name spells, or -1. */
+int jr_status_parse(const char *name);
+int jr_status_terminal(jr_status s);
+/* 1 for a status name that is succeeded, failed or canceled. */
+int jr_status_name_terminal(const char *name);
+/* The transitions the scripts make: queued → running | canceled; running → queued (hand-back)
+ * | succeeded | failed | canceled; queued → failed (dead letter). Terminal states never change. */
+int jr_transition_allowed(jr_status from, jr_status to);
+/* "queued, running, succeeded, failed or canceled", for error texts. */
+const char *jr_status_list(void);
+
+typedef enum jr_stage {
+    JR_STAGE_QUEUED,
+    JR_STAGE_LOADING,
+    JR_STAGE_RENDERING,
+    JR_STAGE_FINISHING,
+    JR_STAGE_DONE,
+    JR_STAGE_COUNT
+} jr_stage;
+
+const char *jr_stage_name(jr_stage s);
+int jr_stage_parse(const char *name); /* -1 when unknown */
+
+typedef enum jr_kind { JR_KIND_MORPH, JR_KIND_RENDER } jr_kind;
+const char *jr_kind_name(jr_kind k);
+/* "render" → JR_KIND_RENDER; anything else (a record of another version too) → morph. */
+jr_kind jr_kind_parse(const char *name);
+
+/* ---- Inputs ---- */
+
+typedef enum jr_input { JR_IN_SOURCE, JR_IN_TARGET, JR_IN_MESH, JR_IN_COUNT } jr_input;
+
+#define JR_INPUT_NAME_MAX 128
+
+/* The inputs field: counts and, per input, the client's name (a sanitised stem, used in frame
+ * names) and the format it came in. */
+typedef struct jr_inputs {
+    uint32_t vertices, faces, textures;
+    int present[JR_IN_COUNT];
+    char name[JR_IN_COUNT][JR_INPUT_NAME_MAX];
+    char format[JR_IN_COUNT][16];
+} jr_inputs;
+
+const char *jr_input_name(jr_input in); /* "source", "target", "mesh" */
+/* The first len bytes of in as a name fit for frame names and storage keys: characters other
+ * than [A-Za-z0-9._] become '_'; cut to cap - 1 bytes. */
+void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap);
+/* The inputs field's JSON text; md_free it. NULL when out of memory. */
+char *jr_inputs_to_json(const jr_inputs *in);
+/* Reads the field back; names are sanitised again (the hash is not trusted), missing names
+ * become the input's role ("source"). MD_EPARSE when text is not a JSON object. */
+int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err);
+
+/* ---- Storage keys of a job's objects ---- */
+
+/* Each returns 0, or MD_EINVAL when the key does not fit in cap. */
+int jr_key_job_prefix(char *out, size_t cap, const char *id);         /* jobs/{id}/ */
+int jr_key_frames_prefix(char *out, size_t cap, const char *id);      /* jobs/{id}/frames/ */
+int jr_key_input(char *out, size_t cap, const char *id, jr_input in); /* jobs/{id}/inputs/x.mdm */
+int jr_key_frame(char *out, size_t cap, const char *id, const char *frame_name);
+int jr_key_artifact(char *out, size_t cap, const char *id, const char *name); /* jobs/{id}/name */
+/* The artifact name of a frame ("frames/<name>"), as artifacts lists and manifests give it. */
+int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name);
+
+/* ---- Commands ---- */
+
+/* {prefix}job:{id}, the job hash (for HGETALL). 0 or MD_EINVAL when it does not fit. */
+int jr_job_key(char *out, size_t cap, const char *prefix, const char *id);
+
+#define JR_ARGV_MAX 48
+#define JR_SCRATCH 4096
+
+/* One Redis command (an EVAL of a record script, usually) as argv. Strings the caller passes
+ * are borrowed and must outlive the send; keys and numbers live in scratch. */
+typedef struct jr_cmd {
+    int argc;
+    const char *argv[JR_ARGV_MAX];
+    size_t argvlen[JR_ARGV_MAX];
+    char scratch[JR_SCRATCH];
+    size_t used;
+} jr_cmd;
+
+/* A new job as POST /jobs records it. All strings borrowed. */
+typedef struct jr_new_job {
+    const char *id;
+    jr_kind kind;
+    const char *owner;
+    const char *spec_json;
+    const char *inputs_json;
+    uint32_t frames_total;
+    double created_at;        /* unix seconds */
+    const char *request_hash; /* hex digest of what the request asked for */
+} jr_new_job;
+
+/* Submission: idempotency key (empty: none), queue cap, HSET, XADD, owner index, counter. */
+int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
+                  const char *idem_key);
+typedef enum jr_submit_result {
+    JR_SUBMIT_OK,       /* element[1]: the stream entry */
+    JR_SUBMIT_FULL,     /* the queue is at max_queued */
+    JR_SUBMIT_EXISTS,   /* element[1]: the job the key named, same request */
+    JR_SUBMIT_MISMATCH, /* element[1]: the job the key named, for a different request */
+    JR_SUBMIT_ODD
+} jr_submit_result;
+jr_submit_result jr_submit_reply(const char *word);
+/* The fields of the new job's hash (entry excluded), for answering without a read back:
+ * fills up to JR_F_COUNT pairs; returns how many. */
+size_t jr_new_job_pairs(const jr_new_job *job, const char *entry, char frames_total[16],
+                        char created_at[32], const char **fields, const char **values);
+
+/* Cancel by owner at time now. Reply: a status word: "canceled" (was queued), "running"
+ * (cancel_requested set), "missing" (no such job of this owner) or the terminal status. */
+int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *owner, double now,
+                  int auth_on);
+
+/* Delete by owner. Reply: "ok", "running" (refused) or "missing". */
+int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner);
+
+/* A worker took the stream entry: marks the job running unless it is gone, terminal or
+ * canceled. A job whose hash says a worker was rendering it (that worker died) is charged a
+ * crash here: to crashes when it was rendered alone, to batch_crashes when in a shared batch.
+ * When crashes reach max_attempts the job is dead-lettered in the same script.
+ * Reply: {"ok", kind, spec, created_at, inputs, crashes, batch_crashes} | {"gone", ""} |
+ * {"skip", kind} | {"canceled", kind} | {"dead", kind, crashes}. */
+int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
+                 long long deliveries, int retention_s, int max_attempts);
+typedef enum jr_start_result {
+    JR_START_OK,
+    JR_START_GONE,
+    JR_START_SKIP,
+    JR_START_CANCELED,
+    JR_START_DEAD,
+    JR_START_ODD
+} jr_start_result;
+jr_start_result jr_start_reply(const char *word);
+
+/* The worker begins work on the job (loading, then rendering): records that worker `who` is
+ * rendering it, alone (solo) or with others, so a crash is charged to the job only from here. */
+int jr_cmd_begin(jr_cmd *c, const char *prefix, const char *id, const char *who, int solo);
+
+/* Sets the stage of a running job (a cancel or deletion is never overwritten). */
+int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage);
+
+/* One more frame stored: frames_done and the frames counter, only while running. */
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id);
+
+/* Finishes the job: status (a succeeded job whose cancel was requested ends canceled, with an
+ * error that says when and by whom), error ("" for none), artifacts (JSON), frames_done,
+ * retention, XACK+XDEL. Reply: the status it ended in, or "skip" when no longer running. */
+int jr_cmd_finish(jr_cmd *c, const char *prefix, const char *id, const char *entry,
+                  jr_status status, double now, const char *error, const char *artifacts,
+                  int retention_s, uint32_t frames_done);
+
+/* Dead-letters an entry whose job a backstop gave up on (delivered too often): XADD to the
+ * dead stream, XACK+XDEL, status failed with error. Reply: {status it ended in or
+ * "gone"/"skip", kind}. */
+int jr_cmd_dead(jr_cmd *c, const char *prefix, const char *id, const char *entry,
+                long long deliveries, const char *reason, double now, int retention_s,
+                const char *error);
+
+/* Hands a running job back to the queue without charging it (a worker draining on SIGTERM):
+ * status queued, a fresh stream entry, the old one acked and deleted. A job whose cancel was
+ * requested ends canceled instead. Reply: "queued", "canceled" or "skip". */
+int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
+                   int retention_s);
+
+/* The finished counter's field for a kind and status (jq metrics), used by the scripts. */
+int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status status);
+
+/* ---- Names of the Lua scripts, for tests and logs ---- */
+
+/* The text of every script, so a test can check each compiles (SCRIPT LOAD). NULL-terminated. */
+const char *const *jr_scripts(void);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * test_record.c — jobs/record.h, the job record, without Redis: field and status tables,
+ * transitions, storage keys, the inputs field (round trip, sanitising untrusted names) and the
+ * commands the scripts are sent with (key positions, arguments, limits). test_worker and the
+ * integration tests run the scripts themselves against a real redis-server.
+ */
+#include "test_util.h"
+
+#include <string.h>
+
+#include "jobs/record.h"
+
+static void test_tables(void)
+{
+    for (int f = 0; f < JR_F_COUNT; f++)
+        CHECK_INT(f, jr_field_find(jr_field_name((jr_field)f)));
+    CHECK_INT(-1, jr_field_find("nope"));
+    CHECK(strcmp(jr_field_name(JR_F_STATUS), "status") == 0);
+    for (int s = 0; s < JR_STATUS_COUNT; s++)
+        CHECK_INT(s, jr_status_parse(jr_status_name((jr_status)s)));
+    CHECK_INT(-1, jr_status_parse("done"));
+    CHECK_INT(-1, jr_status_parse(NULL));
+    CHECK(jr_status_name_terminal("canceled") && !jr_status_name_terminal("running"));
+    CHECK(!jr_status_name_terminal(NULL));
+    for (int s = 0; s < JR_STAGE_COUNT; s++)
+        CHECK_INT(s, jr_stage_parse(jr_stage_name((jr_stage)s)));
+    CHECK_INT(JR_KIND_RENDER, jr_kind_parse("render"));
+    CHECK_INT(JR_KIND_MORPH, jr_kind_parse("other"));
+    CHECK_INT(JR_KIND_MORPH, jr_kind_parse(NULL));
+}
+
+static void test_transitions(void)
+{
+    CHECK(jr_transition_allowed(JR_QUEUED, JR_RUNNING));
+    CHECK(jr_transition_allowed(JR_QUEUED, JR_CANCELED));
+    CHECK(jr_transition_allowed(JR_RUNNING, JR_QUEUED)); /* drain hand-back */
+    CHECK(jr_transition_allowed(JR_RUNNING, JR_SUCCEEDED));
+    CHECK(!jr_transition_allowed(JR_QUEUED, JR_SUCCEEDED));
+    for (int to = 0; to < JR_STATUS_COUNT; to++) {
+        CHECK(!jr_transition_allowed(JR_SUCCEEDED, (jr_status)to));
+        CHECK(!jr_transition_allowed(JR_FAILED, (jr_status)to));
+        CHECK(!jr_transition_allowed(JR_CANCELED, (jr_status)to));
+    }
+}
+
+static void check_str(const char *expected, const char *got)
+{
+    if (strcmp(expected, got) != 0) {
+        fprintf(stderr, "expected '%s', got '%s'\n", expected, got);
+        test_failures++;
+    }
+}
+
+static void test_keys(void)
+{
+    char k[64];
+    const char *id = "0123456789abcdef0123456789abcdef";
+    CHECK_INT(0, jr_key_job_prefix(k, sizeof k, id));
+    check_str("jobs/0123456789abcdef0123456789abcdef/", k);
+    CHECK_INT(0, jr_key_input(k, sizeof k, id, JR_IN_TARGET));
+    check_str("jobs/0123456789abcdef0123456789abcdef/inputs/target.mdm", k);
+    char big[256];
+    CHECK_INT(0, jr_key_frame(big, sizeof big, id, "0000_a-1000_b-0000.png"));
+    check_str("jobs/0123456789abcdef0123456789abcdef/frames/0000_a-1000_b-0000.png", big);
+    CHECK_INT(0, jr_key_artifact(big, sizeof big, id, "manifest.json"));
+    check_str("jobs/0123456789abcdef0123456789abcdef/manifest.json", big);
+    CHECK_INT(MD_EINVAL, jr_key_frame(k, sizeof k, id, "0000_a-1000_b-0000.png"));
+    CHECK_INT(0, jr_frame_artifact_name(k, sizeof k, "0001_x.png"));
+    check_str("frames/0001_x.png", k);
+    CHECK_INT(0, jr_job_key(big, sizeof big, "morphd:", id));
+    check_str("morphd:job:0123456789abcdef0123456789abcdef", big);
+}
+
+static void test_inputs(void)
+{
+    jr_inputs in;
+    memset(&in, 0, sizeof in);
+    in.vertices = 9409;
+    in.faces = 18432;
+    in.textures = 2;
+    in.present[JR_IN_SOURCE] = in.present[JR_IN_TARGET] = 1;
+    snprintf(in.name[JR_IN_SOURCE], sizeof in.name[0], "ict_A");
+    snprintf(in.format[JR_IN_SOURCE], sizeof in.format[0], "obj");
+    snprintf(in.name[JR_IN_TARGET], sizeof in.name[0], "ict_B");
+    snprintf(in.format[JR_IN_TARGET], sizeof in.format[0], "glb");
+    char *text = jr_inputs_to_json(&in);
+    CHECK(text != NULL);
+    jr_inputs back;
+    md_error err;
+    CHECK_OK(jr_inputs_from_json(text, &back, &err), &err);
+    CHECK_INT(9409, back.vertices);
+    CHECK_INT(18432, back.faces);
+    CHECK_INT(2, back.textures);
+    CHECK_INT(1, back.present[JR_IN_TARGET]);
+    CHECK_INT(0, back.present[JR_IN_MESH]);
+    check_str("ict_B", back.name[JR_IN_TARGET]);
+    check_str("glb", back.format[JR_IN_TARGET]);
+    check_str("mesh", back.name[JR_IN_MESH]); /* absent: its role */
+    md_free(text);
+
+    /* The hash is not trusted: a name with a path or odd bytes comes back sanitised. */
+    CHECK_OK(
+        jr_inputs_from_json("{\"source\":{\"name\":\"../x y\",\"format\":\"obj\"}}", &back, &err),
+        &err);
+    check_str(".._x_y", back.name[JR_IN_SOURCE]);
+    CHECK_INT(MD_EPARSE, jr_inputs_from_json("[1]", &back, &err));
+    CHECK_INT(MD_EPARSE, jr_inputs_from_json(NULL, &back, &err));
+}
+
+static int argv_has(const jr_cmd *c, const char *s)
+{
+    for (int i = 0; i < c->argc; i++)
+        if (strcmp(c->argv[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_commands(void)
+{
+    const char *id = "0123456789abcdef0123456789abcdef";
+    jr_cmd c;
+    jr_new_job job = {.id = id,
+                      .kind = JR_KIND_RENDER,
+                      .owner = "alice",
+                      .spec_json = "{}",
+                      .inputs_json = "{}",
+                      .frames_total = 41,
+                      .created_at = 1700000000.25,
+                      .request_hash = "abc"};
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, "k1"));
+    check_str("EVAL", c.argv[0]);
+    check_str("5", c.argv[2]);
+    check_str("p:job:0123456789abcdef0123456789abcdef", c.argv[3]);
+    check_str("p:jobs", c.argv[4]);
+    check_str("p:owner:alice", c.argv[5]);
+    check_str("p:idem:alice:k1", c.argv[7]);
+    CHECK(argv_has(&c, "1700000000.250") && argv_has(&c, "41") && argv_has(&c, "render"));
+    CHECK(argv_has(&c, "request_hash") && argv_has(&c, "abc"));
+    CHECK(!argv_has(&c, "entry")); /* the script adds it */
+    for (int i = 0; i < c.argc; i++)
+        CHECK_INT(strlen(c.argv[i]), c.argvlen[i]);
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, ""));
+    check_str("", c.argv[7]);
+
+    const char *f[JR_F_COUNT], *v[JR_F_COUNT];
+    char total[16], created[32];
+    size_t n = jr_new_job_pairs(&job, "1-0", total, created, f, v);
+    jr_record rec;
+    jr_record_from_pairs(&rec, f, v, n);
+    check_str("queued", jr_get(&rec, JR_F_STATUS));
+    check_str("1-0", jr_get(&rec, JR_F_ENTRY));
+    check_str("41", jr_get(&rec, JR_F_FRAMES_TOTAL));
+    CHECK(jr_get(&rec, JR_F_STARTED_AT) == NULL);
+
+    CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "alice", 1700000000.0, 1));
+    CHECK(strstr(c.argv[c.argc - 2], "canceled while running") != NULL);
+    CHECK(strstr(c.argv[c.argc - 2], "by alice") != NULL);
+    check_str("alice", c.argv[c.argc - 1]);
+    CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "anonymous", 1700000000.0, 0));
+    CHECK(strstr(c.argv[c.argc - 2], " by ") == NULL);
+
+    CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3));
+    check_str("p:expiring", c.argv[6]);
+    CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 1));
+    check_str("solo:w1", c.argv[c.argc - 1]);
+    CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 0));
+    check_str("batch:w1", c.argv[c.argc - 1]);
+    CHECK_INT(0, jr_cmd_finish(&c, "p:", id, "1-0", JR_SUCCEEDED, 2.0, "", "[]", 60, 41));
+    CHECK(argv_has(&c, "succeeded"));
+    CHECK_INT(0, jr_cmd_release(&c, "p:", id, "1-0", 2.0, 60));
+
+    /* A prefix too long for the scratch space is refused, not truncated. */
+    char huge[JR_SCRATCH];
+    memset(huge, 'p', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    CHECK(jr_cmd_start(&c, huge, id, "1-0", 1.0, 2, 60, 3) != 0);
+
+    int scripts = 0;
+    for (const char *const *s = jr_scripts(); *s != NULL; s++)
+        scripts++;
+    CHECK_INT(10, scripts);
+    CHECK_INT(JR_START_DEAD, jr_start_reply("dead"));
+    CHECK_INT(JR_START_ODD, jr_start_reply(NULL));
+    CHECK_INT(JR_SUBMIT_MISMATCH, jr_submit_reply("mismatch"));
+}
+
+int main(void)
+{
+    test_tables();
+    test_transitions();
+    test_keys();
+    test_inputs();
+    test_commands();
+    return test_done();
+}
