@@ -397,7 +397,7 @@ static void on_delete(redisAsyncContext *c, void *r, void *priv)
         api_reply_problem(req, 404, "not-found", "no job %s", req->id);
         return;
     }
-    if (strcmp(reply->str, "running") == 0) {
+    if (jr_status_parse(reply->str) == JR_RUNNING) {
         api_reply_problem(req, 409, "conflict",
                           "job %s is running; cancel it first (POST /jobs/%s/cancel), then "
                           "delete it once it is canceled",

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "jobs/record.h"
 
 /* ---- Shared ---- */
 
@@ -711,19 +712,19 @@ int cli_wait(int argc, char **argv)
         } else {
             failures = 0;
             answered = 1;
-            const char *status = jstr(job, "status", "");
+            int status = jr_status_parse(jstr(job, "status", ""));
             const json_t *progress = json_object_get(job, "progress");
             snprintf(stage, sizeof stage, "%-9.9s", jstr(progress, "stage", "?"));
             cli_progress_set(bar, (uint64_t)jint(progress, "frames_done"),
                              (uint64_t)jint(progress, "frames_total"));
-            if (strcmp(status, "succeeded") == 0)
+            if (status == JR_SUCCEEDED)
                 break;
-            if (strcmp(status, "failed") == 0) {
+            if (status == JR_FAILED) {
                 rc = md_fail(&err, MD_EENGINE, "job %s failed: %s", o.id,
                              jstr(job, "error", "(the server gave no reason)"));
                 break;
             }
-            if (strcmp(status, "canceled") == 0) {
+            if (status == JR_CANCELED) {
                 rc = md_fail(&err, MD_ECANCELED, "job %s was canceled%s%s", o.id,
                              jstr(job, "error", NULL) ? ": " : "", jstr(job, "error", ""));
                 break;
@@ -836,7 +837,8 @@ static int id_action(int argc, char **argv, const char *cmd, void (*usage)(FILE 
         }
         if (rc == 0)
             printf("%s%s\n", jstr(job, "status", "?"),
-                   strcmp(jstr(job, "status", ""), "running") == 0 ? " (cancel requested)" : "");
+                   jr_status_parse(jstr(job, "status", "")) == JR_RUNNING ? " (cancel requested)"
+                                                                          : "");
     }
     json_decref(job);
     http_response_free(&r);

@@ -17,6 +17,7 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "jobs/record.h"
 
 static void fetch_usage(FILE *f)
 {
@@ -178,8 +179,7 @@ int cli_fetch(int argc, char **argv)
         goto done;
     const char *status = json_string_value(json_object_get(job, "status"));
     const json_t *arts = json_object_get(job, "artifacts");
-    if (status == NULL || (strcmp(status, "succeeded") != 0 && strcmp(status, "failed") != 0 &&
-                           strcmp(status, "canceled") != 0))
+    if (!jr_status_name_terminal(status))
         fprintf(stderr, "morph: note: job %s is %s; fetching the %zu artifact(s) it has so far\n",
                 o.id, status ? status : "in an unknown state", json_array_size(arts));
 

@@ -320,7 +320,8 @@ static void dead_letter(wk *w, const char *id, const char *entry, long long deli
     md_log(MD_LOG_WARN, "job %s: %s", id, error);
     wk_metric_add(w, JQ_M_DEAD_LETTERED, "", 1);
     if (jr_status_parse(reply_str(r->element[0])) == JR_FAILED)
-        finished_metrics(w, reply_str(r->element[1]) ? r->element[1]->str : "morph", "failed", -1);
+        finished_metrics(w, reply_str(r->element[1]) ? r->element[1]->str : "morph",
+                         jr_status_name(JR_FAILED), -1);
     freeReplyObject(r);
 }
 
