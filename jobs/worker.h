@@ -10,7 +10,7 @@
  *
  * Threads: the caller's thread runs the loop; a heartbeat thread keeps the worker's record and
  * its held entries fresh; engine threads deliver frames. The caller's stop flag (set by a signal
- * handler) makes the loop stop reading and drain: frames keep rendering for half of drain_s,
+ * handler) makes the loop stop reading and drain: frames keep rendering for 40 % of drain_s,
  * then frames in flight finish, every job of the batch that is not complete is handed back to
  * the queue uncharged (another worker takes it), complete ones are finished, and it returns 0.
  */

@@ -22,9 +22,9 @@
  * The begin script records each group before its inputs load.
  *
  * Drain (SIGTERM): a group whose turn comes after the stop flag is handed back at once;
- * inside a running group, frames stop after half of drain_s, frames in flight finish, and a job
- * is finished only if all its frames are done and the drain has time left (80 % of drain_s);
- * the others are handed back to the queue uncharged.
+ * inside a running group, frames stop after 40 % of drain_s, frames in flight finish, and a job
+ * is finished only if all its frames are done and the drain has time left (60 % of drain_s);
+ * the others are handed back to the queue uncharged. The rest is slack for shutting down.
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
@@ -103,8 +103,8 @@ static uint32_t engine_job_count(const wk_job *j)
 
 /* Fraction of drain_s after which a draining worker renders no more frames, and after which
  * it finishes no more jobs (hands them back instead). */
-#define WK_DRAIN_RENDER 0.5
-#define WK_DRAIN_FINISH 0.8
+#define WK_DRAIN_RENDER 0.4
+#define WK_DRAIN_FINISH 0.6
 
 static int drain_past(wk *w, double fraction)
 {
@@ -536,6 +536,7 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
         wk_job *j = jobs[i];
         md_error_clear(&err);
         maybe_crash(w, j);
+        (void)wk_draining_s(w); /* starts the drain's clock if a stop came during loading */
         if (atomic_load(&j->cancel)) {
             j->result = WK_CANCELED;
             wk_job_log(j, MD_LOG_INFO, "canceled before rendering");

@@ -80,6 +80,7 @@ static void set_cancel(wk *w, const char *id)
 static void beat(struct wk_heartbeat *hb)
 {
     wk *w = hb->w;
+    (void)wk_draining_s(w); /* starts the drain's clock within a beat of a stop */
     if (wk_conn_ensure(&hb->conn) != 0)
         return;
     char now[32], started[32], pid[32], batches[32], frames[32], ttl[32];

@@ -62,7 +62,7 @@ static void usage(FILE *f)
             "  -h, --help                  this text\n"
             "\n"
             "Signals: SIGTERM or SIGINT stop reading new jobs and drain: frames keep rendering\n"
-            "for half of --drain-s, frames in flight finish, jobs with every frame done are\n"
+            "for 40%% of --drain-s, frames in flight finish, jobs with every frame done are\n"
             "finished, the others go back to the queue (not counted as an attempt) for another\n"
             "worker, and the worker exits 0 (an analysis output already running is finished\n"
             "first).\n"
