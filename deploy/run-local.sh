@@ -2,8 +2,8 @@
 # run-local.sh — the whole job server on this machine, for trying it out (`make run` calls it):
 # a private redis-server (unix socket only, AOF on), one `morphd worker` and one `morphd api`
 # with file storage, all under one data folder. Stays in the foreground; Ctrl-C or SIGTERM
-# stops api, worker and redis in that order (api stops taking jobs, the worker finishes its
-# batch, redis writes its AOF). If any of the three dies, the others are stopped and the script
+# stops api, worker and redis in that order (api stops taking jobs, the worker drains within
+# 10 s: finished jobs are stored, unfinished ones go back to the queue, redis writes its AOF). If any of the three dies, the others are stopped and the script
 # exits non-zero naming it.
 #
 #   deploy/run-local.sh [DATA]     DATA defaults to out/run
@@ -62,7 +62,7 @@ start() { # start NAME CMD...: runs CMD in its own session, remembers its pid un
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # Stops every child, newest first (api, worker, redis), each with SIGTERM and up to 30 s to
-# finish (a worker may be in the middle of a batch) before SIGKILL.
+# finish (the worker drains in 10 s) before SIGKILL.
 stop_all() {
   local i pid t
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -119,7 +119,8 @@ redis-cli -s "$sock" ping >/dev/null 2>&1 || die "redis-server did not answer on
 say "redis-server on $sock (AOF in $data/redis)"
 
 # ---- worker and api ----
-start "morphd worker" "$morphd" worker --redis "$redis_url" --storage "$storage_url"
+start "morphd worker" "$morphd" worker --redis "$redis_url" --storage "$storage_url" \
+  --drain-s 10
 start "morphd api" "$morphd" api --listen "127.0.0.1:$port" --redis "$redis_url" \
   --storage "$storage_url"
 
