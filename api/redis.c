@@ -1,6 +1,6 @@
 /*
- * redis.c — the api's one Redis connection: hiredis' async API on the libuv loop through its
- * libuv adapter (hiredis 0.14: redisLibuvAttach). Loop thread only.
+ * redis.c — the api's one Redis connection: hiredis' async API on the libuv loop through the
+ * libuv adapter below. Loop thread only.
  *
  * Connection loss: hiredis calls every pending callback with a NULL reply (handlers answer 503
  * unavailable), then the disconnect callback; a timer reconnects with exponential backoff
@@ -10,10 +10,106 @@
  */
 #include "api/api_int.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <string.h>
 
 static void connect_now(api_server *s);
+
+/* ---- libuv adapter ----
+ *
+ * Ours rather than <hiredis/adapters/libuv.h>: hiredis 0.14's adapter ignores a poll callback
+ * whose status is an error. libuv reports a socket error that way (POLLERR: UV_EBADF, no
+ * events) and stops the handle, so a connect refused while Redis was down never reached
+ * hiredis: the context stayed "connecting" forever, neither connected nor freed, and the api
+ * answered 503 until restarted. On an error status we hand hiredis the events it waits for;
+ * its own read or write then meets the error and fails the connect or drops the connection,
+ * which calls on_connect or on_disconnect as usual. (hiredis 1.x's adapter does the same.) */
+
+typedef struct redis_uv {
+    redisAsyncContext *context; /* borrowed; NULL once hiredis frees it */
+    uv_poll_t handle;
+    int events; /* UV_READABLE | UV_WRITABLE that hiredis waits for */
+} redis_uv;
+
+static void redis_uv_poll(uv_poll_t *handle, int status, int events)
+{
+    redis_uv *p = handle->data;
+    int ready = status != 0 ? p->events : events;
+    /* A read that ends the connection frees the context, and cleanup clears p->context. */
+    if (p->context != NULL && (ready & UV_READABLE))
+        redisAsyncHandleRead(p->context);
+    if (p->context != NULL && (ready & UV_WRITABLE))
+        redisAsyncHandleWrite(p->context);
+}
+
+static void redis_uv_update(redis_uv *p, int events)
+{
+    p->events = events;
+    if (events != 0)
+        uv_poll_start(&p->handle, events, redis_uv_poll);
+    else
+        uv_poll_stop(&p->handle);
+}
+
+static void redis_uv_add_read(void *priv)
+{
+    redis_uv *p = priv;
+    redis_uv_update(p, p->events | UV_READABLE);
+}
+
+static void redis_uv_del_read(void *priv)
+{
+    redis_uv *p = priv;
+    redis_uv_update(p, p->events & ~UV_READABLE);
+}
+
+static void redis_uv_add_write(void *priv)
+{
+    redis_uv *p = priv;
+    redis_uv_update(p, p->events | UV_WRITABLE);
+}
+
+static void redis_uv_del_write(void *priv)
+{
+    redis_uv *p = priv;
+    redis_uv_update(p, p->events & ~UV_WRITABLE);
+}
+
+static void redis_uv_on_close(uv_handle_t *handle)
+{
+    md_free(handle->data);
+}
+
+/* hiredis is freeing the context: close the poll handle; p goes in its close callback. */
+static void redis_uv_cleanup(void *priv)
+{
+    redis_uv *p = priv;
+    p->context = NULL;
+    uv_close((uv_handle_t *)&p->handle, redis_uv_on_close);
+}
+
+static int redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (ac->ev.data != NULL)
+        return REDIS_ERR;
+    redis_uv *p = md_calloc(1, sizeof *p);
+    if (p == NULL)
+        return REDIS_ERR;
+    if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
+        md_free(p);
+        return REDIS_ERR;
+    }
+    p->handle.data = p;
+    p->context = ac;
+    ac->ev.addRead = redis_uv_add_read;
+    ac->ev.delRead = redis_uv_del_read;
+    ac->ev.addWrite = redis_uv_add_write;
+    ac->ev.delWrite = redis_uv_del_write;
+    ac->ev.cleanup = redis_uv_cleanup;
+    ac->ev.data = p;
+    return REDIS_OK;
+}
+
+/* ---- Connecting ---- */
 
 static void on_retry(uv_timer_t *t)
 {
@@ -83,7 +179,7 @@ static void connect_now(api_server *s)
         return;
     }
     c->data = s;
-    if (redisLibuvAttach(c, s->loop) != REDIS_OK) {
+    if (redis_uv_attach(c, s->loop) != REDIS_OK) {
         redisAsyncFree(c);
         schedule_retry(s);
         return;

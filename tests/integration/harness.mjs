@@ -33,7 +33,7 @@ export class Failure extends Error {}
 
 const children = new Set(); // live Proc objects
 const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
-const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
+export const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
 
 // ---- Small utilities ----
 
@@ -350,26 +350,45 @@ export class Test {
         return p;
     }
 
-    async startRedis() {
+    // A redis-server on a free port with AOF on, in its own folder. args: more redis-server
+    // options (e.g. ['--appendfsync', 'always']); restartRedis starts it again with them.
+    async startRedis({ args = [] } = {}) {
         const bin = which('redis-server');
         if (!bin) this.skip('redis-server is not installed (apt-get install redis-server)');
         for (let attempt = 0; attempt < 5; attempt++) {
             const port = await freePort();
             const dir = this.mkdir(`redis-${port}`);
-            const proc = this.spawn(`redis-${port}`, bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir, '--daemonize', 'no'], { mayDie: true });
-            const deadline = Date.now() + 10000;
-            while (Date.now() < deadline && proc.alive) {
-                if (await redisPing(port)) {
-                    proc.mayDie = false;
-                    return { port, url: `redis://127.0.0.1:${port}`, proc, dir };
-                }
-                await sleep(50);
-            }
-            proc.kill('SIGKILL');
-            await proc.exited;
-            if (!/in use/i.test(tail(proc.log))) throw new Failure(`redis-server did not start on port ${port}:\n${tail(proc.log)}`);
+            const redis = { port, url: `redis://127.0.0.1:${port}`, proc: null, dir, bin, args };
+            redis.proc = this.spawn(`redis-${port}`, bin, redisArgv(redis), { mayDie: true });
+            if (await this.redisUp(redis, 10000)) return redis;
+            redis.proc.kill('SIGKILL');
+            await redis.proc.exited;
+            if (!/in use/i.test(tail(redis.proc.log))) throw new Failure(`redis-server did not start on port ${port}:\n${tail(redis.proc.log)}`);
         }
         throw new Failure('redis-server: no free port after 5 attempts');
+    }
+
+    // Starts redis-server again on the same port and folder (so it loads its AOF) after
+    // redis.proc stopped or crashed; redis.proc is the new process. Ready once PING answers
+    // PONG, which Redis does only after loading the data.
+    async restartRedis(redis) {
+        this.assert(!redis.proc.alive, `restartRedis: ${redis.proc.name} (pid ${redis.proc.pid}) is still running`);
+        redis.proc = this.spawn(`redis-${redis.port}`, redis.bin, redisArgv(redis), { mayDie: true });
+        if (await this.redisUp(redis, 20000 * SLOW)) return redis;
+        throw new Failure(`redis-server did not start again on port ${redis.port} (${redis.proc.alive ? 'no PONG' : redis.proc.describeExit()}):\n${tail(redis.proc.log)}`);
+    }
+
+    // Waits for PONG from redis.proc; true once it answers (then it may no longer die).
+    async redisUp(redis, timeoutMs) {
+        const deadline = Date.now() + timeoutMs;
+        while (Date.now() < deadline && redis.proc.alive) {
+            if (await redisPing(redis.port)) {
+                redis.proc.mayDie = false;
+                return true;
+            }
+            await sleep(50);
+        }
+        return false;
     }
 
     // Starts `morphd api`. limits: {name: value} → --limit name=value. Waits for /healthz.
@@ -413,8 +432,8 @@ export class Test {
     }
 
     // redis + api (+ workers), ready when /readyz says so (or /healthz without workers).
-    async cluster({ workers = 1, limits = {}, apiArgs = [], workerArgs = [], workerEnv = {} } = {}) {
-        const redis = await this.startRedis();
+    async cluster({ workers = 1, limits = {}, apiArgs = [], workerArgs = [], workerEnv = {}, redisArgs = [] } = {}) {
+        const redis = await this.startRedis({ args: redisArgs });
         const api = await this.startApi({ redis, limits, args: apiArgs });
         const ws = [];
         for (let i = 1; i <= workers; i++) ws.push(this.startWorker({ redis, storage: api.storage, name: `w${i}`, args: workerArgs, env: workerEnv }));
@@ -514,6 +533,92 @@ function redisPing(port) {
             if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
         });
     });
+}
+
+// The argv of a redis-server for startRedis/restartRedis: AOF on, no RDB snapshots.
+function redisArgv(redis) {
+    return ['--port', String(redis.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', redis.dir, '--daemonize', 'no', ...redis.args];
+}
+
+export class RedisReplyError extends Error {}
+
+// One Redis command on its own connection (RESP2), for tests that look at the keys of
+// docs/server.md: redisCall(port, 'XLEN', 'morphd:jobs') → 3. Error replies reject with a
+// RedisReplyError; nested ones are RedisReplyError values in the array.
+export function redisCall(port, ...args) {
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1');
+        let buf = Buffer.alloc(0);
+        let done = false;
+        const finish = (err, value) => {
+            if (done) return;
+            done = true;
+            clearTimeout(timer);
+            sock.destroy();
+            if (err) reject(err);
+            else if (value instanceof RedisReplyError) reject(value);
+            else resolve(value);
+        };
+        const timer = setTimeout(() => finish(new Error(`redis ${args[0]}: no answer within 10 s`)), 10000);
+        sock.on('error', (e) => finish(e));
+        sock.on('end', () => finish(new Error(`redis ${args[0]}: connection closed before the reply`)));
+        sock.on('connect', () => {
+            const parts = [`*${args.length}\r\n`];
+            for (const a of args) {
+                const b = Buffer.from(String(a));
+                parts.push(`$${b.length}\r\n`, b, '\r\n');
+            }
+            sock.write(Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p)))));
+        });
+        sock.on('data', (d) => {
+            buf = Buffer.concat([buf, d]);
+            let r;
+            try {
+                r = parseResp(buf, 0);
+            } catch (e) {
+                return finish(e);
+            }
+            if (r) finish(null, r.value);
+        });
+    });
+}
+
+// Parses one RESP2 value at pos: { value, next }, or null while incomplete.
+function parseResp(buf, pos) {
+    const nl = buf.indexOf('\r\n', pos);
+    if (nl < 0) return null;
+    const type = String.fromCharCode(buf[pos]);
+    const line = buf.subarray(pos + 1, nl).toString('utf8');
+    const next = nl + 2;
+    switch (type) {
+        case '+':
+            return { value: line, next };
+        case '-':
+            return { value: new RedisReplyError(line), next };
+        case ':':
+            return { value: Number(line), next };
+        case '$': {
+            const n = Number(line);
+            if (n < 0) return { value: null, next };
+            if (buf.length < next + n + 2) return null;
+            return { value: buf.subarray(next, next + n).toString('utf8'), next: next + n + 2 };
+        }
+        case '*': {
+            const n = Number(line);
+            if (n < 0) return { value: null, next };
+            const out = [];
+            let p = next;
+            for (let i = 0; i < n; i++) {
+                const r = parseResp(buf, p);
+                if (!r) return null;
+                out.push(r.value);
+                p = r.next;
+            }
+            return { value: out, next: p };
+        }
+        default:
+            throw new Error(`redis: unexpected reply type ${JSON.stringify(type)}`);
+    }
 }
 
 // ---- One api process and a checked HTTP client for it ----

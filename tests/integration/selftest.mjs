@@ -1,10 +1,11 @@
 // selftest.mjs — tests the test machinery without a server (ctest: integration_selftest):
 // the contract checker on hand-written good and bad responses, the Prometheus parser, the raw
-// HTTP client against a local node server, and the harness starting and stopping redis-server.
+// HTTP client against a local node server, and the harness starting, stopping and restarting
+// redis-server (its AOF keeping the data) and talking to it with redisCall.
 import http from 'node:http';
 import { contract } from './contract.mjs';
 import { parsePrometheus, histogramSeries } from './prom.mjs';
-import { run, rawHttp, which, Api } from './harness.mjs';
+import { run, rawHttp, which, Api, redisCall, RedisReplyError } from './harness.mjs';
 
 const ID = '0123456789abcdef0123456789abcdef';
 const job = (over = {}) => ({
@@ -142,10 +143,26 @@ run('integration_selftest', async (t) => {
 
     // The harness's redis-server, started and stopped (skipped parts when it is missing).
     if (which('redis-server')) {
-        const redis = await t.startRedis();
+        const redis = await t.startRedis({ args: ['--appendfsync', 'always'] });
         t.check(redis.proc.alive, 'redis-server runs');
+        // redisCall, and restartRedis on the same port and folder: the AOF brings the data back,
+        // after a clean stop and after kill -9.
+        t.check((await redisCall(redis.port, 'SET', 'k', 'v 1')) === 'OK', 'redisCall SET');
+        t.check((await redisCall(redis.port, 'XADD', 's', '*', 'id', 'x')).includes('-'), 'redisCall XADD');
+        const err = await redisCall(redis.port, 'NOSUCHCOMMAND').catch((e) => e);
+        t.check(err instanceof RedisReplyError && /unknown command/i.test(err.message), `redisCall error reply: ${err}`);
         await redis.proc.stop();
         t.check(!redis.proc.alive && redis.proc.code === 0, `redis-server exit: ${redis.proc.describeExit()}`);
+        await t.restartRedis(redis);
+        t.check((await redisCall(redis.port, 'GET', 'k')) === 'v 1', 'the AOF kept k across a stop');
+        await redisCall(redis.port, 'HSET', 'h', 'a', '1', 'b', '');
+        await redis.proc.crash();
+        await t.restartRedis(redis);
+        const h = await redisCall(redis.port, 'HGETALL', 'h');
+        t.check(JSON.stringify(h) === '["a","1","b",""]', `the AOF kept h across kill -9: ${JSON.stringify(h)}`);
+        t.check((await redisCall(redis.port, 'XLEN', 's')) === 1, 'redisCall XLEN');
+        t.check((await redisCall(redis.port, 'GET', 'nothing')) === null, 'redisCall nil');
+        await redis.proc.stop();
     } else {
         t.note('redis-server is not installed: its start/stop was not tried');
     }
