@@ -10,11 +10,14 @@
  * Crash accounting (docs/server.md, "Crashes"): `rendering` is set by the begin script when a
  * worker starts loading and rendering a job ("solo:<worker>" when the job has the engine to
  * itself, "batch:<worker>" otherwise) and cleared by every script that ends or hands back the
- * job. A start script that finds it set knows the previous worker died while working on this
- * job and charges a crash: to `crashes` when the job was alone (it, and nothing else, may have
- * killed the worker), to `batch_crashes` otherwise. The worker runs a job with any crash on
- * record alone, so only a job that really takes workers down reaches max_attempts; batch-mates
- * that were merely waiting or rendering beside it are never dead-lettered for it.
+ * job. A worker that hits a fatal signal (SIGSEGV, SIGABRT, ...) sets `fault` on the jobs it is
+ * rendering from its signal handler before it dies (the fault script). A start script that finds
+ * `rendering` set knows the previous worker died while working on this job and charges it:
+ * `batch_crashes` when others shared the batch (whatever the cause: the job then runs alone);
+ * when it was alone, `crashes` if a fault was recorded (the job crashed the worker) or `lost`
+ * if not (SIGKILL, out of memory, a lost node: nothing says the job did it). Dead-lettering
+ * takes max_attempts crashes, or max_lost losses (a larger number): batch-mates of a job that
+ * takes workers down, and jobs of workers killed from outside, are never dead-lettered for it.
  */
 #define _GNU_SOURCE
 #include "jobs/record.h"
@@ -377,14 +380,14 @@ static const char delete_lua[] = "local st = redis.call('HMGET', KEYS[1], 'statu
                                  "return 'ok'\n";
 
 /* KEYS: job, stream, dead stream, expiring. ARGV: group, entry, now, deliveries, retention_s,
- * max_attempts, id. */
+ * max_attempts, id, max_lost. */
 static const char start_lua[] = RETIRE_LUA
     "local function done()\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "end\n"
     "if redis.call('EXISTS', KEYS[1]) == 0 then done(); return {'gone', ''} end\n"
     "local h = redis.call('HMGET', KEYS[1], 'status', 'kind', 'cancel_requested', 'rendering',\n"
-    "                     'crashes', 'batch_crashes', 'cancel_note')\n"
+    "                     'crashes', 'batch_crashes', 'cancel_note', 'lost', 'fault')\n"
     "local st, kind = h[1], h[2] or 'morph'\n"
     "if st ~= 'queued' and st ~= 'running' then\n"
     "  done()\n"
@@ -400,29 +403,47 @@ static const char start_lua[] = RETIRE_LUA
     "end\n"
     "local crashes = tonumber(h[5] or '0') or 0\n"
     "local batch_crashes = tonumber(h[6] or '0') or 0\n"
+    "local lost = tonumber(h[8] or '0') or 0\n"
     "if h[4] and h[4] ~= '' then\n"
-    "  if string.sub(h[4], 1, 5) == 'solo:' then crashes = crashes + 1\n"
-    "  else batch_crashes = batch_crashes + 1 end\n"
-    "  redis.call('HSET', KEYS[1], 'crashes', crashes, 'batch_crashes', batch_crashes,\n"
-    "             'rendering', '')\n"
+    "  if string.sub(h[4], 1, 5) ~= 'solo:' then batch_crashes = batch_crashes + 1\n"
+    "  elseif h[9] and h[9] ~= '' then crashes = crashes + 1\n"
+    "  else lost = lost + 1 end\n"
+    "  redis.call('HSET', KEYS[1], 'crashes', crashes, 'batch_crashes', batch_crashes, 'lost',\n"
+    "             lost, 'rendering', '', 'fault', '')\n"
     "end\n"
+    "local err = nil\n"
     "if crashes >= tonumber(ARGV[6]) then\n"
-    "  local err = 'dead-lettered: a worker stopped ' .. crashes .. ' time(s) while rendering '\n"
-    "    .. 'this job on its own (max_attempts=' .. ARGV[6] .. '); it probably crashes the '\n"
-    "    .. 'worker, check its inputs and spec'\n"
+    "  err = 'dead-lettered: the worker crashed ' .. crashes .. ' time(s) (' .. (h[9] or 'fault')\n"
+    "    .. ') while rendering this job on its own (max_attempts=' .. ARGV[6] .. '); the job '\n"
+    "    .. 'crashes the worker: check its inputs and spec'\n"
+    "elseif lost >= tonumber(ARGV[8]) then\n"
+    "  err = 'dead-lettered: the worker was killed ' .. lost .. ' time(s) while rendering this '\n"
+    "    .. 'job on its own, with no fault recorded (out of memory? killed from outside?); '\n"
+    "    .. 'limit ' .. ARGV[8]\n"
+    "end\n"
+    "if err then\n"
     "  redis.call('XADD', KEYS[3], '*', 'id', ARGV[7], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
-    "             'reason', 'worker stopped while rendering the job ' .. crashes .. ' times')\n"
+    "             'reason', err)\n"
     "  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', err, 'finished_at', ARGV[3],\n"
     "             'stage', 'done')\n"
     "  retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], ARGV[5]); done()\n"
-    "  return {'dead', kind, tostring(crashes)}\n"
+    "  return {'dead', kind, err}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'status', 'running', 'started_at', ARGV[3], 'attempts',\n"
     "           ARGV[4], 'stage', 'loading', 'frames_done', '0', 'entry', ARGV[2])\n"
     "return {'ok', kind, redis.call('HGET', KEYS[1], 'spec') or '',\n"
     "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
     "        redis.call('HGET', KEYS[1], 'inputs') or '', tostring(crashes),\n"
-    "        tostring(batch_crashes)}\n";
+    "        tostring(batch_crashes), tostring(lost)}\n";
+
+/* KEYS: the job hashes of a group whose worker hit a fatal signal. ARGV: the signal's name.
+ * Sent from the worker's fault handler (worker_fault.c), pre-formatted. */
+static const char fault_lua[] =
+    "for _, k in ipairs(KEYS) do\n"
+    "  local r = redis.call('HGET', k, 'rendering')\n"
+    "  if r and r ~= '' then redis.call('HSET', k, 'fault', ARGV[1]) end\n"
+    "end\n"
+    "return #KEYS\n";
 
 /* KEYS: job. ARGV: field, value: sets it while the job runs. */
 static const char set_running_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
@@ -502,7 +523,7 @@ const char *const *jr_scripts(void)
 {
     static const char *const all[] = {submit_lua,      cancel_lua,  delete_lua, start_lua,
                                       set_running_lua, begin_lua,   frame_lua,  finish_lua,
-                                      dead_lua,        release_lua, NULL};
+                                      dead_lua,        release_lua, fault_lua,  NULL};
     return all;
 }
 
@@ -638,7 +659,7 @@ int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *own
 }
 
 int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
-                 long long deliveries, int retention_s, int max_attempts)
+                 long long deliveries, int retention_s, int max_attempts, int max_lost)
 {
     TRY(eval_head(c, start_lua, 4));
     TRY(arg_job_key(c, prefix, id));
@@ -652,6 +673,19 @@ int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entr
     TRY(argf(c, "%d", retention_s));
     TRY(argf(c, "%d", max_attempts));
     TRY(arg(c, id));
+    TRY(argf(c, "%d", max_lost));
+    return 0;
+}
+
+int jr_cmd_fault(jr_cmd *c, const char *prefix, const char *const *ids, uint32_t count,
+                 const char *what)
+{
+    if (count == 0 || count > JR_FAULT_IDS_MAX)
+        return MD_EINVAL;
+    TRY(eval_head(c, fault_lua, (int)count));
+    for (uint32_t i = 0; i < count; i++)
+        TRY(arg_job_key(c, prefix, ids[i]));
+    TRY(arg(c, what));
     return 0;
 }
 

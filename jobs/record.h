@@ -46,7 +46,9 @@
     X(REQUEST_HASH, "request_hash")                                                                \
     X(RENDERING, "rendering")                                                                      \
     X(CRASHES, "crashes")                                                                          \
-    X(BATCH_CRASHES, "batch_crashes")
+    X(BATCH_CRASHES, "batch_crashes")                                                              \
+    X(LOST, "lost")                                                                                \
+    X(FAULT, "fault")
 
 typedef enum jr_field {
 #define JR_FIELD_ENUM(ident, name) JR_F_##ident,
@@ -203,13 +205,20 @@ int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *own
 int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner);
 
 /* A worker took the stream entry: marks the job running unless it is gone, terminal or
- * canceled. A job whose hash says a worker was rendering it (that worker died) is charged a
- * crash here: to crashes when it was rendered alone, to batch_crashes when in a shared batch.
- * When crashes reach max_attempts the job is dead-lettered in the same script.
- * Reply: {"ok", kind, spec, created_at, inputs, crashes, batch_crashes} | {"gone", ""} |
- * {"skip", kind} | {"canceled", kind} | {"dead", kind, crashes}. */
+ * canceled. A job whose hash says a worker was rendering it (that worker died) is charged here
+ * (record.c's design comment): batch_crashes when it shared the batch; alone, crashes when the
+ * dying worker recorded a fault, lost otherwise. When crashes reach max_attempts or lost reach
+ * max_lost the job is dead-lettered in the same script.
+ * Reply: {"ok", kind, spec, created_at, inputs, crashes, batch_crashes, lost} | {"gone", ""} |
+ * {"skip", kind} | {"canceled", kind} | {"dead", kind, error}. */
 int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
-                 long long deliveries, int retention_s, int max_attempts);
+                 long long deliveries, int retention_s, int max_attempts, int max_lost);
+
+/* The fault mark a dying worker sends for the jobs it renders (ids: count of them, at most
+ * JR_FAULT_IDS_MAX); what names the signal. Reply: an integer. */
+#define JR_FAULT_IDS_MAX 32
+int jr_cmd_fault(jr_cmd *c, const char *prefix, const char *const *ids, uint32_t count,
+                 const char *what);
 typedef enum jr_start_result {
     JR_START_OK,
     JR_START_GONE,

@@ -250,6 +250,7 @@ static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
     if (rc != 0)
         return rc;
     wk_conn_init(&w->conn, &addr, "worker");
+    wk_conn_init(&w->fault_conn, &addr, "fault reporting");
     rc = stg_open(cfg->storage_url, &w->store, err);
     if (rc != 0)
         return md_error_prefix(err, "--storage: ");
@@ -281,6 +282,8 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
     wk_heartbeat *hb = NULL;
     rc = setup(&w, cfg, err);
     if (rc == 0)
+        rc = wk_fault_install(err);
+    if (rc == 0)
         rc = wk_heartbeat_start(&w, &hb, err);
     if (rc != 0)
         goto done;
@@ -305,6 +308,8 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
 
 done:
     wk_heartbeat_stop(hb);
+    wk_fault_disarm(&w);
+    wk_conn_close(&w.fault_conn);
     wk_conn_close(&w.conn);
     md_free(w.jobs);
     eng_free(w.engine);

@@ -469,10 +469,16 @@ static void observe_batch(wk *w, uint32_t jobs, uint32_t frames, const eng_stats
     wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"deliver\"", es->deliver_s);
 }
 
+/* A job with any death on record runs alone. */
+static int suspect(const wk_job *j)
+{
+    return j->crashes + j->batch_crashes + j->lost > 0;
+}
+
 /* Sweeps what a crashed earlier attempt left half-written, before this attempt writes. */
 static void sweep_partial(wk *w, wk_job *j)
 {
-    if (j->deliveries <= 1 && j->crashes + j->batch_crashes == 0)
+    if (j->deliveries <= 1 && !suspect(j))
         return;
     char prefix[STG_KEY_MAX];
     if (jr_key_job_prefix(prefix, sizeof prefix, j->id) != 0)
@@ -518,6 +524,7 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
         return;
     }
     wk_begin(w, jobs, count, count == 1);
+    wk_fault_arm(w, jobs, count);
     md_error err;
 
     /* Load and build every job; a job that cannot fails alone. */
@@ -607,6 +614,7 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
         }
         finish_job(w, jobs[i], bi.first != NULL ? &bi : &alone);
     }
+    wk_fault_disarm(w);
     md_free(ej);
     md_free(slots);
     md_free(first);
@@ -621,12 +629,12 @@ void wk_batch_run(wk *w)
     wk_job **shared = md_calloc(count, sizeof *shared);
     uint32_t n = 0;
     for (uint32_t i = 0; shared != NULL && i < count; i++)
-        if (jobs[i]->crashes + jobs[i]->batch_crashes == 0)
+        if (!suspect(jobs[i]))
             shared[n++] = jobs[i];
     if (n > 0)
         run_group(w, shared, n);
     for (uint32_t i = 0; i < count; i++)
-        if (shared == NULL || jobs[i]->crashes + jobs[i]->batch_crashes > 0)
+        if (shared == NULL || suspect(jobs[i]))
             run_group(w, &jobs[i], 1);
     md_free(shared);
 

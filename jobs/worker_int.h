@@ -28,6 +28,9 @@
 /* Deliveries of one entry, in units of max_attempts, after which it is dead-lettered although
  * no worker ever began rendering it (a guard against loops nobody foresaw). */
 #define WK_DELIVERY_BACKSTOP 10
+/* Solo runs ended by a worker killed with no fault recorded (SIGKILL, OOM, a lost node), in
+ * units of max_attempts, before a job is dead-lettered. */
+#define WK_LOST_FACTOR 3
 
 struct wk;
 
@@ -71,11 +74,12 @@ typedef struct wk_job {
     char entry[WK_ENTRY_MAX];
     char key[JQ_KEY_MAX]; /* {p}job:{id} */
     long long deliveries;
-    int crashes, batch_crashes; /* charged by the start script (record.c): >0 runs it alone */
-    struct wk *w;               /* the worker holding it */
-    char kind[8];               /* "morph" or "render", the hash's kind field */
-    char *spec_text;            /* owned: the hash's spec field */
-    char *inputs_text;          /* owned: the hash's inputs field */
+    int crashes, batch_crashes, lost; /* charged by the start script (record.c); any of them
+                                       * makes the job run alone */
+    struct wk *w;                     /* the worker holding it */
+    char kind[8];                     /* "morph" or "render", the hash's kind field */
+    char *spec_text;                  /* owned: the hash's spec field */
+    char *inputs_text;                /* owned: the hash's inputs field */
     job_spec spec;
     int spec_ready;
     double created_at, started_at; /* wall clock, unix seconds */
@@ -125,7 +129,8 @@ typedef struct wk {
     atomic_llong stop_seen_us;   /* md_now() in µs when the loop or an engine thread first saw
                                   * *stop, 0 before: the drain's clock */
 
-    wk_conn conn; /* the loop's connection; frame callbacks use it under conn_lock */
+    wk_conn conn;       /* the loop's connection; frame callbacks use it under conn_lock */
+    wk_conn fault_conn; /* idle; written only by the fatal-signal handler (worker_fault.c) */
     pthread_mutex_t conn_lock;
     int group_ready;
     char autoclaim_cursor[WK_ENTRY_MAX];
@@ -178,6 +183,14 @@ double wk_draining_s(wk *w);
 
 /* Loads, renders and finishes every job held; empties the held list. */
 void wk_batch_run(wk *w);
+
+/* ---- worker_fault.c ---- */
+
+/* Installs the fatal-signal handler (once per process, on the loop's thread). */
+int wk_fault_install(md_error *err);
+/* Before a group renders: a fatal signal from now on marks these jobs' records with a fault. */
+void wk_fault_arm(wk *w, wk_job *const *jobs, uint32_t count);
+void wk_fault_disarm(wk *w);
 
 /* ---- worker_heartbeat.c ---- */
 

@@ -335,6 +335,18 @@ static const char *field_value(const redisReply *fields, const char *name)
     return NULL;
 }
 
+/* A job dead-lettered because its last attempt died: removes what that attempt left half
+ * written, as a retry would have. */
+static void sweep_dead_attempt(wk *w, const char *id)
+{
+    char prefix[STG_KEY_MAX];
+    md_error err;
+    md_error_clear(&err);
+    if (jr_key_job_prefix(prefix, sizeof prefix, id) == 0 &&
+        stg_sweep_partial(w->store, prefix, NULL, &err) != 0)
+        md_log(MD_LOG_WARN, "job %s: sweeping partial writes: %s", id, err.msg);
+}
+
 /* Marks the job running (unless gone, terminal, canceled or dead-lettered for crashing
  * workers). Returns 1 with the job's kind, spec, created_at, inputs and crash counts filled in
  * j when it should run. */
@@ -343,7 +355,7 @@ static int start_job(wk *w, wk_job *j)
     double now = jq_wall_now();
     jr_cmd cmd;
     if (jr_cmd_start(&cmd, w->cfg->prefix, j->id, j->entry, now, j->deliveries, w->cfg->retention_s,
-                     w->cfg->max_attempts) != 0)
+                     w->cfg->max_attempts, WK_LOST_FACTOR * w->cfg->max_attempts) != 0)
         return 0;
     redisReply *r = send_cmd(&w->conn, &cmd);
     int run = 0;
@@ -361,13 +373,11 @@ static int start_job(wk *w, wk_job *j)
         finished_metrics(w, j->kind, jr_status_name(JR_CANCELED), -1);
         goto done;
     case JR_START_DEAD:
-        md_log(MD_LOG_WARN,
-               "job %s: dead-lettered: workers stopped %s time(s) while rendering it alone "
-               "(max_attempts=%d)",
-               j->id, r->elements > 2 && reply_str(r->element[2]) ? r->element[2]->str : "?",
-               w->cfg->max_attempts);
+        md_log(MD_LOG_WARN, "job %s: %s", j->id,
+               r->elements > 2 && reply_str(r->element[2]) ? r->element[2]->str : "dead-lettered");
         wk_metric_add(w, JQ_M_DEAD_LETTERED, "", 1);
         finished_metrics(w, j->kind, jr_status_name(JR_FAILED), -1);
+        sweep_dead_attempt(w, j->id);
         goto done;
     case JR_START_GONE:
     case JR_START_SKIP:
@@ -377,7 +387,7 @@ static int start_job(wk *w, wk_job *j)
     default:
         goto done;
     }
-    if (r->elements != 7)
+    if (r->elements != 8)
         goto done;
     j->spec_text = md_strdup(reply_str(r->element[2]) ? r->element[2]->str : "");
     j->inputs_text = md_strdup(reply_str(r->element[4]) ? r->element[4]->str : "");
@@ -386,6 +396,7 @@ static int start_job(wk *w, wk_job *j)
     j->started_at = now;
     j->crashes = reply_str(r->element[5]) ? atoi(r->element[5]->str) : 0;
     j->batch_crashes = reply_str(r->element[6]) ? atoi(r->element[6]->str) : 0;
+    j->lost = reply_str(r->element[7]) ? atoi(r->element[7]->str) : 0;
     run = j->spec_text != NULL && j->inputs_text != NULL;
 done:
     freeReplyObject(r);
@@ -449,12 +460,13 @@ void wk_accept(wk *w, const char *entry, const redisReply *fields, int reclaimed
                w->name, j->kind,
                j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec)
                                                : job_spec_frame_total(&j->spec));
-    if (j->crashes + j->batch_crashes > 0)
+    if (j->crashes + j->batch_crashes + j->lost > 0)
         wk_job_log(j, MD_LOG_WARN,
-                   "workers stopped while rendering this job before (%d time(s) alone, %d in a "
-                   "batch with others); it runs alone now, and is dead-lettered when %d solo "
-                   "run(s) stop the worker",
-                   j->crashes, j->batch_crashes, w->cfg->max_attempts);
+                   "workers died while rendering this job before (alone: %d crash(es), %d "
+                   "kill(s) with no fault; with others: %d); it runs alone now, and is "
+                   "dead-lettered at %d crashes or %d kills alone",
+                   j->crashes, j->lost, j->batch_crashes, w->cfg->max_attempts,
+                   WK_LOST_FACTOR * w->cfg->max_attempts);
     if (j->deliveries == 1 && j->created_at > 0)
         wk_metric_observe(w, JQ_M_QUEUE_WAIT, "", j->started_at - j->created_at);
 

@@ -159,7 +159,7 @@ static void test_commands(void)
     CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "anonymous", 1700000000.0, 0));
     CHECK(strstr(c.argv[c.argc - 2], " by ") == NULL);
 
-    CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3));
+    CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3, 9));
     check_str("p:expiring", c.argv[6]);
     CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 1));
     check_str("solo:w1", c.argv[c.argc - 1]);
@@ -173,12 +173,20 @@ static void test_commands(void)
     char huge[JR_SCRATCH];
     memset(huge, 'p', sizeof huge - 1);
     huge[sizeof huge - 1] = '\0';
-    CHECK(jr_cmd_start(&c, huge, id, "1-0", 1.0, 2, 60, 3) != 0);
+    CHECK(jr_cmd_start(&c, huge, id, "1-0", 1.0, 2, 60, 3, 9) != 0);
 
     int scripts = 0;
     for (const char *const *s = jr_scripts(); *s != NULL; s++)
         scripts++;
-    CHECK_INT(10, scripts);
+    CHECK_INT(11, scripts);
+
+    const char *ids[2] = {id, "fedcba9876543210fedcba9876543210"};
+    CHECK_INT(0, jr_cmd_fault(&c, "p:", ids, 2, "fatal signal"));
+    check_str("2", c.argv[2]);
+    check_str("p:job:fedcba9876543210fedcba9876543210", c.argv[4]);
+    check_str("fatal signal", c.argv[5]);
+    CHECK_INT(MD_EINVAL, jr_cmd_fault(&c, "p:", ids, 0, "x"));
+    CHECK_INT(MD_EINVAL, jr_cmd_fault(&c, "p:", ids, JR_FAULT_IDS_MAX + 1, "x"));
     CHECK_INT(JR_START_DEAD, jr_start_reply("dead"));
     CHECK_INT(JR_START_ODD, jr_start_reply(NULL));
     CHECK_INT(JR_SUBMIT_MISMATCH, jr_submit_reply("mismatch"));
