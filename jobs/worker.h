@@ -35,6 +35,7 @@ typedef struct jq_worker_config {
     int max_attempts;          /* deliveries before a job is dead-lettered (3) */
     int retention_s;           /* EXPIRE of finished job hashes (604800) */
     int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
+    int janitor_interval_s;    /* seconds between janitor passes (jobs/janitor.h), 0: none (60) */
     md_limits limits;
 } jq_worker_config;
 

@@ -77,6 +77,11 @@ int wk_conn_ensure(wk_conn *c)
     return 0;
 }
 
+void wk_conn_drop(wk_conn *c, const char *reason)
+{
+    conn_down(c, reason);
+}
+
 double wk_conn_wait_s(const wk_conn *c)
 {
     if (c->ctx != NULL)
@@ -181,9 +186,11 @@ static void finished_metrics(wk *w, const char *kind, const char *status, double
 
 /* ---- Lua scripts ---- */
 
-/* KEYS: job hash, stream. ARGV: group, entry, now, deliveries, retention_s.
+/* KEYS: job hash, stream, expiring set. ARGV: group, entry, now, deliveries, retention_s, id.
  * Gone or already terminal: the entry is acknowledged and deleted. A cancel requested while
- * the job was queued or by an earlier delivery ends it as canceled here. */
+ * the job was queued or by an earlier delivery ends it as canceled here. A job the api canceled
+ * while queued has no EXPIRE yet (the api does not know retention_s): it gets one here.
+ * Every EXPIRE of a job hash goes with a ZADD to the expiring set (the janitor's to-do list). */
 static const char start_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
@@ -192,12 +199,17 @@ static const char start_lua[] =
     "local st = redis.call('HGET', KEYS[1], 'status')\n"
     "local kind = redis.call('HGET', KEYS[1], 'kind') or 'morph'\n"
     "if st ~= 'queued' and st ~= 'running' then\n"
+    "  if redis.call('TTL', KEYS[1]) == -1 then\n"
+    "    redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+    "    redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[5]), ARGV[6])\n"
+    "  end\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "  return {'skip', kind}\n"
     "end\n"
     "if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done')\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
+    "  redis.call('ZADD', KEYS[3], tonumber(ARGV[3]) + tonumber(ARGV[5]), ARGV[6])\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "  return {'canceled', kind}\n"
     "end\n"
@@ -207,8 +219,8 @@ static const char start_lua[] =
     "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
     "        redis.call('HGET', KEYS[1], 'inputs') or ''}\n";
 
-/* KEYS: job hash, stream, dead stream. ARGV: group, entry, id, deliveries, reason, now,
- * retention_s, error. Returns {status the job ended in or 'gone'/'skip', kind}. */
+/* KEYS: job hash, stream, dead stream, expiring set. ARGV: group, entry, id, deliveries, reason,
+ * now, retention_s, error. Returns {status the job ended in or 'gone'/'skip', kind}. */
 static const char dead_lua[] =
     "redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
     "           'reason', ARGV[5])\n"
@@ -220,11 +232,12 @@ static const char dead_lua[] =
     "redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[8], 'finished_at', ARGV[6],\n"
     "           'stage', 'done')\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "redis.call('ZADD', KEYS[4], tonumber(ARGV[6]) + tonumber(ARGV[7]), ARGV[3])\n"
     "return {'failed', kind}\n";
 
-/* KEYS: job hash, stream. ARGV: group, entry, status, now, error, artifacts, retention_s,
- * frames_done. A job whose cancel was requested ends canceled even if every frame made it.
- * Returns the status it ended in, or 'skip' when it was no longer running. */
+/* KEYS: job hash, stream, expiring set. ARGV: group, entry, status, now, error, artifacts,
+ * retention_s, frames_done, id. A job whose cancel was requested ends canceled even if every frame
+ * made it. Returns the status it ended in, or 'skip' when it was no longer running. */
 static const char finish_lua[] =
     "local st = ARGV[3]\n"
     "local cur = redis.call('HGET', KEYS[1], 'status')\n"
@@ -237,6 +250,7 @@ static const char finish_lua[] =
     "  if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[5])\n"
     "  else redis.call('HDEL', KEYS[1], 'error') end\n"
     "  redis.call('EXPIRE', KEYS[1], ARGV[7])\n"
+    "  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[9])\n"
     "else\n"
     "  st = 'skip'\n"
     "end\n"
@@ -394,9 +408,9 @@ static void dead_letter(wk *w, const char *id, const char *key, const char *entr
     snprintf(dl, sizeof dl, "%lld", ran);
     fmt_time(jq_wall_now(), now);
     snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
-    const char *keys[] = {key, w->k_stream, w->k_dead};
+    const char *keys[] = {key, w->k_stream, w->k_dead, w->k_expiring};
     const char *args[] = {JQ_GROUP, entry, id, dl, reason, now, ret, error};
-    redisReply *r = eval(&w->conn, dead_lua, 3, keys, 8, args);
+    redisReply *r = eval(&w->conn, dead_lua, 4, keys, 8, args);
     if (r == NULL || reply_is_error(r, "dead-letter script") || r->type != REDIS_REPLY_ARRAY ||
         r->elements != 2) {
         freeReplyObject(r);
@@ -427,9 +441,9 @@ static int start_job(wk *w, wk_job *j)
     fmt_time(jq_wall_now(), now);
     snprintf(dl, sizeof dl, "%lld", j->deliveries);
     snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
-    const char *keys[] = {j->key, w->k_stream};
-    const char *args[] = {JQ_GROUP, j->entry, now, dl, ret};
-    redisReply *r = eval(&w->conn, start_lua, 2, keys, 5, args);
+    const char *keys[] = {j->key, w->k_stream, w->k_expiring};
+    const char *args[] = {JQ_GROUP, j->entry, now, dl, ret, j->id};
+    redisReply *r = eval(&w->conn, start_lua, 3, keys, 6, args);
     int run = 0;
     if (r == NULL || reply_is_error(r, "start script") || r->type != REDIS_REPLY_ARRAY ||
         r->elements < 2)
@@ -586,10 +600,10 @@ int wk_finish(wk *w, wk_job *j, const char *status, const char *error, const cha
     fmt_time(finished, now);
     snprintf(ret, sizeof ret, "%d", w->cfg->retention_s);
     snprintf(done, sizeof done, "%u", atomic_load(&j->frames_done));
-    const char *keys[] = {j->key, w->k_stream};
-    const char *args[] = {JQ_GROUP,           j->entry,  status, now,
-                          error ? error : "", artifacts, ret,    done};
-    redisReply *r = eval(&w->conn, finish_lua, 2, keys, 8, args);
+    const char *keys[] = {j->key, w->k_stream, w->k_expiring};
+    const char *args[] = {JQ_GROUP,  j->entry, status, now,  error ? error : "",
+                          artifacts, ret,      done,   j->id};
+    redisReply *r = eval(&w->conn, finish_lua, 3, keys, 9, args);
     if (r == NULL || reply_is_error(r, "finish script") || reply_str(r) == NULL) {
         /* The entry stays pending: after the lease another worker (or this one) runs the job
          * again and rewrites the same keys. */
