@@ -98,7 +98,8 @@ typedef struct api_server {
     stg *storage;
     api_key *keys; /* NULL: authentication off, every request is "anonymous" */
     size_t key_count;
-    char tmp_root[512]; /* private folder of upload temp dirs, removed at exit */
+    char tmp_root[512]; /* private folder of upload temp dirs, removed at exit (tmp.c) */
+    int tmp_lock_fd;    /* owned; flock'ed tmp_root/.lock, held for life; -1 none */
 
     /* HTTP (http.c) */
     struct MHD_Daemon *mhd;
@@ -296,6 +297,14 @@ typedef struct api_metrics_input {
 } api_metrics_input;
 void api_metrics_render(api_buf *out, const api_metrics_input *in);
 
+/* tmp.c: the upload temp folder. api_tmp_start makes $TMPDIR/morphd-api-XXXXXX (s->tmp_root)
+ * with a .lock held for the process's life, then removes the folders of apis that are gone
+ * (their .lock is free) and lock-less ones older than API_TMP_LEGACY_AGE_S. api_tmp_stop
+ * removes s->tmp_root and drops the lock; safe to call when start failed or never ran. */
+#define API_TMP_LEGACY_AGE_S 3600
+int api_tmp_start(api_server *s, md_error *err);
+void api_tmp_stop(api_server *s);
+/* Removes path and everything under it; symlinks are removed, never followed. Any thread. */
 void api_rm_tree(const char *path);
 
 /* Detached pool work: remove a job's stored objects (input clean-up after a refusal). */

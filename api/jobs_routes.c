@@ -370,9 +370,18 @@ static void delete_objects(uv_work_t *w)
 static void delete_objects_done(uv_work_t *w, int status)
 {
     delete_req_op *op = w->data;
-    if (status != 0 || op->rc != 0)
-        md_log(MD_LOG_WARN, "job %s deleted, but its objects were not: %s", op->req->id,
-               op->err.msg);
+    if (status != 0 || op->rc != 0) {
+        /* The record is gone, so nothing else would ever find these objects: hand them to the
+         * janitor, which retries until storage lets it delete them. */
+        md_log(MD_LOG_WARN, "job %s deleted, but its objects were not (%s); the janitor will",
+               op->req->id, status != 0 ? "canceled" : op->err.msg);
+        api_server *s = op->req->srv;
+        char key[JQ_KEY_MAX], now[32];
+        jq_key(key, sizeof key, s->prefix, JQ_EXPIRING);
+        snprintf(now, sizeof now, "%.3f", jq_wall_now());
+        const char *argv[] = {"ZADD", key, now, op->req->id};
+        api_redis_cmd(s, NULL, NULL, 4, argv, NULL);
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     api_req_reply(op->req, 204, resp);

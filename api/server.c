@@ -1,6 +1,7 @@
 /*
  * server.c — api_run: builds the server (limits, Redis address, API keys, storage, a private
- * temp folder for uploads), starts Redis and HTTP on one libuv loop, and stops cleanly.
+ * temp folder for uploads, tmp.c, which also sweeps those of dead apis), starts Redis and HTTP on
+ * one libuv loop, and stops cleanly.
  *
  * Stop: SIGTERM or SIGINT quiesces MHD (the listen socket closes, connections stay), responses
  * then carry "Connection: close", and when the last request context is freed MHD is stopped,
@@ -14,7 +15,6 @@
 #define _GNU_SOURCE
 #include "api/api_int.h"
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,22 +97,6 @@ static void free_keys(api_server *s)
     s->key_count = 0;
 }
 
-/* ---- Temp folder ---- */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-void api_rm_tree(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- Stopping ---- */
 
 void api_server_check_stopped(api_server *s)
@@ -176,6 +160,7 @@ int api_run(const api_config *cfg, md_error *err)
 {
     api_server s;
     memset(&s, 0, sizeof s);
+    s.tmp_lock_fd = -1;
     uv_loop_t loop;
     int rc = 0;
     int loop_open = 0;
@@ -189,13 +174,8 @@ int api_run(const api_config *cfg, md_error *err)
         goto done;
     if ((rc = stg_open(cfg->storage_url, &s.storage, err)) != 0)
         goto done;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s.tmp_root, sizeof s.tmp_root, "%s/morphd-api-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (mkdtemp(s.tmp_root) == NULL) {
-        rc = md_fail(err, MD_EIO, "cannot create a temp folder under %s", tmp ? tmp : "/tmp");
-        s.tmp_root[0] = '\0';
+    if ((rc = api_tmp_start(&s, err)) != 0)
         goto done;
-    }
     if (uv_loop_init(&loop) != 0) {
         rc = md_fail(err, MD_EINTERNAL, "cannot create the event loop");
         goto done;
@@ -225,7 +205,7 @@ int api_run(const api_config *cfg, md_error *err)
         rc = md_fail(err, MD_EINTERNAL,
                      "stopped with %u request(s) unfinished after the %u ms grace period",
                      s.inflight, s.stop_grace_ms);
-        api_rm_tree(s.tmp_root);
+        api_tmp_stop(&s);
         return rc;
     }
     int close_rc = uv_loop_close(&loop);
@@ -238,8 +218,7 @@ done:
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
     }
-    if (s.tmp_root[0])
-        api_rm_tree(s.tmp_root);
+    api_tmp_stop(&s);
     stg_free(s.storage);
     free_keys(&s);
     return rc;

@@ -16,8 +16,11 @@
 #include "server/md.h"
 
 #define JQ_GROUP "workers" /* the consumer group on {prefix}jobs */
-/* {prefix}expiring: ids of finished jobs, score = when their record expires (the janitor's). */
-#define JQ_EXPIRING_KEY "expiring"
+/* {prefix}expiring: sorted set of job ids, score = when the job hash expires (unix s). Every
+ * script that sets EXPIRE on a job hash ZADDs the id here in the same script, so the janitor
+ * (jobs/janitor.h) can delete jobs/{id}/ from storage once Redis has dropped the record. */
+#define JQ_EXPIRING "expiring"
+#define JQ_JANITOR_LOCK "janitor:lock" /* {prefix}janitor:lock: one janitor pass at a time */
 #define JQ_PREFIX_DEFAULT "morphd:"
 #define JQ_PREFIX_MAX 64
 #define JQ_KEY_MAX 256

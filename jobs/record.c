@@ -665,7 +665,7 @@ int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entr
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, "dead"));
-    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg_key(c, prefix, JQ_EXPIRING));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg_time(c, now));
@@ -740,7 +740,7 @@ int jr_cmd_finish(jr_cmd *c, const char *prefix, const char *id, const char *ent
     TRY(eval_head(c, finish_lua, 3));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
-    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg_key(c, prefix, JQ_EXPIRING));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg(c, jr_status_name(status)));
@@ -761,7 +761,7 @@ int jr_cmd_dead(jr_cmd *c, const char *prefix, const char *id, const char *entry
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, "dead"));
-    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg_key(c, prefix, JQ_EXPIRING));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg(c, id));
@@ -779,7 +779,7 @@ int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *en
     TRY(eval_head(c, release_lua, 3));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
-    TRY(arg_key(c, prefix, JQ_EXPIRING_KEY));
+    TRY(arg_key(c, prefix, JQ_EXPIRING));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg_time(c, now));

@@ -6,8 +6,9 @@
  * exists; take entries whose holder stopped (XAUTOCLAIM, idle > lease) or else wait up to 1 s
  * for new ones (XREADGROUP BLOCK 1000, so a stop request is seen within a second); after the
  * first job, keep reading for the rest of batch_window_ms until batch_max_jobs or
- * batch_max_frames is reached; then run the batch (worker_batch.c). The stop flag ends reading,
- * never a batch in hand.
+ * batch_max_frames is reached; then run the batch (worker_batch.c); then, every
+ * janitor_interval_s, a janitor pass (janitor.h) on the same connection, between batches. The
+ * stop flag ends reading, never a batch in hand.
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
@@ -33,6 +34,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->retention_s = 604800;
     cfg->heartbeat_ms = 0; /* auto */
     cfg->drain_s = 20;
+    cfg->janitor_interval_s = 60;
     md_limits_default(&cfg->limits);
 }
 
@@ -67,6 +69,8 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
         return md_fail(err, MD_EINVAL, "--drain-s must be 0..3600 seconds");
     if (cfg->retention_s < 1)
         return md_fail(err, MD_EINVAL, "--retention-s must be at least 1");
+    if (cfg->janitor_interval_s < 0 || cfg->janitor_interval_s > 86400)
+        return md_fail(err, MD_EINVAL, "--janitor-interval-s must be 0..86400");
     if (cfg->threads < 0 || cfg->threads > 1024)
         return md_fail(err, MD_EINVAL, "--threads must be 0..1024");
     return 0;
@@ -221,6 +225,33 @@ double wk_draining_s(wk *w)
     return (double)(now_us - seen) * 1e-6;
 }
 
+/* ---- The janitor ---- */
+
+/* One janitor pass on the loop's connection; returns when the next one is due (md_now()). A
+ * pass that stopped at its bound comes back after a second, so a backlog drains steadily
+ * without holding up the jobs for long. */
+static double run_janitor(wk *w)
+{
+    double interval = w->cfg->janitor_interval_s;
+    if (wk_conn_ensure(&w->conn) != 0)
+        return md_now() + 1.0;
+    jan_config jc;
+    jan_config_default(&jc);
+    jc.prefix = w->cfg->prefix;
+    jc.holder = w->name;
+    jan_stats st;
+    md_error err;
+    md_error_clear(&err);
+    int rc = jan_pass(w->conn.ctx, w->store, &jc, jq_wall_now(), &st, &err);
+    if (rc != 0) {
+        md_log(MD_LOG_WARN, "%s", err.msg);
+        if (w->conn.ctx != NULL && w->conn.ctx->err != 0)
+            wk_conn_drop(&w->conn, w->conn.ctx->errstr);
+        return md_now() + interval;
+    }
+    return md_now() + (st.more ? 1.0 : interval);
+}
+
 /* ---- The loop ---- */
 
 static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
@@ -289,6 +320,7 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
         goto done;
     md_log(MD_LOG_INFO, "worker %s: engine %s, redis %s, storage %s, prefix %s", w.name,
            eng_name(w.engine), cfg->redis_url, cfg->storage_url, cfg->prefix);
+    double janitor_due = md_now(); /* the first pass catches up on what expired while down */
 
     while (!*stop) {
         if (wk_conn_ensure(&w.conn) != 0) {
@@ -303,6 +335,8 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
         collect(&w, stop);
         if (w.job_count > 0)
             wk_batch_run(&w);
+        if (cfg->janitor_interval_s > 0 && !*stop && md_now() >= janitor_due)
+            janitor_due = run_janitor(&w);
     }
     md_log(MD_LOG_INFO, "worker %s: stopping", w.name);
 

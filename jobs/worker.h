@@ -38,6 +38,7 @@ typedef struct jq_worker_config {
     int retention_s;           /* EXPIRE of finished job hashes (604800) */
     int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
     double drain_s;            /* SIGTERM to exit, seconds (20); see above */
+    int janitor_interval_s;    /* seconds between janitor passes (jobs/janitor.h), 0: none (60) */
     md_limits limits;
 } jq_worker_config;
 

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jobs/janitor.h"
 #include "jobs/job.h"
 #include "jobs/queue.h"
 #include "jobs/record.h"
@@ -53,6 +54,9 @@ int wk_conn_ensure(wk_conn *c);
 /* Seconds until the next reconnection attempt is due (0 when connected or due). */
 double wk_conn_wait_s(const wk_conn *c);
 void wk_conn_close(wk_conn *c);
+/* Drops a connection whose context failed outside wk_cmd (the janitor's commands): logs the
+ * state change and schedules the reconnection with backoff. */
+void wk_conn_drop(wk_conn *c, const char *reason);
 /* redisCommand on the connection; NULL when Redis is unreachable (the connection is dropped
  * and the state change logged). An error reply is returned as a reply. freeReplyObject it. */
 redisReply *wk_cmd(wk_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

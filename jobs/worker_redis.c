@@ -78,6 +78,11 @@ int wk_conn_ensure(wk_conn *c)
     return 0;
 }
 
+void wk_conn_drop(wk_conn *c, const char *reason)
+{
+    conn_down(c, reason);
+}
+
 double wk_conn_wait_s(const wk_conn *c)
 {
     if (c->ctx != NULL)

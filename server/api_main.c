@@ -43,7 +43,10 @@ static void api_usage(FILE *f)
            "\n"
            "Limits (NAME, default, meaning):\n");
     md_limits_print_help(f);
-    fprintf(f, "\nSIGTERM/SIGINT: stop accepting, answer the requests in flight, exit 0.\n"
+    fprintf(f, "\nUploads are spooled in $TMPDIR/morphd-api-XXXXXX (TMPDIR default /tmp), locked\n"
+               "for the process's life and removed at exit. At start the api removes the ones\n"
+               "whose api is gone (killed, crashed) and lock-less ones over an hour old.\n"
+               "\nSIGTERM/SIGINT: stop accepting, answer the requests in flight, exit 0.\n"
                "Exit status: 0 clean stop, 1 failure, 2 bad usage.\n");
 }
 

@@ -55,6 +55,9 @@ static void usage(FILE *f)
             "                              in a shared batch only makes each job run alone\n"
             "      --retention-s S         how long finished job records are kept (604800)\n"
             "      --drain-s S             on SIGTERM, exit within about S seconds (20)\n"
+            "      --janitor-interval-s S  every S seconds, delete the stored objects of jobs\n"
+            "                              whose records expired (one worker at a time);\n"
+            "                              0: never (60)\n"
             "      --heartbeat-ms MS       heartbeat period, at most half the lease\n"
             "                              (1000, or a third of the lease when shorter)\n"
             "      --limit NAME=VALUE      raise or lower an input limit (repeatable), see below\n"
@@ -91,6 +94,7 @@ enum {
     OPT_RETENTION,
     OPT_HEARTBEAT,
     OPT_DRAIN,
+    OPT_JANITOR,
     OPT_LIMIT,
     OPT_LOG_LEVEL,
 };
@@ -126,6 +130,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"retention-s", required_argument, NULL, OPT_RETENTION},
         {"drain-s", required_argument, NULL, OPT_DRAIN},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
+        {"janitor-interval-s", required_argument, NULL, OPT_JANITOR},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
@@ -195,6 +200,10 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         case OPT_HEARTBEAT:
             if ((rc = parse_long("--heartbeat-ms", optarg, 10, 3600000, &v, err)) == 0)
                 cfg->heartbeat_ms = (int)v;
+            break;
+        case OPT_JANITOR:
+            if ((rc = parse_long("--janitor-interval-s", optarg, 0, 86400, &v, err)) == 0)
+                cfg->janitor_interval_s = (int)v;
             break;
         case OPT_LIMIT:
             if ((rc = md_limits_set(&cfg->limits, optarg, err)) != 0)

@@ -171,6 +171,21 @@ static long long int_cmd(redisContext *c, const char *fmt, const char *a, const 
     return v;
 }
 
+/* Checks that the job is in {p}expiring, due retention_s after its finished_at (the janitor's
+ * to-do list, docs/server.md). */
+static void check_expiring(redisContext *c, const char *id, double retention_s)
+{
+    char key[128];
+    snprintf(key, sizeof key, PREFIX "job:%s", id);
+    char *finished = hget(c, key, "finished_at");
+    redisReply *r = redisCommand(c, "ZSCORE " PREFIX "expiring %s", id);
+    double score = r != NULL && r->type == REDIS_REPLY_STRING ? strtod(r->str, NULL) : -1;
+    freeReplyObject(r);
+    CHECK(finished[0] != '\0');
+    CHECK_NEAR(strtod(finished, NULL) + retention_s, score, 5.0);
+    free(finished);
+}
+
 static char *job_status(redisContext *c, const char *id)
 {
     char key[128];
@@ -442,6 +457,8 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
     CHECK(strcmp(stage, "done") == 0);
     free(stage);
     CHECK(int_cmd(fx->redis, "TTL %s", key, NULL) > 0);
+    check_expiring(fx->redis, good1, 604800);
+    check_expiring(fx->redis, missing, 604800);
     char *arts = hget(fx->redis, key, "artifacts");
     json_t *a = json_loads(arts, 0, NULL);
     /* 5 frames, manifest.json, session.log and the default heatmaps of a textured pair:
@@ -461,6 +478,13 @@ static void test_batch(fixture *fx, const char *tmp, const char *samples)
     char *st = job_status(fx->redis, canceled);
     CHECK(strcmp(st, "canceled") == 0);
     free(st);
+    /* The api canceled it without an EXPIRE (it does not know retention_s); the worker that
+     * skipped the entry gave it one, and put it on the janitor's list. */
+    snprintf(key, sizeof key, PREFIX "job:%s", canceled);
+    CHECK(int_cmd(fx->redis, "TTL %s", key, NULL) > 0);
+    redisReply *zs = redisCommand(fx->redis, "ZSCORE " PREFIX "expiring %s", canceled);
+    CHECK(zs != NULL && zs->type == REDIS_REPLY_STRING);
+    freeReplyObject(zs);
     CHECK_INT(0, int_cmd(fx->redis, "XLEN " PREFIX "jobs", NULL, NULL));
 
     /* The two good morph jobs and the render job went through one engine batch. */
@@ -619,6 +643,8 @@ static void test_dead_letter(fixture *fx)
     }
     free(error);
     CHECK_INT(1, int_cmd(fx->redis, "XLEN " PREFIX "dead", NULL, NULL));
+    CHECK(int_cmd(fx->redis, "TTL %s", key, NULL) > 0);
+    check_expiring(fx->redis, id, 604800);
     CHECK_INT(0, int_cmd(fx->redis, "XLEN " PREFIX "jobs", NULL, NULL));
     CHECK_INT(1, metric(fx, "c|morphd_dead_lettered_total|"));
     redisReply *r = redisCommand(fx->redis, "XRANGE " PREFIX "dead - +");
