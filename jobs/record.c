@@ -29,6 +29,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- Name tables ---- */
+
+/* The index of name in names[0..count), or -1 (also for NULL). */
+static int name_find(const char *const *names, int count, const char *name)
+{
+    for (int i = 0; name != NULL && i < count; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* names[i], or "" outside the table. */
+static const char *name_of(const char *const *names, int count, int i)
+{
+    return i >= 0 && i < count ? names[i] : "";
+}
+
 /* ---- Fields ---- */
 
 static const char *const field_names[JR_F_COUNT] = {
@@ -39,15 +56,12 @@ static const char *const field_names[JR_F_COUNT] = {
 
 const char *jr_field_name(jr_field f)
 {
-    return (unsigned)f < JR_F_COUNT ? field_names[f] : "";
+    return name_of(field_names, JR_F_COUNT, (int)f);
 }
 
 int jr_field_find(const char *name)
 {
-    for (int i = 0; name != NULL && i < JR_F_COUNT; i++)
-        if (strcmp(field_names[i], name) == 0)
-            return i;
-    return -1;
+    return name_find(field_names, JR_F_COUNT, name);
 }
 
 void jr_record_from_pairs(jr_record *rec, const char *const *fields, const char *const *values,
@@ -68,15 +82,12 @@ static const char *const status_names[JR_STATUS_COUNT] = {"queued", "running", "
 
 const char *jr_status_name(jr_status s)
 {
-    return (unsigned)s < JR_STATUS_COUNT ? status_names[s] : "";
+    return name_of(status_names, JR_STATUS_COUNT, (int)s);
 }
 
 int jr_status_parse(const char *name)
 {
-    for (int i = 0; name != NULL && i < JR_STATUS_COUNT; i++)
-        if (strcmp(status_names[i], name) == 0)
-            return i;
-    return -1;
+    return name_find(status_names, JR_STATUS_COUNT, name);
 }
 
 int jr_status_terminal(jr_status s)
@@ -112,15 +123,12 @@ static const char *const stage_names[JR_STAGE_COUNT] = {"queued", "loading", "re
 
 const char *jr_stage_name(jr_stage s)
 {
-    return (unsigned)s < JR_STAGE_COUNT ? stage_names[s] : "";
+    return name_of(stage_names, JR_STAGE_COUNT, (int)s);
 }
 
 int jr_stage_parse(const char *name)
 {
-    for (int i = 0; name != NULL && i < JR_STAGE_COUNT; i++)
-        if (strcmp(stage_names[i], name) == 0)
-            return i;
-    return -1;
+    return name_find(stage_names, JR_STAGE_COUNT, name);
 }
 
 const char *jr_kind_name(jr_kind k)
@@ -139,7 +147,7 @@ static const char *const input_names[JR_IN_COUNT] = {"source", "target", "mesh"}
 
 const char *jr_input_name(jr_input in)
 {
-    return (unsigned)in < JR_IN_COUNT ? input_names[in] : "";
+    return name_of(input_names, JR_IN_COUNT, (int)in);
 }
 
 void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap)

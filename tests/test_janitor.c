@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include "redis_fixture.h"
 
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -46,23 +47,9 @@ static void stop_redis(void)
     }
 }
 
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0)
-        close(s);
-    return port;
-}
-
 static redisContext *start_redis(const char *log)
 {
-    int port = free_port();
+    int port = redis_fixture_free_port();
     char port_text[16];
     snprintf(port_text, sizeof port_text, "%d", port);
     redis_pid = fork();
@@ -77,21 +64,7 @@ static redisContext *start_redis(const char *log)
                "", "--appendonly", "no", (char *)NULL);
         _exit(127);
     }
-    double end = md_now() + 10;
-    while (md_now() < end) {
-        redisContext *c = redisConnect("127.0.0.1", port);
-        if (c != NULL && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            if (ok)
-                return c;
-        }
-        if (c != NULL)
-            redisFree(c);
-        usleep(50000);
-    }
-    return NULL;
+    return redis_fixture_connect(port, 10);
 }
 
 /* ---- Helpers ---- */

@@ -10,9 +10,9 @@
  *      the canceled one is skipped. SIGTERM: exit 0, worker record removed.
  *   2. kill -9 in the middle of a job: a second worker reclaims it after the lease and finishes
  *      it; every frame present once, a stale frame and a crashed writer's temp file of the first
- *      attempt removed, attempts 2, one loss (killed alone, no fault) on record. Then a cancel while running:
- *      frames stop being stored, the job ends canceled with an error saying so. Then SIGTERM
- *      in the middle of a batch with --drain-s 2: the worker exits 0 within the drain, the job
+ *      attempt removed, attempts 2, one loss (killed alone, no fault) on record. Then a cancel
+ * while running: frames stop being stored, the job ends canceled with an error saying so. Then
+ * SIGTERM in the middle of a batch with --drain-s 2: the worker exits 0 within the drain, the job
  *      is back in the queue uncharged, and a third worker finishes it.
  *   3. A job that crashes the worker every time (MORPHD_FAULT_CRASH_LABEL) ends in the dead
  *      letter stream, failed, with a message that says so.
@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include "redis_fixture.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -112,39 +113,6 @@ static void sleep_ms(int ms)
 }
 
 /* ---- Redis ---- */
-
-static int free_port(void)
-{
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0)
-        close(s);
-    return port;
-}
-
-static redisContext *rc_connect(int port, double timeout_s)
-{
-    double end = md_now() + timeout_s;
-    while (md_now() < end) {
-        redisContext *c = redisConnect("127.0.0.1", port);
-        if (c != NULL && !c->err) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-            freeReplyObject(r);
-            if (ok)
-                return c;
-        }
-        if (c != NULL)
-            redisFree(c);
-        sleep_ms(50);
-    }
-    return NULL;
-}
 
 /* HGET as a malloc'ed string ("" when absent). */
 static char *hget(redisContext *c, const char *key, const char *field)
@@ -689,7 +657,7 @@ int main(void)
     snprintf(worker_log, sizeof worker_log, "%s/workers.log", tmp);
     snprintf(redis_log, sizeof redis_log, "%s/redis.log", tmp);
 
-    int port = free_port();
+    int port = redis_fixture_free_port();
     CHECK(port > 0);
     char port_text[16];
     snprintf(port_text, sizeof port_text, "%d", port);
@@ -702,7 +670,7 @@ int main(void)
     memset(&fx, 0, sizeof fx);
     md_error err;
     md_error_clear(&err);
-    fx.redis = rc_connect(port, 10);
+    fx.redis = redis_fixture_connect(port, 10);
     CHECK(fx.redis != NULL);
     int rc = fx.redis ? stg_open(storage_url, &fx.store, &err) : MD_EUNAVAIL;
     CHECK_OK(rc, &err);
