@@ -311,9 +311,7 @@ int job_pipe_outputs(job_pipe *p, uint32_t i, md_error *err)
 
 /* ---- manifest.json ---- */
 
-/* A JSON string for text from a file (material names, paths), which need not be UTF-8: jansson
- * refuses invalid UTF-8, so such text is kept with its non-ASCII bytes shown as '?'. */
-static json_t *text_json(const char *s)
+json_t *job_pipe_text_json(const char *s)
 {
     if (s == NULL)
         return json_null();
@@ -341,12 +339,13 @@ static json_t *mesh_detail_json(const mesh *m)
         const img *tex = mesh_material_texture(m, i);
         json_t *texture = json_null();
         if (tex != NULL)
-            texture =
-                json_pack("{s:o,s:i,s:i}", "path", text_json(mesh_material_texture_path(m, i)),
-                          "width", img_width(tex), "height", img_height(tex));
-        json_array_append_new(materials, json_pack("{s:o,s:o,s:o}", "name",
-                                                   text_json(mesh_material_name(m, i)), "color",
-                                                   job_vec3_json(rgb), "texture", texture));
+            texture = json_pack("{s:o,s:i,s:i}", "path",
+                                job_pipe_text_json(mesh_material_texture_path(m, i)), "width",
+                                img_width(tex), "height", img_height(tex));
+        json_array_append_new(materials,
+                              json_pack("{s:o,s:o,s:o}", "name",
+                                        job_pipe_text_json(mesh_material_name(m, i)), "color",
+                                        job_vec3_json(rgb), "texture", texture));
     }
     float min[3], max[3];
     mesh_bounds(m, min, max);

@@ -128,6 +128,10 @@ const job_outputs *job_pipe_outputs_of(const job_pipe *p, uint32_t i);
  * manifest.json. New reference; NULL when out of memory. */
 json_t *job_pipe_artifacts(const job_pipe *p, uint32_t i);
 
+/* A JSON string for text from a file (a path, a material's name), which need not be UTF-8:
+ * jansson refuses invalid UTF-8, so its non-ASCII bytes are shown as '?'. JSON null for NULL. */
+json_t *job_pipe_text_json(const char *s);
+
 /* The batch: jobs and frames rendered, and the engine's stats (zero before rendering). */
 const eng_stats *job_pipe_stats(const job_pipe *p);
 void job_pipe_batch_size(const job_pipe *p, uint32_t *jobs, uint32_t *frames);
