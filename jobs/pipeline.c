@@ -52,6 +52,14 @@ typedef struct pipe_job {
     size_t manifest_bytes; /* 0 until manifest.json is stored */
 } pipe_job;
 
+/* "frames/<name>": a frame's artifact name. */
+#define FRAME_ARTIFACT_MAX (JOB_PIPE_FRAME_NAME_MAX + 8)
+
+static void frame_artifact_name(const job_pipe_frame *f, char out[FRAME_ARTIFACT_MAX])
+{
+    snprintf(out, FRAME_ARTIFACT_MAX, "frames/%s", f->name);
+}
+
 /* Which job and which frame slot each engine job of the batch delivers to. */
 typedef struct pipe_slot {
     pipe_job *job;
@@ -228,8 +236,8 @@ static int deliver_frame(void *user, const eng_frame *f)
                         &err);
     double t1 = md_now();
     if (rc == 0) {
-        char name[JOB_PIPE_FRAME_NAME_MAX + 8];
-        snprintf(name, sizeof name, "frames/%s", out->name);
+        char name[FRAME_ARTIFACT_MAX];
+        frame_artifact_name(out, name);
         rc = sink->put(sink->user, name, "image/png", png, png_len, &err);
     }
     double t2 = md_now();
@@ -432,8 +440,8 @@ static json_t *manifest_json(const job_pipe *p, const pipe_job *j)
         const job_pipe_frame *f = &j->frames[i];
         if (!f->done)
             continue;
-        char file[JOB_PIPE_FRAME_NAME_MAX + 8];
-        snprintf(file, sizeof file, "frames/%s", f->name);
+        char file[FRAME_ARTIFACT_MAX];
+        frame_artifact_name(f, file);
         json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
                                                 "weight", (double)f->weight, "file", file, "bytes",
                                                 (json_int_t)f->bytes));
@@ -552,8 +560,8 @@ json_t *job_pipe_artifacts(const job_pipe *p, uint32_t i)
         const job_pipe_frame *f = &j->frames[k];
         if (!f->done)
             continue;
-        char name[JOB_PIPE_FRAME_NAME_MAX + 8];
-        snprintf(name, sizeof name, "frames/%s", f->name);
+        char name[FRAME_ARTIFACT_MAX];
+        frame_artifact_name(f, name);
         add_artifact(list, name, f->bytes, "image/png");
     }
     /* What was stored is listed even after a failure, so deleting the job removes it. */
