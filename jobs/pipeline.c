@@ -112,7 +112,8 @@ void job_pipe_free(job_pipe *p)
     md_free(p);
 }
 
-/* Keeps the job's first error; later ones only add to the log of whoever reads it. */
+/* Keeps the job's first error (later ones are dropped); the job renders and stores no more
+ * frames. Any thread. */
 static void job_fail(pipe_job *j, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void job_fail(pipe_job *j, int rc, const char *fmt, ...)
@@ -266,6 +267,8 @@ static int deliver_frame(void *user, const eng_frame *f)
 
 int job_pipe_render(job_pipe *p, md_error *err)
 {
+    if (p->slots != NULL || p->batch_jobs > 0)
+        return md_fail(err, MD_EINVAL, "the pipeline has rendered already");
     uint32_t eng_total = 0;
     for (uint32_t i = 0; i < p->count; i++)
         if (p->jobs[i].built)
