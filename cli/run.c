@@ -1,16 +1,13 @@
 /*
  * run.c — `morph run SOURCE TARGET -o OUT`: a whole morph job on this machine, no server.
  *
- * Main thread: parse options, load and check inputs (jobs/), build the engine job, run one
- * engine batch, then write manifest.json. Engine threads: each finished frame is PNG-encoded and
- * written (temp file + rename) in the frame callback, so encoding runs on every engine thread in
- * parallel with rendering. The callback touches only its own frame's slot in run_ctx plus
- * mutex-guarded totals.
- *
- * When the video is wanted the callback also hands the frame to job_outputs_frame, which feeds
- * the encoder in frame order. After the batch, the main thread produces the other outputs
- * through jobs/outputs.c, whose sink writes each artifact under OUT/ (temp file + rename; from
- * several threads for the per-frame meshes).
+ * Main thread: parse options, clean OUT of an earlier run's outputs, load and check inputs
+ * (jobs/), then hand the job to the job pipeline (jobs/pipeline.h), the same one the worker
+ * uses: it builds the engine job, renders it in one engine batch, delivers each frame (PNG
+ * encoded on the engine threads, in parallel with rendering), produces the analysis outputs and
+ * builds manifest.json. This file's sink writes every artifact under OUT/ (temp file + rename;
+ * from several engine and mesh export threads at once, with folders made under a lock), ticks
+ * the progress bar, and adds the manifest's input paths, created_at and load timings.
  *
  * Outputs: OUT/frames/NNNN_<src>-<pppp>_<tgt>-<pppp>.png, the analysis artifacts asked for
  * (DESIGN.md §6), OUT/manifest.json, OUT/session.log.
@@ -25,9 +22,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/manifest.h"
 #include "jobs/job.h"
-#include "mesh/image.h"
+#include "jobs/pipeline.h"
 #include "server/md.h"
 #include "version.h"
 
@@ -353,12 +349,15 @@ static void clean_outputs(const char *out_dir)
                out_dir);
 }
 
-/* ---- Artifacts into OUT (main thread, and mesh export threads at once) ---- */
+/* ---- Artifacts into OUT (engine threads, mesh export threads and the main thread) ---- */
 
 typedef struct run_sink {
     const char *out_dir;
     int quiet;
     pthread_mutex_t mkdir_lock;
+    cli_progress *progress;
+    const job_input_paths *paths;
+    job_load_stats load;
 } run_sink;
 
 static int sink_put(void *user, const char *name, const char *content_type, const void *bytes,
@@ -390,64 +389,45 @@ static void sink_log(void *user, md_log_level level, const char *msg)
         fprintf(stderr, "morph run: %s\n", msg);
 }
 
-/* ---- Frame delivery (engine threads) ---- */
-
-typedef struct run_ctx {
-    const char *frames_dir;
-    const job_spec *spec;
-    char source_stem[128], target_stem[128];
-    run_frame *frames; /* one slot per frame, written only by the thread delivering it */
-    cli_progress *progress;
-    job_outputs *outputs; /* the video's frames, in order */
-    pthread_mutex_t lock;
-    double encode_s, write_s;
-    uint64_t bytes;
-} run_ctx;
-
-static int deliver_frame(void *user, const eng_frame *f)
+static void sink_frame_stored(void *user, uint32_t index)
 {
-    run_ctx *ctx = user;
-    md_error err;
-    md_error_clear(&err);
-    run_frame *slot = &ctx->frames[f->frame];
-    int rc = job_frame_name(f->frame, f->weight, ctx->source_stem, ctx->target_stem, slot->file,
-                            sizeof slot->file);
-    if (rc != 0)
-        return rc;
-    if (job_outputs_wants_frames(ctx->outputs)) {
-        rc = job_outputs_frame(ctx->outputs, f, &err);
-        if (rc != 0) {
-            md_log(MD_LOG_ERROR, "frame %u: %s", f->frame, err.msg);
-            return rc;
-        }
+    (void)index;
+    run_sink *s = user;
+    cli_progress_tick(s->progress);
+}
+
+/* inputs.<role>: a texture override's path instead of the material's. */
+static void note_texture(json_t *input, const char *texture_override)
+{
+    size_t i;
+    json_t *material;
+    json_array_foreach(json_object_get(input, "materials"), i, material)
+    {
+        json_t *texture = json_object_get(material, "texture");
+        if (texture_override != NULL && json_is_object(texture))
+            json_object_set_new(texture, "path", job_pipe_text_json(texture_override));
     }
-    double t0 = md_now();
-    uint8_t *png = NULL;
-    size_t png_len = 0;
-    rc = img_encode_png(f->rgb, f->width, f->height, 3, ctx->spec->png_level, &png, &png_len, &err);
-    double t1 = md_now();
-    if (rc == 0) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", ctx->frames_dir, slot->file);
-        rc = md_write_file_atomic(path, png, png_len, &err);
-    }
-    double t2 = md_now();
-    md_free(png);
-    if (rc != 0) {
-        md_log(MD_LOG_ERROR, "frame %u: %s", f->frame, err.msg);
-        return rc;
-    }
-    slot->weight = f->weight;
-    slot->bytes = png_len;
-    slot->done = 1;
-    md_log(MD_LOG_DEBUG, "frame %u (t=%.4f) -> %s, %zu bytes", f->frame, (double)f->weight,
-           slot->file, png_len);
-    pthread_mutex_lock(&ctx->lock);
-    ctx->encode_s += t1 - t0;
-    ctx->write_s += t2 - t1;
-    ctx->bytes += png_len;
-    pthread_mutex_unlock(&ctx->lock);
-    cli_progress_tick(ctx->progress);
+}
+
+/* manifest.json: the pipeline's fields (the input paths came with the job), plus texture
+ * overrides, when it was made and the load's stages. */
+static int sink_manifest(void *user, json_t *root, md_error *err)
+{
+    (void)err;
+    run_sink *s = user;
+    char created[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(root, "created_at", json_string(created));
+    json_t *inputs = json_object_get(root, "inputs");
+    note_texture(json_object_get(inputs, "source"), s->paths->source_texture);
+    note_texture(json_object_get(inputs, "target"), s->paths->target_texture);
+    json_t *timings = json_object_get(root, "timings_s");
+    json_object_set_new(timings, "parse", json_real(s->load.parse_s));
+    json_object_set_new(timings, "texture_decode", json_real(s->load.texture_s));
+    json_object_set_new(timings, "texture_pad", json_real(s->load.pad_s));
     return 0;
 }
 
@@ -474,10 +454,11 @@ int cli_run(int argc, char **argv)
 
     job_inputs *in = NULL;
     eng *engine = NULL;
+    job_pipe *pipe = NULL;
+    json_t *inputs_json = NULL; /* the manifest's input paths */
     FILE *log = NULL;
-    run_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    pthread_mutex_init(&ctx.lock, NULL);
+    run_sink sink = {.paths = &o.paths};
+    pthread_mutex_init(&sink.mkdir_lock, NULL);
     int rc = parse_options(argc, argv, &o, &err);
     if (rc == 1) { /* --help */
         rc = 0;
@@ -489,6 +470,8 @@ int cli_run(int argc, char **argv)
     }
     if (o.verbose)
         md_log_set_stderr_level(MD_LOG_INFO);
+    sink.out_dir = o.out_dir;
+    sink.quiet = o.quiet;
 
     char frames_dir[4096];
     snprintf(frames_dir, sizeof frames_dir, "%s/frames", o.out_dir);
@@ -504,8 +487,7 @@ int cli_run(int argc, char **argv)
     md_log(MD_LOG_INFO, "morph %s: %s -> %s, output %s", MORPHD_VERSION, o.paths.source,
            o.paths.target, o.out_dir);
 
-    job_load_stats load;
-    rc = job_inputs_load(&o.paths, &o.lim, &in, &load, &err);
+    rc = job_inputs_load(&o.paths, &o.lim, &in, &sink.load, &err);
     if (rc != 0)
         goto fail;
     for (int side = 0; side < 2; side++) {
@@ -514,98 +496,81 @@ int cli_run(int argc, char **argv)
                side ? "target" : "source", mesh_format(m), mesh_vertex_count(m),
                mesh_triangle_count(m), mesh_uv_count(m), mesh_material_count(m));
     }
-    md_log(MD_LOG_INFO, "loaded in %.3f s (parse %.3f, textures %.3f, padding %.3f)",
-           load.parse_s + load.texture_s + load.pad_s, load.parse_s, load.texture_s, load.pad_s);
+    const job_load_stats *load = &sink.load;
+    double load_s = load->parse_s + load->texture_s + load->pad_s;
+    md_log(MD_LOG_INFO, "loaded in %.3f s (parse %.3f, textures %.3f, padding %.3f)", load_s,
+           load->parse_s, load->texture_s, load->pad_s);
 
-    eng_job job;
-    rc = job_build(in, &o.spec, &job, &err);
+    rc = eng_new(&o.engine, &engine, &err);
     if (rc == 0)
-        rc = eng_job_validate(&job, &o.lim, &err);
-    if (rc == 0)
-        rc = eng_new(&o.engine, &engine, &err);
+        rc = job_pipe_new(engine, &o.lim, 1, &pipe, &err);
     if (rc != 0)
         goto fail;
-
-    ctx.frames_dir = frames_dir;
-    ctx.spec = &o.spec;
-    job_path_stem(o.paths.source, ctx.source_stem, sizeof ctx.source_stem);
-    job_path_stem(o.paths.target, ctx.target_stem, sizeof ctx.target_stem);
-    ctx.frames = md_calloc(job.frame_count, sizeof *ctx.frames);
-    if (ctx.frames == NULL) {
-        rc = md_fail(&err, MD_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = job_outputs_new(&o.spec, in, &job, ctx.source_stem, ctx.target_stem, &ctx.outputs, &err);
+    char source_stem[128], target_stem[128];
+    job_path_stem(o.paths.source, source_stem, sizeof source_stem);
+    job_path_stem(o.paths.target, target_stem, sizeof target_stem);
+    job_pipe_sink hooks = {.put = sink_put,
+                           .log = sink_log,
+                           .frame_stored = sink_frame_stored,
+                           .manifest = sink_manifest,
+                           .user = &sink};
+    inputs_json =
+        json_pack("{s:{s:o},s:{s:o}}", "source", "path", job_pipe_text_json(o.paths.source),
+                  "target", "path", job_pipe_text_json(o.paths.target));
+    job_pipe_job job = {.spec = &o.spec,
+                        .inputs = in,
+                        .stems = {source_stem, target_stem},
+                        .inputs_json = inputs_json,
+                        .start_mono = start,
+                        .load_s = load_s,
+                        .sink = &hooks};
+    rc = job_pipe_add(pipe, &job, &err);
     if (rc != 0)
         goto fail;
     char wanted[128];
     job_outputs_format(o.spec.outputs, wanted, sizeof wanted);
     md_log(MD_LOG_INFO, "outputs: %s", wanted);
-    ctx.progress = cli_progress_new("frames", job.frame_count, !o.quiet);
-    md_log(MD_LOG_INFO, "rendering %u frame(s) at %dx%d, %d samples, engine %s", job.frame_count,
-           job.width, job.height, job.samples, eng_name(engine));
+    uint32_t frame_count = job_pipe_job_totals(pipe, 0).frame_total;
+    sink.progress = cli_progress_new("frames", frame_count, !o.quiet);
+    md_log(MD_LOG_INFO, "rendering %u frame(s) at %dx%d, %d samples, engine %s", frame_count,
+           o.spec.width, o.spec.height, o.spec.samples, eng_name(engine));
 
-    eng_stats stats;
-    memset(&stats, 0, sizeof stats);
-    rc = eng_batch_run(engine, &job, 1, deliver_frame, &ctx, &stats, &err);
-    cli_progress_free(ctx.progress);
-    ctx.progress = NULL;
+    rc = job_pipe_render(pipe, &err);
+    cli_progress_free(sink.progress);
+    sink.progress = NULL;
+    if (rc == 0)
+        rc = job_pipe_error(pipe, 0, &err); /* a frame that could not be written */
+    if (rc == 0)
+        rc = job_pipe_outputs(pipe, 0, &err);
+    if (rc == 0)
+        rc = job_pipe_manifest(pipe, 0, &err);
     if (rc != 0)
         goto fail;
-
-    run_sink sink_state = {.out_dir = o.out_dir, .quiet = o.quiet};
-    pthread_mutex_init(&sink_state.mkdir_lock, NULL);
-    job_output_sink sink = {.put = sink_put, .log = sink_log, .user = &sink_state};
-    double outputs_t0 = md_now();
-    rc = job_outputs_finish(ctx.outputs, engine, &sink, &err);
-    double outputs_s = md_now() - outputs_t0;
-    pthread_mutex_destroy(&sink_state.mkdir_lock);
-    if (rc != 0)
-        goto fail;
-
-    run_manifest man = {
-        .out_dir = o.out_dir,
-        .paths = &o.paths,
-        .inputs = in,
-        .spec = &o.spec,
-        .job = &job,
-        .engine_name = eng_name(engine),
-        .threads = stats.threads,
-        .frames = ctx.frames,
-        .frame_count = job.frame_count,
-        .load = load,
-        .engine = stats,
-        .encode_s = ctx.encode_s,
-        .write_s = ctx.write_s,
-        .outputs = ctx.outputs,
-        .outputs_s = outputs_s,
-        .total_s = md_now() - start,
-    };
-    rc = run_manifest_write(&man, &err);
-    if (rc != 0)
-        goto fail;
+    const eng_stats *stats = job_pipe_stats(pipe);
+    job_pipe_totals totals = job_pipe_job_totals(pipe, 0);
+    double total_s = md_now() - start;
     md_log(MD_LOG_INFO,
            "done in %.3f s: morph %.3f, raster %.3f, shade %.3f, encode %.3f, write %.3f "
            "(thread-seconds), render wall %.3f s, %llu bytes of PNG",
-           man.total_s, stats.morph_s, stats.raster_s, stats.shade_s, ctx.encode_s, ctx.write_s,
-           stats.wall_s, (unsigned long long)ctx.bytes);
+           total_s, stats->morph_s, stats->raster_s, stats->shade_s, totals.encode_s,
+           totals.write_s, stats->wall_s, (unsigned long long)totals.bytes);
     if (!o.quiet)
         printf("morph: %u frames in %s/frames, %u other artifact(s), manifest "
                "%s/manifest.json (%.2f s, engine %s, %d thread%s)\n",
-               job.frame_count, o.out_dir, job_outputs_count(ctx.outputs), o.out_dir, man.total_s,
-               eng_name(engine), stats.threads, stats.threads == 1 ? "" : "s");
+               frame_count, o.out_dir, job_outputs_count(job_pipe_outputs_of(pipe, 0)), o.out_dir,
+               total_s, eng_name(engine), stats->threads, stats->threads == 1 ? "" : "s");
     goto done;
 
 fail:
     md_log(MD_LOG_ERROR, "%s", err.msg); /* to stderr and session.log */
 done:
-    cli_progress_free(ctx.progress);
+    cli_progress_free(sink.progress);
     md_log_set_file(NULL);
     if (log != NULL)
         fclose(log);
-    md_free(ctx.frames);
-    job_outputs_free(ctx.outputs);
-    pthread_mutex_destroy(&ctx.lock);
+    job_pipe_free(pipe); /* before the inputs and spec it borrows */
+    json_decref(inputs_json);
+    pthread_mutex_destroy(&sink.mkdir_lock);
     eng_free(engine);
     job_inputs_free(in);
     job_spec_free(&o.spec);

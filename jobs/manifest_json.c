@@ -1,6 +1,7 @@
 /*
- * manifest_json.c — the pieces of manifest.json that `morph run` (cli/manifest.c) and the worker
- * (jobs/worker_batch.c) write alike, so both describe a camera the same way. Pure, any thread.
+ * manifest_json.c — small pieces of manifest.json: a vector and a resolved camera, for the
+ * one manifest builder (jobs/pipeline.c) that `morph run` and the worker share. Pure, any
+ * thread.
  */
 #include "jobs/job.h"
 

@@ -2,8 +2,9 @@
  * outputs.c — a morph job's analysis outputs (DESIGN.md §6): statistics.csv,
  * vertex_displacements.csv, texture_differences.csv, frames.csv, the heatmap figures, the
  * per-frame meshes and animation.mp4, produced from the loaded inputs and the spec and handed
- * to a sink as named artifacts. `morph run` (cli/run.c) writes them under OUT/, the worker
- * (jobs/worker_batch.c) puts them in storage under jobs/{id}/; neither knows how they are made.
+ * to a sink as named artifacts by the job pipeline (jobs/pipeline.c). `morph run` (cli/run.c)
+ * writes them under OUT/, the worker (jobs/worker_batch.c) puts them in storage under
+ * jobs/{id}/; neither knows how they are made.
  *
  * Threads: job_outputs_new, _finish, _manifest and _free run on the caller's thread.
  * job_outputs_frame runs on engine threads, several at once: it copies its frame into its own

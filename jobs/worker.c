@@ -86,7 +86,6 @@ wk_job *wk_job_new(void)
     job_spec_init(&j->spec);
     j->result = WK_RUN;
     atomic_init(&j->cancel, 0);
-    atomic_init(&j->frame_error, 0);
     atomic_init(&j->frames_done, 0);
     pthread_mutex_init(&j->log_lock, NULL);
     return j;
@@ -96,12 +95,10 @@ void wk_job_free(wk_job *j)
 {
     if (j == NULL)
         return;
-    job_outputs_free(j->outputs); /* before the inputs and spec it borrows */
     job_spec_free(&j->spec);
     job_inputs_free(j->inputs);
     md_free(j->spec_text);
     md_free(j->inputs_text);
-    md_free(j->frames);
     md_free(j->log);
     pthread_mutex_destroy(&j->log_lock);
     md_free(j);

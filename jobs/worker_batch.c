@@ -1,14 +1,15 @@
 /*
  * worker_batch.c — one batch of the worker: load every held job's canonical inputs from
- * storage, build their engine jobs, render them all in ONE eng_batch_run, store each frame as
- * it finishes, then produce each morph job's analysis outputs (jobs/outputs.c: CSVs, heatmaps,
- * meshes, video, as its spec asks) into storage, write its manifest.json and session.log and
- * finish it in Redis.
+ * storage and hand the jobs to the job pipeline (jobs/pipeline.c), which builds their engine
+ * jobs, renders them all in ONE eng_batch_run, stores each frame as it finishes and produces
+ * each morph job's analysis outputs and manifest.json; this file adds what is the worker's: the
+ * groups, begin/drain/hand-back, the storage sink with Redis progress, the manifest's job and
+ * worker fields, session.log, stale-frame deletion, the sweep of partial writes, and finishing
+ * the job in Redis.
  *
- * Threads: wk_batch_run runs on the loop's thread. deliver_frame runs on engine threads,
- * several at once: it writes only its own frame's slot (wk_job.frames[i]), counts with
- * atomics, adds timings under the job's log_lock and talks to Redis under w->conn_lock; when
- * the job wants a video it also hands the frame to job_outputs_frame (thread-safe).
+ * Threads: wk_batch_run runs on the loop's thread. The sink's put, frame_stored and stop run on
+ * engine threads, several at once: put writes one storage key, frame_stored counts with
+ * atomics and talks to Redis under w->conn_lock, stop reads atomics.
  *
  * A job whose inputs cannot be loaded or built fails alone, with the reason; the others of the
  * batch still run. A retried job writes the same storage keys as the earlier attempt; before it
@@ -34,19 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mesh/image.h"
-#include "version.h"
-
-/* The batch: which wk_job and which output slot each engine job's frames go to. */
-typedef struct batch_slot {
-    wk_job *job;
-    uint32_t out_offset; /* index of this engine job's frame 0 among the job's frames */
-} batch_slot;
-
-typedef struct batch_ctx {
-    wk *w;
-    const batch_slot *slots;
-} batch_ctx;
+#include "jobs/pipeline.h"
 
 /* ---- Loading ---- */
 
@@ -96,11 +85,6 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
     return rc;
 }
 
-static uint32_t engine_job_count(const wk_job *j)
-{
-    return j->spec.kind == JOB_KIND_RENDER ? job_spec_view_count(&j->spec) : 1;
-}
-
 /* Fraction of drain_s after which a draining worker renders no more frames, and after which
  * it finishes no more jobs (hands them back instead). */
 #define WK_DRAIN_RENDER 0.4
@@ -112,96 +96,66 @@ static int drain_past(wk *w, double fraction)
     return s >= 0 && s >= fraction * w->cfg->drain_s;
 }
 
-/* The engine asks this before each frame: a canceled job stops rendering at once while the
- * rest of the batch goes on; a draining worker stops every job once its render time is up. */
-static int job_canceled(const void *ctx)
+/* ---- The job's sink: storage keys, session.log, Redis progress ---- */
+
+static int sink_put(void *user, const char *name, const char *content_type, const void *bytes,
+                    size_t len, md_error *err)
 {
-    const wk_job *j = ctx;
-    return atomic_load(&j->cancel) != 0 || drain_past(j->w, WK_DRAIN_RENDER);
+    (void)content_type;
+    wk_job *j = user;
+    char key[STG_KEY_MAX];
+    if (jr_key_artifact(key, sizeof key, j->id, name) != 0)
+        return md_fail(err, MD_EINVAL, "storage key for %s is too long", name);
+    return stg_put(j->w->store, key, bytes, len, err);
 }
 
-/* Builds the job's engine jobs into ej (engine_job_count of them) and its frame slots. */
-static int build_job(wk *w, wk_job *j, eng_job *ej, md_error *err)
+static void sink_log(void *user, md_log_level level, const char *msg)
 {
-    uint32_t n = engine_job_count(j);
-    int rc = j->spec.kind == JOB_KIND_RENDER
-                 ? job_build_render(job_inputs_mesh(j->inputs, 0),
-                                    job_inputs_materials(j->inputs, 0), &j->spec, ej, err)
-                 : job_build(j->inputs, &j->spec, ej, err);
-    uint32_t total = 0;
-    for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        rc = eng_job_validate(&ej[i], &w->cfg->limits, err);
-        ej[i].canceled = job_canceled;
-        ej[i].cancel_ctx = j;
-        total += ej[i].frame_count;
-    }
-    if (rc != 0)
-        return rc;
-    j->frames = md_calloc(total ? total : 1, sizeof *j->frames);
-    if (j->frames == NULL)
-        return md_fail(err, MD_ENOMEM, "out of memory for %u frame records", total);
-    j->frame_total = total;
-    return 0;
+    wk_job_log(user, level, "%s", msg);
 }
 
-/* ---- Frame delivery (engine threads) ---- */
-
-static int deliver_frame(void *user, const eng_frame *f)
+static void sink_frame_stored(void *user, uint32_t index)
 {
-    batch_ctx *ctx = user;
-    const batch_slot *slot = &ctx->slots[f->job];
-    wk_job *j = slot->job;
-    /* A frame of a job canceled while the engine rendered it is not stored. */
-    if (atomic_load(&j->cancel) || atomic_load(&j->frame_error))
-        return 0;
-    uint32_t index = slot->out_offset + f->frame;
-    wk_frame *out = &j->frames[index];
-    int rc = j->spec.kind == JOB_KIND_RENDER
-                 ? job_view_name(index, j->stems[0], out->name, sizeof out->name)
-                 : job_frame_name(f->frame, f->weight, j->stems[0], j->stems[1], out->name,
-                                  sizeof out->name);
-    if (rc != 0) {
-        atomic_store(&j->frame_error, 1);
-        wk_job_fail(j, "frame %u: name too long", index);
-        return 0;
-    }
-    md_error err;
-    md_error_clear(&err);
-    if (job_outputs_wants_frames(j->outputs) && job_outputs_frame(j->outputs, f, &err) != 0) {
-        atomic_store(&j->frame_error, 1);
-        wk_job_fail(j, "frame %u: %s", index, err.msg);
-        return 0;
-    }
-    double t0 = md_now();
-    uint8_t *png = NULL;
-    size_t png_len = 0;
-    /* Same encoder and level as `morph run`, so the bytes are identical. */
-    rc = img_encode_png(f->rgb, f->width, f->height, 3, j->spec.png_level, &png, &png_len, &err);
-    double t1 = md_now();
-    if (rc == 0) {
-        char key[STG_KEY_MAX];
-        rc = jr_key_frame(key, sizeof key, j->id, out->name) != 0
-                 ? md_fail(&err, MD_EINVAL, "the frame's storage key is too long")
-                 : stg_put(ctx->w->store, key, png, png_len, &err);
-    }
-    double t2 = md_now();
-    md_free(png);
-    if (rc != 0) {
-        atomic_store(&j->frame_error, 1);
-        wk_job_fail(j, "frame %u: %s", index, err.msg);
-        return 0;
-    }
-    out->weight = f->weight;
-    out->bytes = png_len;
-    out->done = 1;
+    (void)index;
+    wk_job *j = user;
     atomic_fetch_add(&j->frames_done, 1);
-    atomic_fetch_add(&ctx->w->frames, 1);
-    pthread_mutex_lock(&j->log_lock);
-    j->encode_s += t1 - t0;
-    j->write_s += t2 - t1;
-    j->bytes += png_len;
-    pthread_mutex_unlock(&j->log_lock);
-    wk_count_frame(ctx->w, j);
+    atomic_fetch_add(&j->w->frames, 1);
+    wk_count_frame(j->w, j);
+}
+
+/* Asked before each frame: a canceled job stops rendering at once and keeps none of the frames
+ * in flight, while the rest of the batch goes on; a draining worker stops every job once its
+ * render time is up, keeping the frames in flight. */
+static int sink_stop(void *user)
+{
+    wk_job *j = user;
+    if (atomic_load(&j->cancel) != 0)
+        return JOB_PIPE_DISCARD;
+    return drain_past(j->w, WK_DRAIN_RENDER) ? JOB_PIPE_STOP : JOB_PIPE_GO;
+}
+
+static jr_status status_of(const wk_job *j)
+{
+    if (j->result == WK_FAILED)
+        return JR_FAILED;
+    if (j->result == WK_CANCELED || atomic_load(&j->cancel))
+        return JR_CANCELED;
+    return JR_SUCCEEDED;
+}
+
+/* manifest.json: the pipeline's fields, plus the job, its status and the worker it ran on. */
+static int sink_manifest(void *user, json_t *root, md_error *err)
+{
+    wk_job *j = user;
+    json_t *mine = json_pack("{s:s,s:s,s:s,s:I,s:s}", "id", j->id, "kind", j->kind, "status",
+                             jr_status_name(status_of(j)), "attempt", (json_int_t)j->deliveries,
+                             "worker", j->w->name);
+    if (mine == NULL)
+        return md_fail(err, MD_ENOMEM, "cannot build manifest.json");
+    if (j->result == WK_FAILED)
+        json_object_set_new(mine, "error", json_string(j->error));
+    json_object_update(root, mine);
+    json_decref(mine);
     return 0;
 }
 
@@ -209,16 +163,17 @@ static int deliver_frame(void *user, const eng_frame *f)
 
 /* Deletes frames of an earlier attempt that this attempt did not write. */
 typedef struct stale_ctx {
-    const wk_job *job;
+    const job_pipe_frame *frames;
+    uint32_t frame_total;
     size_t prefix_len;
     char (*doomed)[STG_KEY_MAX];
     size_t count, cap;
 } stale_ctx;
 
-static int frame_written(const wk_job *j, const char *name)
+static int frame_written(const stale_ctx *s, const char *name)
 {
-    for (uint32_t i = 0; i < j->frame_total; i++)
-        if (j->frames != NULL && j->frames[i].done && strcmp(j->frames[i].name, name) == 0)
+    for (uint32_t i = 0; i < s->frame_total; i++)
+        if (s->frames != NULL && s->frames[i].done && strcmp(s->frames[i].name, name) == 0)
             return 1;
     return 0;
 }
@@ -227,7 +182,7 @@ static int note_stale(void *user, const char *key, uint64_t size)
 {
     (void)size;
     stale_ctx *s = user;
-    if (frame_written(s->job, key + s->prefix_len))
+    if (frame_written(s, key + s->prefix_len))
         return 0;
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -241,12 +196,13 @@ static int note_stale(void *user, const char *key, uint64_t size)
     return 0;
 }
 
-static void delete_stale_frames(wk *w, wk_job *j)
+static void delete_stale_frames(wk *w, wk_job *j, const job_pipe_frame *frames,
+                                uint32_t frame_total)
 {
     char prefix[STG_KEY_MAX];
     if (jr_key_frames_prefix(prefix, sizeof prefix, j->id) != 0)
         return;
-    stale_ctx s = {.job = j, .prefix_len = strlen(prefix)};
+    stale_ctx s = {.frames = frames, .frame_total = frame_total, .prefix_len = strlen(prefix)};
     md_error err;
     md_error_clear(&err);
     if (stg_list(w->store, prefix, note_stale, &s, &err) != 0)
@@ -257,83 +213,6 @@ static void delete_stale_frames(wk *w, wk_job *j)
     if (s.count > 0)
         wk_job_log(j, MD_LOG_INFO, "removed %zu frame(s) of an earlier attempt", s.count);
     md_free(s.doomed);
-}
-
-static json_t *mesh_json(const mesh *m)
-{
-    float min[3], max[3];
-    mesh_bounds(m, min, max);
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:{s:o,s:o}}", "format", mesh_format(m), "vertices",
-                     (json_int_t)mesh_vertex_count(m), "triangles",
-                     (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
-                     "materials", (json_int_t)mesh_material_count(m), "bounds", "min",
-                     job_vec3_json(min), "max", job_vec3_json(max));
-}
-
-typedef struct batch_info {
-    const eng_job *first; /* the job's first engine job, NULL when it never got built */
-    uint32_t batch_jobs, batch_frames;
-    const eng_stats *stats;
-    const char *engine_name;
-} batch_info;
-
-/* manifest.json: what `morph run` writes, plus the job, the worker and the batch it ran in. */
-static json_t *manifest_json(wk *w, wk_job *j, const char *status, const batch_info *bi)
-{
-    json_t *frames = json_array();
-    size_t total_bytes = 0;
-    for (uint32_t i = 0; i < j->frame_total; i++) {
-        const wk_frame *f = &j->frames[i];
-        if (!f->done)
-            continue;
-        char file[WK_FRAME_NAME_MAX + 8];
-        jr_frame_artifact_name(file, sizeof file, f->name);
-        json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
-                                                "weight", (double)f->weight, "file", file, "bytes",
-                                                (json_int_t)f->bytes));
-        total_bytes += f->bytes;
-    }
-    json_t *inputs = json_loads(j->inputs_text, 0, NULL);
-    if (inputs == NULL)
-        inputs = json_object();
-    if (j->inputs != NULL) {
-        int render = j->spec.kind == JOB_KIND_RENDER;
-        json_object_set_new(inputs, "meshes",
-                            render ? json_pack("[o]", mesh_json(job_inputs_mesh(j->inputs, 0)))
-                                   : json_pack("[o,o]", mesh_json(job_inputs_mesh(j->inputs, 0)),
-                                               mesh_json(job_inputs_mesh(j->inputs, 1))));
-    }
-    const eng_stats *es = bi->stats;
-    json_t *root = json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:s,s:{s:s,s:i},s:o,s:o,s:o,s:I,s:I,s:I,"
-        "s:{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f},s:s,s:{s:I,s:I}}",
-        "morphd_version", MORPHD_VERSION, "id", j->id, "kind", j->kind, "status", status, "attempt",
-        (json_int_t)j->deliveries, "worker", w->name, "engine", "name", bi->engine_name, "threads",
-        es ? es->threads : 0, "spec", job_spec_to_json(&j->spec), "inputs", inputs, "frames",
-        frames, "frame_count", (json_int_t)json_array_size(frames), "frames_total",
-        (json_int_t)j->frame_total, "output_bytes", (json_int_t)total_bytes, "timings_s", "load",
-        j->load_s, "morph", es ? es->morph_s : 0.0, "raster", es ? es->raster_s : 0.0, "shade",
-        es ? es->shade_s : 0.0, "png_encode", j->encode_s, "write", j->write_s, "render_wall",
-        es ? es->wall_s : 0.0, "total", md_now() - j->start_mono, "timings_note",
-        "morph, raster, shade and render_wall are for the whole engine batch (see batch); "
-        "morph, raster, shade, png_encode and write are summed over engine threads",
-        "batch", "jobs", (json_int_t)bi->batch_jobs, "frames", (json_int_t)bi->batch_frames);
-    if (root == NULL)
-        return NULL;
-    if (bi->first != NULL && j->spec.kind != JOB_KIND_RENDER)
-        json_object_set_new(root, "camera", job_camera_json(&bi->first->camera));
-    if (j->outputs != NULL) {
-        json_t *outputs = job_outputs_manifest(j->outputs);
-        if (outputs != NULL)
-            json_object_set_new(outputs, "wall_s", json_real(j->outputs_s));
-        json_object_set_new(root, "outputs", outputs ? outputs : json_null());
-    }
-    if (j->result == WK_FAILED)
-        json_object_set_new(root, "error", json_string(j->error));
-    const char *label = j->spec.label;
-    if (label != NULL && label[0] != '\0')
-        json_object_set_new(root, "label", json_string(label));
-    return root;
 }
 
 static int put_artifact(wk *w, wk_job *j, json_t *artifacts, const char *name,
@@ -354,95 +233,39 @@ static int put_artifact(wk *w, wk_job *j, json_t *artifacts, const char *name,
     return 0;
 }
 
-/* ---- Analysis outputs into storage ---- */
-
-typedef struct store_sink {
-    wk *w;
-    wk_job *j;
-} store_sink;
-
-static int sink_put(void *user, const char *name, const char *content_type, const void *bytes,
-                    size_t len, md_error *err)
-{
-    (void)content_type;
-    store_sink *s = user;
-    char key[STG_KEY_MAX];
-    if (jr_key_artifact(key, sizeof key, s->j->id, name) != 0)
-        return md_fail(err, MD_EINVAL, "storage key for %s is too long", name);
-    return stg_put(s->w->store, key, bytes, len, err);
-}
-
-static void sink_log(void *user, md_log_level level, const char *msg)
-{
-    store_sink *s = user;
-    wk_job_log(s->j, level, "%s", msg);
-}
-
-/* Produces what the spec asks besides the frames, after a successful render. */
-static void produce_outputs(wk *w, wk_job *j, json_t *artifacts)
-{
-    if (j->outputs == NULL || j->result != WK_RUN || atomic_load(&j->cancel))
-        return;
-    store_sink state = {.w = w, .j = j};
-    job_output_sink sink = {.put = sink_put, .log = sink_log, .user = &state};
-    md_error err;
-    md_error_clear(&err);
-    double t0 = md_now();
-    int rc = job_outputs_finish(j->outputs, w->engine, &sink, &err);
-    j->outputs_s = md_now() - t0;
-    /* What was stored is listed even after a failure, so deleting the job removes it. */
-    for (uint32_t i = 0; i < job_outputs_count(j->outputs); i++) {
-        const job_artifact *a = job_outputs_artifact(j->outputs, i);
-        json_array_append_new(artifacts,
-                              json_pack("{s:s,s:I,s:s}", "name", a->name, "bytes",
-                                        (json_int_t)a->bytes, "content_type", a->content_type));
-    }
-    if (rc != 0)
-        wk_job_fail(j, "outputs: %s", err.msg);
-    else if (job_outputs_count(j->outputs) > 0)
-        wk_job_log(j, MD_LOG_INFO, "%u output artifact(s) in %.3f s", job_outputs_count(j->outputs),
-                   j->outputs_s);
-}
-
-static jr_status status_of(const wk_job *j)
-{
-    if (j->result == WK_FAILED)
-        return JR_FAILED;
-    if (j->result == WK_CANCELED || atomic_load(&j->cancel))
-        return JR_CANCELED;
-    return JR_SUCCEEDED;
-}
-
-static void finish_job(wk *w, wk_job *j, const batch_info *bi)
+/* Produces job i's outputs (after a successful render) and manifest.json, stores session.log
+ * and finishes the job in Redis. p is NULL when the batch could not even be set up. */
+static void finish_job(wk *w, job_pipe *p, uint32_t i, wk_job *j)
 {
     wk_set_stage(w, j, JR_STAGE_FINISHING);
-    delete_stale_frames(w, j);
-    json_t *artifacts = json_array();
-    for (uint32_t i = 0; i < j->frame_total; i++) {
-        const wk_frame *f = &j->frames[i];
-        if (!f->done)
-            continue;
-        char name[WK_FRAME_NAME_MAX + 8];
-        jr_frame_artifact_name(name, sizeof name, f->name);
-        json_array_append_new(artifacts,
-                              json_pack("{s:s,s:I,s:s}", "name", name, "bytes",
-                                        (json_int_t)f->bytes, "content_type", "image/png"));
+    job_pipe_totals t = {0};
+    if (p != NULL)
+        t = job_pipe_job_totals(p, i);
+    delete_stale_frames(w, j, p ? job_pipe_frames(p, i) : NULL, t.frame_total);
+    md_error err;
+    md_error_clear(&err);
+    if (p != NULL && j->result == WK_RUN && !atomic_load(&j->cancel)) {
+        if (job_pipe_outputs(p, i, &err) != 0) {
+            wk_job_fail(j, "outputs: %s", err.msg);
+        } else {
+            uint32_t n = job_outputs_count(job_pipe_outputs_of(p, i));
+            if (n > 0)
+                wk_job_log(j, MD_LOG_INFO, "%u output artifact(s) in %.3f s", n,
+                           job_pipe_job_totals(p, i).outputs_s);
+        }
     }
-    produce_outputs(w, j, artifacts);
-    jr_status status = status_of(j);
-    json_t *man = manifest_json(w, j, jr_status_name(status), bi);
-    char *man_text = man ? json_dumps(man, JSON_INDENT(2) | JSON_REAL_PRECISION(7)) : NULL;
-    json_decref(man);
-    if (man_text != NULL)
-        put_artifact(w, j, artifacts, "manifest.json", "application/json", man_text,
-                     strlen(man_text));
-    else
+    md_error_clear(&err);
+    if (p == NULL)
         wk_job_fail(j, "cannot build manifest.json");
-    free(man_text);
-    status = status_of(j); /* storing the manifest may have failed the job */
+    else if (job_pipe_manifest(p, i, &err) != 0)
+        wk_job_fail(j, "%s", err.msg);
+    json_t *artifacts = p ? job_pipe_artifacts(p, i) : NULL;
+    if (artifacts == NULL)
+        artifacts = json_array();
+    jr_status status = status_of(j); /* storing the manifest may have failed the job */
     wk_job_log(j, MD_LOG_INFO, "%s: %u of %u frame(s), %llu bytes of PNG, %.3f s",
-               jr_status_name(status), atomic_load(&j->frames_done), j->frame_total,
-               (unsigned long long)j->bytes, md_now() - j->start_mono);
+               jr_status_name(status), atomic_load(&j->frames_done), t.frame_total,
+               (unsigned long long)t.bytes, md_now() - j->start_mono);
     pthread_mutex_lock(&j->log_lock);
     char *log = j->log ? md_strndup(j->log, j->log_len) : md_strdup("");
     size_t log_len = j->log ? j->log_len : 0;
@@ -506,13 +329,55 @@ static void maybe_crash(wk *w, wk_job *j)
 /* Whether a job the drain interrupted goes back to the queue instead of being finished: it
  * reached the engine, did not fail or get canceled, and either misses frames or the drain has
  * no time left for its outputs. */
-static int hand_back(wk *w, const wk_job *j, int rendered)
+static int hand_back(wk *w, const wk_job *j, int rendered, uint32_t frame_total)
 {
     if (wk_draining_s(w) < 0 || j->result != WK_RUN || atomic_load(&j->cancel))
         return 0;
     if (!rendered)
         return 1;
-    return atomic_load(&j->frames_done) < j->frame_total || drain_past(w, WK_DRAIN_FINISH);
+    return atomic_load(&j->frames_done) < frame_total || drain_past(w, WK_DRAIN_FINISH);
+}
+
+/* Loads a job's inputs and adds it to the pipeline; a job that cannot be loaded or built fails
+ * alone (it is still added, for its manifest). Returns whether it will be rendered. */
+static int add_job(wk *w, job_pipe *p, uint32_t i, wk_job *j, const job_pipe_sink *sink)
+{
+    md_error err;
+    md_error_clear(&err);
+    maybe_crash(w, j);
+    (void)wk_draining_s(w); /* starts the drain's clock if a stop came during loading */
+    if (atomic_load(&j->cancel)) {
+        j->result = WK_CANCELED;
+        wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
+    } else {
+        sweep_partial(w, j);
+        if (load_inputs(w, j, &err) != 0)
+            wk_job_fail(j, "loading inputs: %s", err.msg);
+    }
+    json_t *inputs = json_loads(j->inputs_text, 0, NULL);
+    job_pipe_job pj = {
+        .spec = &j->spec,
+        .inputs = j->inputs,
+        .stems = {j->stems[0], j->stems[1]},
+        .inputs_json = json_is_object(inputs) ? inputs : NULL,
+        .start_mono = j->start_mono,
+        .load_s = j->load_s,
+        .sink = sink,
+    };
+    md_error_clear(&err);
+    int rc = job_pipe_add(p, &pj, &err);
+    json_decref(inputs);
+    if (rc != 0) {
+        wk_job_fail(j, "%s", err.msg);
+        return 0;
+    }
+    if (j->inputs == NULL)
+        return 0;
+    wk_job_log(j, MD_LOG_INFO, "loaded in %.3f s; %u frame(s) at %dx%d, %d samples", j->load_s,
+               job_pipe_job_totals(p, i).frame_total, j->spec.width, j->spec.height,
+               j->spec.samples);
+    wk_set_stage(w, j, JR_STAGE_RENDERING);
+    return 1;
 }
 
 /* Loads, renders (ONE engine batch) and finishes count jobs. */
@@ -526,98 +391,63 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
     wk_begin(w, jobs, count, count == 1);
     wk_fault_arm(w, jobs, count);
     md_error err;
-
-    /* Load and build every job; a job that cannot fails alone. */
-    uint32_t eng_total = 0;
-    for (uint32_t i = 0; i < count; i++)
-        eng_total += engine_job_count(jobs[i]);
-    eng_job *ej = md_calloc(eng_total ? eng_total : 1, sizeof *ej);
-    batch_slot *slots = md_calloc(eng_total ? eng_total : 1, sizeof *slots);
-    const eng_job **first = md_calloc(count, sizeof *first);
-    if (ej == NULL || slots == NULL || first == NULL) {
+    md_error_clear(&err);
+    job_pipe *p = NULL;
+    job_pipe_sink *sinks = md_calloc(count, sizeof *sinks);
+    if (sinks == NULL || job_pipe_new(w->engine, &w->cfg->limits, count, &p, &err) != 0) {
         for (uint32_t i = 0; i < count; i++)
             wk_job_fail(jobs[i], "worker out of memory building the batch");
     }
-    uint32_t used = 0, batch_jobs = 0, batch_frames = 0;
-    for (uint32_t i = 0; i < count && ej != NULL && slots != NULL && first != NULL; i++) {
-        wk_job *j = jobs[i];
-        md_error_clear(&err);
-        maybe_crash(w, j);
-        (void)wk_draining_s(w); /* starts the drain's clock if a stop came during loading */
-        if (atomic_load(&j->cancel)) {
-            j->result = WK_CANCELED;
-            wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
-            continue;
+
+    /* Load and build every job; a job that cannot fails alone. */
+    uint32_t batch_jobs = 0, batch_frames = 0;
+    for (uint32_t i = 0; i < count && p != NULL; i++) {
+        sinks[i] = (job_pipe_sink){.put = sink_put,
+                                   .log = sink_log,
+                                   .frame_stored = sink_frame_stored,
+                                   .stop = sink_stop,
+                                   .manifest = sink_manifest,
+                                   .user = jobs[i]};
+        if (add_job(w, p, i, jobs[i], &sinks[i])) {
+            batch_jobs++;
+            batch_frames += job_pipe_job_totals(p, i).frame_total;
         }
-        sweep_partial(w, j);
-        if (load_inputs(w, j, &err) != 0) {
-            wk_job_fail(j, "loading inputs: %s", err.msg);
-            continue;
-        }
-        uint32_t n = engine_job_count(j);
-        if (build_job(w, j, ej + used, &err) != 0) {
-            wk_job_fail(j, "%s", err.msg);
-            continue;
-        }
-        /* Before rendering, so a job whose outputs cannot be made fails without the work. */
-        if (j->spec.kind == JOB_KIND_MORPH &&
-            job_outputs_new(&j->spec, j->inputs, ej + used, j->stems[0], j->stems[1], &j->outputs,
-                            &err) != 0) {
-            wk_job_fail(j, "outputs: %s", err.msg);
-            continue;
-        }
-        uint32_t offset = 0;
-        for (uint32_t k = 0; k < n; k++) {
-            slots[used + k].job = j;
-            slots[used + k].out_offset = offset;
-            offset += ej[used + k].frame_count;
-        }
-        first[i] = ej + used;
-        used += n;
-        batch_jobs++;
-        batch_frames += j->frame_total;
-        wk_job_log(j, MD_LOG_INFO, "loaded in %.3f s; %u frame(s) at %dx%d, %d samples", j->load_s,
-                   j->frame_total, j->spec.width, j->spec.height, j->spec.samples);
-        wk_set_stage(w, j, JR_STAGE_RENDERING);
     }
 
-    eng_stats stats;
-    memset(&stats, 0, sizeof stats);
-    if (used > 0) {
+    if (batch_jobs > 0) {
         md_log(MD_LOG_INFO, "batch: %u job(s), %u frame(s), engine %s", batch_jobs, batch_frames,
                eng_name(w->engine));
-        batch_ctx ctx = {.w = w, .slots = slots};
         md_error_clear(&err);
-        int rc = eng_batch_run(w->engine, ej, used, deliver_frame, &ctx, &stats, &err);
-        if (rc != 0) {
-            for (uint32_t i = 0; i < count; i++)
-                if (first[i] != NULL)
-                    wk_job_fail(jobs[i], "render engine: %s", err.msg);
+        int rc = job_pipe_render(p, &err);
+        md_error why;
+        for (uint32_t i = 0; i < count; i++) {
+            if (!job_pipe_rendered(p, i))
+                continue;
+            md_error_clear(&why);
+            if (job_pipe_error(p, i, &why) != 0) /* a frame that could not be stored */
+                wk_job_fail(jobs[i], "%s", why.msg);
+            if (rc != 0)
+                wk_job_fail(jobs[i], "render engine: %s", err.msg);
         }
         atomic_fetch_add(&w->batches, 1);
-        observe_batch(w, batch_jobs, batch_frames, &stats);
+        observe_batch(w, batch_jobs, batch_frames, job_pipe_stats(p));
     }
 
-    batch_info bi = {.batch_jobs = batch_jobs,
-                     .batch_frames = batch_frames,
-                     .stats = used > 0 ? &stats : NULL,
-                     .engine_name = eng_name(w->engine)};
-    batch_info alone = {.engine_name = eng_name(w->engine)}; /* jobs that never reached it */
     for (uint32_t i = 0; i < count; i++) {
-        bi.first = first ? first[i] : NULL;
-        if (hand_back(w, jobs[i], bi.first != NULL)) {
+        int rendered = p != NULL && job_pipe_rendered(p, i);
+        uint32_t frame_total = p != NULL ? job_pipe_job_totals(p, i).frame_total : 0;
+        if (hand_back(w, jobs[i], rendered, frame_total)) {
             wk_job_log(jobs[i], MD_LOG_INFO,
                        "worker stopping: handed back with %u of %u frame(s) done, uncharged",
-                       atomic_load(&jobs[i]->frames_done), jobs[i]->frame_total);
+                       atomic_load(&jobs[i]->frames_done), frame_total);
             wk_release(w, jobs[i]);
             continue;
         }
-        finish_job(w, jobs[i], bi.first != NULL ? &bi : &alone);
+        finish_job(w, p, i, jobs[i]);
     }
     wk_fault_disarm(w);
-    md_free(ej);
-    md_free(slots);
-    md_free(first);
+    job_pipe_free(p); /* before the jobs, whose spec and inputs it borrows */
+    md_free(sinks);
 }
 
 void wk_batch_run(wk *w)

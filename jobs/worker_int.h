@@ -24,7 +24,6 @@
 #include "storage/storage.h"
 
 #define WK_ENTRY_MAX 48       /* a stream entry id: "<ms>-<seq>" */
-#define WK_FRAME_NAME_MAX 320 /* a frame's name under frames/ */
 #define WK_LOG_MAX (1u << 20) /* most bytes of one job's session.log */
 /* Deliveries of one entry, in units of max_attempts, after which it is dead-lettered although
  * no worker ever began rendering it (a guard against loops nobody foresaw). */
@@ -64,13 +63,6 @@ redisReply *wk_cmd_argv(wk_conn *c, int argc, const char **argv, const size_t *l
 
 /* ---- One job of a batch ---- */
 
-typedef struct wk_frame {
-    char name[WK_FRAME_NAME_MAX]; /* under frames/ */
-    float weight;
-    size_t bytes;
-    int done;
-} wk_frame;
-
 typedef enum wk_result { WK_RUN, WK_FAILED, WK_CANCELED } wk_result;
 
 typedef struct wk_job {
@@ -89,27 +81,20 @@ typedef struct wk_job {
     double created_at, started_at; /* wall clock, unix seconds */
     double start_mono;
 
+    /* Loaded by the batch and borrowed by its job pipeline (jobs/pipeline.h), which owns the
+     * engine jobs, frame slots and analysis outputs and is freed before the job. */
     job_inputs *inputs;
-    char stems[2][128];   /* source and target names, sanitised */
-    uint32_t frame_total; /* frames this job writes */
-    wk_frame *frames;     /* frame_total slots, each written by the thread delivering it */
+    char stems[2][128]; /* source and target names, sanitised */
     double load_s;
-    /* A morph job's analysis outputs (jobs/outputs.c); borrows spec, inputs and the batch's
-     * eng_job, so it is finished before the batch's eng_jobs go. NULL for render jobs. */
-    job_outputs *outputs;
-    double outputs_s;
 
     wk_result result;
     char error[MD_ERROR_MSG_MAX];
-    atomic_int cancel;      /* set from cancel_requested by the heartbeat */
-    atomic_int frame_error; /* a frame of this job could not be stored */
-    atomic_uint frames_done;
+    atomic_int cancel;       /* set from cancel_requested by the heartbeat */
+    atomic_uint frames_done; /* frames stored (the pipeline's frame_stored hook) */
 
-    pthread_mutex_t log_lock; /* guards log and the per-job totals below */
+    pthread_mutex_t log_lock; /* guards log */
     char *log;
     size_t log_len, log_cap;
-    double encode_s, write_s;
-    uint64_t bytes;
 } wk_job;
 
 wk_job *wk_job_new(void);

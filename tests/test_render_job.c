@@ -7,6 +7,7 @@
  * checks topology; the builders refuse the other kind's spec; view names sort.
  */
 #include "test_util.h"
+#include "job_fixtures.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -18,40 +19,15 @@
 
 static md_limits lim;
 
-/* Centre (0.3, 0.2, -0.1), half-size 1. Sides: +Z red, +X green, -Z blue, -X yellow, +Y
- * magenta, -Y cyan. */
-static const char cube_obj[] =
-    "v -0.7 -0.8 -1.1\nv 1.3 -0.8 -1.1\nv 1.3 1.2 -1.1\nv -0.7 1.2 -1.1\n"
-    "v -0.7 -0.8 0.9\nv 1.3 -0.8 0.9\nv 1.3 1.2 0.9\nv -0.7 1.2 0.9\n"
-    "usemtl front\nf 5 6 7 8\nusemtl right\nf 6 2 3 7\nusemtl back\nf 2 1 4 3\n"
-    "usemtl left\nf 1 5 8 4\nusemtl top\nf 8 7 3 4\nusemtl bottom\nf 1 2 6 5\n";
-static const char cube_mtl[] = "newmtl front\nKd 0.9 0.1 0.1\nnewmtl right\nKd 0.1 0.9 0.1\n"
-                               "newmtl back\nKd 0.1 0.1 0.9\nnewmtl left\nKd 0.9 0.9 0.1\n"
-                               "newmtl top\nKd 0.9 0.1 0.9\nnewmtl bottom\nKd 0.1 0.9 0.9\n";
-
+/* The cube of job_fixtures.h: a colour per side, offset from the origin. */
 static mesh *make_cube(void)
 {
-    mesh *m = NULL;
-    md_error err;
-    if (mesh_parse_obj(cube_obj, strlen(cube_obj), &lim, &m, &err) != 0 ||
-        mesh_parse_mtl(m, cube_mtl, strlen(cube_mtl), &err) != 0) {
-        fprintf(stderr, "cube: %s\n", err.msg);
-        exit(1);
-    }
-    return m;
+    return jf_cube(&lim);
 }
 
 static void read_spec(job_spec *s, const char *text)
 {
-    job_spec_init(s);
-    json_error_t jerr;
-    json_t *obj = json_loads(text, 0, &jerr);
-    md_error err;
-    if (obj == NULL || job_spec_from_json(s, obj, &lim, &err) != 0) {
-        fprintf(stderr, "spec %s: %s\n", text, obj ? err.msg : jerr.text);
-        exit(1);
-    }
-    json_decref(obj);
+    jf_read_spec(s, text, &lim);
 }
 
 /* Frames of a batch, by job (each job here has one frame, except morphs: frame 0 kept). */
