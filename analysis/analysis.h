@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "mesh/mesh.h"
-#include "server/md.h"
+#include "base/md.h"
 
 /* ======================================================================================== */
 /* ---- Shape displacement (analysis/displace.c) ---- */

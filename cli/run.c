@@ -28,7 +28,7 @@
 #include "cli/manifest.h"
 #include "jobs/job.h"
 #include "mesh/image.h"
-#include "server/md.h"
+#include "base/md.h"
 #include "version.h"
 
 static void run_usage(FILE *f)

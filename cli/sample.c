@@ -15,7 +15,7 @@
 
 #include "cli/cli.h"
 #include "mesh/image.h"
-#include "server/md.h"
+#include "base/md.h"
 
 #define SAMPLE_LON 96 /* vertices around */
 #define SAMPLE_LAT 64 /* rings from pole to pole, poles included */

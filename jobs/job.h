@@ -23,7 +23,7 @@
 #include "analysis/analysis.h"
 #include "gpu/engine.h"
 #include "mesh/mesh.h"
-#include "server/md.h"
+#include "base/md.h"
 
 /* ---- Spec ---- */
 

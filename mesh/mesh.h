@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "mesh/image.h"
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct mesh mesh;
 

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct mesh_text {
     const char *next;   /* first unread byte (borrowed input) */

@@ -2,9 +2,10 @@
  * md.h — the base module every other part of morphd links: the error table, the allocation
  * choke point, logging, configurable limits and a monotonic clock.
  *
- * Why here: DESIGN.md puts "config table, logging" in server/. This is the one piece that the
- * lower modules (mesh/, gpu/, analysis/, storage/) may include from server/; it depends on
- * nothing but libc and pthreads, so the dependency arrows still point one way.
+ * Why base/: DESIGN.md puts "config table, logging" in server/, but every module (mesh/, gpu/,
+ * analysis/, storage/ included) needs this ground floor, and server/ holds the main programs at
+ * the top of the graph. It depends on nothing but libc and pthreads, so the dependency arrows
+ * still point one way (issue 9).
  *
  * Errors: functions return 0 or a negative MD_E* code. Long-lived callers also pass an
  * md_error that receives a sentence a person can act on ("line 812: face index 9410 out of

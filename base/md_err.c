@@ -2,7 +2,7 @@
  * md_err.c — the error table (MD_ERRNO_MAP) turned into strings, HTTP statuses and exit codes,
  * and the md_error detail buffer. Pure functions; safe from any thread.
  */
-#include "md.h"
+#include "base/md.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * "name=value" parsing for --limit and the help listing. Not thread-safe to mutate; callers set
  * limits once at start-up and then share them read-only.
  */
-#include "md.h"
+#include "base/md.h"
 
 #include <errno.h>
 #include <stdlib.h>
