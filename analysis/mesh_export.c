@@ -6,8 +6,7 @@
  * (the function keeps no state; assimp's exporter builds its own Exporter per call). The meshes
  * are borrowed and only read; every output buffer is owned by the ana_export_files it lands in.
  *
- * Geometry is the engine's morph stage, recomputed here with the same arithmetic (gpu/'s
- * eng_cpu_morph is internal to the engine, and analysis/ does not link the engine): positions
+ * Geometry is the engine's morph stage on the host (eng_morph_geometry, engine.h): positions
  * (1 − t)·a + t·b per coordinate, so t = 0 and t = 1 reproduce a and b bit for bit; normals are
  * the per-vertex sums of unnormalised face cross products in triangle order, scaled by their
  * largest component and normalised; (0,0,0) where the sum vanishes (OBJ keeps it; glTF, which
@@ -24,7 +23,7 @@
  */
 #define _GNU_SOURCE
 #include "analysis/analysis.h"
-#include "gpu/kernels.h"
+#include "gpu/engine.h"
 
 #include <assimp/cexport.h>
 #include <assimp/material.h>
@@ -191,17 +190,8 @@ static void frame_free(frame_data *f)
  * positions and normals the frames were rendered from. */
 static void morph_geometry(const mesh *a, const mesh *b, float t, float *pos, float *nrm)
 {
-    eng_morph_params p = {
-        .t = t,
-        .pos_a = mesh_positions(a),
-        .pos_b = mesh_positions(b),
-        .triangles = mesh_triangles(a),
-        .vertex_count = mesh_vertex_count(a),
-        .triangle_count = mesh_triangle_count(a),
-        .out_pos = pos,
-        .out_normal = nrm,
-    };
-    eng_cpu_morph(&p);
+    eng_morph_geometry(mesh_positions(a), mesh_positions(b), mesh_vertex_count(a),
+                       mesh_triangles(a), mesh_triangle_count(a), t, pos, nrm);
 }
 
 /* Whether b's textures can be blended into a's texel by texel: same UVs (to 1e-6), same

@@ -118,6 +118,20 @@ typedef struct eng_job {
  * square, weights in [0,1], camera valid) before any work; errors say which job and what. */
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
 
+/* ---- The morph stage on the host ---- */
+
+/* The CPU reference of the morph stage (gpu/cpu/morph.c), for callers that need exactly the
+ * positions and normals frames are rendered from (analysis/: displacement normals, exported
+ * meshes): out_pos = (1 - t) * a + t * b per coordinate (3 * vertex_count floats), out_normal
+ * as eng_vertex_normals of out_pos. Pure and single-threaded; any thread. All borrowed. */
+void eng_morph_geometry(const float *pos_a, const float *pos_b, uint32_t vertex_count,
+                        const uint32_t *triangles, uint32_t triangle_count, float t,
+                        float *out_pos, float *out_normal);
+/* The engine's vertex normals of pos: area-weighted, in triangle order, normalised; (0, 0, 0)
+ * where the sum vanishes (3 * vertex_count floats into nrm). Pure; any thread. */
+void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
+                        uint32_t triangle_count, float *nrm);
+
 /* ---- Running a batch ---- */
 
 typedef struct eng_frame {

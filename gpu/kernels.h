@@ -73,8 +73,7 @@ void eng_camera_view_proj(const eng_camera *cam, float aspect, float out[16]);
 /* CPU reference implementations (gpu/cpu/). Each is single-threaded and pure given its params. */
 void eng_cpu_morph(const eng_morph_params *p);
 /* The normals half of the morph stage on given positions: area-weighted, normalised, in
- * triangle order (see gpu/cpu/morph.c). analysis/ uses it so shape measures and exported
- * meshes use exactly the engine's normals. */
+ * triangle order (see gpu/cpu/morph.c). Outside gpu/ it is eng_vertex_normals (engine.h). */
 void eng_cpu_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
                             uint32_t triangle_count, float *nrm);
 void eng_cpu_raster(const eng_raster_params *p);
