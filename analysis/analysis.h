@@ -23,22 +23,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/options.h"
 #include "mesh/mesh.h"
 #include "base/md.h"
 
 /* ======================================================================================== */
 /* ---- Shape displacement (analysis/displace.c) ---- */
 
-typedef enum ana_align {
-    ANA_ALIGN_NONE,       /* B as loaded */
-    ANA_ALIGN_RIGID,      /* B rotated and translated onto A (Kabsch, proper rotation) */
-    ANA_ALIGN_SIMILARITY, /* B rotated, translated and uniformly scaled onto A (Umeyama) */
-} ana_align;
-
-/* "none", "rigid", "similarity". */
-const char *ana_align_name(ana_align align);
-/* Parses one of those names; MD_EINVAL naming the accepted values otherwise. */
-int ana_align_parse(const char *name, ana_align *out, md_error *err);
+/* ana_align and its names: analysis/options.h. */
 
 /* The transform applied to B before differencing: B' = scale * R * B + translation, with R a
  * proper rotation (det +1), row-major. Least squares over all vertices, equal weights. NONE
@@ -230,14 +222,7 @@ void ana_colormap_values(ana_colormap map, float lo, float hi, const float *v, s
  * Values outside the range take the end colours; NaN takes ANA_NEUTRAL_GREY. */
 void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t rgb[3]);
 
-/* --heatmap-scale: auto, or MIN:MAX fixed so that figures compare across jobs. */
-typedef struct ana_scale {
-    int fixed;      /* 0: auto */
-    float min, max; /* when fixed: min < max, both finite */
-} ana_scale;
-
-/* "auto" or "MIN:MAX" ("-2:2", "0:1.5e-3"); MD_EINVAL with what was wrong. */
-int ana_scale_parse(const char *text, ana_scale *out, md_error *err);
+/* ana_scale and ana_scale_parse: analysis/options.h. */
 /* The colour-bar range of one panel. Signed values always get a range symmetric around 0, so
  * the diverging map's white is exactly "no change": auto is +-max|v|, fixed is
  * +-max(|MIN|, |MAX|). Magnitudes: auto is [0, max v] (the maximum, not a percentile: the bar
@@ -370,15 +355,7 @@ int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *
 
 /* ---- Exports: per-frame meshes (analysis/mesh_export.c) ---- */
 
-typedef enum ana_mesh_format {
-    ANA_MESH_OBJ, /* .obj + .mtl + one .png per textured material */
-    ANA_MESH_GLB, /* one self-contained glTF 2.0 binary, textures embedded */
-    ANA_MESH_FBX, /* binary FBX through assimp's exporter, textures embedded */
-} ana_mesh_format;
-
-/* "obj", "glb" or "fbx" → *out; MD_EINVAL naming the accepted values otherwise. */
-int ana_mesh_format_parse(const char *name, ana_mesh_format *out, md_error *err);
-const char *ana_mesh_format_name(ana_mesh_format fmt); /* "obj", "glb", "fbx" */
+/* ana_mesh_format and its names: analysis/options.h. */
 
 /* One output file: a name relative to the folder the caller stores it in, and its bytes. */
 typedef struct ana_file {
@@ -423,10 +400,7 @@ int ana_export_texture_blends(const mesh *a, const mesh *b, char *why, size_t ca
 
 /* ---- Exports: the animation video (analysis/video.c) ---- */
 
-typedef enum ana_video_loop {
-    ANA_VIDEO_ONCE, /* frames as fed: source → target */
-    ANA_VIDEO_PINGPONG, /* source → target → source, the end frames not repeated (2N − 2 frames) */
-} ana_video_loop;
+/* ana_video_loop: analysis/options.h. */
 
 typedef struct ana_video_opts {
     int fps;             /* frames per second, 1..240; 0: 30 */

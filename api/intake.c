@@ -23,7 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "jobs/job.h"
+#include "jobs/spec.h"
 
 const char *const api_part_names[API_PART_COUNT] = {
     [API_PART_SOURCE] = "source",

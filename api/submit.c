@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "jobs/job.h"
+#include "jobs/spec.h"
 #include "mesh/image.h"
 #include "mesh/mesh.h"
 
