@@ -282,8 +282,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY ||
         reply->element[3]->type != REDIS_REPLY_ARRAY) {
-        api_reply_problem(req, 500, "internal", "reading metrics from Redis failed: %s",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        api_reply_code(req, MD_EINTERNAL, "reading metrics from Redis failed: %s",
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     const redisReply *hash = reply->element[0], *workers = reply->element[3];
@@ -334,7 +334,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     size_t len = 0;
     char *text = api_buf_take(&b, &len);
     if (text == NULL) {
-        api_reply_problem(req, 500, "internal", "the metrics text did not fit in 8 MiB");
+        api_reply_code(req, MD_EINTERNAL, "the metrics text did not fit in 8 MiB");
         return;
     }
     api_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
@@ -393,7 +393,7 @@ static void ready_answer(ready_op *op)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  "no worker heartbeat in the last %d s; ", WORKER_FRESH_S);
     detail[strlen(detail) - 2] = '\0';
-    api_reply_problem(req, 503, "unavailable", "not ready: %s", detail);
+    api_reply_code(req, MD_EUNAVAIL, "not ready: %s", detail);
 }
 
 static void on_ping(redisAsyncContext *c, void *r, void *priv)

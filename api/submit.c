@@ -332,8 +332,8 @@ static void on_existing(redisAsyncContext *c, void *r, void *priv)
     api_req *req = priv;
     json_t *job = api_job_json_reply(r);
     if (job == NULL) {
-        api_reply_problem(req, 409, "conflict",
-                          "the Idempotency-Key names a job that no longer exists; retry");
+        api_reply_code(req, MD_ECONFLICT,
+                       "the Idempotency-Key names a job that no longer exists; retry");
         return;
     }
     char loc[64];
@@ -394,18 +394,17 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
         if (reply == NULL)
             api_reply_redis_down(req);
         else
-            api_reply_problem(req, 500, "internal", "queueing the job failed: %s",
-                              reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+            api_reply_code(req, MD_EINTERNAL, "queueing the job failed: %s",
+                           reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     const char *what = reply->element[0]->str;
     if (strcmp(what, "full") == 0) {
         api_storage_delete_job(s, op->id);
-        api_reply_problem(
-            req, 503, "queue-full",
-            "the queue is full: max_queued=%llu jobs are queued or running; try again "
-            "later",
-            (unsigned long long)s->lim.max_queued);
+        api_reply_code(req, MD_EBUSY,
+                       "the queue is full: max_queued=%llu jobs are queued or running; try again "
+                       "later",
+                       (unsigned long long)s->lim.max_queued);
         return;
     }
     if (strcmp(what, "exists") == 0) {
@@ -485,8 +484,7 @@ static void submit_done(uv_work_t *w, int status)
     submit_op *op = w->data;
     api_req *req = op->req;
     if (status != 0) {
-        api_reply_problem(req, 500, "internal", "the job was not processed (%s)",
-                          uv_strerror(status));
+        api_reply_code(req, MD_EINTERNAL, "the job was not processed (%s)", uv_strerror(status));
         return;
     }
     if (op->rc != 0) {
@@ -520,7 +518,7 @@ void api_submit(api_req *req)
     }
     op->work.data = op;
     if (uv_queue_work(s->loop, &op->work, submit_work, submit_done) != 0) {
-        api_reply_problem(req, 500, "internal", "cannot schedule the job's parsing");
+        api_reply_code(req, MD_EINTERNAL, "cannot schedule the job's parsing");
         return;
     }
     api_req_suspend(req);

@@ -22,36 +22,40 @@
 
 /* ---- Error table ---- */
 
-/* X(name, code, http status, exit code, short message). One table gives strerror-style text,
- * the HTTP status an API error maps to, and the process exit code of the CLI. */
+/* X(name, code, http status, exit code, problem slug, short message). One table gives
+ * strerror-style text, the HTTP status and problem type an API error maps to
+ * (urn:morphd:problem:<slug>, openapi.yaml and docs/server.md list them), and the process exit
+ * code of the CLI. Several codes may share a slug; a slug the api answers without any md code
+ * (method-not-allowed: only the router can know it) stays in api/ and has no row here. */
 #define MD_ERRNO_MAP(X)                                                                            \
-    X(EINVAL, -1, 400, 2, "invalid argument")                                                      \
-    X(ENOMEM, -2, 500, 1, "out of memory")                                                         \
-    X(EIO, -3, 500, 1, "input/output error")                                                       \
-    X(ENOENT, -4, 404, 2, "no such file or object")                                                \
-    X(EPARSE, -5, 422, 2, "malformed input")                                                       \
-    X(ELIMIT, -6, 413, 2, "limit exceeded")                                                        \
-    X(EFORMAT, -7, 415, 2, "unsupported format")                                                   \
-    X(ETOPOLOGY, -8, 422, 2, "topology mismatch")                                                  \
-    X(EENGINE, -9, 500, 1, "render engine failure")                                                \
-    X(ENODEV, -10, 503, 1, "no such engine or device")                                             \
-    X(ECANCELED, -11, 409, 1, "canceled")                                                          \
-    X(EINTERNAL, -12, 500, 1, "internal error")                                                    \
-    X(EAUTH, -13, 401, 2, "not authorised")                                                        \
-    X(ECONFLICT, -14, 409, 2, "conflict with the current state")                                   \
-    X(EBUSY, -15, 503, 1, "busy, try again later")                                                 \
-    X(EUNAVAIL, -16, 503, 1, "a service this needs is unavailable")
+    X(EINVAL, -1, 400, 2, "bad-request", "invalid argument")                                       \
+    X(ENOMEM, -2, 500, 1, "internal", "out of memory")                                             \
+    X(EIO, -3, 500, 1, "internal", "input/output error")                                           \
+    X(ENOENT, -4, 404, 2, "not-found", "no such file or object")                                   \
+    X(EPARSE, -5, 422, 2, "invalid-mesh", "malformed input")                                       \
+    X(ELIMIT, -6, 413, 2, "too-large", "limit exceeded")                                           \
+    X(EFORMAT, -7, 415, 2, "unsupported-format", "unsupported format")                             \
+    X(ETOPOLOGY, -8, 422, 2, "topology-mismatch", "topology mismatch")                             \
+    X(EENGINE, -9, 500, 1, "internal", "render engine failure")                                    \
+    X(ENODEV, -10, 503, 1, "unavailable", "no such engine or device")                              \
+    X(ECANCELED, -11, 409, 1, "conflict", "canceled")                                              \
+    X(EINTERNAL, -12, 500, 1, "internal", "internal error")                                        \
+    X(EAUTH, -13, 401, 2, "unauthorized", "not authorised")                                        \
+    X(ECONFLICT, -14, 409, 2, "conflict", "conflict with the current state")                       \
+    X(EBUSY, -15, 503, 1, "queue-full", "busy, try again later")                                   \
+    X(EUNAVAIL, -16, 503, 1, "unavailable", "a service this needs is unavailable")
 
 enum {
-#define MD_ERR_ENUM(name, code, http, exitc, msg) MD_##name = code,
+#define MD_ERR_ENUM(name, code, http, exitc, slug, msg) MD_##name = code,
     MD_ERRNO_MAP(MD_ERR_ENUM)
 #undef MD_ERR_ENUM
 };
 
-const char *md_strerror(int code);  /* "malformed input"; "unknown error" for non-table codes */
-const char *md_err_name(int code);  /* "EPARSE" */
-int md_err_http_status(int code);   /* 422; 500 for unknown codes */
-int md_err_exit_code(int code);     /* 2 for bad input, 1 for failures, 0 for 0 */
+const char *md_strerror(int code);    /* "malformed input"; "unknown error" for non-table codes */
+const char *md_err_name(int code);    /* "EPARSE" */
+int md_err_http_status(int code);     /* 422; 500 for unknown codes */
+const char *md_err_problem(int code); /* "invalid-mesh"; "internal" for unknown codes */
+int md_err_exit_code(int code);       /* 2 for bad input, 1 for failures, 0 for 0 */
 
 #define MD_ERROR_MSG_MAX 512
 
@@ -104,7 +108,7 @@ void md_log_set_file(FILE *f);
 /* X(name, type, default, help). The table gives the struct, defaults, `--limit name=value`
  * parsing and the help text, so a new limit is one line. */
 #define MD_LIMITS_MAP(X)                                                                           \
-    X(max_file_bytes, uint64_t, 512ull << 20, "largest mesh or texture file, bytes")              \
+    X(max_file_bytes, uint64_t, 512ull << 20, "largest mesh or texture file, bytes")               \
     X(max_vertices, uint64_t, 4000000, "most vertices (positions) in one mesh")                    \
     X(max_triangles, uint64_t, 8000000, "most triangles in one mesh after triangulation")          \
     X(max_uvs, uint64_t, 8000000, "most texture coordinates in one mesh")                          \

@@ -1,6 +1,6 @@
 /*
- * md_err.c — the error table (MD_ERRNO_MAP) turned into strings, HTTP statuses and exit codes,
- * and the md_error detail buffer. Pure functions; safe from any thread.
+ * md_err.c — the error table (MD_ERRNO_MAP) turned into strings, HTTP statuses, problem slugs
+ * and exit codes, and the md_error detail buffer. Pure functions; safe from any thread.
  */
 #include "base/md.h"
 
@@ -12,7 +12,7 @@ const char *md_strerror(int code)
     switch (code) {
     case 0:
         return "success";
-#define MD_ERR_STR(name, c, http, exitc, msg)                                                      \
+#define MD_ERR_STR(name, c, http, exitc, slug, msg)                                                \
     case c:                                                                                        \
         return msg;
         MD_ERRNO_MAP(MD_ERR_STR)
@@ -26,7 +26,7 @@ const char *md_err_name(int code)
     switch (code) {
     case 0:
         return "OK";
-#define MD_ERR_NAME(name, c, http, exitc, msg)                                                     \
+#define MD_ERR_NAME(name, c, http, exitc, slug, msg)                                               \
     case c:                                                                                        \
         return #name;
         MD_ERRNO_MAP(MD_ERR_NAME)
@@ -40,7 +40,7 @@ int md_err_http_status(int code)
     switch (code) {
     case 0:
         return 200;
-#define MD_ERR_HTTP(name, c, http, exitc, msg)                                                     \
+#define MD_ERR_HTTP(name, c, http, exitc, slug, msg)                                               \
     case c:                                                                                        \
         return http;
         MD_ERRNO_MAP(MD_ERR_HTTP)
@@ -49,12 +49,24 @@ int md_err_http_status(int code)
     return 500;
 }
 
+const char *md_err_problem(int code)
+{
+    switch (code) {
+#define MD_ERR_SLUG(name, c, http, exitc, slug, msg)                                               \
+    case c:                                                                                        \
+        return slug;
+        MD_ERRNO_MAP(MD_ERR_SLUG)
+#undef MD_ERR_SLUG
+    }
+    return "internal";
+}
+
 int md_err_exit_code(int code)
 {
     switch (code) {
     case 0:
         return 0;
-#define MD_ERR_EXIT(name, c, http, exitc, msg)                                                     \
+#define MD_ERR_EXIT(name, c, http, exitc, slug, msg)                                               \
     case c:                                                                                        \
         return exitc;
         MD_ERRNO_MAP(MD_ERR_EXIT)

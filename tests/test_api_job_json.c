@@ -112,12 +112,12 @@ static void test_problem(void)
     CHECK(j != NULL);
     json_decref(j);
     md_free(body);
-    CHECK(strcmp(api_error_slug(MD_EPARSE), "invalid-mesh") == 0);
-    CHECK(strcmp(api_error_slug(MD_ETOPOLOGY), "topology-mismatch") == 0);
-    CHECK(strcmp(api_error_slug(MD_EFORMAT), "unsupported-format") == 0);
-    CHECK(strcmp(api_error_slug(MD_ELIMIT), "too-large") == 0);
-    CHECK(strcmp(api_error_slug(MD_EINVAL), "bad-request") == 0);
-    CHECK(strcmp(api_error_slug(MD_EIO), "internal") == 0);
+    CHECK(strcmp(md_err_problem(MD_EPARSE), "invalid-mesh") == 0);
+    CHECK(strcmp(md_err_problem(MD_ETOPOLOGY), "topology-mismatch") == 0);
+    CHECK(strcmp(md_err_problem(MD_EFORMAT), "unsupported-format") == 0);
+    CHECK(strcmp(md_err_problem(MD_ELIMIT), "too-large") == 0);
+    CHECK(strcmp(md_err_problem(MD_EINVAL), "bad-request") == 0);
+    CHECK(strcmp(md_err_problem(MD_EIO), "internal") == 0);
 }
 
 static int has_line(const char *text, const char *line)

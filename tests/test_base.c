@@ -16,6 +16,13 @@ int main(void)
     CHECK_INT(2, md_err_exit_code(MD_EPARSE));
     CHECK_INT(1, md_err_exit_code(MD_ENOMEM));
     CHECK(strcmp(md_err_name(MD_ETOPOLOGY), "ETOPOLOGY") == 0);
+    /* The problem slug column: what the api answers (openapi.yaml's urn:morphd:problem:*). */
+    CHECK(strcmp(md_err_problem(MD_EBUSY), "queue-full") == 0);
+    CHECK_INT(503, md_err_http_status(MD_EBUSY));
+    CHECK(strcmp(md_err_problem(MD_ENODEV), "unavailable") == 0);
+    CHECK(strcmp(md_err_problem(MD_ENOENT), "not-found") == 0);
+    CHECK_INT(404, md_err_http_status(MD_ENOENT));
+    CHECK(strcmp(md_err_problem(12345), "internal") == 0);
     md_log_level level = MD_LOG_ERROR;
     CHECK_OK(md_log_level_parse("debug", &level, &err), &err);
     CHECK_INT(MD_LOG_DEBUG, level);
