@@ -160,14 +160,7 @@ int ana_frame_stats(const mesh *a, const mesh *b, const float *weights, uint32_t
 /* ======================================================================================== */
 /* ---- CSV (analysis/csv.c) ---- */
 
-/* A growing text buffer with a maximum (bytes, excluding the NUL kept after the data). */
-typedef struct ana_buf {
-    char *data; /* owned; NUL-terminated when non-NULL */
-    size_t len, cap, max;
-} ana_buf;
-
-void ana_buf_init(ana_buf *b, size_t max);
-void ana_buf_free(ana_buf *b); /* frees data; the struct may be initialised again */
+/* The CSVs are appended to an md_buf (base/md.h), whose maximum bounds them. */
 
 /* Each appends a whole CSV file: a header line, then rows; '\n' line ends; numbers printed so
  * they read back to the same float ("%.9g") or double (shortest of %.15g/%.17g). MD_ELIMIT when
@@ -176,18 +169,18 @@ void ana_buf_free(ana_buf *b); /* frees data; the struct may be initialised agai
  * statistics.csv: metric,component,mean,std,min,max,p25,p50,p75,p95,p99 with rows
  *   shape,normal / shape,tangential / shape,total (mesh units) and, when s->has_texture,
  *   texture,luminance / texture,chroma / texture,delta_e (L*a*b* units, covered texels). */
-int ana_csv_statistics(ana_buf *b, const ana_summary *s, md_error *err);
+int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err);
 /* vertex_displacements.csv: vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp
  * one row per vertex, ids from 0; x_b.. are B' (after the alignment). */
-int ana_csv_vertex_displacements(ana_buf *b, const ana_displacement_result *r, md_error *err);
+int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md_error *err);
 /* texture_differences.csv: pixel_x,pixel_y,luminance_diff,chroma_diff,delta_e for the covered
  * texels with x % step == 0 and y % step == 0 (step 4 in the job), pixel_y counted from the top
  * row of the texture. */
-int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int step, md_error *err);
+int ana_csv_texture_differences(md_buf *b, const ana_texdiff_result *r, int step, md_error *err);
 /* frames.csv:
  * index,weight,mean_disp_from_source,max_disp_from_source,mean_disp_from_target,max_disp_from_target
  */
-int ana_csv_frames(ana_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err);
+int ana_csv_frames(md_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err);
 
 /* ======================================================================================== */
 /* ---- Figures: colour maps and scales (analysis/colormap.c) ---- */

@@ -34,22 +34,6 @@
 #define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
 #define API_STOP_GRACE_MS 30000 /* default: then the api gives up on what is left, exits 1 */
 
-/* ---- Growable text with a cap (curl's dynbuf) ---- */
-
-typedef struct api_buf {
-    char *data; /* NUL-terminated when len > 0 */
-    size_t len, cap, max;
-    int failed; /* an append hit max or ran out of memory; data keeps what fitted */
-} api_buf;
-
-void api_buf_init(api_buf *b, size_t max);
-void api_buf_free(api_buf *b);
-void api_buf_append(api_buf *b, const char *s, size_t n);
-void api_buf_puts(api_buf *b, const char *s);
-void api_buf_printf(api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Takes the text out of b (md_free it); b is empty afterwards. NULL when failed. */
-char *api_buf_take(api_buf *b, size_t *len);
-
 /* ---- Routes and per-process HTTP metrics ---- */
 
 typedef enum api_route {
@@ -298,7 +282,7 @@ typedef struct api_metrics_input {
     const char *engine;
     const api_http_stats *http;
 } api_metrics_input;
-void api_metrics_render(api_buf *out, const api_metrics_input *in);
+void api_metrics_render(md_buf *out, const api_metrics_input *in);
 
 void api_rm_tree(const char *path);
 

@@ -121,17 +121,17 @@ static int part_fail(submit_op *op, const api_part *p, api_part_id id)
 {
     char *at = strstr(op->err.msg, p->path);
     if (at != NULL) {
-        api_buf b;
-        api_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
-        api_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
-        api_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
-        api_buf_puts(&b, at + strlen(p->path));
+        md_buf b;
+        md_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
+        md_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
+        md_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
+        md_buf_puts(&b, at + strlen(p->path));
         size_t n = b.len < sizeof op->err.msg - 1 ? b.len : sizeof op->err.msg - 1;
         if (b.data != NULL) {
             memcpy(op->err.msg, b.data, n);
             op->err.msg[n] = '\0';
         }
-        api_buf_free(&b);
+        md_buf_free(&b);
         /* mesh_load_ex names the file first; the prefix below names it already. */
         size_t fl = strlen(p->filename);
         if (fl > 0 && strncmp(op->err.msg, p->filename, fl) == 0 && op->err.msg[fl] == ':' &&

@@ -87,6 +87,35 @@ void md_free(void *p);
 int md_mul_size(size_t a, size_t b, size_t *out);
 int md_add_size(size_t a, size_t b, size_t *out);
 
+/* ---- Growable byte buffer with a maximum (curl's dynbuf) ---- */
+
+/* Bytes that grow by appending, never past max (bytes of content; a NUL is kept after them so
+ * text can be used as a C string). The first failed append (MD_ELIMIT past max, MD_ENOMEM) is
+ * kept in err and refuses every later append, so a caller may append freely and check once:
+ * the data keeps what fitted before the failure. A value type owned by one thread at a time;
+ * md_buf_free releases it (also of a buffer only initialised). */
+typedef struct md_buf {
+    char *data; /* owned; NUL-terminated when non-NULL */
+    size_t len; /* content bytes, <= max */
+    size_t cap; /* allocated bytes, >= len + 1 when data != NULL */
+    size_t max;
+    int err; /* 0, or the first failure: MD_ELIMIT, MD_ENOMEM (MD_EINVAL: a bad printf) */
+} md_buf;
+
+void md_buf_init(md_buf *b, size_t max);
+void md_buf_free(md_buf *b);  /* frees data; b is empty (max and err kept: init again to reuse) */
+void md_buf_reset(md_buf *b); /* len 0 and err 0, memory kept for reuse */
+/* 0, or b->err (MD_ELIMIT / MD_ENOMEM) for this or an earlier failed append. */
+int md_buf_append(md_buf *b, const void *p, size_t n);
+int md_buf_puts(md_buf *b, const char *s);
+int md_buf_printf(md_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int md_buf_vprintf(md_buf *b, const char *fmt, va_list ap);
+/* Appends n bytes left for the caller to fill and returns them; NULL on failure (b->err). */
+void *md_buf_grow(md_buf *b, size_t n);
+/* Hands the data over (md_free it; "" when nothing was appended) and empties b. NULL, with b
+ * freed, when an append had failed or memory runs out. */
+char *md_buf_take(md_buf *b, size_t *len);
+
 /* ---- Logging ---- */
 
 typedef enum md_log_level { MD_LOG_DEBUG, MD_LOG_INFO, MD_LOG_WARN, MD_LOG_ERROR } md_log_level;

@@ -164,10 +164,10 @@ static void test_metrics(void)
                             .version = "0.1.0",
                             .engine = "cpu",
                             .http = &st};
-    api_buf b;
-    api_buf_init(&b, 1 << 20);
+    md_buf b;
+    md_buf_init(&b, 1 << 20);
     api_metrics_render(&b, &in);
-    char *text = api_buf_take(&b, NULL);
+    char *text = md_buf_take(&b, NULL);
     CHECK(text != NULL);
     if (text == NULL)
         return;
