@@ -101,66 +101,16 @@ const char *ana_mesh_format_name(ana_mesh_format fmt)
     return "?";
 }
 
-/* ---- A growable byte buffer ---- */
+/* ---- Output buffers ---- */
 
-typedef struct sbuf {
-    uint8_t *data;
-    size_t len, cap;
-    int failed;
-} sbuf;
+/* Every file is built in an md_buf (base/md.h). Its size follows from the mesh, which the limits
+ * bounded when it was read; the maximum only keeps sizes from overflowing. */
+#define EXPORT_BUF_MAX (SIZE_MAX / 2)
 
-static uint8_t *sbuf_reserve(sbuf *s, size_t n)
+static void buf_pad4(md_buf *b, uint8_t byte)
 {
-    if (s->failed)
-        return NULL;
-    if (s->cap - s->len < n) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap - s->len < n) {
-            if (cap > SIZE_MAX / 2) {
-                s->failed = 1;
-                return NULL;
-            }
-            cap *= 2;
-        }
-        uint8_t *grown = md_realloc_array(s->data, cap, 1);
-        if (grown == NULL) {
-            s->failed = 1;
-            return NULL;
-        }
-        s->data = grown;
-        s->cap = cap;
-    }
-    return s->data + s->len;
-}
-
-static void sbuf_put(sbuf *s, const void *p, size_t n)
-{
-    uint8_t *dst = sbuf_reserve(s, n);
-    if (dst == NULL)
-        return;
-    memcpy(dst, p, n);
-    s->len += n;
-}
-
-static void sbuf_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sbuf_printf(sbuf *s, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line) {
-        s->failed = 1;
-        return;
-    }
-    sbuf_put(s, line, (size_t)n);
-}
-
-static void sbuf_pad(sbuf *s, uint8_t byte)
-{
-    while (!s->failed && s->len % 4 != 0)
-        sbuf_put(s, &byte, 1);
+    while (b->err == 0 && b->len % 4 != 0)
+        md_buf_append(b, &byte, 1);
 }
 
 /* ---- The frame: geometry, textures ---- */
@@ -450,37 +400,39 @@ static int export_obj(const frame_data *f, const char *base, ana_export_files *o
     for (uint32_t i = 0; i < nm; i++)
         textured += f->png[i] != NULL;
     char tex_name[NAME_MAX_BYTES + 32];
-    sbuf mtl = {0}, obj = {0};
+    md_buf mtl, obj;
+    md_buf_init(&mtl, EXPORT_BUF_MAX);
+    md_buf_init(&obj, EXPORT_BUF_MAX);
     int rc = 0;
 
-    sbuf_printf(&mtl, "# morphd frame material\n");
+    md_buf_printf(&mtl, "# morphd frame material\n");
     for (uint32_t i = 0; i < nm; i++) {
         char name[128];
         clean_name(mesh_material_name(a, i), i, name, sizeof name);
         /* Kd multiplies map_Kd in most readers: white under a texture. */
         const float *kd = f->png[i] ? (const float[3]){1, 1, 1} : f->kd[i];
-        sbuf_printf(&mtl, "\nnewmtl %s\nKa 0 0 0\nKd %.6g %.6g %.6g\nKs 0 0 0\nd 1\nillum 1\n",
-                    name, kd[0], kd[1], kd[2]);
+        md_buf_printf(&mtl, "\nnewmtl %s\nKa 0 0 0\nKd %.6g %.6g %.6g\nKs 0 0 0\nd 1\nillum 1\n",
+                      name, kd[0], kd[1], kd[2]);
         if (f->png[i] == NULL)
             continue;
         if (textured == 1)
             snprintf(tex_name, sizeof tex_name, "%s.png", base);
         else
             snprintf(tex_name, sizeof tex_name, "%s_m%u.png", base, i);
-        sbuf_printf(&mtl, "map_Kd %s\n", tex_name);
+        md_buf_printf(&mtl, "map_Kd %s\n", tex_name);
     }
 
-    sbuf_printf(&obj, "# morphd frame %s: %u vertices, %u triangles\nmtllib %s.mtl\n", base, nv, nt,
-                base);
+    md_buf_printf(&obj, "# morphd frame %s: %u vertices, %u triangles\nmtllib %s.mtl\n", base, nv,
+                  nt, base);
     /* %.9g: every float reads back to the same bits. */
     for (uint32_t i = 0; i < nv; i++)
-        sbuf_printf(&obj, "v %.9g %.9g %.9g\n", f->pos[3 * i], f->pos[3 * i + 1],
-                    f->pos[3 * i + 2]);
+        md_buf_printf(&obj, "v %.9g %.9g %.9g\n", f->pos[3 * i], f->pos[3 * i + 1],
+                      f->pos[3 * i + 2]);
     for (uint32_t i = 0; i < nuv; i++)
-        sbuf_printf(&obj, "vt %.9g %.9g\n", uv[2 * i], uv[2 * i + 1]);
+        md_buf_printf(&obj, "vt %.9g %.9g\n", uv[2 * i], uv[2 * i + 1]);
     for (uint32_t i = 0; i < nv; i++)
-        sbuf_printf(&obj, "vn %.6g %.6g %.6g\n", f->normal[3 * i], f->normal[3 * i + 1],
-                    f->normal[3 * i + 2]);
+        md_buf_printf(&obj, "vn %.6g %.6g %.6g\n", f->normal[3 * i], f->normal[3 * i + 1],
+                      f->normal[3 * i + 2]);
     int current = -1;
     for (uint32_t t = 0; t < nt; t++) {
         if (tmat[t] != current) {
@@ -488,25 +440,25 @@ static int export_obj(const frame_data *f, const char *base, ana_export_files *o
             current = tmat[t];
             clean_name(mesh_material_name(a, (uint32_t)current), (uint32_t)current, name,
                        sizeof name);
-            sbuf_printf(&obj, "usemtl %s\n", name);
+            md_buf_printf(&obj, "usemtl %s\n", name);
         }
         const uint32_t *p = tris + 3 * (size_t)t;
         if (tuv != NULL) {
             const uint32_t *q = tuv + 3 * (size_t)t;
-            sbuf_printf(&obj, "f %u/%u/%u %u/%u/%u %u/%u/%u\n", p[0] + 1, q[0] + 1, p[0] + 1,
-                        p[1] + 1, q[1] + 1, p[1] + 1, p[2] + 1, q[2] + 1, p[2] + 1);
+            md_buf_printf(&obj, "f %u/%u/%u %u/%u/%u %u/%u/%u\n", p[0] + 1, q[0] + 1, p[0] + 1,
+                          p[1] + 1, q[1] + 1, p[1] + 1, p[2] + 1, q[2] + 1, p[2] + 1);
         } else
-            sbuf_printf(&obj, "f %u//%u %u//%u %u//%u\n", p[0] + 1, p[0] + 1, p[1] + 1, p[1] + 1,
-                        p[2] + 1, p[2] + 1);
+            md_buf_printf(&obj, "f %u//%u %u//%u %u//%u\n", p[0] + 1, p[0] + 1, p[1] + 1, p[1] + 1,
+                          p[2] + 1, p[2] + 1);
     }
-    if (obj.failed || mtl.failed) {
+    if (obj.err || mtl.err) {
         md_free(obj.data);
         md_free(mtl.data);
         return md_fail(err, MD_ENOMEM, "out of memory writing the OBJ");
     }
-    rc = files_add(out, base, ".obj", obj.data, obj.len, err);
+    rc = files_add(out, base, ".obj", (uint8_t *)obj.data, obj.len, err);
     if (rc == 0)
-        rc = files_add(out, base, ".mtl", mtl.data, mtl.len, err);
+        rc = files_add(out, base, ".mtl", (uint8_t *)mtl.data, mtl.len, err);
     else
         md_free(mtl.data);
     for (uint32_t i = 0; rc == 0 && i < nm; i++) {
@@ -555,7 +507,9 @@ static int export_glb(const frame_data *f, const char *base, ana_export_files *o
     const uint32_t nm = mesh_material_count(a);
     const float *uv = mesh_uvs(a);
     const int has_uv = mesh_uv_count(a) > 0;
-    sbuf bin = {0}, file = {0};
+    md_buf bin, file;
+    md_buf_init(&bin, EXPORT_BUF_MAX);
+    md_buf_init(&file, EXPORT_BUF_MAX);
     split s = {0};
     char *text = NULL;
     int rc = 0;
@@ -577,8 +531,8 @@ static int export_glb(const frame_data *f, const char *base, ana_export_files *o
             "metallicFactor", 0.0, "roughnessFactor", 1.0);
         if (pbr != NULL && f->png[m] != NULL) {
             size_t off = bin.len;
-            sbuf_put(&bin, f->png[m], f->png_len[m]);
-            sbuf_pad(&bin, 0);
+            md_buf_append(&bin, f->png[m], f->png_len[m]);
+            buf_pad4(&bin, 0);
             size_t view = glb_view(views, off, f->png_len[m], 0);
             json_array_append_new(images, json_pack("{s:I, s:s}", "bufferView", (json_int_t)view,
                                                     "mimeType", "image/png"));
@@ -607,22 +561,22 @@ static int export_glb(const frame_data *f, const char *base, ana_export_files *o
                 lo[k] = fminf(lo[k], p[k]);
                 hi[k] = fmaxf(hi[k], p[k]);
             }
-            sbuf_put(&bin, p, 3 * sizeof(float));
+            md_buf_append(&bin, p, 3 * sizeof(float));
         }
         size_t off_nrm = bin.len;
         for (uint32_t i = 0; i < s.vertex_count; i++) {
             const float *n = f->normal + 3 * (size_t)s.pos_index[i];
             const float up[3] = {0, 0, 1};
-            sbuf_put(&bin, n[0] == 0 && n[1] == 0 && n[2] == 0 ? up : n, 3 * sizeof(float));
+            md_buf_append(&bin, n[0] == 0 && n[1] == 0 && n[2] == 0 ? up : n, 3 * sizeof(float));
         }
         size_t off_uv = bin.len;
         for (uint32_t i = 0; has_uv && i < s.vertex_count; i++) {
             const float *q = uv + 2 * (size_t)s.uv_index[i];
             float st[2] = {q[0], 1.0f - q[1]};
-            sbuf_put(&bin, st, sizeof st);
+            md_buf_append(&bin, st, sizeof st);
         }
         size_t off_idx = bin.len;
-        sbuf_put(&bin, s.indices, (size_t)s.index_count * sizeof(uint32_t));
+        md_buf_append(&bin, s.indices, (size_t)s.index_count * sizeof(uint32_t));
         size_t vbytes = (size_t)s.vertex_count * 3 * sizeof(float);
         size_t acc_pos = glb_accessor(accessors, glb_view(views, off_pos, vbytes, GL_ARRAY),
                                       GL_FLOAT, s.vertex_count, "VEC3");
@@ -646,7 +600,7 @@ static int export_glb(const frame_data *f, const char *base, ana_export_files *o
                                         (json_int_t)acc_idx, "material", (json_int_t)m, "mode", 4));
         split_free(&s);
     }
-    if (bin.failed) {
+    if (bin.err) {
         rc = md_fail(err, MD_ENOMEM, "out of memory writing the GLB");
         goto done;
     }
@@ -683,17 +637,17 @@ static int export_glb(const frame_data *f, const char *base, ana_export_files *o
         goto done;
     }
     uint32_t header[5] = {GLB_MAGIC, 2, (uint32_t)total, (uint32_t)json_len, GLB_CHUNK_JSON};
-    sbuf_put(&file, header, sizeof header);
-    sbuf_put(&file, text, strlen(text));
-    sbuf_pad(&file, ' ');
+    md_buf_append(&file, header, sizeof header);
+    md_buf_append(&file, text, strlen(text));
+    buf_pad4(&file, ' ');
     uint32_t bin_header[2] = {(uint32_t)bin.len, GLB_CHUNK_BIN};
-    sbuf_put(&file, bin_header, sizeof bin_header);
-    sbuf_put(&file, bin.data, bin.len);
-    if (file.failed) {
+    md_buf_append(&file, bin_header, sizeof bin_header);
+    md_buf_append(&file, bin.data, bin.len);
+    if (file.err) {
         rc = md_fail(err, MD_ENOMEM, "out of memory writing the GLB");
         goto done;
     }
-    rc = files_add(out, base, ".glb", file.data, file.len, err);
+    rc = files_add(out, base, ".glb", (uint8_t *)file.data, file.len, err);
     file.data = NULL;
 
 done:
@@ -862,7 +816,7 @@ typedef struct fbx_fix {
     const uint8_t *in;
     size_t len;
     int wide; /* 7500+: 64-bit record header fields */
-    sbuf out;
+    md_buf out;
 } fbx_fix;
 
 static uint64_t fix_word(const fbx_fix *x, size_t at)
@@ -900,15 +854,15 @@ static int fix_list(fbx_fix *x, size_t off, size_t end, int depth, size_t *stop)
             return MD_EINTERNAL;
         size_t children = off + header + name_len + (size_t)props_len;
         size_t start = x->out.len;
-        sbuf_put(&x->out, x->in + off, children - off);
+        md_buf_append(&x->out, x->in + off, children - off);
         if (children < rec_end) {
             size_t inner_stop = rec_end;
             int rc = fix_list(x, children, (size_t)rec_end, depth + 1, &inner_stop);
             if (rc != 0)
                 return rc;
-            sbuf_put(&x->out, zeros, header);
+            md_buf_append(&x->out, zeros, header);
         }
-        if (x->out.failed)
+        if (x->out.err)
             return MD_ENOMEM;
         fix_store_end(x, start, x->out.len);
         off = (size_t)rec_end;
@@ -924,6 +878,7 @@ static int fbx_add_sentinels(const uint8_t *in, size_t len, uint8_t **out, size_
 {
     static const char magic[] = "Kaydara FBX Binary  ";
     fbx_fix x = {.in = in, .len = len};
+    md_buf_init(&x.out, EXPORT_BUF_MAX);
     size_t stop = 0;
     int rc = MD_EINTERNAL;
     *out = NULL;
@@ -932,7 +887,7 @@ static int fbx_add_sentinels(const uint8_t *in, size_t len, uint8_t **out, size_
     uint32_t version =
         (uint32_t)in[23] | (uint32_t)in[24] << 8 | (uint32_t)in[25] << 16 | (uint32_t)in[26] << 24;
     x.wide = version >= 7500;
-    sbuf_put(&x.out, in, 27);
+    md_buf_append(&x.out, in, 27);
     rc = fix_list(&x, 27, len, 0, &stop);
     /* The top-level null record (assimp writes that one), the footer id, its zero padding to a
      * 16-byte boundary (16 when already aligned), then the rest of the footer as it was. */
@@ -944,16 +899,16 @@ static int fbx_add_sentinels(const uint8_t *in, size_t len, uint8_t **out, size_
     old_pad = old_pad ? old_pad : 16;
     if (len - id_end < old_pad)
         goto fail;
-    sbuf_put(&x.out, in + stop, header + 16);
+    md_buf_append(&x.out, in + stop, header + 16);
     size_t new_pad = ((x.out.len + 15) & ~(size_t)15) - x.out.len;
     const uint8_t zeros[16] = {0};
-    sbuf_put(&x.out, zeros, new_pad ? new_pad : 16);
-    sbuf_put(&x.out, in + id_end + old_pad, len - id_end - old_pad);
-    if (x.out.failed) {
+    md_buf_append(&x.out, zeros, new_pad ? new_pad : 16);
+    md_buf_append(&x.out, in + id_end + old_pad, len - id_end - old_pad);
+    if (x.out.err) {
         rc = MD_ENOMEM;
         goto fail;
     }
-    *out = x.out.data;
+    *out = (uint8_t *)x.out.data;
     *out_len = x.out.len;
     return 0;
 fail:
