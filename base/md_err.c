@@ -7,72 +7,55 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One row per MD_ERRNO_MAP entry; code 0 and codes outside the table are answered by the
+ * accessors themselves. */
+typedef struct err_row {
+    int code, http, exitc;
+    const char *name, *slug, *msg;
+} err_row;
+
+static const err_row rows[] = {
+#define MD_ERR_ROW(name, c, http, exitc, slug, msg) {c, http, exitc, #name, slug, msg},
+    MD_ERRNO_MAP(MD_ERR_ROW)
+#undef MD_ERR_ROW
+};
+
+static const err_row *find(int code)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].code == code)
+            return &rows[i];
+    return NULL;
+}
+
 const char *md_strerror(int code)
 {
-    switch (code) {
-    case 0:
-        return "success";
-#define MD_ERR_STR(name, c, http, exitc, slug, msg)                                                \
-    case c:                                                                                        \
-        return msg;
-        MD_ERRNO_MAP(MD_ERR_STR)
-#undef MD_ERR_STR
-    }
-    return "unknown error";
+    const err_row *r = find(code);
+    return code == 0 ? "success" : r ? r->msg : "unknown error";
 }
 
 const char *md_err_name(int code)
 {
-    switch (code) {
-    case 0:
-        return "OK";
-#define MD_ERR_NAME(name, c, http, exitc, slug, msg)                                               \
-    case c:                                                                                        \
-        return #name;
-        MD_ERRNO_MAP(MD_ERR_NAME)
-#undef MD_ERR_NAME
-    }
-    return "EUNKNOWN";
+    const err_row *r = find(code);
+    return code == 0 ? "OK" : r ? r->name : "EUNKNOWN";
 }
 
 int md_err_http_status(int code)
 {
-    switch (code) {
-    case 0:
-        return 200;
-#define MD_ERR_HTTP(name, c, http, exitc, slug, msg)                                               \
-    case c:                                                                                        \
-        return http;
-        MD_ERRNO_MAP(MD_ERR_HTTP)
-#undef MD_ERR_HTTP
-    }
-    return 500;
+    const err_row *r = find(code);
+    return code == 0 ? 200 : r ? r->http : 500;
 }
 
 const char *md_err_problem(int code)
 {
-    switch (code) {
-#define MD_ERR_SLUG(name, c, http, exitc, slug, msg)                                               \
-    case c:                                                                                        \
-        return slug;
-        MD_ERRNO_MAP(MD_ERR_SLUG)
-#undef MD_ERR_SLUG
-    }
-    return "internal";
+    const err_row *r = find(code);
+    return r ? r->slug : "internal";
 }
 
 int md_err_exit_code(int code)
 {
-    switch (code) {
-    case 0:
-        return 0;
-#define MD_ERR_EXIT(name, c, http, exitc, slug, msg)                                               \
-    case c:                                                                                        \
-        return exitc;
-        MD_ERRNO_MAP(MD_ERR_EXIT)
-#undef MD_ERR_EXIT
-    }
-    return 1;
+    const err_row *r = find(code);
+    return code == 0 ? 0 : r ? r->exitc : 1;
 }
 
 void md_error_clear(md_error *err)
