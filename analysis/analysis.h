@@ -25,6 +25,7 @@
 
 #include "analysis/options.h"
 #include "mesh/mesh.h"
+#include "mesh/write.h"
 #include "base/md.h"
 
 /* ======================================================================================== */
@@ -350,19 +351,10 @@ int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *
 
 /* ana_mesh_format and its names: analysis/options.h. */
 
-/* One output file: a name relative to the folder the caller stores it in, and its bytes. */
-typedef struct ana_file {
-    char *name;     /* owned, e.g. "0020_a-0500_b-0500.obj" */
-    uint8_t *bytes; /* owned */
-    size_t len;
-} ana_file;
-
-/* The files of one exported frame. Zero-initialise; ana_export_files_free() releases them and
- * leaves the struct empty (so it may be reused). */
-typedef struct ana_export_files {
-    ana_file *files; /* owned, count entries */
-    uint32_t count;
-} ana_export_files;
+/* The files of an exported frame, each a name relative to the folder the caller stores it in
+ * and its bytes: mesh/write.h's types. ana_export_files_free is mesh_files_free. */
+typedef mesh_file ana_file;
+typedef mesh_files ana_export_files;
 
 void ana_export_files_free(ana_export_files *files);
 
