@@ -58,8 +58,8 @@ int md_limits_set(md_limits *lim, const char *assignment, md_error *err)
     }
     MD_LIMITS_MAP(MD_LIMIT_SET)
 #undef MD_LIMIT_SET
-    return md_fail(err, MD_EINVAL, "unknown limit '%.*s' (see --help for the list)",
-                   (int)name_len, assignment);
+    return md_fail(err, MD_EINVAL, "unknown limit '%.*s' (see --help for the list)", (int)name_len,
+                   assignment);
 }
 
 void md_limits_print_help(FILE *f)

@@ -71,16 +71,16 @@ typedef struct eng_surface {
 typedef struct eng_job {
     uint32_t vertex_count;
     uint32_t triangle_count;
-    const float *positions[2];  /* [0] source (t = 0), [1] target (t = 1); 3 per vertex */
-    const uint32_t *triangles;  /* 3 per triangle, shared by both meshes */
-    eng_surface surface[2];     /* [0] source colouring, [1] target colouring */
+    const float *positions[2]; /* [0] source (t = 0), [1] target (t = 1); 3 per vertex */
+    const uint32_t *triangles; /* 3 per triangle, shared by both meshes */
+    eng_surface surface[2];    /* [0] source colouring, [1] target colouring */
     eng_camera camera;
-    int width, height;          /* frame size, pixels */
-    int samples;                /* per pixel, a square: 1, 4, 9, 16, ... */
-    uint8_t background[3];      /* RGB */
+    int width, height;     /* frame size, pixels */
+    int samples;           /* per pixel, a square: 1, 4, 9, 16, ... */
+    uint8_t background[3]; /* RGB */
     uint32_t frame_count;
-    const float *weights;       /* frame_count weights t toward the target, each in [0,1] */
-    eng_shading shading;        /* 0 (ENG_SHADING_PHONG) unless asked */
+    const float *weights; /* frame_count weights t toward the target, each in [0,1] */
+    eng_shading shading;  /* 0 (ENG_SHADING_PHONG) unless asked */
     /* Optional (NULL: never). Asked from engine threads before each of the job's frames is
      * rendered (CPU) or delivered (CUDA); nonzero skips the job's remaining frames, which are
      * then never delivered. The job server uses it to stop a canceled job inside a batch that
@@ -100,8 +100,8 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
  * meshes): out_pos = (1 - t) * a + t * b per coordinate (3 * vertex_count floats), out_normal
  * as eng_vertex_normals of out_pos. Pure and single-threaded; any thread. All borrowed. */
 void eng_morph_geometry(const float *pos_a, const float *pos_b, uint32_t vertex_count,
-                        const uint32_t *triangles, uint32_t triangle_count, float t,
-                        float *out_pos, float *out_normal);
+                        const uint32_t *triangles, uint32_t triangle_count, float t, float *out_pos,
+                        float *out_normal);
 /* The engine's vertex normals of pos: area-weighted, in triangle order, normalised; (0, 0, 0)
  * where the sum vanishes (3 * vertex_count floats into nrm). Pure; any thread. */
 void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
@@ -110,8 +110,8 @@ void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t 
 /* ---- Running a batch ---- */
 
 typedef struct eng_frame {
-    uint32_t job;     /* index into the batch */
-    uint32_t frame;   /* index into that job's weights */
+    uint32_t job;   /* index into the batch */
+    uint32_t frame; /* index into that job's weights */
     float weight;
     int width, height;
     const uint8_t *rgb; /* width*height*3 bytes, top row first; valid only inside the callback */
@@ -128,9 +128,9 @@ typedef struct eng_stats {
     double deliver_s; /* inside the frame callbacks (summed over threads) */
     double wall_s;    /* the whole eng_batch_run call */
     uint64_t frames;
-    int threads;      /* CPU threads used (CUDA: frame delivery threads) */
-    double upload_s;  /* CUDA: geometry and textures to the device, host wall time */
-    double copy_s;    /* CUDA: device -> host frame copies (event time) */
+    int threads;     /* CPU threads used (CUDA: frame delivery threads) */
+    double upload_s; /* CUDA: geometry and textures to the device, host wall time */
+    double copy_s;   /* CUDA: device -> host frame copies (event time) */
 } eng_stats;
 
 int eng_new(const eng_config *cfg, eng **out, md_error *err);
