@@ -23,22 +23,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/options.h"
 #include "mesh/mesh.h"
-#include "server/md.h"
+#include "mesh/write.h"
+#include "base/md.h"
 
 /* ======================================================================================== */
 /* ---- Shape displacement (analysis/displace.c) ---- */
 
-typedef enum ana_align {
-    ANA_ALIGN_NONE,       /* B as loaded */
-    ANA_ALIGN_RIGID,      /* B rotated and translated onto A (Kabsch, proper rotation) */
-    ANA_ALIGN_SIMILARITY, /* B rotated, translated and uniformly scaled onto A (Umeyama) */
-} ana_align;
-
-/* "none", "rigid", "similarity". */
-const char *ana_align_name(ana_align align);
-/* Parses one of those names; MD_EINVAL naming the accepted values otherwise. */
-int ana_align_parse(const char *name, ana_align *out, md_error *err);
+/* ana_align and its names: analysis/options.h. */
 
 /* The transform applied to B before differencing: B' = scale * R * B + translation, with R a
  * proper rotation (det +1), row-major. Least squares over all vertices, equal weights. NONE
@@ -168,14 +161,7 @@ int ana_frame_stats(const mesh *a, const mesh *b, const float *weights, uint32_t
 /* ======================================================================================== */
 /* ---- CSV (analysis/csv.c) ---- */
 
-/* A growing text buffer with a maximum (bytes, excluding the NUL kept after the data). */
-typedef struct ana_buf {
-    char *data; /* owned; NUL-terminated when non-NULL */
-    size_t len, cap, max;
-} ana_buf;
-
-void ana_buf_init(ana_buf *b, size_t max);
-void ana_buf_free(ana_buf *b); /* frees data; the struct may be initialised again */
+/* The CSVs are appended to an md_buf (base/md.h), whose maximum bounds them. */
 
 /* Each appends a whole CSV file: a header line, then rows; '\n' line ends; numbers printed so
  * they read back to the same float ("%.9g") or double (shortest of %.15g/%.17g). MD_ELIMIT when
@@ -184,18 +170,18 @@ void ana_buf_free(ana_buf *b); /* frees data; the struct may be initialised agai
  * statistics.csv: metric,component,mean,std,min,max,p25,p50,p75,p95,p99 with rows
  *   shape,normal / shape,tangential / shape,total (mesh units) and, when s->has_texture,
  *   texture,luminance / texture,chroma / texture,delta_e (L*a*b* units, covered texels). */
-int ana_csv_statistics(ana_buf *b, const ana_summary *s, md_error *err);
+int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err);
 /* vertex_displacements.csv: vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp
  * one row per vertex, ids from 0; x_b.. are B' (after the alignment). */
-int ana_csv_vertex_displacements(ana_buf *b, const ana_displacement_result *r, md_error *err);
+int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md_error *err);
 /* texture_differences.csv: pixel_x,pixel_y,luminance_diff,chroma_diff,delta_e for the covered
  * texels with x % step == 0 and y % step == 0 (step 4 in the job), pixel_y counted from the top
  * row of the texture. */
-int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int step, md_error *err);
+int ana_csv_texture_differences(md_buf *b, const ana_texdiff_result *r, int step, md_error *err);
 /* frames.csv:
  * index,weight,mean_disp_from_source,max_disp_from_source,mean_disp_from_target,max_disp_from_target
  */
-int ana_csv_frames(ana_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err);
+int ana_csv_frames(md_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err);
 
 /* ======================================================================================== */
 /* ---- Figures: colour maps and scales (analysis/colormap.c) ---- */
@@ -230,14 +216,7 @@ void ana_colormap_values(ana_colormap map, float lo, float hi, const float *v, s
  * Values outside the range take the end colours; NaN takes ANA_NEUTRAL_GREY. */
 void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t rgb[3]);
 
-/* --heatmap-scale: auto, or MIN:MAX fixed so that figures compare across jobs. */
-typedef struct ana_scale {
-    int fixed;      /* 0: auto */
-    float min, max; /* when fixed: min < max, both finite */
-} ana_scale;
-
-/* "auto" or "MIN:MAX" ("-2:2", "0:1.5e-3"); MD_EINVAL with what was wrong. */
-int ana_scale_parse(const char *text, ana_scale *out, md_error *err);
+/* ana_scale and ana_scale_parse: analysis/options.h. */
 /* The colour-bar range of one panel. Signed values always get a range symmetric around 0, so
  * the diverging map's white is exactly "no change": auto is +-max|v|, fixed is
  * +-max(|MIN|, |MAX|). Magnitudes: auto is [0, max v] (the maximum, not a percentile: the bar
@@ -370,29 +349,12 @@ int ana_figure_uv_map(ana_uv_component c, int width, int height, const uint8_t *
 
 /* ---- Exports: per-frame meshes (analysis/mesh_export.c) ---- */
 
-typedef enum ana_mesh_format {
-    ANA_MESH_OBJ, /* .obj + .mtl + one .png per textured material */
-    ANA_MESH_GLB, /* one self-contained glTF 2.0 binary, textures embedded */
-    ANA_MESH_FBX, /* binary FBX through assimp's exporter, textures embedded */
-} ana_mesh_format;
+/* ana_mesh_format and its names: analysis/options.h. */
 
-/* "obj", "glb" or "fbx" → *out; MD_EINVAL naming the accepted values otherwise. */
-int ana_mesh_format_parse(const char *name, ana_mesh_format *out, md_error *err);
-const char *ana_mesh_format_name(ana_mesh_format fmt); /* "obj", "glb", "fbx" */
-
-/* One output file: a name relative to the folder the caller stores it in, and its bytes. */
-typedef struct ana_file {
-    char *name;     /* owned, e.g. "0020_a-0500_b-0500.obj" */
-    uint8_t *bytes; /* owned */
-    size_t len;
-} ana_file;
-
-/* The files of one exported frame. Zero-initialise; ana_export_files_free() releases them and
- * leaves the struct empty (so it may be reused). */
-typedef struct ana_export_files {
-    ana_file *files; /* owned, count entries */
-    uint32_t count;
-} ana_export_files;
+/* The files of an exported frame, each a name relative to the folder the caller stores it in
+ * and its bytes: mesh/write.h's types. ana_export_files_free is mesh_files_free. */
+typedef mesh_file ana_file;
+typedef mesh_files ana_export_files;
 
 void ana_export_files_free(ana_export_files *files);
 
@@ -423,10 +385,7 @@ int ana_export_texture_blends(const mesh *a, const mesh *b, char *why, size_t ca
 
 /* ---- Exports: the animation video (analysis/video.c) ---- */
 
-typedef enum ana_video_loop {
-    ANA_VIDEO_ONCE, /* frames as fed: source → target */
-    ANA_VIDEO_PINGPONG, /* source → target → source, the end frames not repeated (2N − 2 frames) */
-} ana_video_loop;
+/* ana_video_loop: analysis/options.h. */
 
 typedef struct ana_video_opts {
     int fps;             /* frames per second, 1..240; 0: 30 */

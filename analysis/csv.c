@@ -1,5 +1,5 @@
 /*
- * csv.c — the analysis CSV files, written into a bounded growing buffer (no I/O: the caller
+ * csv.c — the analysis CSV files, written into a bounded md_buf (no I/O: the caller
  * stores the bytes). Column names are those of the face-morph tool's CSVs, so the labs' R and
  * MATLAB scripts keep reading them.
  *
@@ -19,38 +19,13 @@
 
 /* ---- Buffer ---- */
 
-void ana_buf_init(ana_buf *b, size_t max)
+static int buf_append(md_buf *b, const char *s, size_t n, md_error *err)
 {
-    b->data = NULL;
-    b->len = b->cap = 0;
-    b->max = max;
-}
-
-void ana_buf_free(ana_buf *b)
-{
-    md_free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-static int buf_append(ana_buf *b, const char *s, size_t n, md_error *err)
-{
-    size_t need;
-    if (md_add_size(b->len, n, &need) != 0 || need > b->max)
+    int rc = md_buf_append(b, s, n);
+    if (rc == MD_ELIMIT)
         return md_fail(err, MD_ELIMIT, "CSV larger than its limit of %zu bytes", b->max);
-    if (need + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < need + 1)
-            cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
-        char *p = md_realloc_array(b->data, cap, 1);
-        if (!p)
-            return md_fail(err, MD_ENOMEM, "out of memory for a CSV of %zu bytes", need);
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len = need;
-    b->data[need] = '\0';
+    if (rc != 0)
+        return md_fail(err, rc, "out of memory for a CSV of %zu bytes", b->len + n);
     return 0;
 }
 
@@ -196,7 +171,7 @@ static void row_double(row *r, double v)
     row_printf(r, ",%s", tmp);
 }
 
-static int row_end(ana_buf *b, row *r, md_error *err)
+static int row_end(md_buf *b, row *r, md_error *err)
 {
     if (r->len + 1 < sizeof r->text) {
         r->text[r->len++] = '\n';
@@ -216,14 +191,14 @@ static int row_end(ana_buf *b, row *r, md_error *err)
     return rc;
 }
 
-static int header(ana_buf *b, const char *line, md_error *err)
+static int header(md_buf *b, const char *line, md_error *err)
 {
     return buf_append(b, line, strlen(line), err);
 }
 
 /* ---- Files ---- */
 
-static int stats_row(ana_buf *b, const char *metric, const char *component, const ana_stats *s,
+static int stats_row(md_buf *b, const char *metric, const char *component, const ana_stats *s,
                      md_error *err)
 {
     row r = {.len = 0};
@@ -234,7 +209,7 @@ static int stats_row(ana_buf *b, const char *metric, const char *component, cons
     return row_end(b, &r, err);
 }
 
-int ana_csv_statistics(ana_buf *b, const ana_summary *s, md_error *err)
+int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err)
 {
     int rc = header(b, "metric,component,mean,std,min,max,p25,p50,p75,p95,p99\n", err);
     if (rc == 0)
@@ -252,7 +227,7 @@ int ana_csv_statistics(ana_buf *b, const ana_summary *s, md_error *err)
     return rc;
 }
 
-int ana_csv_vertex_displacements(ana_buf *b, const ana_displacement_result *r, md_error *err)
+int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md_error *err)
 {
     int rc =
         header(b, "vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp\n", err);
@@ -275,7 +250,7 @@ int ana_csv_vertex_displacements(ana_buf *b, const ana_displacement_result *r, m
     return rc;
 }
 
-int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int step, md_error *err)
+int ana_csv_texture_differences(md_buf *b, const ana_texdiff_result *r, int step, md_error *err)
 {
     if (step < 1)
         return md_fail(err, MD_EINVAL, "texture CSV step must be at least 1, got %d", step);
@@ -301,7 +276,7 @@ int ana_csv_texture_differences(ana_buf *b, const ana_texdiff_result *r, int ste
     return rc;
 }
 
-int ana_csv_frames(ana_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err)
+int ana_csv_frames(md_buf *b, const ana_frame_stat *frames, uint32_t frame_count, md_error *err)
 {
     int rc = header(b,
                     "index,weight,mean_disp_from_source,max_disp_from_source,"

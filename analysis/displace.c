@@ -13,11 +13,11 @@
  * Umeyama's rotation is the same; the scale is then sum(a'_i . R b'_i) / sum(|b'_i|^2) with
  * a', b' centred, and the translation maps B's centroid onto A's.
  *
- * Normals of A come from the engine's own morph-stage helper (eng_cpu_vertex_normals), so the
+ * Normals of A come from the engine's own morph-stage helper (eng_vertex_normals), so the
  * normal/tangential split uses exactly the normals the frames are shaded with.
  */
 #include "analysis/analysis.h"
-#include "gpu/kernels.h"
+#include "gpu/engine.h"
 
 #include <math.h>
 #include <string.h>
@@ -258,7 +258,7 @@ int ana_displacement(const mesh *a, const mesh *b, ana_align align, ana_displace
 
     const float *pa = mesh_positions(a), *pb = mesh_positions(b);
     memcpy(r->pos_a, pa, (size_t)nv * 3 * sizeof(float));
-    eng_cpu_vertex_normals(pa, nv, mesh_triangles(a), mesh_triangle_count(a), r->nrm_a);
+    eng_vertex_normals(pa, nv, mesh_triangles(a), mesh_triangle_count(a), r->nrm_a);
     align_b(pa, pb, nv, align, &r->alignment, aligned);
 
     for (uint32_t i = 0; i < nv; i++) {

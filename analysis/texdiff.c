@@ -21,6 +21,7 @@
  */
 #include "analysis/analysis.h"
 #include "analysis/ana_int.h"
+#include "gpu/texel.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -161,7 +162,7 @@ static void tap_encoded(const tex_job *job, const side_material *m, const uint8_
 }
 
 /* Encoded RGB of material m at texel-space position (fx, fy) = (u*w - 0.5, (1-v)*h - 0.5),
- * bilinear with repeat, alpha over the material colour (gpu/cpu/shade.c tap_color). */
+ * bilinear with repeat, alpha over the material colour (the engine's eng_texel_blend). */
 static void sample(const tex_job *job, const side_material *m, double fx, double fy, float out[3])
 {
     if (!m->rgba) {
@@ -201,17 +202,7 @@ static void sample(const tex_job *job, const side_material *m, double fx, double
     const uint8_t *row1 = m->rgba + (size_t)y1 * (size_t)w * 4;
     const uint8_t *t00 = row0 + (size_t)x0 * 4, *t10 = row0 + (size_t)x1 * 4;
     const uint8_t *t01 = row1 + (size_t)x0 * 4, *t11 = row1 + (size_t)x1 * 4;
-    const float ax = (float)dx, ay = (float)dy;
-    float rgba[4];
-    for (int k = 0; k < 4; k++) {
-        float a00 = lut[t00[k]], a10 = lut[t10[k]], a01 = lut[t01[k]], a11 = lut[t11[k]];
-        float top = a00 + ax * (a10 - a00);
-        float bottom = a01 + ax * (a11 - a01);
-        rgba[k] = top + ay * (bottom - top);
-    }
-    const float a = rgba[3];
-    for (int k = 0; k < 3; k++)
-        out[k] = rgba[k] * a + m->color[k] * (1.0f - a);
+    eng_texel_blend(lut, t00, t10, t01, t11, (float)dx, (float)dy, m->color, out);
 }
 
 static void encoded_to_lab(const float *fine, const float enc[3], double lab[3])

@@ -9,7 +9,7 @@
 #ifndef API_API_H
 #define API_API_H
 
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct api_config {
     const char *listen;        /* "HOST:PORT" (IPv4 or [IPv6]); borrowed */

@@ -35,22 +35,6 @@
 #define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
 #define API_STOP_GRACE_MS 30000 /* default: then the api gives up on what is left, exits 1 */
 
-/* ---- Growable text with a cap (curl's dynbuf) ---- */
-
-typedef struct api_buf {
-    char *data; /* NUL-terminated when len > 0 */
-    size_t len, cap, max;
-    int failed; /* an append hit max or ran out of memory; data keeps what fitted */
-} api_buf;
-
-void api_buf_init(api_buf *b, size_t max);
-void api_buf_free(api_buf *b);
-void api_buf_append(api_buf *b, const char *s, size_t n);
-void api_buf_puts(api_buf *b, const char *s);
-void api_buf_printf(api_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Takes the text out of b (md_free it); b is empty afterwards. NULL when failed. */
-char *api_buf_take(api_buf *b, size_t *len);
-
 /* ---- Routes and per-process HTTP metrics ---- */
 
 typedef enum api_route {
@@ -168,8 +152,7 @@ typedef struct api_intake {
     uint64_t body_bytes;
     int dropping; /* an error is recorded: read and discard the rest of the body */
     /* The first error, answered when the body is in (or the connection is dropped). */
-    unsigned err_status;
-    char err_slug[32];
+    int err_code; /* md error code; 0 none */
     char err_detail[600];
     char unknown[200]; /* names of unknown parts, comma-separated */
     char idem_key[API_IDEM_KEY_MAX + 1];
@@ -228,12 +211,16 @@ int api_authenticate(api_req *req);                     /* 0, or replies 401 and
 
 /* problem.c */
 const char *api_problem_title(const char *slug);
-const char *api_error_slug(int md_code);
 /* {"type":...,"title":...,"status":...,"detail":...,"instance":...} as md_malloc'ed text. */
 char *api_problem_body(unsigned status, const char *slug, const char *detail, const char *instance);
+/* A problem with status and slug from md.h's table for an md error code (md_err_http_status,
+ * md_err_problem); the detail from fmt. How the api answers every error. */
+void api_reply_code(api_req *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An explicit status and slug: only for problems no md code stands for (405). */
 void api_reply_problem(api_req *req, unsigned status, const char *slug, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Status and slug from err->code; detail err->msg. */
+/* api_reply_code(err->code) with detail err->msg (or the code's message when empty). */
 void api_reply_error(api_req *req, const md_error *err);
 void api_reply_json(api_req *req, unsigned status, json_t *body); /* steals body */
 void api_reply_text(api_req *req, unsigned status, const char *type, char *text, size_t len);
@@ -295,7 +282,7 @@ typedef struct api_metrics_input {
     const char *version;
     const api_http_stats *http;
 } api_metrics_input;
-void api_metrics_render(api_buf *out, const api_metrics_input *in);
+void api_metrics_render(md_buf *out, const api_metrics_input *in);
 
 /* tmp.c: the upload temp folder. api_tmp_start makes $TMPDIR/morphd-api-XXXXXX (s->tmp_root)
  * with a .lock held for the process's life, then removes the folders of apis that are gone

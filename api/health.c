@@ -80,12 +80,12 @@ static int label_text_ok(const char *s, size_t n)
     return 1;
 }
 
-static void head(api_buf *b, const char *name, const char *type, const char *help)
+static void head(md_buf *b, const char *name, const char *type, const char *help)
 {
-    api_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    md_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void render_counter(api_buf *b, const jq_metric_def *d, const api_metrics_input *in)
+static void render_counter(md_buf *b, const jq_metric_def *d, const api_metrics_input *in)
 {
     size_t nl = strlen(d->name);
     for (size_t i = 0; i < in->field_count; i++) {
@@ -96,9 +96,9 @@ static void render_counter(api_buf *b, const jq_metric_def *d, const api_metrics
         if (!label_text_ok(labels, strlen(labels)) || !numeric(in->values[i]))
             continue;
         if (labels[0])
-            api_buf_printf(b, "%s{%s} %s\n", d->name, labels, in->values[i]);
+            md_buf_printf(b, "%s{%s} %s\n", d->name, labels, in->values[i]);
         else
-            api_buf_printf(b, "%s %s\n", d->name, in->values[i]);
+            md_buf_printf(b, "%s %s\n", d->name, in->values[i]);
     }
 }
 
@@ -111,7 +111,7 @@ typedef struct hist_series {
     const char *count;
 } hist_series;
 
-static void render_histogram(api_buf *b, const jq_metric_def *d, const api_metrics_input *in)
+static void render_histogram(md_buf *b, const jq_metric_def *d, const api_metrics_input *in)
 {
     enum { MAX_SERIES = 64 };
     hist_series *series = md_calloc(MAX_SERIES, sizeof *series);
@@ -166,27 +166,27 @@ static void render_histogram(api_buf *b, const jq_metric_def *d, const api_metri
             char le[40] = "+Inf";
             if (j < d->bound_count)
                 format_double(d->bounds[j], le);
-            api_buf_printf(b, "%s_bucket{%.*s%sle=\"%s\"} %.17g\n", d->name, (int)s->labels_len,
-                           s->labels, sep, le, cum);
+            md_buf_printf(b, "%s_bucket{%.*s%sle=\"%s\"} %.17g\n", d->name, (int)s->labels_len,
+                          s->labels, sep, le, cum);
         }
         const char *lb = s->labels_len ? "{" : "", *rb = s->labels_len ? "}" : "";
-        api_buf_printf(b, "%s_sum%s%.*s%s %s\n", d->name, lb, (int)s->labels_len, s->labels, rb,
-                       s->sum ? s->sum : "0");
-        api_buf_printf(b, "%s_count%s%.*s%s %s\n", d->name, lb, (int)s->labels_len, s->labels, rb,
-                       s->count ? s->count : "0");
+        md_buf_printf(b, "%s_sum%s%.*s%s %s\n", d->name, lb, (int)s->labels_len, s->labels, rb,
+                      s->sum ? s->sum : "0");
+        md_buf_printf(b, "%s_count%s%.*s%s %s\n", d->name, lb, (int)s->labels_len, s->labels, rb,
+                      s->count ? s->count : "0");
     }
     md_free(series);
 }
 
-static void render_http(api_buf *b, const api_http_stats *st)
+static void render_http(md_buf *b, const api_http_stats *st)
 {
     head(b, "morphd_http_requests_total", "counter",
          "HTTP requests this api process answered, by route template and status code.");
     for (int r = 0; st && r < API_ROUTE_COUNT; r++)
         for (int i = 0; i < API_HTTP_CODES && st->route[r].code[i]; i++)
-            api_buf_printf(b, "morphd_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
-                           api_route_template(r), st->route[r].code[i],
-                           (unsigned long long)st->route[r].requests[i]);
+            md_buf_printf(b, "morphd_http_requests_total{route=\"%s\",code=\"%u\"} %llu\n",
+                          api_route_template(r), st->route[r].code[i],
+                          (unsigned long long)st->route[r].requests[i]);
     head(b, "morphd_http_request_duration_seconds", "histogram",
          "Time from a request's headers to its answer in this api process, by route template.");
     for (int r = 0; st && r < API_ROUTE_COUNT; r++) {
@@ -199,15 +199,15 @@ static void render_http(api_buf *b, const api_http_stats *st)
             char le[40] = "+Inf";
             if (j < API_HTTP_BUCKETS)
                 format_double(api_http_bounds[j], le);
-            api_buf_printf(b,
-                           "morphd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
-                           "%llu\n",
-                           t, le, (unsigned long long)cum);
+            md_buf_printf(b,
+                          "morphd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
+                          "%llu\n",
+                          t, le, (unsigned long long)cum);
         }
-        api_buf_printf(b, "morphd_http_request_duration_seconds_sum{route=\"%s\"} %.9g\n", t,
-                       st->route[r].sum);
-        api_buf_printf(b, "morphd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", t,
-                       (unsigned long long)st->route[r].count);
+        md_buf_printf(b, "morphd_http_request_duration_seconds_sum{route=\"%s\"} %.9g\n", t,
+                      st->route[r].sum);
+        md_buf_printf(b, "morphd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", t,
+                      (unsigned long long)st->route[r].count);
     }
 }
 
@@ -217,7 +217,7 @@ static int label_ok(const char *s)
     return s != NULL && label_text_ok(s, strlen(s)) && !strchr(s, '"') && !strchr(s, '\\');
 }
 
-void api_metrics_render(api_buf *b, const api_metrics_input *in)
+void api_metrics_render(md_buf *b, const api_metrics_input *in)
 {
     for (int m = 0; m < JQ_M_COUNT; m++) {
         const jq_metric_def *d = jq_metric_get((jq_metric)m);
@@ -228,24 +228,24 @@ void api_metrics_render(api_buf *b, const api_metrics_input *in)
             render_histogram(b, d, in);
     }
     head(b, "morphd_queue_depth", "gauge", "Jobs queued and not yet taken by a worker.");
-    api_buf_printf(b, "morphd_queue_depth %lld\n", in->queue_depth < 0 ? 0 : in->queue_depth);
+    md_buf_printf(b, "morphd_queue_depth %lld\n", in->queue_depth < 0 ? 0 : in->queue_depth);
     head(b, "morphd_workers_alive", "gauge", "Workers whose heartbeat is at most 10 seconds old.");
-    api_buf_printf(b, "morphd_workers_alive %zu\n", in->worker_count);
+    md_buf_printf(b, "morphd_workers_alive %zu\n", in->worker_count);
     head(b, "morphd_gpu_memory_used_bytes", "gauge",
          "GPU memory each alive worker's engine holds, bytes.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
         if (!numeric(in->gpu_bytes[i]) || !label_ok(w))
             continue;
-        api_buf_printf(b, "morphd_gpu_memory_used_bytes{worker=\"%s\"} %s\n", w, in->gpu_bytes[i]);
+        md_buf_printf(b, "morphd_gpu_memory_used_bytes{worker=\"%s\"} %s\n", w, in->gpu_bytes[i]);
     }
     head(b, "morphd_worker_info", "gauge", "The engine each alive worker runs; always 1.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
         if (!label_ok(w) || !label_ok(in->engines[i]))
             continue;
-        api_buf_printf(b, "morphd_worker_info{worker=\"%s\",engine=\"%s\"} 1\n", w,
-                       in->engines[i][0] ? in->engines[i] : "unknown");
+        md_buf_printf(b, "morphd_worker_info{worker=\"%s\",engine=\"%s\"} 1\n", w,
+                      in->engines[i][0] ? in->engines[i] : "unknown");
     }
     render_http(b, in->http);
     head(b, "morphd_build_info", "gauge",
@@ -258,11 +258,11 @@ void api_metrics_render(api_buf *b, const api_metrics_input *in)
             seen = strcmp(in->engines[k], e) == 0;
         if (seen)
             continue;
-        api_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"%s\"} 1\n", in->version, e);
+        md_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"%s\"} 1\n", in->version, e);
         shown++;
     }
     if (shown == 0)
-        api_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"none\"} 1\n", in->version);
+        md_buf_printf(b, "morphd_build_info{version=\"%s\",engine=\"none\"} 1\n", in->version);
 }
 
 /* ---- /healthz ---- */
@@ -302,8 +302,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4 ||
         reply->element[0]->type != REDIS_REPLY_ARRAY ||
         reply->element[3]->type != REDIS_REPLY_ARRAY) {
-        api_reply_problem(req, 500, "internal", "reading metrics from Redis failed: %s",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        api_reply_code(req, MD_EINTERNAL, "reading metrics from Redis failed: %s",
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     const redisReply *hash = reply->element[0], *workers = reply->element[3];
@@ -311,8 +311,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     const char **f = md_calloc(nf + 1, sizeof *f), **v = md_calloc(nf + 1, sizeof *v);
     const char **wn = md_calloc(nw + 1, sizeof *wn), **wg = md_calloc(nw + 1, sizeof *wg);
     const char **we = md_calloc(nw + 1, sizeof *we);
-    api_buf b;
-    api_buf_init(&b, 8 << 20);
+    md_buf b;
+    md_buf_init(&b, 8 << 20);
     if (f && v && wn && wg && we) {
         size_t k = 0;
         for (size_t i = 0; i < nf; i++) {
@@ -349,7 +349,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                                 .http = &req->srv->stats};
         api_metrics_render(&b, &in);
     } else {
-        b.failed = 1;
+        b.err = MD_ENOMEM;
     }
     md_free(f);
     md_free(v);
@@ -357,9 +357,9 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     md_free(wg);
     md_free(we);
     size_t len = 0;
-    char *text = api_buf_take(&b, &len);
+    char *text = md_buf_take(&b, &len);
     if (text == NULL) {
-        api_reply_problem(req, 500, "internal", "the metrics text did not fit in 8 MiB");
+        api_reply_code(req, MD_EINTERNAL, "the metrics text did not fit in 8 MiB");
         return;
     }
     api_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
@@ -418,7 +418,7 @@ static void ready_answer(ready_op *op)
         snprintf(detail + strlen(detail), sizeof detail - strlen(detail),
                  "no worker heartbeat in the last %d s; ", WORKER_FRESH_S);
     detail[strlen(detail) - 2] = '\0';
-    api_reply_problem(req, 503, "unavailable", "not ready: %s", detail);
+    api_reply_code(req, MD_EUNAVAIL, "not ready: %s", detail);
 }
 
 static void on_ping(redisAsyncContext *c, void *r, void *priv)

@@ -131,7 +131,7 @@ void *api_req_op_new(api_req *req, size_t size, void (*op_free)(void *op))
 {
     void *op = md_calloc(1, size);
     if (op == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+        api_reply_code(req, MD_EINTERNAL, "out of memory");
         return NULL;
     }
     req->op = op;
@@ -228,7 +228,8 @@ static void answer_too_large_raw(api_req *req)
              "the request body is larger than max_body_bytes (%s bytes); the server's operator "
              "can raise it with --limit max_body_bytes=N",
              limit);
-    char *body = api_problem_body(413, "too-large", detail, req->path);
+    char *body = api_problem_body((unsigned)md_err_http_status(MD_ELIMIT),
+                                  md_err_problem(MD_ELIMIT), detail, req->path);
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (body != NULL && info != NULL) {

@@ -23,7 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "jobs/job.h"
+#include "jobs/spec.h"
 
 const char *const api_part_names[API_PART_COUNT] = {
     [API_PART_SOURCE] = "source",
@@ -35,16 +35,15 @@ const char *const api_part_names[API_PART_COUNT] = {
     [API_PART_SPEC] = "spec",
 };
 
-static void record(api_intake *in, unsigned status, const char *slug, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void record(api_intake *in, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void record(api_intake *in, unsigned status, const char *slug, const char *fmt, ...)
+static void record(api_intake *in, int code, const char *fmt, ...)
 {
     in->dropping = 1;
-    if (in->err_status != 0)
+    if (in->err_code != 0)
         return;
-    in->err_status = status;
-    snprintf(in->err_slug, sizeof in->err_slug, "%s", slug);
+    in->err_code = code;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(in->err_detail, sizeof in->err_detail, fmt, ap);
@@ -98,7 +97,7 @@ static int start_part(api_req *req, int idx, const char *filename)
     api_intake *in = req->intake;
     api_part *p = &in->parts[idx];
     if (p->present) {
-        record(in, 400, "bad-request", "part '%s' appears more than once", api_part_names[idx]);
+        record(in, MD_EINVAL, "part '%s' appears more than once", api_part_names[idx]);
         return -1;
     }
     p->present = 1;
@@ -117,8 +116,8 @@ static int start_part(api_req *req, int idx, const char *filename)
              ext);
     in->fd = open(p->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (in->fd < 0) {
-        record(in, 500, "internal", "cannot create a temp file for part '%s': %s",
-               api_part_names[idx], strerror(errno));
+        record(in, MD_EINTERNAL, "cannot create a temp file for part '%s': %s", api_part_names[idx],
+               strerror(errno));
         return -1;
     }
     return 0;
@@ -177,9 +176,9 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         char h[32];
         human_bytes(cap, h);
         if (idx == API_PART_SPEC)
-            record(in, 413, "too-large", "part 'spec' is larger than %s bytes", h);
+            record(in, MD_ELIMIT, "part 'spec' is larger than %s bytes", h);
         else
-            record(in, 413, "too-large",
+            record(in, MD_ELIMIT,
                    "part '%s' is larger than max_file_bytes (%s bytes); the server's operator "
                    "can raise it with --limit max_file_bytes=N",
                    api_part_names[idx], h);
@@ -188,15 +187,15 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     if (idx == API_PART_SPEC) {
         char *t = md_realloc_array(p->text, p->bytes + size + 1, 1);
         if (t == NULL) {
-            record(in, 500, "internal", "out of memory");
+            record(in, MD_EINTERNAL, "out of memory");
             return MHD_YES;
         }
         memcpy(t + p->bytes, data, size);
         t[p->bytes + size] = '\0';
         p->text = t;
     } else if (size > 0 && write_all(in->fd, data, size) != 0) {
-        record(in, 500, "internal", "cannot write part '%s' to a temp file: %s",
-               api_part_names[idx], strerror(errno));
+        record(in, MD_EINTERNAL, "cannot write part '%s' to a temp file: %s", api_part_names[idx],
+               strerror(errno));
         return MHD_YES;
     }
     p->bytes += size;
@@ -227,31 +226,31 @@ int api_intake_begin(api_req *req)
         errno = 0;
         unsigned long long n = strtoull(cl, &end, 10);
         if (errno == 0 && end != cl && n > s->lim.max_body_bytes) {
-            api_reply_problem(req, 413, "too-large",
-                              "the request body has %llu bytes; the limit max_body_bytes is %s "
-                              "(the server's operator can raise it with --limit max_body_bytes=N)",
-                              n, h);
+            api_reply_code(req, MD_ELIMIT,
+                           "the request body has %llu bytes; the limit max_body_bytes is %s "
+                           "(the server's operator can raise it with --limit max_body_bytes=N)",
+                           n, h);
             return -1;
         }
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0) {
-        api_reply_problem(req, 400, "bad-request",
-                          "POST /jobs takes multipart/form-data (parts source, target, "
-                          "source_texture, target_texture, mesh, spec); got Content-Type '%.100s'",
-                          ct ? ct : "(none)");
+        api_reply_code(req, MD_EINVAL,
+                       "POST /jobs takes multipart/form-data (parts source, target, "
+                       "source_texture, target_texture, mesh, spec); got Content-Type '%.100s'",
+                       ct ? ct : "(none)");
         return -1;
     }
     const char *idem = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
     if (idem != NULL && !idem_key_valid(idem)) {
-        api_reply_problem(req, 400, "bad-request",
-                          "Idempotency-Key must be 1..255 printable ASCII characters without "
-                          "spaces");
+        api_reply_code(req, MD_EINVAL,
+                       "Idempotency-Key must be 1..255 printable ASCII characters without "
+                       "spaces");
         return -1;
     }
     api_intake *in = md_calloc(1, sizeof *in);
     if (in == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+        api_reply_code(req, MD_EINTERNAL, "out of memory");
         return -1;
     }
     in->fd = -1;
@@ -262,13 +261,13 @@ int api_intake_begin(api_req *req)
     snprintf(in->dir, sizeof in->dir, "%s/req-XXXXXX", s->tmp_root);
     if (mkdtemp(in->dir) == NULL) {
         in->dir[0] = '\0';
-        api_reply_problem(req, 500, "internal", "cannot create a temp folder: %s", strerror(errno));
+        api_reply_code(req, MD_EINTERNAL, "cannot create a temp folder: %s", strerror(errno));
         return -1;
     }
     in->pp = MHD_create_post_processor(c, 32 << 10, on_part, req);
     if (in->pp == NULL) {
-        api_reply_problem(req, 400, "bad-request",
-                          "the multipart/form-data Content-Type has no usable boundary");
+        api_reply_code(req, MD_EINVAL,
+                       "the multipart/form-data Content-Type has no usable boundary");
         return -1;
     }
     return 0;
@@ -282,7 +281,7 @@ int api_intake_feed(api_req *req, const char *data, size_t size)
     if (in->body_bytes > limit) {
         char h[32];
         human_bytes(limit, h);
-        record(in, 413, "too-large",
+        record(in, MD_ELIMIT,
                "the request body is larger than max_body_bytes (%s bytes); the server's "
                "operator can raise it with --limit max_body_bytes=N",
                h);
@@ -293,7 +292,7 @@ int api_intake_feed(api_req *req, const char *data, size_t size)
     if (in->dropping || in->pp == NULL)
         return 0;
     if (MHD_post_process(in->pp, data, size) != MHD_YES)
-        record(in, 400, "bad-request", "the multipart/form-data body is malformed");
+        record(in, MD_EINVAL, "the multipart/form-data body is malformed");
     return 0;
 }
 
@@ -301,25 +300,25 @@ int api_intake_finish(api_req *req)
 {
     api_intake *in = req->intake;
     if (in == NULL) {
-        api_reply_problem(req, 400, "bad-request", "the request has no body");
+        api_reply_code(req, MD_EINVAL, "the request has no body");
         return -1;
     }
     if (in->pp != NULL) {
         enum MHD_Result ok = MHD_destroy_post_processor(in->pp);
         in->pp = NULL;
         if (ok != MHD_YES && !in->dropping)
-            record(in, 400, "bad-request",
+            record(in, MD_EINVAL,
                    "the multipart/form-data body is malformed or ends early (no closing "
                    "boundary)");
     }
     close_current(in);
-    if (in->err_status == 0 && in->unknown[0])
-        record(in, 400, "bad-request",
+    if (in->err_code == 0 && in->unknown[0])
+        record(in, MD_EINVAL,
                "unknown part(s) %s; POST /jobs takes source, target, source_texture, "
                "target_texture (morph jobs), mesh, texture (render jobs) and spec",
                in->unknown);
-    if (in->err_status != 0) {
-        api_reply_problem(req, in->err_status, in->err_slug, "%s", in->err_detail);
+    if (in->err_code != 0) {
+        api_reply_code(req, in->err_code, "%s", in->err_detail);
         return -1;
     }
     return 0;

@@ -24,7 +24,7 @@ static int not_mine(api_req *req, const redisReply *r)
     const char *owner = api_reply_field(r, jr_field_name(JR_F_OWNER));
     if (owner != NULL && strcmp(owner, req->owner) == 0)
         return 0;
-    api_reply_problem(req, 404, "not-found", "no job %s", req->id);
+    api_reply_code(req, MD_ENOENT, "no job %s", req->id);
     return 1;
 }
 
@@ -32,7 +32,7 @@ static void reply_job(api_req *req, unsigned status, const redisReply *r)
 {
     json_t *job = api_job_json_reply(r);
     if (job == NULL) {
-        api_reply_problem(req, 404, "not-found", "no job %s", req->id);
+        api_reply_code(req, MD_ENOENT, "no job %s", req->id);
         return;
     }
     int terminal = jr_status_name_terminal(json_string_value(json_object_get(job, "status")));
@@ -177,8 +177,8 @@ static void on_list_ids(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY) {
-        api_reply_problem(req, 500, "internal", "listing jobs failed: %s",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        api_reply_code(req, MD_EINTERNAL, "listing jobs failed: %s",
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     /* A cursor "score:id" resumes after that entry: same-score entries come in reverse byte
@@ -239,7 +239,7 @@ void api_job_list(api_req *req)
     const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     const char *cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
     if (status != NULL && jr_status_parse(status) < 0) {
-        api_reply_problem(req, 400, "bad-request", "status must be %s", jr_status_list());
+        api_reply_code(req, MD_EINVAL, "status must be %s", jr_status_list());
         return;
     }
     long n = 20;
@@ -247,13 +247,12 @@ void api_job_list(api_req *req)
         char *end;
         n = strtol(limit, &end, 10);
         if (end == limit || *end != '\0' || n < 1 || n > 100) {
-            api_reply_problem(req, 400, "bad-request", "limit must be a whole number 1..100");
+            api_reply_code(req, MD_EINVAL, "limit must be a whole number 1..100");
             return;
         }
     }
     if (cursor != NULL && !cursor_valid(cursor)) {
-        api_reply_problem(req, 400, "bad-request",
-                          "cursor is not a next_cursor this server gave out");
+        api_reply_code(req, MD_EINVAL, "cursor is not a next_cursor this server gave out");
         return;
     }
     list_op *op = api_req_op_new(req, sizeof *op, list_free);
@@ -309,11 +308,11 @@ static void on_cancel_job(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     if (op->result[0] == '\0') {
-        api_reply_problem(req, 500, "internal", "canceling the job failed in Redis");
+        api_reply_code(req, MD_EINTERNAL, "canceling the job failed in Redis");
         return;
     }
     if (strcmp(op->result, "missing") == 0) {
-        api_reply_problem(req, 404, "not-found", "no job %s", req->id);
+        api_reply_code(req, MD_ENOENT, "no job %s", req->id);
         return;
     }
     if (not_mine(req, r))
@@ -323,8 +322,8 @@ static void on_cancel_job(redisAsyncContext *c, void *r, void *priv)
     else if (jr_status_parse(op->result) == JR_RUNNING)
         reply_job(req, 202, r);
     else
-        api_reply_problem(req, 409, "conflict", "job %s already %s; there is nothing to cancel",
-                          req->id, op->result);
+        api_reply_code(req, MD_ECONFLICT, "job %s already %s; there is nothing to cancel", req->id,
+                       op->result);
 }
 
 void api_job_cancel(api_req *req)
@@ -337,7 +336,7 @@ void api_job_cancel(api_req *req)
     job_key(req, key, sizeof key);
     jr_cmd cmd;
     if (jr_cmd_cancel(&cmd, s->prefix, req->id, req->owner, jq_wall_now(), s->keys != NULL) != 0) {
-        api_reply_problem(req, 500, "internal", "the cancel command did not fit");
+        api_reply_code(req, MD_EINTERNAL, "the cancel command did not fit");
         return;
     }
     const char *get[] = {"HGETALL", key};
@@ -398,24 +397,24 @@ static void on_delete(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     if (reply->type != REDIS_REPLY_STRING) {
-        api_reply_problem(req, 500, "internal", "deleting the job failed: %s",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        api_reply_code(req, MD_EINTERNAL, "deleting the job failed: %s",
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     if (strcmp(reply->str, "missing") == 0) {
-        api_reply_problem(req, 404, "not-found", "no job %s", req->id);
+        api_reply_code(req, MD_ENOENT, "no job %s", req->id);
         return;
     }
     if (jr_status_parse(reply->str) == JR_RUNNING) {
-        api_reply_problem(req, 409, "conflict",
-                          "job %s is running; cancel it first (POST /jobs/%s/cancel), then "
-                          "delete it once it is canceled",
-                          req->id, req->id);
+        api_reply_code(req, MD_ECONFLICT,
+                       "job %s is running; cancel it first (POST /jobs/%s/cancel), then "
+                       "delete it once it is canceled",
+                       req->id, req->id);
         return;
     }
     op->work.data = op;
     if (uv_queue_work(req->srv->loop, &op->work, delete_objects, delete_objects_done) != 0)
-        api_reply_problem(req, 500, "internal", "cannot schedule removing the job's objects");
+        api_reply_code(req, MD_EINTERNAL, "cannot schedule removing the job's objects");
 }
 
 void api_job_delete(api_req *req)
@@ -429,7 +428,7 @@ void api_job_delete(api_req *req)
     jr_cmd cmd;
     if (jr_key_job_prefix(op->prefix, sizeof op->prefix, req->id) != 0 ||
         jr_cmd_delete(&cmd, s->prefix, req->id, req->owner) != 0) {
-        api_reply_problem(req, 500, "internal", "the delete command did not fit");
+        api_reply_code(req, MD_EINTERNAL, "the delete command did not fit");
         return;
     }
     if (api_redis_cmd(s, on_delete, op, cmd.argc, cmd.argv, cmd.argvlen) != 0) {
@@ -488,17 +487,17 @@ static void open_done(uv_work_t *w, int status)
     api_req *req = op->req;
     if (status != 0 || op->rc != 0) {
         if (op->rc == MD_ENOENT)
-            api_reply_problem(req, 404, "not-found", "artifact '%s' of job %s is not in storage",
-                              req->artifact, req->id);
+            api_reply_code(req, MD_ENOENT, "artifact '%s' of job %s is not in storage",
+                           req->artifact, req->id);
         else
-            api_reply_problem(req, 500, "internal", "cannot read artifact '%s': %s", req->artifact,
-                              op->err.msg);
+            api_reply_code(req, MD_EINTERNAL, "cannot read artifact '%s': %s", req->artifact,
+                           op->err.msg);
         return;
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(
         stg_reader_size(op->reader), 64 << 10, read_artifact, op->reader, close_artifact);
     if (resp == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory");
+        api_reply_code(req, MD_EINTERNAL, "out of memory");
         return;
     }
     op->reader = NULL; /* the response owns it now */
@@ -519,7 +518,7 @@ static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
         strcmp(reply->element[0]->str, req->owner) != 0) {
-        api_reply_problem(req, 404, "not-found", "no job %s", req->id);
+        api_reply_code(req, MD_ENOENT, "no job %s", req->id);
         return;
     }
     json_t *list = reply->element[1]->type == REDIS_REPLY_STRING
@@ -542,20 +541,18 @@ static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
         snprintf(op->content_type, sizeof op->content_type, "%s", type);
     json_decref(list);
     if (type == NULL) {
-        api_reply_problem(req, 404, "not-found", "job %s has no artifact '%s'", req->id,
-                          req->artifact);
+        api_reply_code(req, MD_ENOENT, "job %s has no artifact '%s'", req->id, req->artifact);
         return;
     }
     md_error err;
     if (jr_key_artifact(op->key, sizeof op->key, req->id, req->artifact) != 0 ||
         stg_key_check(op->key, &err) != 0) {
-        api_reply_problem(req, 400, "bad-request", "artifact name '%s' is not valid",
-                          req->artifact);
+        api_reply_code(req, MD_EINVAL, "artifact name '%s' is not valid", req->artifact);
         return;
     }
     op->work.data = op;
     if (uv_queue_work(req->srv->loop, &op->work, open_work, open_done) != 0)
-        api_reply_problem(req, 500, "internal", "cannot schedule reading the artifact");
+        api_reply_code(req, MD_EINTERNAL, "cannot schedule reading the artifact");
 }
 
 void api_artifact_get(api_req *req)

@@ -3,8 +3,10 @@
  * (docs/server.md: type urn:morphd:problem:<slug>, title, status, detail, instance), and the
  * small helpers that hand a JSON or text body to a request. Loop thread.
  *
- * The slug of an md error code comes from one table here; the HTTP status from md.h's table,
- * except where a slug fixes it (queue-full and unavailable are 503 whatever the code said).
+ * Errors are answered by md error code (api_reply_code, api_reply_error): the status and the
+ * slug are columns of md.h's MD_ERRNO_MAP, so the api types no (status, slug) pairs. The one
+ * problem no md code stands for, 405 method-not-allowed, is answered with api_reply_problem.
+ * Titles are per slug, here.
  */
 #include "api/api_int.h"
 
@@ -36,36 +38,6 @@ const char *api_problem_title(const char *slug)
         if (strcmp(titles[i].slug, slug) == 0)
             return titles[i].title;
     return "Error";
-}
-
-const char *api_error_slug(int code)
-{
-    switch (code) {
-    case MD_EINVAL:
-        return "bad-request";
-    case MD_ENOENT:
-        return "not-found";
-    case MD_EPARSE:
-        return "invalid-mesh";
-    case MD_ELIMIT:
-        return "too-large";
-    case MD_EFORMAT:
-        return "unsupported-format";
-    case MD_ETOPOLOGY:
-        return "topology-mismatch";
-    case MD_EAUTH:
-        return "unauthorized";
-    case MD_ECANCELED:
-    case MD_ECONFLICT:
-        return "conflict";
-    case MD_EBUSY:
-        return "queue-full";
-    case MD_ENODEV:
-    case MD_EUNAVAIL:
-        return "unavailable";
-    default:
-        return "internal";
-    }
 }
 
 char *api_problem_body(unsigned status, const char *slug, const char *detail, const char *instance)
@@ -138,13 +110,17 @@ void api_reply_problem(api_req *req, unsigned status, const char *slug, const ch
     va_end(ap);
 }
 
+void api_reply_code(api_req *req, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_problem_v(req, (unsigned)md_err_http_status(code), md_err_problem(code), fmt, ap);
+    va_end(ap);
+}
+
 void api_reply_error(api_req *req, const md_error *err)
 {
-    const char *slug = api_error_slug(err->code);
-    unsigned status = (unsigned)md_err_http_status(err->code);
-    if (strcmp(slug, "not-found") == 0)
-        status = 404;
-    api_reply_problem(req, status, slug, "%s", err->msg[0] ? err->msg : md_strerror(err->code));
+    api_reply_code(req, err->code, "%s", err->msg[0] ? err->msg : md_strerror(err->code));
 }
 
 struct MHD_Response *api_response_json(json_t *body)
@@ -168,7 +144,7 @@ void api_reply_json(api_req *req, unsigned status, json_t *body)
 {
     struct MHD_Response *r = api_response_json(body);
     if (r == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory composing the response");
+        api_reply_code(req, MD_ENOMEM, "out of memory composing the response");
         return;
     }
     api_req_reply(req, status, r);
@@ -178,7 +154,7 @@ void api_reply_text(api_req *req, unsigned status, const char *type, char *text,
 {
     struct MHD_Response *r = response_from(text, len, type);
     if (r == NULL) {
-        api_reply_problem(req, 500, "internal", "out of memory composing the response");
+        api_reply_code(req, MD_ENOMEM, "out of memory composing the response");
         return;
     }
     api_req_reply(req, status, r);

@@ -228,6 +228,6 @@ int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, cons
 
 void api_reply_redis_down(api_req *req)
 {
-    api_reply_problem(req, 503, "unavailable",
-                      "the job database (Redis) is not reachable right now; try again shortly");
+    api_reply_code(req, MD_EUNAVAIL,
+                   "the job database (Redis) is not reachable right now; try again shortly");
 }

@@ -116,11 +116,11 @@ int api_authenticate(api_req *req)
             snprintf(req->owner, sizeof req->owner, "%s", s->keys[found].owner);
             return 0;
         }
-        api_reply_problem(req, 401, "unauthorized", "the API key is not known to this server");
+        api_reply_code(req, MD_EAUTH, "the API key is not known to this server");
         return -1;
     }
-    api_reply_problem(req, 401, "unauthorized",
-                      "this server needs an API key: send 'Authorization: Bearer <key>'");
+    api_reply_code(req, MD_EAUTH,
+                   "this server needs an API key: send 'Authorization: Bearer <key>'");
     return -1;
 }
 
@@ -136,7 +136,7 @@ static int need_id(api_req *req)
 {
     if (req->id[0] != '\0')
         return 0;
-    api_reply_problem(req, 404, "not-found", "no job with this id (ids are 32 hex digits)");
+    api_reply_code(req, MD_ENOENT, "no job with this id (ids are 32 hex digits)");
     return -1;
 }
 
@@ -144,7 +144,7 @@ void api_route_request(api_req *req)
 {
     api_method m = req->method == API_HEAD ? API_GET : req->method;
     if (strlen(req->path) >= API_URL_MAX) {
-        api_reply_problem(req, 400, "bad-request", "the path is longer than %d bytes", API_URL_MAX);
+        api_reply_code(req, MD_EINVAL, "the path is longer than %d bytes", API_URL_MAX);
         return;
     }
     switch (req->route) {
@@ -180,10 +180,10 @@ void api_route_request(api_req *req)
             method_not_allowed(req, "GET");
         } else if (api_authenticate(req) == 0 && need_id(req) == 0) {
             if (!api_artifact_name_valid(req->artifact))
-                api_reply_problem(req, 400, "bad-request",
-                                  "artifact name '%.255s' is not a name of the form "
-                                  "[folder/]file with letters, digits, '.', '_' and '-'",
-                                  req->artifact);
+                api_reply_code(req, MD_EINVAL,
+                               "artifact name '%.255s' is not a name of the form "
+                               "[folder/]file with letters, digits, '.', '_' and '-'",
+                               req->artifact);
             else
                 api_artifact_get(req);
         }
@@ -201,7 +201,7 @@ void api_route_request(api_req *req)
             api_metrics(req);
         return;
     default:
-        api_reply_problem(req, 404, "not-found", "no such route: %.200s", req->path);
+        api_reply_code(req, MD_ENOENT, "no such route: %.200s", req->path);
         return;
     }
 }

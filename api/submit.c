@@ -26,8 +26,8 @@
 
 #include <nettle/sha2.h>
 
-#include "jobs/job.h"
 #include "jobs/record.h"
+#include "jobs/spec.h"
 #include "mesh/image.h"
 #include "mesh/mesh.h"
 
@@ -111,17 +111,17 @@ static int part_fail(submit_op *op, const api_part *p, api_part_id id)
 {
     char *at = strstr(op->err.msg, p->path);
     if (at != NULL) {
-        api_buf b;
-        api_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
-        api_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
-        api_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
-        api_buf_puts(&b, at + strlen(p->path));
+        md_buf b;
+        md_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
+        md_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
+        md_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
+        md_buf_puts(&b, at + strlen(p->path));
         size_t n = b.len < sizeof op->err.msg - 1 ? b.len : sizeof op->err.msg - 1;
         if (b.data != NULL) {
             memcpy(op->err.msg, b.data, n);
             op->err.msg[n] = '\0';
         }
-        api_buf_free(&b);
+        md_buf_free(&b);
         /* mesh_load_ex names the file first; the prefix below names it already. */
         size_t fl = strlen(p->filename);
         if (fl > 0 && strncmp(op->err.msg, p->filename, fl) == 0 && op->err.msg[fl] == ':' &&
@@ -343,8 +343,8 @@ static void on_existing(redisAsyncContext *c, void *r, void *priv)
     api_req *req = priv;
     json_t *job = api_job_json_reply(r);
     if (job == NULL) {
-        api_reply_problem(req, 409, "conflict",
-                          "the Idempotency-Key names a job that no longer exists; retry");
+        api_reply_code(req, MD_ECONFLICT,
+                       "the Idempotency-Key names a job that no longer exists; retry");
         return;
     }
     char loc[64];
@@ -382,8 +382,8 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
         if (reply == NULL)
             api_reply_redis_down(req);
         else
-            api_reply_problem(req, 500, "internal", "queueing the job failed: %s",
-                              reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+            api_reply_code(req, MD_EINTERNAL, "queueing the job failed: %s",
+                           reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
     const char *other = reply->element[1]->str;
@@ -392,18 +392,17 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
         break;
     case JR_SUBMIT_FULL:
         api_storage_delete_job(s, op->id);
-        api_reply_problem(
-            req, 503, "queue-full",
-            "the queue is full: max_queued=%llu jobs are queued or running; try again "
-            "later",
-            (unsigned long long)s->lim.max_queued);
+        api_reply_code(req, MD_EBUSY,
+                       "the queue is full: max_queued=%llu jobs are queued or running; try again "
+                       "later",
+                       (unsigned long long)s->lim.max_queued);
         return;
     case JR_SUBMIT_MISMATCH:
         api_storage_delete_job(s, op->id);
-        api_reply_problem(req, 422, "idempotency-mismatch",
-                          "the Idempotency-Key '%s' was used for job %s with a different request "
-                          "(other meshes, textures or spec); use a new key for a new request",
-                          op->in->idem_key, other);
+        api_reply_code(req, MD_EIDEMPOTENCY,
+                       "the Idempotency-Key '%s' was used for job %s with a different request "
+                       "(other meshes, textures or spec); use a new key for a new request",
+                       op->in->idem_key, other);
         return;
     case JR_SUBMIT_EXISTS: {
         api_storage_delete_job(s, op->id);
@@ -416,8 +415,8 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
     }
     default:
         api_storage_delete_job(s, op->id);
-        api_reply_problem(req, 500, "internal", "queueing the job failed: odd reply '%s'",
-                          reply->element[0]->str);
+        api_reply_code(req, MD_EINTERNAL, "queueing the job failed: odd reply '%s'",
+                       reply->element[0]->str);
         return;
     }
     jr_new_job job = new_job(op);
@@ -443,7 +442,7 @@ static void submit_queue(submit_op *op)
     jr_cmd cmd;
     if (jr_cmd_submit(&cmd, s->prefix, &job, s->lim.max_queued, op->in->idem_key) != 0) {
         api_storage_delete_job(s, op->id);
-        api_reply_problem(req, 500, "internal", "the job's submission command did not fit");
+        api_reply_code(req, MD_EINTERNAL, "the job's submission command did not fit");
         return;
     }
     if (api_redis_cmd(s, on_queued, op, cmd.argc, cmd.argv, cmd.argvlen) != 0) {
@@ -457,8 +456,7 @@ static void submit_done(uv_work_t *w, int status)
     submit_op *op = w->data;
     api_req *req = op->req;
     if (status != 0) {
-        api_reply_problem(req, 500, "internal", "the job was not processed (%s)",
-                          uv_strerror(status));
+        api_reply_code(req, MD_EINTERNAL, "the job was not processed (%s)", uv_strerror(status));
         return;
     }
     if (op->rc != 0) {
@@ -492,7 +490,7 @@ void api_submit(api_req *req)
     }
     op->work.data = op;
     if (uv_queue_work(s->loop, &op->work, submit_work, submit_done) != 0) {
-        api_reply_problem(req, 500, "internal", "cannot schedule the job's parsing");
+        api_reply_code(req, MD_EINTERNAL, "cannot schedule the job's parsing");
         return;
     }
     api_req_suspend(req);

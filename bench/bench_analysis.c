@@ -185,11 +185,11 @@ int main(int argc, char **argv)
             die("frame statistics", &err);
         t_frames[rep] = md_now() - t0;
 
-        ana_buf st, vx, tx, fr;
-        ana_buf_init(&st, 1 << 20);
-        ana_buf_init(&vx, 64 << 20);
-        ana_buf_init(&tx, 256 << 20);
-        ana_buf_init(&fr, 1 << 20);
+        md_buf st, vx, tx, fr;
+        md_buf_init(&st, 1 << 20);
+        md_buf_init(&vx, 64 << 20);
+        md_buf_init(&tx, 256 << 20);
+        md_buf_init(&fr, 1 << 20);
         t0 = md_now();
         if (ana_csv_statistics(&st, &sum, &err) != 0)
             die("statistics.csv", &err);
@@ -215,10 +215,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_analysis: could not write %s\n", dump_path);
         if (rep == 0 && compare_path && compare(compare_path, tex) != 0)
             fprintf(stderr, "bench_analysis: could not compare with %s\n", compare_path);
-        ana_buf_free(&st);
-        ana_buf_free(&vx);
-        ana_buf_free(&tx);
-        ana_buf_free(&fr);
+        md_buf_free(&st);
+        md_buf_free(&vx);
+        md_buf_free(&tx);
+        md_buf_free(&fr);
         ana_texdiff_free(tex);
         ana_displacement_free(disp);
     }

@@ -26,7 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 #define MAX_RUNS 64
 

@@ -5,7 +5,7 @@
  *
  * Errors: bad usage is reported as "morph submit: …" before any request; anything the server
  * or the network says is reported as "morph: 422 topology-mismatch: …" (http_problem()). Exit
- * codes come from server/md.h's table: 2 for bad usage or input the server refused (4xx), 1 for
+ * codes come from base/md.h's table: 2 for bad usage or input the server refused (4xx), 1 for
  * failures (unreachable server, 5xx, a failed or canceled job).
  */
 #define _GNU_SOURCE

@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "cli/http.h"
-#include "server/md.h"
+#include "base/md.h"
 
 #define CLIENT_DEFAULT_SERVER "http://127.0.0.1:8080"
 

@@ -67,7 +67,7 @@ static void response_reset(http_response *r)
 
 typedef struct transfer {
     http_response *r;
-    size_t cap;
+    md_buf body; /* its data is r->body, which r owns (http_response_free) */
     int too_big;
     int out_failed;
     FILE *out; /* downloads: where a 2xx body goes */
@@ -76,27 +76,12 @@ typedef struct transfer {
 
 static int append_body(transfer *t, const char *data, size_t n)
 {
-    http_response *r = t->r;
-    if (n > HTTP_BODY_MAX || r->len > HTTP_BODY_MAX - n) {
+    int rc = md_buf_append(&t->body, data, n);
+    t->r->body = t->body.data;
+    t->r->len = t->body.len;
+    if (rc == MD_ELIMIT)
         t->too_big = 1;
-        return -1;
-    }
-    if (r->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (cap < r->len + n + 1)
-            cap *= 2;
-        if (cap > (size_t)HTTP_BODY_MAX + 1)
-            cap = (size_t)HTTP_BODY_MAX + 1;
-        char *grown = md_realloc_array(r->body, cap, 1);
-        if (grown == NULL)
-            return -1;
-        r->body = grown;
-        t->cap = cap;
-    }
-    memcpy(r->body + r->len, data, n);
-    r->len += n;
-    r->body[r->len] = '\0';
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
@@ -231,6 +216,7 @@ static int perform(const http_client *c, const char *method, const char *path,
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
     transfer t = {.r = r, .out = out};
+    md_buf_init(&t.body, HTTP_BODY_MAX);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "morph/" MORPHD_VERSION);

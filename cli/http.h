@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 /* Largest answer body read into memory (job JSON with thousands of artifacts fits easily). */
 #define HTTP_BODY_MAX (16u << 20)

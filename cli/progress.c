@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 struct cli_progress {
     pthread_mutex_t lock;

@@ -23,8 +23,8 @@
 
 #include "cli/cli.h"
 #include "jobs/job.h"
+#include "base/md.h"
 #include "jobs/pipeline.h"
-#include "server/md.h"
 #include "version.h"
 
 static void run_usage(FILE *f)

@@ -15,29 +15,47 @@
 
 #include "cli/cli.h"
 #include "mesh/image.h"
-#include "server/md.h"
+#include "base/md.h"
 
 #define SAMPLE_LON 96 /* vertices around */
 #define SAMPLE_LAT 64 /* rings from pole to pole, poles included */
 #define SAMPLE_TEX 512
 
 typedef struct head_shape {
-    float rx, ry, rz;   /* ellipsoid radii */
-    float nose;         /* nose height along +Z */
+    float rx, ry, rz; /* ellipsoid radii */
+    float nose;       /* nose height along +Z */
     float nose_width;
-    float chin;         /* forward push of the lower face */
-    float brow;         /* ridge above the eyes */
-    float skin[3];      /* texture base colour */
+    float chin;    /* forward push of the lower face */
+    float brow;    /* ridge above the eyes */
+    float skin[3]; /* texture base colour */
     float iris[3];
-    float eye_gap;      /* eye distance from the centre line, in u */
-    float mouth_width;  /* in u */
+    float eye_gap;     /* eye distance from the centre line, in u */
+    float mouth_width; /* in u */
 } head_shape;
 
 static const head_shape shapes[2] = {
-    {0.78f, 1.00f, 0.86f, 0.20f, 0.10f, 0.05f, 0.05f, {0.93f, 0.76f, 0.62f}, {0.25f, 0.45f, 0.7f},
-     0.060f, 0.070f},
-    {0.88f, 0.94f, 0.80f, 0.30f, 0.14f, 0.12f, 0.09f, {0.62f, 0.45f, 0.35f}, {0.35f, 0.25f, 0.1f},
-     0.075f, 0.095f},
+    {0.78f,
+     1.00f,
+     0.86f,
+     0.20f,
+     0.10f,
+     0.05f,
+     0.05f,
+     {0.93f, 0.76f, 0.62f},
+     {0.25f, 0.45f, 0.7f},
+     0.060f,
+     0.070f},
+    {0.88f,
+     0.94f,
+     0.80f,
+     0.30f,
+     0.14f,
+     0.12f,
+     0.09f,
+     {0.62f, 0.45f, 0.35f},
+     {0.35f, 0.25f, 0.1f},
+     0.075f,
+     0.095f},
 };
 
 static float bump(float d2, float width)
@@ -111,8 +129,8 @@ static int write_obj(const char *dir, const char *name, const head_shape *s, md_
                 fprintf(f, "f %u/%u %u/%u %u/%u\n", v[0] + 1, t[0] + 1, v[1] + 1, t[1] + 1,
                         v[3] + 1, t[3] + 1);
             else
-                fprintf(f, "f %u/%u %u/%u %u/%u %u/%u\n", v[0] + 1, t[0] + 1, v[1] + 1,
-                        t[1] + 1, v[2] + 1, t[2] + 1, v[3] + 1, t[3] + 1);
+                fprintf(f, "f %u/%u %u/%u %u/%u %u/%u\n", v[0] + 1, t[0] + 1, v[1] + 1, t[1] + 1,
+                        v[2] + 1, t[2] + 1, v[3] + 1, t[3] + 1);
         }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)

@@ -23,7 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
+#include "gpu/camera.h"
 
 typedef struct eng eng;
 
@@ -38,33 +39,7 @@ typedef struct eng_config {
     int threads; /* CPU engine threads, CUDA engine frame delivery threads; 0: one per core */
 } eng_config;
 
-/* ---- Cameras ---- */
-
-typedef struct eng_camera {
-    float eye[3];
-    float target[3];
-    float up[3];
-    float fov_y_deg;    /* vertical field of view, perspective cameras */
-    int orthographic;   /* nonzero: orthographic projection ortho_height world units tall */
-    float ortho_height;
-    float z_near, z_far; /* clip distances along the view direction, world units, 0 < near < far */
-} eng_camera;
-
-/* +Y up, looking down -Z from (0,0,1) at the origin, fov 30, near 0.01, far 100. */
-void eng_camera_default(eng_camera *cam);
-/* Auto-framing: keeps fov/orthographic, and places the eye on +Z of the box centre looking down
- * -Z, far enough that the box's bounding sphere fits the view at this aspect (width/height).
- * Sets near/far around the sphere. Works for any unit scale. */
-void eng_camera_frame_bounds(eng_camera *cam, const float min[3], const float max[3],
-                             float aspect);
-/* Sets near/far so the sphere around [min,max] lies between them, as seen from cam->eye. */
-void eng_camera_fit_clip(eng_camera *cam, const float min[3], const float max[3]);
-/* Parses "eye=x,y,z;target=x,y,z;up=x,y,z;fov=deg;near=d;far=d;ortho=height" (any subset, any
- * order); fields not named keep their values. *explicit_eye is set when eye= was given. */
-int eng_camera_parse(const char *spec, eng_camera *cam, int *explicit_eye, md_error *err);
-/* Checks a camera is usable (finite, eye != target, up not parallel to the view, 0 < fov < 180,
- * 0 < near < far). */
-int eng_camera_validate(const eng_camera *cam, md_error *err);
+/* ---- Cameras: gpu/camera.h ---- */
 
 /* ---- Jobs ---- */
 
@@ -96,16 +71,16 @@ typedef struct eng_surface {
 typedef struct eng_job {
     uint32_t vertex_count;
     uint32_t triangle_count;
-    const float *positions[2];  /* [0] source (t = 0), [1] target (t = 1); 3 per vertex */
-    const uint32_t *triangles;  /* 3 per triangle, shared by both meshes */
-    eng_surface surface[2];     /* [0] source colouring, [1] target colouring */
+    const float *positions[2]; /* [0] source (t = 0), [1] target (t = 1); 3 per vertex */
+    const uint32_t *triangles; /* 3 per triangle, shared by both meshes */
+    eng_surface surface[2];    /* [0] source colouring, [1] target colouring */
     eng_camera camera;
-    int width, height;          /* frame size, pixels */
-    int samples;                /* per pixel, a square: 1, 4, 9, 16, ... */
-    uint8_t background[3];      /* RGB */
+    int width, height;     /* frame size, pixels */
+    int samples;           /* per pixel, a square: 1, 4, 9, 16, ... */
+    uint8_t background[3]; /* RGB */
     uint32_t frame_count;
-    const float *weights;       /* frame_count weights t toward the target, each in [0,1] */
-    eng_shading shading;        /* 0 (ENG_SHADING_PHONG) unless asked */
+    const float *weights; /* frame_count weights t toward the target, each in [0,1] */
+    eng_shading shading;  /* 0 (ENG_SHADING_PHONG) unless asked */
     /* Optional (NULL: never). Asked from engine threads before each of the job's frames is
      * rendered (CPU) or delivered (CUDA); nonzero skips the job's remaining frames, which are
      * then never delivered. The job server uses it to stop a canceled job inside a batch that
@@ -118,11 +93,25 @@ typedef struct eng_job {
  * square, weights in [0,1], camera valid) before any work; errors say which job and what. */
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
 
+/* ---- The morph stage on the host ---- */
+
+/* The CPU reference of the morph stage (gpu/cpu/morph.c), for callers that need exactly the
+ * positions and normals frames are rendered from (analysis/: displacement normals, exported
+ * meshes): out_pos = (1 - t) * a + t * b per coordinate (3 * vertex_count floats), out_normal
+ * as eng_vertex_normals of out_pos. Pure and single-threaded; any thread. All borrowed. */
+void eng_morph_geometry(const float *pos_a, const float *pos_b, uint32_t vertex_count,
+                        const uint32_t *triangles, uint32_t triangle_count, float t, float *out_pos,
+                        float *out_normal);
+/* The engine's vertex normals of pos: area-weighted, in triangle order, normalised; (0, 0, 0)
+ * where the sum vanishes (3 * vertex_count floats into nrm). Pure; any thread. */
+void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
+                        uint32_t triangle_count, float *nrm);
+
 /* ---- Running a batch ---- */
 
 typedef struct eng_frame {
-    uint32_t job;     /* index into the batch */
-    uint32_t frame;   /* index into that job's weights */
+    uint32_t job;   /* index into the batch */
+    uint32_t frame; /* index into that job's weights */
     float weight;
     int width, height;
     const uint8_t *rgb; /* width*height*3 bytes, top row first; valid only inside the callback */
@@ -139,9 +128,9 @@ typedef struct eng_stats {
     double deliver_s; /* inside the frame callbacks (summed over threads) */
     double wall_s;    /* the whole eng_batch_run call */
     uint64_t frames;
-    int threads;      /* CPU threads used (CUDA: frame delivery threads) */
-    double upload_s;  /* CUDA: geometry and textures to the device, host wall time */
-    double copy_s;    /* CUDA: device -> host frame copies (event time) */
+    int threads;     /* CPU threads used (CUDA: frame delivery threads) */
+    double upload_s; /* CUDA: geometry and textures to the device, host wall time */
+    double copy_s;   /* CUDA: device -> host frame copies (event time) */
 } eng_stats;
 
 int eng_new(const eng_config *cfg, eng **out, md_error *err);

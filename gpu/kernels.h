@@ -30,8 +30,8 @@
 typedef struct eng_morph_params {
     uint32_t vertex_count;
     uint32_t triangle_count;
-    const float *pos_a;       /* 3 * vertex_count, t = 0 */
-    const float *pos_b;       /* 3 * vertex_count, t = 1 */
+    const float *pos_a;        /* 3 * vertex_count, t = 0 */
+    const float *pos_b;        /* 3 * vertex_count, t = 1 */
     const uint32_t *triangles; /* 3 * triangle_count */
     float t;
     float *out_pos;    /* 3 * vertex_count */
@@ -51,20 +51,20 @@ typedef struct eng_raster_params {
 } eng_raster_params;
 
 typedef struct eng_shade_params {
-    const float *pos;          /* 3 * vertex_count, morphed (world space) */
-    const float *normal;       /* 3 * vertex_count, from morph */
-    const float *clip;         /* 4 * vertex_count, from raster */
+    const float *pos;    /* 3 * vertex_count, morphed (world space) */
+    const float *normal; /* 3 * vertex_count, from morph */
+    const float *clip;   /* 4 * vertex_count, from raster */
     const uint32_t *triangles;
-    const uint64_t *vis;       /* from raster */
+    const uint64_t *vis;        /* from raster */
     const eng_surface *surface; /* [0] source, [1] target */
-    float t;                   /* blend weight toward the target's texture */
-    float eye[3];              /* head-light position = camera eye (orthographic: see dir) */
-    float view_dir[3];         /* unit vector eye -> target, used by orthographic cameras */
+    float t;                    /* blend weight toward the target's texture */
+    float eye[3];               /* head-light position = camera eye (orthographic: see dir) */
+    float view_dir[3];          /* unit vector eye -> target, used by orthographic cameras */
     int orthographic;
-    int shading;               /* eng_shading: ENG_SHADING_UNLIT means light 1, specular 0 */
+    int shading; /* eng_shading: ENG_SHADING_UNLIT means light 1, specular 0 */
     int width, height, grid;
     uint8_t background[3];
-    uint8_t *rgb;              /* out: width * height * 3 */
+    uint8_t *rgb; /* out: width * height * 3 */
 } eng_shade_params;
 
 /* Column-major 4x4 view-projection of a camera for a width/height aspect. */
@@ -73,8 +73,7 @@ void eng_camera_view_proj(const eng_camera *cam, float aspect, float out[16]);
 /* CPU reference implementations (gpu/cpu/). Each is single-threaded and pure given its params. */
 void eng_cpu_morph(const eng_morph_params *p);
 /* The normals half of the morph stage on given positions: area-weighted, normalised, in
- * triangle order (see gpu/cpu/morph.c). analysis/ uses it so shape measures and exported
- * meshes use exactly the engine's normals. */
+ * triangle order (see gpu/cpu/morph.c). Outside gpu/ it is eng_vertex_normals (engine.h). */
 void eng_cpu_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
                             uint32_t triangle_count, float *nrm);
 void eng_cpu_raster(const eng_raster_params *p);

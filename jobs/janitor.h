@@ -18,7 +18,7 @@
 
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 #include "storage/storage.h"
 
 struct redisContext; /* hiredis; only the worker and the tests include it */

@@ -382,24 +382,24 @@ static int task_summary(analysis_run *r, int arg, md_error *err)
     return rc;
 }
 
-typedef int (*csv_fn)(job_outputs *o, ana_buf *b, md_error *err);
+typedef int (*csv_fn)(job_outputs *o, md_buf *b, md_error *err);
 
-static int csv_statistics(job_outputs *o, ana_buf *b, md_error *err)
+static int csv_statistics(job_outputs *o, md_buf *b, md_error *err)
 {
     return ana_csv_statistics(b, &o->summary, err);
 }
 
-static int csv_vertices(job_outputs *o, ana_buf *b, md_error *err)
+static int csv_vertices(job_outputs *o, md_buf *b, md_error *err)
 {
     return ana_csv_vertex_displacements(b, o->disp, err);
 }
 
-static int csv_texture(job_outputs *o, ana_buf *b, md_error *err)
+static int csv_texture(job_outputs *o, md_buf *b, md_error *err)
 {
     return ana_csv_texture_differences(b, o->tex, 4, err);
 }
 
-static int csv_frames(job_outputs *o, ana_buf *b, md_error *err)
+static int csv_frames(job_outputs *o, md_buf *b, md_error *err)
 {
     ana_frame_stat *stats = md_calloc(o->job->frame_count, sizeof *stats);
     if (stats == NULL)
@@ -425,11 +425,11 @@ static const struct {
 static int task_csv(analysis_run *r, int item, md_error *err)
 {
     double t0 = md_now();
-    ana_buf b;
-    ana_buf_init(&b, CSV_MAX_BYTES);
+    md_buf b;
+    md_buf_init(&b, CSV_MAX_BYTES);
     int rc = csv_files[item].fn(r->o, &b, err);
     if (rc != 0) {
-        ana_buf_free(&b);
+        md_buf_free(&b);
         return md_error_prefix(err, "%s: ", csv_files[item].name);
     }
     if (b.data == NULL) {

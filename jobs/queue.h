@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 #define JQ_GROUP "workers" /* the consumer group on {prefix}jobs */
 /* {prefix}expiring: sorted set of job ids, score = when the job hash expires (unix s). Every

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "jobs/queue.h"
-#include "server/md.h"
+#include "base/md.h"
 
 /* ---- Fields of the job hash {prefix}job:{id} ---- */
 

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "gpu/engine.h"
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct jq_worker_config {
     const char *redis_url;   /* redis://HOST:PORT or unix:///path.sock; borrowed */

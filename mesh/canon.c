@@ -51,10 +51,7 @@
 
 /* ---- Writing ---- */
 
-typedef struct writer {
-    uint8_t *buf;
-    size_t len, cap;
-} writer;
+/* The blob grows in an md_buf (base/md.h); a failed append is kept in it. */
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
@@ -76,27 +73,12 @@ static void put_f32(uint8_t *p, float f)
 }
 
 /* Room for n more bytes; returns a pointer to them or NULL when out of memory. */
-static uint8_t *reserve(writer *w, size_t n)
+static uint8_t *reserve(md_buf *w, size_t n)
 {
-    size_t need;
-    if (md_add_size(w->len, n, &need) != 0)
-        return NULL;
-    if (need > w->cap) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap < need)
-            cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        uint8_t *grown = md_realloc_array(w->buf, cap, 1);
-        if (grown == NULL)
-            return NULL;
-        w->buf = grown;
-        w->cap = cap;
-    }
-    uint8_t *p = w->buf + w->len;
-    w->len = need;
-    return p;
+    return md_buf_grow(w, n);
 }
 
-static int write_u32(writer *w, uint32_t v)
+static int write_u32(md_buf *w, uint32_t v)
 {
     uint8_t *p = reserve(w, 4);
     if (p == NULL)
@@ -105,7 +87,7 @@ static int write_u32(writer *w, uint32_t v)
     return 0;
 }
 
-static int write_bytes(writer *w, const void *data, size_t n)
+static int write_bytes(md_buf *w, const void *data, size_t n)
 {
     uint8_t *p = reserve(w, n);
     if (p == NULL)
@@ -115,7 +97,7 @@ static int write_bytes(writer *w, const void *data, size_t n)
     return 0;
 }
 
-static int write_f32s(writer *w, const float *v, size_t n)
+static int write_f32s(md_buf *w, const float *v, size_t n)
 {
     size_t bytes;
     uint8_t *p = md_mul_size(n, 4, &bytes) == 0 ? reserve(w, bytes) : NULL;
@@ -126,7 +108,7 @@ static int write_f32s(writer *w, const float *v, size_t n)
     return 0;
 }
 
-static int write_u32s(writer *w, const uint32_t *v, size_t n)
+static int write_u32s(md_buf *w, const uint32_t *v, size_t n)
 {
     size_t bytes;
     uint8_t *p = md_mul_size(n, 4, &bytes) == 0 ? reserve(w, bytes) : NULL;
@@ -137,7 +119,7 @@ static int write_u32s(writer *w, const uint32_t *v, size_t n)
     return 0;
 }
 
-static int write_string(writer *w, const char *s, int nullable)
+static int write_string(md_buf *w, const char *s, int nullable)
 {
     size_t n = s ? strlen(s) : 0;
     if (n > CANON_NAME_MAX)
@@ -152,7 +134,10 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
 {
     *out = NULL;
     *len = 0;
-    writer w = {0};
+    /* Bounded by the mesh, which the limits bounded when it was read; the maximum only keeps
+     * sizes from overflowing. */
+    md_buf w;
+    md_buf_init(&w, SIZE_MAX / 2);
     uint8_t *png = NULL;
     int rc = MD_ENOMEM;
     const char *what = "out of memory";
@@ -211,7 +196,7 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
             rc = img_encode_png(img_pixels_const(mat->texture), img_width(mat->texture),
                                 img_height(mat->texture), 4, CANON_PNG_LEVEL, &png, &png_len, err);
             if (rc != 0) {
-                md_free(w.buf);
+                md_buf_free(&w);
                 return md_error_prefix(err, "canonical mesh: material %u texture: ", i);
             }
             rc = MD_ENOMEM;
@@ -226,13 +211,13 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
         md_free(png);
         png = NULL;
     }
-    *out = w.buf;
     *len = w.len;
+    *out = (uint8_t *)w.data;
     return 0;
 
 fail:
     md_free(png);
-    md_free(w.buf);
+    md_buf_free(&w);
     return md_fail(err, rc, "canonical mesh: %s", what);
 }
 

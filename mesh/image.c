@@ -239,32 +239,11 @@ int img_load(const char *path, const md_limits *lim, img **out, md_error *err)
 
 /* ---- PNG encoding ---- */
 
-struct png_sink {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-    int failed;
-};
-
+/* libpng's write callback: the encoded bytes go to an md_buf (a failed append is kept in it
+ * and checked once at the end). */
 static void sink_write(png_structp png, png_bytep data, png_size_t len)
 {
-    struct png_sink *s = png_get_io_ptr(png);
-    if (s->failed)
-        return;
-    if (s->len + len > s->cap) {
-        size_t cap = s->cap ? s->cap : 65536;
-        while (cap < s->len + len)
-            cap *= 2;
-        uint8_t *grown = md_realloc_array(s->data, cap, 1);
-        if (grown == NULL) {
-            s->failed = 1;
-            return;
-        }
-        s->data = grown;
-        s->cap = cap;
-    }
-    memcpy(s->data + s->len, data, len);
-    s->len += len;
+    md_buf_append(png_get_io_ptr(png), data, len);
 }
 
 static void sink_flush(png_structp png)
@@ -300,7 +279,10 @@ int img_encode_png(const uint8_t *pixels, int width, int height, int channels, i
                        width, height, channels, level);
     struct png_fail fail;
     fail.message[0] = '\0';
-    struct png_sink sink = {0};
+    /* The encoder's output is bounded by the pixels fed to it (deflate's worst case is the raw
+     * rows plus a few bytes per block); the maximum only keeps sizes from overflowing. */
+    md_buf sink;
+    md_buf_init(&sink, SIZE_MAX / 2);
     /* volatile: assigned between setjmp and a possible longjmp. */
     png_structp volatile png =
         png_create_write_struct(PNG_LIBPNG_VER_STRING, &fail, png_fail_error, png_fail_warning);
@@ -329,15 +311,15 @@ int img_encode_png(const uint8_t *pixels, int width, int height, int channels, i
     for (int y = 0; y < height; y++)
         png_write_row(png, (png_const_bytep)(pixels + (size_t)y * stride));
     png_write_end(png, NULL);
-    if (sink.failed)
+    if (sink.err != 0)
         rc = md_fail(err, MD_ENOMEM, "out of memory encoding a %dx%d PNG", width, height);
 done:
     png_destroy_write_struct((png_structpp)&png, (png_infopp)&info);
     if (rc != 0) {
-        md_free(sink.data);
+        md_buf_free(&sink);
         return rc;
     }
-    *out = sink.data;
+    *out = (uint8_t *)sink.data;
     *out_len = sink.len;
     return 0;
 }

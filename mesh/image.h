@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct img img;
 

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "mesh/image.h"
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct mesh mesh;
 
@@ -45,8 +45,7 @@ int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, m
 
 /* Parses OBJ text. No I/O: mtllib names are recorded (mesh_mtllib_*) for the caller to resolve
  * and feed to mesh_parse_mtl(). bytes need not be NUL-terminated. */
-int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out,
-                   md_error *err);
+int mesh_parse_obj(const char *bytes, size_t len, const md_limits *lim, mesh **out, md_error *err);
 /* Parses MTL text into the mesh's materials (matched by name; unknown names are ignored).
  * Texture paths are stored as written (options stripped); mesh_load resolves them. */
 int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err);
@@ -75,14 +74,14 @@ int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim
 
 /* ---- Geometry ---- */
 
-const char *mesh_format(const mesh *m);      /* "obj", "fbx", "glb", "gltf", "ply" */
+const char *mesh_format(const mesh *m); /* "obj", "fbx", "glb", "gltf", "ply" */
 uint32_t mesh_vertex_count(const mesh *m);
-const float *mesh_positions(const mesh *m);  /* xyz per vertex */
+const float *mesh_positions(const mesh *m); /* xyz per vertex */
 uint32_t mesh_triangle_count(const mesh *m);
-const uint32_t *mesh_triangles(const mesh *m); /* 3 position indices per triangle, CCW */
-uint32_t mesh_uv_count(const mesh *m);       /* 0 when the mesh has no texture coordinates */
-const float *mesh_uvs(const mesh *m);        /* uv per entry, v up (OBJ convention) */
-const uint32_t *mesh_triangle_uvs(const mesh *m);       /* 3 uv indices per triangle; NULL if none */
+const uint32_t *mesh_triangles(const mesh *m);    /* 3 position indices per triangle, CCW */
+uint32_t mesh_uv_count(const mesh *m);            /* 0 when the mesh has no texture coordinates */
+const float *mesh_uvs(const mesh *m);             /* uv per entry, v up (OBJ convention) */
+const uint32_t *mesh_triangle_uvs(const mesh *m); /* 3 uv indices per triangle; NULL if none */
 const uint16_t *mesh_triangle_materials(const mesh *m); /* material index per triangle */
 void mesh_bounds(const mesh *m, float min[3], float max[3]);
 

@@ -23,6 +23,9 @@ int mesh_text_begin(mesh_text *t, const char *bytes, size_t len, const char *for
 {
     const unsigned char *u = (const unsigned char *)bytes;
     memset(t, 0, sizeof *t);
+    /* A joined statement drops each backslash and adds one space per piece, so it is never
+     * longer than the input plus the space after its last piece. */
+    md_buf_init(&t->joined, len < SIZE_MAX ? len + 1 : len);
     t->format = format;
     t->line = 1;
     t->next_line = 1;
@@ -42,9 +45,7 @@ int mesh_text_begin(mesh_text *t, const char *bytes, size_t len, const char *for
 
 void mesh_text_end(mesh_text *t)
 {
-    md_free(t->joined);
-    t->joined = NULL;
-    t->joined_cap = 0;
+    md_buf_free(&t->joined);
 }
 
 /* Reads one physical line into [*begin, *stop), trimmed of spaces at both ends, and moves past
@@ -78,26 +79,16 @@ static int read_physical(mesh_text *t, const char **begin, const char **stop, md
     return 0;
 }
 
-/* Appends [p, p + n) and a space to the scratch buffer at *used. */
-static int join_append(mesh_text *t, size_t *used, const char *p, size_t n, md_error *err)
+/* Appends [p, p + n) and a space to the joined statement. */
+static int join_append(mesh_text *t, const char *p, size_t n, md_error *err)
 {
-    size_t need;
-    if (md_add_size(*used, n + 2, &need) != 0)
+    int rc = md_buf_append(&t->joined, p, n);
+    if (rc == 0)
+        rc = md_buf_append(&t->joined, " ", 1);
+    if (rc == MD_ELIMIT)
         return md_fail(err, MD_ENOMEM, "line %zu: continued statement too long", t->line);
-    if (need > t->joined_cap) {
-        size_t cap = t->joined_cap < 256 ? 256 : t->joined_cap;
-        while (cap < need)
-            cap *= 2;
-        char *grown = md_realloc_array(t->joined, cap, 1);
-        if (grown == NULL)
-            return md_fail(err, MD_ENOMEM, "line %zu: out of memory joining continued lines",
-                           t->line);
-        t->joined = grown;
-        t->joined_cap = cap;
-    }
-    memcpy(t->joined + *used, p, n);
-    *used += n;
-    t->joined[(*used)++] = ' ';
+    if (rc != 0)
+        return md_fail(err, MD_ENOMEM, "line %zu: out of memory joining continued lines", t->line);
     return 0;
 }
 
@@ -122,10 +113,10 @@ int mesh_text_next(mesh_text *t, const char **line, const char **line_end, md_er
         /* A continued statement: join the pieces, each backslash becoming a space. Comment
          * lines never continue, so a Windows path at the end of a comment ("# C:\models\")
          * cannot swallow the vertex on the next line. */
-        size_t used = 0;
+        md_buf_reset(&t->joined);
         for (;;) {
             bool more = begin < stop && stop[-1] == '\\';
-            rc = join_append(t, &used, begin, (size_t)(stop - begin) - (more ? 1 : 0), err);
+            rc = join_append(t, begin, (size_t)(stop - begin) - (more ? 1 : 0), err);
             if (rc != 0)
                 return rc;
             if (!more || t->next >= t->end)
@@ -134,11 +125,12 @@ int mesh_text_next(mesh_text *t, const char **line, const char **line_end, md_er
             if (rc != 0)
                 return rc;
         }
-        while (used > 0 && mesh_text_is_space(t->joined[used - 1]))
+        size_t used = t->joined.len;
+        while (used > 0 && mesh_text_is_space(t->joined.data[used - 1]))
             used--;
         if (used > 0) {
-            *line = t->joined;
-            *line_end = t->joined + used;
+            *line = t->joined.data;
+            *line_end = t->joined.data + used;
             return 1;
         }
     }

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 typedef struct mesh_text {
     const char *next;   /* first unread byte (borrowed input) */
@@ -24,8 +24,7 @@ typedef struct mesh_text {
     const char *format; /* "OBJ" or "MTL", for messages */
     size_t line;        /* 1-based physical line the current statement starts on */
     size_t next_line;   /* physical line number of the byte at next */
-    char *joined;       /* owned scratch for statements continued with a backslash */
-    size_t joined_cap;
+    md_buf joined;      /* owned scratch for statements continued with a backslash */
 } mesh_text;
 
 /* Starts reading bytes (borrowed; need not be NUL-terminated). Skips a UTF-8 byte-order mark and

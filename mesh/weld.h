@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 /* An open-addressing hash set over entries stored in the caller's array (dim floats each). */
 struct mesh_weld {

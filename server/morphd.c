@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/md.h"
+#include "base/md.h"
 #include "server/srv.h"
 #include "version.h"
 

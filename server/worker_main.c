@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "jobs/worker.h"
-#include "server/md.h"
+#include "base/md.h"
 #include "server/srv.h"
 
 static volatile sig_atomic_t stop_requested;

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 #define STG_KEY_MAX 1024 /* longest key, bytes */
 

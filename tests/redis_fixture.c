@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 int redis_fixture_free_port(void)
 {

@@ -177,11 +177,11 @@ int main(void)
     CHECK(sum.delta_e.mean > 0);
 
     /* ---- CSVs ---- */
-    ana_buf st, vx, tx, fr;
-    ana_buf_init(&st, 1 << 20);
-    ana_buf_init(&vx, 64 << 20);
-    ana_buf_init(&tx, 256 << 20);
-    ana_buf_init(&fr, 1 << 20);
+    md_buf st, vx, tx, fr;
+    md_buf_init(&st, 1 << 20);
+    md_buf_init(&vx, 64 << 20);
+    md_buf_init(&tx, 256 << 20);
+    md_buf_init(&fr, 1 << 20);
     float weights[41];
     for (int i = 0; i < 41; i++)
         weights[i] = (float)i / 40.0f;
@@ -273,10 +273,10 @@ int main(void)
            "CSVs): %.3f s\n",
            t_disp + t_tex + t_stats + t_frames + t_csv_st + t_csv_vx + t_csv_tx + t_csv_fr);
 
-    ana_buf_free(&st);
-    ana_buf_free(&vx);
-    ana_buf_free(&tx);
-    ana_buf_free(&fr);
+    md_buf_free(&st);
+    md_buf_free(&vx);
+    md_buf_free(&tx);
+    md_buf_free(&fr);
     ana_texdiff_free(self);
     ana_texdiff_free(tex);
     ana_texdiff_free(tex1);

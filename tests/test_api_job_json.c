@@ -112,12 +112,12 @@ static void test_problem(void)
     CHECK(j != NULL);
     json_decref(j);
     md_free(body);
-    CHECK(strcmp(api_error_slug(MD_EPARSE), "invalid-mesh") == 0);
-    CHECK(strcmp(api_error_slug(MD_ETOPOLOGY), "topology-mismatch") == 0);
-    CHECK(strcmp(api_error_slug(MD_EFORMAT), "unsupported-format") == 0);
-    CHECK(strcmp(api_error_slug(MD_ELIMIT), "too-large") == 0);
-    CHECK(strcmp(api_error_slug(MD_EINVAL), "bad-request") == 0);
-    CHECK(strcmp(api_error_slug(MD_EIO), "internal") == 0);
+    CHECK(strcmp(md_err_problem(MD_EPARSE), "invalid-mesh") == 0);
+    CHECK(strcmp(md_err_problem(MD_ETOPOLOGY), "topology-mismatch") == 0);
+    CHECK(strcmp(md_err_problem(MD_EFORMAT), "unsupported-format") == 0);
+    CHECK(strcmp(md_err_problem(MD_ELIMIT), "too-large") == 0);
+    CHECK(strcmp(md_err_problem(MD_EINVAL), "bad-request") == 0);
+    CHECK(strcmp(md_err_problem(MD_EIO), "internal") == 0);
 }
 
 static int has_line(const char *text, const char *line)
@@ -165,10 +165,10 @@ static void test_metrics(void)
                             .version = "0.1.0",
                             .engines = engines,
                             .http = &st};
-    api_buf b;
-    api_buf_init(&b, 1 << 20);
+    md_buf b;
+    md_buf_init(&b, 1 << 20);
     api_metrics_render(&b, &in);
-    char *text = api_buf_take(&b, NULL);
+    char *text = md_buf_take(&b, NULL);
     CHECK(text != NULL);
     if (text == NULL)
         return;

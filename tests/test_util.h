@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "server/md.h"
+#include "base/md.h"
 
 #define TEST_SKIP 77
 

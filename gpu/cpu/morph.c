@@ -14,6 +14,9 @@
  *   zero (isolated, or only degenerate triangles) gets (0, 0, 0). The fixed triangle order makes
  *   the float sums deterministic; the GPU port must keep it (e.g. a per-vertex gather over a
  *   vertex -> triangle list in triangle order) rather than float atomics.
+ *
+ * eng_morph_geometry and eng_vertex_normals are the same code behind engine.h, so analysis/
+ * shares the engine's arithmetic without reaching into kernels.h.
  */
 #include "gpu/kernels.h"
 
@@ -67,4 +70,29 @@ void eng_cpu_morph(const eng_morph_params *p)
         p->out_pos[i] = s * p->pos_a[i] + t * p->pos_b[i];
     eng_cpu_vertex_normals(p->out_pos, p->vertex_count, p->triangles, p->triangle_count,
                            p->out_normal);
+}
+
+/* ---- Public entry points (engine.h) ---- */
+
+void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
+                        uint32_t triangle_count, float *nrm)
+{
+    eng_cpu_vertex_normals(pos, vertex_count, triangles, triangle_count, nrm);
+}
+
+void eng_morph_geometry(const float *pos_a, const float *pos_b, uint32_t vertex_count,
+                        const uint32_t *triangles, uint32_t triangle_count, float t, float *out_pos,
+                        float *out_normal)
+{
+    eng_morph_params p = {
+        .t = t,
+        .pos_a = pos_a,
+        .pos_b = pos_b,
+        .triangles = triangles,
+        .vertex_count = vertex_count,
+        .triangle_count = triangle_count,
+        .out_pos = out_pos,
+        .out_normal = out_normal,
+    };
+    eng_cpu_morph(&p);
 }

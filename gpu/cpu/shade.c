@@ -32,6 +32,7 @@
  * a handful of triangles.
  */
 #include "gpu/kernels.h"
+#include "gpu/texel.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -198,19 +199,8 @@ static void tap_prepare(const eng_material *m, float u, float v, tex_tap *tap)
 /* Bilinear from a prepared tap, composited over the material colour. */
 static void tap_color(const eng_material *m, const tex_tap *tap, float out[3])
 {
-    const float *lut = byte_to_unit;
-    const float ax = tap->ax, ay = tap->ay;
-    float rgba[4];
-    for (int k = 0; k < 4; k++) {
-        float a00 = lut[tap->t00[k]], a10 = lut[tap->t10[k]];
-        float a01 = lut[tap->t01[k]], a11 = lut[tap->t11[k]];
-        float top = a00 + ax * (a10 - a00);
-        float bottom = a01 + ax * (a11 - a01);
-        rgba[k] = top + ay * (bottom - top);
-    }
-    const float a = rgba[3];
-    for (int k = 0; k < 3; k++)
-        out[k] = rgba[k] * a + m->color[k] * (1.0f - a);
+    eng_texel_blend(byte_to_unit, tap->t00, tap->t10, tap->t01, tap->t11, tap->ax, tap->ay,
+                    m->color, out);
 }
 
 /* Pass 1 for triangle setup s at sample-grid point (x, y). */

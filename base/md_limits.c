@@ -3,7 +3,7 @@
  * "name=value" parsing for --limit and the help listing. Not thread-safe to mutate; callers set
  * limits once at start-up and then share them read-only.
  */
-#include "md.h"
+#include "base/md.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,8 +58,8 @@ int md_limits_set(md_limits *lim, const char *assignment, md_error *err)
     }
     MD_LIMITS_MAP(MD_LIMIT_SET)
 #undef MD_LIMIT_SET
-    return md_fail(err, MD_EINVAL, "unknown limit '%.*s' (see --help for the list)",
-                   (int)name_len, assignment);
+    return md_fail(err, MD_EINVAL, "unknown limit '%.*s' (see --help for the list)", (int)name_len,
+                   assignment);
 }
 
 void md_limits_print_help(FILE *f)

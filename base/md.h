@@ -2,9 +2,10 @@
  * md.h — the base module every other part of morphd links: the error table, the allocation
  * choke point, logging, configurable limits and a monotonic clock.
  *
- * Why here: DESIGN.md puts "config table, logging" in server/. This is the one piece that the
- * lower modules (mesh/, gpu/, analysis/, storage/) may include from server/; it depends on
- * nothing but libc and pthreads, so the dependency arrows still point one way.
+ * Why base/: DESIGN.md puts "config table, logging" in server/, but every module (mesh/, gpu/,
+ * analysis/, storage/ included) needs this ground floor, and server/ holds the main programs at
+ * the top of the graph. It depends on nothing but libc and pthreads, so the dependency arrows
+ * still point one way (issue 9).
  *
  * Errors: functions return 0 or a negative MD_E* code. Long-lived callers also pass an
  * md_error that receives a sentence a person can act on ("line 812: face index 9410 out of
@@ -21,36 +22,42 @@
 
 /* ---- Error table ---- */
 
-/* X(name, code, http status, exit code, short message). One table gives strerror-style text,
- * the HTTP status an API error maps to, and the process exit code of the CLI. */
+/* X(name, code, http status, exit code, problem slug, short message). One table gives
+ * strerror-style text, the HTTP status and problem type an API error maps to
+ * (urn:morphd:problem:<slug>, openapi.yaml and docs/server.md list them), and the process exit
+ * code of the CLI. Several codes may share a slug; a slug the api answers without any md code
+ * (method-not-allowed: only the router can know it) stays in api/ and has no row here. */
 #define MD_ERRNO_MAP(X)                                                                            \
-    X(EINVAL, -1, 400, 2, "invalid argument")                                                      \
-    X(ENOMEM, -2, 500, 1, "out of memory")                                                         \
-    X(EIO, -3, 500, 1, "input/output error")                                                       \
-    X(ENOENT, -4, 404, 2, "no such file or object")                                                \
-    X(EPARSE, -5, 422, 2, "malformed input")                                                       \
-    X(ELIMIT, -6, 413, 2, "limit exceeded")                                                        \
-    X(EFORMAT, -7, 415, 2, "unsupported format")                                                   \
-    X(ETOPOLOGY, -8, 422, 2, "topology mismatch")                                                  \
-    X(EENGINE, -9, 500, 1, "render engine failure")                                                \
-    X(ENODEV, -10, 503, 1, "no such engine or device")                                             \
-    X(ECANCELED, -11, 409, 1, "canceled")                                                          \
-    X(EINTERNAL, -12, 500, 1, "internal error")                                                    \
-    X(EAUTH, -13, 401, 2, "not authorised")                                                        \
-    X(ECONFLICT, -14, 409, 2, "conflict with the current state")                                   \
-    X(EBUSY, -15, 503, 1, "busy, try again later")                                                 \
-    X(EUNAVAIL, -16, 503, 1, "a service this needs is unavailable")
+    X(EINVAL, -1, 400, 2, "bad-request", "invalid argument")                                       \
+    X(ENOMEM, -2, 500, 1, "internal", "out of memory")                                             \
+    X(EIO, -3, 500, 1, "internal", "input/output error")                                           \
+    X(ENOENT, -4, 404, 2, "not-found", "no such file or object")                                   \
+    X(EPARSE, -5, 422, 2, "invalid-mesh", "malformed input")                                       \
+    X(ELIMIT, -6, 413, 2, "too-large", "limit exceeded")                                           \
+    X(EFORMAT, -7, 415, 2, "unsupported-format", "unsupported format")                             \
+    X(ETOPOLOGY, -8, 422, 2, "topology-mismatch", "topology mismatch")                             \
+    X(EENGINE, -9, 500, 1, "internal", "render engine failure")                                    \
+    X(ENODEV, -10, 503, 1, "unavailable", "no such engine or device")                              \
+    X(ECANCELED, -11, 409, 1, "conflict", "canceled")                                              \
+    X(EINTERNAL, -12, 500, 1, "internal", "internal error")                                        \
+    X(EAUTH, -13, 401, 2, "unauthorized", "not authorised")                                        \
+    X(ECONFLICT, -14, 409, 2, "conflict", "conflict with the current state")                       \
+    X(EBUSY, -15, 503, 1, "queue-full", "busy, try again later")                                   \
+    X(EUNAVAIL, -16, 503, 1, "unavailable", "a service this needs is unavailable")                 \
+    X(EIDEMPOTENCY, -17, 422, 2, "idempotency-mismatch",                                           \
+      "idempotency key reused for another request")
 
 enum {
-#define MD_ERR_ENUM(name, code, http, exitc, msg) MD_##name = code,
+#define MD_ERR_ENUM(name, code, http, exitc, slug, msg) MD_##name = code,
     MD_ERRNO_MAP(MD_ERR_ENUM)
 #undef MD_ERR_ENUM
 };
 
-const char *md_strerror(int code);  /* "malformed input"; "unknown error" for non-table codes */
-const char *md_err_name(int code);  /* "EPARSE" */
-int md_err_http_status(int code);   /* 422; 500 for unknown codes */
-int md_err_exit_code(int code);     /* 2 for bad input, 1 for failures, 0 for 0 */
+const char *md_strerror(int code);    /* "malformed input"; "unknown error" for non-table codes */
+const char *md_err_name(int code);    /* "EPARSE" */
+int md_err_http_status(int code);     /* 422; 500 for unknown codes */
+const char *md_err_problem(int code); /* "invalid-mesh"; "internal" for unknown codes */
+int md_err_exit_code(int code);       /* 2 for bad input, 1 for failures, 0 for 0 */
 
 #define MD_ERROR_MSG_MAX 512
 
@@ -82,6 +89,35 @@ void md_free(void *p);
 int md_mul_size(size_t a, size_t b, size_t *out);
 int md_add_size(size_t a, size_t b, size_t *out);
 
+/* ---- Growable byte buffer with a maximum (curl's dynbuf) ---- */
+
+/* Bytes that grow by appending, never past max (bytes of content; a NUL is kept after them so
+ * text can be used as a C string). The first failed append (MD_ELIMIT past max, MD_ENOMEM) is
+ * kept in err and refuses every later append, so a caller may append freely and check once:
+ * the data keeps what fitted before the failure. A value type owned by one thread at a time;
+ * md_buf_free releases it (also of a buffer only initialised). */
+typedef struct md_buf {
+    char *data; /* owned; NUL-terminated when non-NULL */
+    size_t len; /* content bytes, <= max */
+    size_t cap; /* allocated bytes, >= len + 1 when data != NULL */
+    size_t max;
+    int err; /* 0, or the first failure: MD_ELIMIT, MD_ENOMEM (MD_EINVAL: a bad printf) */
+} md_buf;
+
+void md_buf_init(md_buf *b, size_t max);
+void md_buf_free(md_buf *b);  /* frees data; b is empty (max and err kept: init again to reuse) */
+void md_buf_reset(md_buf *b); /* len 0 and err 0, memory kept for reuse */
+/* 0, or b->err (MD_ELIMIT / MD_ENOMEM) for this or an earlier failed append. */
+int md_buf_append(md_buf *b, const void *p, size_t n);
+int md_buf_puts(md_buf *b, const char *s);
+int md_buf_printf(md_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int md_buf_vprintf(md_buf *b, const char *fmt, va_list ap);
+/* Appends n bytes left for the caller to fill and returns them; NULL on failure (b->err). */
+void *md_buf_grow(md_buf *b, size_t n);
+/* Hands the data over (md_free it; "" when nothing was appended) and empties b. NULL, with b
+ * freed, when an append had failed or memory runs out. */
+char *md_buf_take(md_buf *b, size_t *len);
+
 /* ---- Logging ---- */
 
 typedef enum md_log_level { MD_LOG_DEBUG, MD_LOG_INFO, MD_LOG_WARN, MD_LOG_ERROR } md_log_level;
@@ -103,7 +139,7 @@ void md_log_set_file(FILE *f);
 /* X(name, type, default, help). The table gives the struct, defaults, `--limit name=value`
  * parsing and the help text, so a new limit is one line. */
 #define MD_LIMITS_MAP(X)                                                                           \
-    X(max_file_bytes, uint64_t, 512ull << 20, "largest mesh or texture file, bytes")              \
+    X(max_file_bytes, uint64_t, 512ull << 20, "largest mesh or texture file, bytes")               \
     X(max_vertices, uint64_t, 4000000, "most vertices (positions) in one mesh")                    \
     X(max_triangles, uint64_t, 8000000, "most triangles in one mesh after triangulation")          \
     X(max_uvs, uint64_t, 8000000, "most texture coordinates in one mesh")                          \

@@ -3,7 +3,7 @@
  * reads, atomic writes (temp file + rename) and mkdir -p. Thread-safe; errors name the path.
  */
 #define _GNU_SOURCE
-#include "md.h"
+#include "base/md.h"
 
 #include <errno.h>
 #include <fcntl.h>

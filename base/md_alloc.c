@@ -3,7 +3,7 @@
  * that overflow checks on n * size live in one place (and a cap or accounting could be added in
  * one place). Thread-safe: it only wraps libc.
  */
-#include "md.h"
+#include "base/md.h"
 
 #include <stdlib.h>
 #include <string.h>

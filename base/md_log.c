@@ -2,7 +2,7 @@
  * md_log.c — process-wide logging. One mutex serialises lines so that frames finishing on
  * several worker threads never interleave their messages. The file sink is borrowed.
  */
-#include "md.h"
+#include "base/md.h"
 
 #include <pthread.h>
 #include <string.h>

@@ -1,0 +1,159 @@
+/*
+ * spec.h — a job's spec: what the client asked for (kind, frames, size, samples, camera,
+ * background, PNG level, views, label, outputs) from CLI flags or the api's spec JSON, with the
+ * setters that parse user text, its JSON form, and the names a job's files get. Implemented in
+ * jobs/spec.c (names too), jobs/spec_json.c and jobs/render.c (view count).
+ *
+ * The api includes this header and jobs/queue.h, never job.h: the spec's cameras and analysis
+ * options come from gpu/camera.h and analysis/options.h, value types without the engine or
+ * analysis API. Ownership: a job_spec owns its weights and views (job_spec_free).
+ */
+#ifndef JOBS_SPEC_H
+#define JOBS_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "analysis/options.h"
+#include "base/md.h"
+#include "gpu/camera.h"
+
+typedef enum job_camera_mode {
+    JOB_CAMERA_AUTO,     /* framed on the union of both meshes' bounds, fov/ortho kept */
+    JOB_CAMERA_EXPLICIT, /* eye/target/up as given; near/far fitted to the meshes */
+} job_camera_mode;
+
+typedef enum job_kind {
+    JOB_KIND_MORPH,  /* source and target, frames at weights */
+    JOB_KIND_RENDER, /* one mesh, one frame per view */
+} job_kind;
+
+/* A camera as the client gave it, before it meets the meshes' bounds. */
+typedef struct job_view {
+    eng_camera camera; /* with JOB_CAMERA_AUTO only fov/orthographic/height count */
+    job_camera_mode camera_mode;
+    int ortho_auto; /* orthographic with a height fitted to the meshes */
+} job_view;
+
+typedef enum job_views_mode {
+    JOB_VIEWS_TURNTABLE, /* turntable_count views orbiting the mesh around +Y */
+    JOB_VIEWS_CAMERAS,   /* the cameras in views[] */
+} job_views_mode;
+
+#define JOB_LABEL_MAX 200 /* bytes of UTF-8 */
+
+/* What a job produces besides manifest.json and session.log (DESIGN.md §6). Frames are always
+ * produced: a set without them gets them added. Render jobs produce frames only. */
+enum {
+    JOB_OUT_FRAMES = 1u << 0,   /* frames/NNNN_....png */
+    JOB_OUT_HEATMAPS = 1u << 1, /* shape_displacement_components.png, texture_difference_*.png */
+    JOB_OUT_CSV = 1u << 2,      /* statistics, vertex_displacements, texture_differences, frames */
+    JOB_OUT_MESHES = 1u << 3,   /* meshes/<frame>.{obj,mtl,png | glb | fbx} */
+    JOB_OUT_VIDEO = 1u << 4,    /* animation.mp4 */
+};
+#define JOB_OUTPUTS_MINIMAL (JOB_OUT_FRAMES | JOB_OUT_HEATMAPS) /* the default of a morph job */
+#define JOB_OUTPUTS_ALL                                                                            \
+    (JOB_OUT_FRAMES | JOB_OUT_HEATMAPS | JOB_OUT_CSV | JOB_OUT_MESHES | JOB_OUT_VIDEO)
+#define JOB_OUTPUT_KINDS 5
+#define JOB_FPS_MAX 120
+
+typedef struct job_spec {
+    job_kind kind;
+    uint32_t frame_count; /* frames evenly spaced from 0 to 1 (ignored when weights given) */
+    float *weights;       /* owned; explicit weights, or NULL */
+    uint32_t weight_count;
+    int weights_given; /* weights came from the client (not filled from frame_count) */
+    int width, height;
+    int samples;
+    eng_camera camera;
+    job_camera_mode camera_mode;
+    int ortho_auto; /* orthographic with a height fitted to the meshes */
+    uint8_t background[3];
+    int png_level;
+    char label[JOB_LABEL_MAX + 1]; /* free text from the client, "" by default */
+    /* Render jobs. A turntable takes fov and projection from camera; listed views start from
+     * camera and override what they name. */
+    job_views_mode views_mode;
+    uint32_t turntable_count;      /* JOB_VIEWS_TURNTABLE: 1..max_views */
+    float turntable_elevation_deg; /* above the horizontal plane, (-90, 90) */
+    job_view *views;               /* owned; JOB_VIEWS_CAMERAS */
+    uint32_t view_count;
+    /* Outputs (morph jobs; a render job has JOB_OUT_FRAMES and the defaults below). */
+    unsigned outputs;            /* JOB_OUT_* bits, always with JOB_OUT_FRAMES */
+    ana_align align;             /* B onto A before the displacement (none) */
+    ana_scale heatmap_scale;     /* auto, or MIN:MAX for every heatmap panel (ana_scale_range) */
+    ana_mesh_format mesh_format; /* per-frame meshes (obj) */
+    int fps;                     /* animation.mp4, 1..JOB_FPS_MAX (30) */
+    ana_video_loop loop;         /* once (source -> target) or pingpong */
+} job_spec;
+
+/* Defaults: a morph job, 41 frames, 512x512, 4 samples, auto camera with fov 30, white, PNG
+ * level 1, no label; views (render jobs): a turntable of one view, i.e. the front; outputs
+ * frames and heatmaps, no alignment, auto heatmap scale, OBJ meshes, 30 fps, played once. */
+void job_spec_init(job_spec *spec);
+void job_spec_free(job_spec *spec); /* frees what init/setters allocated; the struct stays */
+
+/* Setters that parse user text and say exactly what is wrong. */
+int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
+int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
+int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
+int job_spec_set_samples(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
+int job_spec_set_camera(job_spec *spec, const char *text, md_error *err);
+int job_spec_set_ortho(job_spec *spec, const char *text, md_error *err);      /* height or "auto" */
+int job_spec_set_background(job_spec *spec, const char *text, md_error *err); /* RRGGBB */
+int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err);
+/* "frames,heatmaps,csv,meshes,video" (any subset, comma-separated), "minimal" or "all"/"full". */
+int job_spec_set_outputs(job_spec *spec, const char *text, md_error *err);
+int job_spec_set_align(job_spec *spec, const char *text, md_error *err); /* none|rigid|similarity */
+int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err); /* auto|MIN:MAX */
+int job_spec_set_mesh_format(job_spec *spec, const char *text, md_error *err);   /* obj|glb|fbx */
+int job_spec_set_fps(job_spec *spec, const char *text, md_error *err);           /* 1..120 */
+int job_spec_set_loop(job_spec *spec, const char *text, md_error *err);          /* once|pingpong */
+
+/* Output names: "frames", "heatmaps", "csv", "meshes", "video" for one JOB_OUT_* bit; NULL for
+ * anything else. */
+const char *job_output_name(unsigned bit);
+/* Parses an output list like job_spec_set_outputs (without the option's name in messages);
+ * the result always has JOB_OUT_FRAMES. */
+int job_outputs_parse(const char *text, unsigned *out, md_error *err);
+/* "frames,heatmaps": the set's names in the order above, into out. */
+void job_outputs_format(unsigned outputs, char *out, size_t cap);
+const char *job_loop_name(ana_video_loop loop); /* "once", "pingpong" */
+
+/* Fills weights from frame_count when none were given. Idempotent. */
+int job_spec_finalize(job_spec *spec, md_error *err);
+/* Weight of frame i (after finalize). */
+float job_spec_weight(const job_spec *spec, uint32_t i);
+uint32_t job_spec_frame_total(const job_spec *spec);
+/* Number of views, so of eng_jobs and frames, of a render job (0 for a morph job; the views are
+ * built by job_build_render, jobs/render.c). */
+uint32_t job_spec_view_count(const job_spec *spec);
+
+/* ---- Spec JSON (jobs/spec_json.c) ---- */
+
+/* Applies a client's spec JSON object (docs/server.md, "Spec") onto spec, whose defaults
+ * job_spec_init set. Every field is optional. Errors are MD_EINVAL with a detail naming the
+ * field and what was wrong ("spec.width: must be an integer from 1 to 8192, got 9000");
+ * unknown fields are rejected by name. Limits come from lim, checked by the same code as the
+ * CLI setters. obj is borrowed. On error spec is left as it was. */
+int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err);
+/* The normalised spec with every default filled in, as the api returns it and the worker reads
+ * it back: job_spec_from_json(job_spec_to_json(s)) gives s again. New reference; NULL when
+ * out of memory. */
+json_t *job_spec_to_json(const job_spec *spec);
+
+/* ---- Names ---- */
+
+/* "0007_faceA-0825_faceB-0175.png": frame index, each mesh's name and its share in permille,
+ * so names sort in playing order. stems are sanitised to [A-Za-z0-9._]. */
+int job_frame_name(uint32_t index, float weight, const char *source_stem, const char *target_stem,
+                   char *out, size_t cap);
+/* The file name of path without folder and extension, sanitised ("ict_face_identity_A"). */
+void job_path_stem(const char *path, char *out, size_t cap);
+/* "0003_head-view.png": view index and the mesh's stem (sanitised like job_path_stem), so names
+ * sort in view order. MD_EINVAL when it does not fit in cap. */
+int job_view_name(uint32_t index, const char *stem, char *out, size_t cap);
+
+#endif
