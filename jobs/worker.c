@@ -88,6 +88,7 @@ wk_job *wk_job_new(void)
     atomic_init(&j->cancel, 0);
     atomic_init(&j->frames_done, 0);
     pthread_mutex_init(&j->log_lock, NULL);
+    md_buf_init(&j->log, WK_LOG_MAX);
     return j;
 }
 
@@ -99,28 +100,15 @@ void wk_job_free(wk_job *j)
     job_inputs_free(j->inputs);
     md_free(j->spec_text);
     md_free(j->inputs_text);
-    md_free(j->log);
+    md_buf_free(&j->log);
     pthread_mutex_destroy(&j->log_lock);
     md_free(j);
 }
 
+/* The cap keeps a chatty job from growing without bound: past it, lines are dropped. */
 static void log_append(wk_job *j, const char *line, size_t len)
 {
-    if (j->log_len + len > WK_LOG_MAX)
-        return; /* the cap keeps a chatty job from growing without bound */
-    if (j->log_len + len + 1 > j->log_cap) {
-        size_t cap = j->log_cap ? j->log_cap : 4096;
-        while (cap < j->log_len + len + 1)
-            cap *= 2;
-        char *grown = md_realloc_array(j->log, cap, 1);
-        if (grown == NULL)
-            return;
-        j->log = grown;
-        j->log_cap = cap;
-    }
-    memcpy(j->log + j->log_len, line, len);
-    j->log_len += len;
-    j->log[j->log_len] = '\0';
+    (void)md_buf_append(&j->log, line, len);
 }
 
 static void job_vlog(wk_job *j, md_log_level level, const char *fmt, va_list ap)

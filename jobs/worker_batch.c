@@ -267,8 +267,8 @@ static void finish_job(wk *w, job_pipe *p, uint32_t i, wk_job *j)
                jr_status_name(status), atomic_load(&j->frames_done), t.frame_total,
                (unsigned long long)t.bytes, md_now() - j->start_mono);
     pthread_mutex_lock(&j->log_lock);
-    char *log = j->log ? md_strndup(j->log, j->log_len) : md_strdup("");
-    size_t log_len = j->log ? j->log_len : 0;
+    char *log = j->log.data ? md_strndup(j->log.data, j->log.len) : md_strdup("");
+    size_t log_len = j->log.data ? j->log.len : 0;
     pthread_mutex_unlock(&j->log_lock);
     if (log != NULL)
         put_artifact(w, j, artifacts, "session.log", "text/plain; charset=utf-8", log, log_len);

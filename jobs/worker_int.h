@@ -93,8 +93,7 @@ typedef struct wk_job {
     atomic_uint frames_done; /* frames stored (the pipeline's frame_stored hook) */
 
     pthread_mutex_t log_lock; /* guards log */
-    char *log;
-    size_t log_len, log_cap;
+    md_buf log;               /* session.log, at most WK_LOG_MAX bytes (later lines dropped) */
 } wk_job;
 
 wk_job *wk_job_new(void);
