@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "jobs/pipeline.h"
+#include "jobs/record.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -57,7 +58,7 @@ typedef struct pipe_job {
 
 static void frame_artifact_name(const job_pipe_frame *f, char out[FRAME_ARTIFACT_MAX])
 {
-    snprintf(out, FRAME_ARTIFACT_MAX, "frames/%s", f->name);
+    jr_frame_artifact_name(out, FRAME_ARTIFACT_MAX, f->name);
 }
 
 /* Which job and which frame slot each engine job of the batch delivers to. */

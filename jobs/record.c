@@ -233,11 +233,6 @@ int jr_key_input(char *out, size_t cap, const char *id, jr_input in)
     return key_fmt(out, cap, "jobs/%s/inputs/%s.mdm", id, jr_input_name(in));
 }
 
-int jr_key_frame(char *out, size_t cap, const char *id, const char *frame_name)
-{
-    return key_fmt(out, cap, "jobs/%s/frames/%s", id, frame_name);
-}
-
 int jr_key_artifact(char *out, size_t cap, const char *id, const char *name)
 {
     return key_fmt(out, cap, "jobs/%s/%s", id, name);

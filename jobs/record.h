@@ -145,7 +145,6 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err);
 int jr_key_job_prefix(char *out, size_t cap, const char *id);         /* jobs/{id}/ */
 int jr_key_frames_prefix(char *out, size_t cap, const char *id);      /* jobs/{id}/frames/ */
 int jr_key_input(char *out, size_t cap, const char *id, jr_input in); /* jobs/{id}/inputs/x.mdm */
-int jr_key_frame(char *out, size_t cap, const char *id, const char *frame_name);
 int jr_key_artifact(char *out, size_t cap, const char *id, const char *name); /* jobs/{id}/name */
 /* The artifact name of a frame ("frames/<name>"), as artifacts lists and manifests give it. */
 int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name);

@@ -60,11 +60,11 @@ static void test_keys(void)
     CHECK_INT(0, jr_key_input(k, sizeof k, id, JR_IN_TARGET));
     check_str("jobs/0123456789abcdef0123456789abcdef/inputs/target.mdm", k);
     char big[256];
-    CHECK_INT(0, jr_key_frame(big, sizeof big, id, "0000_a-1000_b-0000.png"));
+    CHECK_INT(0, jr_key_artifact(big, sizeof big, id, "frames/0000_a-1000_b-0000.png"));
     check_str("jobs/0123456789abcdef0123456789abcdef/frames/0000_a-1000_b-0000.png", big);
     CHECK_INT(0, jr_key_artifact(big, sizeof big, id, "manifest.json"));
     check_str("jobs/0123456789abcdef0123456789abcdef/manifest.json", big);
-    CHECK_INT(MD_EINVAL, jr_key_frame(k, sizeof k, id, "0000_a-1000_b-0000.png"));
+    CHECK_INT(MD_EINVAL, jr_key_artifact(k, sizeof k, id, "frames/0000_a-1000_b-0000.png"));
     CHECK_INT(0, jr_frame_artifact_name(k, sizeof k, "0001_x.png"));
     check_str("frames/0001_x.png", k);
     CHECK_INT(0, jr_job_key(big, sizeof big, "morphd:", id));
