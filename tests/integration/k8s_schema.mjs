@@ -256,10 +256,10 @@ for (const o of [...byKind('HorizontalPodAutoscaler'), ...byKind('ScaledObject')
     const ref = o.spec?.scaleTargetRef;
     if (!find(ref?.kind || 'Deployment', ref?.name)) fail(file, `${o.kind}/${o.metadata.name}: scales ${ref?.kind} ${ref?.name}, which no file defines`);
 }
+// The parameters the KEDA docs list for the redis-streams scaler (2.11 and later).
 const REDIS_STREAMS_KEYS = new Set(['address', 'addressFromEnv', 'host', 'hostFromEnv', 'port', 'portFromEnv',
     'username', 'usernameFromEnv', 'password', 'passwordFromEnv', 'databaseIndex', 'enableTLS', 'unsafeSsl',
-    'stream', 'consumerGroup', 'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount',
-    'activationStreamLength', 'activationPendingEntriesCount']);
+    'stream', 'consumerGroup', 'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount']);
 for (const o of byKind('ScaledObject')) {
     const file = docs.find((d) => d.obj === o).file;
     const target = find('Deployment', o.spec?.scaleTargetRef?.name);
@@ -272,13 +272,14 @@ for (const o of byKind('ScaledObject')) {
         if (t.type !== 'redis-streams') continue;
         for (const k of Object.keys(md)) if (k.endsWith('FromEnv') && !env.has(md[k])) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: ${k} ${md[k]} is not in ${target?.metadata?.name}'s environment`);
         // The trigger's metadata is a free-form map in the CRD: check its keys against the
-        // redis-streams scaler's documented parameters (hand-written list, KEDA 2.12+).
+        // redis-streams scaler's documented parameters (hand-written list, below).
         for (const k of Object.keys(md)) if (!REDIS_STREAMS_KEYS.has(k)) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: ${k} is not a redis-streams parameter`);
         if (!md.address && !md.addressFromEnv && !md.host) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: no Redis address`);
         const stream = `${cm?.data?.MORPHD_PREFIX ?? 'morphd:'}jobs`;
         if (md.stream !== stream) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: stream ${md.stream}, but the workers read ${stream}`);
         if (md.consumerGroup !== 'workers') fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: consumerGroup must be workers`);
-        for (const k of ['lagCount', 'pendingEntriesCount', 'streamLength', 'activationLagCount', 'activationPendingEntriesCount']) {
+        if ('lagCount' in md && !('activationLagCount' in md)) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: lagCount needs activationLagCount (KEDA docs)`);
+        for (const k of ['lagCount', 'pendingEntriesCount', 'streamLength', 'activationLagCount']) {
             if (k in md && !(typeof md[k] === 'string' && /^\d+$/.test(md[k]))) fail(file, `ScaledObject/${o.metadata.name} trigger ${t.name}: ${k} must be a quoted whole number`);
         }
     }
