@@ -15,7 +15,8 @@
 //  4. Cross-references among the files: the kustomization lists every manifest but the Secret
 //     template and only files that exist; every ConfigMap/Secret key a Deployment reads exists;
 //     Services, HPA, PDBs, ServiceMonitor and ScaledObject select or name something defined
-//     here; probe ports name a container port; the worker's grace period exceeds its --drain-s.
+//     here; probe ports name a container port; the worker's grace period exceeds its --drain-s;
+//     a Deployment that an HPA or ScaledObject scales does not set replicas.
 // Exits 0 (all good), 1 (what is wrong, file by file) or 77 (the npm packages are missing).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -260,6 +261,10 @@ for (const o of [...byKind('HorizontalPodAutoscaler'), ...byKind('ScaledObject')
 const REDIS_STREAMS_KEYS = new Set(['address', 'addressFromEnv', 'host', 'hostFromEnv', 'port', 'portFromEnv',
     'username', 'usernameFromEnv', 'password', 'passwordFromEnv', 'databaseIndex', 'enableTLS', 'unsafeSsl',
     'stream', 'consumerGroup', 'pendingEntriesCount', 'streamLength', 'lagCount', 'activationLagCount']);
+for (const o of [...byKind('HorizontalPodAutoscaler'), ...byKind('ScaledObject')]) {
+    const target = find(o.spec?.scaleTargetRef?.kind || 'Deployment', o.spec?.scaleTargetRef?.name);
+    if (target && 'replicas' in (target.spec || {})) fail(docs.find((d) => d.obj === target).file, `${target.kind}/${target.metadata.name}: sets replicas, which ${o.kind}/${o.metadata.name} owns (every apply would reset it)`);
+}
 for (const o of byKind('ScaledObject')) {
     const file = docs.find((d) => d.obj === o).file;
     const target = find('Deployment', o.spec?.scaleTargetRef?.name);
