@@ -19,9 +19,13 @@
  *
  * Semantics against storage.h:
  *  - put is one PUT: S3 replaces objects atomically.
- *  - A writer buffers the object in memory (an md_buf of at most S3_WRITER_MAX bytes) and PUTs
- *    it at commit. No multipart upload yet, so objects written through a writer are bounded by
- *    S3_WRITER_MAX (512 MiB); more is MD_ELIMIT with a message saying so.
+ *  - A writer buffers up to S3_PART_SIZE (8 MiB) in memory. An object that stays smaller is one
+ *    PUT at commit; a larger one becomes a multipart upload (CreateMultipartUpload at the first
+ *    full part, UploadPart per 8 MiB, CompleteMultipartUpload at commit, AbortMultipartUpload on
+ *    abort or failure), so memory per writer stays 8 MiB and objects may reach S3's 10,000
+ *    parts (78 GiB). Parts are invisible until the upload completes, as storage.h asks; a
+ *    process that dies mid-upload leaves parts that only a bucket lifecycle rule
+ *    (AbortIncompleteMultipartUpload) removes.
  *  - A reader remembers the ETag that HEAD gave and reads ranges with If-Match (and compares
  *    the ETag of each answer, for servers that ignore If-Match), so a replaced object is an error
  * (MD_EIO "changed since it was opened") rather than mixed bytes. Unlike the file backend, a
@@ -52,10 +56,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define S3_POOL_MAX 16                    /* idle curl handles kept per store */
-#define S3_ATTEMPTS 5                     /* tries per request, the first included */
-#define S3_XML_MAX (16u << 20)            /* a ListObjectsV2 page or error body, bytes */
-#define S3_WRITER_MAX ((size_t)512 << 20) /* an object written through a writer, bytes */
+#define S3_POOL_MAX 16                 /* idle curl handles kept per store */
+#define S3_ATTEMPTS 5                  /* tries per request, the first included */
+#define S3_XML_MAX (16u << 20)         /* a ListObjectsV2 page or error body, bytes */
+#define S3_PART_SIZE ((size_t)8 << 20) /* a multipart upload's part (S3: 5 MiB at least) */
+#define S3_PARTS_MAX 10000             /* S3's limit of parts per upload */
 #define S3_ETAG_MAX 128
 #define S3_TOKEN_MAX 4096 /* a continuation token, decoded */
 
@@ -80,8 +85,12 @@ typedef struct s3_stg {
 
 struct s3_writer {
     stg_writer base;
-    md_buf data;
-    int canceled; /* a delete_prefix covered the key; guarded by the store's lock */
+    md_buf data;      /* the part being filled, at most S3_PART_SIZE */
+    char *upload_id;  /* owned; NULL until the first full part starts a multipart upload */
+    int parts;        /* parts uploaded */
+    md_buf parts_xml; /* <Part> elements of CompleteMultipartUpload */
+    int failed;       /* a write failed: commit must not publish */
+    int canceled;     /* a delete_prefix covered the key; guarded by the store's lock */
     s3_writer *next;
     char key[STG_KEY_MAX + 1];
 };
@@ -410,7 +419,10 @@ static CURLcode call_once(s3_stg *s, s3_call *c, const char *path, const char *u
     curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
     if (strcmp(c->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-    } else if (strcmp(c->method, "PUT") == 0) {
+    } else if (strcmp(c->method, "PUT") == 0 || strcmp(c->method, "POST") == 0) {
+        /* POST too: curl's upload with the method renamed sends the body from on_upload. */
+        if (strcmp(c->method, "POST") == 0)
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
         curl_easy_setopt(h, CURLOPT_READDATA, c);
@@ -563,7 +575,8 @@ static int s3_writer_open(stg *base, const char *key, stg_writer **out, md_error
         return md_fail(err, MD_ENOMEM, "out of memory opening a writer for %s",
                        stg_key_quote(key, q, sizeof q));
     w->base.store = base;
-    md_buf_init(&w->data, S3_WRITER_MAX);
+    md_buf_init(&w->data, S3_PART_SIZE);
+    md_buf_init(&w->parts_xml, (size_t)S3_PARTS_MAX * (S3_ETAG_MAX + 64));
     snprintf(w->key, sizeof w->key, "%s", key);
     pthread_mutex_lock(&s->lock);
     w->next = s->writers;
@@ -573,27 +586,179 @@ static int s3_writer_open(stg *base, const char *key, stg_writer **out, md_error
     return 0;
 }
 
+/* The query "uploadId=ID" or "partNumber=N&uploadId=ID" (names in byte order). */
+static int upload_query(md_buf *q, int part, const char *upload_id)
+{
+    md_buf_reset(q);
+    if (part > 0)
+        md_buf_printf(q, "partNumber=%d&", part);
+    md_buf_puts(q, "uploadId=");
+    return stg_sigv4_uri_encode(q, upload_id, 0);
+}
+
+/* CreateMultipartUpload: sets w->upload_id. */
+static int upload_start(s3_writer *w, md_error *err)
+{
+    s3_stg *s = (s3_stg *)w->base.store;
+    s3_call c;
+    call_init(&c, "POST", w->key);
+    c.query = "uploads=";
+    int rc = s3_call_run(s, &c, err);
+    if (rc == 0 && c.status != 200)
+        rc = s3_status_fail(s, &c, err);
+    if (rc == 0) {
+        size_t n = 0;
+        const char *id = c.resp.data != NULL
+                             ? xml_find(c.resp.data, c.resp.data + c.resp.len, "UploadId", &n)
+                             : NULL;
+        char buf[1024];
+        if (id == NULL || n == 0 || xml_decode(id, n, buf, sizeof buf) != 0)
+            rc = md_fail(err, MD_EIO, "S3 started a multipart upload for %s without an UploadId",
+                         s->base.url);
+        else if ((w->upload_id = md_strdup(buf)) == NULL)
+            rc = md_fail(err, MD_ENOMEM, "out of memory starting an upload to %s", s->base.url);
+    }
+    md_buf_free(&c.resp);
+    return rc;
+}
+
+/* Uploads w->data as the next part and empties it. */
+static int upload_part(s3_writer *w, md_error *err)
+{
+    s3_stg *s = (s3_stg *)w->base.store;
+    char q[STG_QUOTE_CAP];
+    if (w->parts >= S3_PARTS_MAX)
+        return md_fail(err, MD_ELIMIT, "object %s for %s has more than %d parts of %zu MiB",
+                       stg_key_quote(w->key, q, sizeof q), s->base.url, S3_PARTS_MAX,
+                       S3_PART_SIZE >> 20);
+    md_buf query;
+    md_buf_init(&query, 4096);
+    int rc = upload_query(&query, w->parts + 1, w->upload_id);
+    s3_call c;
+    call_init(&c, "PUT", w->key);
+    c.query = query.data;
+    c.body = w->data.data != NULL ? w->data.data : "";
+    c.body_len = w->data.len;
+    if (rc == 0)
+        rc = s3_call_run(s, &c, err);
+    else
+        rc = md_fail(err, rc, "upload id of %s too long", s->base.url);
+    if (rc == 0 && c.status != 200)
+        rc = s3_status_fail(s, &c, err);
+    if (rc == 0 && c.etag[0] == '\0')
+        rc = md_fail(err, MD_EIO, "S3 took part %d of %s in %s without an ETag", w->parts + 1,
+                     stg_key_quote(w->key, q, sizeof q), s->base.url);
+    if (rc == 0) {
+        w->parts++;
+        md_buf_printf(&w->parts_xml, "<Part><PartNumber>%d</PartNumber><ETag>", w->parts);
+        for (const char *p = c.etag; *p != '\0'; p++) {
+            if (*p == '&')
+                md_buf_puts(&w->parts_xml, "&amp;");
+            else if (*p == '<')
+                md_buf_puts(&w->parts_xml, "&lt;");
+            else
+                md_buf_append(&w->parts_xml, p, 1);
+        }
+        md_buf_puts(&w->parts_xml, "</ETag></Part>");
+        if (w->parts_xml.err != 0)
+            rc = md_fail(err, w->parts_xml.err, "out of memory listing the parts of %s",
+                         stg_key_quote(w->key, q, sizeof q));
+        md_buf_reset(&w->data);
+    }
+    md_buf_free(&c.resp);
+    md_buf_free(&query);
+    return rc;
+}
+
+/* CompleteMultipartUpload. S3 may answer 200 and still put an <Error> in the body. */
+static int upload_complete(s3_writer *w, md_error *err)
+{
+    s3_stg *s = (s3_stg *)w->base.store;
+    md_buf query, body;
+    md_buf_init(&query, 4096);
+    md_buf_init(&body, w->parts_xml.max + 128);
+    int rc = upload_query(&query, 0, w->upload_id);
+    md_buf_puts(&body, "<CompleteMultipartUpload>");
+    md_buf_append(&body, w->parts_xml.data != NULL ? w->parts_xml.data : "", w->parts_xml.len);
+    md_buf_puts(&body, "</CompleteMultipartUpload>");
+    if (rc != 0 || body.err != 0) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory completing an upload to %s", s->base.url);
+        goto done;
+    }
+    s3_call c;
+    call_init(&c, "POST", w->key);
+    c.query = query.data;
+    c.body = body.data;
+    c.body_len = body.len;
+    rc = s3_call_run(s, &c, err);
+    if (rc == 0 && (c.status != 200 || (c.resp.data != NULL && strstr(c.resp.data, "<Error>"))))
+        rc = s3_status_fail(s, &c, err);
+    md_buf_free(&c.resp);
+done:
+    md_buf_free(&query);
+    md_buf_free(&body);
+    return rc;
+}
+
+/* AbortMultipartUpload, best effort: a failure leaves parts for the bucket's lifecycle rule. */
+static void upload_abort(s3_writer *w)
+{
+    s3_stg *s = (s3_stg *)w->base.store;
+    md_buf query;
+    md_buf_init(&query, 4096);
+    if (upload_query(&query, 0, w->upload_id) == 0) {
+        s3_call c;
+        call_init(&c, "DELETE", w->key);
+        c.query = query.data;
+        md_error ignored;
+        if (s3_call_run(s, &c, &ignored) != 0 || (c.status != 204 && c.status != 200))
+            md_log(MD_LOG_WARN, "storage %s: could not abort the multipart upload of %s",
+                   s->base.url, w->key);
+        md_buf_free(&c.resp);
+    }
+    md_buf_free(&query);
+}
+
 static int s3_writer_write(stg_writer *base, const void *data, size_t len, md_error *err)
 {
     s3_writer *w = (s3_writer *)base;
     char q[STG_QUOTE_CAP];
-    int rc = md_buf_append(&w->data, data, len);
-    if (rc == MD_ELIMIT)
-        return md_fail(err, MD_ELIMIT,
-                       "object %s for %s is larger than %zu MiB, the most the s3:// writer "
-                       "buffers (multipart upload is not implemented)",
-                       stg_key_quote(w->key, q, sizeof q), base->store->url, S3_WRITER_MAX >> 20);
-    if (rc != 0)
-        return md_fail(err, rc, "out of memory buffering object %s for %s",
+    if (w->failed)
+        return md_fail(err, MD_EIO, "writer for %s in %s already failed",
                        stg_key_quote(w->key, q, sizeof q), base->store->url);
+    const char *p = data;
+    while (len > 0) {
+        size_t room = S3_PART_SIZE - w->data.len;
+        size_t n = len < room ? len : room;
+        if (md_buf_append(&w->data, p, n) != 0) {
+            w->failed = 1;
+            return md_fail(err, w->data.err, "out of memory buffering object %s for %s",
+                           stg_key_quote(w->key, q, sizeof q), base->store->url);
+        }
+        p += n;
+        len -= n;
+        if (w->data.len == S3_PART_SIZE) {
+            int rc = w->upload_id == NULL ? upload_start(w, err) : 0;
+            if (rc == 0)
+                rc = upload_part(w, err);
+            if (rc != 0) {
+                w->failed = 1;
+                return rc;
+            }
+        }
+    }
     return 0;
 }
 
 static void s3_writer_abort(stg_writer *base)
 {
     s3_writer *w = (s3_writer *)base;
+    if (w->upload_id != NULL)
+        upload_abort(w);
     writer_unlink(w);
     md_buf_free(&w->data);
+    md_buf_free(&w->parts_xml);
+    md_free(w->upload_id);
     md_free(w);
 }
 
@@ -606,16 +771,26 @@ static int s3_writer_commit(stg_writer *base, md_error *err)
     pthread_mutex_lock(&s->lock);
     int canceled = w->canceled;
     pthread_mutex_unlock(&s->lock);
-    if (w->data.err != 0)
-        rc = md_fail(err, w->data.err, "not committing %s in %s: an earlier write failed",
+    if (w->failed)
+        rc = md_fail(err, MD_EIO, "not committing %s in %s: an earlier write failed",
                      stg_key_quote(w->key, q, sizeof q), s->base.url);
     else if (canceled)
         rc = md_fail(err, MD_EIO,
                      "cannot store %s in %s: its prefix was deleted while it was written",
                      stg_key_quote(w->key, q, sizeof q), s->base.url);
-    else
+    else if (w->upload_id == NULL)
         rc =
             s3_put(base->store, w->key, w->data.data != NULL ? w->data.data : "", w->data.len, err);
+    else {
+        if (w->data.len > 0)
+            rc = upload_part(w, err);
+        if (rc == 0)
+            rc = upload_complete(w, err);
+        if (rc == 0) {
+            md_free(w->upload_id); /* completed: nothing for abort to cancel */
+            w->upload_id = NULL;
+        }
+    }
     s3_writer_abort(base);
     return rc;
 }

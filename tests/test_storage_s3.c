@@ -6,7 +6,8 @@
  * signature: test_sigv4 holds sigv4.c to AWS's published examples). The behaviour checks are those
  * the file backend passes in test_storage.c: round trips, absent objects, listing in byte order and
  * by prefix (over several ListObjectsV2 pages: MORPHD_S3_LIST_PAGE=3), delete and delete_prefix,
- * writers (invisible until commit, abort, a prefix delete failing the commit), positional reads,
+ * writers (invisible until commit, abort, a prefix delete failing the commit; multipart uploads
+ * past 8 MiB), positional reads,
  * a replaced object under an open reader, many threads putting at once, the readiness probe,
  * and wrong credentials. Exits 77 (skipped) when node or s3rver is absent.
  */
@@ -324,6 +325,66 @@ static void test_writer(stg *s)
     CHECK_OK(stg_delete(s, "w/big", &err), &err);
 }
 
+/* Objects past 8 MiB go up as multipart uploads: 20 MiB and a bit, read back across the part
+ * boundaries; an aborted and a canceled multipart writer leave nothing. */
+static uint8_t pattern(uint64_t i)
+{
+    return (uint8_t)((i * 2654435761u) >> 13);
+}
+
+static void test_multipart(stg *s)
+{
+    md_error err;
+    const size_t chunk = (1u << 20) + 7, total = (20u << 20) + 123;
+    uint8_t *buf = md_malloc(chunk);
+    stg_writer *w = NULL;
+    CHECK_OK(stg_writer_open(s, "mp/big", &w, &err), &err);
+    for (size_t off = 0; off < total && w != NULL;) {
+        size_t n = total - off < chunk ? total - off : chunk;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = pattern(off + i);
+        CHECK_OK(stg_writer_write(w, buf, n, &err), &err);
+        off += n;
+    }
+    uint64_t size = 0;
+    CHECK_INT(MD_ENOENT, stg_head(s, "mp/big", &size, &err)); /* invisible until commit */
+    CHECK_OK(stg_writer_commit(w, &err), &err);
+    CHECK_OK(stg_head(s, "mp/big", &size, &err), &err);
+    CHECK_INT(total, size);
+    stg_reader *r = NULL;
+    CHECK_OK(stg_reader_open(s, "mp/big", &r, &err), &err);
+    const uint64_t offsets[] = {0, (8u << 20) - 100, (16u << 20) - 5, total - 50};
+    for (size_t k = 0; r != NULL && k < sizeof offsets / sizeof *offsets; k++) {
+        int64_t n = stg_reader_read(r, offsets[k], buf, 200, &err);
+        int64_t want = total - offsets[k] < 200 ? (int64_t)(total - offsets[k]) : 200;
+        CHECK_INT(want, n);
+        int same = 1;
+        for (int64_t i = 0; i < n && i < want; i++)
+            same &= buf[i] == pattern(offsets[k] + (uint64_t)i);
+        if (!same)
+            fprintf(stderr, "bytes at %llu differ from what was written\n",
+                    (unsigned long long)offsets[k]);
+        CHECK(same);
+    }
+    stg_reader_close(r);
+
+    /* Aborted after a part went up; and a prefix delete during a multipart write. */
+    memset(buf, 'a', chunk);
+    CHECK_OK(stg_writer_open(s, "mp/aborted", &w, &err), &err);
+    for (int i = 0; i < 9; i++)
+        CHECK_OK(stg_writer_write(w, buf, chunk, &err), &err);
+    stg_writer_abort(w);
+    CHECK_INT(MD_ENOENT, stg_head(s, "mp/aborted", &size, &err));
+    CHECK_OK(stg_writer_open(s, "mp/late", &w, &err), &err);
+    for (int i = 0; i < 9; i++)
+        CHECK_OK(stg_writer_write(w, buf, chunk, &err), &err);
+    CHECK_OK(stg_delete_prefix(s, "mp/", &err), &err);
+    CHECK(stg_writer_commit(w, &err) < 0);
+    CHECK_INT(MD_ENOENT, stg_head(s, "mp/late", &size, &err));
+    CHECK_INT(MD_ENOENT, stg_head(s, "mp/big", &size, &err));
+    md_free(buf);
+}
+
 static void test_reader(stg *s)
 {
     md_error err;
@@ -416,7 +477,6 @@ static void test_prefixes_and_probe(stg *s)
     md_error err;
     /* Another store on the same bucket under another prefix sees nothing of this one. */
     put_text(s, "shared", "mine");
-    char url[128];
     stg *other = open_store("s3://" BUCKET "/other");
     listing l = list_of(other, "");
     CHECK_INT(0, l.count);
@@ -448,7 +508,6 @@ static void test_prefixes_and_probe(stg *s)
     CHECK_MSG(&err, "check AWS_ACCESS_KEY_ID");
     stg_free(bad);
     setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    (void)url;
 }
 
 static void test_unreachable(void)
@@ -484,6 +543,7 @@ int main(void)
     test_list(s);
     test_writer(s);
     test_reader(s);
+    test_multipart(s);
     test_threads(s);
     test_prefixes_and_probe(s);
     stg_free(s);
