@@ -27,15 +27,16 @@
  *    process that dies mid-upload leaves parts that only a bucket lifecycle rule
  *    (AbortIncompleteMultipartUpload) removes.
  *  - A reader remembers the ETag that HEAD gave and reads ranges with If-Match (and compares
- *    the ETag of each answer, for servers that ignore If-Match), so a replaced object is an error
- * (MD_EIO "changed since it was opened") rather than mixed bytes. Unlike the file backend, a
- * deleted object cannot be read on through an open reader.
+ *    the ETag of each answer, for servers that ignore If-Match), so a replaced object is an
+ *    error (MD_EIO "changed since it was opened") rather than mixed bytes. Unlike the file
+ *    backend, a deleted object cannot be read on through an open reader.
  *  - list and delete_prefix use ListObjectsV2 pages (continuation tokens) and gather every key
  *    before calling back or deleting. Keys that are not valid storage keys (written by someone
  *    else) are skipped.
  *  - delete_prefix makes the commit of this process's open writers under the prefix fail, as the
  *    file backend does; writers of other processes cannot be reached (their commit succeeds).
- *  - sweep_partial is NULL: an uncommitted writer leaves nothing in the bucket.
+ *  - sweep_partial is NULL: an uncommitted writer leaves no object in the bucket (at most the
+ *    invisible parts of a multipart upload, see above).
  *
  * The XML answers are parsed here by bounded substring search (a page is at most S3_XML_MAX
  * bytes): ListObjectsV2's Contents/Key/Size, IsTruncated, NextContinuationToken and the
