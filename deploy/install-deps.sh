@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
           libassimp-dev zlib1g-dev libcurl4-openssl-dev libuv1-dev libmicrohttpd-dev
-          libhiredis-dev nettle-dev  # nettle: SHA-256 of submissions (Idempotency-Key)
+          libhiredis-dev nettle-dev  # nettle: SHA-256 (Idempotency-Key, S3 SigV4)
           libcairo2-dev fonts-dejavu-core  # heatmap figures: cairo draws, DejaVu Sans labels
           redis-server curl)  # `make run` starts a redis-server and polls /readyz with curl
 # analysis/: animation.mp4 through libavcodec (with libx264), libavformat and libswscale

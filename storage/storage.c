@@ -139,20 +139,62 @@ static size_t scheme_len(const char *url)
     return strncmp(url + i, "://", 3) == 0 ? i : 0;
 }
 
+/* "s3://BUCKET[/PREFIX]": checks the bucket name (S3's rules: 3-63 of a-z 0-9 . -, a letter
+ * or digit at both ends) and the prefix (the key rules), and opens the s3 backend. */
+static int open_s3(const char *url, stg **out, md_error *err)
+{
+    const char *b = url + 5;
+    size_t blen = strcspn(b, "/");
+    int ok = blen >= 3 && blen <= 63 && isalnum((unsigned char)b[0]) &&
+             isalnum((unsigned char)b[blen - 1]);
+    for (size_t i = 0; ok && i < blen; i++)
+        ok = islower((unsigned char)b[i]) || isdigit((unsigned char)b[i]) || b[i] == '.' ||
+             b[i] == '-';
+    if (!ok)
+        return md_fail(err, MD_EINVAL,
+                       "storage URL %.200s: '%.*s' is not an S3 bucket name (3 to 63 of a-z "
+                       "0-9 . -); write s3://BUCKET[/PREFIX]",
+                       url, (int)(blen > 63 ? 63 : blen), b);
+    char bucket[64];
+    memcpy(bucket, b, blen);
+    bucket[blen] = '\0';
+    char prefix[STG_KEY_MAX + 2] = "";
+    const char *p = b[blen] == '/' ? b + blen + 1 : b + blen;
+    size_t plen = strnlen(p, STG_KEY_MAX + 2);
+    while (plen > 0 && p[plen - 1] == '/')
+        plen--;
+    if (plen > STG_KEY_MAX)
+        return md_fail(err, MD_EINVAL, "storage URL %.200s: the prefix is longer than %d bytes",
+                       url, STG_KEY_MAX);
+    memcpy(prefix, p, plen);
+    prefix[plen] = '\0';
+    if (plen > 0) {
+        md_error kerr;
+        if (stg_key_check(prefix, &kerr) != 0)
+            return md_fail(err, MD_EINVAL, "storage URL %.200s: bad prefix: %s", url, kerr.msg);
+    }
+    char norm[STG_KEY_MAX + 80];
+    snprintf(norm, sizeof norm, "s3://%s%s%s", bucket, plen > 0 ? "/" : "", prefix);
+    return stg_s3_open(bucket, prefix, norm, out, err);
+}
+
 int stg_open(const char *url, stg **out, md_error *err)
 {
     if (out == NULL)
         return md_fail(err, MD_EINVAL, "stg_open: no output pointer");
     *out = NULL;
     if (url == NULL || url[0] == '\0')
-        return md_fail(err, MD_EINVAL, "empty storage URL; use file:///abs/dir");
+        return md_fail(err, MD_EINVAL,
+                       "empty storage URL; use file:///abs/dir or s3://BUCKET[/PREFIX]");
     const char *path = url;
     size_t sl = scheme_len(url);
+    if (sl == 2 && strncmp(url, "s3", 2) == 0)
+        return open_s3(url, out, err);
     if (sl > 0) {
         if (sl != 4 || strncasecmp(url, "file", 4) != 0)
             return md_fail(err, MD_EINVAL,
                            "unsupported storage URL scheme '%.*s' in %.200s; this build "
-                           "supports file:///abs/dir",
+                           "supports file:///abs/dir and s3://BUCKET[/PREFIX]",
                            (int)sl, url, url);
         path = url + 7;
         if (path[0] != '/')

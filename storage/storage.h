@@ -3,9 +3,10 @@
  * "jobs/3f2a…/frames/0000_a-1000_b-0000.png". The api puts a job's canonical inputs here, the
  * worker reads them and streams frames back, and both delete a job's objects with one prefix.
  *
- * Backends: "file:///abs/dir" (objects are files under the folder; the embedded default). The
- * API follows S3 semantics (flat keys, whole-object atomic replace, prefix listing in byte
- * order), so an s3:// backend can slot in behind the same functions.
+ * Backends: "file:///abs/dir" (objects are files under the folder; the embedded default) and
+ * "s3://BUCKET[/PREFIX]" (s3.c: S3 or a server speaking its API, over libcurl with Signature
+ * V4). The API follows S3 semantics (flat keys, whole-object atomic replace, prefix listing in
+ * byte order); where s3:// differs (readers of replaced objects, writer size) s3.c says so.
  *
  * Errors: every int function returns 0 or a negative MD_E* code and fills err (NULL ok) with a
  * sentence naming the key and the store. Absent objects are MD_ENOENT, bad keys MD_EINVAL.
@@ -30,9 +31,11 @@ typedef struct stg_writer stg_writer; /* an object being written; invisible unti
 
 /* ---- Stores ---- */
 
-/* "file:///abs/dir" (the folder is created if missing, like mkdir -p) or a plain path (relative
- * paths are made absolute against the working directory). Other schemes are MD_EINVAL
- * "unsupported storage URL scheme ...". url is borrowed; *out is the caller's to stg_free. */
+/* "file:///abs/dir" (the folder is created if missing, like mkdir -p), a plain path (relative
+ * paths are made absolute against the working directory), or "s3://BUCKET[/PREFIX]" (reads
+ * MORPHD_S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION;
+ * sends nothing until the first call). Other schemes are MD_EINVAL "unsupported storage URL
+ * scheme ...". url is borrowed; *out is the caller's to stg_free. */
 int stg_open(const char *url, stg **out, md_error *err);
 void stg_free(stg *s); /* NULL ok */
 /* The normalised URL ("file:///abs/dir"); owned by s. */

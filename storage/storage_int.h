@@ -58,4 +58,9 @@ const char *stg_key_quote(const char *key, char *buf, size_t cap);
  * the normalised URL. Both borrowed. */
 int stg_file_open(const char *root, const char *url, stg **out, md_error *err);
 
+/* s3:// backend (s3.c). bucket is a valid bucket name, prefix "" or a valid key (no trailing
+ * '/'), url the normalised URL; all borrowed. Reads MORPHD_S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION from the environment. */
+int stg_s3_open(const char *bucket, const char *prefix, const char *url, stg **out, md_error *err);
+
 #endif

@@ -179,9 +179,32 @@ static void test_open(void)
     stg_free(s);
     s = NULL;
 
+    /* s3:// URLs are checked before anything is sent (test_storage_s3 talks to a server). */
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
     CHECK_INT(MD_EINVAL, stg_open("s3://bucket/prefix", &s, &err));
-    CHECK_MSG(&err, "unsupported storage URL scheme 's3'");
+    CHECK_MSG(&err, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY not set");
     CHECK(s == NULL);
+    setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", 1);
+    CHECK_INT(MD_EINVAL, stg_open("s3://bucket", &s, &err));
+    CHECK_MSG(&err, "AWS_SECRET_ACCESS_KEY not set");
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", 1);
+    setenv("MORPHD_S3_ENDPOINT", "127.0.0.1:4568", 1);
+    CHECK_INT(MD_EINVAL, stg_open("s3://bucket", &s, &err));
+    CHECK_MSG(&err, "MORPHD_S3_ENDPOINT '127.0.0.1:4568' must start with http://");
+    setenv("MORPHD_S3_ENDPOINT", "http://127.0.0.1:4568/", 1);
+    CHECK_OK(stg_open("s3://bucket/jobs/x/", &s, &err), &err);
+    CHECK(s != NULL && strcmp(stg_url(s), "s3://bucket/jobs/x") == 0);
+    stg_free(s);
+    s = NULL;
+    CHECK_INT(MD_EINVAL, stg_open("s3://Bucket_1/x", &s, &err));
+    CHECK_MSG(&err, "is not an S3 bucket name");
+    CHECK_INT(MD_EINVAL, stg_open("s3://bucket/../x", &s, &err));
+    CHECK_MSG(&err, "bad prefix");
+    CHECK(s == NULL);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("MORPHD_S3_ENDPOINT");
     CHECK_INT(MD_EINVAL, stg_open("http://example.com/x", &s, &err));
     CHECK_MSG(&err, "unsupported storage URL scheme 'http'");
     CHECK_INT(MD_EINVAL, stg_open("file://relative/dir", &s, &err));
