@@ -21,6 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { contract } from './contract.mjs';
 import { parsePrometheus } from './prom.mjs';
 
@@ -33,6 +34,10 @@ export class Failure extends Error {}
 
 const children = new Set(); // live Proc objects
 const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
+// MORPHD_TEST_STORAGE=s3: apis and workers started without an explicit storage URL use s3://
+// on an s3rver (npm) that the test starts, so the same tests run on both backends.
+const STORAGE_KIND = process.env.MORPHD_TEST_STORAGE === 's3' ? 's3' : 'file';
+export const S3RVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules', 's3rver', 'bin', 's3rver.js');
 export const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
 
 // ---- Small utilities ----
@@ -48,6 +53,17 @@ export function which(cmd) {
         }
     }
     return null;
+}
+
+export function portOpen(port) {
+    return new Promise((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('connect', () => {
+            s.destroy();
+            resolve(true);
+        });
+        s.on('error', () => resolve(false));
+    });
 }
 
 export function freePort() {
@@ -391,10 +407,46 @@ export class Test {
         return false;
     }
 
+    // Starts an s3rver (once per test) with one bucket; returns {port, env, url}: env holds
+    // what morphd needs to reach it (MORPHD_S3_ENDPOINT, AWS_*), url is s3://BUCKET.
+    async startS3({ bucket = 'morphd-test' } = {}) {
+        if (this.s3) return this.s3;
+        if (!fs.existsSync(S3RVER)) this.skip(`s3rver is not installed (${S3RVER}); run npm ci in tests/integration`);
+        const dataDir = this.mkdir('s3rver');
+        for (let attempt = 0; attempt < 3; attempt++) {
+            const port = await freePort();
+            // s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
+            const proc = this.spawn(`s3rver-${port}`, process.execPath, ['--openssl-legacy-provider', S3RVER, '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', bucket], { mayDie: true });
+            const deadline = Date.now() + 20000;
+            while (Date.now() < deadline && proc.alive) {
+                if (await portOpen(port)) {
+                    proc.mayDie = false;
+                    const env = { MORPHD_S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+                    this.s3 = { port, env, url: `s3://${bucket}`, proc, dataDir };
+                    return this.s3;
+                }
+                await sleep(100);
+            }
+            if (proc.alive) proc.kill('SIGKILL');
+        }
+        throw new Failure('s3rver did not start');
+    }
+
+    // A test that looks into the file store itself skips on the s3 run.
+    requireFileStorage(why) {
+        if (STORAGE_KIND === 's3') this.skip(`MORPHD_TEST_STORAGE=s3: ${why}`);
+    }
+
+    // The env a morphd process needs for storage (the s3rver's endpoint and keys for s3://).
+    storageEnv(storage, env) {
+        return storage.startsWith('s3://') && this.s3 ? { ...this.s3.env, ...env } : env;
+    }
+
     // Starts `morphd api`. limits: {name: value} → --limit name=value. Waits for /healthz.
     async startApi({ redis, storage, limits = {}, args = [], env = {}, name = 'api' } = {}) {
         const bin = this.requireMorphd();
-        storage = storage || `file://${this.mkdir('store')}`;
+        if (!storage) storage = STORAGE_KIND === 's3' ? `${(await this.startS3()).url}/${name}` : `file://${this.mkdir('store')}`;
+        env = this.storageEnv(storage, env);
         for (let attempt = 0; attempt < 3; attempt++) {
             const port = await freePort();
             const argv = ['api', '--listen', `127.0.0.1:${port}`, '--redis', redis.url, '--storage', storage];
@@ -428,7 +480,7 @@ export class Test {
     startWorker({ redis, storage, name = 'w1', args = [], env = {}, mayDie = false } = {}) {
         const bin = this.requireMorphd();
         const argv = ['worker', '--redis', redis.url, '--storage', storage, '--name', name, '--engine', ENGINE, ...args];
-        return this.spawn(`worker-${name}`, bin, argv, { env, mayDie });
+        return this.spawn(`worker-${name}`, bin, argv, { env: this.storageEnv(storage, env), mayDie });
     }
 
     // redis + api (+ workers), ready when /readyz says so (or /healthz without workers).
@@ -453,11 +505,13 @@ export class Test {
 
     // Graceful stop of everything still running: workers, then apis, then redis.
     async teardown() {
-        const order = (p) => (p.name.startsWith('worker') ? 0 : p.name.startsWith('api') ? 1 : 2);
+        const order = (p) => (p.name.startsWith('worker') ? 0 : p.name.startsWith('api') ? 1 : p.name.startsWith('s3rver') ? 3 : 2);
         const live = this.procs.filter((p) => p.alive).sort((a, b) => order(a) - order(b));
         for (const p of live) {
             try {
-                await p.stop();
+                // s3rver, a node program, dies of SIGTERM instead of exiting 0: it goes last, by kill.
+                if (p.name.startsWith('s3rver')) await p.crash();
+                else await p.stop();
             } catch (e) {
                 this.check(false, e.message);
             }

@@ -11,6 +11,7 @@ import { run, sleep, Failure } from './harness.mjs';
 const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1;
 
 run('janitor', async (t) => {
+    t.requireFileStorage('this test looks at the file store\'s job folders');
     t.requireMorphd();
     t.requireMorph();
     const redis = await t.startRedis();

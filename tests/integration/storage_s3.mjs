@@ -5,28 +5,12 @@
 // and DELETE /jobs/{id} removing the job's objects from the bucket. Skips when s3rver is not
 // installed (npm ci in tests/integration).
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { run, sleep, freePort, Failure } from './harness.mjs';
+import { run, sleep } from './harness.mjs';
 import { downloadAll, isPng } from './frames.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const S3RVER = path.join(HERE, 'node_modules', 's3rver', 'bin', 's3rver.js');
 const BUCKET = 'morphd-smoke';
 
-function portOpen(port) {
-    return new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
-        s.on('connect', () => {
-            s.destroy();
-            resolve(true);
-        });
-        s.on('error', () => resolve(false));
-    });
-}
-
-// Files under dir whose path contains the job id (s3rver keeps objects as files per key).
 function objectsOf(dir, id) {
     if (!fs.existsSync(dir)) return [];
     return fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).includes(id) && fs.statSync(path.join(dir, String(f))).isFile());
@@ -34,28 +18,9 @@ function objectsOf(dir, id) {
 
 run('storage_s3', async (t) => {
     t.requireMorphd();
-    if (!fs.existsSync(S3RVER)) t.skip(`s3rver is not installed (${S3RVER}); run npm ci in tests/integration`);
-    const dataDir = t.mkdir('s3rver');
-    let port;
-    let s3;
-    for (let attempt = 0; attempt < 3 && !s3; attempt++) {
-        port = await freePort();
-        // s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
-        const proc = t.spawn(`s3rver-${port}`, process.execPath, ['--openssl-legacy-provider', S3RVER, '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--configure-bucket', BUCKET], { mayDie: true });
-        const deadline = Date.now() + 20000;
-        while (Date.now() < deadline && proc.alive) {
-            if (await portOpen(port)) {
-                proc.mayDie = false;
-                s3 = proc;
-                break;
-            }
-            await sleep(100);
-        }
-        if (!s3 && proc.alive) proc.kill('SIGKILL');
-    }
-    if (!s3) throw new Failure('s3rver did not start');
-
-    const env = { MORPHD_S3_ENDPOINT: `http://127.0.0.1:${port}`, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+    const s3 = await t.startS3({ bucket: BUCKET });
+    const dataDir = s3.dataDir;
+    const env = s3.env;
     const storage = `s3://${BUCKET}/run`;
     const redis = await t.startRedis();
     const api = await t.startApi({ redis, storage, env });
@@ -88,5 +53,5 @@ run('storage_s3', async (t) => {
     // program, dies by SIGTERM rather than exiting 0, so it goes last and by kill.
     await worker.stop();
     await api.proc.stop();
-    await s3.crash();
+    await s3.proc.crash();
 });

@@ -130,9 +130,11 @@ run('worker_chaos', async (t) => {
     const xlen = await redisCall(redis.port, 'XLEN', `${PREFIX}jobs`);
     t.check(xlen === 0, `${PREFIX}jobs still has ${xlen} entries after every job finished`);
 
-    // KNOWN TO FAIL on the code of issue 9: a worker killed between creating a storage temp file
-    // and renaming it leaves ".tmp.<pid>.<n>" behind, and nothing removes it while the job lives.
-    // The fix (the worker cleans up temp files of dead writers) makes this pass; do not weaken it.
-    const temps = tempFiles(storeDir(api.storage));
-    t.check(temps.length === 0, `${temps.length} storage temp file(s) left under the store after ${kills} kills: ${temps.slice(0, 5).join(' ')}`);
+    // A worker killed between creating a storage temp file and renaming it leaves
+    // ".tmp.<pid>.<n>" behind; the retry (or the dead letter) sweeps them. File store only: S3
+    // has no temp objects (an unfinished multipart upload is invisible).
+    if (api.storage.startsWith('file://')) {
+        const temps = tempFiles(storeDir(api.storage));
+        t.check(temps.length === 0, `${temps.length} storage temp file(s) left under the store after ${kills} kills: ${temps.slice(0, 5).join(' ')}`);
+    }
 });
