@@ -127,19 +127,22 @@ static void test_commands(void)
                       .frames_total = 41,
                       .created_at = 1700000000.25,
                       .request_hash = "abc"};
-    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, "k1"));
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 7, "k1"));
     check_str("EVAL", c.argv[0]);
-    check_str("5", c.argv[2]);
+    check_str("6", c.argv[2]);
     check_str("p:job:0123456789abcdef0123456789abcdef", c.argv[3]);
     check_str("p:jobs", c.argv[4]);
     check_str("p:owner:alice", c.argv[5]);
     check_str("p:idem:alice:k1", c.argv[7]);
+    check_str("p:active", c.argv[8]);
+    check_str("alice", c.argv[16]); /* ARGV[8]: the owner, ARGV[9]: its cap */
+    check_str("7", c.argv[17]);
     CHECK(argv_has(&c, "1700000000.250") && argv_has(&c, "41") && argv_has(&c, "render"));
     CHECK(argv_has(&c, "request_hash") && argv_has(&c, "abc"));
     CHECK(!argv_has(&c, "entry")); /* the script adds it */
     for (int i = 0; i < c.argc; i++)
         CHECK_INT(strlen(c.argv[i]), c.argvlen[i]);
-    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, ""));
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 7, ""));
     check_str("", c.argv[7]);
 
     const char *f[JR_F_COUNT], *v[JR_F_COUNT];
