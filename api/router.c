@@ -2,7 +2,8 @@
  * router.c — which handler answers a request: the path is matched against the route templates
  * ("/jobs/{id}" and so on, which are also the `route` label of the HTTP metrics), the method
  * against the route's methods (405 + Allow otherwise), and /jobs routes are authenticated
- * against the --api-keys table. Loop thread; pure string work apart from the reply.
+ * against the --api-keys table (keys.c: the bearer key's SHA-256, compared in constant time).
+ * Loop thread; string work and one hash apart from the reply.
  *
  * A malformed job id is simply "not found" (openapi.yaml); a bad artifact name is a 400.
  */

@@ -1,7 +1,9 @@
 /*
  * server.c — api_run: builds the server (limits, Redis address, API keys, storage, a private
  * temp folder for uploads, tmp.c, which also sweeps those of dead apis), starts Redis and HTTP on
- * one libuv loop, and stops cleanly.
+ * one libuv loop, and stops cleanly. Without --api-keys it refuses (MD_EINVAL, exit 2) a
+ * --listen that other machines can reach, unless allow_anonymous says that is meant; that check
+ * and the keys file come first, before Redis or storage are touched.
  *
  * Stop: SIGTERM or SIGINT quiesces MHD (the listen socket closes, connections stay), responses
  * then carry "Connection: close", and when the last request context is freed MHD is stopped,

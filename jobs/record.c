@@ -6,6 +6,9 @@
  * run atomically on the Redis server; every one that ends a job ("retires" it) sets the record's
  * retention EXPIRE and schedules the janitor through {prefix}expiring in the same script, so a
  * record can never expire without its stored objects being found again.
+ * The same scripts keep {prefix}active, the per-owner count of jobs queued or running that
+ * submit checks against max_queued_per_owner: +1 in submit, -1 in whichever script ends the job
+ * (UNCOUNT_LUA), in the same script as the status change.
  *
  * Crash accounting (docs/server.md, "Crashes"): `rendering` is set by the begin script when a
  * worker starts loading and rendering a job ("solo:<worker>" when the job has the engine to

@@ -164,13 +164,29 @@ static void test_commands(void)
 
     CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3, 9));
     check_str("p:expiring", c.argv[6]);
+    /* Every script that can end a job gets {p}active as its last key. */
+    check_str("5", c.argv[2]);
+    check_str("p:active", c.argv[7]);
     CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 1));
     check_str("solo:w1", c.argv[c.argc - 1]);
     CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 0));
     check_str("batch:w1", c.argv[c.argc - 1]);
     CHECK_INT(0, jr_cmd_finish(&c, "p:", id, "1-0", JR_SUCCEEDED, 2.0, "", "[]", 60, 41));
     CHECK(argv_has(&c, "succeeded"));
+    check_str("4", c.argv[2]);
+    check_str("p:active", c.argv[6]);
     CHECK_INT(0, jr_cmd_release(&c, "p:", id, "1-0", 2.0, 60));
+    check_str("4", c.argv[2]);
+    check_str("p:active", c.argv[6]);
+    CHECK_INT(0, jr_cmd_dead(&c, "p:", id, "1-0", 3, "why", 2.0, 60, "error"));
+    check_str("5", c.argv[2]);
+    check_str("p:active", c.argv[7]);
+    CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "alice", 2.0, 1));
+    check_str("3", c.argv[2]);
+    check_str("p:active", c.argv[5]);
+    CHECK_INT(0, jr_cmd_delete(&c, "p:", id, "alice"));
+    check_str("3", c.argv[2]);
+    check_str("p:active", c.argv[5]);
 
     /* A prefix too long for the scratch space is refused, not truncated. */
     char huge[JR_SCRATCH];
@@ -193,6 +209,7 @@ static void test_commands(void)
     CHECK_INT(JR_START_DEAD, jr_start_reply("dead"));
     CHECK_INT(JR_START_ODD, jr_start_reply(NULL));
     CHECK_INT(JR_SUBMIT_MISMATCH, jr_submit_reply("mismatch"));
+    CHECK_INT(JR_SUBMIT_OWNER_FULL, jr_submit_reply("owner_full"));
 }
 
 int main(void)
