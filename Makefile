@@ -1,7 +1,9 @@
 # morphd — the two commands a new machine needs:
-#   make run    install what is missing, build, start redis + morphd worker + morphd api locally
-#               (deploy/run-local.sh; Ctrl-C stops them) and print how to submit a job
-#   make test   install what is missing, build (plain, ASan+UBSan, fuzz), run every test
+#   make run    install what is missing, build the two programs it runs (morphd, morph; not the
+#               tests, benchmarks or fuzz targets), start redis + morphd worker + morphd api on
+#               127.0.0.1 (deploy/run-local.sh; Ctrl-C stops them) and print how to submit a job
+#   make test   install what is missing, test packages included (node, npm, redis-server, clang)
+#               before the first build, build (plain, ASan+UBSan, fuzz), run every test
 # Plain `cmake` works too; this file only strings the steps together.
 
 BUILD       ?= build
@@ -12,7 +14,8 @@ SAMPLE_DIR  ?= $(BUILD)/sample
 RUN_OUT     ?= out/sample
 RUN_DATA    ?= out/run
 
-.PHONY: all deps test-deps build build-asan build-fuzz run morph-sample test test-unit test-asan test-fuzz bench clean format
+.PHONY: all deps test-deps build build-programs build-tests build-asan build-fuzz run morph-sample \
+        test test-unit test-asan test-fuzz bench clean format
 
 all: build
 
@@ -26,6 +29,18 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# Only the programs `make run` and `make morph-sample` start: a newcomer's first answer should
+# not wait for every test, benchmark and fuzz target.
+build-programs: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target morphd morph
+
+# The release build for the tests, after the test packages: the integration tests need node,
+# npm and redis-server, which plain `deps` does not install.
+build-tests: test-deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
 build-asan: test-deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS)
@@ -36,16 +51,16 @@ build-fuzz: test-deps
 
 # The job server on this machine: redis (AOF, unix socket), one worker, the api on
 # 127.0.0.1:${MORPHD_PORT:-8080}, file storage under $(RUN_DATA). Stays in the foreground.
-run: build
+run: build-programs
 	@MORPHD_BUILD=$(BUILD) deploy/run-local.sh $(RUN_DATA)
 
 # The sample morph with no server: `morph run` straight into $(RUN_OUT).
-morph-sample: build
+morph-sample: build-programs
 	@$(BUILD)/morph sample $(SAMPLE_DIR)
 	@$(BUILD)/morph run $(SAMPLE_DIR)/sample_A.obj $(SAMPLE_DIR)/sample_B.obj -o $(RUN_OUT)
 	@echo "frames: $(RUN_OUT)/frames/  manifest: $(RUN_OUT)/manifest.json  log: $(RUN_OUT)/session.log"
 
-test-unit: build
+test-unit: build-tests
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE fuzz
 
 test-asan: build-asan

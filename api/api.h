@@ -16,12 +16,27 @@ typedef struct api_config {
     const char *redis_url;     /* redis://HOST:PORT or unix:///path.sock; borrowed */
     const char *storage_url;   /* file:///abs/dir; borrowed */
     const char *prefix;        /* Redis key prefix ("morphd:"); borrowed */
-    const char *api_keys_file; /* lines "owner:key"; NULL: no authentication; borrowed */
+    const char *api_keys_file; /* lines "owner:sha256:<hex>"; NULL: no authentication */
+    int allow_anonymous;       /* serve a non-loopback --listen without api keys */
     md_limits limits;
 } api_config;
 
 /* Serves until SIGTERM/SIGINT; 0 on a clean stop, a negative MD_E* code (with err filled) when
  * the server could not start. */
 int api_run(const api_config *cfg, md_error *err);
+
+/* ---- API keys (api/keys.c): for `morphd keygen` and `morphd hash-key` ---- */
+
+#define API_KEY_PREFIX "mk_"    /* marks a morphd key in a config or a leak scanner */
+#define API_KEY_RANDOM_BYTES 32 /* from getrandom */
+#define API_KEY_DIGEST 32       /* SHA-256 */
+#define API_KEY_TEXT_MAX 64     /* "mk_" + 43 base64url characters + NUL fits */
+
+/* A new random key, "mk_" + 43 base64url characters. MD_EIO (with err) if getrandom fails. */
+int api_key_new(char out[API_KEY_TEXT_MAX], md_error *err);
+/* The lowercase hex SHA-256 of the key's len bytes: what a keys file line holds after sha256:. */
+void api_key_hash_hex(const char *key, size_t len, char out[API_KEY_DIGEST * 2 + 1]);
+/* 1 when owner is 1..64 bytes of [A-Za-z0-9._-], the owners a keys file accepts. */
+int api_owner_valid(const char *owner);
 
 #endif

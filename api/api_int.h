@@ -69,9 +69,10 @@ void api_http_stats_observe(api_http_stats *st, api_route r, unsigned code, doub
 
 /* ---- The server ---- */
 
+/* One line of the --api-keys file: the owner and the SHA-256 of its key (keys.c). */
 typedef struct api_key {
     char owner[API_OWNER_MAX];
-    char *key;
+    uint8_t digest[API_KEY_DIGEST];
 } api_key;
 
 typedef struct api_server {
@@ -183,6 +184,8 @@ typedef struct api_req {
 } api_req;
 
 /* http.c */
+/* 1 in *loopback when --listen resolves to 127.0.0.0/8 or ::1 (what api_http_start binds). */
+int api_http_listen_loopback(const char *listen, int *loopback, md_error *err);
 int api_http_start(api_server *s, const char *listen, md_error *err);
 void api_http_kick(api_server *s);    /* run MHD now (unless inside it) and re-arm the timer */
 void api_http_quiesce(api_server *s); /* stop accepting; shorten idle timeouts of live requests */
@@ -207,7 +210,12 @@ void api_linger_stop_all(api_server *s);
 /* router.c: picks route, method check, auth; called with the whole request received. */
 void api_route_request(api_req *req);
 void api_route_classify(api_req *req, const char *url); /* fills route, id, artifact */
-int api_authenticate(api_req *req);                     /* 0, or replies 401 and returns -1 */
+/* keys.c: loads the --api-keys file into s->keys (main thread, before the loop). */
+int api_keys_load(api_server *s, const char *path, md_error *err);
+void api_keys_free(api_server *s);
+/* The index in s->keys of the key's owner, or -1; constant time in the key and the table. */
+int api_key_find(const api_server *s, const char *key, size_t len);
+int api_authenticate(api_req *req); /* 0, or replies 401 and returns -1 */
 
 /* problem.c */
 const char *api_problem_title(const char *slug);

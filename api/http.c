@@ -431,6 +431,27 @@ static int parse_listen(const char *listen, struct sockaddr_storage *sa, socklen
     return 0;
 }
 
+int api_http_listen_loopback(const char *listen, int *loopback, md_error *err)
+{
+    struct sockaddr_storage sa;
+    socklen_t sa_len;
+    int v6 = 0;
+    int rc = parse_listen(listen, &sa, &sa_len, &v6, err);
+    if (rc != 0)
+        return rc;
+    /* The resolved address decides, so "localhost" counts and "0.0.0.0" or "" do not. */
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&sa;
+        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (sa.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)&sa)->sin6_addr;
+        *loopback = IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    } else {
+        *loopback = 0;
+    }
+    return 0;
+}
+
 int api_http_start(api_server *s, const char *listen, md_error *err)
 {
     struct sockaddr_storage sa;

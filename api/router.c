@@ -2,7 +2,8 @@
  * router.c — which handler answers a request: the path is matched against the route templates
  * ("/jobs/{id}" and so on, which are also the `route` label of the HTTP metrics), the method
  * against the route's methods (405 + Allow otherwise), and /jobs routes are authenticated
- * against the --api-keys table. Loop thread; pure string work apart from the reply.
+ * against the --api-keys table (keys.c: the bearer key's SHA-256, compared in constant time).
+ * Loop thread; string work and one hash apart from the reply.
  *
  * A malformed job id is simply "not found" (openapi.yaml); a bad artifact name is a 400.
  */
@@ -87,16 +88,6 @@ void api_route_classify(api_req *req, const char *url)
     }
 }
 
-/* Constant-time comparison, so the time a wrong key takes says nothing about the right one. */
-static int key_equal(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = (unsigned char)(la != lb);
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-    return diff == 0;
-}
-
 int api_authenticate(api_req *req)
 {
     api_server *s = req->srv;
@@ -108,10 +99,7 @@ int api_authenticate(api_req *req)
         const char *key = h + 7;
         while (*key == ' ')
             key++;
-        int found = -1;
-        for (size_t i = 0; i < s->key_count; i++)
-            if (key_equal(key, s->keys[i].key) && found < 0)
-                found = (int)i;
+        int found = api_key_find(s, key, strlen(key));
         if (found >= 0) {
             snprintf(req->owner, sizeof req->owner, "%s", s->keys[found].owner);
             return 0;

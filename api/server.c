@@ -1,7 +1,9 @@
 /*
  * server.c — api_run: builds the server (limits, Redis address, API keys, storage, a private
  * temp folder for uploads, tmp.c, which also sweeps those of dead apis), starts Redis and HTTP on
- * one libuv loop, and stops cleanly.
+ * one libuv loop, and stops cleanly. Without --api-keys it refuses (MD_EINVAL, exit 2) a
+ * --listen that other machines can reach, unless allow_anonymous says that is meant; that check
+ * and the keys file come first, before Redis or storage are touched.
  *
  * Stop: SIGTERM or SIGINT quiesces MHD (the listen socket closes, connections stay), responses
  * then carry "Connection: close", and when the last request context is freed MHD is stopped,
@@ -19,83 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- API keys ---- */
-
-static int owner_valid(const char *s, size_t n)
-{
-    if (n == 0 || n >= API_OWNER_MAX)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-static int load_keys(api_server *s, const char *path, md_error *err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int rc = md_read_file(path, 1 << 20, &text, &len, err);
-    if (rc != 0)
-        return md_error_prefix(err, "--api-keys: ");
-    size_t cap = 0, line_no = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        line_no++;
-        size_t n = strlen(line);
-        while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
-            line[--n] = '\0';
-        while (*line == ' ' || *line == '\t')
-            line++;
-        if (line[0] == '\0' || line[0] == '#')
-            continue;
-        char *colon = strchr(line, ':');
-        if (colon == NULL || !owner_valid(line, (size_t)(colon - line)) || colon[1] == '\0' ||
-            strpbrk(colon + 1, " \t") != NULL) {
-            rc = md_fail(err, MD_EINVAL,
-                         "--api-keys %s: line %zu is not 'owner:key' (owner: 1..64 of "
-                         "[A-Za-z0-9._-]; key: no spaces)",
-                         path, line_no);
-            goto done;
-        }
-        if (s->key_count == cap) {
-            cap = cap ? cap * 2 : 8;
-            api_key *k = md_realloc_array(s->keys, cap, sizeof *k);
-            if (k == NULL) {
-                rc = md_fail(err, MD_ENOMEM, "out of memory");
-                goto done;
-            }
-            s->keys = k;
-        }
-        api_key *k = &s->keys[s->key_count];
-        memset(k, 0, sizeof *k);
-        memcpy(k->owner, line, (size_t)(colon - line));
-        k->key = md_strdup(colon + 1);
-        if (k->key == NULL) {
-            rc = md_fail(err, MD_ENOMEM, "out of memory");
-            goto done;
-        }
-        s->key_count++;
-    }
-    if (s->key_count == 0)
-        rc = md_fail(err, MD_EINVAL, "--api-keys %s: no 'owner:key' line", path);
-done:
-    md_free(text);
-    return rc;
-}
-
-static void free_keys(api_server *s)
-{
-    for (size_t i = 0; i < s->key_count; i++)
-        md_free(s->keys[i].key);
-    md_free(s->keys);
-    s->keys = NULL;
-    s->key_count = 0;
-}
 
 /* ---- Stopping ---- */
 
@@ -170,7 +95,23 @@ int api_run(const api_config *cfg, md_error *err)
     snprintf(s.prefix, sizeof s.prefix, "%s", cfg->prefix);
     if ((rc = jq_redis_addr_parse(cfg->redis_url, &s.redis_addr, err)) != 0)
         goto done;
-    if (cfg->api_keys_file && (rc = load_keys(&s, cfg->api_keys_file, err)) != 0)
+    if (cfg->api_keys_file == NULL && !cfg->allow_anonymous) {
+        int loopback = 0;
+        if ((rc = api_http_listen_loopback(cfg->listen, &loopback, err)) != 0)
+            goto done;
+        if (!loopback) {
+            rc = md_fail(err, MD_EINVAL,
+                         "--listen %s can be reached from other machines and there is no "
+                         "--api-keys, so anyone who reaches it could submit, read and delete "
+                         "jobs. Give --api-keys FILE (`morphd keygen OWNER` makes a key and its "
+                         "line), or --allow-anonymous to serve without authentication on "
+                         "purpose (behind a proxy that authenticates, say); or listen on "
+                         "127.0.0.1",
+                         cfg->listen);
+            goto done;
+        }
+    }
+    if (cfg->api_keys_file && (rc = api_keys_load(&s, cfg->api_keys_file, err)) != 0)
         goto done;
     if ((rc = stg_open(cfg->storage_url, &s.storage, err)) != 0)
         goto done;
@@ -220,6 +161,6 @@ done:
     }
     api_tmp_stop(&s);
     stg_free(s.storage);
-    free_keys(&s);
+    api_keys_free(&s);
     return rc;
 }

@@ -397,6 +397,14 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
                        "later",
                        (unsigned long long)s->lim.max_queued);
         return;
+    case JR_SUBMIT_OWNER_FULL:
+        api_storage_delete_job(s, op->id);
+        api_reply_code(req, MD_EBUSY,
+                       "this API key's share of the queue is full: owner '%s' has %s job(s) "
+                       "queued or running and max_queued_per_owner=%llu; try again when some "
+                       "have finished (or cancel some)",
+                       req->owner, other, (unsigned long long)s->lim.max_queued_per_owner);
+        return;
     case JR_SUBMIT_MISMATCH:
         api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EIDEMPOTENCY,
@@ -440,7 +448,10 @@ static void submit_queue(submit_op *op)
     op->created_at = jq_wall_now();
     jr_new_job job = new_job(op);
     jr_cmd cmd;
-    if (jr_cmd_submit(&cmd, s->prefix, &job, s->lim.max_queued, op->in->idem_key) != 0) {
+    /* The per-owner share applies to API keys; without them every job is "anonymous" and only
+     * max_queued caps the queue. */
+    uint64_t per_owner = s->keys != NULL ? s->lim.max_queued_per_owner : 0;
+    if (jr_cmd_submit(&cmd, s->prefix, &job, s->lim.max_queued, per_owner, op->in->idem_key) != 0) {
         api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EINTERNAL, "the job's submission command did not fit");
         return;

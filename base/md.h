@@ -152,7 +152,9 @@ void md_log_set_file(FILE *f);
     X(max_samples, uint64_t, 64, "most supersamples per pixel")                                    \
     X(max_views, uint64_t, 360, "most views in one render job")                                    \
     X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
-    X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")
+    X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")    \
+    X(max_queued_per_owner, uint64_t, 2500,                                                        \
+      "most jobs queued or running per API key (--api-keys; 0: none)")
 
 typedef struct md_limits {
 #define MD_LIMIT_FIELD(name, type, def, help) type name;

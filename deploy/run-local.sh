@@ -24,8 +24,8 @@ api_url=http://127.0.0.1:$port
 say() { printf 'run-local: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-[ -x "$morphd" ] || die "$morphd is not built (run \`make build\`, or set MORPHD_BUILD)"
-[ -x "$morph" ] || die "$morph is not built (run \`make build\`, or set MORPHD_BUILD)"
+[ -x "$morphd" ] || die "$morphd is not built (run \`make build-programs\`, or set MORPHD_BUILD)"
+[ -x "$morph" ] || die "$morph is not built (run \`make build-programs\`, or set MORPHD_BUILD)"
 command -v redis-server >/dev/null || die "redis-server is not installed (deploy/install-deps.sh)"
 command -v curl >/dev/null || die "curl is not installed (deploy/install-deps.sh)"
 case $port in '' | *[!0-9]*) die "MORPHD_PORT='$port' is not a port number" ;; esac

@@ -20,6 +20,9 @@
  * script that sets EXPIRE on a job hash ZADDs the id here in the same script, so the janitor
  * (jobs/janitor.h) can delete jobs/{id}/ from storage once Redis has dropped the record. */
 #define JQ_EXPIRING "expiring"
+/* {prefix}active: hash, owner -> how many of its jobs are queued or running (the submit
+ * script's max_queued_per_owner check; record.c keeps it). */
+#define JQ_ACTIVE "active"
 #define JQ_JANITOR_LOCK "janitor:lock" /* {prefix}janitor:lock: one janitor pass at a time */
 #define JQ_PREFIX_DEFAULT "morphd:"
 #define JQ_PREFIX_MAX 64

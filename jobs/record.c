@@ -6,6 +6,9 @@
  * run atomically on the Redis server; every one that ends a job ("retires" it) sets the record's
  * retention EXPIRE and schedules the janitor through {prefix}expiring in the same script, so a
  * record can never expire without its stored objects being found again.
+ * The same scripts keep {prefix}active, the per-owner count of jobs queued or running that
+ * submit checks against max_queued_per_owner: +1 in submit, -1 in whichever script ends the job
+ * (UNCOUNT_LUA), in the same script as the status change.
  *
  * Crash accounting (docs/server.md, "Crashes"): `rendering` is set by the begin script when a
  * worker starts loading and rendering a job ("solo:<worker>" when the job has the engine to
@@ -333,9 +336,23 @@ int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status sta
     "  redis.call('ZADD', expiring, tonumber(now) + tonumber(ttl), id)\n"                          \
     "end\n"
 
-/* KEYS: job, stream, owner index, metrics, idempotency key ('' for none).
+/* {p}active holds, per owner, how many of its jobs are queued or running: the count
+ * max_queued_per_owner is checked against. submit adds 1; every script that moves a job from
+ * queued/running to an end (or deletes a queued one) calls uncount() in the same script, once,
+ * since each first checks the status it changes. A field at 0 is removed, and the count never
+ * goes below 0 (jobs queued before the hash existed end without having been counted). */
+#define UNCOUNT_LUA                                                                                \
+    "local function uncount(owner, active)\n"                                                      \
+    "  if owner and redis.call('HINCRBY', active, owner, -1) <= 0 then\n"                          \
+    "    redis.call('HDEL', active, owner)\n"                                                      \
+    "  end\n"                                                                                      \
+    "end\n"
+
+/* KEYS: job, stream, owner index, metrics, idempotency key ('' for none), active counts.
  * ARGV: id, max_queued, score, submitted counter field, job key prefix, request hash,
- *       idempotency TTL, field/value pairs... */
+ *       idempotency TTL, owner, max_queued_per_owner (0: none), field/value pairs...
+ * Reply: {'ok', entry}, {'full', ''}, {'owner_full', the owner's count}, {'exists', id} or
+ * {'mismatch', id}. */
 static const char submit_lua[] =
     "if KEYS[5] ~= '' then\n"
     "  local old = redis.call('GET', KEYS[5])\n"
@@ -346,23 +363,29 @@ static const char submit_lua[] =
     "  end\n"
     "end\n"
     "if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[2]) then return {'full', ''} end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 8))\n"
+    "local mine = tonumber(redis.call('HGET', KEYS[6], ARGV[8]) or '0') or 0\n"
+    "if tonumber(ARGV[9]) > 0 and mine >= tonumber(ARGV[9]) then\n"
+    "  return {'owner_full', tostring(mine)}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
     "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'entry', entry)\n"
     "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"
     "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7]) end\n"
     "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
+    "redis.call('HINCRBY', KEYS[6], ARGV[8], 1)\n"
     "return {'ok', entry}\n";
 
-/* KEYS: job, metrics. ARGV: owner, now, finished counter (morph), finished counter (render),
- * error when queued, note when running, canceled_by. */
-static const char cancel_lua[] =
+/* KEYS: job, metrics, active counts. ARGV: owner, now, finished counter (morph), finished
+ * counter (render), error when queued, note when running, canceled_by. */
+static const char cancel_lua[] = UNCOUNT_LUA
     "local st = redis.call('HMGET', KEYS[1], 'status', 'owner', 'kind')\n"
     "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
     "if st[1] == 'queued' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[2], 'stage', 'done',\n"
     "             'error', ARGV[5], 'canceled_by', ARGV[7])\n"
     "  redis.call('HINCRBY', KEYS[2], (st[3] == 'render') and ARGV[4] or ARGV[3], 1)\n"
+    "  uncount(st[2], KEYS[3])\n"
     "  return 'canceled'\n"
     "end\n"
     "if st[1] == 'running' then\n"
@@ -374,17 +397,19 @@ static const char cancel_lua[] =
     "end\n"
     "return st[1]\n";
 
-/* KEYS: job, owner index. ARGV: owner, id. */
-static const char delete_lua[] = "local st = redis.call('HMGET', KEYS[1], 'status', 'owner')\n"
-                                 "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
-                                 "if st[1] == 'running' then return 'running' end\n"
-                                 "redis.call('DEL', KEYS[1])\n"
-                                 "redis.call('ZREM', KEYS[2], ARGV[2])\n"
-                                 "return 'ok'\n";
+/* KEYS: job, owner index, active counts. ARGV: owner, id. */
+static const char delete_lua[] =
+    UNCOUNT_LUA "local st = redis.call('HMGET', KEYS[1], 'status', 'owner')\n"
+                "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
+                "if st[1] == 'running' then return 'running' end\n"
+                "if st[1] == 'queued' then uncount(st[2], KEYS[3]) end\n"
+                "redis.call('DEL', KEYS[1])\n"
+                "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+                "return 'ok'\n";
 
-/* KEYS: job, stream, dead stream, expiring. ARGV: group, entry, now, deliveries, retention_s,
- * max_attempts, id, max_lost. */
-static const char start_lua[] = RETIRE_LUA
+/* KEYS: job, stream, dead stream, expiring, active counts. ARGV: group, entry, now, deliveries,
+ * retention_s, max_attempts, id, max_lost. */
+static const char start_lua[] = RETIRE_LUA UNCOUNT_LUA
     "local function done()\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "end\n"
@@ -401,6 +426,7 @@ static const char start_lua[] = RETIRE_LUA
     "if h[3] == '1' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done',\n"
     "             'rendering', '', 'error', h[7] or 'canceled before a worker started it')\n"
+    "  uncount(redis.call('HGET', KEYS[1], 'owner'), KEYS[5])\n"
     "  retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], ARGV[5]); done()\n"
     "  return {'canceled', kind}\n"
     "end\n"
@@ -429,6 +455,7 @@ static const char start_lua[] = RETIRE_LUA
     "             'reason', err)\n"
     "  redis.call('HSET', KEYS[1], 'status', 'failed', 'error', err, 'finished_at', ARGV[3],\n"
     "             'stage', 'done')\n"
+    "  uncount(redis.call('HGET', KEYS[1], 'owner'), KEYS[5])\n"
     "  retire(KEYS[1], KEYS[4], ARGV[7], ARGV[3], ARGV[5]); done()\n"
     "  return {'dead', kind, err}\n"
     "end\n"
@@ -467,10 +494,10 @@ static const char frame_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'ru
                                 "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
                                 "return 1\n";
 
-/* KEYS: job, stream, expiring. ARGV: group, entry, status, now, error, artifacts, retention_s,
- * frames_done, id. A job whose cancel was requested ends canceled even if every frame made it,
- * with the note the cancel left as its error. */
-static const char finish_lua[] = RETIRE_LUA
+/* KEYS: job, stream, expiring, active counts. ARGV: group, entry, status, now, error, artifacts,
+ * retention_s, frames_done, id. A job whose cancel was requested ends canceled even if every
+ * frame made it, with the note the cancel left as its error. */
+static const char finish_lua[] = RETIRE_LUA UNCOUNT_LUA
     "local st = ARGV[3]\n"
     "local h = redis.call('HMGET', KEYS[1], 'status', 'cancel_requested', 'cancel_note')\n"
     "if h[1] == 'running' or h[1] == 'queued' then\n"
@@ -481,6 +508,7 @@ static const char finish_lua[] = RETIRE_LUA
     "             'artifacts', ARGV[6], 'frames_done', ARGV[8], 'rendering', '')\n"
     "  if err ~= '' then redis.call('HSET', KEYS[1], 'error', err)\n"
     "  else redis.call('HDEL', KEYS[1], 'error') end\n"
+    "  uncount(redis.call('HGET', KEYS[1], 'owner'), KEYS[4])\n"
     "  retire(KEYS[1], KEYS[3], ARGV[9], ARGV[4], ARGV[7])\n"
     "else\n"
     "  st = 'skip'\n"
@@ -488,9 +516,9 @@ static const char finish_lua[] = RETIRE_LUA
     "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "return st\n";
 
-/* KEYS: job, stream, dead stream, expiring. ARGV: group, entry, id, deliveries, reason, now,
- * retention_s, error. */
-static const char dead_lua[] = RETIRE_LUA
+/* KEYS: job, stream, dead stream, expiring, active counts. ARGV: group, entry, id, deliveries,
+ * reason, now, retention_s, error. */
+static const char dead_lua[] = RETIRE_LUA UNCOUNT_LUA
     "redis.call('XADD', KEYS[3], '*', 'id', ARGV[3], 'entry', ARGV[2], 'deliveries', ARGV[4],\n"
     "           'reason', ARGV[5])\n"
     "redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
@@ -500,11 +528,12 @@ static const char dead_lua[] = RETIRE_LUA
     "if st ~= 'queued' and st ~= 'running' then return {'skip', kind} end\n"
     "redis.call('HSET', KEYS[1], 'status', 'failed', 'error', ARGV[8], 'finished_at', ARGV[6],\n"
     "           'stage', 'done', 'rendering', '')\n"
+    "uncount(redis.call('HGET', KEYS[1], 'owner'), KEYS[5])\n"
     "retire(KEYS[1], KEYS[4], ARGV[3], ARGV[6], ARGV[7])\n"
     "return {'failed', kind}\n";
 
-/* KEYS: job, stream, expiring. ARGV: group, entry, now, retention_s, id. */
-static const char release_lua[] = RETIRE_LUA
+/* KEYS: job, stream, expiring, active counts. ARGV: group, entry, now, retention_s, id. */
+static const char release_lua[] = RETIRE_LUA UNCOUNT_LUA
     "local function done()\n"
     "  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2]); redis.call('XDEL', KEYS[2], ARGV[2])\n"
     "end\n"
@@ -513,6 +542,7 @@ static const char release_lua[] = RETIRE_LUA
     "if h[2] == '1' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[3], 'stage', 'done',\n"
     "             'rendering', '', 'error', h[3] or 'canceled while running')\n"
+    "  uncount(redis.call('HGET', KEYS[1], 'owner'), KEYS[4])\n"
     "  retire(KEYS[1], KEYS[3], ARGV[5], ARGV[3], ARGV[4]); done()\n"
     "  return 'canceled'\n"
     "end\n"
@@ -577,13 +607,13 @@ size_t jr_new_job_pairs(const jr_new_job *job, const char *entry, char frames_to
 }
 
 int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
-                  const char *idem_key)
+                  uint64_t max_per_owner, const char *idem_key)
 {
     char counter[192];
     TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED,
                                 job->kind == JR_KIND_RENDER ? "kind=\"render\""
                                                             : "kind=\"morph\""));
-    TRY(eval_head(c, submit_lua, 5));
+    TRY(eval_head(c, submit_lua, 6));
     TRY(arg_job_key(c, prefix, job->id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(argf(c, "%sowner:%s", prefix, job->owner));
@@ -592,6 +622,7 @@ int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t
         TRY(argf(c, "%sidem:%s:%s", prefix, job->owner, idem_key));
     else
         TRY(arg(c, ""));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, job->id));
     TRY(argf(c, "%llu", (unsigned long long)max_queued));
     TRY(argf(c, "%.0f", job->created_at * 1000.0));
@@ -599,6 +630,8 @@ int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t
     TRY(argf(c, "%sjob:", prefix));
     TRY(arg(c, job->request_hash ? job->request_hash : ""));
     TRY(argf(c, "%d", JQ_IDEMPOTENCY_TTL_S));
+    TRY(arg(c, job->owner));
+    TRY(argf(c, "%llu", (unsigned long long)max_per_owner));
     /* The pairs' number buffers live in scratch too. */
     if (c->used + 48 > JR_SCRATCH)
         return MD_ELIMIT;
@@ -622,6 +655,8 @@ jr_submit_result jr_submit_reply(const char *word)
         return JR_SUBMIT_OK;
     if (strcmp(word, "full") == 0)
         return JR_SUBMIT_FULL;
+    if (strcmp(word, "owner_full") == 0)
+        return JR_SUBMIT_OWNER_FULL;
     if (strcmp(word, "exists") == 0)
         return JR_SUBMIT_EXISTS;
     if (strcmp(word, "mismatch") == 0)
@@ -636,9 +671,10 @@ int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *own
     jq_time_format(now, when);
     TRY(jr_finished_counter_field(m, sizeof m, JR_KIND_MORPH, JR_CANCELED));
     TRY(jr_finished_counter_field(r, sizeof r, JR_KIND_RENDER, JR_CANCELED));
-    TRY(eval_head(c, cancel_lua, 2));
+    TRY(eval_head(c, cancel_lua, 3));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "metrics"));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, owner));
     TRY(arg_time(c, now));
     TRY(argf(c, "%s", m));
@@ -653,9 +689,10 @@ int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *own
 
 int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner)
 {
-    TRY(eval_head(c, delete_lua, 2));
+    TRY(eval_head(c, delete_lua, 3));
     TRY(arg_job_key(c, prefix, id));
     TRY(argf(c, "%sowner:%s", prefix, owner));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, owner));
     TRY(arg(c, id));
     return 0;
@@ -664,11 +701,12 @@ int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *own
 int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
                  long long deliveries, int retention_s, int max_attempts, int max_lost)
 {
-    TRY(eval_head(c, start_lua, 4));
+    TRY(eval_head(c, start_lua, 5));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, "dead"));
     TRY(arg_key(c, prefix, JQ_EXPIRING));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg_time(c, now));
@@ -740,10 +778,11 @@ int jr_cmd_finish(jr_cmd *c, const char *prefix, const char *id, const char *ent
                   jr_status status, double now, const char *error, const char *artifacts,
                   int retention_s, uint32_t frames_done)
 {
-    TRY(eval_head(c, finish_lua, 3));
+    TRY(eval_head(c, finish_lua, 4));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, JQ_EXPIRING));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg(c, jr_status_name(status)));
@@ -760,11 +799,12 @@ int jr_cmd_dead(jr_cmd *c, const char *prefix, const char *id, const char *entry
                 long long deliveries, const char *reason, double now, int retention_s,
                 const char *error)
 {
-    TRY(eval_head(c, dead_lua, 4));
+    TRY(eval_head(c, dead_lua, 5));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, "dead"));
     TRY(arg_key(c, prefix, JQ_EXPIRING));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg(c, id));
@@ -779,10 +819,11 @@ int jr_cmd_dead(jr_cmd *c, const char *prefix, const char *id, const char *entry
 int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
                    int retention_s)
 {
-    TRY(eval_head(c, release_lua, 3));
+    TRY(eval_head(c, release_lua, 4));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(arg_key(c, prefix, JQ_EXPIRING));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
     TRY(arg(c, JQ_GROUP));
     TRY(arg(c, entry));
     TRY(arg_time(c, now));

@@ -179,14 +179,16 @@ typedef struct jr_new_job {
     const char *request_hash; /* hex digest of what the request asked for */
 } jr_new_job;
 
-/* Submission: idempotency key (empty: none), queue cap, HSET, XADD, owner index, counter. */
+/* Submission: idempotency key (empty: none), queue cap, the owner's cap (max_per_owner jobs
+ * queued or running; 0: none), HSET, XADD, owner index, counters. */
 int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
-                  const char *idem_key);
+                  uint64_t max_per_owner, const char *idem_key);
 typedef enum jr_submit_result {
-    JR_SUBMIT_OK,       /* element[1]: the stream entry */
-    JR_SUBMIT_FULL,     /* the queue is at max_queued */
-    JR_SUBMIT_EXISTS,   /* element[1]: the job the key named, same request */
-    JR_SUBMIT_MISMATCH, /* element[1]: the job the key named, for a different request */
+    JR_SUBMIT_OK,         /* element[1]: the stream entry */
+    JR_SUBMIT_FULL,       /* the queue is at max_queued */
+    JR_SUBMIT_OWNER_FULL, /* element[1]: the owner's count, at max_per_owner */
+    JR_SUBMIT_EXISTS,     /* element[1]: the job the key named, same request */
+    JR_SUBMIT_MISMATCH,   /* element[1]: the job the key named, for a different request */
     JR_SUBMIT_ODD
 } jr_submit_result;
 jr_submit_result jr_submit_reply(const char *word);

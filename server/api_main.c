@@ -35,10 +35,14 @@ static void api_usage(FILE *f)
            "                           AWS_SESSION_TOKEN, AWS_REGION (us-east-1) and\n"
            "                           MORPHD_S3_ENDPOINT (http://HOST:PORT; AWS when unset)\n"
            "      --prefix P           prefix of every Redis key (" JQ_PREFIX_DEFAULT ")\n"
-           "      --api-keys FILE      lines 'owner:key': every /jobs request then needs\n"
-           "                           'Authorization: Bearer <key>' and sees only its owner's\n"
-           "                           jobs; without it there is no authentication and every\n"
-           "                           job belongs to 'anonymous'\n"
+           "      --api-keys FILE      lines 'owner:sha256:<64 hex>' (`morphd keygen OWNER`\n"
+           "                           prints a key and its line): every /jobs request then\n"
+           "                           needs 'Authorization: Bearer <key>' and sees only its\n"
+           "                           owner's jobs; without it there is no authentication and\n"
+           "                           every job belongs to 'anonymous'\n"
+           "      --allow-anonymous    serve without --api-keys on an address other machines\n"
+           "                           reach; without it such a --listen (0.0.0.0, a LAN\n"
+           "                           address) needs --api-keys and the api exits 2\n"
            "      --limit NAME=VALUE   raise or lower a limit (repeatable; k/M/G suffixes), below\n"
            "      --threads N          threads parsing uploads (UV_THREADPOOL_SIZE; default 4)\n"
            "      --log-level LEVEL    debug, info, warn or error on stderr (warn)\n"
@@ -59,6 +63,7 @@ enum {
     OPT_STORAGE,
     OPT_PREFIX,
     OPT_API_KEYS,
+    OPT_ALLOW_ANONYMOUS,
     OPT_LIMIT,
     OPT_THREADS,
     OPT_LOG_LEVEL,
@@ -72,6 +77,7 @@ int srv_api_main(int argc, char **argv)
         {"storage", required_argument, NULL, OPT_STORAGE},
         {"prefix", required_argument, NULL, OPT_PREFIX},
         {"api-keys", required_argument, NULL, OPT_API_KEYS},
+        {"allow-anonymous", no_argument, NULL, OPT_ALLOW_ANONYMOUS},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -106,6 +112,9 @@ int srv_api_main(int argc, char **argv)
             break;
         case OPT_API_KEYS:
             cfg.api_keys_file = optarg;
+            break;
+        case OPT_ALLOW_ANONYMOUS:
+            cfg.allow_anonymous = 1;
             break;
         case OPT_LIMIT:
             if (md_limits_set(&cfg.limits, optarg, &err) != 0) {

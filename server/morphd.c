@@ -1,7 +1,8 @@
 /*
  * morphd.c — main() of the `morphd` server program: `morphd api` (the HTTP front on a libuv
- * loop) and `morphd worker` (one engine, kept warm, fed from the Redis queue). Dispatch only;
- * each subcommand owns its flags and its lifetime (server/srv.h).
+ * loop), `morphd worker` (one engine, kept warm, fed from the Redis queue) and the api-key
+ * helpers `morphd keygen` and `hash-key`. Dispatch only; each subcommand owns its flags and its
+ * lifetime (server/srv.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,8 @@ static void usage(FILE *f)
                "commands:\n"
                "  api       serve the REST API (POST /jobs, GET /jobs/{id}, /metrics, ...)\n"
                "  worker    render queued jobs with one engine (one worker per GPU)\n"
+               "  keygen    print a new API key and its line for `api --api-keys FILE`\n"
+               "  hash-key  print the --api-keys line of a key read on stdin\n"
                "\n"
                "  morphd COMMAND --help   options of a command\n"
                "  morphd --version        print the version\n"
@@ -48,6 +51,13 @@ int main(int argc, char **argv)
         md_log_set_program("morphd worker");
         return srv_worker_main(argc - 1, argv + 1);
     }
-    fprintf(stderr, "morphd: unknown command '%s' (want api or worker; see morphd --help)\n", cmd);
+    if (strcmp(cmd, "keygen") == 0)
+        return srv_keygen_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "hash-key") == 0)
+        return srv_hash_key_main(argc - 1, argv + 1);
+    fprintf(
+        stderr,
+        "morphd: unknown command '%s' (want api, worker, keygen or hash-key; see morphd --help)\n",
+        cmd);
     return 2;
 }

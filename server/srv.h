@@ -11,5 +11,8 @@
  * included), md_err_exit_code() of the failure otherwise. */
 int srv_api_main(int argc, char **argv);
 int srv_worker_main(int argc, char **argv);
+/* keygen_main.c: `morphd keygen OWNER` and `morphd hash-key OWNER` (api keys). */
+int srv_keygen_main(int argc, char **argv);
+int srv_hash_key_main(int argc, char **argv);
 
 #endif

@@ -127,19 +127,22 @@ static void test_commands(void)
                       .frames_total = 41,
                       .created_at = 1700000000.25,
                       .request_hash = "abc"};
-    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, "k1"));
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 7, "k1"));
     check_str("EVAL", c.argv[0]);
-    check_str("5", c.argv[2]);
+    check_str("6", c.argv[2]);
     check_str("p:job:0123456789abcdef0123456789abcdef", c.argv[3]);
     check_str("p:jobs", c.argv[4]);
     check_str("p:owner:alice", c.argv[5]);
     check_str("p:idem:alice:k1", c.argv[7]);
+    check_str("p:active", c.argv[8]);
+    check_str("alice", c.argv[16]); /* ARGV[8]: the owner, ARGV[9]: its cap */
+    check_str("7", c.argv[17]);
     CHECK(argv_has(&c, "1700000000.250") && argv_has(&c, "41") && argv_has(&c, "render"));
     CHECK(argv_has(&c, "request_hash") && argv_has(&c, "abc"));
     CHECK(!argv_has(&c, "entry")); /* the script adds it */
     for (int i = 0; i < c.argc; i++)
         CHECK_INT(strlen(c.argv[i]), c.argvlen[i]);
-    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, ""));
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 7, ""));
     check_str("", c.argv[7]);
 
     const char *f[JR_F_COUNT], *v[JR_F_COUNT];
@@ -161,13 +164,29 @@ static void test_commands(void)
 
     CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3, 9));
     check_str("p:expiring", c.argv[6]);
+    /* Every script that can end a job gets {p}active as its last key. */
+    check_str("5", c.argv[2]);
+    check_str("p:active", c.argv[7]);
     CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 1));
     check_str("solo:w1", c.argv[c.argc - 1]);
     CHECK_INT(0, jr_cmd_begin(&c, "p:", id, "w1", 0));
     check_str("batch:w1", c.argv[c.argc - 1]);
     CHECK_INT(0, jr_cmd_finish(&c, "p:", id, "1-0", JR_SUCCEEDED, 2.0, "", "[]", 60, 41));
     CHECK(argv_has(&c, "succeeded"));
+    check_str("4", c.argv[2]);
+    check_str("p:active", c.argv[6]);
     CHECK_INT(0, jr_cmd_release(&c, "p:", id, "1-0", 2.0, 60));
+    check_str("4", c.argv[2]);
+    check_str("p:active", c.argv[6]);
+    CHECK_INT(0, jr_cmd_dead(&c, "p:", id, "1-0", 3, "why", 2.0, 60, "error"));
+    check_str("5", c.argv[2]);
+    check_str("p:active", c.argv[7]);
+    CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "alice", 2.0, 1));
+    check_str("3", c.argv[2]);
+    check_str("p:active", c.argv[5]);
+    CHECK_INT(0, jr_cmd_delete(&c, "p:", id, "alice"));
+    check_str("3", c.argv[2]);
+    check_str("p:active", c.argv[5]);
 
     /* A prefix too long for the scratch space is refused, not truncated. */
     char huge[JR_SCRATCH];
@@ -190,6 +209,7 @@ static void test_commands(void)
     CHECK_INT(JR_START_DEAD, jr_start_reply("dead"));
     CHECK_INT(JR_START_ODD, jr_start_reply(NULL));
     CHECK_INT(JR_SUBMIT_MISMATCH, jr_submit_reply("mismatch"));
+    CHECK_INT(JR_SUBMIT_OWNER_FULL, jr_submit_reply("owner_full"));
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 // mayDie); one asked to stop with SIGTERM must exit 0 (docs/server.md), which is also how an
 // ASan build's leak report fails the test. On any exit path, 'exit' SIGKILLs what is left.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -357,6 +358,15 @@ export class Test {
         const d = path.join(this.dir, name);
         fs.mkdirSync(d, { recursive: true });
         return d;
+    }
+
+    // An --api-keys file for keys {owner: key}: lines 'owner:sha256:<hex of the key>', the
+    // server's format (it keeps hashes, not keys). Returns its path.
+    keysFile(keys, name = 'keys.txt') {
+        const lines = Object.entries(keys).map(([owner, key]) => `${owner}:sha256:${crypto.createHash('sha256').update(key).digest('hex')}`);
+        const p = path.join(this.dir, name);
+        fs.writeFileSync(p, `# test keys\n${lines.join('\n')}\n`);
+        return p;
     }
 
     // ---- Processes ----
