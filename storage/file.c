@@ -660,6 +660,7 @@ static const stg_vtable file_vtable = {
     .del = file_delete,
     .delete_prefix = file_delete_prefix,
     .sweep_partial = file_sweep_partial,
+    .presign_get = NULL, /* files have no URL a client could fetch: callers stream */
     .list = file_list,
 };
 

@@ -37,6 +37,9 @@
  *    file backend does; writers of other processes cannot be reached (their commit succeeds).
  *  - sweep_partial is NULL: an uncommitted writer leaves no object in the bucket (at most the
  *    invisible parts of a multipart upload, see above).
+ *  - presign_get signs a query-string GET URL (sigv4.c) on the same endpoint, host and path
+ *    as a request of ours, with the session token in the query when there is one. It sends
+ *    nothing; the URL's holder gets what S3 answers then (404 for an absent object).
  *
  * The XML answers are parsed here by bounded substring search (a page is at most S3_XML_MAX
  * bytes): ListObjectsV2's Contents/Key/Size, IsTruncated, NextContinuationToken and the
@@ -1081,6 +1084,50 @@ static int s3_delete_prefix(stg *base, const char *prefix, md_error *err)
     return rc;
 }
 
+/* ---- Presigned URLs ---- */
+
+/* A SigV4 query-string URL for GET of key, on the endpoint every other request goes to, signed
+ * now. Pure computation: nothing is sent, any thread. */
+static int s3_presign_get(stg *base, const char *key, int expires_s, char *out, size_t cap,
+                          md_error *err)
+{
+    s3_stg *s = (s3_stg *)base;
+    char q[STG_QUOTE_CAP];
+    md_buf path;
+    md_buf_init(&path, 4 * STG_KEY_MAX + 256);
+    s3_call c = {.method = "GET", .key = key, .query = ""};
+    md_buf url;
+    md_buf_init(&url, 8 * STG_KEY_MAX + 1024);
+    int rc = call_target(s, &c, &path, &url);
+    md_buf_free(&url);
+    if (rc != 0) {
+        rc = md_fail(err, rc, "S3 URL for %s in %s is too long", stg_key_quote(key, q, sizeof q),
+                     s->base.url);
+        goto done;
+    }
+    char amz_date[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+    stg_sigv4_creds creds = {.access_key = s->access_key,
+                             .secret_key = s->secret_key,
+                             .region = s->region,
+                             .service = "s3"};
+    stg_sigv4_presign_request p = {.method = "GET",
+                                   .endpoint = s->endpoint,
+                                   .host = s->host,
+                                   .path = path.data,
+                                   .session_token = s->token,
+                                   .expires_s = expires_s};
+    rc = stg_sigv4_presign(&p, &creds, amz_date, out, cap, err);
+    if (rc != 0 && err != NULL)
+        md_error_prefix(err, "presigning %s in %s: ", stg_key_quote(key, q, sizeof q), s->base.url);
+done:
+    md_buf_free(&path);
+    return rc;
+}
+
 /* ---- Store ---- */
 
 static void s3_destroy(stg *base)
@@ -1117,6 +1164,7 @@ static const stg_vtable s3_vtable = {
     .del = s3_delete,
     .delete_prefix = s3_delete_prefix,
     .sweep_partial = NULL,
+    .presign_get = s3_presign_get,
     .list = s3_list,
 };
 

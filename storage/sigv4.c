@@ -1,6 +1,7 @@
 /*
  * sigv4.c — AWS Signature Version 4 (sigv4.h): canonical request, string to sign, signing key
- * and Authorization header, in the order AWS's documentation describes them.
+ * and Authorization header, in the order AWS's documentation describes them; and presigned URLs
+ * (the same signature over a query that carries the credential, with UNSIGNED-PAYLOAD).
  *
  * Pure and reentrant: called by s3.c from whichever thread makes a request, with everything on
  * the stack or in the caller's md_buf. The canonical request is the only thing that grows, and
@@ -114,13 +115,17 @@ int stg_sigv4_canonical_request(const stg_sigv4_request *req, md_buf *b, char *s
     return 0;
 }
 
-int stg_sigv4_authorization(const stg_sigv4_request *req, const stg_sigv4_creds *creds,
-                            const char *amz_date, char *out, size_t cap, md_error *err)
+/* The signature of req at amz_date: sig_hex (65 bytes) gets it, scope (cap scope_cap) the
+ * credential scope "20130524/us-east-1/s3/aws4_request" and signed_headers (cap signed_cap)
+ * the semicolon list of signed header names. */
+static int sign(const stg_sigv4_request *req, const stg_sigv4_creds *creds, const char *amz_date,
+                char sig_hex[STG_SIGV4_HEX_LEN + 1], char *scope, size_t scope_cap,
+                char *signed_headers, size_t signed_cap, md_error *err)
 {
     md_buf creq;
     md_buf_init(&creq, SIGV4_CREQ_MAX);
-    char signed_headers[512];
-    int rc = stg_sigv4_canonical_request(req, &creq, signed_headers, sizeof signed_headers, err);
+    char first[256];
+    int rc = stg_sigv4_canonical_request(req, &creq, signed_headers, signed_cap, err);
     if (rc != 0)
         goto done;
     if (strlen(amz_date) != 16) {
@@ -132,17 +137,17 @@ int stg_sigv4_authorization(const stg_sigv4_request *req, const stg_sigv4_creds 
     date[8] = '\0';
     char creq_hash[STG_SIGV4_HEX_LEN + 1];
     stg_sigv4_sha256_hex(creq.data, creq.len, creq_hash);
-    char scope[256];
-    snprintf(scope, sizeof scope, "%s/%s/%s/aws4_request", date, creds->region, creds->service);
+    int scope_len =
+        snprintf(scope, scope_cap, "%s/%s/%s/aws4_request", date, creds->region, creds->service);
     char sts[512];
     int sts_len =
         snprintf(sts, sizeof sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, creq_hash);
-    if (sts_len < 0 || (size_t)sts_len >= sizeof sts) {
+    if (scope_len < 0 || (size_t)scope_len >= scope_cap || sts_len < 0 ||
+        (size_t)sts_len >= sizeof sts) {
         rc = md_fail(err, MD_EINVAL, "sigv4: region or service names too long");
         goto done;
     }
     /* The signing key: HMAC chain from "AWS4" + secret over date, region, service. */
-    char first[256];
     int flen = snprintf(first, sizeof first, "AWS4%s", creds->secret_key);
     if (flen < 0 || (size_t)flen >= sizeof first) {
         rc = md_fail(err, MD_EINVAL, "sigv4: the secret key is longer than %zu bytes",
@@ -156,15 +161,83 @@ int stg_sigv4_authorization(const stg_sigv4_request *req, const stg_sigv4_creds 
     hmac(k_region, sizeof k_region, creds->service, strlen(creds->service), k_service);
     hmac(k_service, sizeof k_service, "aws4_request", 12, k_signing);
     hmac(k_signing, sizeof k_signing, sts, (size_t)sts_len, sig);
-    memset(first, 0, sizeof first);
-    char sig_hex[STG_SIGV4_HEX_LEN + 1];
     hex_encode(sig, sizeof sig, sig_hex);
+done:
+    memset(first, 0, sizeof first);
+    md_buf_free(&creq);
+    return rc;
+}
+
+int stg_sigv4_authorization(const stg_sigv4_request *req, const stg_sigv4_creds *creds,
+                            const char *amz_date, char *out, size_t cap, md_error *err)
+{
+    char sig_hex[STG_SIGV4_HEX_LEN + 1], scope[256], signed_headers[512];
+    int rc = sign(req, creds, amz_date, sig_hex, scope, sizeof scope, signed_headers,
+                  sizeof signed_headers, err);
+    if (rc != 0)
+        return rc;
     int n = snprintf(out, cap, "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
                      creds->access_key, scope, signed_headers, sig_hex);
     if (n < 0 || (size_t)n >= cap)
-        rc = md_fail(err, MD_ELIMIT, "sigv4: the Authorization header is longer than %zu bytes",
-                     cap);
+        return md_fail(err, MD_ELIMIT, "sigv4: the Authorization header is longer than %zu bytes",
+                       cap);
+    return 0;
+}
+
+/* ---- Presigned URLs ---- */
+
+int stg_sigv4_presign(const stg_sigv4_presign_request *p, const stg_sigv4_creds *creds,
+                      const char *amz_date, char *out, size_t cap, md_error *err)
+{
+    if (p->expires_s < 1 || p->expires_s > STG_SIGV4_EXPIRES_MAX)
+        return md_fail(err, MD_EINVAL, "sigv4: a presigned URL lasts 1 to %d seconds, not %d",
+                       STG_SIGV4_EXPIRES_MAX, p->expires_s);
+    if (strlen(amz_date) != 16)
+        return md_fail(err, MD_EINVAL, "sigv4: date '%.40s' is not like 20130524T000000Z",
+                       amz_date);
+    /* The query is built already sorted by parameter name, as the canonical query must be:
+     * Algorithm < Credential < Date < Expires < Security-Token < SignedHeaders < Signature. */
+    md_buf query;
+    md_buf_init(&query, SIGV4_CREQ_MAX);
+    char credential[512];
+    int rc = 0;
+    int n = snprintf(credential, sizeof credential, "%s/%.8s/%s/%s/aws4_request", creds->access_key,
+                     amz_date, creds->region, creds->service);
+    if (n < 0 || (size_t)n >= sizeof credential) {
+        rc = md_fail(err, MD_EINVAL, "sigv4: access key, region or service names too long");
+        goto done;
+    }
+    md_buf_puts(&query, "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=");
+    stg_sigv4_uri_encode(&query, credential, 0);
+    md_buf_puts(&query, "&X-Amz-Date=");
+    stg_sigv4_uri_encode(&query, amz_date, 0);
+    md_buf_printf(&query, "&X-Amz-Expires=%d", p->expires_s);
+    if (p->session_token != NULL) {
+        md_buf_puts(&query, "&X-Amz-Security-Token=");
+        stg_sigv4_uri_encode(&query, p->session_token, 0);
+    }
+    md_buf_puts(&query, "&X-Amz-SignedHeaders=host");
+    if (query.err != 0) {
+        rc = md_fail(err, query.err, "sigv4: the presigned query is longer than %zu bytes",
+                     query.max);
+        goto done;
+    }
+    stg_sigv4_header host = {"host", p->host};
+    stg_sigv4_request req = {.method = p->method,
+                             .path = p->path,
+                             .query = query.data,
+                             .headers = &host,
+                             .header_count = 1,
+                             .payload_hash = "UNSIGNED-PAYLOAD"};
+    char sig_hex[STG_SIGV4_HEX_LEN + 1], scope[256], signed_headers[16];
+    rc = sign(&req, creds, amz_date, sig_hex, scope, sizeof scope, signed_headers,
+              sizeof signed_headers, err);
+    if (rc != 0)
+        goto done;
+    n = snprintf(out, cap, "%s%s?%s&X-Amz-Signature=%s", p->endpoint, p->path, query.data, sig_hex);
+    if (n < 0 || (size_t)n >= cap)
+        rc = md_fail(err, MD_ELIMIT, "sigv4: the presigned URL is longer than %zu bytes", cap);
 done:
-    md_buf_free(&creq);
+    md_buf_free(&query);
     return rc;
 }

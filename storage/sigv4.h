@@ -1,6 +1,7 @@
 /*
  * sigv4.h — AWS Signature Version 4 for the s3:// backend, as pure functions: the canonical
- * request, the string to sign, the signing key and the Authorization header value. No I/O, no
+ * request, the string to sign, the signing key, the Authorization header value and presigned
+ * (query-string authenticated) URLs. No I/O, no
  * clock: the caller passes the time, so AWS's published examples are unit tests
  * (tests/test_sigv4.c).
  *
@@ -54,5 +55,27 @@ int stg_sigv4_canonical_request(const stg_sigv4_request *req, md_buf *b, char *s
  * signed x-amz-date header). out gets at most cap bytes; MD_ELIMIT when it does not fit. */
 int stg_sigv4_authorization(const stg_sigv4_request *req, const stg_sigv4_creds *creds,
                             const char *amz_date, char *out, size_t cap, md_error *err);
+
+/* ---- Presigned URLs ---- */
+
+#define STG_SIGV4_EXPIRES_MAX 604800 /* S3's longest presigned URL life: 7 days */
+
+/* A request authenticated by its query string ("presigned URL"), for a client that has no keys.
+ * Only host is signed and the payload is UNSIGNED-PAYLOAD, so any client can send it. */
+typedef struct stg_sigv4_presign_request {
+    const char *method;        /* "GET" */
+    const char *endpoint;      /* "https://examplebucket.s3.amazonaws.com": scheme://host[:port] */
+    const char *host;          /* the Host header the client will send ("host[:port]") */
+    const char *path;          /* the canonical URI, already URI-encoded ("/test.txt") */
+    const char *session_token; /* AWS_SESSION_TOKEN, sent (and signed) as X-Amz-Security-Token;
+                                  NULL for none */
+    int expires_s;             /* X-Amz-Expires: 1..STG_SIGV4_EXPIRES_MAX */
+} stg_sigv4_presign_request;
+
+/* The URL endpoint + path + "?X-Amz-Algorithm=...&X-Amz-Signature=<hex>" of a request signed at
+ * amz_date ("20130524T000000Z"; valid from then for expires_s seconds). All borrowed. out gets
+ * at most cap bytes; MD_ELIMIT when it does not fit, MD_EINVAL for a bad expiry or date. */
+int stg_sigv4_presign(const stg_sigv4_presign_request *p, const stg_sigv4_creds *creds,
+                      const char *amz_date, char *out, size_t cap, md_error *err);
 
 #endif

@@ -407,6 +407,26 @@ int stg_head(stg *s, const char *key, uint64_t *size, md_error *err)
     return s->vt->head(s, key, size, err);
 }
 
+/* ---- Presigned URLs ---- */
+
+int stg_presign_get(stg *s, const char *key, int expires_s, char *out, size_t cap, md_error *err)
+{
+    if (out == NULL || cap == 0)
+        return md_fail(err, MD_EINVAL, "stg_presign_get: no output buffer");
+    out[0] = '\0';
+    int rc = stg_key_check(key, err);
+    if (rc != 0)
+        return rc;
+    if (expires_s < 1 || expires_s > STG_PRESIGN_EXPIRES_MAX)
+        return md_fail(err, MD_EINVAL,
+                       "stg_presign_get: a presigned URL lasts 1 to %d seconds, not %d",
+                       STG_PRESIGN_EXPIRES_MAX, expires_s);
+    if (s->vt->presign_get == NULL)
+        return md_fail(err, MD_EFORMAT, "storage %s cannot presign URLs; stream the object",
+                       s->url);
+    return s->vt->presign_get(s, key, expires_s, out, cap, err);
+}
+
 /* ---- Deleting and listing ---- */
 
 int stg_delete(stg *s, const char *key, md_error *err)

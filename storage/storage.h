@@ -78,6 +78,20 @@ int stg_get(stg *s, const char *key, size_t max_bytes, uint8_t **data, size_t *l
 /* Size of an object; MD_ENOENT when absent. */
 int stg_head(stg *s, const char *key, uint64_t *size, md_error *err);
 
+/* ---- Presigned URLs ---- */
+
+#define STG_PRESIGN_EXPIRES_MAX 604800 /* 7 days, S3's limit */
+#define STG_PRESIGN_URL_MAX 16384      /* enough for any key, endpoint and session token */
+
+/* A URL that lets anyone holding it GET the object under key, without credentials, for
+ * expires_s seconds (1..STG_PRESIGN_EXPIRES_MAX) from now; the api redirects artifact
+ * downloads to it (--artifact-redirect). Nothing is sent, so an absent object is not noticed:
+ * the URL then answers 404 itself. s3:// signs a SigV4 query-string URL on its endpoint (the
+ * host the api reaches, which the client must reach too). Backends that cannot presign
+ * (file://) return MD_EFORMAT, "not supported here", so callers fall back to streaming; a bad
+ * key or expiry is MD_EINVAL, a URL over cap bytes MD_ELIMIT. out gets the URL (NUL ended). */
+int stg_presign_get(stg *s, const char *key, int expires_s, char *out, size_t cap, md_error *err);
+
 /* ---- Deleting and listing ---- */
 
 /* Removes one object; an absent one is not an error. */

@@ -27,6 +27,10 @@ typedef struct stg_vtable {
     int (*delete_prefix)(stg *s, const char *prefix, md_error *err);
     /* NULL for backends whose uncommitted writes leave nothing behind. */
     int (*sweep_partial)(stg *s, const char *prefix, size_t *removed, md_error *err);
+    /* NULL for backends that cannot presign (stg_presign_get answers MD_EFORMAT). expires_s is
+     * in range and cap > 0 (checked by the caller). */
+    int (*presign_get)(stg *s, const char *key, int expires_s, char *out, size_t cap,
+                       md_error *err);
     /* Keys in byte order; stops when fn returns nonzero. */
     int (*list)(stg *s, const char *prefix, stg_list_fn fn, void *user, md_error *err);
 } stg_vtable;

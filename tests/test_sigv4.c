@@ -2,8 +2,10 @@
  * test_sigv4.c — storage/sigv4.c against AWS's published Signature Version 4 examples: the
  * "get-vanilla" and "post-vanilla" cases of the SigV4 test suite (AKIDEXAMPLE, service
  * "service", 20150830T123600Z) and the S3 documentation's GET Object example with a Range header
- * (AKIAIOSFODNN7EXAMPLE, examplebucket, 20130524T000000Z). Expected values are the published
- * ones, copied, not computed here.
+ * (AKIAIOSFODNN7EXAMPLE, examplebucket, 20130524T000000Z), and the presigned-URL example of
+ * "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)" in the S3 API
+ * reference (GET test.txt, the same keys and time, X-Amz-Expires 86400). Expected values are the
+ * published ones, copied, not computed here.
  */
 #include "test_util.h"
 
@@ -131,6 +133,52 @@ static void test_s3_get_object(void)
     CHECK_INT(MD_ELIMIT, stg_sigv4_authorization(&req, &creds, "20130524T000000Z", auth, 40, &err));
 }
 
+/* The S3 documentation's presigned URL: examplebucket, test.txt, valid 86400 s from
+ * 20130524T000000Z; signature aeeed9bb... as published. */
+static void test_s3_presign(void)
+{
+    stg_sigv4_creds creds = {.access_key = "AKIAIOSFODNN7EXAMPLE",
+                             .secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                             .region = "us-east-1",
+                             .service = "s3"};
+    stg_sigv4_presign_request p = {.method = "GET",
+                                   .endpoint = "https://examplebucket.s3.amazonaws.com",
+                                   .host = "examplebucket.s3.amazonaws.com",
+                                   .path = "/test.txt",
+                                   .session_token = NULL,
+                                   .expires_s = 86400};
+    char url[1024];
+    md_error err;
+    CHECK_OK(stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err), &err);
+    check_str(__LINE__,
+              "https://examplebucket.s3.amazonaws.com/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+              "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+              "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host"
+              "&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404",
+              url);
+
+    /* A session token is signed in the query, between X-Amz-Expires and X-Amz-SignedHeaders
+     * (byte order), encoded; the signature then differs from the published one. */
+    p.session_token = "tok/en+=";
+    CHECK_OK(stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err), &err);
+    const char *tok = strstr(url, "&X-Amz-Expires=86400&X-Amz-Security-Token=tok%2Fen%2B%3D"
+                                  "&X-Amz-SignedHeaders=host&X-Amz-Signature=");
+    CHECK(tok != NULL);
+    CHECK(strstr(url, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404") == NULL);
+    p.session_token = NULL;
+
+    /* Expiry bounds (S3: 1 s to 7 days) and a short buffer are errors, not cut URLs. */
+    p.expires_s = 0;
+    CHECK_INT(MD_EINVAL, stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err));
+    p.expires_s = STG_SIGV4_EXPIRES_MAX + 1;
+    CHECK_INT(MD_EINVAL, stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err));
+    p.expires_s = STG_SIGV4_EXPIRES_MAX;
+    CHECK_OK(stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err), &err);
+    CHECK(strstr(url, "&X-Amz-Expires=604800&") != NULL);
+    CHECK_INT(MD_ELIMIT, stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, 100, &err));
+    CHECK_INT(MD_EINVAL, stg_sigv4_presign(&p, &creds, "2013", url, sizeof url, &err));
+}
+
 int main(void)
 {
     test_sha256();
@@ -138,5 +186,6 @@ int main(void)
     test_get_vanilla();
     test_post_vanilla();
     test_s3_get_object();
+    test_s3_presign();
     return test_done();
 }

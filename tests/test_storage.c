@@ -789,6 +789,24 @@ static void test_check_writable(void)
     stg_free(s);
 }
 
+/* file:// has no URL a client could fetch: MD_EFORMAT, so the api streams instead. Argument
+ * errors come first, as for every call. */
+static void test_presign(void)
+{
+    stg *s = open_store("storage_presign");
+    md_error err;
+    char url[256] = "x";
+    CHECK_INT(MD_EFORMAT, stg_presign_get(s, "a/b.png", 300, url, sizeof url, &err));
+    CHECK_MSG(&err, "cannot presign");
+    CHECK_INT(0, url[0]);
+    CHECK_INT(MD_EINVAL, stg_presign_get(s, "../b.png", 300, url, sizeof url, &err));
+    CHECK_INT(MD_EINVAL, stg_presign_get(s, "a/b.png", 0, url, sizeof url, &err));
+    CHECK_INT(MD_EINVAL,
+              stg_presign_get(s, "a/b.png", STG_PRESIGN_EXPIRES_MAX + 1, url, sizeof url, &err));
+    CHECK_INT(MD_EINVAL, stg_presign_get(s, "a/b.png", 300, url, 0, &err));
+    stg_free(s);
+}
+
 int main(void)
 {
     test_open();
@@ -801,5 +819,6 @@ int main(void)
     test_threads();
     test_atomic_replace();
     test_check_writable();
+    test_presign();
     return test_done();
 }

@@ -9,7 +9,8 @@
  * writers (invisible until commit, abort, a prefix delete failing the commit; multipart uploads
  * past 8 MiB), positional reads,
  * a replaced object under an open reader, many threads putting at once, the readiness probe,
- * and wrong credentials. Exits 77 (skipped) when node or s3rver is absent.
+ * wrong credentials, and the shape of presigned URLs (their signature is test_sigv4's; fetching
+ * one is the integration test storage_s3's). Exits 77 (skipped) when node or s3rver is absent.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
@@ -510,6 +511,37 @@ static void test_prefixes_and_probe(stg *s)
     setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
 }
 
+/* A presigned GET: the endpoint, the bucket and store prefix in the path, the SigV4 query in
+ * name order with the session token when there is one. */
+static void test_presign(stg *s)
+{
+    md_error err;
+    char url[STG_PRESIGN_URL_MAX];
+    char want[256];
+    snprintf(want, sizeof want,
+             "http://127.0.0.1:%d/" BUCKET "/store/a/b-1.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+             "&X-Amz-Credential=S3RVER%%2F",
+             server_port);
+    CHECK_OK(stg_presign_get(s, "a/b-1.png", 300, url, sizeof url, &err), &err);
+    CHECK(strncmp(url, want, strlen(want)) == 0);
+    CHECK_CONTAINS(url, "%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=");
+    CHECK_CONTAINS(url, "&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=");
+    CHECK(strstr(url, "X-Amz-Security-Token") == NULL);
+    const char *sig = strstr(url, "&X-Amz-Signature=");
+    CHECK(sig != NULL && strlen(sig + 17) == 64);
+    CHECK_INT(MD_ELIMIT, stg_presign_get(s, "a/b-1.png", 300, url, 64, &err));
+    CHECK_INT(MD_EINVAL, stg_presign_get(s, "a/b-1.png", 604801, url, sizeof url, &err));
+
+    setenv("AWS_SESSION_TOKEN", "session/token=", 1);
+    stg *tok = open_store("s3://" BUCKET);
+    CHECK_OK(stg_presign_get(tok, "k", 60, url, sizeof url, &err), &err);
+    CHECK_CONTAINS(url, "/" BUCKET "/k?X-Amz-Algorithm=");
+    CHECK_CONTAINS(url, "&X-Amz-Expires=60&X-Amz-Security-Token=session%2Ftoken%3D"
+                        "&X-Amz-SignedHeaders=host&");
+    stg_free(tok);
+    unsetenv("AWS_SESSION_TOKEN");
+}
+
 static void test_unreachable(void)
 {
     md_error err;
@@ -546,6 +578,7 @@ int main(void)
     test_multipart(s);
     test_threads(s);
     test_prefixes_and_probe(s);
+    test_presign(s);
     stg_free(s);
     server_stop();
     test_unreachable();
