@@ -18,8 +18,12 @@ typedef struct api_config {
     const char *prefix;        /* Redis key prefix ("morphd:"); borrowed */
     const char *api_keys_file; /* lines "owner:sha256:<hex>"; NULL: no authentication */
     int allow_anonymous;       /* serve a non-loopback --listen without api keys */
+    int artifact_redirect_s;   /* --artifact-redirect: 0 off; else presigned URLs' life, s */
     md_limits limits;
 } api_config;
+
+#define API_ARTIFACT_REDIRECT_DEFAULT_S 300 /* --artifact-redirect without a value */
+#define API_ARTIFACT_REDIRECT_MAX_S 604800  /* 7 days: S3's longest presigned URL */
 
 /* Serves until SIGTERM/SIGINT; 0 on a clean stop, a negative MD_E* code (with err filled) when
  * the server could not start. */

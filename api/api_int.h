@@ -83,6 +83,8 @@ typedef struct api_server {
     stg *storage;
     api_key *keys; /* NULL: authentication off, every request is "anonymous" */
     size_t key_count;
+    /* --artifact-redirect: 0 streams artifacts; else 307 to URLs presigned for this long, s */
+    int artifact_redirect_s;
     char tmp_root[512]; /* private folder of upload temp dirs, removed at exit (tmp.c) */
     int tmp_lock_fd;    /* owned; flock'ed tmp_root/.lock, held for life; -1 none */
 

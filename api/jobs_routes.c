@@ -8,7 +8,10 @@
  * owner's job is "not found", never "forbidden". Artifact bytes are streamed from storage by
  * MHD's content-reader callback calling stg_reader_read on the loop thread: for the file
  * backend that is a pread of the page cache, the same cost as MHD's own file responses; an S3
- * backend would need a pool read-ahead here instead.
+ * backend would need a pool read-ahead here instead. With --artifact-redirect, a store that can
+ * presign (s3://) is not read at all: after the same owner and artifact-list checks the client
+ * gets a 307 to a presigned URL and fetches the bytes from the store itself. Presigning is a few
+ * HMACs and sends nothing, so it runs on the loop thread.
  */
 #include "api/api_int.h"
 
@@ -505,6 +508,40 @@ static void open_done(uv_work_t *w, int status)
     api_req_reply(req, 200, resp);
 }
 
+/* With --artifact-redirect: answers 307 to a presigned URL of op->key and returns 1, or returns
+ * 0 (nothing answered) when the store cannot presign (file://) or presigning failed (logged):
+ * the caller then streams, as without the option. */
+static int reply_redirect(artifact_op *op)
+{
+    api_req *req = op->req;
+    char url[STG_PRESIGN_URL_MAX];
+    md_error err;
+    int rc =
+        stg_presign_get(op->storage, op->key, req->srv->artifact_redirect_s, url, sizeof url, &err);
+    if (rc == MD_EFORMAT)
+        return 0;
+    if (rc != 0) {
+        md_log(MD_LOG_WARN, "artifact '%s' of job %s: %s; streaming it instead", req->artifact,
+               req->id, err.msg);
+        return 0;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        api_reply_code(req, MD_EINTERNAL, "out of memory");
+        return 1;
+    }
+    /* The URL is a bearer credential for its lifetime: no cache may keep or share it. */
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, url) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+        MHD_destroy_response(resp);
+        api_reply_code(req, MD_EINTERNAL, "cannot set the redirect's headers");
+        return 1;
+    }
+    api_req_reply(req, 307, resp);
+    return 1;
+}
+
 static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
 {
     (void)c;
@@ -550,6 +587,8 @@ static void on_artifact_meta(redisAsyncContext *c, void *r, void *priv)
         api_reply_code(req, MD_EINVAL, "artifact name '%s' is not valid", req->artifact);
         return;
     }
+    if (req->srv->artifact_redirect_s > 0 && reply_redirect(op))
+        return;
     op->work.data = op;
     if (uv_queue_work(req->srv->loop, &op->work, open_work, open_done) != 0)
         api_reply_code(req, MD_EINTERNAL, "cannot schedule reading the artifact");

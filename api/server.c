@@ -90,6 +90,14 @@ int api_run(const api_config *cfg, md_error *err)
     int rc = 0;
     int loop_open = 0;
     s.lim = cfg->limits;
+    s.artifact_redirect_s = cfg->artifact_redirect_s;
+    _Static_assert(API_ARTIFACT_REDIRECT_MAX_S == STG_PRESIGN_EXPIRES_MAX,
+                   "--artifact-redirect's bound is storage's");
+    if (cfg->artifact_redirect_s < 0 || cfg->artifact_redirect_s > API_ARTIFACT_REDIRECT_MAX_S) {
+        rc = md_fail(err, MD_EINVAL, "--artifact-redirect: %d is not 1..%d seconds",
+                     cfg->artifact_redirect_s, API_ARTIFACT_REDIRECT_MAX_S);
+        goto done;
+    }
     if ((rc = jq_prefix_check(cfg->prefix, err)) != 0)
         goto done;
     snprintf(s.prefix, sizeof s.prefix, "%s", cfg->prefix);

@@ -43,6 +43,12 @@ static void api_usage(FILE *f)
            "      --allow-anonymous    serve without --api-keys on an address other machines\n"
            "                           reach; without it such a --listen (0.0.0.0, a LAN\n"
            "                           address) needs --api-keys and the api exits 2\n"
+           "      --artifact-redirect [SECONDS]\n"
+           "                           answer GET /jobs/{id}/artifacts/{name} with 307 to a\n"
+           "                           presigned storage URL valid SECONDS (1..604800; 300\n"
+           "                           when omitted) instead of streaming the bytes; only\n"
+           "                           s3:// can presign (clients must reach its endpoint),\n"
+           "                           file:// streams as without it. Off by default\n"
            "      --limit NAME=VALUE   raise or lower a limit (repeatable; k/M/G suffixes), below\n"
            "      --threads N          threads parsing uploads (UV_THREADPOOL_SIZE; default 4)\n"
            "      --log-level LEVEL    debug, info, warn or error on stderr (warn)\n"
@@ -64,6 +70,7 @@ enum {
     OPT_PREFIX,
     OPT_API_KEYS,
     OPT_ALLOW_ANONYMOUS,
+    OPT_ARTIFACT_REDIRECT,
     OPT_LIMIT,
     OPT_THREADS,
     OPT_LOG_LEVEL,
@@ -78,6 +85,7 @@ int srv_api_main(int argc, char **argv)
         {"prefix", required_argument, NULL, OPT_PREFIX},
         {"api-keys", required_argument, NULL, OPT_API_KEYS},
         {"allow-anonymous", no_argument, NULL, OPT_ALLOW_ANONYMOUS},
+        {"artifact-redirect", optional_argument, NULL, OPT_ARTIFACT_REDIRECT},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -116,6 +124,29 @@ int srv_api_main(int argc, char **argv)
         case OPT_ALLOW_ANONYMOUS:
             cfg.allow_anonymous = 1;
             break;
+        case OPT_ARTIFACT_REDIRECT: {
+            /* getopt gives an optional value only as --artifact-redirect=N; a following word
+             * that starts with a digit is taken as the value too (no option or argument of
+             * `morphd api` starts with one). */
+            const char *v = optarg;
+            if (v == NULL && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+                v = argv[optind++];
+            if (v == NULL) {
+                cfg.artifact_redirect_s = API_ARTIFACT_REDIRECT_DEFAULT_S;
+                break;
+            }
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end != '\0' || n < 1 || n > API_ARTIFACT_REDIRECT_MAX_S) {
+                fprintf(stderr,
+                        "morphd api: --artifact-redirect: '%s' is not a number of seconds "
+                        "1..%d\n",
+                        v, API_ARTIFACT_REDIRECT_MAX_S);
+                return 2;
+            }
+            cfg.artifact_redirect_s = (int)n;
+            break;
+        }
         case OPT_LIMIT:
             if (md_limits_set(&cfg.limits, optarg, &err) != 0) {
                 fprintf(stderr, "morphd api: --limit: %s\n", err.msg);
