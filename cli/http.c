@@ -230,6 +230,14 @@ static int perform(const http_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(method, "GET") == 0) {
+        /* An api with --artifact-redirect answers artifact GETs with 307 to a presigned storage
+         * URL. libcurl keeps only the last answer's body and does not send our Authorization
+         * header to another host or port, which S3 would refuse next to the URL's signature. */
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
+        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
     if (mime != NULL)
         curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
     else if (strcmp(method, "POST") == 0) {

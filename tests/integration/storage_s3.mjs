@@ -5,11 +5,12 @@
 // and DELETE /jobs/{id} removing the job's objects from the bucket. Then --artifact-redirect: a
 // second api on the same store answers 307 with a presigned Location whose query is well formed
 // (s3rver does not check signatures: test_sigv4 checks ours against AWS's example) and which,
-// fetched, gives the streamed bytes; missing jobs and artifacts stay 404; an api on file://
-// with the option streams 200 as before. Skips when s3rver is not installed (npm ci in
+// fetched directly or by `morph fetch`, gives the streamed bytes; missing jobs and artifacts
+// stay 404; an api on file:// with the option streams 200 as before. Skips when s3rver is not installed (npm ci in
 // tests/integration).
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { run, sleep } from './harness.mjs';
 import { downloadAll, isPng } from './frames.mjs';
 
@@ -96,6 +97,19 @@ async function checkRedirects(t, { redis, storage, env, s3, id, job, streamed })
         const body = Buffer.from(await got.arrayBuffer());
         t.check(got.status === 200, `GET ${location}: ${got.status} ${body.toString('utf8', 0, 300)}`);
         t.check(body.equals(streamed.get(a.name)), `${a.name}: the presigned URL gave ${body.length} bytes, unlike the ${streamed.get(a.name)?.length} streamed`);
+    }
+    // `morph fetch` follows the redirects and gets the same bytes.
+    if (t.env.morph && fs.existsSync(t.env.morph)) {
+        const dir = t.mkdir('fetch-redirect');
+        const env = { ...process.env };
+        delete env.MORPHD_API_KEY;
+        const r = spawnSync(t.env.morph, ['fetch', id, '-o', dir, '-q', '--server', api.base], { encoding: 'utf8', env, timeout: 60000 });
+        t.check(r.status === 0, `morph fetch through --artifact-redirect exited ${r.status}: ${r.stderr}`);
+        for (const a of job.artifacts) {
+            const file = path.join(dir, a.name);
+            const body = fs.existsSync(file) ? fs.readFileSync(file) : null;
+            t.check(body !== null && body.equals(streamed.get(a.name)), `morph fetch through --artifact-redirect: ${a.name} is ${body ? `${body.length} different bytes` : 'missing'}`);
+        }
     }
     // The owner and artifact-list checks come first, as without the option.
     await api.artifact(id, 'no-such-artifact.png', { expect: 404 });
