@@ -238,6 +238,8 @@ int stg_sigv4_presign(const stg_sigv4_presign_request *p, const stg_sigv4_creds 
     if (n < 0 || (size_t)n >= cap)
         rc = md_fail(err, MD_ELIMIT, "sigv4: the presigned URL is longer than %zu bytes", cap);
 done:
+    if (rc != 0 && cap > 0)
+        out[0] = '\0'; /* never a cut URL */
     md_buf_free(&query);
     return rc;
 }

@@ -176,6 +176,7 @@ static void test_s3_presign(void)
     CHECK_OK(stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, sizeof url, &err), &err);
     CHECK(strstr(url, "&X-Amz-Expires=604800&") != NULL);
     CHECK_INT(MD_ELIMIT, stg_sigv4_presign(&p, &creds, "20130524T000000Z", url, 100, &err));
+    CHECK_INT(0, url[0]);
     CHECK_INT(MD_EINVAL, stg_sigv4_presign(&p, &creds, "2013", url, sizeof url, &err));
 }
 
