@@ -387,18 +387,20 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     const char *other = reply->element[1]->str;
-    switch (jr_submit_reply(reply->element[0]->str)) {
+    jr_submit_result result = jr_submit_reply(reply->element[0]->str);
+    /* Any answer but a queued job leaves this request's stored inputs unused. */
+    if (result != JR_SUBMIT_OK)
+        api_storage_delete_job(s, op->id);
+    switch (result) {
     case JR_SUBMIT_OK:
         break;
     case JR_SUBMIT_FULL:
-        api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EBUSY,
                        "the queue is full: max_queued=%llu jobs are queued or running; try again "
                        "later",
                        (unsigned long long)s->lim.max_queued);
         return;
     case JR_SUBMIT_OWNER_FULL:
-        api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EBUSY,
                        "this API key's share of the queue is full: owner '%s' has %s job(s) "
                        "queued or running and max_queued_per_owner=%llu; try again when some "
@@ -406,14 +408,12 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
                        req->owner, other, (unsigned long long)s->lim.max_queued_per_owner);
         return;
     case JR_SUBMIT_MISMATCH:
-        api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EIDEMPOTENCY,
                        "the Idempotency-Key '%s' was used for job %s with a different request "
                        "(other meshes, textures or spec); use a new key for a new request",
                        op->in->idem_key, other);
         return;
     case JR_SUBMIT_EXISTS: {
-        api_storage_delete_job(s, op->id);
         char key[JQ_KEY_MAX];
         jr_job_key(key, sizeof key, s->prefix, other);
         const char *argv[] = {"HGETALL", key};
@@ -422,7 +422,6 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     default:
-        api_storage_delete_job(s, op->id);
         api_reply_code(req, MD_EINTERNAL, "queueing the job failed: odd reply '%s'",
                        reply->element[0]->str);
         return;

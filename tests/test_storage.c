@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include "storage_fixture.h"
 
 #include "storage/storage.h"
 
@@ -77,80 +78,6 @@ static int exists(const char *rel)
     snprintf(path, sizeof path, "%s/%s", root, rel);
     struct stat st;
     return lstat(path, &st) == 0;
-}
-
-#define LIST_MAX 64
-
-typedef struct listing {
-    int count;
-    int stop_after; /* 0: never */
-    char keys[LIST_MAX][128];
-    uint64_t sizes[LIST_MAX];
-} listing;
-
-static int on_key(void *user, const char *key, uint64_t size)
-{
-    listing *l = user;
-    if (l->count < LIST_MAX) {
-        snprintf(l->keys[l->count], sizeof l->keys[0], "%s", key);
-        l->sizes[l->count] = size;
-    }
-    l->count++;
-    return l->stop_after != 0 && l->count >= l->stop_after;
-}
-
-static listing list_of(stg *s, const char *prefix)
-{
-    listing l;
-    memset(&l, 0, sizeof l);
-    md_error err;
-    CHECK_OK(stg_list(s, prefix, on_key, &l, &err), &err);
-    return l;
-}
-
-/* Checks that the listing is exactly the keys given (NULL-terminated), in that order. */
-#define CHECK_LIST(l, ...) check_list(__LINE__, &(l), (const char *[]){__VA_ARGS__, NULL})
-
-static void check_list(int line, const listing *l, const char **want)
-{
-    int n = 0;
-    while (want[n] != NULL)
-        n++;
-    if (l->count != n) {
-        fprintf(stderr, "line %d: expected %d keys, got %d:", line, n, l->count);
-        for (int i = 0; i < l->count && i < LIST_MAX; i++)
-            fprintf(stderr, " %s", l->keys[i]);
-        fprintf(stderr, "\n");
-        test_failures++;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (strcmp(l->keys[i], want[i]) != 0) {
-            fprintf(stderr, "line %d: key %d: expected %s, got %s\n", line, i, want[i], l->keys[i]);
-            test_failures++;
-        }
-    }
-}
-
-static void put_text(stg *s, const char *key, const char *text)
-{
-    md_error err;
-    CHECK_OK(stg_put(s, key, text, strlen(text), &err), &err);
-}
-
-static void check_text(stg *s, const char *key, const char *text)
-{
-    md_error err;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = stg_get(s, key, 1 << 20, &data, &len, &err);
-    CHECK_OK(rc, &err);
-    if (rc == 0) {
-        CHECK_INT(strlen(text), len);
-        CHECK(len == strlen(text) && memcmp(data, text, len) == 0);
-        CHECK_INT(0, data[len]);
-    }
-    md_free(data);
 }
 
 /* ---- URLs ---- */
@@ -306,9 +233,9 @@ static void test_keys(void)
     CHECK_INT(MD_EINVAL, stg_delete_prefix(s, "", &err));
     CHECK_MSG(&err, "prefix is empty");
     CHECK_INT(MD_EINVAL, stg_delete_prefix(s, "/", &err));
-    listing l = {0};
-    CHECK_INT(MD_EINVAL, stg_list(s, "a//", on_key, &l, &err));
-    CHECK_INT(MD_EINVAL, stg_list(s, "/", on_key, &l, &err));
+    sf_listing l = {0};
+    CHECK_INT(MD_EINVAL, stg_list(s, "a//", sf_on_key, &l, &err));
+    CHECK_INT(MD_EINVAL, stg_list(s, "/", sf_on_key, &l, &err));
     CHECK_INT(0, l.count);
     CHECK_INT(0, count_entries(root));
     CHECK(!exists("../escape"));
@@ -331,43 +258,43 @@ static void test_roundtrip(void)
     CHECK(data == NULL);
     CHECK_OK(stg_delete(s, "jobs/j1/manifest.json", &err), &err);
 
-    put_text(s, "jobs/j1/manifest.json", "{\"frames\": 2}");
-    put_text(s, "jobs/j1/frames/0000.png", "frame zero");
-    put_text(s, "jobs/j1/frames/0001.png", "frame one!");
-    put_text(s, "jobs/j2/inputs/source.mdm", "source");
-    put_text(s, "top", "");
-    check_text(s, "jobs/j1/manifest.json", "{\"frames\": 2}");
-    check_text(s, "top", "");
+    sf_put_text(s, "jobs/j1/manifest.json", "{\"frames\": 2}");
+    sf_put_text(s, "jobs/j1/frames/0000.png", "frame zero");
+    sf_put_text(s, "jobs/j1/frames/0001.png", "frame one!");
+    sf_put_text(s, "jobs/j2/inputs/source.mdm", "source");
+    sf_put_text(s, "top", "");
+    sf_check_text(s, "jobs/j1/manifest.json", "{\"frames\": 2}");
+    sf_check_text(s, "top", "");
     CHECK_OK(stg_head(s, "jobs/j1/frames/0001.png", &size, &err), &err);
     CHECK_INT(10, size);
     CHECK_OK(stg_head(s, "top", &size, &err), &err);
     CHECK_INT(0, size);
     CHECK(exists("jobs/j1/frames/0000.png"));
 
-    listing l = list_of(s, "");
-    CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png", "jobs/j1/manifest.json",
-               "jobs/j2/inputs/source.mdm", "top");
+    sf_listing l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png", "jobs/j1/manifest.json",
+                  "jobs/j2/inputs/source.mdm", "top");
     CHECK_INT(10, l.sizes[0]);
-    l = list_of(s, "jobs/j1/");
-    CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png", "jobs/j1/manifest.json");
-    l = list_of(s, "jobs/j1/frames");
-    CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png");
-    l = list_of(s, "jobs/j");
+    l = sf_list_of(s, "jobs/j1/");
+    SF_CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png", "jobs/j1/manifest.json");
+    l = sf_list_of(s, "jobs/j1/frames");
+    SF_CHECK_LIST(l, "jobs/j1/frames/0000.png", "jobs/j1/frames/0001.png");
+    l = sf_list_of(s, "jobs/j");
     CHECK_INT(4, l.count);
-    l = list_of(s, "nothing/here/");
+    l = sf_list_of(s, "nothing/here/");
     CHECK_INT(0, l.count);
-    l = list_of(s, "top");
-    CHECK_LIST(l, "top");
+    l = sf_list_of(s, "top");
+    SF_CHECK_LIST(l, "top");
 
     /* A nonzero callback stops the listing. */
     memset(&l, 0, sizeof l);
     l.stop_after = 2;
-    CHECK_OK(stg_list(s, "", on_key, &l, &err), &err);
+    CHECK_OK(stg_list(s, "", sf_on_key, &l, &err), &err);
     CHECK_INT(2, l.count);
 
     /* Overwrite. */
-    put_text(s, "jobs/j1/manifest.json", "v2");
-    check_text(s, "jobs/j1/manifest.json", "v2");
+    sf_put_text(s, "jobs/j1/manifest.json", "v2");
+    sf_check_text(s, "jobs/j1/manifest.json", "v2");
 
     /* Larger than max_bytes: refused before reading. */
     CHECK_INT(MD_ELIMIT, stg_get(s, "jobs/j1/frames/0000.png", 9, &data, &len, &err));
@@ -385,16 +312,16 @@ static void test_roundtrip(void)
     CHECK_OK(stg_delete(s, "jobs/j2/inputs/source.mdm", &err), &err);
 
     /* Delete a prefix. */
-    put_text(s, "jobs/j10/x", "keep: jobs/j1/ is not a prefix of it");
+    sf_put_text(s, "jobs/j10/x", "keep: jobs/j1/ is not a prefix of it");
     CHECK_OK(stg_delete_prefix(s, "jobs/j1/", &err), &err);
-    l = list_of(s, "");
-    CHECK_LIST(l, "jobs/j10/x", "top");
+    l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "jobs/j10/x", "top");
     CHECK(!exists("jobs/j1"));
     CHECK_OK(stg_delete_prefix(s, "jobs/j1/", &err), &err);
     CHECK_OK(stg_delete_prefix(s, "no/such/", &err), &err);
     CHECK_OK(stg_delete_prefix(s, "jobs/", &err), &err);
-    l = list_of(s, "");
-    CHECK_LIST(l, "top");
+    l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "top");
     CHECK_INT(1, count_entries(root));
     stg_free(s);
 }
@@ -412,31 +339,32 @@ static void test_prefix_order(void)
 {
     stg *s = open_store("storage_prefix");
     md_error err;
-    put_text(s, "jobs/abc/x", "1");
-    put_text(s, "jobs/abc/y/z", "2");
-    put_text(s, "jobs/abd", "3");
-    put_text(s, "jobs/ab", "4");
-    put_text(s, "jobs/abc-1", "5");
-    put_text(s, "jobs/abc.2", "6");
-    put_text(s, "jobs-x", "7");
-    put_text(s, "jobs/b", "8");
+    sf_put_text(s, "jobs/abc/x", "1");
+    sf_put_text(s, "jobs/abc/y/z", "2");
+    sf_put_text(s, "jobs/abd", "3");
+    sf_put_text(s, "jobs/ab", "4");
+    sf_put_text(s, "jobs/abc-1", "5");
+    sf_put_text(s, "jobs/abc.2", "6");
+    sf_put_text(s, "jobs-x", "7");
+    sf_put_text(s, "jobs/b", "8");
 
-    listing l = list_of(s, "jobs/ab");
-    CHECK_LIST(l, "jobs/ab", "jobs/abc-1", "jobs/abc.2", "jobs/abc/x", "jobs/abc/y/z", "jobs/abd");
-    l = list_of(s, "jobs/abc/");
-    CHECK_LIST(l, "jobs/abc/x", "jobs/abc/y/z");
-    l = list_of(s, "jobs");
+    sf_listing l = sf_list_of(s, "jobs/ab");
+    SF_CHECK_LIST(l, "jobs/ab", "jobs/abc-1", "jobs/abc.2", "jobs/abc/x", "jobs/abc/y/z",
+                  "jobs/abd");
+    l = sf_list_of(s, "jobs/abc/");
+    SF_CHECK_LIST(l, "jobs/abc/x", "jobs/abc/y/z");
+    l = sf_list_of(s, "jobs");
     CHECK_INT(8, l.count);
     CHECK(strcmp(l.keys[0], "jobs-x") == 0);
 
     CHECK_OK(stg_delete_prefix(s, "jobs/abc", &err), &err);
-    l = list_of(s, "");
-    CHECK_LIST(l, "jobs-x", "jobs/ab", "jobs/abd", "jobs/b");
+    l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "jobs-x", "jobs/ab", "jobs/abd", "jobs/b");
     CHECK(!exists("jobs/abc"));
 
     /* The callback may change the store. */
     CHECK_OK(stg_list(s, "", delete_each, s, &err), &err);
-    CHECK_INT(0, list_of(s, "").count);
+    CHECK_INT(0, sf_list_of(s, "").count);
     CHECK_INT(0, count_entries(root));
     stg_free(s);
 }
@@ -446,7 +374,7 @@ static void test_foreign_files(void)
 {
     stg *s = open_store("storage_foreign");
     md_error err;
-    put_text(s, "d/ok", "ok");
+    sf_put_text(s, "d/ok", "ok");
     char path[8192];
     snprintf(path, sizeof path, "%s/d/with space", root);
     CHECK_OK(md_write_file_atomic(path, "x", 1, &err), &err);
@@ -454,8 +382,8 @@ static void test_foreign_files(void)
     CHECK_INT(0, symlink("/etc/passwd", path));
     snprintf(path, sizeof path, "%s/d/fifo", root);
     CHECK_INT(0, mkfifo(path, 0644));
-    listing l = list_of(s, "");
-    CHECK_LIST(l, "d/ok");
+    sf_listing l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "d/ok");
     stg_reader *r = NULL;
     CHECK_INT(MD_ENOENT, stg_reader_open(s, "d/link", &r, &err));
     CHECK_INT(MD_ENOENT, stg_reader_open(s, "d/fifo", &r, &err)); /* must not hang */
@@ -463,23 +391,23 @@ static void test_foreign_files(void)
     CHECK_INT(MD_ENOENT, stg_head(s, "d/link", &size, &err));
 
     /* A key cannot be both an object and a folder on a filesystem. */
-    put_text(s, "a/b", "under a");
+    sf_put_text(s, "a/b", "under a");
     CHECK_INT(MD_EINVAL, stg_put(s, "a", "x", 1, &err));
     CHECK_MSG(&err, "both an object and a folder");
     CHECK_INT(MD_ENOENT, stg_head(s, "a", &size, &err));
     CHECK_INT(MD_ENOENT, stg_reader_open(s, "a", &r, &err));
     CHECK_OK(stg_delete(s, "a", &err), &err);
-    check_text(s, "a/b", "under a");
+    sf_check_text(s, "a/b", "under a");
     CHECK_INT(MD_EINVAL, stg_put(s, "a/b/c", "x", 1, &err));
     CHECK_MSG(&err, "is an object, not a folder");
-    check_text(s, "a/b", "under a");
+    sf_check_text(s, "a/b", "under a");
 
     /* A temp file left by a crash goes with its prefix. */
     snprintf(path, sizeof path, "%s/jobs/q/frames", root);
     CHECK_OK(md_mkdir_p(path, &err), &err);
     snprintf(path, sizeof path, "%s/jobs/q/frames/.tmp.1.2", root);
     CHECK_OK(md_write_file_atomic(path, "debris", 6, &err), &err);
-    CHECK_INT(0, list_of(s, "jobs/").count);
+    CHECK_INT(0, sf_list_of(s, "jobs/").count);
     CHECK_OK(stg_delete_prefix(s, "jobs/q/", &err), &err);
     CHECK(!exists("jobs"));
     stg_free(s);
@@ -493,7 +421,7 @@ static void test_writer(void)
     md_error err;
     stg_writer *w = NULL;
     const char *key = "jobs/w/frames/big.bin";
-    put_text(s, key, "old");
+    sf_put_text(s, key, "old");
 
     CHECK_OK(stg_writer_open(s, key, &w, &err), &err);
     CHECK(w != NULL);
@@ -512,12 +440,12 @@ static void test_writer(void)
     }
 
     /* Until commit: the old object stays, the new one is a temp file nobody lists. */
-    check_text(s, key, "old");
+    sf_check_text(s, key, "old");
     char dir[8192];
     snprintf(dir, sizeof dir, "%s/jobs/w/frames", root);
     CHECK_INT(1, count_temp_files(dir));
-    listing l = list_of(s, "");
-    CHECK_LIST(l, "jobs/w/frames/big.bin");
+    sf_listing l = sf_list_of(s, "");
+    SF_CHECK_LIST(l, "jobs/w/frames/big.bin");
     CHECK_INT(3, l.sizes[0]);
 
     CHECK_OK(stg_writer_commit(w, &err), &err);
@@ -535,7 +463,7 @@ static void test_writer(void)
     /* An empty object through a writer. */
     CHECK_OK(stg_writer_open(s, "empty", &w, &err), &err);
     CHECK_OK(stg_writer_commit(w, &err), &err);
-    check_text(s, "empty", "");
+    sf_check_text(s, "empty", "");
 
     /* Abort: nothing left, not even the folders made for it. */
     CHECK_OK(stg_delete_prefix(s, "jobs/", &err), &err);
@@ -551,11 +479,11 @@ static void test_writer(void)
     stg_writer_abort(NULL);
 
     /* Abort of a replacement keeps the old object. */
-    put_text(s, "keep", "old");
+    sf_put_text(s, "keep", "old");
     CHECK_OK(stg_writer_open(s, "keep", &w, &err), &err);
     CHECK_OK(stg_writer_write(w, "new", 3, &err), &err);
     stg_writer_abort(w);
-    check_text(s, "keep", "old");
+    sf_check_text(s, "keep", "old");
     CHECK_INT(1, count_entries(root));
 
     /* A prefix delete while writing: the commit fails and says why; nothing is left. */
@@ -684,11 +612,11 @@ static void test_threads(void)
             test_failures++;
         }
     }
-    listing l = list_of(s, "jobs/shared/");
+    sf_listing l = sf_list_of(s, "jobs/shared/");
     CHECK_INT(THREADS * ROUNDS / 2, l.count);
-    l = list_of(s, "jobs/same");
-    CHECK_LIST(l, "jobs/same");
-    CHECK_INT(0, list_of(s, "morphd-probe/").count);
+    l = sf_list_of(s, "jobs/same");
+    SF_CHECK_LIST(l, "jobs/same");
+    CHECK_INT(0, sf_list_of(s, "morphd-probe/").count);
     CHECK(!exists("morphd-probe"));
     char dir[8192];
     snprintf(dir, sizeof dir, "%s/jobs", root);

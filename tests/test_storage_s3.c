@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "test_util.h"
+#include "storage_fixture.h"
 
 #include "storage/storage.h"
 
@@ -138,89 +139,17 @@ static stg *open_store(const char *url)
 
 /* ---- Helpers ---- */
 
-#define LIST_MAX 256
-
-typedef struct listing {
-    int count;
-    char keys[LIST_MAX][128];
-    uint64_t sizes[LIST_MAX];
-} listing;
-
-static int on_key(void *user, const char *key, uint64_t size)
-{
-    listing *l = user;
-    if (l->count < LIST_MAX) {
-        snprintf(l->keys[l->count], sizeof l->keys[0], "%s", key);
-        l->sizes[l->count] = size;
-    }
-    l->count++;
-    return 0;
-}
-
-static listing list_of(stg *s, const char *prefix)
-{
-    listing l;
-    memset(&l, 0, sizeof l);
-    md_error err;
-    CHECK_OK(stg_list(s, prefix, on_key, &l, &err), &err);
-    return l;
-}
-
-#define CHECK_LIST(l, ...) check_list(__LINE__, &(l), (const char *[]){__VA_ARGS__, NULL})
-
-static void check_list(int line, const listing *l, const char **want)
-{
-    int n = 0;
-    while (want[n] != NULL)
-        n++;
-    if (l->count != n) {
-        fprintf(stderr, "line %d: expected %d keys, got %d:", line, n, l->count);
-        for (int i = 0; i < l->count && i < LIST_MAX; i++)
-            fprintf(stderr, " %s", l->keys[i]);
-        fprintf(stderr, "\n");
-        test_failures++;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        if (strcmp(l->keys[i], want[i]) != 0) {
-            fprintf(stderr, "line %d: key %d: expected %s, got %s\n", line, i, want[i], l->keys[i]);
-            test_failures++;
-        }
-    }
-}
-
-static void put_text(stg *s, const char *key, const char *text)
-{
-    md_error err;
-    CHECK_OK(stg_put(s, key, text, strlen(text), &err), &err);
-}
-
-static void check_text(stg *s, const char *key, const char *text)
-{
-    md_error err;
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = stg_get(s, key, 1 << 20, &data, &len, &err);
-    CHECK_OK(rc, &err);
-    if (rc == 0) {
-        CHECK_INT(strlen(text), len);
-        CHECK(len == strlen(text) && memcmp(data, text, len) == 0);
-        CHECK_INT(0, data[len]);
-    }
-    md_free(data);
-}
-
 /* ---- Checks ---- */
 
 static void test_roundtrip(stg *s)
 {
     md_error err;
-    put_text(s, "a/b/c.txt", "hello");
-    check_text(s, "a/b/c.txt", "hello");
-    put_text(s, "a/b/c.txt", "replaced, longer");
-    check_text(s, "a/b/c.txt", "replaced, longer");
-    put_text(s, "empty", "");
-    check_text(s, "empty", "");
+    sf_put_text(s, "a/b/c.txt", "hello");
+    sf_check_text(s, "a/b/c.txt", "hello");
+    sf_put_text(s, "a/b/c.txt", "replaced, longer");
+    sf_check_text(s, "a/b/c.txt", "replaced, longer");
+    sf_put_text(s, "empty", "");
+    sf_check_text(s, "empty", "");
     uint64_t size = 99;
     CHECK_OK(stg_head(s, "a/b/c.txt", &size, &err), &err);
     CHECK_INT(16, size);
@@ -256,28 +185,28 @@ static void test_list(stg *s)
     /* Byte order: '-' < '.' < '/' < '0'; MORPHD_S3_LIST_PAGE=3 makes this several pages. */
     const char *keys[] = {"l/a0", "l/a/b", "l/a.b", "l/a-b", "l/ab/c", "l/abc/x", "l/b", "m/z"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        put_text(s, keys[i], keys[i]);
-    listing all = list_of(s, "l/");
-    CHECK_LIST(all, "l/a-b", "l/a.b", "l/a/b", "l/a0", "l/ab/c", "l/abc/x", "l/b");
+        sf_put_text(s, keys[i], keys[i]);
+    sf_listing all = sf_list_of(s, "l/");
+    SF_CHECK_LIST(all, "l/a-b", "l/a.b", "l/a/b", "l/a0", "l/ab/c", "l/abc/x", "l/b");
     CHECK_INT(5, all.sizes[0]);
-    listing ab = list_of(s, "l/ab");
-    CHECK_LIST(ab, "l/ab/c", "l/abc/x");
-    listing abs = list_of(s, "l/ab/");
-    CHECK_LIST(abs, "l/ab/c");
-    listing none = list_of(s, "nothing/");
+    sf_listing ab = sf_list_of(s, "l/ab");
+    SF_CHECK_LIST(ab, "l/ab/c", "l/abc/x");
+    sf_listing abs = sf_list_of(s, "l/ab/");
+    SF_CHECK_LIST(abs, "l/ab/c");
+    sf_listing none = sf_list_of(s, "nothing/");
     CHECK_INT(0, none.count);
-    listing every = list_of(s, "");
+    sf_listing every = sf_list_of(s, "");
     CHECK_INT(8, every.count);
-    CHECK_INT(MD_EINVAL, stg_list(s, "/x", on_key, &none, &err));
+    CHECK_INT(MD_EINVAL, stg_list(s, "/x", sf_on_key, &none, &err));
 
     CHECK_OK(stg_delete_prefix(s, "l/ab", &err), &err);
-    listing left = list_of(s, "l/");
-    CHECK_LIST(left, "l/a-b", "l/a.b", "l/a/b", "l/a0", "l/b");
+    sf_listing left = sf_list_of(s, "l/");
+    SF_CHECK_LIST(left, "l/a-b", "l/a.b", "l/a/b", "l/a0", "l/b");
     CHECK_OK(stg_delete_prefix(s, "l/", &err), &err);
-    listing gone = list_of(s, "l/");
+    sf_listing gone = sf_list_of(s, "l/");
     CHECK_INT(0, gone.count);
-    listing m = list_of(s, "m/");
-    CHECK_LIST(m, "m/z");
+    sf_listing m = sf_list_of(s, "m/");
+    SF_CHECK_LIST(m, "m/z");
     CHECK_OK(stg_delete(s, "m/z", &err), &err);
     CHECK_INT(MD_EINVAL, stg_delete_prefix(s, "", &err));
     /* Nothing to sweep on S3: uncommitted writes leave nothing behind. */
@@ -290,13 +219,13 @@ static void test_writer(stg *s)
 {
     md_error err;
     stg_writer *w = NULL;
-    put_text(s, "w/obj", "old");
+    sf_put_text(s, "w/obj", "old");
     CHECK_OK(stg_writer_open(s, "w/obj", &w, &err), &err);
     CHECK_OK(stg_writer_write(w, "new ", 4, &err), &err);
     CHECK_OK(stg_writer_write(w, "content", 7, &err), &err);
-    check_text(s, "w/obj", "old"); /* invisible until commit */
+    sf_check_text(s, "w/obj", "old"); /* invisible until commit */
     CHECK_OK(stg_writer_commit(w, &err), &err);
-    check_text(s, "w/obj", "new content");
+    sf_check_text(s, "w/obj", "new content");
 
     CHECK_OK(stg_writer_open(s, "w/aborted", &w, &err), &err);
     CHECK_OK(stg_writer_write(w, "x", 1, &err), &err);
@@ -389,7 +318,7 @@ static void test_multipart(stg *s)
 static void test_reader(stg *s)
 {
     md_error err;
-    put_text(s, "r/obj", "0123456789abcdef");
+    sf_put_text(s, "r/obj", "0123456789abcdef");
     stg_reader *r = NULL;
     CHECK_OK(stg_reader_open(s, "r/obj", &r, &err), &err);
     if (r == NULL)
@@ -407,7 +336,7 @@ static void test_reader(stg *s)
     CHECK(memcmp(buf, "0123456789abcdef", 16) == 0);
     /* Replaced under the reader: an error, never bytes of the new object (S3 keeps no old
      * versions to read on from, as the file backend's open file does). */
-    put_text(s, "r/obj", "ZYXWVUTSRQPONMLK");
+    sf_put_text(s, "r/obj", "ZYXWVUTSRQPONMLK");
     CHECK_INT(MD_EIO, stg_reader_read(r, 0, buf, 4, &err));
     CHECK_MSG(&err, "changed since it was opened");
     stg_reader_close(r);
@@ -465,11 +394,11 @@ static void test_threads(stg *s)
             fprintf(stderr, "thread %d: %d failures, last: %s\n", i, args[i].failures, args[i].msg);
         CHECK_INT(0, args[i].failures);
     }
-    listing l = list_of(s, "t/");
+    sf_listing l = sf_list_of(s, "t/");
     CHECK_INT(THREADS * PER_THREAD, l.count);
     md_error err;
     CHECK_OK(stg_delete_prefix(s, "t/", &err), &err);
-    listing gone = list_of(s, "t/");
+    sf_listing gone = sf_list_of(s, "t/");
     CHECK_INT(0, gone.count);
 }
 
@@ -477,22 +406,22 @@ static void test_prefixes_and_probe(stg *s)
 {
     md_error err;
     /* Another store on the same bucket under another prefix sees nothing of this one. */
-    put_text(s, "shared", "mine");
+    sf_put_text(s, "shared", "mine");
     stg *other = open_store("s3://" BUCKET "/other");
-    listing l = list_of(other, "");
+    sf_listing l = sf_list_of(other, "");
     CHECK_INT(0, l.count);
     uint64_t size;
     CHECK_INT(MD_ENOENT, stg_head(other, "shared", &size, &err));
     /* The whole bucket sees it under the first store's prefix. */
     stg *whole = open_store("s3://" BUCKET);
-    listing w = list_of(whole, "store/");
-    CHECK_LIST(w, "store/shared");
+    sf_listing w = sf_list_of(whole, "store/");
+    SF_CHECK_LIST(w, "store/shared");
     stg_free(whole);
     stg_free(other);
     CHECK_OK(stg_delete(s, "shared", &err), &err);
 
     CHECK_OK(stg_check_writable(s, &err), &err);
-    listing probes = list_of(s, "morphd-probe/");
+    sf_listing probes = sf_list_of(s, "morphd-probe/");
     CHECK_INT(0, probes.count);
 
     /* An absent bucket and wrong credentials: errors that say what to check. */
