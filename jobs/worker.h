@@ -39,6 +39,9 @@ typedef struct jq_worker_config {
     int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
     double drain_s;            /* SIGTERM to exit, seconds (20); see above */
     int janitor_interval_s;    /* seconds between janitor passes (jobs/janitor.h), 0: none (60) */
+    /* A file whose modification time the heartbeat sets each time its beat reached Redis, and
+     * that a clean stop removes: a container health check reads its age. NULL: none. */
+    const char *health_file; /* borrowed */
     md_limits limits;
 } jq_worker_config;
 

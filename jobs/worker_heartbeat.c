@@ -5,7 +5,10 @@
  * score in {p}workers; re-claims the entries of the batch in hand with XCLAIM ... 0 JUSTID, which
  * resets their idle time without counting a delivery, so a batch longer than the lease is never
  * reclaimed by another worker while this one is alive; and copies each held job's
- * cancel_requested into the job's cancel flag, which the frame callbacks check.
+ * cancel_requested into the job's cancel flag, which the frame callbacks check. When the
+ * worker was given a health file, a beat whose worker record reached Redis sets the file's
+ * modification time: a container health check (deploy/docker/healthcheck.sh) reads its age, so
+ * "healthy" means "this worker's heartbeat reaches Redis", with no port to open on a worker.
  *
  * It reads the held jobs under w->held_lock only; the loop frees a job only after removing it
  * from the held list under that lock. On stop it removes the worker record and its score.
@@ -14,8 +17,10 @@
 #include "jobs/worker_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +31,7 @@ struct wk_heartbeat {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop;
+    int health_fd; /* the health file, open for futimens; -1: none */
 };
 
 /* The held entries and job keys, copied under held_lock so no Redis call runs under it. */
@@ -96,6 +102,8 @@ static void beat(struct wk_heartbeat *hb)
                "HSET %s name %s pid %s engine %s started_at %s last_seen %s batches %s "
                "frames %s gpu_memory_used_bytes 0",
                w->k_worker, w->name, pid, eng_name(w->engine), started, now, batches, frames);
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER && hb->health_fd >= 0)
+        (void)futimens(hb->health_fd, NULL); /* a failure shows as an old file: unhealthy */
     freeReplyObject(r);
     freeReplyObject(wk_cmd(&hb->conn, "PEXPIRE %s %s", w->k_worker, ttl));
     freeReplyObject(wk_cmd(&hb->conn, "ZADD %s %s %s", w->k_workers, now, w->name));
@@ -164,6 +172,19 @@ int wk_heartbeat_start(wk *w, wk_heartbeat **out, md_error *err)
     if (hb == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory");
     hb->w = w;
+    hb->health_fd = -1;
+    if (w->cfg->health_file != NULL) {
+        hb->health_fd = open(w->cfg->health_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (hb->health_fd < 0) {
+            int e = errno;
+            md_free(hb);
+            return md_fail(err, MD_EIO, "--health-file %s: cannot create it: %s",
+                           w->cfg->health_file, strerror(e));
+        }
+        /* Created now, dated 1970 until the first beat reaches Redis: unhealthy until then. */
+        const struct timespec epoch[2] = {{0, 0}, {0, 0}};
+        (void)futimens(hb->health_fd, epoch);
+    }
     wk_conn_init(&hb->conn, &w->conn.addr, "heartbeat");
     pthread_mutex_init(&hb->lock, NULL);
     pthread_condattr_t attr;
@@ -174,6 +195,10 @@ int wk_heartbeat_start(wk *w, wk_heartbeat **out, md_error *err)
     if (rc != 0) {
         pthread_cond_destroy(&hb->wake);
         pthread_mutex_destroy(&hb->lock);
+        if (hb->health_fd >= 0) {
+            close(hb->health_fd);
+            unlink(w->cfg->health_file);
+        }
         md_free(hb);
         return md_fail(err, MD_EINTERNAL, "cannot start the heartbeat thread: %s", strerror(rc));
     }
@@ -190,6 +215,10 @@ void wk_heartbeat_stop(wk_heartbeat *hb)
     pthread_cond_signal(&hb->wake);
     pthread_mutex_unlock(&hb->lock);
     pthread_join(hb->thread, NULL);
+    if (hb->health_fd >= 0) {
+        close(hb->health_fd);
+        unlink(hb->w->cfg->health_file); /* a stopped worker is not healthy */
+    }
     pthread_cond_destroy(&hb->wake);
     pthread_mutex_destroy(&hb->lock);
     md_free(hb);

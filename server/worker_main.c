@@ -29,59 +29,63 @@ static void on_stop_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: morphd worker [options]\n"
-            "\n"
-            "Renders queued jobs: one engine, created once and kept warm; jobs are claimed from\n"
-            "the Redis stream {prefix}jobs (consumer group workers), batched, rendered in one\n"
-            "engine batch; their frames, analysis outputs (spec.outputs), manifest.json and\n"
-            "session.log are written to storage.\n"
-            "\n"
-            "Options:\n"
-            "      --redis URL             redis://HOST:PORT or unix:///path/to/redis.sock\n"
-            "                              (redis://127.0.0.1:6379)\n"
-            "      --storage URL           object storage, file:///abs/dir or s3://BUCKET[/PREFIX]\n"
-            "                              (required); s3:// reads AWS_ACCESS_KEY_ID,\n"
-            "                              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
-            "                              (us-east-1) and MORPHD_S3_ENDPOINT (http://HOST:PORT;\n"
-            "                              AWS when unset)\n"
-            "      --prefix P              Redis key prefix (morphd:)\n"
-            "      --name NAME             consumer name, unique per worker (HOSTNAME-PID)\n"
-            "      --engine cpu|cuda|auto  render engine (auto: CUDA when present, else CPU)\n"
-            "      --threads N             CPU engine threads, 0: one per core (0)\n"
-            "      --batch-window-ms MS    after the first job, wait this long for more (5)\n"
-            "      --batch-max-frames N    frame budget of one engine batch (2048)\n"
-            "      --batch-max-jobs N      most jobs in one engine batch (32)\n"
-            "      --lease-ms MS           idle time after which an entry held by a stopped\n"
-            "                              worker is reclaimed by another (30000)\n"
-            "      --max-attempts N        a job is dead-lettered when this many of its runs\n"
-            "                              alone crashed the worker with a fatal signal (3),\n"
-            "                              or 3 x N runs alone ended with the worker killed\n"
-            "                              with no fault recorded (SIGKILL, out of memory); a\n"
-            "                              death in a shared batch only makes each job of it\n"
-            "                              run alone from then on\n"
-            "      --retention-s S         how long finished job records are kept (604800)\n"
-            "      --drain-s S             on SIGTERM, exit within about S seconds (20)\n"
-            "      --janitor-interval-s S  every S seconds, delete the stored objects of jobs\n"
-            "                              whose records expired (one worker at a time);\n"
-            "                              0: never (60)\n"
-            "      --heartbeat-ms MS       heartbeat period, at most half the lease\n"
-            "                              (1000, or a third of the lease when shorter)\n"
-            "      --limit NAME=VALUE      raise or lower an input limit (repeatable), see below\n"
-            "      --log-level LEVEL       debug, info, warn or error on stderr (info)\n"
-            "  -h, --help                  this text\n"
-            "\n"
-            "Signals: SIGTERM or SIGINT stop reading new jobs and drain: frames keep rendering\n"
-            "for 40%% of --drain-s, frames in flight finish, jobs with every frame done are\n"
-            "finished, the others go back to the queue (not counted as an attempt) for another\n"
-            "worker, and the worker exits 0 (an analysis output already running is finished\n"
-            "first).\n"
-            "\n"
-            "Environment (tests only): MORPHD_FAULT_CRASH_LABEL=TEXT makes the worker abort()\n"
-            "when it begins rendering any job whose spec label is TEXT, to test reclaiming and\n"
-            "dead-lettering. Never set it in production.\n"
-            "\n"
-            "Limits (NAME, default, meaning):\n");
+    fprintf(
+        f, "Usage: morphd worker [options]\n"
+           "\n"
+           "Renders queued jobs: one engine, created once and kept warm; jobs are claimed from\n"
+           "the Redis stream {prefix}jobs (consumer group workers), batched, rendered in one\n"
+           "engine batch; their frames, analysis outputs (spec.outputs), manifest.json and\n"
+           "session.log are written to storage.\n"
+           "\n"
+           "Options:\n"
+           "      --redis URL             redis://HOST:PORT or unix:///path/to/redis.sock\n"
+           "                              (redis://127.0.0.1:6379)\n"
+           "      --storage URL           object storage, file:///abs/dir or s3://BUCKET[/PREFIX]\n"
+           "                              (required); s3:// reads AWS_ACCESS_KEY_ID,\n"
+           "                              AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION\n"
+           "                              (us-east-1) and MORPHD_S3_ENDPOINT (http://HOST:PORT;\n"
+           "                              AWS when unset)\n"
+           "      --prefix P              Redis key prefix (morphd:)\n"
+           "      --name NAME             consumer name, unique per worker (HOSTNAME-PID)\n"
+           "      --engine cpu|cuda|auto  render engine (auto: CUDA when present, else CPU)\n"
+           "      --threads N             CPU engine threads, 0: one per core (0)\n"
+           "      --batch-window-ms MS    after the first job, wait this long for more (5)\n"
+           "      --batch-max-frames N    frame budget of one engine batch (2048)\n"
+           "      --batch-max-jobs N      most jobs in one engine batch (32)\n"
+           "      --lease-ms MS           idle time after which an entry held by a stopped\n"
+           "                              worker is reclaimed by another (30000)\n"
+           "      --max-attempts N        a job is dead-lettered when this many of its runs\n"
+           "                              alone crashed the worker with a fatal signal (3),\n"
+           "                              or 3 x N runs alone ended with the worker killed\n"
+           "                              with no fault recorded (SIGKILL, out of memory); a\n"
+           "                              death in a shared batch only makes each job of it\n"
+           "                              run alone from then on\n"
+           "      --retention-s S         how long finished job records are kept (604800)\n"
+           "      --drain-s S             on SIGTERM, exit within about S seconds (20)\n"
+           "      --janitor-interval-s S  every S seconds, delete the stored objects of jobs\n"
+           "                              whose records expired (one worker at a time);\n"
+           "                              0: never (60)\n"
+           "      --heartbeat-ms MS       heartbeat period, at most half the lease\n"
+           "                              (1000, or a third of the lease when shorter)\n"
+           "      --health-file PATH      set PATH's modification time at each heartbeat\n"
+           "                              that reaches Redis, remove it on exit: a container\n"
+           "                              health check reads its age ($MORPHD_HEALTH_FILE;\n"
+           "                              none when unset)\n"
+           "      --limit NAME=VALUE      raise or lower an input limit (repeatable), see below\n"
+           "      --log-level LEVEL       debug, info, warn or error on stderr (info)\n"
+           "  -h, --help                  this text\n"
+           "\n"
+           "Signals: SIGTERM or SIGINT stop reading new jobs and drain: frames keep rendering\n"
+           "for 40%% of --drain-s, frames in flight finish, jobs with every frame done are\n"
+           "finished, the others go back to the queue (not counted as an attempt) for another\n"
+           "worker, and the worker exits 0 (an analysis output already running is finished\n"
+           "first).\n"
+           "\n"
+           "Environment (tests only): MORPHD_FAULT_CRASH_LABEL=TEXT makes the worker abort()\n"
+           "when it begins rendering any job whose spec label is TEXT, to test reclaiming and\n"
+           "dead-lettering. Never set it in production.\n"
+           "\n"
+           "Limits (NAME, default, meaning):\n");
     md_limits_print_help(f);
     fprintf(f, "\nExit status: 0 after a clean stop, 1 failure, 2 bad usage.\n");
 }
@@ -102,6 +106,7 @@ enum {
     OPT_HEARTBEAT,
     OPT_DRAIN,
     OPT_JANITOR,
+    OPT_HEALTH_FILE,
     OPT_LIMIT,
     OPT_LOG_LEVEL,
 };
@@ -138,6 +143,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"drain-s", required_argument, NULL, OPT_DRAIN},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"janitor-interval-s", required_argument, NULL, OPT_JANITOR},
+        {"health-file", required_argument, NULL, OPT_HEALTH_FILE},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
@@ -212,6 +218,9 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
             if ((rc = parse_long("--janitor-interval-s", optarg, 0, 86400, &v, err)) == 0)
                 cfg->janitor_interval_s = (int)v;
             break;
+        case OPT_HEALTH_FILE:
+            cfg->health_file = optarg[0] != '\0' ? optarg : NULL;
+            break;
         case OPT_LIMIT:
             if ((rc = md_limits_set(&cfg->limits, optarg, err)) != 0)
                 md_error_prefix(err, "--limit: ");
@@ -249,6 +258,8 @@ int srv_worker_main(int argc, char **argv)
     jq_worker_config cfg;
     jq_worker_config_default(&cfg);
     cfg.redis_url = "redis://127.0.0.1:6379";
+    const char *health_file = getenv("MORPHD_HEALTH_FILE");
+    cfg.health_file = health_file != NULL && health_file[0] != '\0' ? health_file : NULL;
     md_log_set_stderr_level(MD_LOG_INFO);
     md_error err;
     md_error_clear(&err);
