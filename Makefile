@@ -2,8 +2,12 @@
 #   make run    install what is missing, build the two programs it runs (morphd, morph; not the
 #               tests, benchmarks or fuzz targets), start redis + morphd worker + morphd api on
 #               127.0.0.1 (deploy/run-local.sh; Ctrl-C stops them) and print how to submit a job
-#   make test   install what is missing, test packages included (node, npm, redis-server, clang)
-#               before the first build, build (plain, ASan+UBSan, fuzz), run every test
+#   make test   install what is missing, test packages included (node, npm, redis-server, clang,
+#               buildah, debootstrap) before the first build, build (plain, ASan+UBSan, fuzz),
+#               run every test, the container images' build and smoke test last (label image;
+#               it skips when not root)
+#   make image  build the container images morphd:cpu and morphd:cuda with buildah (as root;
+#               no Docker, no registry: deploy/build-image.sh)
 # Plain `cmake` works too; this file only strings the steps together.
 
 BUILD       ?= build
@@ -15,7 +19,7 @@ RUN_OUT     ?= out/sample
 RUN_DATA    ?= out/run
 
 .PHONY: all deps test-deps build build-programs build-tests build-asan build-fuzz run morph-sample \
-        test test-unit test-asan test-fuzz bench clean format
+        test test-unit test-asan test-fuzz test-image image bench clean format
 
 all: build
 
@@ -61,16 +65,25 @@ morph-sample: build-programs
 	@echo "frames: $(RUN_OUT)/frames/  manifest: $(RUN_OUT)/manifest.json  log: $(RUN_OUT)/session.log"
 
 test-unit: build-tests
-	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE fuzz
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'fuzz|image'
 
 test-asan: build-asan
 	@cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE fuzz
+	  ctest --output-on-failure -j $(JOBS) -LE 'fuzz|image'
 
 test-fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
 
-test: test-unit test-asan test-fuzz
+# The images from a clean context (the build trees are not copied into them): about 15 minutes
+# on 2 cores, most of it Debian's CUDA toolkit.
+test-image: build-tests
+	@cd $(BUILD) && ctest -V -L image
+
+test: test-unit test-asan test-fuzz test-image
+
+image:
+	@deploy/install-deps.sh --image
+	@deploy/build-image.sh cpu cuda
 
 bench: build
 	@$(BUILD)/bench_default_job --threads 2

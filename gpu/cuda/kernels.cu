@@ -218,7 +218,8 @@ typedef struct tri_setup {
     side_setup side[2];
 } tri_setup;
 
-__device__ static float saturate(float x)
+/* shade.c's saturate(), renamed: CUDA 11's headers declare a deprecated saturate() of their own. */
+__device__ static float clamp01(float x)
 {
     return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f;
 }
@@ -389,13 +390,13 @@ __device__ static void shade_point(const eng_shade_params *p, const tri_setup *s
     const float one_t = 1.0f - t;
     for (int k = 0; k < 3; k++) {
         float col = one_t * base[0][k] + t * base[1][k];
-        out[k] = saturate(col * light + ENG_SPECULAR * spec);
+        out[k] = clamp01(col * light + ENG_SPECULAR * spec);
     }
 }
 
 __device__ static unsigned char to_u8(float x)
 {
-    float v = saturate(x) * 255.0f + 0.5f;
+    float v = clamp01(x) * 255.0f + 0.5f;
     int i = (int)v;
     return (unsigned char)(i > 255 ? 255 : i);
 }
@@ -507,4 +508,21 @@ extern "C" cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t f
 {
     shade_kernel<<<grid_of(max_pixels, frames), CU_BLOCK, 0, stream>>>(items);
     return cudaGetLastError();
+}
+
+extern "C" cudaError_t cu_kernels_check(void)
+{
+    /* Attributes exist only where the kernels have an image for this device: the same test a
+     * launch makes, without launching. */
+    const void *kernels[] = {(const void *)morph_kernel, (const void *)raster_kernel,
+                             (const void *)shade_kernel};
+    for (const void *k : kernels) {
+        cudaFuncAttributes a;
+        cudaError_t e = cudaFuncGetAttributes(&a, k);
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();
+            return e;
+        }
+    }
+    return cudaSuccess;
 }
