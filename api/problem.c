@@ -28,6 +28,7 @@ static const struct {
     {"topology-mismatch", "Topology mismatch"},
     {"queue-full", "Queue full"},
     {"idempotency-mismatch", "Idempotency-Key reused for another request"},
+    {"over-budget", "A frame needs more memory than the render budget"},
     {"unavailable", "Service unavailable"},
     {"internal", "Internal error"},
 };

@@ -45,7 +45,8 @@
     X(EBUSY, -15, 503, 1, "queue-full", "busy, try again later")                                   \
     X(EUNAVAIL, -16, 503, 1, "unavailable", "a service this needs is unavailable")                 \
     X(EIDEMPOTENCY, -17, 422, 2, "idempotency-mismatch",                                           \
-      "idempotency key reused for another request")
+      "idempotency key reused for another request")                                                \
+    X(EBUDGET, -18, 422, 2, "over-budget", "a frame needs more memory than the render budget")
 
 enum {
 #define MD_ERR_ENUM(name, code, http, exitc, slug, msg) MD_##name = code,
@@ -150,6 +151,8 @@ void md_log_set_file(FILE *f);
     X(max_frames, uint64_t, 10000, "most frames in one job")                                       \
     X(max_image_side, uint64_t, 8192, "widest or tallest rendered frame, pixels")                  \
     X(max_samples, uint64_t, 64, "most supersamples per pixel")                                    \
+    X(max_frame_bytes, uint64_t, 4ull << 30,                                                       \
+      "most memory one frame may need to render (eng_frame_bytes: 8 bytes a sample + the image)")  \
     X(max_views, uint64_t, 360, "most views in one render job")                                    \
     X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
     X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")    \

@@ -158,6 +158,14 @@ static int check_surface(const eng_job *job, int side, const md_limits *lim, md_
 
 /* Messages name the field and the values; the caller names the job (eng_batch_run prefixes
  * "job N: "), since a job does not know its place in a batch. */
+uint64_t eng_frame_bytes(int width, int height, int samples)
+{
+    if (width < 1 || height < 1 || samples < 1)
+        return 0;
+    uint64_t pixels = (uint64_t)width * (uint64_t)height;
+    return pixels * (uint64_t)samples * sizeof(uint64_t) + pixels * 3;
+}
+
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
 {
     if (job == NULL || lim == NULL)
@@ -196,6 +204,14 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
                        "frame %dx%d at %d samples needs a sample grid wider than the engine's "
                        "%d a side",
                        job->width, job->height, job->samples, ENG_MAX_GRID_SIDE);
+    uint64_t need = eng_frame_bytes(job->width, job->height, job->samples);
+    if (need > lim->max_frame_bytes)
+        return md_fail(err, MD_EBUDGET,
+                       "a %dx%d frame at %d samples needs %.1f MiB to render, over the budget "
+                       "of %.1f MiB a frame (--limit max_frame_bytes): lower the size or the "
+                       "samples",
+                       job->width, job->height, job->samples, (double)need / (1 << 20),
+                       (double)lim->max_frame_bytes / (1 << 20));
     if (job->shading != ENG_SHADING_PHONG && job->shading != ENG_SHADING_UNLIT)
         return md_fail(err, MD_EINVAL, "shading %d is neither Phong (0) nor unlit (1)",
                        (int)job->shading);

@@ -89,8 +89,16 @@ typedef struct eng_job {
     const void *cancel_ctx;
 } eng_job;
 
+/* The memory one frame of width x height at samples per pixel needs while it renders, on
+ * either engine: its visibility buffer (8 bytes a sample: depth and triangle) and its RGB
+ * image. The one budget function: the api refuses a spec over --limit max_frame_bytes with it
+ * (jobs/spec.c), eng_job_validate does the same, the CPU engine's per-thread buffers and the
+ * CUDA engine's chunks are sized with it. Geometry (per vertex, per job) comes on top. */
+uint64_t eng_frame_bytes(int width, int height, int samples);
+
 /* Checks a job against the limits and for internal consistency (indices in range, samples a
- * square, weights in [0,1], camera valid) before any work; errors say which job and what. */
+ * square, weights in [0,1], camera valid, a frame within max_frame_bytes) before any work;
+ * errors say which job and what. */
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
 
 /* ---- The morph stage on the host ---- */

@@ -409,6 +409,19 @@ int job_spec_finalize(job_spec *spec, md_error *err)
     return 0;
 }
 
+int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err)
+{
+    uint64_t need = eng_frame_bytes(spec->width, spec->height, spec->samples);
+    if (need <= lim->max_frame_bytes)
+        return 0;
+    return md_fail(err, MD_EBUDGET,
+                   "a %dx%d frame at %d samples needs %.1f MiB to render (8 bytes a sample and "
+                   "the image), over this server's budget of %.1f MiB a frame "
+                   "(max_frame_bytes): lower width, height or samples",
+                   spec->width, spec->height, spec->samples, (double)need / (1 << 20),
+                   (double)lim->max_frame_bytes / (1 << 20));
+}
+
 float job_spec_weight(const job_spec *spec, uint32_t i)
 {
     return spec->weights != NULL && i < spec->weight_count ? spec->weights[i] : 0.0f;

@@ -124,6 +124,10 @@ const char *job_loop_name(ana_video_loop loop); /* "once", "pingpong" */
 
 /* Fills weights from frame_count when none were given. Idempotent. */
 int job_spec_finalize(job_spec *spec, md_error *err);
+/* MD_EBUDGET when one frame of the spec (its size and samples; every view of a render job has
+ * them) needs more than lim->max_frame_bytes to render (eng_frame_bytes), with the figures and
+ * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read. */
+int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err);
 /* Weight of frame i (after finalize). */
 float job_spec_weight(const job_spec *spec, uint32_t i);
 uint32_t job_spec_frame_total(const job_spec *spec);

@@ -689,6 +689,8 @@ int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, 
     int rc = spec_copy(&next, spec, err);
     if (rc == 0)
         rc = fields_from_json(&next, obj, lim, err);
+    if (rc == 0)
+        rc = job_spec_check_budget(&next, lim, err);
     if (rc != 0) {
         job_spec_free(&next);
         return rc;

@@ -275,6 +275,17 @@ static void test_validate(void)
     j.width = 9000;
     expect_bad(&j, &lim, MD_ELIMIT, "frame size 9000x24 exceeds the limit of 8192");
 
+    /* The render budget a frame (eng_frame_bytes), as the api checks it at submit. */
+    j = s.jobs[0];
+    j.width = 4096;
+    j.height = 4096;
+    j.samples = 16;
+    lim.max_frame_bytes = 1ull << 30;
+    expect_bad(&j, &lim, MD_EBUDGET,
+               "a 4096x4096 frame at 16 samples needs 2096.0 MiB to render, over the budget of "
+               "1024.0 MiB a frame (--limit max_frame_bytes)");
+    md_limits_default(&lim);
+
     j = s.jobs[0];
     j.frame_count = 0;
     expect_bad(&j, &lim, MD_EINVAL, "frame count 0");

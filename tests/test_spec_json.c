@@ -496,9 +496,41 @@ static void test_shared_limits(void)
     EXPECT_ERROR("{\"samples\":8}", "spec.samples");
 }
 
+/* One frame's memory (eng_frame_bytes) against max_frame_bytes: refused at parse time with
+ * MD_EBUDGET and both figures; a budget raised with --limit lets the same spec through. */
+static void test_frame_budget(void)
+{
+    CHECK_INT(512ull * 512 * 4 * 8 + 512ull * 512 * 3, eng_frame_bytes(512, 512, 4));
+    CHECK_INT(0, eng_frame_bytes(0, 512, 4));
+    job_spec s;
+    md_error err;
+    md_error_clear(&err);
+    const char *big = "{\"width\":8192,\"height\":8192,\"samples\":64}";
+    CHECK_INT(MD_EBUDGET, read_spec(big, &s, &err));
+    CHECK_MSG(&err, "a 8192x8192 frame at 64 samples needs 32960.0 MiB");
+    CHECK_MSG(&err, "budget of 4096.0 MiB");
+    CHECK_MSG(&err, "max_frame_bytes");
+    job_spec_free(&s);
+    CHECK_INT(422, md_err_http_status(MD_EBUDGET));
+    CHECK(strcmp(md_err_problem(MD_EBUDGET), "over-budget") == 0);
+    md_limits saved = lim;
+    CHECK_OK(md_limits_set(&lim, "max_frame_bytes=40G", &err), &err);
+    CHECK_OK(read_spec(big, &s, &err), &err);
+    job_spec_free(&s);
+    lim = saved;
+    /* A spec parsed under one budget is checked again under a smaller one. */
+    CHECK_OK(read_spec("{\"width\":4096,\"height\":4096,\"samples\":16}", &s, &err), &err);
+    CHECK_OK(md_limits_set(&lim, "max_frame_bytes=1G", &err), &err);
+    CHECK_INT(MD_EBUDGET, job_spec_check_budget(&s, &lim, &err));
+    CHECK_MSG(&err, "a 4096x4096 frame at 16 samples needs 2096.0 MiB");
+    job_spec_free(&s);
+    lim = saved;
+}
+
 int main(void)
 {
     md_limits_default(&lim);
+    test_frame_budget();
     test_defaults();
     test_outputs();
     test_fields();

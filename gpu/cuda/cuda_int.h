@@ -46,6 +46,11 @@ cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
 cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t frames, uint32_t max_pixels,
                             cudaStream_t stream);
 
+/* cudaSuccess when this build holds code the current device can run (machine code for its
+ * compute capability, or PTX the driver can compile for it), else the error a launch would
+ * fail with (cudaErrorNoKernelImageForDevice...). Asked once, when the engine is created. */
+cudaError_t cu_kernels_check(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,8 +14,10 @@
  *      in a single copy. Textures go into one texel buffer, each distinct texture (same pixels
  *      pointer and size) once, however many jobs share it.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
- *      (positions, normals, clip, visibility buffer, RGB) fits the budget (1 GiB or an eighth of
- *      free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame a chunk).
+ *      (positions, normals, clip, and eng_frame_bytes: visibility buffer and RGB) fits the budget
+ *      (1 GiB or an eighth of free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame
+ *      a chunk). A frame alone over half the device memory free at creation (less a margin;
+ *      two slots hold a chunk each) is refused with MD_EBUDGET, never attempted.
  *   3. Per chunk, on one of two slots (stream + buffers), with no host wait: the item tables
  *      (cuda_int.h) are copied up, then morph, clear + raster, shade each run as ONE launch for
  *      all frames of the chunk, and the RGB frames are copied into the slot's pinned buffer;
@@ -127,8 +129,9 @@ typedef struct cu_slot {
 typedef struct cu_eng {
     eng base; /* first: the eng * handed out points here */
     int device;
-    int threads; /* frame delivery threads, the caller included */
-    size_t budget;
+    int threads;      /* frame delivery threads, the caller included */
+    size_t budget;    /* a chunk's target */
+    size_t frame_max; /* the most one frame may take: a slot's share of free memory */
     atomic_int busy;
     int broken;
     char broken_msg[384];
@@ -390,29 +393,44 @@ done:
 
 /* ---- Chunks ---- */
 
-/* Device bytes one frame of job needs in a slot: positions, normals, clip, vis, RGB. */
-static size_t frame_bytes(const eng_job *job, int grid)
+/* Device bytes one frame of job needs in a slot: positions, normals, clip, then the engines'
+ * one budget function (visibility buffer and RGB); grid * grid is job->samples. */
+static size_t frame_bytes(const eng_job *job)
 {
     size_t nv = job->vertex_count;
-    size_t samples = (size_t)job->width * (size_t)grid * (size_t)job->height * (size_t)grid;
     return align_up(nv * 3 * sizeof(float)) * 2 + align_up(nv * 4 * sizeof(float)) +
-           align_up(samples * sizeof(uint64_t)) + (size_t)job->width * (size_t)job->height * 3;
+           align_up((size_t)eng_frame_bytes(job->width, job->height, job->samples));
 }
 
-/* How many frames from first form the next chunk. */
+/* How many frames from first form the next chunk; 0 when the first alone is over frame_max. */
 static uint64_t chunk_frames(const cu_eng *e, const batch *b, uint64_t first)
 {
     size_t used = 0;
     uint64_t n = 0;
     while (first + n < b->frame_count && n < MAX_CHUNK_FRAMES) {
         uint32_t j = b->frame_job[first + n];
-        size_t fb = frame_bytes(&b->jobs[j], b->dev[j].setup.grid);
+        size_t fb = frame_bytes(&b->jobs[j]);
+        if (n == 0 && fb > e->frame_max)
+            return 0;
         if (n > 0 && used + fb > e->budget)
             break;
         used += fb;
         n++;
     }
     return n;
+}
+
+/* The error for frame first, which alone needs more than a slot may hold. */
+static int over_budget(const cu_eng *e, const batch *b, uint64_t first, md_error *err)
+{
+    const eng_job *job = &b->jobs[b->frame_job[first]];
+    return md_fail(err, MD_EBUDGET,
+                   "cuda engine: job %u: a %dx%d frame at %d samples needs %.1f MiB on the "
+                   "device, over the %.1f MiB a frame may take on this GPU (half its free "
+                   "memory, less a margin): lower the size or the samples, or lower "
+                   "--limit max_frame_bytes so that the api refuses such jobs",
+                   b->frame_job[first], job->width, job->height, job->samples,
+                   (double)frame_bytes(job) / (1 << 20), (double)e->frame_max / (1 << 20));
 }
 
 /* Lays out, fills and queues chunk [first, first + count) on slot s. No host waits. */
@@ -733,12 +751,12 @@ static int cu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng_
     uint64_t next = 0;
     int cur = 0;
     uint64_t n = chunk_frames(e, &b, next);
-    rc = chunk_queue(e, &b, cur, next, n, err);
+    rc = n > 0 ? chunk_queue(e, &b, cur, next, n, err) : over_budget(e, &b, next, err);
     next += n;
     while (rc == 0) {
         if (next < b.frame_count) {
             n = chunk_frames(e, &b, next);
-            rc = chunk_queue(e, &b, 1 - cur, next, n, err);
+            rc = n > 0 ? chunk_queue(e, &b, 1 - cur, next, n, err) : over_budget(e, &b, next, err);
             if (rc != 0)
                 break;
             next += n;
@@ -822,6 +840,40 @@ static size_t budget_of(void)
     return free_b / 8 < DEFAULT_BUDGET ? free_b / 8 : DEFAULT_BUDGET;
 }
 
+/* Logs the device the engine runs on, and refuses one this build has no code for: better
+ * now, with the device named, than "no kernel image" at the first launch of a batch. */
+static int describe_device(int device, size_t budget, size_t *frame_max, md_error *err)
+{
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        memset(&p, 0, sizeof p);
+        snprintf(p.name, sizeof p.name, "(unnamed)");
+    }
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
+        (void)cudaGetLastError();
+    /* Two slots, each may hold one frame alone; keep 512 MiB or 1/16 of the device for the
+     * batch's geometry, textures and the runtime. */
+    size_t margin = total_b / 16 > ((size_t)512 << 20) ? total_b / 16 : (size_t)512 << 20;
+    *frame_max = free_b > margin ? (free_b - margin) / 2 : 0;
+    cudaError_t ce = cu_kernels_check();
+    if (ce != cudaSuccess)
+        return md_fail(err, MD_ENODEV,
+                       "cuda engine: device %d, %s (compute capability %d.%d), cannot run this "
+                       "build's kernels (%s: %s); rebuild with its architecture in "
+                       "CMAKE_CUDA_ARCHITECTURES (e.g. -DCMAKE_CUDA_ARCHITECTURES=%d%d), or use "
+                       "the cpu engine (--engine cpu)",
+                       device, p.name, p.major, p.minor, cudaGetErrorName(ce),
+                       cudaGetErrorString(ce), p.major, p.minor);
+    md_log(MD_LOG_INFO,
+           "cuda engine: device %d, %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), "
+           "chunk budget %zu MiB, a frame at most %zu MiB",
+           device, p.name, p.major, p.minor, (double)total_b / (1u << 30),
+           (double)free_b / (1u << 30), budget >> 20, *frame_max >> 20);
+    return 0;
+}
+
 int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
 {
     int threads = cfg->threads;
@@ -851,6 +903,8 @@ int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
     CU_TRY(cudaEventCreateWithFlags(&e->uploaded, cudaEventDisableTiming));
     e->streams_ready = 1;
     e->budget = budget_of();
+    if ((rc = describe_device(e->device, e->budget, &e->frame_max, err)) != 0)
+        goto done;
     *out = &e->base;
 done:
     if (rc != 0)

@@ -61,6 +61,7 @@ run('api_errors', async (t) => {
     await bad('weight out of range', () => api.submit({ source: A, target: B }, { weights: [0, 1.5] }), 400, { slug: 'bad-request', needles: ['weight'] });
     await bad('samples not square', () => api.submit({ source: A, target: B }, { samples: 3 }), 400, { slug: 'bad-request', needles: ['samples'] });
     await bad('width too big', () => api.submit({ source: A, target: B }, { width: 100000, height: 16 }), 400, { slug: 'bad-request', needles: ['width|size'] });
+    await bad('a frame over the render budget', () => api.submit({ source: A, target: B }, { width: 8192, height: 8192, samples: 64 }), 422, { slug: 'over-budget', needles: ['8192x8192', 'max_frame_bytes', '32960\\.0 MiB'] });
     await bad('bad background', () => api.submit({ source: A, target: B }, { background: 'pink' }), 400, { slug: 'bad-request', needles: ['background'] });
     await bad('label over 200 bytes', () => api.submit({ source: A, target: B }, { label: 'x'.repeat(201) }), 400, { slug: 'bad-request', needles: ['label'] });
     await bad('render job with source/target', () => api.submit({ source: A, target: B }, { kind: 'render' }), 400, { slug: 'bad-request', needles: ['mesh'] });
