@@ -287,6 +287,8 @@ typedef struct api_metrics_input {
     long long queue_depth;
     const char *const *workers;   /* alive workers' names */
     const char *const *gpu_bytes; /* their gpu_memory_used_bytes ("" when unknown) */
+    const char *const *gpu_total; /* gpu_memory_total_bytes ("" or "0": no GPU) */
+    const char *const *gpu_util;  /* gpu_utilization_percent ("": unknown) */
     size_t worker_count;
     const char *const *engines; /* the engine each runs ("cpu", "cuda"; "" when unknown) */
     const char *version;

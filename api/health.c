@@ -239,6 +239,24 @@ void api_metrics_render(md_buf *b, const api_metrics_input *in)
             continue;
         md_buf_printf(b, "morphd_gpu_memory_used_bytes{worker=\"%s\"} %s\n", w, in->gpu_bytes[i]);
     }
+    head(b, "morphd_gpu_memory_total_bytes", "gauge",
+         "Memory of the GPU each alive worker's CUDA engine runs on, bytes.");
+    for (size_t i = 0; i < in->worker_count; i++) {
+        const char *w = in->workers[i];
+        if (!numeric(in->gpu_total[i]) || !label_ok(w) || strcmp(in->gpu_total[i], "0") == 0)
+            continue;
+        md_buf_printf(b, "morphd_gpu_memory_total_bytes{worker=\"%s\"} %s\n", w, in->gpu_total[i]);
+    }
+    /* Only where NVML answered: an unknown utilisation is absent, never a 0. */
+    head(b, "morphd_gpu_utilization_ratio", "gauge",
+         "Share of NVML's last sample period in which a kernel ran on each alive worker's GPU.");
+    for (size_t i = 0; i < in->worker_count; i++) {
+        const char *w = in->workers[i];
+        if (!numeric(in->gpu_util[i]) || !label_ok(w))
+            continue;
+        md_buf_printf(b, "morphd_gpu_utilization_ratio{worker=\"%s\"} %.2f\n", w,
+                      atof(in->gpu_util[i]) / 100.0);
+    }
     head(b, "morphd_worker_info", "gauge", "The engine each alive worker runs; always 1.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
@@ -283,10 +301,10 @@ static const char metrics_lua[] =
     "local names = redis.call('ZRANGEBYSCORE', KEYS[3], ARGV[1], '+inf', 'LIMIT', 0, 1000)\n"
     "local w = {}\n"
     "for _, n in ipairs(names) do\n"
-    "  local v = redis.call('HMGET', ARGV[2] .. n, 'gpu_memory_used_bytes', 'engine')\n"
+    "  local v = redis.call('HMGET', ARGV[2] .. n, '" JQ_WORKER_GPU_USED "', '" JQ_WORKER_ENGINE
+    "', '" JQ_WORKER_GPU_TOTAL "', '" JQ_WORKER_GPU_UTIL "')\n"
     "  w[#w + 1] = n\n"
-    "  w[#w + 1] = v[1] or ''\n"
-    "  w[#w + 1] = v[2] or ''\n"
+    "  for i = 1, 4 do w[#w + 1] = v[i] or '' end\n"
     "end\n"
     "return {m, xlen, pending, w}\n";
 
@@ -307,13 +325,14 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     const redisReply *hash = reply->element[0], *workers = reply->element[3];
-    size_t nf = hash->elements / 2, nw = workers->elements / 3;
+    size_t nf = hash->elements / 2, nw = workers->elements / 5;
     const char **f = md_calloc(nf + 1, sizeof *f), **v = md_calloc(nf + 1, sizeof *v);
     const char **wn = md_calloc(nw + 1, sizeof *wn), **wg = md_calloc(nw + 1, sizeof *wg);
-    const char **we = md_calloc(nw + 1, sizeof *we);
+    const char **we = md_calloc(nw + 1, sizeof *we), **wt = md_calloc(nw + 1, sizeof *wt);
+    const char **wu = md_calloc(nw + 1, sizeof *wu);
     md_buf b;
     md_buf_init(&b, 8 << 20);
-    if (f && v && wn && wg && we) {
+    if (f && v && wn && wg && we && wt && wu) {
         size_t k = 0;
         for (size_t i = 0; i < nf; i++) {
             const redisReply *a = hash->element[2 * i], *z = hash->element[2 * i + 1];
@@ -324,13 +343,17 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         }
         size_t wk = 0;
         for (size_t i = 0; i < nw; i++) {
-            const redisReply *a = workers->element[3 * i], *z = workers->element[3 * i + 1],
-                             *e = workers->element[3 * i + 2];
-            if (a->type == REDIS_REPLY_STRING && z->type == REDIS_REPLY_STRING &&
-                e->type == REDIS_REPLY_STRING) {
-                wn[wk] = a->str;
-                wg[wk] = z->str;
-                we[wk++] = e->str;
+            /* name, used, engine, total, utilisation */
+            redisReply **x = workers->element + 5 * i;
+            int strings = 1;
+            for (int k5 = 0; k5 < 5; k5++)
+                strings &= x[k5]->type == REDIS_REPLY_STRING;
+            if (strings) {
+                wn[wk] = x[0]->str;
+                wg[wk] = x[1]->str;
+                we[wk] = x[2]->str;
+                wt[wk] = x[3]->str;
+                wu[wk++] = x[4]->str;
             }
         }
         long long xlen =
@@ -343,6 +366,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                                 .queue_depth = xlen - pending,
                                 .workers = wn,
                                 .gpu_bytes = wg,
+                                .gpu_total = wt,
+                                .gpu_util = wu,
                                 .worker_count = wk,
                                 .version = MORPHD_VERSION,
                                 .engines = we,
@@ -356,6 +381,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     md_free(wn);
     md_free(wg);
     md_free(we);
+    md_free(wt);
+    md_free(wu);
     size_t len = 0;
     char *text = md_buf_take(&b, &len);
     if (text == NULL) {

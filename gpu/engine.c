@@ -68,6 +68,14 @@ void eng_free(eng *e)
         e->vt->destroy(e);
 }
 
+void eng_device_stats_get(const eng *e, eng_device_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->utilization_pct = -1;
+    if (e != NULL && e->vt->device_stats != NULL)
+        e->vt->device_stats(e, out);
+}
+
 const char *eng_name(const eng *e)
 {
     return e != NULL ? e->vt->name : "none";

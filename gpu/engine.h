@@ -141,9 +141,19 @@ typedef struct eng_stats {
     double copy_s;   /* CUDA: device -> host frame copies (event time) */
 } eng_stats;
 
+/* What a worker reports of its device in its heartbeat (/metrics). */
+typedef struct eng_device_stats {
+    uint64_t memory_used_bytes;  /* device memory the engine holds; 0 on the CPU engine */
+    uint64_t memory_total_bytes; /* the device's memory; 0 on the CPU engine */
+    int utilization_pct; /* GPU busy share over NVML's last sample period, 0..100; -1 unknown
+                            (the CPU engine, or no NVML from the driver): never a made-up 0 */
+} eng_device_stats;
+
 int eng_new(const eng_config *cfg, eng **out, md_error *err);
 void eng_free(eng *e);
 const char *eng_name(const eng *e); /* "cpu" or "cuda" */
+/* Any thread, also while a batch runs; e NULL or a CPU engine: zeros and -1. */
+void eng_device_stats_get(const eng *e, eng_device_stats *out);
 
 /* Renders every frame of every job. Stops at the first error (a callback's or the engine's) and
  * returns it; frames already delivered stay delivered. stats (NULL ok) is filled either way. */

@@ -20,6 +20,8 @@ typedef struct eng_vtable {
     /* Jobs are validated and stats zeroed by the caller (engine.c); wall_s is set there too. */
     int (*batch_run)(eng *e, const eng_job *jobs, uint32_t job_count, eng_frame_fn on_frame,
                      void *user, eng_stats *stats, md_error *err);
+    /* Optional (NULL: no device); any thread, concurrently with batch_run. */
+    void (*device_stats)(const eng *e, eng_device_stats *out);
 } eng_vtable;
 
 /* Every engine embeds this as its first member. */

@@ -63,6 +63,16 @@ double jq_wall_now(void);
 /* "2026-11-25T10:00:00.123Z", rounded to the nearest millisecond; out needs 32 bytes. */
 void jq_time_format(double unix_s, char out[32]);
 
+/* ---- Worker records ---- */
+
+/* The fields of {prefix}worker:{name} that /metrics reads (the heartbeat writes them with the
+ * rest: name, pid, started_at, last_seen, batches, frames). Device figures are written empty
+ * when unknown, and /metrics leaves out what is not a number. */
+#define JQ_WORKER_ENGINE "engine"
+#define JQ_WORKER_GPU_USED "gpu_memory_used_bytes"   /* device memory the engine holds */
+#define JQ_WORKER_GPU_TOTAL "gpu_memory_total_bytes" /* the device's memory */
+#define JQ_WORKER_GPU_UTIL "gpu_utilization_percent" /* NVML, 0..100 */
+
 /* ---- Metrics ---- */
 
 /* Every system-wide metric: X(ident, name, type, help). The api prints HELP and TYPE for each

@@ -290,6 +290,10 @@ static void observe_batch(wk *w, uint32_t jobs, uint32_t frames, const eng_stats
     wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"raster\"", es->raster_s);
     wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"shade\"", es->shade_s);
     wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"deliver\"", es->deliver_s);
+    if (strcmp(eng_name(w->engine), "cuda") == 0) { /* the CPU engine has no device to feed */
+        wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"upload\"", es->upload_s);
+        wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"copy\"", es->copy_s);
+    }
 }
 
 /* A job with any death on record runs alone. */

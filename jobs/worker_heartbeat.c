@@ -96,12 +96,20 @@ static void beat(struct wk_heartbeat *hb)
     snprintf(batches, sizeof batches, "%llu", (unsigned long long)atomic_load(&w->batches));
     snprintf(frames, sizeof frames, "%llu", (unsigned long long)atomic_load(&w->frames));
     snprintf(ttl, sizeof ttl, "%d", 3 * w->cfg->heartbeat_ms);
-    /* The engine API reports no device memory yet; 0 is also the right figure on the CPU. */
-    redisReply *r =
-        wk_cmd(&hb->conn,
-               "HSET %s name %s pid %s engine %s started_at %s last_seen %s batches %s "
-               "frames %s gpu_memory_used_bytes 0",
-               w->k_worker, w->name, pid, eng_name(w->engine), started, now, batches, frames);
+    /* Device figures: 0 bytes is right on the CPU engine; an unknown utilisation stays empty. */
+    eng_device_stats ds;
+    eng_device_stats_get(w->engine, &ds);
+    char used[32], total[32], util[16] = "";
+    snprintf(used, sizeof used, "%llu", (unsigned long long)ds.memory_used_bytes);
+    snprintf(total, sizeof total, "%llu", (unsigned long long)ds.memory_total_bytes);
+    if (ds.utilization_pct >= 0)
+        snprintf(util, sizeof util, "%d", ds.utilization_pct);
+    redisReply *r = wk_cmd(&hb->conn,
+                           "HSET %s name %s pid %s " JQ_WORKER_ENGINE " %s started_at %s "
+                           "last_seen %s batches %s frames %s " JQ_WORKER_GPU_USED
+                           " %s " JQ_WORKER_GPU_TOTAL " %s " JQ_WORKER_GPU_UTIL " %s",
+                           w->k_worker, w->name, pid, eng_name(w->engine), started, now, batches,
+                           frames, used, total, util);
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && hb->health_fd >= 0)
         (void)futimens(hb->health_fd, NULL); /* a failure shows as an old file: unhealthy */
     freeReplyObject(r);

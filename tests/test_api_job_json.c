@@ -149,6 +149,8 @@ static void test_metrics(void)
     const char *v[] = {"5", "2", "1", "1", "7200.206", "4", "3", "0.006", "3", "123", "9", "1"};
     const char *workers[] = {"gpu0", "gpu1"};
     const char *gpu[] = {"1048576", ""};
+    const char *gpu_total[] = {"150000000000", "0"};
+    const char *gpu_util[] = {"87", ""};
     const char *engines[] = {"cuda", "cpu"};
     api_http_stats st;
     memset(&st, 0, sizeof st);
@@ -161,6 +163,8 @@ static void test_metrics(void)
                             .queue_depth = 3,
                             .workers = workers,
                             .gpu_bytes = gpu,
+                            .gpu_total = gpu_total,
+                            .gpu_util = gpu_util,
                             .worker_count = 2,
                             .version = "0.1.0",
                             .engines = engines,
@@ -194,6 +198,11 @@ static void test_metrics(void)
     CHECK(has_line(text, "morphd_workers_alive 2"));
     CHECK(has_line(text, "morphd_gpu_memory_used_bytes{worker=\"gpu0\"} 1048576"));
     CHECK(strstr(text, "morphd_gpu_memory_used_bytes{worker=\"gpu1\"") == NULL);
+    CHECK(has_line(text, "morphd_gpu_memory_total_bytes{worker=\"gpu0\"} 150000000000"));
+    CHECK(strstr(text, "morphd_gpu_memory_total_bytes{worker=\"gpu1\"") == NULL);
+    CHECK(has_line(text, "morphd_gpu_utilization_ratio{worker=\"gpu0\"} 0.87"));
+    CHECK(strstr(text, "morphd_gpu_utilization_ratio{worker=\"gpu1\"") == NULL);
+    CHECK(has_line(text, "# TYPE morphd_gpu_utilization_ratio gauge"));
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"200\"} 2"));
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"404\"} 1"));
     CHECK(has_line(

@@ -51,6 +51,10 @@ cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t frames, uint
  * fail with (cudaErrorNoKernelImageForDevice...). Asked once, when the engine is created. */
 cudaError_t cu_kernels_check(void);
 
+/* nvml.c: the CUDA device's GPU utilisation in percent over NVML's last sample period, or -1
+ * when NVML is not there (loaded with dlopen from the driver on first use). Any thread. */
+int cu_nvml_utilization(int device);
+
 #ifdef __cplusplus
 }
 #endif

@@ -52,6 +52,9 @@
 
 /* ---- Growing buffers ---- */
 
+/* Device bytes this process's CUDA engines hold (every dev_reserve), for the heartbeat. */
+static atomic_size_t cu_device_bytes;
+
 typedef struct dev_buf {
     void *ptr;
     size_t cap;
@@ -71,6 +74,7 @@ static cudaError_t dev_reserve(dev_buf *b, size_t n)
         return cudaSuccess;
     if (b->ptr != NULL) {
         cudaError_t ce = cudaFree(b->ptr);
+        atomic_fetch_sub(&cu_device_bytes, b->cap);
         b->ptr = NULL;
         b->cap = 0;
         if (ce != cudaSuccess)
@@ -83,7 +87,19 @@ static cudaError_t dev_reserve(dev_buf *b, size_t n)
         return ce;
     }
     b->cap = cap;
+    atomic_fetch_add(&cu_device_bytes, cap);
     return cudaSuccess;
+}
+
+/* Frees a device buffer for good (cu_destroy). */
+static void dev_release(dev_buf *b)
+{
+    if (b->ptr != NULL) {
+        (void)cudaFree(b->ptr);
+        atomic_fetch_sub(&cu_device_bytes, b->cap);
+    }
+    b->ptr = NULL;
+    b->cap = 0;
 }
 
 static cudaError_t pin_reserve(dev_buf *b, size_t n)
@@ -129,9 +145,10 @@ typedef struct cu_slot {
 typedef struct cu_eng {
     eng base; /* first: the eng * handed out points here */
     int device;
-    int threads;      /* frame delivery threads, the caller included */
-    size_t budget;    /* a chunk's target */
-    size_t frame_max; /* the most one frame may take: a slot's share of free memory */
+    int threads;         /* frame delivery threads, the caller included */
+    size_t budget;       /* a chunk's target */
+    size_t frame_max;    /* the most one frame may take: a slot's share of free memory */
+    size_t memory_total; /* the device's, for the heartbeat */
     atomic_int busy;
     int broken;
     char broken_msg[384];
@@ -798,7 +815,7 @@ static void cu_destroy(eng *base)
             (void)cudaStreamSynchronize(sl->stream);
         dev_buf *dev[] = {&sl->items, &sl->pos, &sl->normal, &sl->clip, &sl->vis, &sl->rgb};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
-            (void)cudaFree(dev[i]->ptr);
+            dev_release(dev[i]);
         (void)cudaFreeHost(sl->items_host.ptr);
         (void)cudaFreeHost(sl->rgb_host.ptr);
         for (int k = 0; k < EV_COUNT; k++)
@@ -807,18 +824,27 @@ static void cu_destroy(eng *base)
         if (sl->stream != NULL)
             (void)cudaStreamDestroy(sl->stream);
     }
-    (void)cudaFree(e->geom.ptr);
-    (void)cudaFree(e->tex.ptr);
+    dev_release(&e->geom);
+    dev_release(&e->tex);
     (void)cudaFreeHost(e->geom_host.ptr);
     if (e->uploaded != NULL)
         (void)cudaEventDestroy(e->uploaded);
     md_free(e);
 }
 
+static void cu_device_stats(const eng *base, eng_device_stats *out)
+{
+    const cu_eng *e = (const cu_eng *)base;
+    out->memory_used_bytes = atomic_load(&cu_device_bytes);
+    out->memory_total_bytes = e->memory_total;
+    out->utilization_pct = cu_nvml_utilization(e->device);
+}
+
 static const eng_vtable cu_vtable = {
     .name = "cuda",
     .destroy = cu_destroy,
     .batch_run = cu_batch_run,
+    .device_stats = cu_device_stats,
 };
 
 /* The chunk budget: MORPHD_CUDA_BUDGET_MB, else 1 GiB or an eighth of free memory. */
@@ -842,8 +868,9 @@ static size_t budget_of(void)
 
 /* Logs the device the engine runs on, and refuses one this build has no code for: better
  * now, with the device named, than "no kernel image" at the first launch of a batch. */
-static int describe_device(int device, size_t budget, size_t *frame_max, md_error *err)
+static int describe_device(cu_eng *e, md_error *err)
 {
+    int device = e->device;
     struct cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, device) != cudaSuccess) {
         (void)cudaGetLastError();
@@ -856,7 +883,8 @@ static int describe_device(int device, size_t budget, size_t *frame_max, md_erro
     /* Two slots, each may hold one frame alone; keep 512 MiB or 1/16 of the device for the
      * batch's geometry, textures and the runtime. */
     size_t margin = total_b / 16 > ((size_t)512 << 20) ? total_b / 16 : (size_t)512 << 20;
-    *frame_max = free_b > margin ? (free_b - margin) / 2 : 0;
+    e->frame_max = free_b > margin ? (free_b - margin) / 2 : 0;
+    e->memory_total = total_b;
     cudaError_t ce = cu_kernels_check();
     if (ce != cudaSuccess)
         return md_fail(err, MD_ENODEV,
@@ -870,7 +898,7 @@ static int describe_device(int device, size_t budget, size_t *frame_max, md_erro
            "cuda engine: device %d, %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), "
            "chunk budget %zu MiB, a frame at most %zu MiB",
            device, p.name, p.major, p.minor, (double)total_b / (1u << 30),
-           (double)free_b / (1u << 30), budget >> 20, *frame_max >> 20);
+           (double)free_b / (1u << 30), e->budget >> 20, e->frame_max >> 20);
     return 0;
 }
 
@@ -903,7 +931,7 @@ int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
     CU_TRY(cudaEventCreateWithFlags(&e->uploaded, cudaEventDisableTiming));
     e->streams_ready = 1;
     e->budget = budget_of();
-    if ((rc = describe_device(e->device, e->budget, &e->frame_max, err)) != 0)
+    if ((rc = describe_device(e, err)) != 0)
         goto done;
     *out = &e->base;
 done:

@@ -152,6 +152,8 @@ export const CONTRACT_METRICS = {
     morphd_http_request_duration_seconds: { type: 'histogram', labels: ['route'] },
     morphd_workers_alive: { type: 'gauge', labels: [] },
     morphd_gpu_memory_used_bytes: { type: 'gauge', labels: ['worker'] },
+    morphd_gpu_memory_total_bytes: { type: 'gauge', labels: ['worker'] },
+    morphd_gpu_utilization_ratio: { type: 'gauge', labels: ['worker'] },
     morphd_build_info: { type: 'gauge', labels: ['version', 'engine'] },
     morphd_worker_info: { type: 'gauge', labels: ['worker', 'engine'] },
 };
