@@ -28,13 +28,14 @@ if [ "$mode" = --image ]; then
 elif [ "$mode" = --runtime ]; then
   # The sonames of the -dev packages below, as Debian 12 names them.
   packages=(libjansson4 libpng16-16 libjpeg62-turbo libassimp5 zlib1g libcurl4 libmicrohttpd12
-            libuv1 libhiredis0.14 libnettle8 libcairo2 fonts-dejavu-core
+            libuv1 libhiredis0.14 libnettle8 libdeflate0 libcairo2 fonts-dejavu-core
             libavcodec59 libavformat59 libswscale6 libavutil57 libx264-164
             ca-certificates curl)
 else
   packages=(build-essential cmake pkg-config libjansson-dev libpng-dev libjpeg62-turbo-dev
             libassimp-dev zlib1g-dev libcurl4-openssl-dev libuv1-dev libmicrohttpd-dev
             libhiredis-dev nettle-dev  # nettle: SHA-256 (Idempotency-Key, S3 SigV4)
+            libdeflate-dev  # PNG encoding (mesh/png_write.c)
             libcairo2-dev fonts-dejavu-core  # heatmap figures: cairo draws, DejaVu Sans labels
             redis-server curl)  # `make run` starts a redis-server and polls /readyz with curl
   # analysis/: animation.mp4 through libavcodec (with libx264), libavformat and libswscale

@@ -34,8 +34,8 @@ int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out
 int img_load(const char *path, const md_limits *lim, img **out, md_error *err);
 
 /* Encodes an RGB8 (channels 3) or RGBA8 (channels 4) image to PNG in memory with the fixed Up
- * filter (adaptive filtering costs more than the compression) at zlib level 0..9. *out is
- * md_malloc'ed; the caller md_free's it. */
+ * filter (adaptive filtering costs more than the compression), compressed by libdeflate at
+ * level 0..9 (zlib's scale; png_write.c). *out is md_malloc'ed; the caller md_free's it. */
 int img_encode_png(const uint8_t *pixels, int width, int height, int channels, int level,
                    uint8_t **out, size_t *out_len, md_error *err);
 
