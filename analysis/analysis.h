@@ -168,8 +168,12 @@ int ana_frame_stats(const mesh *a, const mesh *b, const float *weights, uint32_t
  * the buffer's maximum would be exceeded, MD_ENOMEM.
  *
  * statistics.csv: metric,component,mean,std,min,max,p25,p50,p75,p95,p99 with rows
- *   shape,normal / shape,tangential / shape,total (mesh units) and, when s->has_texture,
- *   texture,luminance / texture,chroma / texture,delta_e (L*a*b* units, covered texels). */
+ *   shape,normal_displacement / shape,tangent_displacement / shape,total_displacement (mesh
+ *   units) and, when s->has_texture, texture,luminance_difference (dL*, signed) /
+ *   texture,chrominance_difference (sqrt(da*^2 + db*^2)) / texture,perceptual_difference
+ *   (CIEDE2000) (L*a*b* units,
+ *   covered texels): the component names of the face-morph tool labs migrate from, so their
+ *   analysis scripts read these files unchanged. */
 int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err);
 /* vertex_displacements.csv: vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp
  * one row per vertex, ids from 0; x_b.. are B' (after the alignment). */

@@ -195,6 +195,22 @@ static void check_all(const char *tmp)
     /* The CSVs: exact headers, one row per vertex, statistic, frame. */
     CHECK_INT(6, csv_rows(out, "statistics.csv",
                           "metric,component,mean,std,min,max,p25,p50,p75,p95,p99"));
+    /* The face-morph tool's component names, in its order (README, statistics.csv). */
+    char *stats_csv = read_text(out, "statistics.csv");
+    const char *components[] = {
+        "\nshape,normal_displacement,",      "\nshape,tangent_displacement,",
+        "\nshape,total_displacement,",       "\ntexture,luminance_difference,",
+        "\ntexture,chrominance_difference,", "\ntexture,perceptual_difference,"};
+    const char *at = stats_csv;
+    for (size_t c = 0; c < sizeof components / sizeof components[0] && at != NULL; c++) {
+        const char *hit = strstr(at, components[c]);
+        if (hit == NULL)
+            fprintf(stderr, "statistics.csv: expected row '%s' (in this order), got:\n%s\n",
+                    components[c] + 1, stats_csv);
+        CHECK(hit != NULL);
+        at = hit;
+    }
+    md_free(stats_csv);
     CHECK_INT(5954, csv_rows(out, "vertex_displacements.csv",
                              "vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,"
                              "total_disp"));
