@@ -207,6 +207,9 @@ static void submit_usage(FILE *f)
         "      --shape-weights W,...   the shape's weight per frame (default: the weights)\n"
         "      --texture-weights W,... the texture's weight per frame (default: the weights;\n"
         "                           outside 0..1 extrapolated in CIE L*a*b*, gamut-clipped)\n"
+        "      --frame-on MESH      sent as part frame_on: the camera is framed on MESH's\n"
+        "                           bounds instead of the pair's (shared framing)\n"
+        "      --camera-from MANIFEST  the camera of an earlier job's manifest.json, exactly\n"
         "      --size WxH           frame size in pixels (server default 512x512)\n"
         "      --samples N          supersamples per pixel: 1, 4, 9, 16 … (server default 4)\n"
         "      --label TEXT         free text kept with the job (at most 200 bytes)\n"
@@ -241,6 +244,8 @@ enum {
     OPT_EASING,
     OPT_SHAPE_WEIGHTS,
     OPT_TEXTURE_WEIGHTS,
+    OPT_FRAME_ON,
+    OPT_CAMERA_FROM,
 };
 
 typedef struct submit_opts {
@@ -248,6 +253,7 @@ typedef struct submit_opts {
     const char *spec, *frames, *size, *samples, *label, *turntable, *idempotency_key;
     const char *outputs;
     const char *weights, *range, *easing, *shape_weights, *texture_weights;
+    const char *frame_on, *camera_from;
     int json;
 } submit_opts;
 
@@ -311,6 +317,14 @@ static int frame_list_json(const submit_opts *o, json_t *spec, md_error *err)
         if (rc == 0)
             json_object_set_new(spec, "texture_weights",
                                 floats_json(js.texture_weights, js.texture_weight_count));
+    }
+    if (rc == 0 && o->camera_from != NULL) {
+        /* The manifest's camera as the spec's explicit camera, written as the server reads it. */
+        rc = cli_camera_from(&js, o->camera_from, err);
+        json_t *full = rc == 0 ? job_spec_to_json(&js) : NULL;
+        if (full != NULL)
+            json_object_set(spec, "camera", json_object_get(full, "camera"));
+        json_decref(full);
     }
     job_spec_free(&js);
     return rc;
@@ -431,6 +445,8 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
         {"easing", required_argument, NULL, OPT_EASING},
         {"shape-weights", required_argument, NULL, OPT_SHAPE_WEIGHTS},
         {"texture-weights", required_argument, NULL, OPT_TEXTURE_WEIGHTS},
+        {"frame-on", required_argument, NULL, OPT_FRAME_ON},
+        {"camera-from", required_argument, NULL, OPT_CAMERA_FROM},
         {"size", required_argument, NULL, OPT_SIZE},
         {"samples", required_argument, NULL, OPT_SAMPLES},
         {"label", required_argument, NULL, OPT_LABEL},
@@ -476,6 +492,12 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
             break;
         case OPT_TEXTURE_WEIGHTS:
             o->texture_weights = optarg;
+            break;
+        case OPT_FRAME_ON:
+            o->frame_on = optarg;
+            break;
+        case OPT_CAMERA_FROM:
+            o->camera_from = optarg;
             break;
         case OPT_SAMPLES:
             o->samples = optarg;
@@ -545,6 +567,8 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
         rc = check_input("source texture", o->source_texture, err);
     if (rc == 0 && o->target_texture)
         rc = check_input("target texture", o->target_texture, err);
+    if (rc == 0 && o->frame_on)
+        rc = check_input("--frame-on mesh", o->frame_on, err);
     return rc;
 }
 
@@ -578,7 +602,7 @@ int cli_submit(int argc, char **argv)
         }
     }
 
-    http_part parts[5];
+    http_part parts[6]; /* source, target, two textures, frame_on, spec */
     size_t n = 0;
     if (o.render != NULL) {
         parts[n++] = (http_part){.name = "mesh", .file = o.render};
@@ -589,6 +613,8 @@ int cli_submit(int argc, char **argv)
             parts[n++] = (http_part){.name = "source_texture", .file = o.source_texture};
         if (o.target_texture)
             parts[n++] = (http_part){.name = "target_texture", .file = o.target_texture};
+        if (o.frame_on)
+            parts[n++] = (http_part){.name = "frame_on", .file = o.frame_on};
     }
     if (spec_text != NULL)
         parts[n++] =

@@ -66,6 +66,12 @@ static void run_usage(FILE *f)
         "      --camera SPEC          \"eye=x,y,z;target=x,y,z;up=x,y,z;fov=deg;near=d;far=d\"\n"
         "                             any subset; without eye= the camera is auto-framed on\n"
         "                             both meshes (+Y up, looking down -Z, fov 30)\n"
+        "      --frame-on MESH        fit the auto camera to MESH's bounds instead of the\n"
+        "                             pair's, so jobs framed on one reference face (e.g. an\n"
+        "                             average) share one camera; MESH needs no texture and\n"
+        "                             may have any topology\n"
+        "      --camera-from MANIFEST render with the resolved camera of an earlier job's\n"
+        "                             manifest.json (exactly: its camera.text)\n"
         "      --ortho H|auto         orthographic, H mesh units tall (auto: fitted)\n"
         "      --background RRGGBB    background colour (ffffff)\n"
         "      --png-level 0..9       zlib level of the PNGs (1)\n"
@@ -118,6 +124,8 @@ enum {
     OPT_EASING,
     OPT_SHAPE_WEIGHTS,
     OPT_TEXTURE_WEIGHTS,
+    OPT_FRAME_ON,
+    OPT_CAMERA_FROM,
 };
 
 typedef struct run_opts {
@@ -131,7 +139,7 @@ typedef struct run_opts {
     /* Options are applied after parsing, when the limits are final. */
     const char *frames, *weights, *size, *samples, *camera, *ortho, *background, *png_level;
     const char *outputs, *align, *heatmap_scale, *mesh_format, *fps, *loop;
-    const char *range, *easing, *shape_weights, *texture_weights;
+    const char *range, *easing, *shape_weights, *texture_weights, *frame_on, *camera_from;
 } run_opts;
 
 static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
@@ -146,6 +154,8 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"easing", required_argument, NULL, OPT_EASING},
         {"shape-weights", required_argument, NULL, OPT_SHAPE_WEIGHTS},
         {"texture-weights", required_argument, NULL, OPT_TEXTURE_WEIGHTS},
+        {"frame-on", required_argument, NULL, OPT_FRAME_ON},
+        {"camera-from", required_argument, NULL, OPT_CAMERA_FROM},
         {"size", required_argument, NULL, OPT_SIZE},
         {"samples", required_argument, NULL, OPT_SAMPLES},
         {"camera", required_argument, NULL, OPT_CAMERA},
@@ -197,6 +207,12 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
             break;
         case OPT_TEXTURE_WEIGHTS:
             o->texture_weights = optarg;
+            break;
+        case OPT_FRAME_ON:
+            o->frame_on = optarg;
+            break;
+        case OPT_CAMERA_FROM:
+            o->camera_from = optarg;
             break;
         case OPT_SIZE:
             o->size = optarg;
@@ -309,8 +325,14 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         rc = job_spec_set_samples(s, o->samples, &o->lim, err);
     if (rc == 0 && o->ortho)
         rc = job_spec_set_ortho(s, o->ortho, err);
+    if (o->camera != NULL && o->camera_from != NULL)
+        return md_fail(err, MD_EINVAL, "--camera and --camera-from exclude each other");
     if (rc == 0 && o->camera)
         rc = job_spec_set_camera(s, o->camera, err);
+    if (rc == 0 && o->camera_from)
+        rc = cli_camera_from(s, o->camera_from, err);
+    if (rc == 0 && o->frame_on)
+        rc = cli_frame_on(s, o->frame_on, &o->lim, err);
     if (rc == 0 && o->background)
         rc = job_spec_set_background(s, o->background, err);
     if (rc == 0 && o->png_level)

@@ -412,9 +412,16 @@ static json_t *inputs_json(const pipe_job *j)
 static json_t *camera_json(const job_spec *spec, const eng_camera *cam)
 {
     json_t *c = job_camera_json(cam);
-    if (c != NULL)
-        json_object_set_new(
-            c, "mode", json_string(spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit"));
+    if (c == NULL)
+        return NULL;
+    json_object_set_new(c, "mode",
+                        json_string(spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit"));
+    /* What the camera was fitted to: a reference (--frame-on), or null for the job's meshes. */
+    json_t *on = json_null();
+    if (spec->frame_on)
+        on = json_pack("{s:s,s:o,s:o}", "name", spec->frame_on_name, "min",
+                       job_vec3_json(spec->frame_on_min), "max", job_vec3_json(spec->frame_on_max));
+    json_object_set_new(c, "framed_on", on ? on : json_null());
     return c;
 }
 

@@ -378,6 +378,97 @@ int job_spec_set_range(job_spec *spec, const char *text, md_error *err)
     return 0;
 }
 
+int job_spec_set_frame_on(job_spec *spec, const char *name, const float min[3], const float max[3],
+                          md_error *err)
+{
+    for (int k = 0; k < 3; k++)
+        if (!isfinite(min[k]) || !isfinite(max[k]) || !(min[k] <= max[k]))
+            return md_fail(err, MD_EINVAL,
+                           "frame on '%.60s': bounds [%g, %g, %g] .. [%g, %g, %g] are not finite "
+                           "numbers with min <= max",
+                           name, (double)min[0], (double)min[1], (double)min[2], (double)max[0],
+                           (double)max[1], (double)max[2]);
+    jr_name_sanitize(name, strlen(name), spec->frame_on_name, sizeof spec->frame_on_name);
+    memcpy(spec->frame_on_min, min, sizeof spec->frame_on_min);
+    memcpy(spec->frame_on_max, max, sizeof spec->frame_on_max);
+    spec->frame_on = 1;
+    return 0;
+}
+
+/* The camera of a manifest without "text" (written before it existed): its numbers, which
+ * were written with 7 significant digits. */
+static int camera_text_from_numbers(const json_t *cam, char *out, size_t cap)
+{
+    static const char *const vec_names[3] = {"eye", "target", "up"};
+    eng_camera c;
+    eng_camera_default(&c);
+    float *vec[3] = {c.eye, c.target, c.up};
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(cam, vec_names[i]);
+        if (json_array_size(v) != 3)
+            return -1;
+        for (size_t k = 0; k < 3; k++) {
+            if (!json_is_number(json_array_get(v, k)))
+                return -1;
+            vec[i][k] = (float)json_number_value(json_array_get(v, k));
+        }
+    }
+    const json_t *near = json_object_get(cam, "near"), *far = json_object_get(cam, "far");
+    if (!json_is_number(near) || !json_is_number(far))
+        return -1;
+    c.z_near = (float)json_number_value(near);
+    c.z_far = (float)json_number_value(far);
+    const json_t *h = json_object_get(cam, "ortho_height");
+    const json_t *fov = json_object_get(cam, "fov_y_deg");
+    if (json_is_true(json_object_get(cam, "orthographic")) && json_is_number(h)) {
+        c.orthographic = 1;
+        c.ortho_height = (float)json_number_value(h);
+    } else if (json_is_number(fov)) {
+        c.fov_y_deg = (float)json_number_value(fov);
+    } else {
+        return -1;
+    }
+    job_camera_text(&c, out, cap);
+    return 0;
+}
+
+int job_spec_set_camera_from_manifest(job_spec *spec, const json_t *manifest, const char *what,
+                                      md_error *err)
+{
+    const json_t *cam = json_object_get(manifest, "camera");
+    if (!json_is_object(cam))
+        return md_fail(err, MD_EINVAL,
+                       "--camera-from: %s has no \"camera\" object (use the manifest.json of a "
+                       "morph job)",
+                       what);
+    char built[512];
+    const char *text = json_string_value(json_object_get(cam, "text"));
+    if (text == NULL) {
+        if (camera_text_from_numbers(cam, built, sizeof built) != 0)
+            return md_fail(err, MD_EINVAL,
+                           "--camera-from: %s: \"camera\" needs eye, target and up as [x, y, z], "
+                           "near, far, and fov_y_deg or ortho_height",
+                           what);
+        text = built;
+    }
+    eng_camera c;
+    eng_camera_default(&c);
+    int explicit_eye = 0;
+    md_error perr;
+    md_error_clear(&perr);
+    int rc = eng_camera_parse(text, &c, &explicit_eye, &perr);
+    if (rc == 0 && !explicit_eye)
+        rc = md_fail(&perr, MD_EINVAL, "camera.text has no eye");
+    if (rc == 0)
+        rc = eng_camera_validate(&c, &perr);
+    if (rc != 0)
+        return md_fail(err, MD_EINVAL, "--camera-from: %s: %s", what, perr.msg);
+    spec->camera = c;
+    spec->camera_mode = JOB_CAMERA_EXPLICIT;
+    spec->ortho_auto = 0;
+    return 0;
+}
+
 int job_spec_set_easing(job_spec *spec, const char *text, md_error *err)
 {
     if (job_easing_parse(text, &spec->easing) != 0)

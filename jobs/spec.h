@@ -43,7 +43,8 @@ typedef enum job_views_mode {
     JOB_VIEWS_CAMERAS,   /* the cameras in views[] */
 } job_views_mode;
 
-#define JOB_LABEL_MAX 200 /* bytes of UTF-8 */
+#define JOB_LABEL_MAX 200         /* bytes of UTF-8 */
+#define JOB_FRAME_ON_NAME_MAX 127 /* bytes of a frame_on reference's name */
 
 /* What a job produces besides manifest.json and session.log (DESIGN.md §6). Frames are always
  * produced: a set without them gets them added. Render jobs produce frames only. */
@@ -85,6 +86,11 @@ typedef struct job_spec {
     uint32_t shape_weight_count;   /* as given; must equal the frame count */
     float *texture_weights;        /* owned; one per frame, or NULL: the weights */
     uint32_t texture_weight_count; /* as given; must equal the frame count */
+    /* Shared framing: the camera is fitted to these bounds (a reference mesh's) instead of the
+     * pair's, so jobs framed on one reference share one camera. */
+    int frame_on;
+    char frame_on_name[JOB_FRAME_ON_NAME_MAX + 1]; /* the reference's stem, [A-Za-z0-9._] */
+    float frame_on_min[3], frame_on_max[3];
     int width, height;
     int samples;
     eng_camera camera;
@@ -120,8 +126,18 @@ int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, 
 int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 /* "FROM:TO", each from -3 to 3 (FROM == TO allowed: every frame the same weight). */
 int job_spec_set_range(job_spec *spec, const char *text, md_error *err);
-int job_spec_set_easing(job_spec *spec, const char *text,
-                        md_error *err); /* linear|smoothstep|sine */
+/* "linear", "smoothstep" or "sine" (job_easing). */
+int job_spec_set_easing(job_spec *spec, const char *text, md_error *err);
+/* Frames the camera on [min, max] (a reference mesh's bounds; name is its stem, sanitised and
+ * cut to JOB_FRAME_ON_NAME_MAX) instead of the pair's. MD_EINVAL unless every number is finite
+ * and min <= max. */
+int job_spec_set_frame_on(job_spec *spec, const char *name, const float min[3], const float max[3],
+                          md_error *err);
+/* The resolved camera of an earlier job's manifest.json (its "camera"), as an explicit camera
+ * with its near and far: a job given it renders with exactly that camera. what names the file
+ * in messages. Borrows manifest. */
+int job_spec_set_camera_from_manifest(job_spec *spec, const json_t *manifest, const char *what,
+                                      md_error *err);
 /* Comma-separated weights from -3 to 3, one per frame (checked against the frame count by
  * job_spec_finalize, since --frames may come later). */
 int job_spec_set_shape_weights(job_spec *spec, const char *text, const md_limits *lim,

@@ -402,28 +402,11 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 
 /* ---- Reading ---- */
 
-static const char *const spec_keys[] = {"kind",
-                                        "frames",
-                                        "weights",
-                                        "range",
-                                        "easing",
-                                        "shape_weights",
-                                        "texture_weights",
-                                        "width",
-                                        "height",
-                                        "samples",
-                                        "camera",
-                                        "background",
-                                        "png_level",
-                                        "views",
-                                        "label",
-                                        "outputs",
-                                        "align",
-                                        "heatmap_scale",
-                                        "mesh_format",
-                                        "fps",
-                                        "loop",
-                                        NULL};
+static const char *const spec_keys[] = {
+    "kind",     "frames", "weights", "range",   "easing",        "shape_weights", "texture_weights",
+    "frame_on", "width",  "height",  "samples", "camera",        "background",    "png_level",
+    "views",    "label",  "outputs", "align",   "heatmap_scale", "mesh_format",   "fps",
+    "loop",     NULL};
 
 /* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
 static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
@@ -661,6 +644,44 @@ static int frame_list_from_json(job_spec *spec, const json_t *obj, int render, c
     return 0;
 }
 
+/* "frame_on": null, or the reference's bounds {"name": "...", "min": [x, y, z], "max": [...]}
+ * (what the api makes of a frame_on part, and what a client may send itself). */
+static int frame_on_from_json(job_spec *spec, const json_t *v, md_error *err)
+{
+    static const char *const keys[] = {"name", "min", "max", NULL};
+    const char *field = "spec.frame_on";
+    if (json_is_null(v)) {
+        spec->frame_on = 0;
+        spec->frame_on_name[0] = '\0';
+        memset(spec->frame_on_min, 0, sizeof spec->frame_on_min);
+        memset(spec->frame_on_max, 0, sizeof spec->frame_on_max);
+        return 0;
+    }
+    if (!json_is_object(v))
+        return bad(err, field, v,
+                   "must be null or {\"name\": \"...\", \"min\": [x, y, z], \"max\": [x, y, z]} "
+                   "(or send the reference mesh as part 'frame_on')");
+    int rc = check_keys(v, field, keys, err);
+    if (rc != 0)
+        return rc;
+    float min[3], max[3];
+    const json_t *name = json_object_get(v, "name");
+    if (name != NULL && !json_is_string(name))
+        return bad(err, "spec.frame_on.name", name, "must be a string");
+    if (get_vec3(json_object_get(v, "min"), min) != 0)
+        return bad(err, "spec.frame_on.min", json_object_get(v, "min"),
+                   "must be [x, y, z] (finite numbers)");
+    if (get_vec3(json_object_get(v, "max"), max) != 0)
+        return bad(err, "spec.frame_on.max", json_object_get(v, "max"),
+                   "must be [x, y, z] (finite numbers)");
+    md_error perr;
+    md_error_clear(&perr);
+    if (job_spec_set_frame_on(spec, name ? json_string_value(name) : "reference", min, max,
+                              &perr) != 0)
+        return bad(err, field, v, "must have min <= max in every coordinate");
+    return 0;
+}
+
 static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
 {
     if (!json_is_object(obj))
@@ -734,6 +755,15 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
     rc = frame_list_from_json(spec, obj, render, lim, err);
     if (rc != 0)
         return rc;
+    v = json_object_get(obj, "frame_on");
+    if (v != NULL && render)
+        return bad(err, "spec.frame_on", NULL,
+                   "only morph jobs have it; a render job frames each view on its mesh");
+    if (v != NULL) {
+        rc = frame_on_from_json(spec, v, err);
+        if (rc != 0)
+            return rc;
+    }
 
     static const char *const side_names[2] = {"width", "height"};
     int *side_dst[2] = {&spec->width, &spec->height};
@@ -891,6 +921,11 @@ json_t *job_spec_to_json(const job_spec *spec)
                                       json_string(ana_mesh_format_name(spec->mesh_format)));
         failed |= json_object_set_new(obj, "fps", json_integer(spec->fps));
         failed |= json_object_set_new(obj, "loop", json_string(job_loop_name(spec->loop)));
+        json_t *frame_on = !spec->frame_on ? json_null()
+                                           : json_pack("{s:s,s:o,s:o}", "name", spec->frame_on_name,
+                                                       "min", vec3_json(spec->frame_on_min), "max",
+                                                       vec3_json(spec->frame_on_max));
+        failed |= json_object_set_new(obj, "frame_on", frame_on);
     }
     if (failed) {
         json_decref(obj);

@@ -5,7 +5,8 @@
  * in playing order and a manifest that says how the texture was extrapolated; shape weight 0
  * with texture weight 1, whose frame is byte for byte A's shape wearing B's texture (the same
  * render made with --source-texture) and whose mesh is A's positions exactly; --range with
- * --easing in the manifest's weights; and each bad value refused with the option named.
+ * --easing in the manifest's weights; --frame-on giving two pairs one camera and
+ * --camera-from reproducing a job's frames; and each bad value refused with the option named.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
@@ -261,6 +262,90 @@ static void check_range_easing(const char *tmp)
     CHECK_STR("0004_sample_A-m1000_sample_B-2000.png", names[4]);
 }
 
+/* The resolved camera of OUT's manifest as its exact text ("" when missing). */
+static void camera_text(const char *out, char *buf, size_t cap)
+{
+    json_t *root = manifest(out);
+    const char *text = json_string_value(json_object_get(json_object_get(root, "camera"), "text"));
+    snprintf(buf, cap, "%s", text ? text : "");
+    json_decref(root);
+}
+
+/* --frame-on: two jobs with different pairs framed on one reference share one camera (without
+ * it they do not); --camera-from: a job given the first job's manifest renders byte for byte
+ * the first job's frames. */
+static void check_framing(const char *tmp)
+{
+    char args[16384], cams[4][512];
+    static const char *const jobs[4][3] = {
+        {"frame_ab", "sample_B", "--frame-on %s/s/sample_B.obj"},
+        {"frame_aa", "sample_A", "--frame-on %s/s/sample_B.obj"},
+        {"plain_ab", "sample_B", ""},
+        {"plain_aa", "sample_A", ""},
+    };
+    for (int i = 0; i < 4; i++) {
+        char extra[4200];
+        snprintf(extra, sizeof extra, jobs[i][2], tmp);
+        snprintf(args, sizeof args,
+                 "run %s/s/sample_A.obj %s/s/%s.obj -o %s/%s --size 64x48 --weights 0,1.5 "
+                 "--outputs frames %s",
+                 tmp, tmp, jobs[i][1], tmp, jobs[i][0], extra);
+        CHECK_INT(0, morph(tmp, args));
+        char out[4200];
+        snprintf(out, sizeof out, "%s/%s", tmp, jobs[i][0]);
+        camera_text(out, cams[i], sizeof cams[i]);
+    }
+    printf("framed on sample_B: %s\n", cams[0]);
+    CHECK_STR(cams[0], cams[1]);
+    CHECK(strcmp(cams[2], cams[3]) != 0); /* the pair's own framing differs */
+    json_t *root = manifest(strcat(strcpy(args, tmp), "/frame_aa"));
+    json_t *on = json_object_get(json_object_get(root, "camera"), "framed_on");
+    CHECK_STR("sample_B", json_string_value(json_object_get(on, "name")));
+    CHECK_STR("sample_B", json_string_value(json_object_get(
+                              json_object_get(json_object_get(root, "spec"), "frame_on"), "name")));
+    json_decref(root);
+
+    snprintf(args, sizeof args,
+             "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/from --size 64x48 --weights 0,1.5 "
+             "--outputs frames --camera-from %s/frame_ab/manifest.json",
+             tmp, tmp, tmp, tmp);
+    CHECK_INT(0, morph(tmp, args));
+    char cam[512], out[4200];
+    snprintf(out, sizeof out, "%s/from", tmp);
+    camera_text(out, cam, sizeof cam);
+    CHECK_STR(cams[0], cam);
+    static const char *const frames[2] = {"0000_sample_A-1000_sample_B-0000.png",
+                                          "0001_sample_A-m0500_sample_B-1500.png"};
+    for (int i = 0; i < 2; i++) {
+        char p1[8192], p2[8192];
+        snprintf(p1, sizeof p1, "%s/frame_ab/frames/%s", tmp, frames[i]);
+        snprintf(p2, sizeof p2, "%s/from/frames/%s", tmp, frames[i]);
+        int w1 = 0, h1 = 0, w2 = 0, h2 = 0;
+        uint8_t *a = read_png(p1, &w1, &h1), *b = read_png(p2, &w2, &h2);
+        CHECK(a != NULL && b != NULL && w1 == w2 && h1 == h2 &&
+              memcmp(a, b, (size_t)w1 * (size_t)h1 * 4) == 0);
+        md_free(a);
+        md_free(b);
+    }
+    snprintf(args, sizeof args,
+             "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --camera-from %s/nothing.json", tmp,
+             tmp, tmp, tmp);
+    CHECK_INT(2, morph(tmp, args));
+    CHECK_CONTAINS(last_stderr, "--camera-from: ");
+    CHECK_CONTAINS(last_stderr, "nothing.json");
+    snprintf(args, sizeof args,
+             "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --camera-from %s/s/sample_A.obj", tmp,
+             tmp, tmp, tmp);
+    CHECK_INT(2, morph(tmp, args));
+    CHECK_CONTAINS(last_stderr, "--camera-from: ");
+    snprintf(args, sizeof args,
+             "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --frame-on %s/s/missing.obj", tmp,
+             tmp, tmp, tmp);
+    CHECK_INT(2, morph(tmp, args));
+    CHECK_CONTAINS(last_stderr, "--frame-on: ");
+    CHECK_CONTAINS(last_stderr, "missing.obj");
+}
+
 static void check_bad_values(const char *tmp)
 {
     static const struct {
@@ -306,6 +391,7 @@ int main(void)
     check_caricature(tmp, a, b);
     check_split(tmp, a);
     check_range_easing(tmp);
+    check_framing(tmp);
     mesh_free(a);
     mesh_free(b);
     return test_done();

@@ -115,6 +115,59 @@ static void test_frame_list(const md_limits *lim)
     job_spec_free(&s);
 }
 
+/* --frame-on bounds and --camera-from a manifest: the manifest's camera text gives back the
+ * very floats; an old manifest without it falls back to its numbers. */
+static void test_framing(void)
+{
+    md_error err;
+    md_error_clear(&err);
+    job_spec s;
+    job_spec_init(&s);
+    const float min[3] = {-1, -2, -3}, max[3] = {1, 2, 3}, bad_max[3] = {1, -3, 3};
+    CHECK_OK(job_spec_set_frame_on(&s, "the average.obj", min, max, &err), &err);
+    CHECK_INT(1, s.frame_on);
+    CHECK_STR("the_average.obj", s.frame_on_name);
+    CHECK_INT(MD_EINVAL, job_spec_set_frame_on(&s, "x", min, bad_max, &err));
+    CHECK_MSG(&err, "frame on 'x': bounds [-1, -2, -3] .. [1, -3, 3] are not finite numbers with "
+                    "min <= max");
+
+    /* An awkward camera: every float needs 9 digits to come back. */
+    eng_camera cam;
+    eng_camera_default(&cam);
+    const float eye[3] = {0.1f, -2.05100012f, 81.8154221f}, target[3] = {1e-7f, 3.3333333f, 4.9f};
+    memcpy(cam.eye, eye, sizeof eye);
+    memcpy(cam.target, target, sizeof target);
+    cam.z_near = 48.4588776f;
+    cam.z_far = 105.315727f;
+    cam.fov_y_deg = 27.123457f;
+    json_t *manifest = json_pack("{s:o}", "camera", job_camera_json(&cam));
+    CHECK_OK(job_spec_set_camera_from_manifest(&s, manifest, "m.json", &err), &err);
+    CHECK_INT(JOB_CAMERA_EXPLICIT, s.camera_mode);
+    CHECK(memcmp(&s.camera, &cam, sizeof cam) == 0);
+    /* Without "text" (older manifests): the 7-digit numbers, close but not exact. */
+    json_object_del(json_object_get(manifest, "camera"), "text");
+    CHECK_OK(job_spec_set_camera_from_manifest(&s, manifest, "m.json", &err), &err);
+    CHECK_NEAR(81.8154221, s.camera.eye[2], 1e-4);
+    CHECK_NEAR(27.123457, s.camera.fov_y_deg, 1e-4);
+    json_decref(manifest);
+    /* Orthographic. */
+    cam.orthographic = 1;
+    cam.ortho_height = 2.7182817f;
+    manifest = json_pack("{s:o}", "camera", job_camera_json(&cam));
+    CHECK_OK(job_spec_set_camera_from_manifest(&s, manifest, "m.json", &err), &err);
+    CHECK(memcmp(&s.camera, &cam, sizeof cam) == 0);
+    json_decref(manifest);
+    manifest = json_pack("{s:{s:s}}", "camera", "text", "eye=0,0,0;target=0,0,0");
+    CHECK_INT(MD_EINVAL, job_spec_set_camera_from_manifest(&s, manifest, "m.json", &err));
+    CHECK_MSG(&err, "--camera-from: m.json: camera:");
+    json_decref(manifest);
+    manifest = json_pack("{s:i}", "frames", 3);
+    CHECK_INT(MD_EINVAL, job_spec_set_camera_from_manifest(&s, manifest, "render.json", &err));
+    CHECK_MSG(&err, "--camera-from: render.json has no \"camera\" object");
+    json_decref(manifest);
+    job_spec_free(&s);
+}
+
 /* Names of weights outside [0, 1] and of split frames; a continuum's names sort in playing
  * order. */
 static void test_names(void)
@@ -227,6 +280,7 @@ int main(void)
     CHECK(strcmp(name, "noext") == 0);
     job_spec_free(&s);
     test_frame_list(&lim);
+    test_framing();
     test_names();
     return test_done();
 }

@@ -89,6 +89,10 @@ static void check_round_trip_at(const job_spec *s, int line)
         if (lists[k][0] != NULL && lists[k][1] != NULL && counts[k][0] == counts[k][1])
             CHECK(memcmp(lists[k][0], lists[k][1], counts[k][0] * sizeof(float)) == 0);
     }
+    CHECK_INT(s->frame_on, back.frame_on);
+    CHECK(strcmp(s->frame_on_name, back.frame_on_name) == 0);
+    CHECK(memcmp(s->frame_on_min, back.frame_on_min, sizeof s->frame_on_min) == 0);
+    CHECK(memcmp(s->frame_on_max, back.frame_on_max, sizeof s->frame_on_max) == 0);
     CHECK_INT(s->width, back.width);
     CHECK_INT(s->kind == JOB_KIND_RENDER ? JOB_OUT_FRAMES : s->outputs, back.outputs);
     if (s->kind == JOB_KIND_MORPH) {
@@ -151,7 +155,7 @@ static void test_defaults(void)
                    "\"near\":\"auto\",\"far\":\"auto\",\"ortho\":null},\"background\":\"ffffff\","
                    "\"png_level\":1,\"label\":\"\",\"outputs\":[\"frames\",\"heatmaps\"],"
                    "\"align\":\"none\",\"heatmap_scale\":\"auto\",\"mesh_format\":\"obj\","
-                   "\"fps\":30,\"loop\":\"once\"}",
+                   "\"fps\":30,\"loop\":\"once\",\"frame_on\":null}",
                    0, &jerr);
     CHECK(want != NULL);
     if (!json_equal(j, want)) {
@@ -312,6 +316,34 @@ static void test_frame_list(void)
                  "spec.easing: only morph jobs have it");
     EXPECT_ERROR("{\"kind\":\"render\",\"texture_weights\":[0]}",
                  "spec.texture_weights: only morph jobs have it");
+}
+
+/* frame_on: the reference's bounds, read, written, refused. */
+static void test_frame_on(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"frame_on\":{\"name\":\"avg face\",\"min\":[-1,-2.5,-0.1],"
+                       "\"max\":[1,2.5,0.123456789]}}",
+                       &s, &err),
+             &err);
+    CHECK_INT(1, s.frame_on);
+    CHECK(strcmp(s.frame_on_name, "avg_face") == 0);
+    CHECK_NEAR(-2.5, s.frame_on_min[1], 0);
+    CHECK_NEAR(0.123456789f, s.frame_on_max[2], 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    ROUND_TRIP_TEXT("{\"frame_on\":null}");
+    EXPECT_ERROR("{\"frame_on\":\"avg.obj\"}",
+                 "spec.frame_on: must be null or {\"name\": \"...\", \"min\": [x, y, z], \"max\": "
+                 "[x, y, z]} (or send the reference mesh as part 'frame_on'), got \"avg.obj\"");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0],\"max\":[1,1,1]}}",
+                 "spec.frame_on.min: must be [x, y, z] (finite numbers), got [0,0]");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0,2],\"max\":[1,1,1]}}",
+                 "spec.frame_on: must have min <= max in every coordinate");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0,0],\"max\":[1,1,1],\"centre\":1}}",
+                 "spec.frame_on: unknown field \"centre\"");
+    EXPECT_ERROR("{\"kind\":\"render\",\"frame_on\":null}", "spec.frame_on: only morph jobs");
 }
 
 static void test_render(void)
@@ -590,6 +622,7 @@ int main(void)
     test_fields();
     test_render();
     test_frame_list();
+    test_frame_on();
     test_errors();
     test_shared_limits();
     return test_done();

@@ -4,7 +4,8 @@
 // texture_weights kept), succeeds, names its frames and meshes in playing order with the
 // texture weight where it differs, and exports meshes whose positions are A + t (B - A) to float
 // precision; its frames and meshes equal `morph run`'s byte for byte. frames with range and
-// easing come back normalised and as weights in the manifest. Bad values are 400
+// easing come back normalised and as weights in the manifest. Jobs framed on one reference
+// (part frame_on, or the spec.frame_on bounds it becomes) share one camera. Bad values are 400
 // problem+json naming the field (responses checked against openapi.yaml by the harness).
 import fs from 'node:fs';
 import { run } from './harness.mjs';
@@ -76,7 +77,24 @@ run('api_facespace', async (t) => {
     const gotW = m2.options?.weights ?? [];
     t.check(gotW.length === 5 && gotW.every((w, i) => Math.abs(w - expectW[i]) < 1e-6), `eased weights ${JSON.stringify(gotW)}, expected ${JSON.stringify(expectW)}`);
 
-    // 3. Refusals: 400 problem+json naming the field.
+    // 3. Shared framing: two different pairs framed on one reference (part frame_on) get one
+    // camera; the bounds land in the normalised spec, so spec.frame_on alone does the same.
+    const ref = { frame_on: s.target };
+    const small = { width: 48, height: 48, outputs: 'minimal', weights: [0, 1] };
+    const f1 = await api.submit({ ...files, ...ref }, small, { expect: 202 });
+    const f2 = await api.submit({ source: s.source, target: s.source, ...ref }, small, { expect: 202 });
+    t.check(f1.json.spec.frame_on?.name === 'sample_B' && f1.json.spec.frame_on.min.length === 3, `normalised frame_on ${JSON.stringify(f1.json.spec.frame_on)}`);
+    const f3 = await api.submit(files, { ...small, frame_on: f1.json.spec.frame_on }, { expect: 202 });
+    const cams = [];
+    for (const f of [f1, f2, f3]) {
+        const d = await api.poll(f.json.id);
+        t.assert(d.status === 'succeeded', `frame_on job ${d.status}: ${d.error}`);
+        cams.push(JSON.parse((await api.artifact(d.id, 'manifest.json', { expect: 200 })).text).camera);
+    }
+    t.check(cams[0]?.text && cams[0].text === cams[1]?.text && cams[0].text === cams[2]?.text, `cameras framed on one reference differ: ${cams.map((c) => c?.text).join(' | ')}`);
+    t.check(cams[0]?.framed_on?.name === 'sample_B', `manifest camera.framed_on ${JSON.stringify(cams[0]?.framed_on)}`);
+
+    // 4. Refusals: 400 problem+json naming the field.
     const bad = async (what, sendSpec, needle) => {
         const b = await api.submit(files, sendSpec, { expect: 400 });
         t.check(b.json?.type === 'urn:morphd:problem:bad-request', `${what}: type ${b.json?.type}`);
@@ -88,5 +106,10 @@ run('api_facespace', async (t) => {
     await bad('easing with weights', { weights: [0, 1], easing: 'sine' }, 'spec.easing: spreads the frames of "frames"');
     await bad('short shape_weights', { frames: 3, shape_weights: [0, 1] }, 'spec.shape_weights: must hold one weight per frame: 3 frames, got 2 weights');
     await bad('texture weight -4', { weights: [0, 1], texture_weights: [0, -4] }, 'spec.texture_weights[1]: must be a number from -3 to 3');
+    const both = await api.submit({ ...files, ...ref }, { frame_on: f1.json.spec.frame_on }, { expect: 400 });
+    t.check((both.json?.detail ?? '').includes("part 'frame_on' and spec.frame_on both give the framing"), `frame_on twice: ${both.json?.detail}`);
+    const render = await api.submit({ mesh: s.source, frame_on: s.target }, { kind: 'render' }, { expect: 400 });
+    t.check((render.json?.detail ?? '').includes("part 'frame_on' belongs to morph jobs"), `render with frame_on: ${render.json?.detail}`);
+    await bad('frame_on bounds', { frame_on: { min: [0, 0, 2], max: [1, 1, 1] } }, 'spec.frame_on: must have min <= max');
     await api.healthy();
 });
