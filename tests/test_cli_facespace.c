@@ -5,8 +5,9 @@
  * in playing order and a manifest that says how the texture was extrapolated; shape weight 0
  * with texture weight 1, whose frame is byte for byte A's shape wearing B's texture (the same
  * render made with --source-texture) and whose mesh is A's positions exactly; --range with
- * --easing in the manifest's weights; --frame-on giving two pairs one camera and
- * --camera-from reproducing a job's frames; and each bad value refused with the option named.
+ * --easing in the manifest's weights; the auto camera backing off for a caricature;
+ * --frame-on giving two pairs one camera and --camera-from reproducing a job's frames; and each
+ * bad value refused with the option named.
  */
 #define _GNU_SOURCE
 #include "test_util.h"
@@ -346,6 +347,33 @@ static void check_framing(const char *tmp)
     CHECK_CONTAINS(last_stderr, "missing.obj");
 }
 
+/* The auto camera frames every frame: shape weights within [0, 1] keep the pair's camera, a
+ * caricature at 2.5 moves the eye back so it stays in view. */
+static void check_auto_camera(const char *tmp)
+{
+    static const char *const weights[3] = {"0,1", "0.5", "0,2.5"};
+    char cams[3][512];
+    double eye_z[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        char args[16384], out[4200];
+        snprintf(out, sizeof out, "%s/auto%d", tmp, i);
+        snprintf(args, sizeof args,
+                 "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s --size 48x48 --weights %s "
+                 "--outputs frames",
+                 tmp, tmp, out, weights[i]);
+        CHECK_INT(0, morph(tmp, args));
+        camera_text(out, cams[i], sizeof cams[i]);
+        json_t *root = manifest(out);
+        eye_z[i] = json_number_value(
+            json_array_get(json_object_get(json_object_get(root, "camera"), "eye"), 2));
+        json_decref(root);
+    }
+    CHECK_STR(cams[0], cams[1]);
+    printf("auto camera eye z: %.4g for weights 0..1, %.4g with a caricature at 2.5\n", eye_z[0],
+           eye_z[2]);
+    CHECK(eye_z[2] > eye_z[0] + 0.1); /* 6.71 and 7.08 for the sample pair */
+}
+
 static void check_bad_values(const char *tmp)
 {
     static const struct {
@@ -392,6 +420,7 @@ int main(void)
     check_split(tmp, a);
     check_range_easing(tmp);
     check_framing(tmp);
+    check_auto_camera(tmp);
     mesh_free(a);
     mesh_free(b);
     return test_done();
