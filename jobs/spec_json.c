@@ -11,7 +11,8 @@
  *   - unknown fields are rejected by name, at every level;
  *   - frames and weights exclude each other; both belong to morph jobs only; range and easing
  *     spread frames, so they refuse weights; shape_weights and texture_weights (null: the
- *     weights) hold one weight per frame;
+ *     weights) hold one weight per frame; frame_on (morph jobs) is null or a reference's
+ *     bounds {name, min, max} with min <= max;
  *   - views belong to render jobs only; a render job without views gets one view, its camera;
  *   - camera.eye picks an explicit camera; target and up need it; near/far numbers need it.
  *     "auto" for eye/target/up/near/far means framed or fitted to the mesh; the writer uses it,
