@@ -366,11 +366,13 @@ typedef struct ana_export_opts {
     int png_level; /* zlib level of the texture PNGs, 0..9 (job_spec's png_level) */
 } ana_export_opts;
 
-/* Exports the frame of weight t (0..1) of the morph a → b (same topology, checked):
+/* Exports the frame of shape weight t and texture weight texture_t (each in [ENG_WEIGHT_MIN,
+ * ENG_WEIGHT_MAX], -3..3) of the morph a → b (same topology, checked):
  *   positions lerp(a, b, t) exactly as the engine's morph stage computes them; area-weighted
  *   vertex normals of those positions (the engine's arithmetic, see mesh_export.c); a's UVs,
- *   triangles and materials; each textured material's texture is lerp(texture_a, texture_b, t)
- *   texel by texel when b's material has a texture of the same size and b's UV layout is a's
+ *   triangles and materials; each textured material's texture is lerp(texture_a, texture_b,
+ *   texture_t) texel by texel (outside [0, 1]: extrapolated in CIE L*a*b*, gamut-clipped, as
+ *   the frames are) when b's material has a texture of the same size and b's UV layout is a's
  *   (same UVs, same per-corner UV indices: true of a pair exported from one rig, e.g. ICT).
  *   Otherwise the texture is a's unchanged, with a warning in the log: b's texture would first
  *   have to be resampled into a's UV layout.
@@ -378,9 +380,9 @@ typedef struct ana_export_opts {
  * only). OBJ gives base.obj, base.mtl and base.png (base_mN.png for material N when there are
  * several); GLB base.glb; FBX base.fbx. a, b, base_name and opts (NULL: level 1) are borrowed;
  * out must be empty and receives the files (freed by the caller, also after a failure). */
-int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, ana_mesh_format fmt,
-                          const char *base_name, const ana_export_opts *opts, ana_export_files *out,
-                          md_error *err);
+int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, float texture_t,
+                          ana_mesh_format fmt, const char *base_name, const ana_export_opts *opts,
+                          ana_export_files *out, md_error *err);
 
 /* Whether ana_export_frame_mesh blends b's textures into every textured material of a: 1 yes;
  * 0 no (a's textures are exported unchanged), with the reason in why (NULL ok). Callers log it

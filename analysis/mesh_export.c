@@ -13,17 +13,23 @@
  * largest component and normalised; (0,0,0) where the sum vanishes (OBJ keeps it; glTF, which
  * requires unit normals, gets +Z there).
  *
- * Surface: a's UVs, per-corner UV indices and materials. A textured material's texture is
- * lerp(tex_a, tex_b, t) texel by texel when the pair shares one UV layout and b's material has a
- * texture of the same size (ICT's pair does); otherwise it is a's texture (see texture_plan()).
+ * Surface: a's UVs, per-corner UV indices and materials, at the texture weight u (the shape
+ * weight t unless the job split them). A textured material's texture is lerp(tex_a, tex_b, u)
+ * texel by texel when the pair shares one UV layout and b's material has a texture of the same
+ * size (ICT's pair does); otherwise it is a's texture (see texture_plan()). For u outside
+ * [0, 1] the texels' and material colours' RGB is extrapolated in CIE L*a*b* and clipped to the
+ * sRGB gamut by the engine's own function (gpu/texel.h, eng_lab_extrapolate), alpha linearly
+ * and clamped, so an exported caricature wears the colours its frame shows.
  *
  * How each format lays out vertices: mesh/write.c.
  */
 #define _GNU_SOURCE
 #include "analysis/analysis.h"
 #include "gpu/engine.h"
+#include "gpu/texel.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +123,43 @@ static int same_uv_layout(const mesh *a, const mesh *b, char *why, size_t cap)
     return 1;
 }
 
+/* eng_srgb_decode of every byte, so extrapolating a texture does not take three powf a texel
+ * for the decoding; the values are exactly the function's. Filled once, before any thread. */
+static float byte_linear[256];
+static pthread_once_t byte_linear_once = PTHREAD_ONCE_INIT;
+
+static void byte_linear_fill(void)
+{
+    for (int i = 0; i < 256; i++)
+        byte_linear[i] = eng_srgb_decode((float)i * (1.0f / 255.0f));
+}
+
+static uint8_t unit_to_byte(float v)
+{
+    float x = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+    return (uint8_t)(x * 255.0f + 0.5f);
+}
+
+/* Texel by texel for t outside [0, 1]: RGB in L*a*b*, gamut-clipped; alpha lerped, clamped. */
+static void extrapolate_texels(const uint8_t *pa, const uint8_t *pb, size_t texels, float t,
+                               uint8_t *dst)
+{
+    pthread_once(&byte_linear_once, byte_linear_fill);
+    for (size_t i = 0; i < texels; i++) {
+        const uint8_t *a = pa + 4 * i, *b = pb + 4 * i;
+        uint8_t *d = dst + 4 * i;
+        const float la[3] = {byte_linear[a[0]], byte_linear[a[1]], byte_linear[a[2]]};
+        const float lb[3] = {byte_linear[b[0]], byte_linear[b[1]], byte_linear[b[2]]};
+        float lab_a[3], lab_b[3], rgb[3];
+        eng_linear_to_lab(la, lab_a);
+        eng_linear_to_lab(lb, lab_b);
+        eng_lab_extrapolate(lab_a, lab_b, t, rgb);
+        for (int k = 0; k < 3; k++)
+            d[k] = unit_to_byte(rgb[k]);
+        d[3] = unit_to_byte(((1.0f - t) * (float)a[3] + t * (float)b[3]) * (1.0f / 255.0f));
+    }
+}
+
 /* Texture of material i for weight t: a new image (blend) or NULL when a's is used as it is. */
 static int blend_texture(const img *ta, const img *tb, float t, img **out, md_error *err)
 {
@@ -125,6 +168,12 @@ static int blend_texture(const img *ta, const img *tb, float t, img **out, md_er
     img *im = img_new(w, h);
     if (im == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory for a %dx%d texture", w, h);
+    if (!(t >= 0.0f && t <= 1.0f)) {
+        extrapolate_texels(img_pixels_const(ta), img_pixels_const(tb), (size_t)w * (size_t)h, t,
+                           img_pixels(im));
+        *out = im;
+        return 0;
+    }
     /* 16-bit fixed-point weights: exact a at t = 0 and exact b at t = 1. */
     const uint32_t wb = (uint32_t)lroundf(t * 65536.0f), wa = 65536u - wb;
     const uint8_t *pa = img_pixels_const(ta), *pb = img_pixels_const(tb);
@@ -191,7 +240,7 @@ int ana_export_texture_blends(const mesh *a, const mesh *b, char *why, size_t ca
     return all;
 }
 
-static int frame_build(frame_data *f, const mesh *a, const mesh *b, float t, int png_level,
+static int frame_build(frame_data *f, const mesh *a, const mesh *b, float t, float u, int png_level,
                        md_error *err)
 {
     uint32_t nv = mesh_vertex_count(a), nm = mesh_material_count(a);
@@ -213,15 +262,18 @@ static int frame_build(frame_data *f, const mesh *a, const mesh *b, float t, int
         mesh_material_color(a, i, ca);
         if (same_layout)
             mesh_material_color(b, i, cb);
-        for (int k = 0; k < 3; k++)
-            f->kd[i][k] = same_layout ? (1.0f - t) * ca[k] + t * cb[k] : ca[k];
+        if (same_layout && !(u >= 0.0f && u <= 1.0f))
+            eng_texel_extrapolate(ca, cb, u, f->kd[i]);
+        else
+            for (int k = 0; k < 3; k++)
+                f->kd[i][k] = same_layout ? (1.0f - u) * ca[k] + u * cb[k] : ca[k];
         const img *ta = mesh_material_texture(a, i);
         if (ta == NULL || mesh_uv_count(a) == 0)
             continue;
         const img *tb = blend_partner(a, b, i, same_layout, why, sizeof why);
         img *blend = NULL;
-        if (tb != NULL && t > 0.0f) {
-            int rc = blend_texture(ta, tb, t, &blend, err);
+        if (tb != NULL && u != 0.0f) {
+            int rc = blend_texture(ta, tb, u, &blend, err);
             if (rc != 0)
                 return rc;
         } else if (tb == NULL)
@@ -239,9 +291,9 @@ static int frame_build(frame_data *f, const mesh *a, const mesh *b, float t, int
 
 /* ---- Entry point ---- */
 
-int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, ana_mesh_format fmt,
-                          const char *base_name, const ana_export_opts *opts, ana_export_files *out,
-                          md_error *err)
+int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, float texture_t,
+                          ana_mesh_format fmt, const char *base_name, const ana_export_opts *opts,
+                          ana_export_files *out, md_error *err)
 {
     frame_data f;
     memset(&f, 0, sizeof f);
@@ -249,8 +301,12 @@ int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, ana_mesh_format
     int rc = mesh_write_check_name(base_name, err);
     if (rc != 0)
         return rc;
-    if (!(t >= 0.0f && t <= 1.0f))
-        return md_fail(err, MD_EINVAL, "mesh export: weight %g is not in [0, 1]", (double)t);
+    if (!(t >= ENG_WEIGHT_MIN && t <= ENG_WEIGHT_MAX))
+        return md_fail(err, MD_EINVAL, "mesh export: shape weight %g is not in [%g, %g]", (double)t,
+                       (double)ENG_WEIGHT_MIN, (double)ENG_WEIGHT_MAX);
+    if (!(texture_t >= ENG_WEIGHT_MIN && texture_t <= ENG_WEIGHT_MAX))
+        return md_fail(err, MD_EINVAL, "mesh export: texture weight %g is not in [%g, %g]",
+                       (double)texture_t, (double)ENG_WEIGHT_MIN, (double)ENG_WEIGHT_MAX);
     if (level < 0 || level > 9)
         return md_fail(err, MD_EINVAL, "mesh export: PNG level %d is not in 0..9", level);
     if (fmt != ANA_MESH_OBJ && fmt != ANA_MESH_GLB && fmt != ANA_MESH_FBX)
@@ -258,7 +314,7 @@ int ana_export_frame_mesh(const mesh *a, const mesh *b, float t, ana_mesh_format
     rc = mesh_check_topology(a, b, err);
     if (rc != 0)
         return rc;
-    rc = frame_build(&f, a, b, t, level, err);
+    rc = frame_build(&f, a, b, t, texture_t, level, err);
     if (rc == 0) {
         const mesh_write_input in = {
             .m = f.a,

@@ -132,6 +132,7 @@ typedef enum api_part_id {
     API_PART_TARGET_TEXTURE,
     API_PART_MESH,
     API_PART_TEXTURE,
+    API_PART_FRAME_ON, /* a reference mesh whose bounds frame the camera (morph jobs) */
     API_PART_SPEC,
     API_PART_COUNT
 } api_part_id;

@@ -32,6 +32,7 @@ const char *const api_part_names[API_PART_COUNT] = {
     [API_PART_TARGET_TEXTURE] = "target_texture",
     [API_PART_MESH] = "mesh",
     [API_PART_TEXTURE] = "texture",
+    [API_PART_FRAME_ON] = "frame_on",
     [API_PART_SPEC] = "spec",
 };
 
@@ -237,7 +238,8 @@ int api_intake_begin(api_req *req)
     if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0) {
         api_reply_code(req, MD_EINVAL,
                        "POST /jobs takes multipart/form-data (parts source, target, "
-                       "source_texture, target_texture, mesh, spec); got Content-Type '%.100s'",
+                       "source_texture, target_texture, frame_on, mesh, texture, spec); got "
+                       "Content-Type '%.100s'",
                        ct ? ct : "(none)");
         return -1;
     }
@@ -315,7 +317,7 @@ int api_intake_finish(api_req *req)
     if (in->err_code == 0 && in->unknown[0])
         record(in, MD_EINVAL,
                "unknown part(s) %s; POST /jobs takes source, target, source_texture, "
-               "target_texture (morph jobs), mesh, texture (render jobs) and spec",
+               "target_texture, frame_on (morph jobs), mesh, texture (render jobs) and spec",
                in->unknown);
     if (in->err_code != 0) {
         api_reply_code(req, in->err_code, "%s", in->err_detail);

@@ -3,7 +3,8 @@
  *
  * 1. Thread pool (submit_work): parse the spec (job_spec_from_json; its kind says which parts
  *    are needed), load each mesh with no file opened but the upload itself (mesh_load_opts
- *    .no_external), apply texture parts, check topology, pad textures, encode the canonical
+ *    .no_external), apply texture parts, check topology, pad textures, take the bounds of a
+ *    frame_on part into the spec (the reference mesh itself is not kept), encode the canonical
  *    form and store it under jobs/{id}/inputs/. Limits (vertices, faces, textures, frames,
  *    resolution) are enforced by the parsers and the spec reader with the server's md_limits.
  * 2. Loop (submit_done → submit_queue): one Lua script does the rest atomically
@@ -200,12 +201,13 @@ static int check_parts(submit_op *op)
     static const api_part_id morph_need[] = {API_PART_SOURCE, API_PART_TARGET};
     static const api_part_id render_need[] = {API_PART_MESH};
     static const api_part_id morph_only[] = {API_PART_SOURCE, API_PART_TARGET,
-                                             API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
+                                             API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE,
+                                             API_PART_FRAME_ON};
     static const api_part_id render_only[] = {API_PART_MESH, API_PART_TEXTURE};
     const api_part_id *need = op->render ? render_need : morph_need;
     size_t need_n = op->render ? 1 : 2;
     const api_part_id *wrong = op->render ? morph_only : render_only;
-    size_t wrong_n = op->render ? 4 : 2;
+    size_t wrong_n = op->render ? 5 : 2;
     char missing[128] = "";
     for (size_t i = 0; i < need_n; i++)
         if (!p[need[i]].present)
@@ -223,6 +225,33 @@ static int check_parts(submit_op *op)
                            api_part_names[wrong[i]], op->render ? "morph" : "render",
                            op->render ? "render" : "morph");
     return 0;
+}
+
+/* Part frame_on: a reference mesh (any format, any topology, no texture needed) whose bounds
+ * frame the camera; only its bounds and name go into the spec, the mesh is not stored. */
+static int apply_frame_on(submit_op *op, job_spec *spec, int spec_has_frame_on)
+{
+    const api_part *p = &op->in->parts[API_PART_FRAME_ON];
+    if (!p->present)
+        return 0;
+    if (spec_has_frame_on)
+        return md_fail(&op->err, MD_EINVAL,
+                       "part 'frame_on' and spec.frame_on both give the framing; send one");
+    mesh *m = NULL;
+    if (p->ext[0] == '\0')
+        return md_fail(&op->err, MD_EFORMAT,
+                       "part 'frame_on': the file name '%s' has no extension to tell the format "
+                       "(send e.g. average.obj, average.glb or average.ply)",
+                       p->filename);
+    mesh_load_opts opts = {.no_external = 1};
+    int rc = mesh_load_ex(p->path, &op->lim, &opts, &m, &op->err);
+    if (rc != 0)
+        return part_fail(op, p, API_PART_FRAME_ON);
+    float min[3], max[3];
+    mesh_bounds(m, min, max);
+    mesh_free(m);
+    rc = job_spec_set_frame_on(spec, p->stem, min, max, &op->err);
+    return rc != 0 ? part_fail(op, p, API_PART_FRAME_ON) : 0;
 }
 
 static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids,
@@ -291,6 +320,8 @@ static void submit_work(uv_work_t *w)
     }
     for (int i = 0; rc == 0 && i < n; i++)
         rc = mesh_pad_textures(meshes[i], err);
+    if (rc == 0)
+        rc = apply_frame_on(op, &spec, spec.frame_on);
     if (rc != 0)
         goto done;
     if ((rc = inputs_json(op, meshes, ids, roles, n)) != 0)

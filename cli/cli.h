@@ -19,6 +19,17 @@ int cli_fetch(int argc, char **argv);
 int cli_cancel(int argc, char **argv);
 int cli_delete(int argc, char **argv);
 
+/* Shared framing for `run` and `submit` (framing.c). Both read a file and set spec (the CLI's
+ * job_spec, jobs/spec.h); errors name the option and the file. */
+struct job_spec;
+struct md_limits;
+struct md_error;
+/* --camera-from MANIFEST: the explicit camera of an earlier job's manifest.json. */
+int cli_camera_from(struct job_spec *spec, const char *path, struct md_error *err);
+/* --frame-on MESH: frame the camera on MESH's bounds (any format morph run reads). */
+int cli_frame_on(struct job_spec *spec, const char *path, const struct md_limits *lim,
+                 struct md_error *err);
+
 /* A one-line progress bar on stderr, drawn only when stderr is a terminal and enabled.
  * cli_progress_tick() is thread-safe (frames finish on engine threads). */
 typedef struct cli_progress cli_progress;

@@ -21,6 +21,7 @@
 
 #include "cli/cli.h"
 #include "jobs/record.h"
+#include "jobs/spec.h"
 
 /* ---- Shared ---- */
 
@@ -198,7 +199,17 @@ static void submit_usage(FILE *f)
         "      --target-texture IMG texture for TARGET, sent as part target_texture\n"
         "      --spec JSON|@FILE    the job spec (see docs/server.md), inline or from FILE;\n"
         "                           the options below override its fields\n"
-        "      --frames N           N frames from SOURCE to TARGET (server default 41)\n"
+        "      --frames N           N frames spread over the range (server default 41)\n"
+        "      --range FROM:TO      the weights --frames spreads over, each -3..3 (0:1)\n"
+        "      --easing E           linear, smoothstep or sine spacing of --frames (linear)\n"
+        "      --weights W,W,...    explicit weights toward TARGET, each -3..3 (<0 an\n"
+        "                           anti-face, >1 a caricature)\n"
+        "      --shape-weights W,...   the shape's weight per frame (default: the weights)\n"
+        "      --texture-weights W,... the texture's weight per frame (default: the weights;\n"
+        "                           outside 0..1 extrapolated in CIE L*a*b*, gamut-clipped)\n"
+        "      --frame-on MESH      sent as part frame_on: the camera is framed on MESH's\n"
+        "                           bounds instead of the pair's (shared framing)\n"
+        "      --camera-from MANIFEST  the camera of an earlier job's manifest.json, exactly\n"
         "      --size WxH           frame size in pixels (server default 512x512)\n"
         "      --samples N          supersamples per pixel: 1, 4, 9, 16 … (server default 4)\n"
         "      --label TEXT         free text kept with the job (at most 200 bytes)\n"
@@ -228,12 +239,21 @@ enum {
     OPT_TURNTABLE,
     OPT_IDEMPOTENCY_KEY,
     OPT_OUTPUTS,
+    OPT_WEIGHTS,
+    OPT_RANGE,
+    OPT_EASING,
+    OPT_SHAPE_WEIGHTS,
+    OPT_TEXTURE_WEIGHTS,
+    OPT_FRAME_ON,
+    OPT_CAMERA_FROM,
 };
 
 typedef struct submit_opts {
     const char *source, *target, *source_texture, *target_texture, *render;
     const char *spec, *frames, *size, *samples, *label, *turntable, *idempotency_key;
     const char *outputs;
+    const char *weights, *range, *easing, *shape_weights, *texture_weights;
+    const char *frame_on, *camera_from;
     int json;
 } submit_opts;
 
@@ -246,6 +266,68 @@ static int check_input(const char *what, const char *path, md_error *err)
     if (!S_ISREG(st.st_mode))
         return md_fail(err, MD_EINVAL, "%s '%s' is not a regular file", what, path);
     return 0;
+}
+
+/* A JSON array of n floats; NULL when out of memory. */
+static json_t *floats_json(const float *v, uint32_t n)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a != NULL && i < n; i++)
+        json_array_append_new(a, json_real((double)v[i]));
+    return a;
+}
+
+/* --weights, --range, --easing, --shape-weights, --texture-weights into spec, parsed by the
+ * same setters as `morph run` (so a typo fails here with the option's name) under the default
+ * limits; the server checks them again with its own. */
+static int frame_list_json(const submit_opts *o, json_t *spec, md_error *err)
+{
+    if (o->frames != NULL && o->weights != NULL)
+        return md_fail(err, MD_EINVAL, "--frames and --weights exclude each other");
+    md_limits lim;
+    md_limits_default(&lim);
+    job_spec js;
+    job_spec_init(&js);
+    int rc = 0;
+    if (o->weights != NULL) {
+        rc = job_spec_set_weights(&js, o->weights, &lim, err);
+        if (rc == 0) {
+            json_object_set_new(spec, "weights", floats_json(js.weights, js.weight_count));
+            json_object_del(spec, "frames");
+        }
+    }
+    if (rc == 0 && o->range != NULL) {
+        rc = job_spec_set_range(&js, o->range, err);
+        if (rc == 0)
+            json_object_set_new(spec, "range", json_pack("[f,f]", js.range_from, js.range_to));
+    }
+    if (rc == 0 && o->easing != NULL) {
+        rc = job_spec_set_easing(&js, o->easing, err);
+        if (rc == 0)
+            json_object_set_new(spec, "easing", json_string(o->easing));
+    }
+    if (rc == 0 && o->shape_weights != NULL) {
+        rc = job_spec_set_shape_weights(&js, o->shape_weights, &lim, err);
+        if (rc == 0)
+            json_object_set_new(spec, "shape_weights",
+                                floats_json(js.shape_weights, js.shape_weight_count));
+    }
+    if (rc == 0 && o->texture_weights != NULL) {
+        rc = job_spec_set_texture_weights(&js, o->texture_weights, &lim, err);
+        if (rc == 0)
+            json_object_set_new(spec, "texture_weights",
+                                floats_json(js.texture_weights, js.texture_weight_count));
+    }
+    if (rc == 0 && o->camera_from != NULL) {
+        /* The manifest's camera as the spec's explicit camera, written as the server reads it. */
+        rc = cli_camera_from(&js, o->camera_from, err);
+        json_t *full = rc == 0 ? job_spec_to_json(&js) : NULL;
+        if (full != NULL)
+            json_object_set(spec, "camera", json_object_get(full, "camera"));
+        json_decref(full);
+    }
+    job_spec_free(&js);
+    return rc;
 }
 
 /* The spec JSON: --spec first, then the single-field options over it. *out owned by caller. */
@@ -281,6 +363,9 @@ static int build_spec(const submit_opts *o, json_t **out, md_error *err)
         json_object_set_new(spec, "frames", json_integer(n));
         json_object_del(spec, "weights");
     }
+    rc = frame_list_json(o, spec, err);
+    if (rc != 0)
+        goto done;
     if (o->size != NULL) {
         long w, h;
         char *x = strchr(o->size, 'x'), *end;
@@ -355,6 +440,13 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
         {"target-texture", required_argument, NULL, OPT_TARGET_TEXTURE},
         {"spec", required_argument, NULL, OPT_SPEC},
         {"frames", required_argument, NULL, OPT_FRAMES},
+        {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"range", required_argument, NULL, OPT_RANGE},
+        {"easing", required_argument, NULL, OPT_EASING},
+        {"shape-weights", required_argument, NULL, OPT_SHAPE_WEIGHTS},
+        {"texture-weights", required_argument, NULL, OPT_TEXTURE_WEIGHTS},
+        {"frame-on", required_argument, NULL, OPT_FRAME_ON},
+        {"camera-from", required_argument, NULL, OPT_CAMERA_FROM},
         {"size", required_argument, NULL, OPT_SIZE},
         {"samples", required_argument, NULL, OPT_SAMPLES},
         {"label", required_argument, NULL, OPT_LABEL},
@@ -385,6 +477,27 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
             break;
         case OPT_SIZE:
             o->size = optarg;
+            break;
+        case OPT_WEIGHTS:
+            o->weights = optarg;
+            break;
+        case OPT_RANGE:
+            o->range = optarg;
+            break;
+        case OPT_EASING:
+            o->easing = optarg;
+            break;
+        case OPT_SHAPE_WEIGHTS:
+            o->shape_weights = optarg;
+            break;
+        case OPT_TEXTURE_WEIGHTS:
+            o->texture_weights = optarg;
+            break;
+        case OPT_FRAME_ON:
+            o->frame_on = optarg;
+            break;
+        case OPT_CAMERA_FROM:
+            o->camera_from = optarg;
             break;
         case OPT_SAMPLES:
             o->samples = optarg;
@@ -454,6 +567,8 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
         rc = check_input("source texture", o->source_texture, err);
     if (rc == 0 && o->target_texture)
         rc = check_input("target texture", o->target_texture, err);
+    if (rc == 0 && o->frame_on)
+        rc = check_input("--frame-on mesh", o->frame_on, err);
     return rc;
 }
 
@@ -487,7 +602,7 @@ int cli_submit(int argc, char **argv)
         }
     }
 
-    http_part parts[5];
+    http_part parts[6]; /* source, target, two textures, frame_on, spec */
     size_t n = 0;
     if (o.render != NULL) {
         parts[n++] = (http_part){.name = "mesh", .file = o.render};
@@ -498,6 +613,8 @@ int cli_submit(int argc, char **argv)
             parts[n++] = (http_part){.name = "source_texture", .file = o.source_texture};
         if (o.target_texture)
             parts[n++] = (http_part){.name = "target_texture", .file = o.target_texture};
+        if (o.frame_on)
+            parts[n++] = (http_part){.name = "frame_on", .file = o.frame_on};
     }
     if (spec_text != NULL)
         parts[n++] =

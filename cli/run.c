@@ -36,7 +36,8 @@ static void run_usage(FILE *f)
         "Morphs SOURCE into TARGET (meshes with the same vertices and triangles: OBJ, FBX,\n"
         "glTF/GLB, PLY or any format assimp reads) and writes\n"
         "  OUT/frames/NNNN_<source>-<pppp>_<target>-<pppp>.png  frame i has weight\n"
-        "      t = i/(N-1) toward TARGET; pppp is each mesh's share in permille\n"
+        "      t = i/(N-1) toward TARGET; pppp is each mesh's share in permille, mNNNN\n"
+        "      when negative; _texture-<pppp> is added when the texture weight differs\n"
         "  OUT/shape_displacement_components.png, OUT/texture_difference_*.png  heatmaps\n"
         "  OUT/statistics.csv, vertex_displacements.csv, texture_differences.csv,\n"
         "      frames.csv      (--outputs csv)\n"
@@ -49,13 +50,28 @@ static void run_usage(FILE *f)
         "  -o, --output DIR           output folder (created; old frames in it are removed)\n"
         "      --source-texture IMG   texture for SOURCE (PNG/JPEG), instead of its material's\n"
         "      --target-texture IMG   texture for TARGET\n"
-        "      --frames N             N frames evenly spaced from SOURCE to TARGET (41)\n"
-        "      --weights W,W,...      explicit weights toward TARGET, each 0..1\n"
+        "      --frames N             N frames spread over --range (41)\n"
+        "      --range FROM:TO        the weights --frames spreads over, each -3..3 (0:1:\n"
+        "                             SOURCE to TARGET; -1:2 anti-face to caricature)\n"
+        "      --easing linear|smoothstep|sine  spacing of the --frames weights: even, or\n"
+        "                             slow at both ends (linear)\n"
+        "      --weights W,W,...      explicit weights toward TARGET, each -3..3: 0 is\n"
+        "                             SOURCE, 1 TARGET, <0 an anti-face, >1 a caricature\n"
+        "      --shape-weights W,...  the shape's weight per frame (default: the weights)\n"
+        "      --texture-weights W,...  the texture's weight per frame (default: the\n"
+        "                             weights); outside 0..1 the colours are extrapolated\n"
+        "                             in CIE L*a*b* and clipped to the sRGB gamut\n"
         "      --size WxH             frame size in pixels (512x512)\n"
         "      --samples N            supersamples per pixel, a square: 1, 4, 9, 16 (4)\n"
         "      --camera SPEC          \"eye=x,y,z;target=x,y,z;up=x,y,z;fov=deg;near=d;far=d\"\n"
         "                             any subset; without eye= the camera is auto-framed on\n"
         "                             both meshes (+Y up, looking down -Z, fov 30)\n"
+        "      --frame-on MESH        fit the auto camera to MESH's bounds instead of the\n"
+        "                             pair's, so jobs framed on one reference face (e.g. an\n"
+        "                             average) share one camera; MESH needs no texture and\n"
+        "                             may have any topology\n"
+        "      --camera-from MANIFEST render with the resolved camera of an earlier job's\n"
+        "                             manifest.json (exactly: its camera.text)\n"
         "      --ortho H|auto         orthographic, H mesh units tall (auto: fitted)\n"
         "      --background RRGGBB    background colour (ffffff)\n"
         "      --png-level 0..9       zlib level of the PNGs (1)\n"
@@ -104,6 +120,12 @@ enum {
     OPT_MESH_FORMAT,
     OPT_FPS,
     OPT_LOOP,
+    OPT_RANGE,
+    OPT_EASING,
+    OPT_SHAPE_WEIGHTS,
+    OPT_TEXTURE_WEIGHTS,
+    OPT_FRAME_ON,
+    OPT_CAMERA_FROM,
 };
 
 typedef struct run_opts {
@@ -117,6 +139,7 @@ typedef struct run_opts {
     /* Options are applied after parsing, when the limits are final. */
     const char *frames, *weights, *size, *samples, *camera, *ortho, *background, *png_level;
     const char *outputs, *align, *heatmap_scale, *mesh_format, *fps, *loop;
+    const char *range, *easing, *shape_weights, *texture_weights, *frame_on, *camera_from;
 } run_opts;
 
 static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
@@ -127,6 +150,12 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"target-texture", required_argument, NULL, OPT_TARGET_TEXTURE},
         {"frames", required_argument, NULL, OPT_FRAMES},
         {"weights", required_argument, NULL, OPT_WEIGHTS},
+        {"range", required_argument, NULL, OPT_RANGE},
+        {"easing", required_argument, NULL, OPT_EASING},
+        {"shape-weights", required_argument, NULL, OPT_SHAPE_WEIGHTS},
+        {"texture-weights", required_argument, NULL, OPT_TEXTURE_WEIGHTS},
+        {"frame-on", required_argument, NULL, OPT_FRAME_ON},
+        {"camera-from", required_argument, NULL, OPT_CAMERA_FROM},
         {"size", required_argument, NULL, OPT_SIZE},
         {"samples", required_argument, NULL, OPT_SAMPLES},
         {"camera", required_argument, NULL, OPT_CAMERA},
@@ -166,6 +195,24 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
             break;
         case OPT_WEIGHTS:
             o->weights = optarg;
+            break;
+        case OPT_RANGE:
+            o->range = optarg;
+            break;
+        case OPT_EASING:
+            o->easing = optarg;
+            break;
+        case OPT_SHAPE_WEIGHTS:
+            o->shape_weights = optarg;
+            break;
+        case OPT_TEXTURE_WEIGHTS:
+            o->texture_weights = optarg;
+            break;
+        case OPT_FRAME_ON:
+            o->frame_on = optarg;
+            break;
+        case OPT_CAMERA_FROM:
+            o->camera_from = optarg;
             break;
         case OPT_SIZE:
             o->size = optarg;
@@ -253,6 +300,10 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         return md_fail(err, MD_EINVAL, "-o OUT is required: the folder to write frames to");
     if (o->frames != NULL && o->weights != NULL)
         return md_fail(err, MD_EINVAL, "--frames and --weights exclude each other");
+    if (o->weights != NULL && (o->range != NULL || o->easing != NULL))
+        return md_fail(err, MD_EINVAL,
+                       "%s spreads the weights of --frames; explicit --weights are used as given",
+                       o->range != NULL ? "--range" : "--easing");
 
     job_spec *s = &o->spec;
     int rc = 0;
@@ -260,14 +311,28 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         rc = job_spec_set_frames(s, o->frames, &o->lim, err);
     if (rc == 0 && o->weights)
         rc = job_spec_set_weights(s, o->weights, &o->lim, err);
+    if (rc == 0 && o->range)
+        rc = job_spec_set_range(s, o->range, err);
+    if (rc == 0 && o->easing)
+        rc = job_spec_set_easing(s, o->easing, err);
+    if (rc == 0 && o->shape_weights)
+        rc = job_spec_set_shape_weights(s, o->shape_weights, &o->lim, err);
+    if (rc == 0 && o->texture_weights)
+        rc = job_spec_set_texture_weights(s, o->texture_weights, &o->lim, err);
     if (rc == 0 && o->size)
         rc = job_spec_set_size(s, o->size, &o->lim, err);
     if (rc == 0 && o->samples)
         rc = job_spec_set_samples(s, o->samples, &o->lim, err);
     if (rc == 0 && o->ortho)
         rc = job_spec_set_ortho(s, o->ortho, err);
+    if (o->camera != NULL && o->camera_from != NULL)
+        return md_fail(err, MD_EINVAL, "--camera and --camera-from exclude each other");
     if (rc == 0 && o->camera)
         rc = job_spec_set_camera(s, o->camera, err);
+    if (rc == 0 && o->camera_from)
+        rc = cli_camera_from(s, o->camera_from, err);
+    if (rc == 0 && o->frame_on)
+        rc = cli_frame_on(s, o->frame_on, &o->lim, err);
     if (rc == 0 && o->background)
         rc = job_spec_set_background(s, o->background, err);
     if (rc == 0 && o->png_level)

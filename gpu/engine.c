@@ -232,9 +232,13 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
         return md_fail(err, MD_EINVAL, "no weights for %u frames", job->frame_count);
     for (uint32_t i = 0; i < job->frame_count; i++) {
         float w = job->weights[i];
-        if (!(w >= 0.0f && w <= 1.0f))
-            return md_fail(err, MD_EINVAL, "weight of frame %u is %g, outside [0, 1]", i,
-                           (double)w);
+        if (!(w >= ENG_WEIGHT_MIN && w <= ENG_WEIGHT_MAX))
+            return md_fail(err, MD_EINVAL, "weight of frame %u is %g, outside [%g, %g]", i,
+                           (double)w, (double)ENG_WEIGHT_MIN, (double)ENG_WEIGHT_MAX);
+        float u = job->texture_weights != NULL ? job->texture_weights[i] : w;
+        if (!(u >= ENG_WEIGHT_MIN && u <= ENG_WEIGHT_MAX))
+            return md_fail(err, MD_EINVAL, "texture weight of frame %u is %g, outside [%g, %g]", i,
+                           (double)u, (double)ENG_WEIGHT_MIN, (double)ENG_WEIGHT_MAX);
     }
     for (size_t i = 0; i < (size_t)job->triangle_count * 3; i++) {
         if (job->triangles[i] >= job->vertex_count)

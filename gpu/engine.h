@@ -8,12 +8,15 @@
  * every job; each finished frame is handed to the caller's callback, which may run on any engine
  * thread, several at once, so it must be thread-safe (encoding PNGs there is the intended use).
  *
- * Per frame: positions lerp(source, target, t); area-weighted vertex normals from the morphed
- * positions; rasterisation into a visibility buffer (depth << 32 | triangle) at samples per
- * pixel (a square grid); a resolve that shades each pixel once where all its samples hit one
- * triangle and per sample on edges; Phong with a head-light (ambient 0.6, diffuse 0.5,
- * specular 0.05, shininess 64, saturating); texture A through A's UVs and texture B through
- * B's UVs, bilinear with repeat, blended by t; background where nothing is hit.
+ * Per frame, with a shape weight t and a texture weight u (the same unless asked): positions
+ * lerp(source, target, t), extrapolated for t outside [0, 1]; area-weighted vertex normals
+ * from the morphed positions; rasterisation into a visibility buffer (depth << 32 | triangle)
+ * at samples per pixel (a square grid); a resolve that shades each pixel once where all its
+ * samples hit one triangle and per sample on edges; Phong with a head-light (ambient 0.6,
+ * diffuse 0.5, specular 0.05, shininess 64, saturating); texture A through A's UVs and texture
+ * B through B's UVs, bilinear with repeat, blended by u for u in [0, 1], and for u outside it
+ * extrapolated in CIE L*a*b* and clipped to the sRGB gamut (gpu/texel.h,
+ * eng_texel_extrapolate); background where nothing is hit.
  *
  * Everything an eng_job points to is borrowed for the duration of eng_batch_run().
  */
@@ -68,6 +71,10 @@ typedef struct eng_surface {
     const eng_material *materials;
 } eng_surface;
 
+/* Weights reach from an anti-face at -3 to a caricature at 3 (0 is the source, 1 the target). */
+#define ENG_WEIGHT_MIN (-3.0f)
+#define ENG_WEIGHT_MAX 3.0f
+
 typedef struct eng_job {
     uint32_t vertex_count;
     uint32_t triangle_count;
@@ -79,8 +86,11 @@ typedef struct eng_job {
     int samples;           /* per pixel, a square: 1, 4, 9, 16, ... */
     uint8_t background[3]; /* RGB */
     uint32_t frame_count;
-    const float *weights; /* frame_count weights t toward the target, each in [0,1] */
-    eng_shading shading;  /* 0 (ENG_SHADING_PHONG) unless asked */
+    /* frame_count shape weights t toward the target, each in [ENG_WEIGHT_MIN, ENG_WEIGHT_MAX] */
+    const float *weights;
+    /* frame_count texture weights in the same range, or NULL: the shape weights */
+    const float *texture_weights;
+    eng_shading shading; /* 0 (ENG_SHADING_PHONG) unless asked */
     /* Optional (NULL: never). Asked from engine threads before each of the job's frames is
      * rendered (CPU) or delivered (CUDA); nonzero skips the job's remaining frames, which are
      * then never delivered. The job server uses it to stop a canceled job inside a batch that
@@ -97,8 +107,8 @@ typedef struct eng_job {
 uint64_t eng_frame_bytes(int width, int height, int samples);
 
 /* Checks a job against the limits and for internal consistency (indices in range, samples a
- * square, weights in [0,1], camera valid, a frame within max_frame_bytes) before any work;
- * errors say which job and what. */
+ * square, weights in [ENG_WEIGHT_MIN, ENG_WEIGHT_MAX], camera valid, a frame within
+ * max_frame_bytes) before any work; errors say which job and what. */
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err);
 
 /* ---- The morph stage on the host ---- */
@@ -118,9 +128,10 @@ void eng_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t 
 /* ---- Running a batch ---- */
 
 typedef struct eng_frame {
-    uint32_t job;   /* index into the batch */
-    uint32_t frame; /* index into that job's weights */
-    float weight;
+    uint32_t job;         /* index into the batch */
+    uint32_t frame;       /* index into that job's weights */
+    float weight;         /* the shape weight */
+    float texture_weight; /* the texture weight (= weight unless the job gave texture_weights) */
     int width, height;
     const uint8_t *rgb; /* width*height*3 bytes, top row first; valid only inside the callback */
 } eng_frame;

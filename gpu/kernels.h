@@ -4,7 +4,8 @@
  * gpu/: callers outside use engine.h.
  *
  * The three stages of one frame:
- *   morph:  positions lerp(a, b, t) and area-weighted, normalised vertex normals;
+ *   morph:  positions lerp(a, b, t) (the shape weight) and area-weighted, normalised vertex
+ *           normals;
  *   raster: clip-space positions and a visibility buffer of (width*grid) x (height*grid)
  *           samples, each (depth_bits << 32) | (triangle + 1), ENG_VIS_EMPTY where nothing;
  *   shade:  per pixel, resolve the samples: one shading where all samples hit one triangle,
@@ -57,9 +58,10 @@ typedef struct eng_shade_params {
     const uint32_t *triangles;
     const uint64_t *vis;        /* from raster */
     const eng_surface *surface; /* [0] source, [1] target */
-    float t;                    /* blend weight toward the target's texture */
-    float eye[3];               /* head-light position = camera eye (orthographic: see dir) */
-    float view_dir[3];          /* unit vector eye -> target, used by orthographic cameras */
+    float t;      /* texture weight toward the target's: a blend in [0, 1], else extrapolated in
+                     L*a*b* (eng_texel_extrapolate, gpu/texel.h) */
+    float eye[3]; /* head-light position = camera eye (orthographic: see dir) */
+    float view_dir[3]; /* unit vector eye -> target, used by orthographic cameras */
     int orthographic;
     int shading; /* eng_shading: ENG_SHADING_UNLIT means light 1, specular 0 */
     int width, height, grid;

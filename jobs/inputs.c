@@ -177,11 +177,33 @@ int job_camera_resolve(const job_view *view, const float min[3], const float max
     return rc != 0 ? md_error_prefix(err, "camera: ") : 0;
 }
 
-/* The camera every frame of the job shares: framed on the union of both meshes' bounds so the
- * whole morph stays in view, or the user's eye with clip planes fitted to the meshes. */
+/* Grows [min, max] by the morphed positions at shape weight t (the engine's arithmetic). */
+static void grow_bounds_at(const mesh *a, const mesh *b, float t, float min[3], float max[3])
+{
+    const float *pa = mesh_positions(a), *pb = mesh_positions(b);
+    const float s = 1.0f - t;
+    const size_t n3 = (size_t)mesh_vertex_count(a) * 3;
+    for (size_t i = 0; i < n3; i++) {
+        float p = s * pa[i] + t * pb[i];
+        min[i % 3] = fminf(min[i % 3], p);
+        max[i % 3] = fmaxf(max[i % 3], p);
+    }
+}
+
+/* The camera every frame of the job shares, auto-framed (or an explicit eye with clip planes
+ * fitted) on the bounds of every frame of the morph: the union of both meshes' bounds and, when
+ * shape weights leave [0, 1], of the caricature or anti-face at the extreme weights. Each
+ * coordinate is linear in t, so the shapes at the smallest and largest weight bound every frame
+ * between them; weights inside [0, 1] keep the camera of the pair alone. With frame_on the
+ * bounds are the reference mesh's alone, so every job framed on one reference gets one camera
+ * whatever its pair. */
 static int resolve_camera(const job_inputs *in, const job_spec *spec, eng_camera *cam,
                           md_error *err)
 {
+    job_view view = {spec->camera, spec->camera_mode, spec->ortho_auto};
+    if (spec->frame_on)
+        return job_camera_resolve(&view, spec->frame_on_min, spec->frame_on_max, spec->width,
+                                  spec->height, cam, err);
     float min[3], max[3], bmin[3], bmax[3];
     mesh_bounds(in->meshes[0], min, max);
     mesh_bounds(in->meshes[1], bmin, bmax);
@@ -189,7 +211,16 @@ static int resolve_camera(const job_inputs *in, const job_spec *spec, eng_camera
         min[k] = fminf(min[k], bmin[k]);
         max[k] = fmaxf(max[k], bmax[k]);
     }
-    job_view view = {spec->camera, spec->camera_mode, spec->ortho_auto};
+    const float *sw = job_spec_shape_weights(spec);
+    float lo = 0.0f, hi = 1.0f;
+    for (uint32_t i = 0; sw != NULL && i < spec->weight_count; i++) {
+        lo = fminf(lo, sw[i]);
+        hi = fmaxf(hi, sw[i]);
+    }
+    if (lo < 0.0f)
+        grow_bounds_at(in->meshes[0], in->meshes[1], lo, min, max);
+    if (hi > 1.0f)
+        grow_bounds_at(in->meshes[0], in->meshes[1], hi, min, max);
     return job_camera_resolve(&view, min, max, spec->width, spec->height, cam, err);
 }
 
@@ -216,6 +247,7 @@ int job_build(const job_inputs *in, job_spec *spec, eng_job *job, md_error *err)
     job->samples = spec->samples;
     memcpy(job->background, spec->background, 3);
     job->frame_count = spec->weight_count;
-    job->weights = spec->weights;
+    job->weights = job_spec_shape_weights(spec);
+    job->texture_weights = job_spec_texture_weights(spec);
     return resolve_camera(in, spec, &job->camera, err);
 }

@@ -33,7 +33,11 @@
 /* What `morph run`'s and the worker's manifest.json say alike: a vector as [x, y, z], a
  * resolved camera (eye, target, up, orthographic, near, far, and fov_y_deg or ortho_height). */
 json_t *job_vec3_json(const float v[3]);
+/* The camera object also has "text": job_camera_text, exact. */
 json_t *job_camera_json(const eng_camera *cam);
+/* "eye=x,y,z;target=x,y,z;up=x,y,z;fov=F;near=N;far=F;ortho=H" with 9 significant digits, so
+ * eng_camera_parse (--camera) gives back the same floats; ortho=0 for a perspective camera. */
+void job_camera_text(const eng_camera *cam, char *out, size_t cap);
 
 /* ---- Inputs ---- */
 

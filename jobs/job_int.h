@@ -12,7 +12,7 @@
 /* ---- Value checks (spec.c); each returns nonzero when the value is allowed ---- */
 
 int job_frames_ok(long long n, const md_limits *lim);     /* 1..max_frames */
-int job_weight_ok(double w);                              /* 0..1 */
+int job_weight_ok(double w);                              /* JOB_WEIGHT_MIN..JOB_WEIGHT_MAX */
 int job_image_side_ok(long long n, const md_limits *lim); /* 1..max_image_side */
 int job_samples_ok(long long n, const md_limits *lim);    /* a square, 1..max_samples */
 int job_png_level_ok(long long n);                        /* 0..9 */

@@ -660,15 +660,16 @@ static int export_one(mesh_pool *p, uint32_t i, md_error *err)
 {
     job_outputs *o = p->o;
     float t = o->job->weights[i];
+    float u = o->job->texture_weights != NULL ? o->job->texture_weights[i] : t;
     char base[JOB_ARTIFACT_NAME_MAX - 16];
-    int rc = job_frame_name(i, t, o->stems[0], o->stems[1], base, sizeof base);
+    int rc = job_frame_name(i, t, u, o->stems[0], o->stems[1], base, sizeof base);
     if (rc != 0)
         return md_fail(err, MD_EINVAL, "frame %u: name too long", i);
     base[strlen(base) - 4] = '\0'; /* ".png" */
     double t0 = md_now();
     ana_export_files files = {0};
     ana_export_opts eo = {.png_level = o->spec->png_level};
-    rc = ana_export_frame_mesh(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1), t,
+    rc = ana_export_frame_mesh(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1), t, u,
                                o->spec->mesh_format, base, &eo, &files, err);
     for (uint32_t k = 0; rc == 0 && k < files.count; k++) {
         char name[JOB_ARTIFACT_NAME_MAX];

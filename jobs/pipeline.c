@@ -219,8 +219,8 @@ static int deliver_frame(void *user, const eng_frame *f)
     job_pipe_frame *out = &j->frames[index];
     int rc = j->desc.spec->kind == JOB_KIND_RENDER
                  ? job_view_name(index, j->stems[0], out->name, sizeof out->name)
-                 : job_frame_name(f->frame, f->weight, j->stems[0], j->stems[1], out->name,
-                                  sizeof out->name);
+                 : job_frame_name(f->frame, f->weight, f->texture_weight, j->stems[0], j->stems[1],
+                                  out->name, sizeof out->name);
     if (rc != 0) {
         job_fail(j, MD_EINVAL, "frame %u: name too long", index);
         return 0;
@@ -249,6 +249,7 @@ static int deliver_frame(void *user, const eng_frame *f)
         return 0;
     }
     out->weight = f->weight;
+    out->texture_weight = f->texture_weight;
     out->bytes = png_len;
     out->done = 1;
     atomic_fetch_add(&j->frames_done, 1);
@@ -411,9 +412,16 @@ static json_t *inputs_json(const pipe_job *j)
 static json_t *camera_json(const job_spec *spec, const eng_camera *cam)
 {
     json_t *c = job_camera_json(cam);
-    if (c != NULL)
-        json_object_set_new(
-            c, "mode", json_string(spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit"));
+    if (c == NULL)
+        return NULL;
+    json_object_set_new(c, "mode",
+                        json_string(spec->camera_mode == JOB_CAMERA_AUTO ? "auto" : "explicit"));
+    /* What the camera was fitted to: a reference (--frame-on), or null for the job's meshes. */
+    json_t *on = json_null();
+    if (spec->frame_on)
+        on = json_pack("{s:s,s:o,s:o}", "name", spec->frame_on_name, "min",
+                       job_vec3_json(spec->frame_on_min), "max", job_vec3_json(spec->frame_on_max));
+    json_object_set_new(c, "framed_on", on ? on : json_null());
     return c;
 }
 
@@ -421,16 +429,33 @@ static json_t *camera_json(const job_spec *spec, const eng_camera *cam)
 static json_t *options_json(const pipe_job *j)
 {
     const job_spec *spec = j->desc.spec;
-    json_t *weights = json_array();
-    for (uint32_t i = 0; i < j->frame_total; i++)
+    json_t *weights = json_array(), *shape = json_array(), *texture = json_array();
+    const float *sw = job_spec_shape_weights(spec), *tw = job_spec_texture_weights(spec);
+    for (uint32_t i = 0; i < j->frame_total; i++) {
         json_array_append_new(weights, json_real(job_spec_weight(spec, i)));
+        json_array_append_new(shape, json_real(sw[i]));
+        json_array_append_new(texture, json_real(tw[i]));
+    }
     char background[8];
     snprintf(background, sizeof background, "%02x%02x%02x", spec->background[0],
              spec->background[1], spec->background[2]);
-    return json_pack("{s:I,s:o,s:[i,i],s:i,s:o,s:s,s:i}", "frames", (json_int_t)j->frame_total,
-                     "weights", weights, "size", spec->width, spec->height, "samples",
-                     spec->samples, "camera", camera_json(spec, &j->ej[0].camera), "background",
-                     background, "png_level", spec->png_level);
+    json_t *range =
+        spec->weights_given ? json_null() : json_pack("[f,f]", spec->range_from, spec->range_to);
+    json_t *easing = spec->weights_given ? json_null() : json_string(job_easing_name(spec->easing));
+    /* How texture weights become colours: what a lab must report with its stimuli. */
+    const char *blend = job_spec_texture_extrapolates(spec)
+                            ? "texture weights in [0, 1] blend the sRGB-encoded texels "
+                              "linearly; weights outside [0, 1] are extrapolated in CIE "
+                              "L*a*b* (D65) and clipped to the sRGB gamut by reducing chroma "
+                              "at constant L* and hue"
+                            : "texture weights in [0, 1]: the sRGB-encoded texels blended "
+                              "linearly (no extrapolation)";
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:s,s:[i,i],s:i,s:o,s:s,s:i}", "frames",
+                     (json_int_t)j->frame_total, "weights", weights, "range", range, "easing",
+                     easing, "shape_weights", shape, "texture_weights", texture, "texture_blend",
+                     blend, "size", spec->width, spec->height, "samples", spec->samples, "camera",
+                     camera_json(spec, &j->ej[0].camera), "background", background, "png_level",
+                     spec->png_level);
 }
 
 static json_t *manifest_json(const job_pipe *p, const pipe_job *j)
@@ -446,9 +471,14 @@ static json_t *manifest_json(const job_pipe *p, const pipe_job *j)
             continue;
         char file[FRAME_ARTIFACT_MAX];
         frame_artifact_name(f, file);
-        json_array_append_new(frames, json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i,
-                                                "weight", (double)f->weight, "file", file, "bytes",
-                                                (json_int_t)f->bytes));
+        json_t *entry = json_pack("{s:I,s:f,s:s,s:I}", "index", (json_int_t)i, "weight",
+                                  (double)f->weight, "file", file, "bytes", (json_int_t)f->bytes);
+        if (entry != NULL && spec->kind != JOB_KIND_RENDER) {
+            /* weight is the shape weight the frame was rendered at (options.weights has the
+             * frame list's weights before the split). */
+            json_object_set_new(entry, "texture_weight", json_real((double)f->texture_weight));
+        }
+        json_array_append_new(frames, entry);
         total_bytes += f->bytes;
     }
     json_t *root = json_pack(

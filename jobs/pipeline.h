@@ -74,7 +74,8 @@ typedef struct job_pipe_job {
 /* One frame slot of a job, filled by the thread that delivered it. */
 typedef struct job_pipe_frame {
     char name[JOB_PIPE_FRAME_NAME_MAX]; /* under frames/ */
-    float weight;
+    float weight;                       /* the shape weight the frame was rendered at */
+    float texture_weight;
     size_t bytes;
     int done;
 } job_pipe_frame;

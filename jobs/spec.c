@@ -3,6 +3,10 @@
  * (spec_json.c) share, parsing of the CLI's text, frame weights and frame names. Pure
  * functions on a caller-owned job_spec; no I/O. Every parse error names the option and the
  * offending text.
+ *
+ * Frame weights: explicit (--weights), or --frames N spread over --range FROM:TO (0:1) through
+ * an easing curve; then optionally split into shape and texture weights, each list one weight
+ * per frame and defaulting to the weights. Every weight lies in [JOB_WEIGHT_MIN, JOB_WEIGHT_MAX].
  */
 #include "jobs/job_int.h"
 #include "jobs/record.h"
@@ -32,6 +36,9 @@ void job_spec_init(job_spec *spec)
     spec->mesh_format = ANA_MESH_OBJ;
     spec->fps = 30;
     spec->loop = ANA_VIDEO_ONCE;
+    spec->range_from = 0.0;
+    spec->range_to = 1.0;
+    spec->easing = JOB_EASING_LINEAR;
 }
 
 /* Drops weights (given or filled), so frame_count rules again. */
@@ -46,6 +53,10 @@ static void drop_weights(job_spec *spec)
 void job_spec_free(job_spec *spec)
 {
     drop_weights(spec);
+    md_free(spec->shape_weights);
+    md_free(spec->texture_weights);
+    spec->shape_weights = spec->texture_weights = NULL;
+    spec->shape_weight_count = spec->texture_weight_count = 0;
     md_free(spec->views);
     spec->views = NULL;
     spec->view_count = 0;
@@ -60,7 +71,43 @@ int job_frames_ok(long long n, const md_limits *lim)
 
 int job_weight_ok(double w)
 {
-    return w >= 0.0 && w <= 1.0;
+    return w >= JOB_WEIGHT_MIN && w <= JOB_WEIGHT_MAX;
+}
+
+/* ---- Easing ---- */
+
+static const char *const easing_names[] = {"linear", "smoothstep", "sine"};
+
+const char *job_easing_name(job_easing easing)
+{
+    return (unsigned)easing < 3 ? easing_names[easing] : "linear";
+}
+
+int job_easing_parse(const char *text, job_easing *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (text != NULL && strcmp(text, easing_names[i]) == 0) {
+            *out = (job_easing)i;
+            return 0;
+        }
+    return -1;
+}
+
+double job_easing_apply(job_easing easing, double u)
+{
+    if (u <= 0.0)
+        return 0.0;
+    if (u >= 1.0)
+        return 1.0;
+    switch (easing) {
+    case JOB_EASING_SMOOTHSTEP:
+        return u * u * (3.0 - 2.0 * u);
+    case JOB_EASING_SINE:
+        return 0.5 - 0.5 * cos(3.14159265358979323846 * u);
+    case JOB_EASING_LINEAR:
+        break;
+    }
+    return u;
 }
 
 int job_image_side_ok(long long n, const md_limits *lim)
@@ -219,14 +266,17 @@ int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, 
     return 0;
 }
 
-int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+/* A comma-separated list of weights from JOB_WEIGHT_MIN to JOB_WEIGHT_MAX for option (in
+ * messages, with what a weight means there) into a new array (*out, md_malloc'd). */
+static int parse_weight_list(const char *option, const char *meaning, const char *text,
+                             const md_limits *lim, float **out, uint32_t *out_count, md_error *err)
 {
     size_t count = 1;
     for (const char *p = text; *p; p++)
         count += *p == ',';
     if (count > lim->max_frames)
-        return md_fail(err, MD_EINVAL, "--weights: %zu weights, more than the limit of %llu", count,
-                       (unsigned long long)lim->max_frames);
+        return md_fail(err, MD_EINVAL, "%s: %zu weights, more than the limit of %llu", option,
+                       count, (unsigned long long)lim->max_frames);
     float *weights = md_malloc_array(count, sizeof *weights);
     if (weights == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory");
@@ -244,19 +294,185 @@ int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim,
             blank &= isspace((unsigned char)*q) != 0;
         if (end == p || errno != 0 || !blank || !job_weight_ok(w)) {
             md_free(weights);
-            return md_fail(err, MD_EINVAL,
-                           "--weights: item %zu '%.*s' is not a number from 0 to 1 (a weight is "
-                           "the share of the target)",
-                           i + 1, (int)len, p);
+            return md_fail(err, MD_EINVAL, "%s: item %zu '%.*s' is not a number from %g to %g (%s)",
+                           option, i + 1, (int)(len > 40 ? 40 : len), p, JOB_WEIGHT_MIN,
+                           JOB_WEIGHT_MAX, meaning);
         }
         weights[i] = (float)w;
         p += len + (stop ? 1 : 0);
     }
+    *out = weights;
+    *out_count = (uint32_t)count;
+    return 0;
+}
+
+#define WEIGHT_MEANING                                                                             \
+    "a weight is the share of the target: 0 the source, 1 the target, below 0 an anti-face, "      \
+    "above 1 a caricature"
+
+int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err)
+{
+    float *weights;
+    uint32_t count;
+    int rc = parse_weight_list("--weights", WEIGHT_MEANING, text, lim, &weights, &count, err);
+    if (rc != 0)
+        return rc;
     drop_weights(spec);
     spec->weights = weights;
-    spec->weight_count = (uint32_t)count;
-    spec->frame_count = (uint32_t)count;
+    spec->weight_count = count;
+    spec->frame_count = count;
     spec->weights_given = 1;
+    return 0;
+}
+
+int job_spec_set_shape_weights(job_spec *spec, const char *text, const md_limits *lim,
+                               md_error *err)
+{
+    float *weights;
+    uint32_t count;
+    int rc = parse_weight_list("--shape-weights", "the target's share of the shape", text, lim,
+                               &weights, &count, err);
+    if (rc != 0)
+        return rc;
+    md_free(spec->shape_weights);
+    spec->shape_weights = weights;
+    spec->shape_weight_count = count;
+    return 0;
+}
+
+int job_spec_set_texture_weights(job_spec *spec, const char *text, const md_limits *lim,
+                                 md_error *err)
+{
+    float *weights;
+    uint32_t count;
+    int rc = parse_weight_list("--texture-weights", "the target's share of the texture", text, lim,
+                               &weights, &count, err);
+    if (rc != 0)
+        return rc;
+    md_free(spec->texture_weights);
+    spec->texture_weights = weights;
+    spec->texture_weight_count = count;
+    return 0;
+}
+
+int job_spec_set_range(job_spec *spec, const char *text, md_error *err)
+{
+    const char *colon = strchr(text, ':');
+    double v[2];
+    int ok = colon != NULL;
+    for (int i = 0; ok && i < 2; i++) {
+        const char *start = i == 0 ? text : colon + 1;
+        const char *stop = i == 0 ? colon : start + strlen(start);
+        char *end;
+        errno = 0;
+        v[i] = strtod(start, &end);
+        ok = end != start && end == stop && errno == 0 && job_weight_ok(v[i]);
+    }
+    if (!ok)
+        return md_fail(err, MD_EINVAL,
+                       "--range: '%s' is not FROM:TO with each weight from %g to %g (0:1 goes "
+                       "from the source to the target, -1:2 from an anti-face to a caricature)",
+                       text, JOB_WEIGHT_MIN, JOB_WEIGHT_MAX);
+    spec->range_from = v[0];
+    spec->range_to = v[1];
+    return 0;
+}
+
+int job_spec_set_frame_on(job_spec *spec, const char *name, const float min[3], const float max[3],
+                          md_error *err)
+{
+    for (int k = 0; k < 3; k++)
+        if (!isfinite(min[k]) || !isfinite(max[k]) || !(min[k] <= max[k]))
+            return md_fail(err, MD_EINVAL,
+                           "frame on '%.60s': bounds [%g, %g, %g] .. [%g, %g, %g] are not finite "
+                           "numbers with min <= max",
+                           name, (double)min[0], (double)min[1], (double)min[2], (double)max[0],
+                           (double)max[1], (double)max[2]);
+    jr_name_sanitize(name, strlen(name), spec->frame_on_name, sizeof spec->frame_on_name);
+    memcpy(spec->frame_on_min, min, sizeof spec->frame_on_min);
+    memcpy(spec->frame_on_max, max, sizeof spec->frame_on_max);
+    spec->frame_on = 1;
+    return 0;
+}
+
+/* The camera of a manifest without "text" (written before it existed): its numbers, which
+ * were written with 7 significant digits. */
+static int camera_text_from_numbers(const json_t *cam, char *out, size_t cap)
+{
+    static const char *const vec_names[3] = {"eye", "target", "up"};
+    eng_camera c;
+    eng_camera_default(&c);
+    float *vec[3] = {c.eye, c.target, c.up};
+    for (int i = 0; i < 3; i++) {
+        const json_t *v = json_object_get(cam, vec_names[i]);
+        if (json_array_size(v) != 3)
+            return -1;
+        for (size_t k = 0; k < 3; k++) {
+            if (!json_is_number(json_array_get(v, k)))
+                return -1;
+            vec[i][k] = (float)json_number_value(json_array_get(v, k));
+        }
+    }
+    const json_t *near = json_object_get(cam, "near"), *far = json_object_get(cam, "far");
+    if (!json_is_number(near) || !json_is_number(far))
+        return -1;
+    c.z_near = (float)json_number_value(near);
+    c.z_far = (float)json_number_value(far);
+    const json_t *h = json_object_get(cam, "ortho_height");
+    const json_t *fov = json_object_get(cam, "fov_y_deg");
+    if (json_is_true(json_object_get(cam, "orthographic")) && json_is_number(h)) {
+        c.orthographic = 1;
+        c.ortho_height = (float)json_number_value(h);
+    } else if (json_is_number(fov)) {
+        c.fov_y_deg = (float)json_number_value(fov);
+    } else {
+        return -1;
+    }
+    job_camera_text(&c, out, cap);
+    return 0;
+}
+
+int job_spec_set_camera_from_manifest(job_spec *spec, const json_t *manifest, const char *what,
+                                      md_error *err)
+{
+    const json_t *cam = json_object_get(manifest, "camera");
+    if (!json_is_object(cam))
+        return md_fail(err, MD_EINVAL,
+                       "--camera-from: %s has no \"camera\" object (use the manifest.json of a "
+                       "morph job)",
+                       what);
+    char built[512];
+    const char *text = json_string_value(json_object_get(cam, "text"));
+    if (text == NULL) {
+        if (camera_text_from_numbers(cam, built, sizeof built) != 0)
+            return md_fail(err, MD_EINVAL,
+                           "--camera-from: %s: \"camera\" needs eye, target and up as [x, y, z], "
+                           "near, far, and fov_y_deg or ortho_height",
+                           what);
+        text = built;
+    }
+    eng_camera c;
+    eng_camera_default(&c);
+    int explicit_eye = 0;
+    md_error perr;
+    md_error_clear(&perr);
+    int rc = eng_camera_parse(text, &c, &explicit_eye, &perr);
+    if (rc == 0 && !explicit_eye)
+        rc = md_fail(&perr, MD_EINVAL, "camera.text has no eye");
+    if (rc == 0)
+        rc = eng_camera_validate(&c, &perr);
+    if (rc != 0)
+        return md_fail(err, MD_EINVAL, "--camera-from: %s: %s", what, perr.msg);
+    spec->camera = c;
+    spec->camera_mode = JOB_CAMERA_EXPLICIT;
+    spec->ortho_auto = 0;
+    return 0;
+}
+
+int job_spec_set_easing(job_spec *spec, const char *text, md_error *err)
+{
+    if (job_easing_parse(text, &spec->easing) != 0)
+        return md_fail(err, MD_EINVAL, "--easing: '%s' is not linear, smoothstep or sine", text);
     return 0;
 }
 
@@ -395,17 +611,30 @@ int job_spec_set_loop(job_spec *spec, const char *text, md_error *err)
 
 int job_spec_finalize(job_spec *spec, md_error *err)
 {
-    if (spec->weights != NULL)
-        return 0;
-    if (spec->frame_count == 0)
-        return md_fail(err, MD_EINVAL, "a job needs at least one frame");
-    spec->weights = md_malloc_array(spec->frame_count, sizeof *spec->weights);
-    if (spec->weights == NULL)
-        return md_fail(err, MD_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < spec->frame_count; i++)
-        spec->weights[i] =
-            spec->frame_count == 1 ? 0.0f : (float)((double)i / (double)(spec->frame_count - 1));
-    spec->weight_count = spec->frame_count;
+    if (spec->weights == NULL) {
+        if (spec->frame_count == 0)
+            return md_fail(err, MD_EINVAL, "a job needs at least one frame");
+        spec->weights = md_malloc_array(spec->frame_count, sizeof *spec->weights);
+        if (spec->weights == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory");
+        /* from + (to - from) * e(u) with from = 0, to = 1 and linear easing is u itself, so the
+         * default weights are the i / (N - 1) they always were. */
+        const double from = spec->range_from, span = spec->range_to - spec->range_from;
+        for (uint32_t i = 0; i < spec->frame_count; i++) {
+            double u = spec->frame_count == 1 ? 0.0 : (double)i / (double)(spec->frame_count - 1);
+            spec->weights[i] = (float)(from + span * job_easing_apply(spec->easing, u));
+        }
+        spec->weight_count = spec->frame_count;
+    }
+    static const char *const names[2] = {"shape", "texture"};
+    const uint32_t counts[2] = {spec->shape_weight_count, spec->texture_weight_count};
+    const float *lists[2] = {spec->shape_weights, spec->texture_weights};
+    for (int k = 0; k < 2; k++)
+        if (lists[k] != NULL && counts[k] != spec->weight_count)
+            return md_fail(err, MD_EINVAL,
+                           "%s weights (--%s-weights, spec.%s_weights): %u given for %u frames; "
+                           "give one per frame",
+                           names[k], names[k], names[k], counts[k], spec->weight_count);
     return 0;
 }
 
@@ -425,6 +654,25 @@ int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *
 float job_spec_weight(const job_spec *spec, uint32_t i)
 {
     return spec->weights != NULL && i < spec->weight_count ? spec->weights[i] : 0.0f;
+}
+
+const float *job_spec_shape_weights(const job_spec *spec)
+{
+    return spec->shape_weights != NULL ? spec->shape_weights : spec->weights;
+}
+
+const float *job_spec_texture_weights(const job_spec *spec)
+{
+    return spec->texture_weights != NULL ? spec->texture_weights : spec->weights;
+}
+
+int job_spec_texture_extrapolates(const job_spec *spec)
+{
+    const float *tw = job_spec_texture_weights(spec);
+    for (uint32_t i = 0; tw != NULL && i < spec->weight_count; i++)
+        if (!(tw[i] >= 0.0f && tw[i] <= 1.0f))
+            return 1;
+    return 0;
 }
 
 uint32_t job_spec_frame_total(const job_spec *spec)
@@ -453,11 +701,28 @@ int job_view_name(uint32_t index, const char *stem, char *out, size_t cap)
     return len < 0 || (size_t)len >= cap ? MD_EINVAL : 0;
 }
 
-int job_frame_name(uint32_t index, float weight, const char *source_stem, const char *target_stem,
-                   char *out, size_t cap)
+/* A share in permille as names spell it: "0250", "1500", "m0500" for -500. */
+static void permille_text(int permille, char out[8])
 {
-    int target_permille = (int)lround((double)weight * 1000.0);
-    int n = snprintf(out, cap, "%04u_%s-%04d_%s-%04d.png", index, source_stem,
-                     1000 - target_permille, target_stem, target_permille);
+    if (permille < 0)
+        snprintf(out, 8, "m%04d", -permille > 9999 ? 9999 : -permille);
+    else
+        snprintf(out, 8, "%04d", permille > 9999 ? 9999 : permille);
+}
+
+int job_frame_name(uint32_t index, float shape_weight, float texture_weight,
+                   const char *source_stem, const char *target_stem, char *out, size_t cap)
+{
+    int target_permille = (int)lround((double)shape_weight * 1000.0);
+    char src[8], dst[8], tex[24] = "";
+    permille_text(1000 - target_permille, src);
+    permille_text(target_permille, dst);
+    if (texture_weight != shape_weight) {
+        char t[8];
+        permille_text((int)lround((double)texture_weight * 1000.0), t);
+        snprintf(tex, sizeof tex, "_texture-%s", t);
+    }
+    int n = snprintf(out, cap, "%04u_%s-%s_%s-%s%s.png", index, source_stem, src, target_stem, dst,
+                     tex);
     return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
 }

@@ -6,7 +6,8 @@
  *
  * The api includes this header and jobs/queue.h, never job.h: the spec's cameras and analysis
  * options come from gpu/camera.h and analysis/options.h, value types without the engine or
- * analysis API. Ownership: a job_spec owns its weights and views (job_spec_free).
+ * analysis API. Ownership: a job_spec owns its weight lists (weights, shape and texture weights)
+ * and views (job_spec_free).
  */
 #ifndef JOBS_SPEC_H
 #define JOBS_SPEC_H
@@ -42,7 +43,8 @@ typedef enum job_views_mode {
     JOB_VIEWS_CAMERAS,   /* the cameras in views[] */
 } job_views_mode;
 
-#define JOB_LABEL_MAX 200 /* bytes of UTF-8 */
+#define JOB_LABEL_MAX 200         /* bytes of UTF-8 */
+#define JOB_FRAME_ON_NAME_MAX 127 /* bytes of a frame_on reference's name */
 
 /* What a job produces besides manifest.json and session.log (DESIGN.md §6). Frames are always
  * produced: a set without them gets them added. Render jobs produce frames only. */
@@ -59,12 +61,36 @@ enum {
 #define JOB_OUTPUT_KINDS 5
 #define JOB_FPS_MAX 120
 
+/* How --frames N spaces its weights over the range: u = i / (N - 1) becomes e(u), and the
+ * weight is from + (to - from) * e(u). */
+typedef enum job_easing {
+    JOB_EASING_LINEAR,     /* e(u) = u: evenly spaced */
+    JOB_EASING_SMOOTHSTEP, /* e(u) = 3u^2 - 2u^3: slow at both ends */
+    JOB_EASING_SINE,       /* e(u) = (1 - cos(pi u)) / 2: slow at both ends, gentler */
+} job_easing;
+
+/* Weights of a morph job: the share of the target, from an anti-face at -3 through the source
+ * (0) and the target (1) to a caricature at 3. */
+#define JOB_WEIGHT_MIN (-3.0)
+#define JOB_WEIGHT_MAX 3.0
+
 typedef struct job_spec {
     job_kind kind;
-    uint32_t frame_count; /* frames evenly spaced from 0 to 1 (ignored when weights given) */
+    uint32_t frame_count; /* frames spread over range (ignored when weights given) */
     float *weights;       /* owned; explicit weights, or NULL */
     uint32_t weight_count;
-    int weights_given; /* weights came from the client (not filled from frame_count) */
+    int weights_given;             /* weights came from the client (not filled from frame_count) */
+    double range_from, range_to;   /* the weights frame_count spreads over (0, 1) */
+    job_easing easing;             /* how they are spaced (linear) */
+    float *shape_weights;          /* owned; one per frame, or NULL: the weights */
+    uint32_t shape_weight_count;   /* as given; must equal the frame count */
+    float *texture_weights;        /* owned; one per frame, or NULL: the weights */
+    uint32_t texture_weight_count; /* as given; must equal the frame count */
+    /* Shared framing: the camera is fitted to these bounds (a reference mesh's) instead of the
+     * pair's, so jobs framed on one reference share one camera. */
+    int frame_on;
+    char frame_on_name[JOB_FRAME_ON_NAME_MAX + 1]; /* the reference's stem, [A-Za-z0-9._] */
+    float frame_on_min[3], frame_on_max[3];
     int width, height;
     int samples;
     eng_camera camera;
@@ -98,6 +124,26 @@ void job_spec_free(job_spec *spec); /* frees what init/setters allocated; the st
 /* Setters that parse user text and say exactly what is wrong. */
 int job_spec_set_frames(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 int job_spec_set_weights(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
+/* "FROM:TO", each from -3 to 3 (FROM == TO allowed: every frame the same weight). */
+int job_spec_set_range(job_spec *spec, const char *text, md_error *err);
+/* "linear", "smoothstep" or "sine" (job_easing). */
+int job_spec_set_easing(job_spec *spec, const char *text, md_error *err);
+/* Frames the camera on [min, max] (a reference mesh's bounds; name is its stem, sanitised and
+ * cut to JOB_FRAME_ON_NAME_MAX) instead of the pair's. MD_EINVAL unless every number is finite
+ * and min <= max. */
+int job_spec_set_frame_on(job_spec *spec, const char *name, const float min[3], const float max[3],
+                          md_error *err);
+/* The resolved camera of an earlier job's manifest.json (its "camera"), as an explicit camera
+ * with its near and far: a job given it renders with exactly that camera. what names the file
+ * in messages. Borrows manifest. */
+int job_spec_set_camera_from_manifest(job_spec *spec, const json_t *manifest, const char *what,
+                                      md_error *err);
+/* Comma-separated weights from -3 to 3, one per frame (checked against the frame count by
+ * job_spec_finalize, since --frames may come later). */
+int job_spec_set_shape_weights(job_spec *spec, const char *text, const md_limits *lim,
+                               md_error *err);
+int job_spec_set_texture_weights(job_spec *spec, const char *text, const md_limits *lim,
+                                 md_error *err);
 int job_spec_set_size(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 int job_spec_set_samples(job_spec *spec, const char *text, const md_limits *lim, md_error *err);
 int job_spec_set_camera(job_spec *spec, const char *text, md_error *err);
@@ -122,14 +168,28 @@ int job_outputs_parse(const char *text, unsigned *out, md_error *err);
 void job_outputs_format(unsigned outputs, char *out, size_t cap);
 const char *job_loop_name(ana_video_loop loop); /* "once", "pingpong" */
 
-/* Fills weights from frame_count when none were given. Idempotent. */
+/* "linear", "smoothstep", "sine"; the easing a name spells (0) or -1. */
+const char *job_easing_name(job_easing easing);
+int job_easing_parse(const char *text, job_easing *out);
+/* e(u) of an easing for u in [0, 1]; e(0) = 0 and e(1) = 1 exactly. */
+double job_easing_apply(job_easing easing, double u);
+
+/* Fills weights from frame_count, range and easing when none were given, and checks that
+ * shape and texture weights, when given, have one weight per frame (MD_EINVAL saying how many
+ * of each). Idempotent. */
 int job_spec_finalize(job_spec *spec, md_error *err);
 /* MD_EBUDGET when one frame of the spec (its size and samples; every view of a render job has
  * them) needs more than lim->max_frame_bytes to render (eng_frame_bytes), with the figures and
  * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read. */
 int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err);
-/* Weight of frame i (after finalize). */
+/* Weight of frame i (after finalize), and its shape and texture weights (the weight unless
+ * shape_weights / texture_weights were given). */
 float job_spec_weight(const job_spec *spec, uint32_t i);
+/* The frame list's shape and texture weights (after finalize; borrowed from spec). */
+const float *job_spec_shape_weights(const job_spec *spec);
+const float *job_spec_texture_weights(const job_spec *spec);
+/* Whether any texture weight lies outside [0, 1] (extrapolated in L*a*b*, gamut-clipped). */
+int job_spec_texture_extrapolates(const job_spec *spec);
 uint32_t job_spec_frame_total(const job_spec *spec);
 /* Number of views, so of eng_jobs and frames, of a render job (0 for a morph job; the views are
  * built by job_build_render, jobs/render.c). */
@@ -150,10 +210,15 @@ json_t *job_spec_to_json(const job_spec *spec);
 
 /* ---- Names ---- */
 
-/* "0007_faceA-0825_faceB-0175.png": frame index, each mesh's name and its share in permille,
- * so names sort in playing order. stems are sanitised to [A-Za-z0-9._]. */
-int job_frame_name(uint32_t index, float weight, const char *source_stem, const char *target_stem,
-                   char *out, size_t cap);
+/* "0007_faceA-0825_faceB-0175.png": frame index, each mesh's name and its share of the shape
+ * in permille; the index leads, so names sort in playing order whatever the weights. A negative
+ * share is written m and its magnitude ("0000_faceA-1500_faceB-m0500.png" at weight -0.5,
+ * "..._faceA-m0500_faceB-1500.png" at 1.5), so names keep to [A-Za-z0-9._-] and weights in
+ * [0, 1] keep the names they always had. When the texture weight differs from the shape weight,
+ * "_texture-PPPP" (the target's share of the texture, written the same way) comes before
+ * ".png". stems are sanitised to [A-Za-z0-9._]. */
+int job_frame_name(uint32_t index, float shape_weight, float texture_weight,
+                   const char *source_stem, const char *target_stem, char *out, size_t cap);
 /* The file name of path without folder and extension, sanitised ("ict_face_identity_A"). */
 void job_path_stem(const char *path, char *out, size_t cap);
 /* "0003_head-view.png": view index and the mesh's stem (sanitised like job_path_stem), so names

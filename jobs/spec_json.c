@@ -9,7 +9,10 @@
  * Rules the reader enforces, beyond each field's own range (checked by the same predicates as
  * the CLI setters, jobs/job_int.h):
  *   - unknown fields are rejected by name, at every level;
- *   - frames and weights exclude each other; both belong to morph jobs only;
+ *   - frames and weights exclude each other; both belong to morph jobs only; range and easing
+ *     spread frames, so they refuse weights; shape_weights and texture_weights (null: the
+ *     weights) hold one weight per frame; frame_on (morph jobs) is null or a reference's
+ *     bounds {name, min, max} with min <= max;
  *   - views belong to render jobs only; a render job without views gets one view, its camera;
  *   - camera.eye picks an explicit camera; target and up need it; near/far numbers need it.
  *     "auto" for eye/target/up/near/far means framed or fitted to the mesh; the writer uses it,
@@ -401,22 +404,40 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 /* ---- Reading ---- */
 
 static const char *const spec_keys[] = {
-    "kind",   "frames",        "weights",     "width", "height", "samples",
-    "camera", "background",    "png_level",   "views", "label",  "outputs",
-    "align",  "heatmap_scale", "mesh_format", "fps",   "loop",   NULL};
+    "kind",     "frames", "weights", "range",   "easing",        "shape_weights", "texture_weights",
+    "frame_on", "width",  "height",  "samples", "camera",        "background",    "png_level",
+    "views",    "label",  "outputs", "align",   "heatmap_scale", "mesh_format",   "fps",
+    "loop",     NULL};
+
+/* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
+static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
+{
+    *dst = NULL;
+    if (src == NULL)
+        return 0;
+    *dst = md_malloc_array(n ? n : 1, sizeof **dst);
+    if (*dst == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    memcpy(*dst, src, n * sizeof **dst);
+    return 0;
+}
 
 /* A deep copy, so the reader can fail without touching the caller's spec. */
 static int spec_copy(job_spec *dst, const job_spec *src, md_error *err)
 {
     *dst = *src;
     dst->weights = NULL;
+    dst->shape_weights = NULL;
+    dst->texture_weights = NULL;
     dst->views = NULL;
-    if (src->weights != NULL) {
-        dst->weights = md_malloc_array(src->weight_count, sizeof *dst->weights);
-        if (dst->weights == NULL)
-            return md_fail(err, MD_ENOMEM, "out of memory");
-        memcpy(dst->weights, src->weights, src->weight_count * sizeof *dst->weights);
-    }
+    int rc = floats_copy(&dst->weights, src->weights, src->weight_count, err);
+    if (rc == 0)
+        rc = floats_copy(&dst->shape_weights, src->shape_weights, src->shape_weight_count, err);
+    if (rc == 0)
+        rc = floats_copy(&dst->texture_weights, src->texture_weights, src->texture_weight_count,
+                         err);
+    if (rc != 0)
+        return rc;
     if (src->views != NULL) {
         dst->views = md_malloc_array(src->view_count, sizeof *dst->views);
         if (dst->views == NULL)
@@ -426,14 +447,17 @@ static int spec_copy(job_spec *dst, const job_spec *src, md_error *err)
     return 0;
 }
 
-static int weights_from_json(job_spec *spec, const json_t *v, const md_limits *lim, md_error *err)
+/* An array of 1 to max_frames weights, each from JOB_WEIGHT_MIN to JOB_WEIGHT_MAX, into a new
+ * array; field names it ("spec.weights"), meaning says what a weight is there. */
+static int weight_list_from_json(const json_t *v, const char *field, const char *meaning,
+                                 const md_limits *lim, float **out, size_t *out_n, md_error *err)
 {
     size_t n = json_array_size(v);
     if (!json_is_array(v))
-        return bad(err, "spec.weights", v, "must be an array of 1 to %llu numbers from 0 to 1",
-                   (unsigned long long)lim->max_frames);
+        return bad(err, field, v, "must be an array of 1 to %llu numbers from %g to %g",
+                   (unsigned long long)lim->max_frames, JOB_WEIGHT_MIN, JOB_WEIGHT_MAX);
     if (!job_frames_ok((long long)n, lim))
-        return bad(err, "spec.weights", NULL, "must hold 1 to %llu weights, got %zu",
+        return bad(err, field, NULL, "must hold 1 to %llu weights, got %zu",
                    (unsigned long long)lim->max_frames, n);
     float *weights = md_malloc_array(n, sizeof *weights);
     if (weights == NULL)
@@ -444,11 +468,27 @@ static int weights_from_json(job_spec *spec, const json_t *v, const md_limits *l
         if (get_number(item, &w) != 0 || !job_weight_ok(w)) {
             md_free(weights);
             char name[48];
-            snprintf(name, sizeof name, "spec.weights[%zu]", i);
-            return bad(err, name, item, "must be a number from 0 to 1 (the share of the target)");
+            snprintf(name, sizeof name, "%s[%zu]", field, i);
+            return bad(err, name, item, "must be a number from %g to %g (%s)", JOB_WEIGHT_MIN,
+                       JOB_WEIGHT_MAX, meaning);
         }
         weights[i] = (float)w;
     }
+    *out = weights;
+    *out_n = n;
+    return 0;
+}
+
+static int weights_from_json(job_spec *spec, const json_t *v, const md_limits *lim, md_error *err)
+{
+    float *weights;
+    size_t n;
+    int rc = weight_list_from_json(v, "spec.weights",
+                                   "the share of the target: 0 the source, 1 the target, below 0 "
+                                   "an anti-face, above 1 a caricature",
+                                   lim, &weights, &n, err);
+    if (rc != 0)
+        return rc;
     md_free(spec->weights);
     spec->weights = weights;
     spec->weight_count = (uint32_t)n;
@@ -540,6 +580,109 @@ static int analysis_from_json(job_spec *spec, const json_t *obj, md_error *err)
     return 0;
 }
 
+/* range, easing, shape_weights, texture_weights: how a morph job's frame list is made and
+ * split, read after frames and weights so the lists' lengths can be checked against it. */
+static int frame_list_from_json(job_spec *spec, const json_t *obj, int render, const md_limits *lim,
+                                md_error *err)
+{
+    static const char *const names[] = {"range", "easing", "shape_weights", "texture_weights"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char field[32];
+        snprintf(field, sizeof field, "spec.%s", names[i]);
+        if (render && json_object_get(obj, names[i]) != NULL)
+            return bad(err, field, NULL,
+                       "only morph jobs have it; a render job renders one frame per view");
+        if (i < 2 && json_object_get(obj, names[i]) != NULL && spec->weights_given)
+            return bad(err, field, NULL,
+                       "spreads the frames of \"frames\"; explicit weights are used as given "
+                       "(drop %s, or give frames instead of weights)",
+                       names[i]);
+    }
+    const json_t *v = json_object_get(obj, "range");
+    if (v != NULL) {
+        double from, to;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            get_number(json_array_get(v, 0), &from) != 0 ||
+            get_number(json_array_get(v, 1), &to) != 0 || !job_weight_ok(from) ||
+            !job_weight_ok(to))
+            return bad(err, "spec.range", v,
+                       "must be [from, to], two weights from %g to %g ([0, 1] goes from the "
+                       "source to the target, [-1, 2] from an anti-face to a caricature)",
+                       JOB_WEIGHT_MIN, JOB_WEIGHT_MAX);
+        spec->range_from = from;
+        spec->range_to = to;
+    }
+    v = json_object_get(obj, "easing");
+    if (v != NULL && (!json_is_string(v) || job_easing_parse(json_string_value(v), &spec->easing)))
+        return bad(err, "spec.easing", v, "must be \"linear\", \"smoothstep\" or \"sine\"");
+    static const char *const meanings[2] = {"the target's share of the shape",
+                                            "the target's share of the texture"};
+    float **dst[2] = {&spec->shape_weights, &spec->texture_weights};
+    uint32_t *dst_n[2] = {&spec->shape_weight_count, &spec->texture_weight_count};
+    for (int k = 0; k < 2; k++) {
+        char field[32];
+        snprintf(field, sizeof field, "spec.%s", names[2 + k]);
+        v = json_object_get(obj, names[2 + k]);
+        if (v == NULL)
+            continue;
+        float *list = NULL;
+        size_t n = 0;
+        if (!json_is_null(v)) { /* null: the weights */
+            int rc = weight_list_from_json(v, field, meanings[k], lim, &list, &n, err);
+            if (rc != 0)
+                return rc;
+            if (n != spec->frame_count) {
+                md_free(list);
+                return bad(err, field, NULL,
+                           "must hold one weight per frame: %u frames, got %zu weights",
+                           spec->frame_count, n);
+            }
+        }
+        md_free(*dst[k]);
+        *dst[k] = list;
+        *dst_n[k] = (uint32_t)n;
+    }
+    return 0;
+}
+
+/* "frame_on": null, or the reference's bounds {"name": "...", "min": [x, y, z], "max": [...]}
+ * (what the api makes of a frame_on part, and what a client may send itself). */
+static int frame_on_from_json(job_spec *spec, const json_t *v, md_error *err)
+{
+    static const char *const keys[] = {"name", "min", "max", NULL};
+    const char *field = "spec.frame_on";
+    if (json_is_null(v)) {
+        spec->frame_on = 0;
+        spec->frame_on_name[0] = '\0';
+        memset(spec->frame_on_min, 0, sizeof spec->frame_on_min);
+        memset(spec->frame_on_max, 0, sizeof spec->frame_on_max);
+        return 0;
+    }
+    if (!json_is_object(v))
+        return bad(err, field, v,
+                   "must be null or {\"name\": \"...\", \"min\": [x, y, z], \"max\": [x, y, z]} "
+                   "(or send the reference mesh as part 'frame_on')");
+    int rc = check_keys(v, field, keys, err);
+    if (rc != 0)
+        return rc;
+    float min[3], max[3];
+    const json_t *name = json_object_get(v, "name");
+    if (name != NULL && !json_is_string(name))
+        return bad(err, "spec.frame_on.name", name, "must be a string");
+    if (get_vec3(json_object_get(v, "min"), min) != 0)
+        return bad(err, "spec.frame_on.min", json_object_get(v, "min"),
+                   "must be [x, y, z] (finite numbers)");
+    if (get_vec3(json_object_get(v, "max"), max) != 0)
+        return bad(err, "spec.frame_on.max", json_object_get(v, "max"),
+                   "must be [x, y, z] (finite numbers)");
+    md_error perr;
+    md_error_clear(&perr);
+    if (job_spec_set_frame_on(spec, name ? json_string_value(name) : "reference", min, max,
+                              &perr) != 0)
+        return bad(err, field, v, "must have min <= max in every coordinate");
+    return 0;
+}
+
 static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
 {
     if (!json_is_object(obj))
@@ -607,6 +750,18 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
     }
     if (weights != NULL) {
         rc = weights_from_json(spec, weights, lim, err);
+        if (rc != 0)
+            return rc;
+    }
+    rc = frame_list_from_json(spec, obj, render, lim, err);
+    if (rc != 0)
+        return rc;
+    v = json_object_get(obj, "frame_on");
+    if (v != NULL && render)
+        return bad(err, "spec.frame_on", NULL,
+                   "only morph jobs have it; a render job frames each view on its mesh");
+    if (v != NULL) {
+        rc = frame_on_from_json(spec, v, err);
         if (rc != 0)
             return rc;
     }
@@ -716,6 +871,18 @@ json_t *job_spec_to_json(const job_spec *spec)
         failed |= json_object_set_new(obj, "weights", w);
     } else if (!render) {
         failed |= json_object_set_new(obj, "frames", json_integer(spec->frame_count));
+        failed |=
+            json_object_set_new(obj, "range", json_pack("[f,f]", spec->range_from, spec->range_to));
+        failed |= json_object_set_new(obj, "easing", json_string(job_easing_name(spec->easing)));
+    }
+    const float *lists[2] = {spec->shape_weights, spec->texture_weights};
+    const uint32_t counts[2] = {spec->shape_weight_count, spec->texture_weight_count};
+    static const char *const list_names[2] = {"shape_weights", "texture_weights"};
+    for (int k = 0; k < 2 && !render; k++) {
+        json_t *w = lists[k] != NULL ? json_array() : json_null();
+        for (uint32_t i = 0; lists[k] != NULL && w != NULL && i < counts[k]; i++)
+            failed |= json_array_append_new(w, json_real((double)lists[k][i]));
+        failed |= json_object_set_new(obj, list_names[k], w);
     }
     failed |= json_object_set_new(obj, "width", json_integer(spec->width));
     failed |= json_object_set_new(obj, "height", json_integer(spec->height));
@@ -757,6 +924,11 @@ json_t *job_spec_to_json(const job_spec *spec)
                                       json_string(ana_mesh_format_name(spec->mesh_format)));
         failed |= json_object_set_new(obj, "fps", json_integer(spec->fps));
         failed |= json_object_set_new(obj, "loop", json_string(job_loop_name(spec->loop)));
+        json_t *frame_on = !spec->frame_on ? json_null()
+                                           : json_pack("{s:s,s:o,s:o}", "name", spec->frame_on_name,
+                                                       "min", vec3_json(spec->frame_on_min), "max",
+                                                       vec3_json(spec->frame_on_max));
+        failed |= json_object_set_new(obj, "frame_on", frame_on);
     }
     if (failed) {
         json_decref(obj);

@@ -2,7 +2,9 @@
  * test_ana_export.c — per-frame mesh export (analysis/mesh_export.c): a textured pair exported
  * at t = 0, 0.5 and 1 as OBJ (+MTL+PNG), GLB and FBX and read back with our own loaders
  * (mesh_load for the OBJ written to disk, mesh_parse_assimp for GLB and FBX): counts, positions
- * lerp(A, B, t) corner by corner, A's UVs, the blended texture texel by texel. Then the fallback
+ * lerp(A, B, t) corner by corner, A's UVs, the blended texture texel by texel; a caricature and
+ * an anti-face (t = 1.5, -0.5) against A + t (B - A) and the L*a*b* extrapolation of the
+ * textures, and shape 0 with texture 1 (A's shape, B's texture). Then the fallback
  * to A's texture when the UV layouts differ, bad arguments, and the ICT pair with the 2048² skin
  * textures (skipped when the shared data is absent), with timings.
  */
@@ -91,15 +93,17 @@ static const ana_file *find_file(const ana_export_files *files, const char *suff
     return NULL;
 }
 
-/* Exports a→b at t in fmt and reads it back with our loaders. */
-static mesh *export_and_reload(const mesh *a, const mesh *b, float t, ana_mesh_format fmt,
-                               const char *dir, const char *base, double *export_s)
+/* Exports a→b at shape weight t and texture weight u in fmt and reads it back with our
+ * loaders. */
+static mesh *export_and_reload_split(const mesh *a, const mesh *b, float t, float u,
+                                     ana_mesh_format fmt, const char *dir, const char *base,
+                                     double *export_s)
 {
     ana_export_files files = {0};
     md_error err = {0};
     mesh *r = NULL;
     double t0 = md_now();
-    int rc = ana_export_frame_mesh(a, b, t, fmt, base, NULL, &files, &err);
+    int rc = ana_export_frame_mesh(a, b, t, u, fmt, base, NULL, &files, &err);
     if (export_s != NULL)
         *export_s = md_now() - t0;
     CHECK_OK(rc, &err);
@@ -133,6 +137,12 @@ static mesh *export_and_reload(const mesh *a, const mesh *b, float t, ana_mesh_f
 done:
     ana_export_files_free(&files);
     return r;
+}
+
+static mesh *export_and_reload(const mesh *a, const mesh *b, float t, ana_mesh_format fmt,
+                               const char *dir, const char *base, double *export_s)
+{
+    return export_and_reload_split(a, b, t, t, fmt, dir, base, export_s);
 }
 
 /* Geometry and UVs of r against lerp(a, b, t) and a's UVs, corner by corner (reloaded vertices
@@ -214,6 +224,89 @@ static void test_formats(void)
     mesh_free(b);
 }
 
+/* L*a*b* of an sRGB byte triple, by analysis/color.c (double precision, a separate
+ * implementation from the engine's float one in gpu/texel.h). */
+static void byte_lab(const uint8_t *px, double lab[3])
+{
+    double lin[3];
+    for (int k = 0; k < 3; k++)
+        lin[k] = ana_srgb_to_linear(px[k] / 255.0);
+    ana_linear_rgb_to_lab(lin, lab);
+}
+
+/* Caricature and anti-face: the exported mesh at t = 1.5 and -0.5 is A + t (B - A) to float
+ * precision, and its texture is the L*a*b* extrapolation of the two textures: every texel's
+ * lightness is the extrapolated L* (clamped to 0..100) and its hue the extrapolated hue, with at
+ * most the extrapolated chroma (less where the sRGB gamut ends). Then the split: shape weight
+ * 0, texture weight 1 gives A's positions exactly with B's texture exactly. */
+static void test_extrapolation(void)
+{
+    mesh *a = make_sheet(0, 0), *b = make_sheet(1, 0);
+    const char *dir = test_tmpdir("ana_export_extrapolate");
+    const float ts[2] = {-0.5f, 1.5f};
+    const uint8_t *pa = img_pixels_const(mesh_material_texture(a, 0));
+    const uint8_t *pb = img_pixels_const(mesh_material_texture(b, 0));
+    for (int i = 0; i < 2; i++) {
+        const float t = ts[i];
+        mesh *r =
+            export_and_reload(a, b, t, ANA_MESH_OBJ, dir, i ? "caricature" : "antiface", NULL);
+        CHECK(r != NULL);
+        if (r == NULL)
+            continue;
+        /* Float precision: |A + t (B - A)| < 2 here, so a few ulp of 2 (OBJ keeps %.9g). */
+        double worst = check_geometry(r, a, b, t, 1e-6);
+        const img *tex = mesh_material_texture(r, 0);
+        CHECK(tex != NULL);
+        double worst_l = 0, worst_hue = 0, worst_chroma_excess = 0, worst_in_gamut = 0;
+        size_t clipped = 0, n = (size_t)TEX_W * TEX_H;
+        for (size_t k = 0; tex != NULL && k < n; k++) {
+            double la[3], lb[3], lr[3], want[3];
+            byte_lab(pa + 4 * k, la);
+            byte_lab(pb + 4 * k, lb);
+            byte_lab(img_pixels_const(tex) + 4 * k, lr);
+            for (int c = 0; c < 3; c++)
+                want[c] = (1.0 - t) * la[c] + t * lb[c];
+            double l_want = want[0] < 0 ? 0 : want[0] > 100 ? 100 : want[0];
+            double c_want = hypot(want[1], want[2]), c_got = hypot(lr[1], lr[2]);
+            worst_l = fmax(worst_l, fabs(l_want - lr[0]));
+            worst_chroma_excess = fmax(worst_chroma_excess, c_got - c_want);
+            if (c_got > 10 && c_want > 10) {
+                double d = fabs(atan2(lr[2], lr[1]) - atan2(want[2], want[1]));
+                d = fmin(d, 2 * M_PI - d) * 180 / M_PI;
+                worst_hue = fmax(worst_hue, d);
+            }
+            if (c_got < c_want - 1.5)
+                clipped++;
+            else
+                worst_in_gamut =
+                    fmax(worst_in_gamut, fmax(fabs(want[1] - lr[1]), fabs(want[2] - lr[2])));
+        }
+        printf("t=%.1f: position error %.2g; texture vs L*a*b* extrapolation: L* error %.2f, hue "
+               "error %.2f deg, chroma excess %.2f, a*b* error where not clipped %.2f, %zu of %zu "
+               "texels gamut-clipped\n",
+               (double)t, worst, worst_l, worst_hue, worst_chroma_excess, worst_in_gamut, clipped,
+               n);
+        /* Byte rounding moves L* by at most ~0.4 and a*, b* by ~1.5 near black; allow some. */
+        CHECK_NEAR(0, worst_l, 1.0);
+        CHECK_NEAR(0, worst_hue, 3.0);
+        CHECK(worst_chroma_excess < 1.5);
+        CHECK_NEAR(0, worst_in_gamut, 1.5);
+        CHECK(clipped > 0); /* this pair's caricature leaves the gamut somewhere */
+        mesh_free(r);
+    }
+
+    /* Shape 0, texture 1: A's shape exactly, B's texture exactly. */
+    mesh *r = export_and_reload_split(a, b, 0.0f, 1.0f, ANA_MESH_OBJ, dir, "split", NULL);
+    CHECK(r != NULL);
+    if (r != NULL) {
+        CHECK_NEAR(0, check_geometry(r, a, a, 0.0f, 0.0), 0.0);
+        CHECK_INT(0, check_texture(r, mesh_material_texture(b, 0), NULL, 0.0f));
+    }
+    mesh_free(r);
+    mesh_free(a);
+    mesh_free(b);
+}
+
 static void test_fallback_and_errors(void)
 {
     mesh *a = make_sheet(0, 0), *b = make_sheet(1, 0.05f);
@@ -233,9 +326,14 @@ static void test_fallback_and_errors(void)
 
     ana_export_files files = {0};
     CHECK_INT(MD_EINVAL,
-              ana_export_frame_mesh(a, b, 0.5f, ANA_MESH_OBJ, "../up", NULL, &files, &err));
+              ana_export_frame_mesh(a, b, 0.5f, 0.5f, ANA_MESH_OBJ, "../up", NULL, &files, &err));
     CHECK_MSG(&err, "[A-Za-z0-9._-]");
-    CHECK_INT(MD_EINVAL, ana_export_frame_mesh(a, b, 1.5f, ANA_MESH_GLB, "x", NULL, &files, &err));
+    CHECK_INT(MD_EINVAL,
+              ana_export_frame_mesh(a, b, 3.5f, 0.5f, ANA_MESH_GLB, "x", NULL, &files, &err));
+    CHECK_MSG(&err, "shape weight 3.5 is not in [-3, 3]");
+    CHECK_INT(MD_EINVAL,
+              ana_export_frame_mesh(a, b, 0.5f, -3.25f, ANA_MESH_GLB, "x", NULL, &files, &err));
+    CHECK_MSG(&err, "texture weight -3.25 is not in [-3, 3]");
     CHECK_INT(0, files.count);
     ana_mesh_format fmt;
     CHECK_INT(0, ana_mesh_format_parse("glb", &fmt, &err));
@@ -248,7 +346,7 @@ static void test_fallback_and_errors(void)
     mesh *small = NULL;
     CHECK_OK(mesh_parse_obj(tri, strlen(tri), &limits, &small, &err), &err);
     CHECK_INT(MD_ETOPOLOGY,
-              ana_export_frame_mesh(a, small, 0.5f, ANA_MESH_OBJ, "x", NULL, &files, &err));
+              ana_export_frame_mesh(a, small, 0.5f, 0.5f, ANA_MESH_OBJ, "x", NULL, &files, &err));
     mesh_free(small);
     mesh_free(a);
     mesh_free(b);
@@ -324,6 +422,7 @@ int main(void)
 {
     md_limits_default(&limits);
     test_formats();
+    test_extrapolation();
     test_fallback_and_errors();
     test_ict();
     return test_done();

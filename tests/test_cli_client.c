@@ -94,15 +94,18 @@ static void test_help(void)
 {
     static const struct {
         const char *cmd;
-        const char *options[20];
+        const char *options[28];
     } helps[] = {
         {"run",
          {"--outputs", "minimal", "heatmaps", "--align", "--heatmap-scale", "--mesh-format",
-          "--fps", "--loop", "animation.mp4", "statistics.csv", "Exit status"}},
-        {"submit",
-         {"SOURCE TARGET", "--render MESH", "--source-texture", "--target-texture", "--spec",
-          "--frames", "--size", "--samples", "--label", "--outputs", "--turntable",
-          "--idempotency-key", "--json", "--server", "--api-key", "Exit status"}},
+          "--fps", "--loop", "animation.mp4", "statistics.csv", "--range", "--easing",
+          "--shape-weights", "--texture-weights", "--frame-on", "--camera-from", "Exit status"}},
+        {"submit", {"SOURCE TARGET", "--render MESH", "--source-texture", "--target-texture",
+                    "--spec",        "--frames",      "--size",           "--samples",
+                    "--label",       "--outputs",     "--turntable",      "--idempotency-key",
+                    "--json",        "--server",      "--api-key",        "--range",
+                    "--easing",      "--weights",     "--shape-weights",  "--texture-weights",
+                    "--frame-on",    "--camera-from", "Exit status"}},
         {"status", {"ID", "--json", "--server", "--api-key", "Exit status"}},
         {"wait", {"ID", "--timeout", "--json", "--quiet", "Retry-After", "--server", "--api-key"}},
         {"fetch", {"ID", "--output DIR", "--quiet", "--server", "--api-key", "Exit status"}},
@@ -171,6 +174,16 @@ static void test_bad_usage(void)
         {"submit %s/s/sample_A.obj %s/s/sample_B.obj --idempotency-key 'a b'", "no spaces"},
         {"submit --render %s/s/sample_A.obj %s/s/sample_B.obj", "--render MESH takes no SOURCE"},
         {"submit --render %s/none.obj", "mesh '"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --range 0:9", "--range: '0:9'"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --easing cubic", "--easing: 'cubic'"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --weights 0,4", "--weights: item 2 '4'"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --frames 3 --weights 0,1",
+         "--frames and --weights exclude each other"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --texture-weights 0,x",
+         "--texture-weights: item 2 'x'"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --frame-on %s/none.obj", "--frame-on mesh '"},
+        {"submit %s/s/sample_A.obj %s/s/sample_B.obj --camera-from %s/none.json",
+         "--camera-from: "},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char cmd[1024];

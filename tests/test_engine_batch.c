@@ -290,9 +290,9 @@ static void test_validate(void)
     j.frame_count = 0;
     expect_bad(&j, &lim, MD_EINVAL, "frame count 0");
     j = s.jobs[0];
-    float bad_w[3] = {0, 1.5f, 1};
+    float bad_w[3] = {0, 3.5f, 1};
     j.weights = bad_w;
-    expect_bad(&j, &lim, MD_EINVAL, "weight of frame 1 is 1.5, outside [0, 1]");
+    expect_bad(&j, &lim, MD_EINVAL, "weight of frame 1 is 3.5, outside [-3, 3]");
     bad_w[1] = NAN;
     expect_bad(&j, &lim, MD_EINVAL, "weight of frame 1 is nan");
 

@@ -4,7 +4,8 @@
  *     jittered grid with two materials and a half-transparent texture (orthographic, 9
  *     samples), an untextured sphere at 1 sample;
  *   - the ICT face pair with the skin textures from $MORPHD_DATA (skipped when absent);
- *   - all of them in one mixed batch (different sizes, sample counts, frame counts, cameras).
+ *   - all of them in one mixed batch (different sizes, sample counts, frame counts, cameras);
+ *   - face space: shape and texture weights outside [0, 1] and apart (texture extrapolation).
  * Tolerance: at most 1 % of a frame's pixels may differ by more than 2 levels in a channel. The
  * kernels mirror the CPU arithmetic, so the expectation is 0; the test prints what it finds.
  *
@@ -295,6 +296,17 @@ int main(void)
     scene s;
     scene_make(&s);
     check_parity("synthetic", s.jobs, 3);
+
+    /* Face space: shape and texture weights outside [0, 1] and apart, so both shaders run
+     * gpu/texel.h's L*a*b* extrapolation (CUDA's powf and cbrtf may differ from glibc's in
+     * the last bit, which the tolerance covers). */
+    float fs_shape[3] = {-0.5f, 1.5f, 0.0f}, fs_texture[3] = {-0.5f, 2.0f, 1.0f};
+    eng_job fs[2] = {s.jobs[0], s.jobs[1]};
+    fs[0].frame_count = 3;
+    fs[0].weights = fs_shape;
+    fs[0].texture_weights = fs_texture;
+    fs[1].texture_weights = fs_texture; /* the grid keeps its shape weights 0, 0.6, 1 */
+    check_parity("face space", fs, 2);
 
     ict face, small;
     ict_load(&face, "512x512", "0,0.25,0.5,0.75,1");

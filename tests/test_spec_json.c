@@ -76,6 +76,23 @@ static void check_round_trip_at(const job_spec *s, int line)
     CHECK_INT(s->weights_given, back.weights_given);
     if (s->weights_given && back.weights_given && s->weight_count == back.weight_count)
         CHECK(memcmp(s->weights, back.weights, s->weight_count * sizeof(float)) == 0);
+    CHECK_NEAR(s->range_from, back.range_from, 0);
+    CHECK_NEAR(s->range_to, back.range_to, 0);
+    CHECK_INT(s->easing, back.easing);
+    const float *lists[2][2] = {{s->shape_weights, back.shape_weights},
+                                {s->texture_weights, back.texture_weights}};
+    const uint32_t counts[2][2] = {{s->shape_weight_count, back.shape_weight_count},
+                                   {s->texture_weight_count, back.texture_weight_count}};
+    for (int k = 0; k < 2; k++) {
+        CHECK_INT(lists[k][0] != NULL, lists[k][1] != NULL);
+        CHECK_INT(counts[k][0], counts[k][1]);
+        if (lists[k][0] != NULL && lists[k][1] != NULL && counts[k][0] == counts[k][1])
+            CHECK(memcmp(lists[k][0], lists[k][1], counts[k][0] * sizeof(float)) == 0);
+    }
+    CHECK_INT(s->frame_on, back.frame_on);
+    CHECK(strcmp(s->frame_on_name, back.frame_on_name) == 0);
+    CHECK(memcmp(s->frame_on_min, back.frame_on_min, sizeof s->frame_on_min) == 0);
+    CHECK(memcmp(s->frame_on_max, back.frame_on_max, sizeof s->frame_on_max) == 0);
     CHECK_INT(s->width, back.width);
     CHECK_INT(s->kind == JOB_KIND_RENDER ? JOB_OUT_FRAMES : s->outputs, back.outputs);
     if (s->kind == JOB_KIND_MORPH) {
@@ -131,12 +148,14 @@ static void test_defaults(void)
     json_t *j = job_spec_to_json(&s);
     json_error_t jerr;
     json_t *want =
-        json_loads("{\"kind\":\"morph\",\"frames\":41,\"width\":512,\"height\":512,\"samples\":4,"
+        json_loads("{\"kind\":\"morph\",\"frames\":41,\"range\":[0.0,1.0],\"easing\":\"linear\","
+                   "\"shape_weights\":null,\"texture_weights\":null,\"width\":512,\"height\":512,"
+                   "\"samples\":4,"
                    "\"camera\":{\"eye\":\"auto\",\"target\":\"auto\",\"up\":\"auto\",\"fov\":30.0,"
                    "\"near\":\"auto\",\"far\":\"auto\",\"ortho\":null},\"background\":\"ffffff\","
                    "\"png_level\":1,\"label\":\"\",\"outputs\":[\"frames\",\"heatmaps\"],"
                    "\"align\":\"none\",\"heatmap_scale\":\"auto\",\"mesh_format\":\"obj\","
-                   "\"fps\":30,\"loop\":\"once\"}",
+                   "\"fps\":30,\"loop\":\"once\",\"frame_on\":null}",
                    0, &jerr);
     CHECK(want != NULL);
     if (!json_equal(j, want)) {
@@ -229,6 +248,104 @@ static void test_fields(void)
     ROUND_TRIP_TEXT("{\"frames\":1,\"png_level\":0,\"background\":\"000000\"}");
 }
 
+/* Weights from -3 to 3, range, easing, shape and texture weights: read, written, refused. */
+static void test_frame_list(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"weights\":[-0.5,1.5,3,-3]}", &s, &err), &err);
+    CHECK_INT(4, job_spec_frame_total(&s));
+    CHECK_NEAR(-0.5, job_spec_weight(&s, 0), 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"frames\":5,\"range\":[-1,2],\"easing\":\"smoothstep\"}", &s, &err),
+             &err);
+    CHECK_NEAR(-1.0, s.range_from, 0);
+    CHECK_NEAR(2.0, s.range_to, 0);
+    CHECK_INT(JOB_EASING_SMOOTHSTEP, s.easing);
+    CHECK_OK(job_spec_finalize(&s, &err), &err);
+    CHECK_NEAR(-1.0 + 3 * 0.15625, job_spec_weight(&s, 1), 1e-7);
+    CHECK_NEAR(0.5, job_spec_weight(&s, 2), 1e-7);
+    CHECK_ROUND_TRIP(&s);
+    json_t *j = job_spec_to_json(&s);
+    char *text = json_dumps(json_object_get(j, "range"), JSON_COMPACT);
+    CHECK(text != NULL && strcmp(text, "[-1.0,2.0]") == 0);
+    free(text);
+    CHECK(strcmp(json_string_value(json_object_get(j, "easing")), "smoothstep") == 0);
+    json_decref(j);
+    job_spec_free(&s);
+
+    CHECK_OK(read_spec("{\"frames\":3,\"shape_weights\":[0,0,0],\"texture_weights\":[0,1,1.5]}", &s,
+                       &err),
+             &err);
+    CHECK_OK(job_spec_finalize(&s, &err), &err);
+    CHECK_NEAR(0.0, job_spec_shape_weights(&s)[1], 0);
+    CHECK_NEAR(1.5, job_spec_texture_weights(&s)[2], 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"weights\":[0.5,1],\"shape_weights\":null,\"texture_weights\":[1,1]}", &s,
+                       &err),
+             &err);
+    CHECK(s.shape_weights == NULL && s.texture_weights != NULL);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    ROUND_TRIP_TEXT("{\"frames\":9,\"range\":[1.5,-0.5],\"easing\":\"sine\","
+                    "\"texture_weights\":[0,0,0,0,0,0,0,0,-3]}");
+
+    EXPECT_ERROR("{\"range\":[0,4]}",
+                 "spec.range: must be [from, to], two weights from -3 to 3 ([0, 1] goes from the "
+                 "source to the target, [-1, 2] from an anti-face to a caricature), got [0,4]");
+    EXPECT_ERROR("{\"range\":\"0:1\"}", "spec.range: must be [from, to]");
+    EXPECT_ERROR("{\"range\":[0]}", "spec.range: must be [from, to]");
+    EXPECT_ERROR("{\"easing\":\"cubic\"}",
+                 "spec.easing: must be \"linear\", \"smoothstep\" or \"sine\", got \"cubic\"");
+    EXPECT_ERROR(
+        "{\"weights\":[0,1],\"easing\":\"sine\"}",
+        "spec.easing: spreads the frames of \"frames\"; explicit weights are used as given");
+    EXPECT_ERROR("{\"weights\":[0,1],\"range\":[0,2]}", "spec.range: spreads the frames");
+    EXPECT_ERROR("{\"frames\":3,\"shape_weights\":[0,1]}",
+                 "spec.shape_weights: must hold one weight per frame: 3 frames, got 2 weights");
+    EXPECT_ERROR("{\"shape_weights\":[0,1]}",
+                 "spec.shape_weights: must hold one weight per frame: 41 frames, got 2 weights");
+    EXPECT_ERROR("{\"weights\":[0,1],\"texture_weights\":[0,-3.5]}",
+                 "spec.texture_weights[1]: must be a number from -3 to 3 (the target's share of "
+                 "the texture), got -3.5");
+    EXPECT_ERROR("{\"texture_weights\":\"1,2\"}", "spec.texture_weights: must be an array");
+    EXPECT_ERROR("{\"kind\":\"render\",\"easing\":\"sine\"}",
+                 "spec.easing: only morph jobs have it");
+    EXPECT_ERROR("{\"kind\":\"render\",\"texture_weights\":[0]}",
+                 "spec.texture_weights: only morph jobs have it");
+}
+
+/* frame_on: the reference's bounds, read, written, refused. */
+static void test_frame_on(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"frame_on\":{\"name\":\"avg face\",\"min\":[-1,-2.5,-0.1],"
+                       "\"max\":[1,2.5,0.123456789]}}",
+                       &s, &err),
+             &err);
+    CHECK_INT(1, s.frame_on);
+    CHECK(strcmp(s.frame_on_name, "avg_face") == 0);
+    CHECK_NEAR(-2.5, s.frame_on_min[1], 0);
+    CHECK_NEAR(0.123456789f, s.frame_on_max[2], 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    ROUND_TRIP_TEXT("{\"frame_on\":null}");
+    EXPECT_ERROR("{\"frame_on\":\"avg.obj\"}",
+                 "spec.frame_on: must be null or {\"name\": \"...\", \"min\": [x, y, z], \"max\": "
+                 "[x, y, z]} (or send the reference mesh as part 'frame_on'), got \"avg.obj\"");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0],\"max\":[1,1,1]}}",
+                 "spec.frame_on.min: must be [x, y, z] (finite numbers), got [0,0]");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0,2],\"max\":[1,1,1]}}",
+                 "spec.frame_on: must have min <= max in every coordinate");
+    EXPECT_ERROR("{\"frame_on\":{\"min\":[0,0,0],\"max\":[1,1,1],\"centre\":1}}",
+                 "spec.frame_on: unknown field \"centre\"");
+    EXPECT_ERROR("{\"kind\":\"render\",\"frame_on\":null}", "spec.frame_on: only morph jobs");
+}
+
 static void test_render(void)
 {
     job_spec s;
@@ -310,9 +427,10 @@ static void test_errors(void)
                  "spec.weights: give either frames (evenly spaced) or weights, not both");
     EXPECT_ERROR("{\"weights\":[]}", "spec.weights: must hold 1 to 10000 weights, got 0");
     EXPECT_ERROR("{\"weights\":0.5}", "spec.weights: must be an array");
-    EXPECT_ERROR("{\"weights\":[0,1.5]}", "spec.weights[1]: must be a number from 0 to 1");
-    EXPECT_ERROR("{\"weights\":[0,\"a\"]}", "spec.weights[1]: must be a number from 0 to 1 (the "
-                                            "share of the target), got \"a\"");
+    EXPECT_ERROR("{\"weights\":[0,3.5]}", "spec.weights[1]: must be a number from -3 to 3");
+    EXPECT_ERROR("{\"weights\":[0,\"a\"]}",
+                 "spec.weights[1]: must be a number from -3 to 3 (the share of the target: 0 the "
+                 "source, 1 the target, below 0 an anti-face, above 1 a caricature), got \"a\"");
     EXPECT_ERROR("{\"width\":9000}",
                  "spec.width: must be an integer from 1 to 8192 pixels, got 9000");
     EXPECT_ERROR("{\"height\":0}", "spec.height: must be an integer from 1 to 8192 pixels, got 0");
@@ -535,6 +653,8 @@ int main(void)
     test_outputs();
     test_fields();
     test_render();
+    test_frame_list();
+    test_frame_on();
     test_errors();
     test_shared_limits();
     return test_done();

@@ -169,6 +169,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
     const eng_job *job = &b->jobs[j];
     const eng_job_setup *su = &b->setup[j];
     const float t = job->weights[frame];
+    const float tex_t = job->texture_weights != NULL ? job->texture_weights[frame] : t;
     if (job->canceled != NULL && job->canceled(job->cancel_ctx))
         return 0;
 
@@ -212,7 +213,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .triangles = job->triangles,
         .vis = s->vis,
         .surface = job->surface,
-        .t = t,
+        .t = tex_t,
         .orthographic = job->camera.orthographic,
         .shading = (int)job->shading,
         .width = job->width,
@@ -230,6 +231,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .job = j,
         .frame = frame,
         .weight = t,
+        .texture_weight = tex_t,
         .width = job->width,
         .height = job->height,
         .rgb = s->rgb,

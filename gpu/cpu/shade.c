@@ -20,7 +20,8 @@
  *   - base colour per side: the triangle's material; a texture is sampled (bilinear, repeat,
  *     texel centres at (u * w - 0.5, (1 - v) * h - 0.5), u and v first wrapped into [0, 1))
  *     when the material has one and the side has UVs, then rgb * a + color * (1 - a);
- *     colour = (1 - t) * base0 + t * base1;
+ *     colour = (1 - t) * base0 + t * base1 for the texture weight t in [0, 1]; outside it
+ *     colour = eng_texel_extrapolate(base0, base1, t) (gpu/texel.h: L*a*b*, gamut-clipped);
  *   - head-light: L = normalize(eye - P) (orthographic: -view_dir), V = L, N flipped to face V
  *     (two-sided), diffuse = max(N.L, 0), H = L so spec = max(N.L, 0)^64 by six squarings
  *     (exact and identical on every platform, unlike powf);
@@ -302,6 +303,13 @@ static void finish(const shade_ctx *c, const shade_sample *sm, float out[3])
             memcpy(base[side], sm->mat[side]->color, sizeof base[side]);
     }
     const float t = c->p->t, one_t = 1.0f - t;
+    if (!(t >= 0.0f && t <= 1.0f)) {
+        float col[3];
+        eng_texel_extrapolate(base[0], base[1], t, col);
+        for (int k = 0; k < 3; k++)
+            out[k] = saturate(col[k] * sm->light + ENG_SPECULAR * sm->spec);
+        return;
+    }
     for (int k = 0; k < 3; k++) {
         float col = one_t * base[0][k] + t * base[1][k];
         out[k] = saturate(col * sm->light + ENG_SPECULAR * sm->spec);

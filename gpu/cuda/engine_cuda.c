@@ -495,7 +495,9 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         uint32_t j = b->frame_job[first + i];
         const eng_job *job = &b->jobs[j];
         const job_dev *d = &b->dev[j];
-        const float t = job->weights[b->frame_index[first + i]];
+        const uint32_t fi = b->frame_index[first + i];
+        const float t = job->weights[fi];
+        const float tex_t = job->texture_weights != NULL ? job->texture_weights[fi] : t;
         float *pos = (float *)((char *)sl->pos.ptr + at_pos);
         float *nrm = (float *)((char *)sl->normal.ptr + at_pos);
         float *clip = (float *)((char *)sl->clip.ptr + at_clip);
@@ -537,7 +539,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         si[i].triangles = tris;
         si[i].vis = vis;
         si[i].surface = (const eng_surface *)(gdev + d->off_surface);
-        si[i].t = t;
+        si[i].t = tex_t;
         memcpy(si[i].eye, d->setup.eye, sizeof si[i].eye);
         memcpy(si[i].view_dir, d->setup.view_dir, sizeof si[i].view_dir);
         si[i].orthographic = job->camera.orthographic;
@@ -615,6 +617,9 @@ static void *deliver_main(void *arg)
             .job = j,
             .frame = dl->b->frame_index[bf],
             .weight = job->weights[dl->b->frame_index[bf]],
+            .texture_weight = job->texture_weights != NULL
+                                  ? job->texture_weights[dl->b->frame_index[bf]]
+                                  : job->weights[dl->b->frame_index[bf]],
             .width = job->width,
             .height = job->height,
             .rgb = (const uint8_t *)dl->sl->rgb_host.ptr + dl->rgb_off[i],

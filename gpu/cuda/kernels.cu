@@ -14,6 +14,7 @@
 #include <cuda_runtime.h>
 
 #include "gpu/cuda/cuda_int.h"
+#include "gpu/texel.h"
 
 /* ---- Morph: positions, area-weighted normals, clip-space positions (one thread a vertex) ---- */
 
@@ -387,6 +388,14 @@ __device__ static void shade_point(const eng_shade_params *p, const tri_setup *s
     const float light = unlit ? 1.0f : ENG_AMBIENT + ENG_DIFFUSE * ndl;
     const float spec = unlit ? 0.0f : s32 * s32;
 
+    if (!(t >= 0.0f && t <= 1.0f)) {
+        /* The texture weight outside [0, 1]: the very function shade.c calls (gpu/texel.h). */
+        float col[3];
+        eng_texel_extrapolate(base[0], base[1], t, col);
+        for (int k = 0; k < 3; k++)
+            out[k] = clamp01(col[k] * light + ENG_SPECULAR * spec);
+        return;
+    }
     const float one_t = 1.0f - t;
     for (int k = 0; k < 3; k++) {
         float col = one_t * base[0][k] + t * base[1][k];

@@ -562,6 +562,10 @@ export function specToCliArgs(spec) {
     const a = [];
     if (spec.weights) a.push('--weights', spec.weights.join(','));
     else if (spec.frames !== undefined) a.push('--frames', String(spec.frames));
+    if (spec.range) a.push('--range', spec.range.join(':'));
+    if (spec.easing !== undefined) a.push('--easing', spec.easing);
+    if (spec.shape_weights) a.push('--shape-weights', spec.shape_weights.join(','));
+    if (spec.texture_weights) a.push('--texture-weights', spec.texture_weights.join(','));
     if (spec.width !== undefined || spec.height !== undefined) a.push('--size', `${spec.width ?? 512}x${spec.height ?? 512}`);
     if (spec.samples !== undefined) a.push('--samples', String(spec.samples));
     if (spec.background !== undefined) a.push('--background', spec.background);
