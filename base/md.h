@@ -173,6 +173,9 @@ void md_limits_print_help(FILE *f);
 
 /* ---- Clock and files ---- */
 
+/* The SHA-256 of a file's bytes as 64 lowercase hex digits and a NUL (md_sha256.c). */
+int md_sha256_file(const char *path, char hex[65], md_error *err);
+
 double md_now(void); /* monotonic seconds */
 
 /* Reads a whole file, refusing files larger than max_bytes before allocating. The buffer gets a

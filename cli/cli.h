@@ -30,6 +30,24 @@ int cli_camera_from(struct job_spec *spec, const char *path, struct md_error *er
 int cli_frame_on(struct job_spec *spec, const char *path, const struct md_limits *lim,
                  struct md_error *err);
 
+/* `morph run --replay MANIFEST` (replay.c): the inputs and the normalised spec of an earlier
+ * run, from its manifest.json. Every input file and texture is found by the path recorded and
+ * must still have the SHA-256 recorded (an error names the file and both hashes). */
+typedef struct cli_replay {
+    char *source, *target;                 /* owned */
+    char *source_texture, *target_texture; /* owned; NULL: the textures the meshes name */
+    char engine[16];                       /* the engine that ran ("cpu", "cuda"; "" unknown) */
+    char version[64];                      /* the morph version that wrote the manifest */
+} cli_replay;
+int cli_replay_load(const char *manifest_path, const struct md_limits *lim, struct job_spec *spec,
+                    cli_replay *out, struct md_error *err);
+void cli_replay_free(cli_replay *r);
+/* The manifest side (run.c's sink): adds sha256 to inputs.<role> and to each material texture,
+ * and texture_override where --source-texture / --target-texture replaced the mesh's. */
+struct json_t;
+int cli_replay_note_inputs(struct json_t *inputs, const char *source_texture,
+                           const char *target_texture, struct md_error *err);
+
 /* A one-line progress bar on stderr, drawn only when stderr is a terminal and enabled.
  * cli_progress_tick() is thread-safe (frames finish on engine threads). */
 typedef struct cli_progress cli_progress;

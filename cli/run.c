@@ -72,6 +72,11 @@ static void run_usage(FILE *f)
         "                             may have any topology\n"
         "      --camera-from MANIFEST render with the resolved camera of an earlier job's\n"
         "                             manifest.json (exactly: its camera.text)\n"
+        "      --replay MANIFEST      run an earlier `morph run` again from its\n"
+        "                             manifest.json: the same inputs (found by path, refused\n"
+        "                             when a file's SHA-256 changed), spec and engine give\n"
+        "                             byte-identical frames and CSVs; no SOURCE/TARGET, and\n"
+        "                             only -o, --engine, --threads, --limit, -q, -v with it\n"
         "      --ortho H|auto         orthographic, H mesh units tall (auto: fitted)\n"
         "      --background RRGGBB    background colour (ffffff)\n"
         "      --png-level 0..9       zlib level of the PNGs (1)\n"
@@ -120,6 +125,7 @@ enum {
     OPT_MESH_FORMAT,
     OPT_FPS,
     OPT_LOOP,
+    OPT_REPLAY,
     OPT_RANGE,
     OPT_EASING,
     OPT_SHAPE_WEIGHTS,
@@ -140,6 +146,10 @@ typedef struct run_opts {
     const char *frames, *weights, *size, *samples, *camera, *ortho, *background, *png_level;
     const char *outputs, *align, *heatmap_scale, *mesh_format, *fps, *loop;
     const char *range, *easing, *shape_weights, *texture_weights, *frame_on, *camera_from;
+    const char *replay;  /* --replay MANIFEST */
+    cli_replay replayed; /* what it gave: paths owned here */
+    int engine_given;
+    const char *spec_option; /* the first option that shapes the job (refused with --replay) */
 } run_opts;
 
 static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
@@ -171,6 +181,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"mesh-format", required_argument, NULL, OPT_MESH_FORMAT},
         {"fps", required_argument, NULL, OPT_FPS},
         {"loop", required_argument, NULL, OPT_LOOP},
+        {"replay", required_argument, NULL, OPT_REPLAY},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -179,7 +190,12 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:qvh", longopts, NULL)) != -1) {
+    int li = -1;
+    while ((c = getopt_long(argc, argv, "o:qvh", longopts, &li)) != -1) {
+        /* Everything but where the output goes and how the engine runs shapes the job. */
+        if (o->spec_option == NULL && c >= OPT_SOURCE_TEXTURE && c != OPT_ENGINE &&
+            c != OPT_THREADS && c != OPT_LIMIT && c != OPT_REPLAY && li >= 0)
+            o->spec_option = longopts[li].name;
         switch (c) {
         case 'o':
             o->out_dir = optarg;
@@ -232,7 +248,11 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         case OPT_PNG_LEVEL:
             o->png_level = optarg;
             break;
+        case OPT_REPLAY:
+            o->replay = optarg;
+            break;
         case OPT_ENGINE:
+            o->engine_given = 1;
             if (strcmp(optarg, "cpu") == 0)
                 o->engine.kind = ENG_KIND_CPU;
             else if (strcmp(optarg, "cuda") == 0)
@@ -289,6 +309,34 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
             return md_fail(err, MD_EINVAL, "unknown option '%s' (see morph run --help)",
                            argv[optind - 1]);
         }
+    }
+    if (o->replay != NULL) {
+        if (argc - optind != 0 || o->spec_option != NULL)
+            return md_fail(err, MD_EINVAL,
+                           "--replay takes the inputs and every option of the job from the "
+                           "manifest: give only -o, --engine, --threads, --limit, -q or -v with "
+                           "it (got %s%s)",
+                           argc - optind != 0 ? "" : "--",
+                           argc - optind != 0 ? argv[optind] : o->spec_option);
+        if (o->out_dir == NULL)
+            return md_fail(err, MD_EINVAL, "-o OUT is required: the folder to write frames to");
+        int rc = cli_replay_load(o->replay, &o->lim, &o->spec, &o->replayed, err);
+        if (rc != 0)
+            return rc;
+        o->paths.source = o->replayed.source;
+        o->paths.target = o->replayed.target;
+        o->paths.source_texture = o->replayed.source_texture;
+        o->paths.target_texture = o->replayed.target_texture;
+        if (!o->engine_given && strcmp(o->replayed.engine, "cpu") == 0)
+            o->engine.kind = ENG_KIND_CPU;
+        else if (!o->engine_given && strcmp(o->replayed.engine, "cuda") == 0)
+            o->engine.kind = ENG_KIND_CUDA;
+        if (strcmp(o->replayed.version, MORPHD_VERSION) != 0)
+            md_log(MD_LOG_WARN,
+                   "--replay: the manifest was written by morph %s, this is %s: outputs may "
+                   "differ where the renderer changed",
+                   o->replayed.version, MORPHD_VERSION);
+        return 0;
     }
     if (argc - optind != 2)
         return md_fail(err, MD_EINVAL,
@@ -423,6 +471,7 @@ typedef struct run_sink {
     cli_progress *progress;
     const job_input_paths *paths;
     job_load_stats load;
+    const char *replay_of; /* --replay MANIFEST, recorded in the new manifest */
 } run_sink;
 
 static int sink_put(void *user, const char *name, const char *content_type, const void *bytes,
@@ -478,7 +527,6 @@ static void note_texture(json_t *input, const char *texture_override)
  * overrides, when it was made and the load's stages. */
 static int sink_manifest(void *user, json_t *root, md_error *err)
 {
-    (void)err;
     run_sink *s = user;
     char created[32];
     time_t now = time(NULL);
@@ -489,6 +537,13 @@ static int sink_manifest(void *user, json_t *root, md_error *err)
     json_t *inputs = json_object_get(root, "inputs");
     note_texture(json_object_get(inputs, "source"), s->paths->source_texture);
     note_texture(json_object_get(inputs, "target"), s->paths->target_texture);
+    /* What --replay needs: every input's SHA-256 and which textures were given by hand. */
+    int rc =
+        cli_replay_note_inputs(inputs, s->paths->source_texture, s->paths->target_texture, err);
+    if (rc != 0)
+        return rc;
+    if (s->replay_of != NULL)
+        json_object_set_new(root, "replay_of", job_pipe_text_json(s->replay_of));
     json_t *timings = json_object_get(root, "timings_s");
     json_object_set_new(timings, "parse", json_real(s->load.parse_s));
     json_object_set_new(timings, "texture_decode", json_real(s->load.texture_s));
@@ -537,6 +592,7 @@ int cli_run(int argc, char **argv)
         md_log_set_stderr_level(MD_LOG_INFO);
     sink.out_dir = o.out_dir;
     sink.quiet = o.quiet;
+    sink.replay_of = o.replay;
 
     char frames_dir[4096];
     snprintf(frames_dir, sizeof frames_dir, "%s/frames", o.out_dir);
@@ -639,5 +695,6 @@ done:
     eng_free(engine);
     job_inputs_free(in);
     job_spec_free(&o.spec);
+    cli_replay_free(&o.replayed);
     return md_err_exit_code(rc);
 }

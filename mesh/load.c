@@ -74,8 +74,9 @@ static int load_mtllibs(mesh *m, const char *dir, const md_limits *lim, md_error
     for (uint32_t i = 0; i < m->mtllib_count; i++) {
         char path[4096];
         if (resolve_name(dir, m->mtllibs[i], path, sizeof path) != 0) {
-            md_log(MD_LOG_WARN, "material library '%s' not found beside the mesh; materials "
-                                "keep their default colour",
+            md_log(MD_LOG_WARN,
+                   "material library '%s' not found beside the mesh; materials "
+                   "keep their default colour",
                    m->mtllibs[i]);
             continue;
         }
@@ -100,8 +101,9 @@ static int load_textures(mesh *m, const char *dir, const md_limits *lim, md_erro
             continue;
         char path[4096];
         if (resolve_name(dir, mat->texture_path, path, sizeof path) != 0) {
-            md_log(MD_LOG_WARN, "texture '%s' of material '%s' not found; the material renders "
-                                "in its colour",
+            md_log(MD_LOG_WARN,
+                   "texture '%s' of material '%s' not found; the material renders "
+                   "in its colour",
                    mat->texture_path, mat->name);
             continue;
         }
@@ -110,6 +112,13 @@ static int load_textures(mesh *m, const char *dir, const md_limits *lim, md_erro
             return md_error_prefix(err, "material '%s': ", mat->name);
     }
     return 0;
+}
+
+int mesh_resolve_file(const char *mesh_path, const char *name, char *out, size_t cap)
+{
+    char dir[4096];
+    dir_of(mesh_path, dir, sizeof dir);
+    return resolve_name(dir, name, out, cap);
 }
 
 int mesh_load(const char *path, const md_limits *lim, mesh **out, md_error *err)

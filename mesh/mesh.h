@@ -95,6 +95,10 @@ void mesh_material_color(const mesh *m, uint32_t i, float rgb[3]);
 const img *mesh_material_texture(const mesh *m, uint32_t i);
 /* The texture path as the file named it (map_Kd, or an assimp path), NULL if none. */
 const char *mesh_material_texture_path(const mesh *m, uint32_t i);
+/* The file a mesh at mesh_path means by name (a texture, a material library), found as
+ * mesh_load finds it: as written, relative to the mesh's folder, then by its base name beside
+ * the mesh. 0 and out filled, or -1 when there is no such file. */
+int mesh_resolve_file(const char *mesh_path, const char *name, char *out, size_t cap);
 /* Sets material i's texture; takes ownership of tex (NULL removes the texture). */
 void mesh_material_set_texture(mesh *m, uint32_t i, img *tex);
 
