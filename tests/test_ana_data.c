@@ -59,6 +59,8 @@ static void check_stats_row(char **fields, const char *metric, const char *compo
                             const ana_stats *s)
 {
     CHECK(strcmp(fields[0], metric) == 0);
+    if (strcmp(fields[1], component) != 0)
+        fprintf(stderr, "statistics.csv component: expected %s, got %s\n", component, fields[1]);
     CHECK(strcmp(fields[1], component) == 0);
     const double v[9] = {s->mean, s->std, s->min, s->max, s->p25, s->p50, s->p75, s->p95, s->p99};
     for (int k = 0; k < 9; k++) {
@@ -161,6 +163,10 @@ int main(void)
     const ana_stats *all[6] = {&sum.normal,    &sum.tangential, &sum.total,
                                &sum.luminance, &sum.chroma,     &sum.delta_e};
     const char *names[6] = {"normal", "tangential", "total", "luminance", "chroma", "delta_e"};
+    /* statistics.csv's components: face-morph's names (analysis.h) */
+    const char *csv_names[6] = {"normal_displacement",    "tangent_displacement",
+                                "total_displacement",     "luminance_difference",
+                                "chrominance_difference", "perceptual_difference"};
     for (int k = 0; k < 6; k++) {
         const ana_stats *s = all[k];
         printf("%-10s n %llu mean %8.4g std %8.4g min %8.4g p25 %8.4g p50 %8.4g p75 %8.4g p95 "
@@ -209,7 +215,7 @@ int main(void)
         int n = next_row(&p, f, 16);
         CHECK_INT(11, n);
         if (n == 11)
-            check_stats_row(f, metrics[k], names[k], all[k]);
+            check_stats_row(f, metrics[k], csv_names[k], all[k]);
     }
     CHECK(next_row(&p, f, 16) < 0);
 
