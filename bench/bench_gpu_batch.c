@@ -31,6 +31,8 @@
 #include "jobs/job.h"
 #include "mesh/image.h"
 
+#include "default_job.h"
+
 #define MAX_BATCHES 16
 #define MAX_REPEAT 32
 #define MAX_JOBS 1024
@@ -260,43 +262,25 @@ int main(int argc, char **argv)
 
     md_error err;
     md_error_clear(&err);
-    char path[4][1024];
-    const char *rel[4] = {"faces/ict/ict_face_identity_A.obj", "faces/ict/ict_face_identity_B.obj",
-                          "textures/skin_A.png", "textures/skin_B.png"};
-    for (int i = 0; i < 4; i++)
-        snprintf(path[i], sizeof path[i], "%s/%s", data, rel[i]);
-    md_limits lim;
-    md_limits_default(&lim);
-    job_input_paths paths = {path[0], path[1], path[2], path[3]};
-    job_inputs *in = NULL;
-    job_spec spec;
-    job_spec_init(&spec); /* the default job: 41 frames, 512², 4 samples */
-    eng_job job;
+    bench_job bj;
     eng *e = NULL;
-    int rc = job_inputs_load(&paths, &lim, &in, NULL, &err);
+    int rc = bench_job_load(data, &bj, &err), exit_code = 1;
+    const eng_job job = bj.job;
+    const job_spec spec = bj.spec;
     if (rc != 0) {
-        fprintf(stderr, "bench_gpu_batch: %s\n", err.msg);
-        job_spec_free(&spec);
-        return 2;
+        exit_code = 2;
+        goto done;
     }
-    if ((rc = job_build(in, &spec, &job, &err)) == 0) {
-        eng_config cfg = {.kind = kind, .threads = threads};
-        rc = eng_new(&cfg, &e, &err);
-        if (rc == MD_ENODEV) {
-            printf("bench_gpu_batch: skipped: %s\n", err.msg);
-            job_inputs_free(in);
-            job_spec_free(&spec);
-            return 77;
-        }
+    eng_config cfg = {.kind = kind, .threads = threads};
+    rc = eng_new(&cfg, &e, &err);
+    if (rc == MD_ENODEV) {
+        printf("bench_gpu_batch: skipped: %s\n", err.msg);
+        exit_code = 77;
+        goto done;
     }
     if (rc == 0 && check_parity) {
         rc = parity(e, &job, threads, &err);
-        if (rc != 0)
-            fprintf(stderr, "bench_gpu_batch: %s\n", err.msg);
-        eng_free(e);
-        job_inputs_free(in);
-        job_spec_free(&spec);
-        return rc == 0 ? 0 : 1;
+        goto done;
     }
     run_figures warm;
     if (rc == 0)
@@ -333,10 +317,10 @@ int main(int argc, char **argv)
             printf("%6u %9.4f %10.1f %14.1f %10.3f %9.3f\n", batches[b], w, fps, kus,
                    median(up, repeat) * 1e3, median(copy, repeat) * 1e3);
     }
-    if (rc != 0)
+done:
+    if (rc != 0 && exit_code != 77)
         fprintf(stderr, "bench_gpu_batch: %s\n", err.msg);
     eng_free(e);
-    job_inputs_free(in);
-    job_spec_free(&spec);
-    return rc == 0 ? 0 : 1;
+    bench_job_free(&bj);
+    return rc == 0 ? 0 : exit_code;
 }

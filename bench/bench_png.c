@@ -22,6 +22,8 @@
 #include "jobs/job.h"
 #include "mesh/image.h"
 
+#include "default_job.h"
+
 /* ---- The encoder before png_write.c (libpng + zlib), kept here as the baseline ---- */
 
 /* libpng's write callback: the encoded bytes go to an md_buf (a failed append is kept in it
@@ -234,24 +236,14 @@ int main(int argc, char **argv)
     }
     md_error err;
     md_error_clear(&err);
-    char path[4][1024];
-    const char *rel[4] = {"faces/ict/ict_face_identity_A.obj", "faces/ict/ict_face_identity_B.obj",
-                          "textures/skin_A.png", "textures/skin_B.png"};
-    for (int i = 0; i < 4; i++)
-        snprintf(path[i], sizeof path[i], "%s/%s", data, rel[i]);
     md_limits lim;
     md_limits_default(&lim);
-    job_input_paths paths = {path[0], path[1], path[2], path[3]};
-    job_inputs *in = NULL;
-    job_spec spec;
-    job_spec_init(&spec);
-    eng_job job;
+    bench_job bj;
     eng *e = NULL;
     frames k = {0};
     img *tex = NULL;
-    int rc = job_inputs_load(&paths, &lim, &in, NULL, &err);
-    if (rc == 0)
-        rc = job_build(in, &spec, &job, &err);
+    int rc = bench_job_load(data, &bj, &err);
+    const eng_job job = bj.job;
     eng_config cfg = {.kind = ENG_KIND_CPU, .threads = 0};
     if (rc == 0)
         rc = eng_new(&cfg, &e, &err);
@@ -264,7 +256,7 @@ int main(int argc, char **argv)
                            : eng_batch_run(e, &job, 1, keep, &k, &st, &err);
     }
     if (rc == 0)
-        rc = img_load(path[2], &lim, &tex, &err);
+        rc = img_load(bj.texture_a, &lim, &tex, &err);
     sample fr[64], tx[1];
     int nf = k.count < 64 ? (int)k.count : 64;
     for (int i = 0; i < nf; i++)
@@ -278,7 +270,8 @@ int main(int argc, char **argv)
     if (rc == 0)
         rc = check_round_trip(tx, 1, level, &err);
     if (rc == 0) {
-        printf("PNG level %d, one core, CPU time, median of %d passes; old = libpng + zlib (Up), new = "
+        printf("PNG level %d, one core, CPU time, median of %d passes; old = libpng + zlib (Up), "
+               "new = "
                "png_write.c (Up + libdeflate)\n",
                level, repeat);
         printf("%-28s %4s  %12s %12s   %12s %12s   %7s %7s\n", "images", "n", "old/image",
@@ -301,7 +294,6 @@ int main(int argc, char **argv)
     img_free(tex);
     md_free(k.rgb);
     eng_free(e);
-    job_inputs_free(in);
-    job_spec_free(&spec);
+    bench_job_free(&bj);
     return rc == 0 ? 0 : 1;
 }
