@@ -27,6 +27,8 @@ static const struct {
     {"invalid-mesh", "Invalid mesh"},
     {"topology-mismatch", "Topology mismatch"},
     {"queue-full", "Queue full"},
+    {"uri-too-long", "Request target too long"},
+    {"headers-too-large", "Request headers too large"},
     {"idempotency-mismatch", "Idempotency-Key reused for another request"},
     {"unavailable", "Service unavailable"},
     {"internal", "Internal error"},

@@ -45,7 +45,9 @@
     X(EBUSY, -15, 503, 1, "queue-full", "busy, try again later")                                   \
     X(EUNAVAIL, -16, 503, 1, "unavailable", "a service this needs is unavailable")                 \
     X(EIDEMPOTENCY, -17, 422, 2, "idempotency-mismatch",                                           \
-      "idempotency key reused for another request")
+      "idempotency key reused for another request")                                                \
+    X(EURITOOLONG, -18, 414, 2, "uri-too-long", "request target too long")                         \
+    X(EHEADERS, -19, 431, 2, "headers-too-large", "request headers too large")
 
 enum {
 #define MD_ERR_ENUM(name, code, http, exitc, slug, msg) MD_##name = code,
@@ -152,6 +154,8 @@ void md_log_set_file(FILE *f);
     X(max_samples, uint64_t, 64, "most supersamples per pixel")                                    \
     X(max_views, uint64_t, 360, "most views in one render job")                                    \
     X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
+    X(max_header_bytes, uint64_t, 16ull << 10, "largest request line and headers, bytes (431)")    \
+    X(max_headers, uint64_t, 100, "most header lines plus query parameters in a request (431)")    \
     X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")    \
     X(max_queued_per_owner, uint64_t, 2500,                                                        \
       "most jobs queued or running per API key (--api-keys; 0: none)")
