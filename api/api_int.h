@@ -33,6 +33,7 @@
 #define API_ARTIFACT_NAME_MAX 255
 #define API_IDLE_S 60      /* MHD's connection timeout: a connection idle this long is closed */
 #define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
+#define API_DECODE_WAIT_MS 5000 /* a decode waits this long for room in max_decode_bytes */
 #define API_STOP_GRACE_MS 30000 /* default: then the api gives up on what is left, exits 1 */
 
 /* ---- Routes and per-process HTTP metrics ---- */
