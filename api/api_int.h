@@ -156,8 +156,8 @@ typedef struct api_part {
 } api_part;
 
 typedef struct api_intake {
-    struct MHD_PostProcessor *pp;
-    char dir[600]; /* this request's temp folder */
+    struct api_mp *mp; /* owned: the multipart parser (multipart.c) */
+    char dir[600];     /* this request's temp folder */
     api_part parts[API_PART_COUNT];
     int current; /* part being written, -1 none */
     int fd;
