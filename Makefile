@@ -9,13 +9,14 @@
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
+BUILD_TSAN  ?= build-tsan
 JOBS        ?= $(shell nproc)
 SAMPLE_DIR  ?= $(BUILD)/sample
 RUN_OUT     ?= out/sample
 RUN_DATA    ?= out/run
 
 .PHONY: all deps test-deps build build-programs build-tests build-asan build-fuzz run morph-sample \
-        test test-unit test-asan test-fuzz bench clean format
+        test test-unit test-asan test-fuzz test-tsan soak bench clean format
 
 all: build
 
@@ -71,6 +72,19 @@ test-fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure -L fuzz
 
 test: test-unit test-asan test-fuzz
+
+# ThreadSanitizer on the threaded parts: the engine, the worker (through the api tests, which run
+# real workers), the api. Not part of `make test`; test_worker's large jobs outlast its 600 s
+# timeout under TSan, so it is left out here (run it by name with a patient machine).
+test-tsan: test-deps
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_TSAN=ON -DMORPHD_CUDA=OFF >/dev/null
+	@cmake --build $(BUILD_TSAN) -j $(JOBS)
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS) \
+	  -R 'test_engine|test_pipeline|test_queue|integration_api_(submit|batching|shutdown|head)$$'
+
+# 10 minutes of mixed load with worker kills and a Redis restart (bench/soak.sh).
+soak: build-tests
+	@bench/soak.sh 600
 
 bench: build
 	@$(BUILD)/bench_default_job --threads 2

@@ -177,7 +177,7 @@ static void sleep_s(double s)
 }
 
 /* Claims the next batch into w->jobs; returns with none when there was nothing to do. */
-static void collect(wk *w, volatile sig_atomic_t *stop)
+static void collect(wk *w, atomic_int *stop)
 {
     const jq_worker_config *cfg = w->cfg;
     if (wk_claim_reclaimed(w, cfg->batch_max_jobs) < 0 || !w->group_ready)
@@ -279,7 +279,7 @@ static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
     return 0;
 }
 
-int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md_error *err)
+int jq_worker_run(const jq_worker_config *given, atomic_int *stop, md_error *err)
 {
     int rc = jq_worker_config_check(given, err);
     if (rc != 0)

@@ -39,7 +39,7 @@ const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
 // on an s3rver (npm) that the test starts, so the same tests run on both backends.
 const STORAGE_KIND = process.env.MORPHD_TEST_STORAGE === 's3' ? 's3' : 'file';
 export const S3RVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules', 's3rver', 'bin', 's3rver.js');
-export const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
+export const SLOW = /asan|tsan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan, TSan: more patience
 
 // ---- Small utilities ----
 
