@@ -33,6 +33,7 @@
 #define API_ARTIFACT_NAME_MAX 255
 #define API_IDLE_S 60      /* MHD's connection timeout: a connection idle this long is closed */
 #define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
+#define API_DECODE_WAIT_MS 5000 /* a decode waits this long for room in max_decode_bytes */
 #define API_STOP_GRACE_MS 30000 /* default: then the api gives up on what is left, exits 1 */
 
 /* ---- Routes and per-process HTTP metrics ---- */
@@ -90,13 +91,21 @@ typedef struct api_server {
 
     /* HTTP (http.c) */
     struct MHD_Daemon *mhd;
-    int listen_fd; /* handed back by MHD_quiesce_daemon; closed by us */
+    int quiesced; /* SIGTERM: the gate stopped accepting */
     uv_poll_t mhd_poll;
     uv_timer_t mhd_timer;
     int in_mhd;     /* inside MHD_run: do not run it again */
     int kick_again; /* a kick came while inside MHD_run: run it once more before leaving */
     int http_open;
     struct api_req *reqs; /* every live request (diagnostics, shutdown) */
+    /* The listening socket and connections whose first head is not in yet (gate.c) */
+    int gate_listen_fd; /* owned; -1 none */
+    uv_poll_t gate_poll;
+    int gate_open;
+    char *gate_buf; /* owned; gate_cap bytes, for peeking at heads */
+    size_t gate_cap;
+    struct api_gate_conn *gate_conns;
+    unsigned gate_count;
 
     /* Redis (redis.c) */
     redisAsyncContext *redis;
@@ -148,8 +157,8 @@ typedef struct api_part {
 } api_part;
 
 typedef struct api_intake {
-    struct MHD_PostProcessor *pp;
-    char dir[600]; /* this request's temp folder */
+    struct api_mp *mp; /* owned: the multipart parser (multipart.c) */
+    char dir[600];     /* this request's temp folder */
     api_part parts[API_PART_COUNT];
     int current; /* part being written, -1 none */
     int fd;
@@ -204,6 +213,17 @@ void *api_req_op_new(api_req *req, size_t size, void (*op_free)(void *op));
  * The first reply wins; later ones are dropped. */
 void api_req_reply(api_req *req, unsigned status, struct MHD_Response *resp);
 
+/* gate.c: the listening socket; each connection's first request head is checked (size,
+ * header count, Content-Length, Host) before MHD gets the connection, so those errors are
+ * problem+json. *port gets the bound port. */
+int api_gate_start(api_server *s, const struct sockaddr *sa, socklen_t sa_len, unsigned *port,
+                   md_error *err);
+void api_gate_quiesce(api_server *s); /* stop accepting; close connections still in their head */
+void api_gate_stop(api_server *s);    /* quiesce and free */
+/* Pure: checks the n bytes of a head peeked into a buffer of cap bytes. 0 the head is whole and
+ * fine, 1 more bytes are needed, or a negative md code (EINVAL 400, EURITOOLONG 414, EHEADERS
+ * 431) with err's detail. */
+int api_gate_check_head(const char *buf, size_t n, size_t cap, const md_limits *lim, md_error *err);
 /* linger.c: takes ownership of fd (a dup of a connection MHD is closing after an early
  * answer): shuts down sending, drops what the client still sends, closes it after a while. */
 typedef struct api_linger api_linger;

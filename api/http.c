@@ -180,6 +180,46 @@ static enum MHD_Result queue_reply(api_req *req)
     return ret;
 }
 
+/* The gate (gate.c) checks the head of a connection's first request; a later request on a
+ * kept-alive connection reaches MHD directly, so the header limits are checked again here. */
+typedef struct head_count {
+    uint64_t fields;
+    uint64_t bytes;
+} head_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    head_count *hc = cls;
+    hc->fields++;
+    if (kind == MHD_HEADER_KIND)
+        hc->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static int head_within_limits(api_req *req, const char *url)
+{
+    head_count hc = {0, strlen(url) + 16};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, count_header,
+                              &hc);
+    const md_limits *lim = &req->srv->lim;
+    if (hc.fields > lim->max_headers) {
+        api_reply_code(req, MD_EHEADERS,
+                       "the request has %llu header lines and query parameters; at most %llu "
+                       "(max_headers)",
+                       (unsigned long long)hc.fields, (unsigned long long)lim->max_headers);
+        return 0;
+    }
+    if (hc.bytes > lim->max_header_bytes) {
+        api_reply_code(req, MD_EHEADERS,
+                       "the request line and headers are about %llu bytes; at most %llu "
+                       "(max_header_bytes)",
+                       (unsigned long long)hc.bytes, (unsigned long long)lim->max_header_bytes);
+        return 0;
+    }
+    return 1;
+}
+
 /* The most body bytes read only to be dropped, so an early answer can be heard. */
 static uint64_t drain_cap(const api_server *s)
 {
@@ -265,7 +305,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         *con_cls = req;
         /* The headers are in: refuse what can be refused before the body is read. */
-        if (req->route == API_ROUTE_JOBS && req->method == API_POST && api_authenticate(req) == 0)
+        if (head_within_limits(req, url) && req->route == API_ROUTE_JOBS &&
+            req->method == API_POST && api_authenticate(req) == 0)
             api_intake_begin(req);
         if (!req->replied)
             return MHD_YES;
@@ -460,50 +501,55 @@ int api_http_start(api_server *s, const char *listen, md_error *err)
     int rc = parse_listen(listen, &sa, &sa_len, &v6, err);
     if (rc != 0)
         return rc;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
-    if (v6)
-        flags |= MHD_USE_IPv6;
+    /* The gate (gate.c) owns the listening socket and hands MHD each connection once its
+     * first head has passed the checks that MHD would otherwise answer with HTML. */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_USE_NO_LISTEN_SOCKET;
+    /* MHD keeps a request's line and headers in one per-connection pool (half of it the read
+     * buffer, header entries from its end; too small and MHD answers 414/431 with its own
+     * HTML page). Sized so any head the gate lets through fits: twice the head, an entry per
+     * header or query parameter, and room for the response headers. MHD zeroes the pool
+     * between requests of a kept-alive connection, so this much is resident per connection. */
+    size_t pool =
+        2 * (size_t)s->lim.max_header_bytes + 64 * (size_t)s->lim.max_headers + (16 << 10);
+    if (pool < (64 << 10))
+        pool = 64 << 10;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        /* Every size a client controls: request line and headers must fit this pool (else
-         * 414/431), connections are capped and idle ones closed. */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 << 10), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1000, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)511, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_IDLE_S, MHD_OPTION_END);
     if (s->mhd == NULL)
-        return md_fail(err, MD_EIO, "cannot listen on %s (address in use or not local?)", listen);
+        return md_fail(err, MD_EINTERNAL, "cannot start libmicrohttpd");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *port = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
     if (info == NULL) {
         MHD_stop_daemon(s->mhd);
         s->mhd = NULL;
         return md_fail(err, MD_EINTERNAL, "libmicrohttpd gave no epoll fd");
     }
-    s->listen_fd = -1;
+    unsigned port = 0;
+    if ((rc = api_gate_start(s, (struct sockaddr *)&sa, sa_len, &port, err)) != 0) {
+        MHD_stop_daemon(s->mhd);
+        s->mhd = NULL;
+        return md_error_prefix(err, "%s: ", listen);
+    }
     uv_timer_init(s->loop, &s->mhd_timer);
     s->mhd_timer.data = s;
     uv_poll_init(s->loop, &s->mhd_poll, info->epoll_fd);
     s->mhd_poll.data = s;
     uv_poll_start(&s->mhd_poll, UV_READABLE, on_poll);
     s->http_open = 1;
-    fprintf(stderr, "morphd api: listening on http://%s (port %u)\n", listen,
-            port ? (unsigned)port->port : 0u);
+    fprintf(stderr, "morphd api: listening on http://%s (port %u)\n", listen, port);
     api_http_kick(s);
     return 0;
 }
 
 void api_http_quiesce(api_server *s)
 {
-    if (s->mhd == NULL || s->listen_fd >= 0)
+    if (s->mhd == NULL || s->quiesced)
         return;
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET) {
-        s->listen_fd = fd;
-        close(fd);
-    }
+    s->quiesced = 1;
+    api_gate_quiesce(s);
     /* A client that went quiet mid-request would hold the stop for the whole idle timeout:
      * shorten it. Suspended connections have no timeout (MHD keeps them off its timeout
      * lists, so they must not be touched); their work ends them. */
@@ -519,6 +565,7 @@ void api_http_stop(api_server *s)
         return;
     s->http_open = 0;
     api_linger_stop_all(s);
+    api_gate_stop(s);
     uv_poll_stop(&s->mhd_poll);
     uv_close((uv_handle_t *)&s->mhd_poll, NULL);
     uv_close((uv_handle_t *)&s->mhd_timer, NULL);

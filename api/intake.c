@@ -5,6 +5,9 @@
  * (64 KiB, kept in memory), and which parts may appear (each known part at most once; unknown
  * parts are named in the 400).
  *
+ * The multipart framing is read by multipart.c (fed bytes, no connection, so it can be fuzzed);
+ * this file decides what each part is and where its bytes go.
+ *
  * Loop thread. Errors found while the body streams are recorded, the rest of the body is read
  * and discarded, and the error is answered when the body is in (MHD can only answer a request
  * before or after its body); a body more than twice the limit drops the connection instead.
@@ -23,6 +26,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "api/multipart.h"
 #include "jobs/spec.h"
 
 const char *const api_part_names[API_PART_COUNT] = {
@@ -138,18 +142,13 @@ static int write_all(int fd, const char *data, size_t size)
     return 0;
 }
 
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *filename, const char *content_type,
-                               const char *transfer_encoding, const char *data, uint64_t off,
-                               size_t size)
+static int on_part(void *cls, const char *key, const char *filename, const char *data, uint64_t off,
+                   size_t size)
 {
-    (void)kind;
-    (void)content_type;
-    (void)transfer_encoding;
     api_req *req = cls;
     api_intake *in = req->intake;
     if (in->dropping)
-        return MHD_YES;
+        return 0;
     int idx = -1;
     for (int i = 0; i < API_PART_COUNT; i++)
         if (key && strcmp(key, api_part_names[i]) == 0)
@@ -161,15 +160,15 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
             snprintf(in->unknown + strlen(in->unknown), sizeof in->unknown - strlen(in->unknown),
                      "%s'%s'", in->unknown[0] ? ", " : "", key);
         close_current(in);
-        return MHD_YES;
+        return 0;
     }
-    /* MHD may announce a part with an empty call before its first data, both at offset 0 (a
-     * short field such as spec "{}"): offset 0 starts a new part only when the current one of
-     * that name already has bytes. (So an empty part repeated right away is taken as one.) */
+    /* multipart.c announces a part with an empty call before its first data, both at offset 0:
+     * offset 0 starts a new part only when the current one of that name already has bytes.
+     * (So an empty part repeated right away is taken as one.) */
     if (in->current != idx || (off == 0 && in->parts[idx].bytes > 0)) {
         close_current(in);
         if (start_part(req, idx, filename) != 0)
-            return MHD_YES;
+            return 0;
     }
     api_part *p = &in->parts[idx];
     uint64_t cap = idx == API_PART_SPEC ? API_SPEC_MAX : req->srv->lim.max_file_bytes;
@@ -183,13 +182,13 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
                    "part '%s' is larger than max_file_bytes (%s bytes); the server's operator "
                    "can raise it with --limit max_file_bytes=N",
                    api_part_names[idx], h);
-        return MHD_YES;
+        return 0;
     }
     if (idx == API_PART_SPEC) {
         char *t = md_realloc_array(p->text, p->bytes + size + 1, 1);
         if (t == NULL) {
             record(in, MD_EINTERNAL, "out of memory");
-            return MHD_YES;
+            return 0;
         }
         memcpy(t + p->bytes, data, size);
         t[p->bytes + size] = '\0';
@@ -197,10 +196,10 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     } else if (size > 0 && write_all(in->fd, data, size) != 0) {
         record(in, MD_EINTERNAL, "cannot write part '%s' to a temp file: %s", api_part_names[idx],
                strerror(errno));
-        return MHD_YES;
+        return 0;
     }
     p->bytes += size;
-    return MHD_YES;
+    return 0;
 }
 
 static int idem_key_valid(const char *k)
@@ -266,10 +265,11 @@ int api_intake_begin(api_req *req)
         api_reply_code(req, MD_EINTERNAL, "cannot create a temp folder: %s", strerror(errno));
         return -1;
     }
-    in->pp = MHD_create_post_processor(c, 32 << 10, on_part, req);
-    if (in->pp == NULL) {
-        api_reply_code(req, MD_EINVAL,
-                       "the multipart/form-data Content-Type has no usable boundary");
+    md_error mp_err;
+    md_error_clear(&mp_err);
+    in->mp = api_mp_new(ct, on_part, req, &mp_err);
+    if (in->mp == NULL) {
+        api_reply_error(req, &mp_err);
         return -1;
     }
     return 0;
@@ -291,10 +291,11 @@ int api_intake_feed(api_req *req, const char *data, size_t size)
         /* Reading on is the only way to answer; past twice the limit it is not worth it. */
         return in->body_bytes / 2 > limit ? -1 : 0;
     }
-    if (in->dropping || in->pp == NULL)
+    if (in->dropping || in->mp == NULL)
         return 0;
-    if (MHD_post_process(in->pp, data, size) != MHD_YES)
-        record(in, MD_EINVAL, "the multipart/form-data body is malformed");
+    if (api_mp_feed(in->mp, data, size) != 0)
+        record(in, MD_EINVAL, "the multipart/form-data body is malformed: %s",
+               api_mp_error(in->mp));
     return 0;
 }
 
@@ -305,13 +306,13 @@ int api_intake_finish(api_req *req)
         api_reply_code(req, MD_EINVAL, "the request has no body");
         return -1;
     }
-    if (in->pp != NULL) {
-        enum MHD_Result ok = MHD_destroy_post_processor(in->pp);
-        in->pp = NULL;
-        if (ok != MHD_YES && !in->dropping)
-            record(in, MD_EINVAL,
-                   "the multipart/form-data body is malformed or ends early (no closing "
-                   "boundary)");
+    if (in->mp != NULL) {
+        int ok = api_mp_finish(in->mp) == 0;
+        if (!ok && !in->dropping)
+            record(in, MD_EINVAL, "the multipart/form-data body is malformed: %s",
+                   api_mp_error(in->mp));
+        api_mp_free(in->mp);
+        in->mp = NULL;
     }
     close_current(in);
     if (in->err_code == 0 && in->unknown[0])
@@ -330,8 +331,7 @@ void api_intake_free(api_intake *in)
 {
     if (in == NULL)
         return;
-    if (in->pp)
-        MHD_destroy_post_processor(in->pp);
+    api_mp_free(in->mp);
     if (in->fd >= 0)
         close(in->fd);
     for (int i = 0; i < API_PART_COUNT; i++)

@@ -27,6 +27,8 @@ static const struct {
     {"invalid-mesh", "Invalid mesh"},
     {"topology-mismatch", "Topology mismatch"},
     {"queue-full", "Queue full"},
+    {"uri-too-long", "Request target too long"},
+    {"headers-too-large", "Request headers too large"},
     {"idempotency-mismatch", "Idempotency-Key reused for another request"},
     {"over-budget", "A frame needs more memory than the render budget"},
     {"unavailable", "Service unavailable"},

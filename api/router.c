@@ -132,7 +132,7 @@ void api_route_request(api_req *req)
 {
     api_method m = req->method == API_HEAD ? API_GET : req->method;
     if (strlen(req->path) >= API_URL_MAX) {
-        api_reply_code(req, MD_EINVAL, "the path is longer than %d bytes", API_URL_MAX);
+        api_reply_code(req, MD_EURITOOLONG, "the path is longer than %d bytes", API_URL_MAX);
         return;
     }
     switch (req->route) {

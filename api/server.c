@@ -90,6 +90,9 @@ int api_run(const api_config *cfg, md_error *err)
     int rc = 0;
     int loop_open = 0;
     s.lim = cfg->limits;
+    /* Images being decoded (uploads on the thread pool) share one budget; a decode that finds
+     * no room waits API_DECODE_WAIT_MS, then answers 503 (md_budget.c). */
+    md_budget_configure(cfg->limits.max_decode_bytes, API_DECODE_WAIT_MS);
     s.artifact_redirect_s = cfg->artifact_redirect_s;
     _Static_assert(API_ARTIFACT_REDIRECT_MAX_S == STG_PRESIGN_EXPIRES_MAX,
                    "--artifact-redirect's bound is storage's");

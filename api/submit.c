@@ -49,6 +49,7 @@ typedef struct submit_op {
     struct sha256_ctx request_sha; /* over what the request asks for: see submit_work */
     char request_hash[2 * SHA256_DIGEST_SIZE + 1];
     double created_at;
+    uint64_t pixels; /* texture pixels of the request so far (max_request_pixels) */
 } submit_op;
 
 static void op_free(void *p)
@@ -133,6 +134,17 @@ static int part_fail(submit_op *op, const api_part *p, api_part_id id)
                            p->filename[0] ? " (" : "", p->filename, p->filename[0] ? ")" : "");
 }
 
+static uint64_t texture_pixels(const mesh *m)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < mesh_material_count(m); i++) {
+        const img *t = mesh_material_texture(m, i);
+        if (t != NULL)
+            n += (uint64_t)img_width(t) * (uint64_t)img_height(t);
+    }
+    return n;
+}
+
 static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
 {
     const api_part *p = &op->in->parts[id];
@@ -145,15 +157,35 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
     int rc = mesh_load_ex(p->path, &op->lim, &opts, out, &op->err);
     if (rc != 0)
         return part_fail(op, p, id);
+    /* max_request_pixels: textures inside the mesh files count, and a texture part is counted
+     * from its header before a pixel of it is decoded. */
+    op->pixels += texture_pixels(*out);
+    if (op->pixels > op->lim.max_request_pixels)
+        return md_fail(&op->err, MD_ELIMIT,
+                       "part '%s': the request's textures hold %llu pixels, more than "
+                       "max_request_pixels=%llu",
+                       api_part_names[id], (unsigned long long)op->pixels,
+                       (unsigned long long)op->lim.max_request_pixels);
     const api_part *t = &op->in->parts[tex_id];
     if (!t->present)
         return 0;
     char *bytes = NULL;
     size_t len = 0;
     img *tex = NULL;
+    uint32_t width = 0, height = 0;
     rc = md_read_file(t->path, op->lim.max_file_bytes, &bytes, &len, &op->err);
     if (rc == 0)
+        rc = img_probe((const uint8_t *)bytes, len, &width, &height, &op->err);
+    if (rc == 0 && op->pixels + (uint64_t)width * height > op->lim.max_request_pixels)
+        rc = md_fail(&op->err, MD_ELIMIT,
+                     "the image is %ux%u pixels, and with the request's other textures that "
+                     "makes %llu pixels, more than max_request_pixels=%llu",
+                     width, height, (unsigned long long)(op->pixels + (uint64_t)width * height),
+                     (unsigned long long)op->lim.max_request_pixels);
+    if (rc == 0) {
+        op->pixels += (uint64_t)width * height;
         rc = img_decode((const uint8_t *)bytes, len, &op->lim, &tex, &op->err);
+    }
     md_free(bytes);
     if (rc == 0)
         rc = mesh_set_texture(*out, tex, &op->err); /* takes tex */

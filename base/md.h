@@ -46,7 +46,9 @@
     X(EUNAVAIL, -16, 503, 1, "unavailable", "a service this needs is unavailable")                 \
     X(EIDEMPOTENCY, -17, 422, 2, "idempotency-mismatch",                                           \
       "idempotency key reused for another request")                                                \
-    X(EBUDGET, -18, 422, 2, "over-budget", "a frame needs more memory than the render budget")
+    X(EURITOOLONG, -18, 414, 2, "uri-too-long", "request target too long")                         \
+    X(EHEADERS, -19, 431, 2, "headers-too-large", "request headers too large")                     \
+    X(EBUDGET, -20, 422, 2, "over-budget", "a frame needs more memory than the render budget")
 
 enum {
 #define MD_ERR_ENUM(name, code, http, exitc, slug, msg) MD_##name = code,
@@ -155,6 +157,11 @@ void md_log_set_file(FILE *f);
       "most memory one frame may need to render (eng_frame_bytes: 8 bytes a sample + the image)")  \
     X(max_views, uint64_t, 360, "most views in one render job")                                    \
     X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
+    X(max_header_bytes, uint64_t, 16ull << 10, "largest request line and headers, bytes (431)")    \
+    X(max_headers, uint64_t, 100, "most header lines plus query parameters in a request (431)")    \
+    X(max_request_pixels, uint64_t, 128ull << 20, "most decoded texture pixels in one request")    \
+    X(max_decode_bytes, uint64_t, 1ull << 30,                                                      \
+      "api: memory for images being decoded at once, bytes (503 past it; 0: none)")                \
     X(max_queued, uint64_t, 10000, "most jobs queued or running before POST /jobs answers 503")    \
     X(max_queued_per_owner, uint64_t, 2500,                                                        \
       "most jobs queued or running per API key (--api-keys; 0: none)")
@@ -170,6 +177,17 @@ void md_limits_default(md_limits *lim);
 int md_limits_set(md_limits *lim, const char *assignment, md_error *err);
 /* Writes "  name  default  help" lines, for --help. */
 void md_limits_print_help(FILE *f);
+
+/* ---- Decode budget: memory of decoded images, process-wide (md_budget.c) ---- */
+
+/* Sets the budget (bytes; 0: none, the default) and how long a take waits for room (ms). */
+void md_budget_configure(uint64_t bytes, unsigned wait_ms);
+/* Takes bytes of the budget for what ("a 8192x8192 texture", for the detail): 0; MD_ELIMIT
+ * when bytes alone exceed the whole budget; MD_EUNAVAIL when no room came within the wait.
+ * Without a budget it only counts. Give back exactly what was taken. Thread-safe. */
+int md_budget_take(uint64_t bytes, const char *what, md_error *err);
+void md_budget_give(uint64_t bytes);
+uint64_t md_budget_used(void); /* bytes taken and not given back */
 
 /* ---- Clock and files ---- */
 

@@ -8,11 +8,13 @@
  * first job, keep reading for the rest of batch_window_ms until batch_max_jobs or
  * batch_max_frames is reached; then run the batch (worker_batch.c); then, every
  * janitor_interval_s, a janitor pass (janitor.h) on the same connection, between batches. The
- * stop flag ends reading, never a batch in hand.
+ * stop flag ends reading, never a batch in hand. After each batch the heap it freed goes back to
+ * the system (malloc_trim).
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +177,7 @@ static void sleep_s(double s)
 }
 
 /* Claims the next batch into w->jobs; returns with none when there was nothing to do. */
-static void collect(wk *w, volatile sig_atomic_t *stop)
+static void collect(wk *w, atomic_int *stop)
 {
     const jq_worker_config *cfg = w->cfg;
     if (wk_claim_reclaimed(w, cfg->batch_max_jobs) < 0 || !w->group_ready)
@@ -277,7 +279,7 @@ static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
     return 0;
 }
 
-int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md_error *err)
+int jq_worker_run(const jq_worker_config *given, atomic_int *stop, md_error *err)
 {
     int rc = jq_worker_config_check(given, err);
     if (rc != 0)
@@ -318,8 +320,14 @@ int jq_worker_run(const jq_worker_config *given, volatile sig_atomic_t *stop, md
             continue;
         }
         collect(&w, stop);
-        if (w.job_count > 0)
+        if (w.job_count > 0) {
             wk_batch_run(&w);
+            /* A batch's inputs (decoded textures of up to 256 MiB each), frames and analysis
+             * buffers are freed by now, but glibc keeps freed heap in its arenas (one per
+             * engine thread) unless asked: hand it back, so an idle worker holds what its
+             * engine keeps warm, not the peak of its largest batch (issue 14). */
+            malloc_trim(0);
+        }
         if (cfg->janitor_interval_s > 0 && !*stop && md_now() >= janitor_due)
             janitor_due = run_janitor(&w);
     }

@@ -18,6 +18,7 @@
 #define JOBS_WORKER_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "gpu/engine.h"
@@ -56,6 +57,9 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err);
  * negative MD_E* code (with err filled) only when it cannot start: bad configuration, storage
  * that cannot be opened, no engine. Redis being down is not an error: the worker waits for it
  * with backoff. */
-int jq_worker_run(const jq_worker_config *cfg, volatile sig_atomic_t *stop, md_error *err);
+/* stop is atomic, not volatile sig_atomic_t: a signal handler sets it and several threads
+ * (the loop, the heartbeat, engine threads through the sink) read it; a lock-free atomic is
+ * safe for both (ThreadSanitizer reported the volatile flag as a data race, issue 14). */
+int jq_worker_run(const jq_worker_config *cfg, atomic_int *stop, md_error *err);
 
 #endif

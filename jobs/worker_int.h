@@ -111,11 +111,11 @@ typedef struct wk {
     char name[256];
     char k_stream[JQ_KEY_MAX], k_dead[JQ_KEY_MAX], k_metrics[JQ_KEY_MAX];
     char k_workers[JQ_KEY_MAX], k_worker[JQ_KEY_MAX];
-    double started_at;           /* wall clock */
-    const char *fault_label;     /* MORPHD_FAULT_CRASH_LABEL, tests only */
-    volatile sig_atomic_t *stop; /* the caller's stop flag */
-    atomic_llong stop_seen_us;   /* md_now() in µs when the loop or an engine thread first saw
-                                  * *stop, 0 before: the drain's clock */
+    double started_at;         /* wall clock */
+    const char *fault_label;   /* MORPHD_FAULT_CRASH_LABEL, tests only */
+    atomic_int *stop;          /* the caller's stop flag (set by a signal handler) */
+    atomic_llong stop_seen_us; /* md_now() in µs when the loop or an engine thread first saw
+                                * *stop, 0 before: the drain's clock */
 
     wk_conn conn;       /* the loop's connection; frame callbacks use it under conn_lock */
     wk_conn fault_conn; /* idle; written only by the fatal-signal handler (worker_fault.c) */

@@ -558,6 +558,16 @@ done:
     return rc;
 }
 
+int mesh_assimp_precheck(const uint8_t *bytes, size_t len, const char *ext, const md_limits *lim,
+                         md_error *err)
+{
+    if (strcmp(ext, "fbx") == 0)
+        return fbx_precheck(bytes, len, lim, err);
+    if (strcmp(ext, "glb") == 0 || strcmp(ext, "gltf") == 0)
+        return gltf_precheck(bytes, len, err);
+    return 0;
+}
+
 /* ---- Scene walk ---- */
 
 /* A node with its accumulated transformation, row-major like aiMatrix4x4 (a1..d4). */
@@ -1057,10 +1067,7 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
         rc = mesh_parse_ply(bytes, len, lim, &m, err);
         goto done;
     }
-    if (strcmp(ext, "fbx") == 0)
-        rc = fbx_precheck(bytes, len, lim, err);
-    else if (strcmp(ext, "glb") == 0 || strcmp(ext, "gltf") == 0)
-        rc = gltf_precheck(bytes, len, err);
+    rc = mesh_assimp_precheck(bytes, len, ext, lim, err);
     if (rc != 0)
         goto done;
     snprintf(box.name, sizeof box.name, "mesh.%s", ext);

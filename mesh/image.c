@@ -5,6 +5,9 @@
  * texels outside UV islands.
  *
  * Decoders are fed bytes and check the declared size against md_limits before allocating pixels.
+ * Decoded pixels and padding's scratch are taken from the process's decode budget
+ * (md_budget_take, base/md_budget.c) before they are allocated and given back when freed, so
+ * the api can bound what concurrent decodes hold; an image remembers what it took.
  * libjpeg reports errors by longjmp; each decode owns its jmp_buf, so decoding is thread-safe.
  * PNG encoding is called from engine threads concurrently: it shares no state.
  */
@@ -21,7 +24,8 @@
 struct img {
     int width;
     int height;
-    uint8_t *pixels; /* RGBA8, width * 4 bytes per row */
+    uint8_t *pixels;  /* RGBA8, width * 4 bytes per row */
+    uint64_t charged; /* bytes taken from the decode budget, given back by img_free */
 };
 
 img *img_new(int width, int height)
@@ -50,6 +54,8 @@ void img_free(img *im)
     if (im == NULL)
         return;
     md_free(im->pixels);
+    if (im->charged > 0)
+        md_budget_give(im->charged);
     md_free(im);
 }
 
@@ -86,6 +92,31 @@ static int check_size(uint64_t width, uint64_t height, const md_limits *lim, md_
                        (unsigned long long)width, (unsigned long long)height,
                        (unsigned long long)lim->max_texture_side,
                        (unsigned long long)lim->max_texture_pixels);
+    if (width * height > lim->max_request_pixels)
+        return md_fail(err, MD_ELIMIT,
+                       "the image is %llux%llu pixels, more than max_request_pixels=%llu for a "
+                       "whole request",
+                       (unsigned long long)width, (unsigned long long)height,
+                       (unsigned long long)lim->max_request_pixels);
+    return 0;
+}
+
+/* An image of width x height with its pixels taken from the decode budget first. */
+static int img_new_charged(uint32_t width, uint32_t height, img **out, md_error *err)
+{
+    uint64_t bytes = (uint64_t)width * height * 4;
+    char what[64];
+    snprintf(what, sizeof what, "a %ux%u image", width, height);
+    int rc = md_budget_take(bytes, what, err);
+    if (rc != 0)
+        return rc;
+    img *im = img_new((int)width, (int)height);
+    if (im == NULL) {
+        md_budget_give(bytes);
+        return md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", width, height);
+    }
+    im->charged = bytes;
+    *out = im;
     return 0;
 }
 
@@ -105,10 +136,10 @@ static int decode_png(const uint8_t *bytes, size_t len, const md_limits *lim, im
         return rc;
     }
     pi.format = PNG_FORMAT_RGBA;
-    img *im = img_new((int)pi.width, (int)pi.height);
-    if (im == NULL) {
+    img *im = NULL;
+    if ((rc = img_new_charged(pi.width, pi.height, &im, err)) != 0) {
         png_image_free(&pi);
-        return md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", pi.width, pi.height);
+        return rc;
     }
     if (!png_image_finish_read(&pi, NULL, im->pixels, (png_int_32)(im->width * 4), NULL)) {
         rc = md_fail(err, MD_EPARSE, "PNG data is damaged: %s", pi.message);
@@ -181,12 +212,10 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
         rc = md_fail(err, MD_EPARSE, "the JPEG data ends before the image does (truncated file?)");
         goto done;
     }
-    im = img_new((int)cinfo.output_width, (int)cinfo.output_height);
-    if (im == NULL) {
-        rc = md_fail(err, MD_ENOMEM, "out of memory for a %ux%u image", cinfo.output_width,
-                     cinfo.output_height);
+    img *fresh = NULL;
+    if ((rc = img_new_charged(cinfo.output_width, cinfo.output_height, &fresh, err)) != 0)
         goto done;
-    }
+    im = fresh;
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = im->pixels + (size_t)cinfo.output_scanline * (size_t)im->width * 4;
         jpeg_read_scanlines(&cinfo, &row, 1);
@@ -208,6 +237,48 @@ done:
 }
 
 /* ---- Entry points ---- */
+
+int img_probe(const uint8_t *bytes, size_t len, uint32_t *width, uint32_t *height, md_error *err)
+{
+    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    *width = *height = 0;
+    if (len >= 8 && memcmp(bytes, png_magic, 8) == 0) {
+        /* The first chunk is IHDR: length 13, "IHDR", width and height big-endian. */
+        if (len < 24 || memcmp(bytes + 12, "IHDR", 4) != 0)
+            return md_fail(err, MD_EPARSE, "not a readable PNG: no IHDR chunk first");
+        *width = (uint32_t)bytes[16] << 24 | (uint32_t)bytes[17] << 16 | (uint32_t)bytes[18] << 8 |
+                 bytes[19];
+        *height = (uint32_t)bytes[20] << 24 | (uint32_t)bytes[21] << 16 | (uint32_t)bytes[22] << 8 |
+                  bytes[23];
+        return 0;
+    }
+    if (len >= 3 && bytes[0] == 0xff && bytes[1] == 0xd8 && bytes[2] == 0xff) {
+        struct jpeg_decompress_struct cinfo;
+        struct jpeg_fail fail;
+        int rc = 0;
+        memset(&cinfo, 0, sizeof cinfo);
+        cinfo.err = jpeg_std_error(&fail.mgr);
+        fail.mgr.error_exit = jpeg_fail_exit;
+        fail.mgr.emit_message = jpeg_quiet;
+        fail.message[0] = '\0';
+        fail.truncated = 0;
+        if (setjmp(fail.jump)) {
+            rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
+            goto done;
+        }
+        jpeg_create_decompress(&cinfo);
+        jpeg_mem_src(&cinfo, bytes, (unsigned long)len);
+        jpeg_read_header(&cinfo, TRUE);
+        *width = cinfo.image_width;
+        *height = cinfo.image_height;
+    done:
+        jpeg_destroy_decompress(&cinfo);
+        return rc;
+    }
+    if (len == 0)
+        return md_fail(err, MD_EPARSE, "the image file is empty");
+    return md_fail(err, MD_EFORMAT, "the image is neither PNG nor JPEG (unknown first bytes)");
+}
 
 int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out, md_error *err)
 {
@@ -257,11 +328,18 @@ static int on_border(const uint8_t *done, int w, int h, int x, int y)
 int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
 {
     size_t n = (size_t)im->width * (size_t)im->height;
+    char what[64];
+    snprintf(what, sizeof what, "padding a %dx%d texture", im->width, im->height);
+    uint64_t scratch = (uint64_t)n * (1 + sizeof(uint32_t));
+    int rc = md_budget_take(scratch, what, err);
+    if (rc != 0)
+        return rc;
     uint8_t *done = md_malloc(n);
     uint32_t *queue = md_malloc_array(n, sizeof *queue);
     if (done == NULL || queue == NULL) {
         md_free(done);
         md_free(queue);
+        md_budget_give(scratch);
         return md_fail(err, MD_ENOMEM, "out of memory padding a %dx%d texture", im->width,
                        im->height);
     }
@@ -316,5 +394,6 @@ int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
 out:
     md_free(done);
     md_free(queue);
+    md_budget_give(scratch);
     return 0;
 }

@@ -6,7 +6,8 @@
  * the file held (grey, grey+alpha, RGB, RGBA, palette, 16-bit). Frames are RGB8.
  *
  * Decoders are fed bytes (no I/O); img_load() is the thin file wrapper. Sizes are checked
- * against md_limits before any pixel buffer is allocated.
+ * against md_limits before any pixel buffer is allocated, and the pixels (and padding's scratch)
+ * are taken from the process's decode budget (md_budget_take) first.
  */
 #ifndef MESH_IMAGE_H
 #define MESH_IMAGE_H
@@ -30,6 +31,9 @@ const uint8_t *img_pixels_const(const img *im);
 
 /* Decodes PNG or JPEG (sniffed from the first bytes, not the name). */
 int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out, md_error *err);
+/* The declared size of a PNG or JPEG from its header alone, nothing decoded (so a request's
+ * pixels can be counted before any is allocated). */
+int img_probe(const uint8_t *bytes, size_t len, uint32_t *width, uint32_t *height, md_error *err);
 /* Reads and decodes a file; errors name the path. */
 int img_load(const char *path, const md_limits *lim, img **out, md_error *err);
 

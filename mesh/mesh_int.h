@@ -46,6 +46,12 @@ int mesh_material_find(const mesh *m, const char *name);
  * adding a default material when there is none). Loaders call it last. */
 int mesh_validate(mesh *m, md_error *err);
 
+/* assimp.c: the checks run on an FBX ("fbx") or glTF ("gltf", "glb") file before assimp reads
+ * it (binary FBX arrays inflated and counted, the glTF node graph's expansion and depth); 0 for
+ * other formats. Here rather than static so tests/fuzz/fuzz_precheck.c can reach them. */
+int mesh_assimp_precheck(const uint8_t *bytes, size_t len, const char *ext, const md_limits *lim,
+                         md_error *err);
+
 /* The light grey of untextured meshes. */
 #define MESH_DEFAULT_GREY 0.8f
 

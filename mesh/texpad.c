@@ -19,6 +19,7 @@
 #include "mesh/mesh_int.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 struct coverage {
@@ -134,10 +135,19 @@ static int pad_material(mesh *m, uint32_t material, md_error *err)
 {
     img *tex = m->materials[material].texture;
     struct coverage c = {.width = img_width(tex), .height = img_height(tex)};
+    /* The mask comes out of the decode budget like the pixels (base/md_budget.c). */
+    uint64_t mask_bytes = (uint64_t)c.width * (uint64_t)c.height;
+    char what[64];
+    snprintf(what, sizeof what, "the %dx%d coverage mask", c.width, c.height);
+    int rc = md_budget_take(mask_bytes, what, err);
+    if (rc != 0)
+        return rc;
     c.mask = md_calloc((size_t)c.width * (size_t)c.height, 1);
-    if (c.mask == NULL)
+    if (c.mask == NULL) {
+        md_budget_give(mask_bytes);
         return md_fail(err, MD_ENOMEM, "out of memory padding the %dx%d texture of material '%s'",
                        c.width, c.height, m->materials[material].name);
+    }
     for (uint32_t t = 0; t < m->triangle_count && !c.full; t++) {
         if (m->triangle_materials[t] != material)
             continue;
@@ -146,8 +156,9 @@ static int pad_material(mesh *m, uint32_t material, md_error *err)
                               &m->uvs[2 * (size_t)corner[2]]};
         cover_triangle(&c, uv);
     }
-    int rc = c.full ? 0 : img_pad_from_coverage(tex, c.mask, err);
+    rc = c.full ? 0 : img_pad_from_coverage(tex, c.mask, err);
     md_free(c.mask);
+    md_budget_give(mask_bytes);
     return rc;
 }
 

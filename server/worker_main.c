@@ -19,7 +19,10 @@
 #include "base/md.h"
 #include "server/srv.h"
 
-static volatile sig_atomic_t stop_requested;
+/* Set by the signal handler, read by the worker's threads: a lock-free atomic (worker.h). */
+static atomic_int stop_requested;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+               "the stop flag must be lock-free to be set in a signal handler");
 
 static void on_stop_signal(int sig)
 {

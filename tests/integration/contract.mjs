@@ -5,7 +5,9 @@
 // Route matching follows the document's path templates; a parameter marked
 // `x-morphd-matches-slash: true` may span one '/' (artifact names such as frames/0000_x.png).
 // A path that matches no template must be the NotFound response, a known path asked with an
-// undocumented method must be MethodNotAllowed (info.description says so).
+// undocumented method must be MethodNotAllowed (info.description says so). The answers of the
+// request-head checks may come from any path and method: 414 is UriTooLong, 431
+// HeadersTooLarge, and a 400 where the operation documents none is MalformedRequest.
 //
 // Used by harness.mjs for every response of every test, and by selftest.mjs on hand-written
 // bodies. Pure: no I/O beyond reading openapi.yaml at load time.
@@ -150,7 +152,11 @@ export class Contract {
         let responsePtr;
         let responseObj;
         let operation;
-        if (!route) {
+        const anyPath = { 414: 'UriTooLong', 431: 'HeadersTooLarge' }[status];
+        if (anyPath) {
+            operation = `(request head) ${method} ${urlPath}`;
+            [responseObj, responsePtr] = deref(this.doc, { $ref: `#/components/responses/${anyPath}` });
+        } else if (!route) {
             operation = `(no route) ${method} ${urlPath}`;
             if (status !== 404) errors.push(`no route in openapi.yaml matches ${urlPath}, so the answer must be 404, not ${status}`);
             [responseObj, responsePtr] = deref(this.doc, { $ref: '#/components/responses/NotFound' });
@@ -163,7 +169,8 @@ export class Contract {
             operation = `${method} ${route.template}`;
             const op = route.item[m];
             const basePtr = pointer(['paths', route.template, m, 'responses', String(status)]);
-            const declared = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`] ?? op.responses.default;
+            const declared = op.responses[String(status)] ?? op.responses[`${String(status)[0]}XX`] ?? op.responses.default ??
+                (status === 400 ? { $ref: '#/components/responses/MalformedRequest' } : undefined);
             if (!declared) {
                 errors.push(`${operation}: status ${status} is not documented (documented: ${Object.keys(op.responses).join(', ')})`);
                 return { ok: false, errors, operation, schemaPointer: basePtr };

@@ -39,7 +39,7 @@ const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
 // on an s3rver (npm) that the test starts, so the same tests run on both backends.
 const STORAGE_KIND = process.env.MORPHD_TEST_STORAGE === 's3' ? 's3' : 'file';
 export const S3RVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules', 's3rver', 'bin', 's3rver.js');
-export const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan: more patience
+export const SLOW = /asan|tsan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan, TSan: more patience
 
 // ---- Small utilities ----
 
@@ -233,7 +233,7 @@ export function rawHttp(port, method, target, { headers = {}, body = null, chunk
             if (body !== null && !chunked && h['Content-Length'] === undefined) h['Content-Length'] = String(parts.reduce((n, b) => n + b.length, 0));
             if (chunked) h['Transfer-Encoding'] = 'chunked';
             let head = `${method} ${target} HTTP/1.1\r\n`;
-            for (const [k, v] of Object.entries(h)) head += `${k}: ${v}\r\n`;
+            for (const [k, v] of Object.entries(h)) if (v !== undefined) head += `${k}: ${v}\r\n`; // undefined: leave it out
             sock.write(`${head}\r\n`);
             for (const b of parts) {
                 if (done || sock.destroyed) break;
@@ -248,7 +248,7 @@ export function rawHttp(port, method, target, { headers = {}, body = null, chunk
 }
 
 // Parses one HTTP/1.1 response; with partial=true returns null while incomplete.
-function parseRawResponse(buf, partial = false) {
+export function parseRawResponse(buf, partial = false) {
     const end = buf.indexOf('\r\n\r\n');
     if (end < 0) {
         if (partial) return null;
