@@ -178,6 +178,17 @@ static void jpeg_quiet(j_common_ptr cinfo, int level)
         fail->truncated = 1;
 }
 
+/* libjpeg reports through fail: errors longjmp to fail->jump with the message kept, warnings
+ * are dropped, a truncated stream is flagged (the decoder and img_probe share this). */
+static void jpeg_fail_init(struct jpeg_decompress_struct *cinfo, struct jpeg_fail *fail)
+{
+    cinfo->err = jpeg_std_error(&fail->mgr);
+    fail->mgr.error_exit = jpeg_fail_exit;
+    fail->mgr.emit_message = jpeg_quiet;
+    fail->message[0] = '\0';
+    fail->truncated = 0;
+}
+
 static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
                        md_error *err)
 {
@@ -187,11 +198,7 @@ static int decode_jpeg(const uint8_t *bytes, size_t len, const md_limits *lim, i
     img *volatile im = NULL;
     int rc = 0;
     memset(&cinfo, 0, sizeof cinfo);
-    cinfo.err = jpeg_std_error(&fail.mgr);
-    fail.mgr.error_exit = jpeg_fail_exit;
-    fail.mgr.emit_message = jpeg_quiet;
-    fail.message[0] = '\0';
-    fail.truncated = 0;
+    jpeg_fail_init(&cinfo, &fail);
     if (setjmp(fail.jump)) {
         rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
         goto done;
@@ -257,11 +264,7 @@ int img_probe(const uint8_t *bytes, size_t len, uint32_t *width, uint32_t *heigh
         struct jpeg_fail fail;
         int rc = 0;
         memset(&cinfo, 0, sizeof cinfo);
-        cinfo.err = jpeg_std_error(&fail.mgr);
-        fail.mgr.error_exit = jpeg_fail_exit;
-        fail.mgr.emit_message = jpeg_quiet;
-        fail.message[0] = '\0';
-        fail.truncated = 0;
+        jpeg_fail_init(&cinfo, &fail);
         if (setjmp(fail.jump)) {
             rc = md_fail(err, MD_EPARSE, "not a readable JPEG: %s", fail.message);
             goto done;
