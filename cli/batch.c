@@ -65,7 +65,8 @@ static void batch_usage(FILE *f)
         "      --api-key KEY          bearer key for --server (default $MORPHD_API_KEY)\n"
         "      --limit NAME=VALUE     a limit (see morph run --help), e.g. max_batch_meshes\n"
         "                             (%llu) and max_batch_pairs (%llu)\n"
-        "  -q, --quiet                no progress and no summary line\n"
+        "  -q, --quiet                no progress and no summary line (failed pairs are\n"
+        "                             still listed on stderr)\n"
         "  -h, --help                 this text\n"
         "\n"
         "Job options: any option of `morph run` (locally) or `morph submit` (with --server)\n"
@@ -198,7 +199,8 @@ static int parse_options(int argc, char **argv, batch_opts *o, md_error *err)
 /* ---- One pair (in the child process) ---- */
 
 /* argv for `morph run` or `morph submit` of pair p: the command's own words, the job options,
- * the textures, then "--" SOURCE TARGET; threads has 24 bytes. args has room for pass_count + 16 words. */
+ * the textures, then "--" SOURCE TARGET; threads has 24 bytes. args has room for pass_count + 16
+ * words. */
 static int pair_argv(const batch_opts *o, const batch_set *set, const batch_pair *p,
                      const char *dir, char *threads, char **args)
 {
@@ -511,7 +513,7 @@ int cli_batch(int argc, char **argv)
     b.bar = cli_progress_new("pairs", b.to_run, !o.quiet);
     rc = run_pairs(&b, &err);
     cli_progress_free(b.bar);
-    if (!o.quiet && !b.lines)
+    if (!b.lines) /* failures are told even with -q */
         for (uint32_t i = 0; i < set.pair_count; i++)
             if (results[i].status == BATCH_FAILED) {
                 char name[512];
