@@ -464,7 +464,7 @@ int cli_batch(int argc, char **argv)
         goto done;
     }
     if (rc == 0)
-        rc = batch_set_scan(o.dir, &o.lim, &set, &err);
+        rc = batch_set_scan(o.dir, &o.lim, o.server != NULL, &set, &err);
     if (rc == 0 && (o.pairs == NULL || strcmp(o.pairs, "all") == 0)) {
         rc = batch_set_all_pairs(&set, &o.lim, &err);
     } else if (rc == 0) {

@@ -16,8 +16,9 @@ typedef struct batch_mesh {
     char *name;    /* file name in DIR, owned */
     char *path;    /* DIR/name, owned */
     char *stem;    /* name without its extension (names the pair folders), owned */
-    char *texture; /* owned; a same-named image beside a mesh that names no texture of its own
-                      (sent as the texture override); NULL: the mesh's own (MTL) or none */
+    char *texture; /* owned; the texture override: a same-named image beside a mesh that names
+                      no texture of its own, or (resolve_own) the file its material names;
+                      NULL: the mesh's own (read by morph run through its MTL) or none */
 } batch_mesh;
 
 /* A pair: source and target, indexes into the meshes. */
@@ -33,8 +34,10 @@ typedef struct batch_set {
 } batch_set;
 
 /* Finds the meshes of dir (.obj, .fbx, .glb, .gltf, .ply; at most lim->max_batch_meshes) and
- * each one's texture. Errors name the folder or the clashing files. */
-int batch_set_scan(const char *dir, const md_limits *lim, batch_set *set, md_error *err);
+ * each one's texture; resolve_own: also the texture file a mesh's material names (for a server,
+ * which is sent the files). Errors name the folder or the clashing files. */
+int batch_set_scan(const char *dir, const md_limits *lim, int resolve_own, batch_set *set,
+                   md_error *err);
 /* Every unordered pair, the earlier name as the source (at most lim->max_batch_pairs). */
 int batch_set_all_pairs(batch_set *set, const md_limits *lim, md_error *err);
 /* The pairs listed in a PAIRS.csv's text (fed, not read: file names it in messages): lines

@@ -5,6 +5,8 @@
  *
  * A mesh's texture is what its material (MTL, or the file itself) names; when it names none, an
  * image beside it with the same stem (face1.obj, face1.png) is used as the texture override.
+ * For a server, which reads no file but the uploaded ones, the texture the material names is
+ * resolved here too and sent as the texture part (the first textured material's).
  * Counts are capped (max_batch_meshes, max_batch_pairs) before the arrays are allocated.
  */
 #define _GNU_SOURCE
@@ -43,21 +45,25 @@ static int by_name(const void *a, const void *b)
     return strcmp(((const batch_mesh *)a)->name, ((const batch_mesh *)b)->name);
 }
 
-/* 1 when the mesh's materials name a texture of their own (parsed without decoding images);
- * a mesh that does not parse counts as having one, so its pairs fail with the parser's message
- * rather than with a texture it never asked for. */
-static int names_own_texture(const char *path, const md_limits *lim)
+/* The texture file the mesh's first textured material names, resolved as mesh_load resolves
+ * it, into out ("" when it names none or the file is not there). Returns 1 when the mesh names
+ * a texture; a mesh that does not parse counts as naming one, so its pairs fail with the
+ * parser's message rather than with a texture it never asked for. */
+static int own_texture(const char *path, const md_limits *lim, char *out, size_t cap)
 {
     mesh_load_opts opts = {.skip_textures = 1};
     mesh *m = NULL;
     md_error err;
+    out[0] = '\0';
     if (mesh_load_ex(path, lim, &opts, &m, &err) != 0)
         return 1;
-    int own = 0;
-    for (uint32_t i = 0; i < mesh_material_count(m) && !own; i++)
-        own = mesh_material_texture_path(m, i) != NULL;
+    const char *named = NULL;
+    for (uint32_t i = 0; i < mesh_material_count(m) && named == NULL; i++)
+        named = mesh_material_texture_path(m, i);
+    if (named != NULL && mesh_resolve_file(path, named, out, cap) != 0)
+        out[0] = '\0';
     mesh_free(m);
-    return own;
+    return named != NULL;
 }
 
 /* DIR/<stem>.png, .jpg or .jpeg (either case), or NULL. */
@@ -100,7 +106,8 @@ static int add_mesh(batch_set *set, uint32_t cap, const char *dir, const char *n
     return 0;
 }
 
-int batch_set_scan(const char *dir, const md_limits *lim, batch_set *set, md_error *err)
+int batch_set_scan(const char *dir, const md_limits *lim, int resolve_own, batch_set *set,
+                   md_error *err)
 {
     memset(set, 0, sizeof *set);
     uint32_t cap = lim->max_batch_meshes > 100000 ? 100000 : (uint32_t)lim->max_batch_meshes;
@@ -140,9 +147,12 @@ int batch_set_scan(const char *dir, const md_limits *lim, batch_set *set, md_err
     for (uint32_t i = 0; i < set->mesh_count; i++) {
         batch_mesh *m = &set->meshes[i];
         char *image = same_named_image(dir, m->stem);
-        if (image != NULL && names_own_texture(m->path, lim)) {
+        if (image == NULL && !resolve_own)
+            continue;
+        char own[4096];
+        if (own_texture(m->path, lim, own, sizeof own)) {
             md_free(image);
-            image = NULL;
+            image = resolve_own && own[0] != '\0' ? md_strdup(own) : NULL;
         }
         m->texture = image;
     }
