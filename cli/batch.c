@@ -157,6 +157,11 @@ static int parse_options(int argc, char **argv, batch_opts *o, md_error *err)
         }
         if (a[1] != '-')
             return md_fail(err, MD_EINVAL, "unknown option '%s' (see morph batch --help)", a);
+        if (is_option(a, "--verbose") || is_option(a, "--json"))
+            return md_fail(err, MD_EINVAL,
+                           "%s does not apply to a batch: each pair's details are in its "
+                           "session.log and manifest.json, the outcomes in summary.csv",
+                           a);
         if (is_option(a, "--source-texture") || is_option(a, "--target-texture") ||
             is_option(a, "--replay"))
             return md_fail(err, MD_EINVAL,
@@ -293,8 +298,8 @@ static int pair_run(const batch_opts *o, const batch_set *set, const batch_pair 
 
 /* The child's whole life: quiet output, the pair, its message into fd, exit 0 or 1. _exit()
  * because the child must not return into the parent's loop or run its atexit handlers. */
-static void child_main(const batch_opts *o, const batch_set *set, const batch_pair *p,
-                       const char *dir, int fd)
+__attribute__((noreturn)) static void child_main(const batch_opts *o, const batch_set *set,
+                                                 const batch_pair *p, const char *dir, int fd)
 {
     int null_fd = open("/dev/null", O_WRONLY);
     if (null_fd >= 0) {
@@ -385,13 +390,13 @@ static void pair_reap(batch_run *b)
     batch_result *r = &b->results[s->pair];
     r->seconds = md_now() - s->start;
     size_t got = 0;
-    for (;;) {
+    while (got < sizeof r->message - 1) {
         ssize_t n = read(s->fd, r->message + got, sizeof r->message - 1 - got);
-        if (n > 0 && (got += (size_t)n) < sizeof r->message - 1)
-            continue;
         if (n < 0 && errno == EINTR)
             continue;
-        break;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
     }
     r->message[got] = '\0';
     close(s->fd);
