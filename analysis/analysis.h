@@ -175,6 +175,10 @@ int ana_frame_stats(const mesh *a, const mesh *b, const float *weights, uint32_t
  *   covered texels): the component names of the face-morph tool labs migrate from, so their
  *   analysis scripts read these files unchanged. */
 int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err);
+/* statistics.csv names its readers look up (morph batch's summary.csv). */
+#define ANA_STATS_COLUMN_MEAN "mean"
+#define ANA_STATS_TOTAL_DISPLACEMENT "total_displacement"
+#define ANA_STATS_DELTA_E "perceptual_difference"
 /* vertex_displacements.csv: vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp
  * one row per vertex, ids from 0; x_b.. are B' (after the alignment). */
 int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md_error *err);

@@ -562,6 +562,13 @@ static FILE *open_session_log(const char *out_dir)
 
 int cli_run(int argc, char **argv)
 {
+    md_error err;
+    int rc = cli_run_job(argc, argv, 0, &err);
+    return rc == 1 ? 0 : md_err_exit_code(rc);
+}
+
+int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
+{
     double start = md_now();
     run_opts o;
     memset(&o, 0, sizeof o);
@@ -580,14 +587,15 @@ int cli_run(int argc, char **argv)
     run_sink sink = {.paths = &o.paths};
     pthread_mutex_init(&sink.mkdir_lock, NULL);
     int rc = parse_options(argc, argv, &o, &err);
-    if (rc == 1) { /* --help */
-        rc = 0;
+    if (rc == 1) /* --help */
         goto done;
-    }
     if (rc != 0) {
-        fprintf(stderr, "morph run: %s\n", err.msg);
+        if (!check_only)
+            fprintf(stderr, "morph run: %s\n", err.msg);
         goto done;
     }
+    if (check_only)
+        goto done;
     if (o.verbose)
         md_log_set_stderr_level(MD_LOG_INFO);
     sink.out_dir = o.out_dir;
@@ -696,5 +704,6 @@ done:
     job_inputs_free(in);
     job_spec_free(&o.spec);
     cli_replay_free(&o.replayed);
-    return md_err_exit_code(rc);
+    *out_err = err;
+    return rc;
 }
