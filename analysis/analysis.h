@@ -57,6 +57,9 @@ int ana_displacement(const mesh *a, const mesh *b, ana_align align, ana_displace
 void ana_displacement_free(ana_displacement_result *r);
 
 uint32_t ana_displacement_vertex_count(const ana_displacement_result *r);
+/* The 0-based number A's file gives vertex i (mesh_file_vertex): welding loaders join file
+ * vertices, and vertex_displacements.csv names each row as the file does. */
+uint32_t ana_displacement_vertex_id(const ana_displacement_result *r, uint32_t i);
 const float *ana_displacement_normal(const ana_displacement_result *r);     /* 1 per vertex */
 const float *ana_displacement_tangential(const ana_displacement_result *r); /* 1 per vertex, >= 0 */
 const float *ana_displacement_total(const ana_displacement_result *r);      /* 1 per vertex, >= 0 */
