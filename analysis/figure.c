@@ -11,6 +11,9 @@
  * an image whose rows are ana_colormap_at() of their position (colormap.c), the same lookup that
  * coloured the mesh, so bar and mesh agree exactly. The bar row under each tick is painted with
  * the tick value's own colour, so "the bar at tick 1.5 is colour(1.5)" holds to the byte.
+ * Each figure kind takes its own range: the shape figure opts->shape_scale (mesh units), the
+ * texture figures opts->texture_scale (L*a*b* units). A caption wider than its render widens
+ * the panel on both sides, so none is clipped at the figure's edge.
  *
  * Layout scales with the render height (k = height / 512) so a 1024-pixel render gets larger
  * type. Text is DejaVu Sans (fonts-dejavu-core) through cairo's toy font API and fontconfig.

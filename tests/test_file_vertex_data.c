@@ -5,6 +5,8 @@
  *     OBJ of the same mesh vertex by vertex (tools/check_converted.py verified the FBX's control
  *     points against the OBJ), so the OBJ of A and the FBX of B morph (this pair used to be
  *     refused as "different topology");
+ *   - MediaPipe's canonical face as OBJ and as binary FBX 7300 (one mesh) morph, vertex by
+ *     vertex at the same positions (refused as "different topology" before);
  *   - the PLY that Blender reordered is refused naming the vertex order, the MediaPipe pair with
  *     irises naming the vertex counts;
  *   - Khronos' BoxTextured.glb (24 glTF vertices, split per face for its UVs) welds to 8
@@ -74,6 +76,17 @@ static void test_ict(void)
     mesh_free(ply_b);
 
     mesh *canonical = load("faces/mediapipe/canonical_face_model.obj");
+    mesh *canonical_fbx = load("faces/mediapipe/canonical_face_model.fbx");
+    CHECK_OK(mesh_check_topology(canonical, canonical_fbx, &err), &err);
+    if (mesh_vertex_count(canonical) == mesh_vertex_count(canonical_fbx)) {
+        const float *a = mesh_positions(canonical), *b = mesh_positions(canonical_fbx);
+        double far = 0;
+        for (size_t i = 0; i < 3 * (size_t)mesh_vertex_count(canonical); i++)
+            far = fmax(far, fabs((double)a[i] - (double)b[i]));
+        fprintf(stderr, "MediaPipe OBJ vs FBX: worst position difference %.3g\n", far);
+        CHECK(far < 1e-5);
+    }
+    mesh_free(canonical_fbx);
     mesh *iris = load("faces/mediapipe/face_model_with_iris.obj");
     CHECK_INT(MD_ETOPOLOGY, mesh_check_topology(canonical, iris, &err));
     CHECK_MSG(&err, "source has 468 vertices, target 478");
