@@ -238,7 +238,7 @@ int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md
     const float *tot = ana_displacement_total(r);
     row line = {.len = 0};
     for (uint32_t i = 0; rc == 0 && i < nv; i++) {
-        row_uint(&line, i);
+        row_uint(&line, ana_displacement_vertex_id(r, i)); /* as A's file numbers it */
         for (int k = 0; k < 3; k++)
             row_float(&line, pa[(size_t)i * 3 + k]);
         for (int k = 0; k < 3; k++)
