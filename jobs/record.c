@@ -488,10 +488,11 @@ static const char begin_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'ru
                                 "return 0\n";
 
 /* KEYS: job, metrics. ARGV: frames counter field. A deleted job's hash is not recreated. */
-static const char frame_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
-                                "  redis.call('HINCRBY', KEYS[1], 'frames_done', 1)\n"
+static const char frame_lua[] = "local n = tonumber(ARGV[2])\n"
+                                "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                "  redis.call('HINCRBY', KEYS[1], 'frames_done', n)\n"
                                 "end\n"
-                                "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+                                "redis.call('HINCRBY', KEYS[2], ARGV[1], n)\n"
                                 "return 1\n";
 
 /* KEYS: job, stream, expiring, active counts. ARGV: group, entry, status, now, error, artifacts,
@@ -763,7 +764,7 @@ int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage)
     return 0;
 }
 
-int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id)
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id, uint32_t count)
 {
     char field[192];
     TRY(jq_metric_counter_field(field, sizeof field, JQ_M_FRAMES_RENDERED, ""));
@@ -771,6 +772,7 @@ int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id)
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "metrics"));
     TRY(argf(c, "%s", field));
+    TRY(argf(c, "%u", count));
     return 0;
 }
 

@@ -237,8 +237,8 @@ int jr_cmd_begin(jr_cmd *c, const char *prefix, const char *id, const char *who,
 /* Sets the stage of a running job (a cancel or deletion is never overwritten). */
 int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage);
 
-/* One more frame stored: frames_done and the frames counter, only while running. */
-int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id);
+/* count more frames stored: frames_done (only while running) and the frames counter. */
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id, uint32_t count);
 
 /* Finishes the job: status (a succeeded job whose cancel was requested ends canceled, with an
  * error that says when and by whom), error ("" for none), artifacts (JSON), frames_done,

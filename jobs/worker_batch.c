@@ -427,6 +427,7 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
         for (uint32_t i = 0; i < count; i++) {
             if (!job_pipe_rendered(p, i))
                 continue;
+            wk_flush_frames(w, jobs[i]);
             md_error_clear(&why);
             if (job_pipe_error(p, i, &why) != 0) /* a frame that could not be stored */
                 wk_job_fail(jobs[i], "%s", why.msg);
