@@ -152,6 +152,54 @@ static inline ENG_HD int eng_raster_tri_setup(const float *clip, const uint32_t 
     return 1;
 }
 
+/* ---- Splitting a large triangle ----
+ *
+ * The GPU gives one thread a triangle, but a triangle's box may hold millions of samples (a
+ * low-poly mesh, a close-up, 64 samples a pixel). A box of more than ENG_RASTER_WALK_MAX
+ * samples is therefore cut into tiles of ENG_RASTER_TILE x ENG_RASTER_TILE samples (row-major
+ * over the box, the last row and column clipped to it), each walked by its own thread. A tile
+ * is the same triangle with a smaller box and its edge values at the tile's first sample:
+ * row + dx * step_x + dy * step_y, the integers the box walk reaches there step by step, so a
+ * tile covers exactly the samples of the box walk that fall in it (and magnitudes stay under
+ * 2^61: steps under 2^38, offsets under 2^21). */
+
+#define ENG_RASTER_TILE 16
+#define ENG_RASTER_WALK_MAX (ENG_RASTER_TILE * ENG_RASTER_TILE)
+
+/* Samples in the box of a set-up triangle. */
+static inline ENG_HD uint64_t eng_raster_box_samples(const eng_raster_tri *rt)
+{
+    return (uint64_t)(rt->sx1 - rt->sx0 + 1) * (uint64_t)(rt->sy1 - rt->sy0 + 1);
+}
+
+/* Tiles across the box, and in all. */
+static inline ENG_HD uint64_t eng_raster_tiles_x(const eng_raster_tri *rt)
+{
+    return (uint64_t)(rt->sx1 - rt->sx0 + ENG_RASTER_TILE) / ENG_RASTER_TILE;
+}
+
+static inline ENG_HD uint64_t eng_raster_tile_count(const eng_raster_tri *rt)
+{
+    return eng_raster_tiles_x(rt) *
+           ((uint64_t)(rt->sy1 - rt->sy0 + ENG_RASTER_TILE) / ENG_RASTER_TILE);
+}
+
+/* Tile `tile` (< eng_raster_tile_count) of rt as a triangle of its own, into out. */
+static inline ENG_HD void eng_raster_tile(const eng_raster_tri *rt, uint64_t tile,
+                                          eng_raster_tri *out)
+{
+    *out = *rt;
+    const uint64_t tx = eng_raster_tiles_x(rt);
+    const int64_t dx = (int64_t)(tile % tx) * ENG_RASTER_TILE;
+    const int64_t dy = (int64_t)(tile / tx) * ENG_RASTER_TILE;
+    out->sx0 = rt->sx0 + dx;
+    out->sy0 = rt->sy0 + dy;
+    out->sx1 = out->sx0 + ENG_RASTER_TILE - 1 < rt->sx1 ? out->sx0 + ENG_RASTER_TILE - 1 : rt->sx1;
+    out->sy1 = out->sy0 + ENG_RASTER_TILE - 1 < rt->sy1 ? out->sy0 + ENG_RASTER_TILE - 1 : rt->sy1;
+    for (int k = 0; k < 3; k++)
+        out->row[k] = rt->row[k] + dx * rt->step_x[k] + dy * rt->step_y[k];
+}
+
 /* Whether a sample with biased edge values e0, e1, e2 is inside. */
 static inline ENG_HD int eng_raster_inside(int64_t e0, int64_t e1, int64_t e2)
 {

@@ -74,11 +74,54 @@ __global__ void morph_kernel(const cu_morph_item *__restrict__ items)
 
 /* ---- Raster: visibility buffer by 64-bit atomicMin (one thread a triangle) ---- */
 
-/* The same setup and walk as raster_run() in raster.c. The CPU keeps the minimum key per
- * sample with a compare; atomicMin keeps the same minimum whatever order the threads arrive in,
- * so the buffer is deterministic. One thread walks its triangle's whole box: right for the
- * ~8-pixel triangles of a face, slow (but correct) for huge ones. */
-__global__ void raster_kernel(const eng_raster_params *__restrict__ items)
+/* Walks the box of rt (the same walk as raster_run() in raster.c) into the frame's samples.
+ * The CPU keeps the minimum key per sample with a compare; atomicMin keeps the same minimum
+ * whatever order the threads (and tiles) arrive in, so the buffer is deterministic. */
+__device__ static void walk(const eng_raster_tri *rt, unsigned long long *vis, int gw, uint32_t f)
+{
+    const long long sx_n = rt->sx1 - rt->sx0 + 1;
+    int64_t row0 = rt->row[0], row1 = rt->row[1], row2 = rt->row[2];
+    for (long long sy = rt->sy0; sy <= rt->sy1; sy++) {
+        int64_t e0 = row0, e1 = row1, e2 = row2;
+        unsigned long long *out = vis + (size_t)sy * (size_t)gw + (size_t)rt->sx0;
+        for (long long i = 0; i < sx_n; i++) {
+            if (eng_raster_inside(e0, e1, e2))
+                atomicMin(out + i, (unsigned long long)eng_raster_key(rt, e1, e2, f));
+            e0 += rt->step_x[0];
+            e1 += rt->step_x[1];
+            e2 += rt->step_x[2];
+        }
+        row0 += rt->step_y[0];
+        row1 += rt->step_y[1];
+        row2 += rt->step_y[2];
+    }
+}
+
+/* Reserves room for one entry of n tiles; 0 when the queue is full. */
+__device__ static int queue_reserve(const cu_raster_queue *q, uint64_t n, uint64_t *entry,
+                                    uint64_t *first_tile)
+{
+    const unsigned long long tile_mask = (1ull << CU_QUEUE_TILE_BITS) - 1;
+    unsigned long long old = *(volatile unsigned long long *)q->count;
+    for (;;) {
+        const uint64_t entries = old >> CU_QUEUE_TILE_BITS, tiles = old & tile_mask;
+        if (entries >= q->entry_cap || n > q->tile_cap - tiles)
+            return 0;
+        const unsigned long long want = old + (1ull << CU_QUEUE_TILE_BITS) + n;
+        const unsigned long long seen = atomicCAS(q->count, old, want);
+        if (seen == old) {
+            *entry = entries;
+            *first_tile = tiles;
+            return 1;
+        }
+        old = seen;
+    }
+}
+
+/* One thread a triangle: a box of at most ENG_RASTER_WALK_MAX samples is walked here; a larger
+ * one goes to the queue, tile by tile for raster_tile_kernel (or, the queue full, is walked
+ * here whole: the same samples, slower). */
+__global__ void raster_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q)
 {
     const eng_raster_params *p = &items[blockIdx.y];
     const uint32_t f = blockIdx.x * blockDim.x + threadIdx.x;
@@ -88,23 +131,46 @@ __global__ void raster_kernel(const eng_raster_params *__restrict__ items)
     eng_raster_tri rt;
     if (!eng_raster_tri_setup(p->clip, p->triangles + (size_t)f * 3, gw, gh, &rt))
         return;
-    const long long sx_n = rt.sx1 - rt.sx0 + 1;
     unsigned long long *vis = (unsigned long long *)p->vis;
-    int64_t row0 = rt.row[0], row1 = rt.row[1], row2 = rt.row[2];
-    for (long long sy = rt.sy0; sy <= rt.sy1; sy++) {
-        int64_t e0 = row0, e1 = row1, e2 = row2;
-        unsigned long long *out = vis + (size_t)sy * (size_t)gw + (size_t)rt.sx0;
-        for (long long i = 0; i < sx_n; i++) {
-            if (eng_raster_inside(e0, e1, e2))
-                atomicMin(out + i, (unsigned long long)eng_raster_key(&rt, e1, e2, f));
-            e0 += rt.step_x[0];
-            e1 += rt.step_x[1];
-            e2 += rt.step_x[2];
-        }
-        row0 += rt.step_y[0];
-        row1 += rt.step_y[1];
-        row2 += rt.step_y[2];
+    uint64_t entry, first_tile;
+    if (eng_raster_box_samples(&rt) > ENG_RASTER_WALK_MAX &&
+        queue_reserve(&q, eng_raster_tile_count(&rt), &entry, &first_tile)) {
+        cu_raster_entry *e = &q.entries[entry];
+        e->item = blockIdx.y;
+        e->triangle = f;
+        e->first_tile = first_tile;
+        return;
     }
+    walk(&rt, vis, gw, f);
+}
+
+/* One thread a queued tile: finds its entry (the last whose first_tile is at most the tile's
+ * index), sets the triangle up again (the same pure function of the same inputs, so the same
+ * values) and walks the tile: at most ENG_RASTER_WALK_MAX samples. The grid covers tile_cap;
+ * threads past the tiles reserved return at once. */
+__global__ void raster_tile_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q)
+{
+    const uint64_t tile = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    const unsigned long long count = *q.count;
+    const uint64_t tiles = count & ((1ull << CU_QUEUE_TILE_BITS) - 1);
+    if (tile >= tiles)
+        return;
+    uint64_t lo = 0, hi = count >> CU_QUEUE_TILE_BITS; /* entries[lo].first_tile <= tile */
+    while (hi - lo > 1) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (q.entries[mid].first_tile <= tile)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const cu_raster_entry e = q.entries[lo];
+    const eng_raster_params *p = &items[e.item];
+    const int gw = p->width * p->grid, gh = p->height * p->grid;
+    eng_raster_tri rt, part;
+    if (!eng_raster_tri_setup(p->clip, p->triangles + (size_t)e.triangle * 3, gw, gh, &rt))
+        return; /* cannot happen: the triangle kernel set it up from the same values */
+    eng_raster_tile(&rt, tile - e.first_tile, &part);
+    walk(&part, (unsigned long long *)p->vis, gw, e.triangle);
 }
 
 /* ---- Shade: resolve + Phong + textures (one thread a pixel) ---- */
@@ -237,9 +303,17 @@ extern "C" cudaError_t cu_launch_morph(const cu_morph_item *items, uint32_t fram
 }
 
 extern "C" cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
-                                        uint32_t max_triangles, cudaStream_t stream)
+                                        uint32_t max_triangles, cu_raster_queue queue,
+                                        cudaStream_t stream)
 {
-    raster_kernel<<<grid_of(max_triangles, frames), CU_BLOCK, 0, stream>>>(items);
+    raster_kernel<<<grid_of(max_triangles, frames), CU_BLOCK, 0, stream>>>(items, queue);
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess || queue.tile_cap == 0)
+        return e;
+    const uint64_t blocks = (queue.tile_cap + CU_BLOCK - 1) / CU_BLOCK;
+    if (blocks > 0x7fffffffull)
+        return cudaErrorInvalidValue; /* the caller caps tile_cap far below this */
+    raster_tile_kernel<<<dim3((unsigned)blocks, 1, 1), CU_BLOCK, 0, stream>>>(items, queue);
     return cudaGetLastError();
 }
 
@@ -255,7 +329,7 @@ extern "C" cudaError_t cu_kernels_check(void)
     /* Attributes exist only where the kernels have an image for this device: the same test a
      * launch makes, without launching. */
     const void *kernels[] = {(const void *)morph_kernel, (const void *)raster_kernel,
-                             (const void *)shade_kernel};
+                             (const void *)raster_tile_kernel, (const void *)shade_kernel};
     for (const void *k : kernels) {
         cudaFuncAttributes a;
         cudaError_t e = cudaFuncGetAttributes(&a, k);
