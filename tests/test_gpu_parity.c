@@ -5,7 +5,9 @@
  *     samples), an untextured sphere at 1 sample;
  *   - the ICT face pair with the skin textures from $MORPHD_DATA (skipped when absent);
  *   - all of them in one mixed batch (different sizes, sample counts, frame counts, cameras);
- *   - face space: shape and texture weights outside [0, 1] and apart (texture extrapolation).
+ *   - face space: shape and texture weights outside [0, 1] and apart (texture extrapolation);
+ *   - large triangles: a quad filling a 2048^2 frame at 64 samples (engine_fixtures.h), which
+ *     the CUDA rasteriser splits into tiles.
  * Both engines run the same math (gpu/morph_math.h, raster_math.h, shade_math.h, texel.h; float
  * rules in gpu/hd.h), so frames whose texture weights lie in [0, 1] must be equal: 0 differing
  * pixels. Only the L*a*b* extrapolation (face space) calls powf and cbrtf, whose CUDA and glibc
@@ -315,6 +317,16 @@ int main(void)
     fs[0].texture_weights = fs_texture;
     fs[1].texture_weights = fs_texture; /* the grid keeps its shape weights 0, 0.6, 1 */
     check_parity("face space", fs, 2, 0);
+
+    /* Large triangles (issue 10): the quad of engine_fixtures.h, each triangle's box the whole
+     * 16384^2 sample grid, split into tiles on the GPU (gpu/raster_math.h); exact. */
+    fx_mesh quad;
+    eng_material quad_mat;
+    const float quad_weight = 0.0f;
+    eng_job quad_job;
+    fx_quad_job(&quad_job, &quad, &quad_mat, &quad_weight);
+    check_parity("quad", &quad_job, 1, 1);
+    fx_mesh_free(&quad);
 
     ict face, small;
     ict_load(&face, "512x512", "0,0.25,0.5,0.75,1");
