@@ -19,8 +19,8 @@
  *   - base colour per side: the triangle's material; a texture is sampled (bilinear, repeat,
  *     texel centres at (u * w - 0.5, (1 - v) * h - 0.5), u and v first wrapped into [0, 1))
  *     when the material has one and the side has UVs, then rgb * a + color * (1 - a)
- *     (eng_texel_blend4, gpu/texel.h). A side whose weight is exactly 0 is skipped: its base
- *     stays 0 and adds exactly 0;
+ *     (eng_texel_bilerp per channel, then eng_texel_over: gpu/texel.h). A side whose
+ *     weight is exactly 0 is skipped: its base stays 0 and adds exactly 0;
  *     colour = (1 - t) * base0 + t * base1 for the texture weight t in [0, 1]; outside it
  *     colour = eng_texel_extrapolate(base0, base1, t) (gpu/texel.h: L*a*b*, gamut-clipped);
  *   - head-light: L = normalize(eye - P) (orthographic: -view_dir), V = L, N flipped to face V

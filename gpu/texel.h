@@ -23,40 +23,36 @@
 
 #include "gpu/hd.h"
 
-/* The bilinear blend of four RGBA texels already in 0..1: c00 at (x0, y0), c10 to its right,
- * c01 below it, c11 diagonal, with weights ax, ay in [0, 1) toward c10/c11 and c01/c11; the
- * blended colour is alpha-composited over color: out = rgb * a + color * (1 - a). The CPU and
- * the CUDA shaders both call this (gpu/shade_math.h describes the tap). All borrowed. */
-static inline ENG_HD void eng_texel_blend4(const float c00[4], const float c10[4],
-                                           const float c01[4], const float c11[4], float ax,
-                                           float ay, const float color[3], float out[3])
+/* One channel of the bilinear blend: a00 at (x0, y0), a10 to its right, a01 below it, a11
+ * diagonal, all in 0..1, with weights ax, ay in [0, 1) toward a10/a11 and a01/a11. */
+static inline ENG_HD float eng_texel_bilerp(float a00, float a10, float a01, float a11, float ax,
+                                            float ay)
 {
-    float rgba[4];
-    for (int k = 0; k < 4; k++) {
-        const float top = c00[k] + ax * (c10[k] - c00[k]);
-        const float bottom = c01[k] + ax * (c11[k] - c01[k]);
-        rgba[k] = top + ay * (bottom - top);
-    }
+    const float top = a00 + ax * (a10 - a00);
+    const float bottom = a01 + ax * (a11 - a01);
+    return top + ay * (bottom - top);
+}
+
+/* The blended texel rgba alpha-composited over color: out = rgb * a + color * (1 - a). */
+static inline ENG_HD void eng_texel_over(const float rgba[4], const float color[3], float out[3])
+{
     const float a = rgba[3];
     for (int k = 0; k < 3; k++)
         out[k] = rgba[k] * a + color[k] * (1.0f - a);
 }
 
-/* eng_texel_blend4 of four RGBA8 texels whose bytes become floats through lut
- * (lut[b] = (float)b * (1.0f / 255.0f), the engine's table, as eng_unit8 of
- * gpu/shade_math.h). All borrowed. Host only: lut is a host table. */
+/* The bilinear blend (eng_texel_bilerp per channel, then eng_texel_over) of four RGBA8 texels
+ * t00, t10, t01, t11 whose bytes become floats through lut (lut[b] = (float)b * (1.0f / 255.0f),
+ * the engine's table, as eng_unit8 of gpu/shade_math.h). The CUDA shader does the same with
+ * eng_unit8 per byte. All borrowed. Host only: lut is a host table. */
 static inline void eng_texel_blend(const float *lut, const uint8_t *t00, const uint8_t *t10,
                                    const uint8_t *t01, const uint8_t *t11, float ax, float ay,
                                    const float color[3], float out[3])
 {
-    float c00[4], c10[4], c01[4], c11[4];
-    for (int k = 0; k < 4; k++) {
-        c00[k] = lut[t00[k]];
-        c10[k] = lut[t10[k]];
-        c01[k] = lut[t01[k]];
-        c11[k] = lut[t11[k]];
-    }
-    eng_texel_blend4(c00, c10, c01, c11, ax, ay, color, out);
+    float rgba[4];
+    for (int k = 0; k < 4; k++)
+        rgba[k] = eng_texel_bilerp(lut[t00[k]], lut[t10[k]], lut[t01[k]], lut[t11[k]], ax, ay);
+    eng_texel_over(rgba, color, out);
 }
 
 /* ---- Texture extrapolation in CIE L*a*b* ----

@@ -183,16 +183,17 @@ __device__ static void texture_color(const eng_side_setup *ss, const float b[3],
     eng_shade_tap(ss, b, &tap);
     /* Texels are 4-byte aligned (each texture starts 16-byte aligned in the texel buffer). */
     const uchar4 *texels = (const uchar4 *)ss->mat->rgba;
-    const uchar4 t[4] = {__ldg(texels + tap.i00), __ldg(texels + tap.i10), __ldg(texels + tap.i01),
-                         __ldg(texels + tap.i11)};
-    float c[4][4];
-    for (int k = 0; k < 4; k++) {
-        c[k][0] = eng_unit8(t[k].x);
-        c[k][1] = eng_unit8(t[k].y);
-        c[k][2] = eng_unit8(t[k].z);
-        c[k][3] = eng_unit8(t[k].w);
-    }
-    eng_texel_blend4(c[0], c[1], c[2], c[3], tap.ax, tap.ay, ss->mat->color, out);
+    const uchar4 t00 = __ldg(texels + tap.i00), t10 = __ldg(texels + tap.i10);
+    const uchar4 t01 = __ldg(texels + tap.i01), t11 = __ldg(texels + tap.i11);
+    const unsigned char c00[4] = {t00.x, t00.y, t00.z, t00.w};
+    const unsigned char c10[4] = {t10.x, t10.y, t10.z, t10.w};
+    const unsigned char c01[4] = {t01.x, t01.y, t01.z, t01.w};
+    const unsigned char c11[4] = {t11.x, t11.y, t11.z, t11.w};
+    float rgba[4];
+    for (int k = 0; k < 4; k++)
+        rgba[k] = eng_texel_bilerp(eng_unit8(c00[k]), eng_unit8(c10[k]), eng_unit8(c01[k]),
+                                   eng_unit8(c11[k]), tap.ax, tap.ay);
+    eng_texel_over(rgba, ss->mat->color, out);
 }
 
 /* prepare() + finish() of shade.c in one go: the 0..1 colour of setup s at grid point (x, y). */
