@@ -365,12 +365,11 @@ static int face_main(int argc, char **argv, int transform)
             goto fail;
     }
     if (!transform) {
-        json_t *given = json_array(), *used = json_array();
+        json_t *used = json_array();
         for (uint32_t i = 0; i < input_count; i++)
             json_array_append_new(used, json_real(weights[i]));
         if (o.mesh_weights != NULL)
             json_object_set_new(manifest, "mesh_weights_given", json_string(o.mesh_weights));
-        json_decref(given);
         json_object_set_new(manifest, "mesh_weights", used);
         json_object_set_new(manifest, "mesh_weights_note",
                             json_string(o.mesh_weights == NULL
