@@ -241,22 +241,20 @@ static int parse_options(int argc, char **argv, face_opts *o, md_error *err)
 
 /* ---- Outputs ---- */
 
-typedef struct face_out {
-    const char *dir;
-    char (*render_names)[192]; /* per derived mesh: its render's file name */
-} face_out;
-
-static int write_in(const char *dir, const char *name, const void *bytes, size_t len, md_error *err)
+static int put_file(void *user, const char *name, const char *content_type, const void *bytes,
+                    size_t len, md_error *err)
 {
+    (void)content_type;
+    const char *dir = user;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return md_write_file_atomic(path, bytes, len, err);
 }
 
-static int put_render(void *user, uint32_t index, const uint8_t *png, size_t len, md_error *err)
+static void log_line(void *user, md_log_level level, const char *msg)
 {
-    face_out *o = user;
-    return write_in(o->dir, o->render_names[index], png, len, err);
+    (void)user;
+    md_log(level, "%s", msg);
 }
 
 /* inputs[] of the manifest: path, role, vertex count and SHA-256 of each mesh file. */
@@ -290,15 +288,11 @@ static int face_main(int argc, char **argv, int transform)
     o.engine.kind = ENG_KIND_AUTO;
     md_error err;
     md_error_clear(&err);
-    mesh **inputs = NULL, **derived = NULL;
+    mesh **inputs = NULL;
     const char **names = NULL;
-    uint32_t input_count = 0, derived_count = 0;
-    float *amounts = NULL;
-    double *weights = NULL;
+    uint32_t input_count = 0;
     eng *engine = NULL;
     json_t *manifest = NULL;
-    face_out out = {0};
-    char note[JOB_FACE_NOTE_MAX] = "";
     double start = md_now();
 
     int rc = parse_options(argc, argv, &o, &err);
@@ -311,38 +305,40 @@ static int face_main(int argc, char **argv, int transform)
         fprintf(stderr, "%s: %s\n", prog, err.msg);
         goto done;
     }
+    if (!o.quiet)
+        md_log_set_stderr_level(MD_LOG_INFO);
     if (o.frame_on != NULL && (rc = cli_frame_on(&o.spec, o.frame_on, &o.lim, &err)) != 0)
         goto fail;
-    int normalised = 0;
     if (transform) {
-        rc = job_face_amounts(o.amount, "--amount", &o.lim, &amounts, &derived_count, &err);
+        o.spec.kind = JOB_KIND_TRANSFORM;
+        rc = job_face_amounts(o.amount, "--amount", &o.lim, &o.spec.amounts, &o.spec.amount_count,
+                              &err);
         input_count = 3;
     } else {
+        o.spec.kind = JOB_KIND_AVERAGE;
         input_count = o.path_count;
-        derived_count = 1;
-        weights = md_calloc(input_count, sizeof *weights);
-        rc = weights == NULL ? md_fail(&err, MD_ENOMEM, "out of memory")
-                             : job_face_weights(o.mesh_weights, "--mesh-weights", input_count,
-                                                weights, &normalised, &err);
+        if (o.mesh_weights != NULL) {
+            int normalised = 0;
+            o.spec.mesh_weights = md_calloc(input_count, sizeof *o.spec.mesh_weights);
+            o.spec.mesh_weight_count = input_count;
+            rc = o.spec.mesh_weights == NULL
+                     ? md_fail(&err, MD_ENOMEM, "out of memory")
+                     : job_face_weights(o.mesh_weights, "--mesh-weights", input_count,
+                                        o.spec.mesh_weights, &normalised, &err);
+            if (rc == 0 && normalised && !o.quiet)
+                fprintf(stderr, "%s: mesh weights normalised to sum 1\n", prog);
+        }
     }
     if (rc != 0)
         goto fail;
     names = md_calloc(input_count, sizeof *names);
     inputs = md_calloc(input_count, sizeof *inputs);
-    derived = md_calloc(derived_count, sizeof *derived);
-    out.render_names = md_calloc(derived_count, sizeof *out.render_names);
-    if (names == NULL || inputs == NULL || derived == NULL || out.render_names == NULL) {
+    if (names == NULL || inputs == NULL) {
         rc = md_fail(&err, MD_ENOMEM, "out of memory");
         goto fail;
     }
-    if (transform) {
-        names[0] = o.paths[0];
-        names[1] = o.from;
-        names[2] = o.to;
-    } else {
-        for (uint32_t i = 0; i < input_count; i++)
-            names[i] = o.paths[i];
-    }
+    for (uint32_t i = 0; i < input_count; i++)
+        names[i] = !transform ? o.paths[i] : i == 0 ? o.paths[0] : i == 1 ? o.from : o.to;
     for (uint32_t i = 0; i < input_count; i++) {
         rc = mesh_load(names[i], &o.lim, &inputs[i], &err);
         if (rc == 0)
@@ -354,96 +350,36 @@ static int face_main(int argc, char **argv, int transform)
         goto fail;
     if ((rc = md_mkdir_p(o.out_dir, &err)) != 0)
         goto fail;
-    out.dir = o.out_dir;
 
-    manifest = json_pack("{s:s,s:s,s:[],s:[]}", "kind", cmd, "morphd_version", MORPHD_VERSION,
-                         "inputs", "outputs");
+    manifest = json_pack("{s:s,s:s,s:[]}", "kind", cmd, "morphd_version", MORPHD_VERSION, "inputs");
     json_t *jin = json_object_get(manifest, "inputs");
     for (uint32_t i = 0; i < input_count; i++) {
         const char *role = transform ? (i == 0 ? "base" : i == 1 ? "from" : "to") : "mesh";
         if ((rc = input_json(jin, role, names[i], inputs[i], &err)) != 0)
             goto fail;
     }
-    if (!transform) {
-        json_t *used = json_array();
-        for (uint32_t i = 0; i < input_count; i++)
-            json_array_append_new(used, json_real(weights[i]));
-        if (o.mesh_weights != NULL)
-            json_object_set_new(manifest, "mesh_weights_given", json_string(o.mesh_weights));
-        json_object_set_new(manifest, "mesh_weights", used);
-        json_object_set_new(manifest, "mesh_weights_note",
-                            json_string(o.mesh_weights == NULL
-                                            ? "equal weights (none given)"
-                                            : "the weights given, normalised to sum 1"));
-        if (normalised && !o.quiet)
-            fprintf(stderr, "%s: mesh weights normalised to sum 1\n", prog);
-    }
-
-    /* The derived meshes and their files. */
-    const char *stem = transform ? "transformed" : "average";
-    json_t *jout = json_object_get(manifest, "outputs");
-    for (uint32_t i = 0; i < derived_count; i++) {
-        if (transform)
-            rc = job_face_transform(inputs[0], inputs[1], inputs[2], names, amounts[i], &derived[i],
-                                    note, &err);
-        else
-            rc = job_face_average((const mesh *const *)inputs, names, input_count, weights, &o.lim,
-                                  &derived[0], note, &err);
-        if (rc != 0)
-            goto fail;
-        char base[160];
-        job_face_output_stem(stem, i, derived_count, transform ? amounts[i] : 0.0f, base,
-                             sizeof base);
-        snprintf(out.render_names[i], sizeof out.render_names[i], "%s.png", base);
-        mesh_files files = {0};
-        rc = job_face_write_obj(derived[i], base, o.spec.png_level, &files, &err);
-        json_t *jfiles = json_array();
-        for (uint32_t k = 0; rc == 0 && k < files.count; k++) {
-            rc = write_in(o.out_dir, files.files[k].name, files.files[k].bytes, files.files[k].len,
-                          &err);
-            json_array_append_new(jfiles, json_string(files.files[k].name));
-        }
-        mesh_files_free(&files);
-        json_t *entry = json_pack("{s:o,s:s}", "mesh_files", jfiles, "render", out.render_names[i]);
-        if (transform)
-            json_object_set_new(entry, "amount", json_real(amounts[i]));
-        json_array_append_new(jout, entry);
-        if (rc != 0)
-            goto fail;
-    }
-    if (note[0] != '\0') {
-        json_object_set_new(manifest, "texture_note", json_string(note));
-        if (!o.quiet)
-            fprintf(stderr, "%s: %s\n", prog, note);
-    }
-    json_object_set_new(manifest, "texture_blend",
-                        json_string(note[0] != '\0' ? "none"
-                                    : transform     ? "lab-gamut-clip"
-                                                    : "srgb-weighted-mean"));
-
-    /* One render per derived mesh, one camera. */
-    rc = eng_new(&o.engine, &engine, &err);
-    eng_camera cam;
-    if (rc == 0)
-        rc = job_face_render(engine, (const mesh *const *)derived, derived_count, &o.spec, &o.lim,
-                             put_render, &out, &cam, &err);
+    if (o.mesh_weights != NULL)
+        json_object_set_new(manifest, "mesh_weights_given", json_string(o.mesh_weights));
+    if ((rc = eng_new(&o.engine, &engine, &err)) != 0)
+        goto fail;
+    job_face_sink sink = {.put = put_file, .log = log_line, .user = (void *)o.out_dir};
+    rc = job_face_produce(engine, &o.spec, &o.lim, (const mesh *const *)inputs, names, input_count,
+                          &sink, manifest, NULL, &err);
     if (rc != 0)
         goto fail;
-    json_object_set_new(manifest, "camera", job_camera_json(&cam));
-    json_object_set_new(manifest, "engine", json_string(eng_name(engine)));
-    json_object_set_new(manifest, "render",
-                        json_pack("{s:i,s:i,s:i}", "width", o.spec.width, "height", o.spec.height,
-                                  "samples", o.spec.samples));
+    json_object_set_new(manifest, "spec", job_spec_to_json(&o.spec));
     char *text = json_dumps(manifest, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     rc = text == NULL ? md_fail(&err, MD_ENOMEM, "out of memory")
-                      : write_in(o.out_dir, "manifest.json", text, strlen(text), &err);
+                      : put_file((void *)o.out_dir, "manifest.json", "application/json", text,
+                                 strlen(text), &err);
     free(text);
     if (rc != 0)
         goto fail;
     if (!o.quiet)
         printf("%s: %u mesh(es) and render(s) in %s, manifest %s/manifest.json (%.2f s, engine "
                "%s)\n",
-               prog, derived_count, o.out_dir, o.out_dir, md_now() - start, eng_name(engine));
+               prog, transform ? o.spec.amount_count : 1, o.out_dir, o.out_dir, md_now() - start,
+               eng_name(engine));
     goto done;
 
 fail:
@@ -451,14 +387,8 @@ fail:
 done:
     for (uint32_t i = 0; inputs != NULL && i < input_count; i++)
         mesh_free(inputs[i]);
-    for (uint32_t i = 0; derived != NULL && i < derived_count; i++)
-        mesh_free(derived[i]);
     md_free(inputs);
-    md_free(derived);
     md_free(names);
-    md_free(amounts);
-    md_free(weights);
-    md_free(out.render_names);
     json_decref(manifest);
     eng_free(engine);
     job_spec_free(&o.spec);

@@ -275,15 +275,46 @@ int job_face_amounts(const char *text, const char *what, const md_limits *lim, f
     return 0;
 }
 
-int job_face_weights(const char *text, const char *what, uint32_t count, double *out,
-                     int *normalised, md_error *err)
+int job_face_weights_normalise(const double *given, uint32_t given_count, uint32_t count,
+                               const char *what, double *out, int *normalised, md_error *err)
 {
     *normalised = 0;
-    if (text == NULL) {
+    if (given == NULL) {
         for (uint32_t i = 0; i < count; i++)
             out[i] = 1.0 / (double)count;
         return 0;
     }
+    if (given_count != count)
+        return md_fail(err, MD_EINVAL, "%s: %u weight(s) for %u meshes; give one per mesh", what,
+                       given_count, count);
+    double sum = 0.0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!isfinite(given[i]))
+            return md_fail(err, MD_EINVAL, "%s: weight %u is not a finite number", what, i + 1);
+        if (given[i] < 0.0)
+            return md_fail(err, MD_EINVAL,
+                           "%s: weight %u is %g; an average takes weights of 0 or more (for "
+                           "a face beyond the average, morph toward it with a weight above 1)",
+                           what, i + 1, given[i]);
+        sum += given[i];
+    }
+    if (!(sum > 0.0) || !isfinite(sum))
+        return md_fail(err, MD_EINVAL, "%s: the weights sum to %g; they need a positive sum", what,
+                       sum);
+    for (uint32_t i = 0; i < count; i++) {
+        double w = given[i] / sum; /* out may be given */
+        *normalised |= w != given[i];
+        out[i] = w;
+    }
+    return 0;
+}
+
+int job_face_weights(const char *text, const char *what, uint32_t count, double *out,
+                     int *normalised, md_error *err)
+{
+    *normalised = 0;
+    if (text == NULL)
+        return job_face_weights_normalise(NULL, 0, count, what, out, normalised, err);
     uint32_t n = 1;
     for (const char *p = text; *p; p++)
         n += *p == ',';
@@ -291,7 +322,6 @@ int job_face_weights(const char *text, const char *what, uint32_t count, double 
         return md_fail(err, MD_EINVAL, "%s: %u weight(s) for %u meshes; give one per mesh", what, n,
                        count);
     const char *p = text;
-    double sum = 0.0;
     for (uint32_t i = 0; i < n; i++) {
         char *end = NULL;
         errno = 0;
@@ -299,24 +329,10 @@ int job_face_weights(const char *text, const char *what, uint32_t count, double 
         if (end == p || errno != 0 || (*end != ',' && *end != '\0') || !isfinite(v))
             return md_fail(err, MD_EINVAL, "%s: weight %u ('%.*s') is not a number", what, i + 1,
                            (int)strcspn(p, ","), p);
-        if (v < 0.0)
-            return md_fail(err, MD_EINVAL,
-                           "%s: weight %u is %g; an average takes weights of 0 or more (for "
-                           "a face beyond the average, morph toward it with a weight above 1)",
-                           what, i + 1, v);
         out[i] = v;
-        sum += v;
         p = *end == ',' ? end + 1 : end;
     }
-    if (!(sum > 0.0) || !isfinite(sum))
-        return md_fail(err, MD_EINVAL, "%s: the weights sum to %g; they need a positive sum", what,
-                       sum);
-    for (uint32_t i = 0; i < n; i++) {
-        double w = out[i] / sum;
-        *normalised |= w != out[i];
-        out[i] = w;
-    }
-    return 0;
+    return job_face_weights_normalise(out, n, count, what, out, normalised, err);
 }
 
 /* ---- Outputs ---- */
@@ -480,5 +496,148 @@ done:
     md_free(mats);
     md_free(jobs);
     pthread_mutex_destroy(&ctx.lock);
+    return rc;
+}
+
+/* ---- The whole job ---- */
+
+typedef struct produce_out {
+    const job_face_sink *sink;
+    char (*names)[JOB_FACE_NAME_MAX]; /* per derived mesh: its render's name */
+    size_t *bytes;                    /* per derived mesh: its render's bytes (0: not stored) */
+} produce_out;
+
+static int put_render(void *user, uint32_t index, const uint8_t *png, size_t len, md_error *err)
+{
+    produce_out *o = user;
+    int rc = o->sink->put(o->sink->user, o->names[index], "image/png", png, len, err);
+    if (rc == 0)
+        o->bytes[index] = len; /* each index from one thread only */
+    return rc;
+}
+
+static const char *file_content_type(const char *name)
+{
+    size_t n = strlen(name);
+    if (n >= 4 && strcmp(name + n - 4, ".obj") == 0)
+        return "model/obj";
+    if (n >= 4 && strcmp(name + n - 4, ".mtl") == 0)
+        return "model/mtl";
+    return "image/png";
+}
+
+static void artifact_add(json_t *artifacts, const char *name, size_t bytes)
+{
+    json_array_append_new(artifacts,
+                          json_pack("{s:s,s:I,s:s}", "name", name, "bytes", (json_int_t)bytes,
+                                    "content_type", file_content_type(name)));
+}
+
+int job_face_produce(eng *e, const job_spec *spec, const md_limits *lim, const mesh *const *inputs,
+                     const char *const *names, uint32_t count, const job_face_sink *sink,
+                     json_t *manifest, json_t *artifacts, md_error *err)
+{
+    int transform = spec->kind == JOB_KIND_TRANSFORM;
+    if (!job_kind_is_face(spec->kind))
+        return md_fail(err, MD_EINVAL, "a %s job is not a face-space job",
+                       job_kind_name(spec->kind));
+    if (transform ? count != 3 : job_face_average_count_ok(count, lim, err) != 0)
+        return transform ? md_fail(err, MD_EINVAL,
+                                   "a transform takes base, from and to, got %u "
+                                   "mesh(es)",
+                                   count)
+                         : err->code;
+    uint32_t derived_count = transform ? spec->amount_count : 1;
+    if (derived_count == 0)
+        return md_fail(err, MD_EINVAL, "a transform needs at least one amount");
+    mesh **derived = md_calloc(derived_count, sizeof *derived);
+    double *weights = transform ? NULL : md_calloc(count, sizeof *weights);
+    produce_out out = {.sink = sink};
+    out.names = md_calloc(derived_count, sizeof *out.names);
+    out.bytes = md_calloc(derived_count, sizeof *out.bytes);
+    char note[JOB_FACE_NOTE_MAX] = "";
+    int rc = 0;
+    if (derived == NULL || out.names == NULL || out.bytes == NULL ||
+        (!transform && weights == NULL)) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory for %u derived meshes", derived_count);
+        goto done;
+    }
+    int normalised = 0;
+    if (!transform) {
+        rc = job_face_weights_normalise(spec->mesh_weights, spec->mesh_weight_count, count,
+                                        "mesh_weights", weights, &normalised, err);
+        if (rc != 0)
+            goto done;
+        json_t *used = json_array();
+        for (uint32_t i = 0; i < count; i++)
+            json_array_append_new(used, json_real(weights[i]));
+        json_object_set_new(manifest, "mesh_weights", used);
+        json_object_set_new(manifest, "mesh_weights_note",
+                            json_string(spec->mesh_weights == NULL
+                                            ? "equal weights (none given)"
+                                            : "the weights given, normalised to sum 1"));
+    }
+    const char *stem = transform ? "transformed" : "average";
+    json_t *jout = json_array();
+    json_object_set_new(manifest, "outputs", jout);
+    for (uint32_t i = 0; i < derived_count; i++) {
+        if (transform)
+            rc = job_face_transform(inputs[0], inputs[1], inputs[2], names, spec->amounts[i],
+                                    &derived[i], note, err);
+        else
+            rc = job_face_average(inputs, names, count, weights, lim, &derived[0], note, err);
+        if (rc != 0)
+            goto done;
+        char base[JOB_FACE_NAME_MAX - 8];
+        job_face_output_stem(stem, i, derived_count, transform ? spec->amounts[i] : 0.0f, base,
+                             sizeof base);
+        snprintf(out.names[i], sizeof out.names[i], "%s.png", base);
+        mesh_files files = {0};
+        rc = job_face_write_obj(derived[i], base, spec->png_level, &files, err);
+        json_t *jfiles = json_array();
+        for (uint32_t k = 0; rc == 0 && k < files.count; k++) {
+            const mesh_file *f = &files.files[k];
+            rc = sink->put(sink->user, f->name, file_content_type(f->name), f->bytes, f->len, err);
+            json_array_append_new(jfiles, json_string(f->name));
+            if (rc == 0 && artifacts != NULL)
+                artifact_add(artifacts, f->name, f->len);
+        }
+        mesh_files_free(&files);
+        json_t *entry = json_pack("{s:o,s:s}", "mesh_files", jfiles, "render", out.names[i]);
+        if (transform)
+            json_object_set_new(entry, "amount", json_real(spec->amounts[i]));
+        json_array_append_new(jout, entry);
+        if (rc != 0)
+            goto done;
+    }
+    if (note[0] != '\0')
+        json_object_set_new(manifest, "texture_note", json_string(note));
+    json_object_set_new(manifest, "texture_blend",
+                        json_string(note[0] != '\0' ? "none"
+                                    : transform     ? "lab-gamut-clip"
+                                                    : "srgb-weighted-mean"));
+    eng_camera cam;
+    rc = job_face_render(e, (const mesh *const *)derived, derived_count, spec, lim, put_render,
+                         &out, &cam, err);
+    if (rc != 0)
+        goto done;
+    for (uint32_t i = 0; artifacts != NULL && i < derived_count; i++)
+        artifact_add(artifacts, out.names[i], out.bytes[i]);
+    json_object_set_new(manifest, "camera", job_camera_json(&cam));
+    json_object_set_new(manifest, "engine", json_string(eng_name(e)));
+    json_object_set_new(manifest, "render",
+                        json_pack("{s:i,s:i,s:i}", "width", spec->width, "height", spec->height,
+                                  "samples", spec->samples));
+    if (normalised && sink->log != NULL)
+        sink->log(sink->user, MD_LOG_INFO, "mesh weights normalised to sum 1");
+    if (note[0] != '\0' && sink->log != NULL)
+        sink->log(sink->user, MD_LOG_WARN, note);
+done:
+    for (uint32_t i = 0; derived != NULL && i < derived_count; i++)
+        mesh_free(derived[i]);
+    md_free(derived);
+    md_free(weights);
+    md_free(out.names);
+    md_free(out.bytes);
     return rc;
 }

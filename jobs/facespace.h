@@ -21,7 +21,10 @@
 #include "mesh/mesh.h"
 #include "mesh/write.h"
 
+#include <jansson.h>
+
 #define JOB_FACE_NOTE_MAX 256 /* bytes of a note on what happened to the textures */
+#define JOB_FACE_NAME_MAX 64  /* bytes of an output's file name */
 
 /* MD_ETOPOLOGY unless every mesh has the topology of meshes[0], naming both files
  * ("b.obj has 478 vertices, a.obj 9409: ..."). */
@@ -59,6 +62,10 @@ int job_face_amounts(const char *text, const char *what, const md_limits *lim, f
  * sum 1 into out (count doubles); *normalised says whether that changed what was given. */
 int job_face_weights(const char *text, const char *what, uint32_t count, double *out,
                      int *normalised, md_error *err);
+/* given (given_count weights as the client sent them; NULL: equal weights) checked against
+ * count meshes like job_face_weights and normalised into out (count doubles; may be given). */
+int job_face_weights_normalise(const double *given, uint32_t given_count, uint32_t count,
+                               const char *what, double *out, int *normalised, md_error *err);
 /* count: 2..lim->max_average_meshes, else MD_EINVAL / MD_ELIMIT saying so. */
 int job_face_average_count_ok(uint32_t count, const md_limits *lim, md_error *err);
 
@@ -85,5 +92,29 @@ typedef int (*job_face_frame_fn)(void *user, uint32_t index, const uint8_t *png,
 int job_face_render(eng *e, const mesh *const *meshes, uint32_t count, const job_spec *spec,
                     const md_limits *lim, job_face_frame_fn fn, void *user, eng_camera *camera,
                     md_error *err);
+
+/* ---- The whole job ---- */
+
+/* Where a face-space job's files go (names relative to the job's folder). put may be called
+ * from engine threads, several at once; log (NULL ok) from the caller's thread. */
+typedef struct job_face_sink {
+    int (*put)(void *user, const char *name, const char *content_type, const void *bytes,
+               size_t len, md_error *err);
+    void (*log)(void *user, md_log_level level, const char *msg);
+    void *user;
+} job_face_sink;
+
+/* A whole transform or average job, the same for `morph transform|average` and the worker:
+ * from the loaded inputs (transform: base, from, to; average: the meshes, count of them,
+ * textures padded) and spec (kind, amounts or mesh_weights, size, samples, camera, frame_on,
+ * background, PNG level), computes every derived mesh, stores its OBJ files and its render
+ * through sink (transformed.obj|.mtl|_texture.png|.png, transformed_NNNN_<pppp>.* for several
+ * amounts; average.*), and adds to manifest (borrowed JSON object) outputs, mesh_weights (the
+ * normalised ones used) and their note, texture_blend and texture_note, camera, engine and
+ * render; and to artifacts (borrowed array, NULL ok) {name, bytes, content_type} per file.
+ * names name the inputs in messages. Borrows everything. */
+int job_face_produce(eng *e, const job_spec *spec, const md_limits *lim, const mesh *const *inputs,
+                     const char *const *names, uint32_t count, const job_face_sink *sink,
+                     json_t *manifest, json_t *artifacts, md_error *err);
 
 #endif

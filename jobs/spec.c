@@ -60,6 +60,32 @@ void job_spec_free(job_spec *spec)
     md_free(spec->views);
     spec->views = NULL;
     spec->view_count = 0;
+    md_free(spec->amounts);
+    spec->amounts = NULL;
+    spec->amount_count = 0;
+    md_free(spec->mesh_weights);
+    spec->mesh_weights = NULL;
+    spec->mesh_weight_count = 0;
+}
+
+const char *job_kind_name(job_kind kind)
+{
+    switch (kind) {
+    case JOB_KIND_MORPH:
+        return "morph";
+    case JOB_KIND_RENDER:
+        return "render";
+    case JOB_KIND_TRANSFORM:
+        return "transform";
+    case JOB_KIND_AVERAGE:
+        return "average";
+    }
+    return "morph";
+}
+
+int job_kind_is_face(job_kind kind)
+{
+    return kind == JOB_KIND_TRANSFORM || kind == JOB_KIND_AVERAGE;
 }
 
 /* ---- Value checks shared with spec_json.c ---- */
@@ -677,6 +703,10 @@ int job_spec_texture_extrapolates(const job_spec *spec)
 
 uint32_t job_spec_frame_total(const job_spec *spec)
 {
+    if (spec->kind == JOB_KIND_TRANSFORM)
+        return spec->amount_count;
+    if (spec->kind == JOB_KIND_AVERAGE)
+        return 1;
     return spec->weights != NULL ? spec->weight_count : spec->frame_count;
 }
 
