@@ -522,7 +522,7 @@ static const char *file_content_type(const char *name)
     if (n >= 4 && strcmp(name + n - 4, ".obj") == 0)
         return "model/obj";
     if (n >= 4 && strcmp(name + n - 4, ".mtl") == 0)
-        return "model/mtl";
+        return "text/plain"; /* as the per-frame meshes' (jobs/outputs.c) */
     return "image/png";
 }
 

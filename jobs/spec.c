@@ -68,6 +68,32 @@ void job_spec_free(job_spec *spec)
     spec->mesh_weight_count = 0;
 }
 
+int job_spec_check_mesh_count(const job_spec *spec, uint32_t count, const md_limits *lim,
+                              md_error *err)
+{
+    if (count < 2)
+        return md_fail(err, MD_EINVAL, "an average needs at least 2 meshes, got %u", count);
+    if (count > lim->max_average_meshes)
+        return md_fail(err, MD_ELIMIT,
+                       "an average takes at most %llu meshes, got %u (--limit "
+                       "max_average_meshes=N)",
+                       (unsigned long long)lim->max_average_meshes, count);
+    if (spec->mesh_weights == NULL)
+        return 0;
+    if (spec->mesh_weight_count != count)
+        return md_fail(err, MD_EINVAL,
+                       "spec.mesh_weights: %u weight(s) for %u meshes; give one "
+                       "per mesh",
+                       spec->mesh_weight_count, count);
+    double sum = 0.0;
+    for (uint32_t i = 0; i < count; i++)
+        sum += spec->mesh_weights[i];
+    if (!(sum > 0.0))
+        return md_fail(err, MD_EINVAL,
+                       "spec.mesh_weights: the weights sum to %g; they need a positive sum", sum);
+    return 0;
+}
+
 const char *job_kind_name(job_kind kind)
 {
     switch (kind) {

@@ -196,6 +196,10 @@ int job_spec_finalize(job_spec *spec, md_error *err);
  * them) needs more than lim->max_frame_bytes to render (eng_frame_bytes), with the figures and
  * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read. */
 int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err);
+/* An average of count meshes: MD_EINVAL unless count is 2..lim->max_average_meshes (else
+ * MD_ELIMIT) and the spec's mesh_weights, when given, are count numbers of positive sum. */
+int job_spec_check_mesh_count(const job_spec *spec, uint32_t count, const md_limits *lim,
+                              md_error *err);
 /* Weight of frame i (after finalize), and its shape and texture weights (the weight unless
  * shape_weights / texture_weights were given). */
 float job_spec_weight(const job_spec *spec, uint32_t i);
