@@ -745,7 +745,8 @@ static int face_from_json(job_spec *spec, const json_t *obj, const md_limits *li
             char field[40];
             snprintf(field, sizeof field, "spec.%s", face_refused[i]);
             return bad(err, field, NULL,
-                       "a %s job has none: it writes %s.obj and renders it once%s", kind,
+                       "%s %s job has none: it writes %s.obj and renders it once%s",
+                       spec->kind == JOB_KIND_AVERAGE ? "an" : "a", kind,
                        spec->kind == JOB_KIND_TRANSFORM ? "transformed" : "average",
                        spec->kind == JOB_KIND_TRANSFORM ? " per amount" : "");
         }
