@@ -308,8 +308,7 @@ static int suspect(const wk_job *j)
     return j->crashes + j->batch_crashes + j->lost > 0;
 }
 
-/* Sweeps what a crashed earlier attempt left half-written, before this attempt writes. */
-static void sweep_partial(wk *w, wk_job *j)
+void wk_sweep_partial(wk *w, wk_job *j)
 {
     if (j->deliveries <= 1 && !suspect(j))
         return;
@@ -360,7 +359,7 @@ static int add_job(wk *w, job_pipe *p, uint32_t i, wk_job *j, const job_pipe_sin
         j->result = WK_CANCELED;
         wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
     } else {
-        sweep_partial(w, j);
+        wk_sweep_partial(w, j);
         if (load_inputs(w, j, &err) != 0)
             wk_job_fail(j, "loading inputs: %s", err.msg);
     }

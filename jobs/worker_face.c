@@ -8,7 +8,8 @@
  *
  * Thread: the worker loop's; the sink's put also runs on engine threads (one storage key each).
  * A retry writes the same keys as the attempt before it, after sweeping that attempt's partial
- * writes; a drain that has begun hands the job back uncharged before it starts.
+ * writes; a drain that has begun hands the job back uncharged before it starts. A cancel is
+ * seen before the job starts, not while it renders (it is one short engine batch).
  */
 #define _GNU_SOURCE
 #include "jobs/worker_int.h"
@@ -97,6 +98,8 @@ void wk_face_run(wk *w, wk_job *j)
     json_t *artifacts = json_array();
     const char **name_ptrs = NULL;
     double t0 = md_now();
+    if (!atomic_load(&j->cancel))
+        wk_sweep_partial(w, j);
     if (atomic_load(&j->cancel)) {
         j->result = WK_CANCELED;
         wk_job_log(j, MD_LOG_INFO, "canceled before rendering");

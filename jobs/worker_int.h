@@ -171,6 +171,8 @@ double wk_draining_s(wk *w);
 
 /* Loads, renders and finishes every job held; empties the held list. */
 void wk_batch_run(wk *w);
+/* Sweeps what a crashed earlier attempt of j left half-written, before this attempt writes. */
+void wk_sweep_partial(wk *w, wk_job *j);
 /* Reads the canonical mesh stored under key (an input of job j) into *out; what names it in
  * messages ("input base"). */
 int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error *err);
