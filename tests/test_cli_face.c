@@ -159,6 +159,34 @@ static void check_average(const char *tmp)
         CHECK_NEAR(0.75, json_real_value(json_array_get(w, 1)), 1e-12);
         json_decref(m);
     }
+    /* Shared framing: a transform and an average framed on one reference get one camera. */
+    char cams[2][512];
+    const char *dirs[2] = {"framed_t", "framed_a"};
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            snprintf(args, sizeof args,
+                     "transform %s --from %s --to %s --amount 2 --frame-on %s -o %s/%s --size "
+                     "32x32 --samples 1 -q",
+                     b, a, b, a, tmp, dirs[i]);
+        else
+            snprintf(args, sizeof args,
+                     "average %s %s --frame-on %s -o %s/%s --size 32x32 --samples 1 -q", a, b, a,
+                     tmp, dirs[i]);
+        CHECK_INT(0, morph(tmp, args));
+        char dir[2048];
+        snprintf(dir, sizeof dir, "%s/%s", tmp, dirs[i]);
+        json_t *fm = manifest(dir);
+        const char *text =
+            json_string_value(json_object_get(json_object_get(fm, "camera"), "text"));
+        snprintf(cams[i], sizeof cams[i], "%s", text ? text : "(none)");
+        json_decref(fm);
+    }
+    if (strcmp(cams[0], cams[1]) != 0) {
+        fprintf(stderr, "expected one camera for jobs framed on one reference, got '%s' and '%s'\n",
+                cams[0], cams[1]);
+        test_failures++;
+    }
+
     /* The average is an ordinary morph target. */
     snprintf(args, sizeof args, "run %s %s/average.obj -o %s/toward --frames 3 --size 64x64 -q", a,
              out, tmp);

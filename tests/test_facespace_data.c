@@ -347,6 +347,18 @@ int main(void)
         }
         const mesh *three[3] = {a, b, c};
         check_average(three, dir);
+        /* A partner without a texture: the result is untextured, and the note says why. */
+        mesh *bare = NULL;
+        CHECK_OK(mesh_derive(b, mesh_positions(b), &bare, &err), &err);
+        if (bare != NULL) {
+            const char *bare_names[3] = {"C", "A", "bare_B"};
+            CHECK_OK(job_face_transform(c, a, bare, bare_names, 1.0f, &t, note, &err), &err);
+            CHECK_CONTAINS(note, "textures not combined");
+            CHECK_CONTAINS(note, "has a texture in C but not in bare_B");
+            CHECK(t != NULL && texture_of(t) == NULL);
+            mesh_free(t);
+            mesh_free(bare);
+        }
     }
     check_refusals(a, b, pm);
     mesh_free(c);
