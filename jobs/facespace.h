@@ -3,7 +3,8 @@
  * and 5): a transform, BASE + K·(TO − FROM) (a third face moved along the direction from one
  * face to another), and a weighted average, Σ wᵢ·Mᵢ. The one place their arithmetic lives, for
  * `morph transform`, `morph average` and the job server alike (jobs/facespace.c), with the
- * option parsing both share, the derived mesh's OBJ files and its render.
+ * option parsing both share; the derived meshes' OBJ files, their render and the whole job
+ * (job_face_produce) are jobs/facespace_job.c.
  *
  * Ownership: meshes and names are borrowed; a derived mesh (mesh_derive) belongs to the caller
  * (mesh_free). Every function runs on the caller's thread; job_face_render's callback runs on
