@@ -57,6 +57,9 @@ int ana_displacement(const mesh *a, const mesh *b, ana_align align, ana_displace
 void ana_displacement_free(ana_displacement_result *r);
 
 uint32_t ana_displacement_vertex_count(const ana_displacement_result *r);
+/* The 0-based number A's file gives vertex i (mesh_file_vertex): welding loaders join file
+ * vertices, and vertex_displacements.csv names each row as the file does. */
+uint32_t ana_displacement_vertex_id(const ana_displacement_result *r, uint32_t i);
 const float *ana_displacement_normal(const ana_displacement_result *r);     /* 1 per vertex */
 const float *ana_displacement_tangential(const ana_displacement_result *r); /* 1 per vertex, >= 0 */
 const float *ana_displacement_total(const ana_displacement_result *r);      /* 1 per vertex, >= 0 */
@@ -175,6 +178,10 @@ int ana_frame_stats(const mesh *a, const mesh *b, const float *weights, uint32_t
  *   covered texels): the component names of the face-morph tool labs migrate from, so their
  *   analysis scripts read these files unchanged. */
 int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err);
+/* statistics.csv names its readers look up (morph batch's summary.csv). */
+#define ANA_STATS_COLUMN_MEAN "mean"
+#define ANA_STATS_TOTAL_DISPLACEMENT "total_displacement"
+#define ANA_STATS_DELTA_E "perceptual_difference"
 /* vertex_displacements.csv: vertex_id,x_a,y_a,z_a,x_b,y_b,z_b,normal_disp,tangent_disp,total_disp
  * one row per vertex, ids from 0; x_b.. are B' (after the alignment). */
 int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md_error *err);
@@ -202,6 +209,11 @@ typedef enum ana_colormap {
 #define ANA_COLORMAP_SIZE 256
 /* Texels that carry no measurement (uncovered by the UV layout, non-finite values). */
 #define ANA_NEUTRAL_GREY 160
+/* The backdrop of the heatmaps' mesh renders: a light neutral grey, so that a near-zero signed
+ * value (the diverging map's near-white centre, 247) and the mesh's outline stay visible
+ * instead of vanishing into a white page, and holes (eyes, mouth) read as "no surface" rather
+ * than "no change". Lighter than ANA_NEUTRAL_GREY (surface without a measurement). */
+#define ANA_BACKDROP_GREY 214
 
 /* The map's ANA_COLORMAP_SIZE RGB8 entries, low end first. Static; borrowed. */
 const uint8_t *ana_colormap_table(ana_colormap map);
@@ -309,7 +321,8 @@ typedef struct ana_figure_opts {
     const struct eng_camera *camera; /* the job's camera (job_build's eng_job.camera); borrowed */
     int render_width, render_height; /* each panel's render; the camera's aspect. 0: 512 */
     int samples;                     /* per pixel; 0: 4 */
-    const ana_scale *scale;          /* NULL: auto */
+    const ana_scale *shape_scale;    /* ana_figure_shape's range; NULL: auto */
+    const ana_scale *texture_scale;  /* ana_figure_texture's range; NULL: auto */
     const char *units;               /* shape figures; NULL: "mesh units" */
     int keep_framing; /* 0: the camera's eye and direction, its field of view narrowed to fit A
                          (a centred crop of the frames' view at full resolution); 1: as is */

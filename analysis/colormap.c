@@ -1,5 +1,6 @@
 /*
- * colormap.c — the colour maps of the heatmap figures and the --heatmap-scale semantics.
+ * colormap.c — the colour maps of the heatmap figures and the semantics of their scales
+ * (--shape-scale, --texture-scale).
  * Called by heatmap_render.c and figure.c (and tests) on any thread: everything here is pure,
  * and the two 256-entry RGB8 tables are filled once (pthread_once) and then only read.
  *
@@ -23,6 +24,7 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -289,7 +291,7 @@ void ana_colormap_value(ana_colormap map, float lo, float hi, float v, uint8_t r
 int ana_scale_parse(const char *text, ana_scale *out, md_error *err)
 {
     if (text == NULL || out == NULL)
-        return md_fail(err, MD_EINVAL, "heatmap scale: missing value");
+        return md_fail(err, MD_EINVAL, "scale: missing value");
     if (strcmp(text, "auto") == 0) {
         memset(out, 0, sizeof *out);
         return 0;
@@ -308,16 +310,23 @@ int ana_scale_parse(const char *text, ana_scale *out, md_error *err)
     if (!isfinite(lo) || !isfinite(hi) || fabs(lo) > 1e30 || fabs(hi) > 1e30)
         goto bad;
     if (!(lo < hi))
-        return md_fail(err, MD_EINVAL, "heatmap scale '%s': MIN must be less than MAX", text);
+        return md_fail(err, MD_EINVAL, "'%s': MIN must be less than MAX", text);
     out->fixed = 1;
     out->min = (float)lo;
     out->max = (float)hi;
     if (!(out->min < out->max))
-        return md_fail(err, MD_EINVAL, "heatmap scale '%s': MIN and MAX are equal in float", text);
+        return md_fail(err, MD_EINVAL, "'%s': MIN and MAX are equal in float", text);
     return 0;
 bad:
-    return md_fail(err, MD_EINVAL, "heatmap scale '%s': expected 'auto' or MIN:MAX (e.g. -2:2)",
-                   text);
+    return md_fail(err, MD_EINVAL, "'%s': expected 'auto' or MIN:MAX (e.g. -2:2)", text);
+}
+
+void ana_scale_format(const ana_scale *scale, char *out, size_t cap)
+{
+    if (scale == NULL || !scale->fixed)
+        snprintf(out, cap, "auto");
+    else
+        snprintf(out, cap, "%.9g:%.9g", (double)scale->min, (double)scale->max);
 }
 
 /* Sixteen values at a time with SSE2 where the compiler has it (x86-64 always does): a value

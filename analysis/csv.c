@@ -211,19 +211,20 @@ static int stats_row(md_buf *b, const char *metric, const char *component, const
 
 int ana_csv_statistics(md_buf *b, const ana_summary *s, md_error *err)
 {
-    int rc = header(b, "metric,component,mean,std,min,max,p25,p50,p75,p95,p99\n", err);
+    int rc = header(
+        b, "metric,component," ANA_STATS_COLUMN_MEAN ",std,min,max,p25,p50,p75,p95,p99\n", err);
     if (rc == 0)
         rc = stats_row(b, "shape", "normal_displacement", &s->normal, err);
     if (rc == 0)
         rc = stats_row(b, "shape", "tangent_displacement", &s->tangential, err);
     if (rc == 0)
-        rc = stats_row(b, "shape", "total_displacement", &s->total, err);
+        rc = stats_row(b, "shape", ANA_STATS_TOTAL_DISPLACEMENT, &s->total, err);
     if (rc == 0 && s->has_texture)
         rc = stats_row(b, "texture", "luminance_difference", &s->luminance, err);
     if (rc == 0 && s->has_texture)
         rc = stats_row(b, "texture", "chrominance_difference", &s->chroma, err);
     if (rc == 0 && s->has_texture)
-        rc = stats_row(b, "texture", "perceptual_difference", &s->delta_e, err);
+        rc = stats_row(b, "texture", ANA_STATS_DELTA_E, &s->delta_e, err);
     return rc;
 }
 
@@ -237,7 +238,7 @@ int ana_csv_vertex_displacements(md_buf *b, const ana_displacement_result *r, md
     const float *tot = ana_displacement_total(r);
     row line = {.len = 0};
     for (uint32_t i = 0; rc == 0 && i < nv; i++) {
-        row_uint(&line, i);
+        row_uint(&line, ana_displacement_vertex_id(r, i)); /* as A's file numbers it */
         for (int k = 0; k < 3; k++)
             row_float(&line, pa[(size_t)i * 3 + k]);
         for (int k = 0; k < 3; k++)

@@ -26,6 +26,7 @@ struct ana_displacement_result {
     uint32_t vertex_count;
     float *normal, *tangential, *total; /* 1 per vertex */
     float *vec, *pos_a, *pos_b, *nrm_a; /* 3 per vertex */
+    uint32_t *file_vertex;              /* A's file numbers (mesh_file_vertices), or NULL */
     ana_alignment alignment;
 };
 
@@ -216,6 +217,7 @@ void ana_displacement_free(ana_displacement_result *r)
     md_free(r->pos_a);
     md_free(r->pos_b);
     md_free(r->nrm_a);
+    md_free(r->file_vertex);
     md_free(r);
 }
 
@@ -258,6 +260,14 @@ int ana_displacement(const mesh *a, const mesh *b, ana_align align, ana_displace
 
     const float *pa = mesh_positions(a), *pb = mesh_positions(b);
     memcpy(r->pos_a, pa, (size_t)nv * 3 * sizeof(float));
+    if (mesh_file_vertices(a) != NULL) {
+        r->file_vertex = md_malloc_array(n1, sizeof(uint32_t));
+        if (r->file_vertex == NULL) {
+            rc = md_fail(err, MD_ENOMEM, "out of memory for %u vertex numbers", nv);
+            goto done;
+        }
+        memcpy(r->file_vertex, mesh_file_vertices(a), (size_t)nv * sizeof(uint32_t));
+    }
     eng_vertex_normals(pa, nv, mesh_triangles(a), mesh_triangle_count(a), r->nrm_a);
     align_b(pa, pb, nv, align, &r->alignment, aligned);
 
@@ -293,6 +303,11 @@ done:
 uint32_t ana_displacement_vertex_count(const ana_displacement_result *r)
 {
     return r->vertex_count;
+}
+
+uint32_t ana_displacement_vertex_id(const ana_displacement_result *r, uint32_t i)
+{
+    return r->file_vertex != NULL && i < r->vertex_count ? r->file_vertex[i] : i;
 }
 
 const float *ana_displacement_normal(const ana_displacement_result *r)

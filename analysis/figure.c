@@ -11,6 +11,9 @@
  * an image whose rows are ana_colormap_at() of their position (colormap.c), the same lookup that
  * coloured the mesh, so bar and mesh agree exactly. The bar row under each tick is painted with
  * the tick value's own colour, so "the bar at tick 1.5 is colour(1.5)" holds to the byte.
+ * Each figure kind takes its own range: the shape figure opts->shape_scale (mesh units), the
+ * texture figures opts->texture_scale (L*a*b* units). A caption wider than its render widens
+ * the panel on both sides, so none is clipped at the figure's edge.
  *
  * Layout scales with the render height (k = height / 512) so a 1024-pixel render gets larger
  * type. Text is DejaVu Sans (fonts-dejavu-core) through cairo's toy font API and fontconfig.
@@ -131,9 +134,30 @@ static void blit(cairo_t *cr, cairo_surface_t *s, int x, int y, int w, int h)
 
 /* ---- Layout ---- */
 
+#define ANA_DATA_LINE_MAX 200
+
+/* "data: −2.01 to 2.42 mesh units", with a note when the data reach beyond the bar; 0 (and no
+ * line) for a panel without data. The bar's range may be fixed, the data's is not. */
+static int data_line(const panel_desc *p, char *line, size_t cap)
+{
+    if (!p->has_data)
+        return 0;
+    char a[48], b[48];
+    double span = fmax(fabs(p->data_min), fabs(p->data_max));
+    int dec = span > 0 ? (int)ceil(2.0 - log10(span)) : 2;
+    dec = dec < 0 ? 0 : (dec > 8 ? 8 : dec);
+    format_number(p->data_min, dec, a, sizeof a);
+    format_number(p->data_max, dec, b, sizeof b);
+    int clipped = p->data_min < p->lo || p->data_max > p->hi;
+    snprintf(line, cap, "data: %s to %s %s%s", a, b, p->units,
+             clipped ? " (beyond the bar: end colours)" : "");
+    return 1;
+}
+
 typedef struct panel_layout {
     double k;
     int pad, head, bar_gap, bar_w, bar_h, tick_len, label_gap, foot;
+    int inset; /* extra margin left of the render (and at least that right of it) */
     int ticks_n, decimals;
     float ticks[ANA_TICKS_MAX];
     char labels[ANA_TICKS_MAX][48];
@@ -171,7 +195,24 @@ static void panel_measure(cairo_t *cr, const panel_desc *p, panel_layout *L)
     double right = L->bar_w + L->tick_len + L->label_gap + L->label_w;
     if (L->units_w > right)
         right = L->units_w;
-    L->width = L->pad + p->w + L->bar_gap + (int)ceil(right) + L->pad;
+    /* Captions are centred over the render; one wider than the render (a narrow face panel's
+     * data line) widens the panel by an inset on both sides, so no caption is clipped at the
+     * figure's edge or runs into its neighbour. */
+    char line[ANA_DATA_LINE_MAX];
+    double caption_w = 0;
+    set_font(cr, 23 * k, 1);
+    caption_w = fmax(caption_w, text_width(cr, p->title));
+    set_font(cr, 15 * k, 0);
+    caption_w = fmax(caption_w, text_width(cr, p->subtitle));
+    if (data_line(p, line, sizeof line)) {
+        set_font(cr, 14 * k, 0);
+        caption_w = fmax(caption_w, text_width(cr, line));
+    }
+    L->inset = caption_w > p->w ? (int)ceil((caption_w - p->w) / 2.0) : 0;
+    double right_of_render = L->bar_gap + ceil(right);
+    if (L->inset > right_of_render)
+        right_of_render = L->inset;
+    L->width = L->pad + L->inset + p->w + (int)right_of_render + L->pad;
     L->height = L->head + p->h + L->foot;
 }
 
@@ -179,7 +220,7 @@ static void panel_draw(cairo_t *cr, const panel_desc *p, const panel_layout *L, 
                        ana_panel_info *info)
 {
     const double k = L->k;
-    const int rx = x0 + L->pad, ry = L->head;
+    const int rx = x0 + L->pad + L->inset, ry = L->head;
 
     /* Title and subtitle, centred over the render. */
     cairo_set_source_rgb(cr, INK, INK, INK);
@@ -196,16 +237,8 @@ static void panel_draw(cairo_t *cr, const panel_desc *p, const panel_layout *L, 
     cairo_surface_destroy(render);
 
     /* The data's range under the render: the bar's range may be fixed, the data's is not. */
-    if (p->has_data) {
-        char a[48], b[48], line[200];
-        double span = fmax(fabs(p->data_min), fabs(p->data_max));
-        int dec = span > 0 ? (int)ceil(2.0 - log10(span)) : 2;
-        dec = dec < 0 ? 0 : (dec > 8 ? 8 : dec);
-        format_number(p->data_min, dec, a, sizeof a);
-        format_number(p->data_max, dec, b, sizeof b);
-        int clipped = p->data_min < p->lo || p->data_max > p->hi;
-        snprintf(line, sizeof line, "data: %s to %s %s%s", a, b, p->units,
-                 clipped ? " (beyond the bar: end colours)" : "");
+    char line[ANA_DATA_LINE_MAX];
+    if (data_line(p, line, sizeof line)) {
         set_font(cr, 14 * k, 0);
         cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
         draw_text(cr, rx + (p->w - text_width(cr, line)) / 2.0, ry + p->h + 24 * k, line);
@@ -486,7 +519,7 @@ int ana_figure_shape(struct eng *e, const mesh *a, const ana_figure_opts *opts, 
         return md_fail(err, MD_EINVAL, "shape figure: missing mesh or displacements");
     const size_t n = mesh_vertex_count(a);
     const char *units = opts != NULL && opts->units != NULL ? opts->units : "mesh units";
-    const ana_scale *scale = opts != NULL ? opts->scale : NULL;
+    const ana_scale *scale = opts != NULL ? opts->shape_scale : NULL;
     const float *vals[3] = {normal, tangential, total};
     panel_desc panels[3] = {
         {"Normal displacement", "signed: + outward along A's normal", units, ANA_COLORMAP_DIVERGING,
@@ -609,7 +642,7 @@ int ana_figure_texture(struct eng *e, const mesh *a, const ana_figure_opts *opts
         return md_fail(err, MD_EINVAL, "texture figure: missing mesh or maps");
     const size_t n = (size_t)width * (size_t)height;
     const float *vals[3] = {luminance, chroma, delta_e};
-    const ana_scale *scale = opts != NULL ? opts->scale : NULL;
+    const ana_scale *scale = opts != NULL ? opts->texture_scale : NULL;
     panel_desc panels[3];
     ana_field fields[3];
     img *tex[3] = {NULL, NULL, NULL};

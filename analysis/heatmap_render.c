@@ -12,7 +12,8 @@
  *   - per texel: A keeps its own UVs and materials; the material whose texture space the map
  *     lives in gets the colour-mapped map as its texture, the others neutral grey.
  * Both render unlit (ENG_SHADING_UNLIT), so a pixel is its colour-map colour with no lighting,
- * on white, at the job's camera. All fields go to the engine as one batch (one launch per stage
+ * on the ANA_BACKDROP_GREY backdrop (not white: the diverging map's zero is near-white), at the
+ * job's camera. All fields go to the engine as one batch (one launch per stage
  * on the CUDA engine).
  *
  * Ownership: everything passed in is borrowed; the UV arrays, ramp textures and material tables
@@ -220,7 +221,7 @@ int ana_render_fields(struct eng *e, const mesh *a, const struct eng_camera *cam
         j->width = width;
         j->height = height;
         j->samples = samples > 0 ? samples : 4;
-        j->background[0] = j->background[1] = j->background[2] = 255;
+        j->background[0] = j->background[1] = j->background[2] = ANA_BACKDROP_GREY;
         j->frame_count = 1;
         j->weights = &weight0;
         j->shading = ENG_SHADING_UNLIT;

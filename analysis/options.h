@@ -1,6 +1,6 @@
 /*
  * options.h — the values a job chooses for its analysis outputs, and their names: alignment,
- * heatmap scale, per-frame mesh format, video loop. Split from analysis.h so that a job spec
+ * the heatmap scales (one per figure kind), per-frame mesh format, video loop. Split from analysis.h so that a job spec
  * (jobs/spec.h), which carries them, can be read by the api without the analysis API.
  * analysis.h includes it; the functions live with the code they configure (displace.c,
  * colormap.c, mesh_export.c).
@@ -9,6 +9,8 @@
 #define ANALYSIS_OPTIONS_H
 
 #include "base/md.h"
+
+#include <stddef.h>
 
 /* ---- Shape displacement: alignment of B onto A ---- */
 
@@ -23,9 +25,10 @@ const char *ana_align_name(ana_align align);
 /* Parses one of those names; MD_EINVAL naming the accepted values otherwise. */
 int ana_align_parse(const char *name, ana_align *out, md_error *err);
 
-/* ---- Figures: the heatmap scale ---- */
+/* ---- Figures: the heatmap scales ---- */
 
-/* --heatmap-scale: auto, or MIN:MAX fixed so that figures compare across jobs. */
+/* --shape-scale / --texture-scale: auto, or MIN:MAX fixed so that figures compare across jobs.
+ * One per figure kind, since the kinds measure in different units (mesh units; L*a*b*). */
 typedef struct ana_scale {
     int fixed;      /* 0: auto */
     float min, max; /* when fixed: min < max, both finite */
@@ -33,6 +36,8 @@ typedef struct ana_scale {
 
 /* "auto" or "MIN:MAX" ("-2:2", "0:1.5e-3"); MD_EINVAL with what was wrong. */
 int ana_scale_parse(const char *text, ana_scale *out, md_error *err);
+/* The text ana_scale_parse reads back to the same floats: "auto" or "%.9g:%.9g". */
+void ana_scale_format(const ana_scale *scale, char *out, size_t cap);
 
 /* ---- Exports: per-frame mesh format ---- */
 

@@ -43,6 +43,7 @@ typedef enum api_route {
     API_ROUTE_JOB,      /* /jobs/{id} */
     API_ROUTE_CANCEL,   /* /jobs/{id}/cancel */
     API_ROUTE_ARTIFACT, /* /jobs/{id}/artifacts/{name} */
+    API_ROUTE_EVENTS,   /* /jobs/{id}/events */
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
@@ -123,6 +124,12 @@ typedef struct api_server {
     unsigned inflight;  /* api_req alive */
     unsigned pool_jobs; /* detached pool work (input clean-up) */
     api_http_stats stats;
+
+    /* Event streams, GET /jobs/{id}/events (events.c) */
+    struct api_stream *streams;
+    unsigned stream_count;
+    uv_timer_t events_timer; /* polls the watched jobs while any stream is open */
+    int events_timer_open;
 
     /* Lingering closes (linger.c) */
     struct api_linger *lingering;
@@ -309,6 +316,27 @@ void api_job_list(api_req *req);
 void api_job_cancel(api_req *req);
 void api_job_delete(api_req *req);
 void api_artifact_get(api_req *req);
+
+/* events.c: GET /jobs/{id}/events. What a stream has told its client so far. */
+typedef struct api_event_state {
+    int started;
+    int ended; /* the last event is written: a terminal status, or "gone" */
+    int progress_sent;
+    char status[16];
+    char stage[24];
+    long long frames_done, frames_total;
+    size_t artifacts_sent;
+} api_event_state;
+/* Appends to out the events that take a client from *st to job (the Job JSON of
+ * api_job_json; NULL when the job is gone); artifact events stop once out holds room bytes
+ * (call again when the client has read). 1 when the stream is complete, 0 when it goes on, or a
+ * negative error (out of memory, out full). Pure. */
+int api_events_step(api_event_state *st, const json_t *job, const char *id, md_buf *out,
+                    size_t room);
+void api_job_events(api_req *req);
+void api_events_start(api_server *s); /* the poll timer; before any request */
+void api_events_stop(api_server *s);  /* SIGTERM: every stream ends now */
+void api_events_close(api_server *s); /* closes the timer handle */
 
 /* health.c */
 void api_healthz(api_req *req);

@@ -18,6 +18,7 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_JOB] = "/jobs/{id}",
     [API_ROUTE_CANCEL] = "/jobs/{id}/cancel",
     [API_ROUTE_ARTIFACT] = "/jobs/{id}/artifacts/{name}",
+    [API_ROUTE_EVENTS] = "/jobs/{id}/events",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -76,6 +77,11 @@ void api_route_classify(api_req *req, const char *url)
     }
     if (strcmp(slash, "/cancel") == 0) {
         req->route = API_ROUTE_CANCEL;
+        take_id(req, seg, len);
+        return;
+    }
+    if (strcmp(slash, "/events") == 0) {
+        req->route = API_ROUTE_EVENTS;
         take_id(req, seg, len);
         return;
     }
@@ -175,6 +181,12 @@ void api_route_request(api_req *req)
             else
                 api_artifact_get(req);
         }
+        return;
+    case API_ROUTE_EVENTS:
+        if (req->method != API_GET)
+            method_not_allowed(req, "GET");
+        else if (api_authenticate(req) == 0 && need_id(req) == 0)
+            api_job_events(req);
         return;
     case API_ROUTE_HEALTHZ:
     case API_ROUTE_READYZ:

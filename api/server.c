@@ -31,6 +31,7 @@ void api_server_check_stopped(api_server *s)
     s->closed = 1;
     md_log(MD_LOG_INFO, "stopping: no request in flight; closing");
     uv_close((uv_handle_t *)&s->grace_timer, NULL);
+    api_events_close(s);
     api_http_stop(s);
     api_redis_stop(s);
 }
@@ -73,6 +74,7 @@ static void on_signal(uv_signal_t *h, int signum)
     api_http_log_requests(s, MD_LOG_DEBUG, "in flight");
     uv_timer_start(&s->grace_timer, on_grace_over, s->stop_grace_ms, 0);
     api_http_quiesce(s);
+    api_events_stop(s);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     api_http_kick(s);
@@ -142,12 +144,14 @@ int api_run(const api_config *cfg, md_error *err)
     s.grace_timer.data = &s;
     uv_signal_start(&s.sig_term, on_signal, SIGTERM);
     uv_signal_start(&s.sig_int, on_signal, SIGINT);
+    api_events_start(&s);
     api_redis_start(&s, err);
     if ((rc = api_http_start(&s, cfg->listen, err)) != 0) {
         s.stopping = 1;
         uv_close((uv_handle_t *)&s.sig_term, NULL);
         uv_close((uv_handle_t *)&s.sig_int, NULL);
         uv_close((uv_handle_t *)&s.grace_timer, NULL);
+        api_events_close(&s);
         api_redis_stop(&s);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

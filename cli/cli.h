@@ -22,6 +22,14 @@ int cli_fetch(int argc, char **argv);
 int cli_cancel(int argc, char **argv);
 int cli_delete(int argc, char **argv);
 
+/* `morph run` as a function (run.c), for `morph batch`: argv as `morph run` takes it (argv[0]
+ * is the command's name). check_only: parse and check the options and stop before touching OUT.
+ * Returns 0 when the job ran (or checked), 1 after printing --help, else a negative md error code
+ * with err saying why. Prints what `morph run` prints (-q silences the bar and summary). */
+struct md_error;
+int cli_run_job(int argc, char **argv, int check_only, struct md_error *err);
+int cli_batch(int argc, char **argv);
+
 /* Shared framing for `run` and `submit` (framing.c). Both read a file and set spec (the CLI's
  * job_spec, jobs/spec.h); errors name the option and the file. */
 struct job_spec;

@@ -215,8 +215,8 @@ static void submit_usage(FILE *f)
         "      --label TEXT         free text kept with the job (at most 200 bytes)\n"
         "      --outputs LIST       frames, heatmaps, csv, meshes, video (comma-separated), or\n"
         "                           minimal (server default: frames,heatmaps) or all; the\n"
-        "                           spec's align, heatmap_scale, mesh_format, fps and loop\n"
-        "                           go in --spec\n"
+        "                           spec's align, shape_scale, texture_scale, mesh_format,\n"
+        "                           fps and loop go in --spec\n"
         "      --render MESH        a render job of MESH instead of a morph (part mesh)\n"
         "      --turntable N        with --render: N views around the mesh, 10 degrees\n"
         "                           above it (default 36 unless the spec has views)\n"
@@ -572,7 +572,10 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
     return rc;
 }
 
-int cli_submit(int argc, char **argv)
+/* The whole of `morph submit`; printing: the command (prints the id or JSON and any error, and
+ * returns the exit status), else client_submit() (prints nothing, returns 0 or the md error). */
+static int submit_main(int argc, char **argv, int check_only, int printing, char *id_out,
+                       size_t id_cap, md_error *err_out)
 {
     submit_opts o = {0};
     client cl = {0};
@@ -594,6 +597,8 @@ int cli_submit(int argc, char **argv)
     if (rc != 0)
         goto done;
     opened = 1;
+    if (check_only)
+        goto done;
     if (json_object_size(spec) > 0) {
         spec_text = json_dumps(spec, JSON_COMPACT);
         if (spec_text == NULL) {
@@ -633,9 +638,11 @@ int cli_submit(int argc, char **argv)
         rc = md_fail(&err, MD_EINTERNAL, "the server accepted the job but sent no id");
         goto done;
     }
-    if (o.json)
+    if (id_out != NULL && (size_t)snprintf(id_out, id_cap, "%s", id) >= id_cap)
+        rc = md_fail(&err, MD_EINTERNAL, "the server sent an id longer than %zu bytes", id_cap);
+    else if (printing && o.json)
         printf("%s\n", r.body);
-    else
+    else if (printing)
         printf("%s\n", id);
 
 done:
@@ -645,7 +652,23 @@ done:
     free(spec_text); /* jansson allocates with malloc */
     if (opened)
         client_close(&cl);
+    if (!printing) {
+        *err_out = err;
+        return rc;
+    }
     return client_exit(who, rc, &err);
+}
+
+int cli_submit(int argc, char **argv)
+{
+    md_error err;
+    return submit_main(argc, argv, 0, 1, NULL, 0, &err);
+}
+
+int client_submit(int argc, char **argv, int check_only, char *id, size_t id_cap, md_error *err)
+{
+    md_error_clear(err);
+    return submit_main(argc, argv, check_only, 0, id, id_cap, err);
 }
 
 /* ---- Commands that take one job id ---- */
@@ -779,6 +802,83 @@ static int wait_poll(const client *cl, const char *id, json_t **job, http_respon
     return rc;
 }
 
+/* Polls job id until it is finished (see wait_usage for the pacing and retries); bar (NULL:
+ * none) shows the server's progress under the label stage, which this rewrites. On return *job
+ * and r hold the last answer (caller frees both). 0 when the job succeeded. */
+static int wait_loop(const client *cl, const char *id, double timeout, cli_progress *bar,
+                     char stage[16], json_t **job, http_response *r, md_error *err)
+{
+    int rc = 0;
+    double start = md_now();
+    int failures = 0, answered = 0;
+    for (;;) {
+        int transient;
+        json_decref(*job);
+        *job = NULL;
+        http_response_free(r);
+        rc = wait_poll(cl, id, job, r, &transient, err);
+        double pause = 1.0;
+        if (rc != 0) {
+            /* Retry only a server that answered before: a wrong URL should fail at once. */
+            if (!transient || !answered || ++failures > 5)
+                break;
+            pause = r->retry_after_s > 0 ? (double)r->retry_after_s : (double)failures;
+        } else {
+            failures = 0;
+            answered = 1;
+            int status = jr_status_parse(jstr(*job, "status", ""));
+            const json_t *progress = json_object_get(*job, "progress");
+            snprintf(stage, 16, "%-9.9s", jstr(progress, "stage", "?"));
+            cli_progress_set(bar, (uint64_t)jint(progress, "frames_done"),
+                             (uint64_t)jint(progress, "frames_total"));
+            if (status == JR_SUCCEEDED)
+                break;
+            if (status == JR_FAILED) {
+                rc = md_fail(err, MD_EENGINE, "job %s failed: %s", id,
+                             jstr(*job, "error", "(the server gave no reason)"));
+                break;
+            }
+            if (status == JR_CANCELED) {
+                rc = md_fail(err, MD_ECANCELED, "job %s was canceled%s%s", id,
+                             jstr(*job, "error", NULL) ? ": " : "", jstr(*job, "error", ""));
+                break;
+            }
+            if (r->retry_after_s >= 0)
+                pause = r->retry_after_s;
+        }
+        if (pause < 0.2)
+            pause = 0.2; /* Retry-After: 0 must not become a busy loop */
+        if (pause > 30)
+            pause = 30;
+        double now = md_now();
+        if (timeout > 0 && now - start >= timeout) {
+            char state[MD_ERROR_MSG_MAX] = "unknown";
+            if (rc != 0)
+                snprintf(state, sizeof state, "%s", err->msg);
+            else if (*job != NULL)
+                job_state_text(*job, state, sizeof state);
+            rc = md_fail(err, MD_EIO, "gave up after %g s waiting for job %s: %s", timeout, id,
+                         state);
+            break;
+        }
+        if (timeout > 0 && now + pause > start + timeout)
+            pause = start + timeout - now;
+        sleep_s(pause);
+    }
+    return rc;
+}
+
+int client_wait_job(const client *cl, const char *id, md_error *err)
+{
+    char stage[16] = "";
+    json_t *job = NULL;
+    http_response r = {0};
+    int rc = wait_loop(cl, id, 0, NULL, stage, &job, &r, err);
+    json_decref(job);
+    http_response_free(&r);
+    return rc;
+}
+
 int cli_wait(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -810,64 +910,9 @@ int cli_wait(int argc, char **argv)
     if (rc != 0)
         return client_exit("wait", rc, &err);
 
-    double start = md_now();
     char stage[16] = "queued   ";
     cli_progress *bar = cli_progress_new(stage, 0, !o.quiet);
-    int failures = 0, answered = 0;
-    for (;;) {
-        int transient;
-        json_decref(job);
-        job = NULL;
-        http_response_free(&r);
-        rc = wait_poll(&cl, o.id, &job, &r, &transient, &err);
-        double pause = 1.0;
-        if (rc != 0) {
-            /* Retry only a server that answered before: a wrong URL should fail at once. */
-            if (!transient || !answered || ++failures > 5)
-                break;
-            pause = r.retry_after_s > 0 ? (double)r.retry_after_s : (double)failures;
-        } else {
-            failures = 0;
-            answered = 1;
-            int status = jr_status_parse(jstr(job, "status", ""));
-            const json_t *progress = json_object_get(job, "progress");
-            snprintf(stage, sizeof stage, "%-9.9s", jstr(progress, "stage", "?"));
-            cli_progress_set(bar, (uint64_t)jint(progress, "frames_done"),
-                             (uint64_t)jint(progress, "frames_total"));
-            if (status == JR_SUCCEEDED)
-                break;
-            if (status == JR_FAILED) {
-                rc = md_fail(&err, MD_EENGINE, "job %s failed: %s", o.id,
-                             jstr(job, "error", "(the server gave no reason)"));
-                break;
-            }
-            if (status == JR_CANCELED) {
-                rc = md_fail(&err, MD_ECANCELED, "job %s was canceled%s%s", o.id,
-                             jstr(job, "error", NULL) ? ": " : "", jstr(job, "error", ""));
-                break;
-            }
-            if (r.retry_after_s >= 0)
-                pause = r.retry_after_s;
-        }
-        if (pause < 0.2)
-            pause = 0.2; /* Retry-After: 0 must not become a busy loop */
-        if (pause > 30)
-            pause = 30;
-        double now = md_now();
-        if (timeout > 0 && now - start >= timeout) {
-            char state[MD_ERROR_MSG_MAX] = "unknown";
-            if (rc != 0)
-                snprintf(state, sizeof state, "%s", err.msg);
-            else if (job != NULL)
-                job_state_text(job, state, sizeof state);
-            rc = md_fail(&err, MD_EIO, "gave up after %g s waiting for job %s: %s", timeout, o.id,
-                         state);
-            break;
-        }
-        if (timeout > 0 && now + pause > start + timeout)
-            pause = start + timeout - now;
-        sleep_s(pause);
-    }
+    rc = wait_loop(&cl, o.id, timeout, bar, stage, &job, &r, &err);
     cli_progress_free(bar);
     if (rc == 0 && o.json) {
         printf("%s\n", r.body);

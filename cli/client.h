@@ -63,6 +63,16 @@ int client_job_get(const client *cl, const char *id, json_t **job, http_response
 /* Parses a 2xx answer's body as a JSON object. */
 int client_json_object(const http_response *r, json_t **out, md_error *err);
 
+/* The client commands as functions, for `morph batch --server` (they print nothing but what a
+ * quiet command would, and return 0 or a negative md error with err saying why):
+ * client_submit: `morph submit`'s argv (argv[0] the command's name; --server and --api-key among
+ * the options); check_only parses and checks the options and sends nothing; on 0 id holds the
+ * new job's id. client_wait_job: polls until the job finished; 0 when it succeeded.
+ * client_fetch_job: downloads every artifact into dir (resumable, as `morph fetch`). */
+int client_submit(int argc, char **argv, int check_only, char *id, size_t id_cap, md_error *err);
+int client_wait_job(const client *cl, const char *id, md_error *err);
+int client_fetch_job(const client *cl, const char *id, const char *dir, int quiet, md_error *err);
+
 /* Prints the error ("morph: 404 not-found: …" or "morph CMD: …" for usage errors) and maps the
  * code to the exit status. rc 0 prints nothing and returns 0. */
 int client_exit(const char *cmd, int rc, const md_error *err);

@@ -143,6 +143,74 @@ static int make_parent(const char *path, md_error *err)
     return md_mkdir_p(dir, err);
 }
 
+int client_fetch_job(const client *cl, const char *id, const char *dir, int quiet, md_error *err)
+{
+    int rc = 0;
+    http_response r = {0};
+    json_t *job = NULL;
+    cli_progress *bar = NULL;
+    size_t fetched = 0, skipped = 0;
+    unsigned long long total_bytes = 0;
+    rc = client_job_get(cl, id, &job, &r, err);
+    if (rc == 0)
+        rc = md_mkdir_p(dir, err);
+    if (rc != 0)
+        goto done;
+    const char *status = json_string_value(json_object_get(job, "status"));
+    const json_t *arts = json_object_get(job, "artifacts");
+    if (!jr_status_name_terminal(status))
+        fprintf(stderr, "morph: note: job %s is %s; fetching the %zu artifact(s) it has so far\n",
+                id, status ? status : "in an unknown state", json_array_size(arts));
+
+    bar = cli_progress_new("artifacts", json_array_size(arts), !quiet);
+    size_t i;
+    const json_t *a;
+    json_array_foreach(arts, i, a)
+    {
+        const char *name = json_string_value(json_object_get(a, "name"));
+        const json_t *bytes_j = json_object_get(a, "bytes");
+        long long expected = json_is_integer(bytes_j) ? json_integer_value(bytes_j) : -1;
+        char url_path[4096], dest[4096];
+        rc = name ? name_check(name, err)
+                  : md_fail(err, MD_EINTERNAL, "artifact %zu of the job has no name", i);
+        if (rc != 0)
+            break;
+        if (artifact_path(id, name, url_path, sizeof url_path) != 0 ||
+            (size_t)snprintf(dest, sizeof dest, "%s/%s", dir, name) >= sizeof dest) {
+            rc = md_fail(err, MD_EINVAL, "artifact '%.200s': path too long", name);
+            break;
+        }
+        struct stat st;
+        if (expected >= 0 && stat(dest, &st) == 0 && S_ISREG(st.st_mode) &&
+            (long long)st.st_size == expected) {
+            skipped++;
+            cli_progress_tick(bar);
+            continue;
+        }
+        unsigned long long got = 0;
+        rc = make_parent(dest, err);
+        if (rc == 0)
+            rc = fetch_one(cl, url_path, dest, expected, &got, err);
+        if (rc != 0)
+            break;
+        fetched++;
+        total_bytes += got;
+        cli_progress_tick(bar);
+    }
+    cli_progress_free(bar);
+    if (rc == 0 && !quiet && skipped > 0)
+        printf("fetched %zu artifact(s) to %s (%llu bytes), %zu already there with the right "
+               "size\n",
+               fetched, dir, total_bytes, skipped);
+    else if (rc == 0 && !quiet)
+        printf("fetched %zu artifact(s) to %s (%llu bytes)\n", fetched, dir, total_bytes);
+
+done:
+    json_decref(job);
+    http_response_free(&r);
+    return rc;
+}
+
 int cli_fetch(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -167,68 +235,7 @@ int cli_fetch(int argc, char **argv)
     if (rc != 0)
         return client_exit("fetch", rc, &err);
 
-    http_response r = {0};
-    json_t *job = NULL;
-    cli_progress *bar = NULL;
-    size_t fetched = 0, skipped = 0;
-    unsigned long long total_bytes = 0;
-    rc = client_job_get(&cl, o.id, &job, &r, &err);
-    if (rc == 0)
-        rc = md_mkdir_p(o.output, &err);
-    if (rc != 0)
-        goto done;
-    const char *status = json_string_value(json_object_get(job, "status"));
-    const json_t *arts = json_object_get(job, "artifacts");
-    if (!jr_status_name_terminal(status))
-        fprintf(stderr, "morph: note: job %s is %s; fetching the %zu artifact(s) it has so far\n",
-                o.id, status ? status : "in an unknown state", json_array_size(arts));
-
-    bar = cli_progress_new("artifacts", json_array_size(arts), !o.quiet);
-    size_t i;
-    const json_t *a;
-    json_array_foreach(arts, i, a)
-    {
-        const char *name = json_string_value(json_object_get(a, "name"));
-        const json_t *bytes_j = json_object_get(a, "bytes");
-        long long expected = json_is_integer(bytes_j) ? json_integer_value(bytes_j) : -1;
-        char url_path[4096], dest[4096];
-        rc = name ? name_check(name, &err)
-                  : md_fail(&err, MD_EINTERNAL, "artifact %zu of the job has no name", i);
-        if (rc != 0)
-            break;
-        if (artifact_path(o.id, name, url_path, sizeof url_path) != 0 ||
-            (size_t)snprintf(dest, sizeof dest, "%s/%s", o.output, name) >= sizeof dest) {
-            rc = md_fail(&err, MD_EINVAL, "artifact '%.200s': path too long", name);
-            break;
-        }
-        struct stat st;
-        if (expected >= 0 && stat(dest, &st) == 0 && S_ISREG(st.st_mode) &&
-            (long long)st.st_size == expected) {
-            skipped++;
-            cli_progress_tick(bar);
-            continue;
-        }
-        unsigned long long got = 0;
-        rc = make_parent(dest, &err);
-        if (rc == 0)
-            rc = fetch_one(&cl, url_path, dest, expected, &got, &err);
-        if (rc != 0)
-            break;
-        fetched++;
-        total_bytes += got;
-        cli_progress_tick(bar);
-    }
-    cli_progress_free(bar);
-    if (rc == 0 && !o.quiet && skipped > 0)
-        printf("fetched %zu artifact(s) to %s (%llu bytes), %zu already there with the right "
-               "size\n",
-               fetched, o.output, total_bytes, skipped);
-    else if (rc == 0 && !o.quiet)
-        printf("fetched %zu artifact(s) to %s (%llu bytes)\n", fetched, o.output, total_bytes);
-
-done:
-    json_decref(job);
-    http_response_free(&r);
+    rc = client_fetch_job(&cl, o.id, o.output, o.quiet, &err);
     client_close(&cl);
     return client_exit(NULL, rc, &err);
 }

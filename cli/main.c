@@ -17,7 +17,7 @@ static const command commands[] = {
     {"run", cli_run},         {"sample", cli_sample}, {"transform", cli_transform},
     {"average", cli_average}, {"submit", cli_submit}, {"status", cli_status},
     {"wait", cli_wait},       {"fetch", cli_fetch},   {"cancel", cli_cancel},
-    {"delete", cli_delete},
+    {"delete", cli_delete},   {"batch", cli_batch},
 };
 
 static void usage(FILE *f)
@@ -30,6 +30,10 @@ static void usage(FILE *f)
         "  morph run SOURCE TARGET -o OUT [options]   morph locally, no server needed;\n"
         "                                            --outputs all adds heatmaps, CSVs,\n"
         "                                            per-frame meshes and an MP4\n"
+        "  morph batch DIR -o OUT [options]          morph every pair of the meshes in DIR\n"
+        "                                            (N*(N-1)/2), in parallel, locally or\n"
+        "                                            on a server (--server); resumable;\n"
+        "                                            OUT/summary.csv lists every pair\n"
         "  morph sample DIR                          write two small sample meshes with\n"
         "                                            textures to DIR (for trying morph run)\n"
         "  morph transform BASE --from A --to B --amount K[,K2,...] -o OUT\n"

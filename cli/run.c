@@ -84,23 +84,28 @@ static void run_usage(FILE *f)
         "                             frames, heatmaps, csv, meshes, video; or minimal\n"
         "                             (frames,heatmaps; the default) or all (also: full).\n"
         "                             Frames are always produced. Texture outputs need both\n"
-        "                             meshes textured; otherwise they are skipped with a note\n"
-        "      --align none|rigid|similarity  align TARGET onto SOURCE before measuring the\n"
-        "                             displacement (none)\n"
-        "      --heatmap-scale auto|MIN:MAX  colour range of every heatmap panel: auto fits\n"
-        "                             each panel's data; MIN:MAX fixes it so jobs compare:\n"
-        "                             magnitudes use MIN..MAX, signed values +-max(|MIN|,|MAX|)\n"
-        "      --mesh-format obj|glb|fbx  per-frame meshes (obj: with .mtl and texture PNG)\n"
-        "      --fps N                frames per second of animation.mp4, 1..120 (30)\n"
-        "      --loop once|pingpong   the video plays SOURCE to TARGET, or there and back\n"
-        "      --engine cpu|cuda|auto render engine (auto: CUDA when present, else CPU)\n"
-        "      --threads N            CPU engine threads (0: one per core; default 0)\n"
-        "      --limit NAME=VALUE     raise or lower an input limit (repeatable), see below\n"
-        "  -q, --quiet                no progress bar and no summary line\n"
-        "  -v, --verbose              log details to stderr as well as session.log\n"
-        "  -h, --help                 this text\n"
-        "\n"
-        "Limits (NAME, default, meaning):\n");
+        "                             meshes textured; otherwise they are skipped with a note\n");
+    fprintf(f,
+            "      --align none|rigid|similarity  align TARGET onto SOURCE before measuring the\n"
+            "                             displacement (none)\n"
+            "      --shape-scale auto|MIN:MAX  colour range of the shape figure, mesh units:\n"
+            "                             auto fits each panel's data; MIN:MAX fixes it so jobs\n"
+            "                             compare: magnitudes MIN..MAX (0..max(|MIN|,|MAX|) when\n"
+            "                             MIN < 0), signed values +-max(|MIN|,|MAX|)\n"
+            "      --texture-scale auto|MIN:MAX  the same for the texture figures (mesh panels\n"
+            "                             and UV maps), in L*a*b* units\n"
+            "      --heatmap-scale auto|MIN:MAX  the shorthand for --shape-scale\n"
+            "      --mesh-format obj|glb|fbx  per-frame meshes (obj: with .mtl and texture PNG)\n"
+            "      --fps N                frames per second of animation.mp4, 1..120 (30)\n"
+            "      --loop once|pingpong   the video plays SOURCE to TARGET, or there and back\n"
+            "      --engine cpu|cuda|auto render engine (auto: CUDA when present, else CPU)\n"
+            "      --threads N            CPU engine threads (0: one per core; default 0)\n"
+            "      --limit NAME=VALUE     raise or lower an input limit (repeatable), see below\n"
+            "  -q, --quiet                no progress bar and no summary line\n"
+            "  -v, --verbose              log details to stderr as well as session.log\n"
+            "  -h, --help                 this text\n"
+            "\n"
+            "Limits (NAME, default, meaning):\n");
     md_limits_print_help(f);
     fprintf(f, "\nExit status: 0 success, 1 failure, 2 bad usage or bad input.\n");
 }
@@ -122,6 +127,8 @@ enum {
     OPT_OUTPUTS,
     OPT_ALIGN,
     OPT_HEATMAP_SCALE,
+    OPT_SHAPE_SCALE,
+    OPT_TEXTURE_SCALE,
     OPT_MESH_FORMAT,
     OPT_FPS,
     OPT_LOOP,
@@ -144,7 +151,8 @@ typedef struct run_opts {
     int verbose;
     /* Options are applied after parsing, when the limits are final. */
     const char *frames, *weights, *size, *samples, *camera, *ortho, *background, *png_level;
-    const char *outputs, *align, *heatmap_scale, *mesh_format, *fps, *loop;
+    const char *outputs, *align, *heatmap_scale, *shape_scale, *texture_scale, *mesh_format, *fps,
+        *loop;
     const char *range, *easing, *shape_weights, *texture_weights, *frame_on, *camera_from;
     const char *replay;  /* --replay MANIFEST */
     cli_replay replayed; /* what it gave: paths owned here */
@@ -178,6 +186,8 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"outputs", required_argument, NULL, OPT_OUTPUTS},
         {"align", required_argument, NULL, OPT_ALIGN},
         {"heatmap-scale", required_argument, NULL, OPT_HEATMAP_SCALE},
+        {"shape-scale", required_argument, NULL, OPT_SHAPE_SCALE},
+        {"texture-scale", required_argument, NULL, OPT_TEXTURE_SCALE},
         {"mesh-format", required_argument, NULL, OPT_MESH_FORMAT},
         {"fps", required_argument, NULL, OPT_FPS},
         {"loop", required_argument, NULL, OPT_LOOP},
@@ -285,6 +295,12 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         case OPT_HEATMAP_SCALE:
             o->heatmap_scale = optarg;
             break;
+        case OPT_SHAPE_SCALE:
+            o->shape_scale = optarg;
+            break;
+        case OPT_TEXTURE_SCALE:
+            o->texture_scale = optarg;
+            break;
         case OPT_MESH_FORMAT:
             o->mesh_format = optarg;
             break;
@@ -389,8 +405,16 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         rc = job_spec_set_outputs(s, o->outputs, err);
     if (rc == 0 && o->align)
         rc = job_spec_set_align(s, o->align, err);
+    if (rc == 0 && o->heatmap_scale && o->shape_scale)
+        rc = md_fail(err, MD_EINVAL,
+                     "--heatmap-scale is the shorthand for --shape-scale: give one of them "
+                     "(--texture-scale sets the texture figures' range)");
     if (rc == 0 && o->heatmap_scale)
         rc = job_spec_set_heatmap_scale(s, o->heatmap_scale, err);
+    if (rc == 0 && o->shape_scale)
+        rc = job_spec_set_shape_scale(s, o->shape_scale, err);
+    if (rc == 0 && o->texture_scale)
+        rc = job_spec_set_texture_scale(s, o->texture_scale, err);
     if (rc == 0 && o->mesh_format)
         rc = job_spec_set_mesh_format(s, o->mesh_format, err);
     if (rc == 0 && o->fps)
@@ -562,6 +586,13 @@ static FILE *open_session_log(const char *out_dir)
 
 int cli_run(int argc, char **argv)
 {
+    md_error err;
+    int rc = cli_run_job(argc, argv, 0, &err);
+    return rc == 1 ? 0 : md_err_exit_code(rc);
+}
+
+int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
+{
     double start = md_now();
     run_opts o;
     memset(&o, 0, sizeof o);
@@ -580,14 +611,15 @@ int cli_run(int argc, char **argv)
     run_sink sink = {.paths = &o.paths};
     pthread_mutex_init(&sink.mkdir_lock, NULL);
     int rc = parse_options(argc, argv, &o, &err);
-    if (rc == 1) { /* --help */
-        rc = 0;
+    if (rc == 1) /* --help */
         goto done;
-    }
     if (rc != 0) {
-        fprintf(stderr, "morph run: %s\n", err.msg);
+        if (!check_only)
+            fprintf(stderr, "morph run: %s\n", err.msg);
         goto done;
     }
+    if (check_only)
+        goto done;
     if (o.verbose)
         md_log_set_stderr_level(MD_LOG_INFO);
     sink.out_dir = o.out_dir;
@@ -696,5 +728,6 @@ done:
     job_inputs_free(in);
     job_spec_free(&o.spec);
     cli_replay_free(&o.replayed);
-    return md_err_exit_code(rc);
+    *out_err = err;
+    return rc;
 }

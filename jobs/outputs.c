@@ -489,7 +489,7 @@ static int task_uv_map(analysis_run *r, int c, md_error *err)
     size_t len = 0;
     double t0 = md_now();
     int rc = ana_figure_uv_map((ana_uv_component)c, ana_texdiff_width(t), ana_texdiff_height(t),
-                               ana_texdiff_coverage(t), maps[c], &r->o->spec->heatmap_scale, 0,
+                               ana_texdiff_coverage(t), maps[c], &r->o->spec->texture_scale, 0,
                                &png, &len, NULL, err);
     if (rc != 0)
         return md_error_prefix(err, "%s: ", name);
@@ -555,7 +555,8 @@ static void figure_opts(job_outputs *o, ana_figure_opts *fo)
         .render_width = w,
         .render_height = h,
         .samples = o->job->samples,
-        .scale = &o->spec->heatmap_scale,
+        .shape_scale = &o->spec->shape_scale,
+        .texture_scale = &o->spec->texture_scale,
         .units = NULL,
         .keep_framing = 0,
     };
@@ -787,10 +788,9 @@ json_t *job_outputs_manifest(const job_outputs *o)
     for (int i = 0; requested != NULL && i < JOB_OUTPUT_KINDS; i++)
         if (o->outputs & (1u << i))
             json_array_append_new(requested, json_string(job_output_name(1u << i)));
-    char scale[64] = "auto";
-    if (s->heatmap_scale.fixed)
-        snprintf(scale, sizeof scale, "%.9g:%.9g", (double)s->heatmap_scale.min,
-                 (double)s->heatmap_scale.max);
+    char shape_scale[64], texture_scale[64];
+    ana_scale_format(&s->shape_scale, shape_scale, sizeof shape_scale);
+    ana_scale_format(&s->texture_scale, texture_scale, sizeof texture_scale);
     json_t *artifacts = json_array();
     for (uint32_t i = 0; artifacts != NULL && i < o->artifact_count; i++) {
         const job_artifact *a = &o->artifacts[i];
@@ -798,13 +798,13 @@ json_t *job_outputs_manifest(const job_outputs *o)
                                                    (json_int_t)a->bytes, "content_type",
                                                    a->content_type, "seconds", a->seconds));
     }
-    json_t *root =
-        json_pack("{s:o,s:{s:s,s:s,s:s,s:i,s:s},s:o,s:O,s:{s:f,s:f,s:f,s:f}}", "requested",
-                  requested, "options", "align", ana_align_name(s->align), "heatmap_scale", scale,
-                  "mesh_format", ana_mesh_format_name(s->mesh_format), "fps", s->fps, "loop",
-                  job_loop_name(s->loop), "artifacts", artifacts, "notes", o->notes, "timings_s",
-                  "displacement", o->displacement_s, "texture_difference", o->texture_s,
-                  "statistics", o->summary_s, "video_encode", o->video_encode_s);
+    json_t *root = json_pack(
+        "{s:o,s:{s:s,s:s,s:s,s:s,s:i,s:s},s:o,s:O,s:{s:f,s:f,s:f,s:f}}", "requested", requested,
+        "options", "align", ana_align_name(s->align), "shape_scale", shape_scale, "texture_scale",
+        texture_scale, "mesh_format", ana_mesh_format_name(s->mesh_format), "fps", s->fps, "loop",
+        job_loop_name(s->loop), "artifacts", artifacts, "notes", o->notes, "timings_s",
+        "displacement", o->displacement_s, "texture_difference", o->texture_s, "statistics",
+        o->summary_s, "video_encode", o->video_encode_s);
     if (root == NULL)
         return NULL;
     if (o->disp != NULL) {

@@ -630,10 +630,24 @@ int job_spec_set_align(job_spec *spec, const char *text, md_error *err)
     return 0;
 }
 
+int job_spec_set_shape_scale(job_spec *spec, const char *text, md_error *err)
+{
+    if (ana_scale_parse(text, &spec->shape_scale, err) != 0)
+        return md_error_prefix(err, "--shape-scale: ");
+    return 0;
+}
+
+int job_spec_set_texture_scale(job_spec *spec, const char *text, md_error *err)
+{
+    if (ana_scale_parse(text, &spec->texture_scale, err) != 0)
+        return md_error_prefix(err, "--texture-scale: ");
+    return 0;
+}
+
 int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err)
 {
-    if (ana_scale_parse(text, &spec->heatmap_scale, err) != 0)
-        return md_error_prefix(err, "--heatmap-scale: ");
+    if (ana_scale_parse(text, &spec->shape_scale, err) != 0)
+        return md_error_prefix(err, "--heatmap-scale (the shorthand for --shape-scale): ");
     return 0;
 }
 

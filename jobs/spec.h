@@ -113,7 +113,8 @@ typedef struct job_spec {
     /* Outputs (morph jobs; a render job has JOB_OUT_FRAMES and the defaults below). */
     unsigned outputs;            /* JOB_OUT_* bits, always with JOB_OUT_FRAMES */
     ana_align align;             /* B onto A before the displacement (none) */
-    ana_scale heatmap_scale;     /* auto, or MIN:MAX for every heatmap panel (ana_scale_range) */
+    ana_scale shape_scale;       /* auto, or MIN:MAX for the shape figure (mesh units) */
+    ana_scale texture_scale;     /* auto, or MIN:MAX for the texture figures (L*a*b* units) */
     ana_mesh_format mesh_format; /* per-frame meshes (obj) */
     int fps;                     /* animation.mp4, 1..JOB_FPS_MAX (30) */
     ana_video_loop loop;         /* once (source -> target) or pingpong */
@@ -162,10 +163,16 @@ int job_spec_set_png_level(job_spec *spec, const char *text, md_error *err);
 /* "frames,heatmaps,csv,meshes,video" (any subset, comma-separated), "minimal" or "all"/"full". */
 int job_spec_set_outputs(job_spec *spec, const char *text, md_error *err);
 int job_spec_set_align(job_spec *spec, const char *text, md_error *err); /* none|rigid|similarity */
-int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err); /* auto|MIN:MAX */
-int job_spec_set_mesh_format(job_spec *spec, const char *text, md_error *err);   /* obj|glb|fbx */
-int job_spec_set_fps(job_spec *spec, const char *text, md_error *err);           /* 1..120 */
-int job_spec_set_loop(job_spec *spec, const char *text, md_error *err);          /* once|pingpong */
+/* auto|MIN:MAX, each figure kind its own range (ana_scale_range): the shape figure's in mesh
+ * units, the texture figures' (the mesh panels and the UV maps) in L*a*b* units. */
+int job_spec_set_shape_scale(job_spec *spec, const char *text, md_error *err);
+int job_spec_set_texture_scale(job_spec *spec, const char *text, md_error *err);
+/* --heatmap-scale, kept as the shorthand for --shape-scale (before 2026-12 it set every figure's
+ * range, which turned the texture figure into one colour): sets shape_scale. */
+int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err);
+int job_spec_set_mesh_format(job_spec *spec, const char *text, md_error *err); /* obj|glb|fbx */
+int job_spec_set_fps(job_spec *spec, const char *text, md_error *err);         /* 1..120 */
+int job_spec_set_loop(job_spec *spec, const char *text, md_error *err);        /* once|pingpong */
 
 /* Output names: "frames", "heatmaps", "csv", "meshes", "video" for one JOB_OUT_* bit; NULL for
  * anything else. */

@@ -403,32 +403,13 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 
 /* ---- Reading ---- */
 
-static const char *const spec_keys[] = {"kind",
-                                        "frames",
-                                        "weights",
-                                        "range",
-                                        "easing",
-                                        "shape_weights",
-                                        "texture_weights",
-                                        "frame_on",
-                                        "width",
-                                        "height",
-                                        "samples",
-                                        "camera",
-                                        "background",
-                                        "png_level",
-                                        "views",
-                                        "label",
-                                        "outputs",
-                                        "align",
-                                        "heatmap_scale",
-                                        "mesh_format",
-                                        "fps",
-                                        "loop",
-                                        "amount",
-                                        "amounts",
-                                        "mesh_weights",
-                                        NULL};
+static const char *const spec_keys[] = {
+    "kind",          "frames",          "weights",    "range",       "easing",
+    "shape_weights", "texture_weights", "frame_on",   "width",       "height",
+    "samples",       "camera",          "background", "png_level",   "views",
+    "label",         "outputs",         "align",      "shape_scale", "texture_scale",
+    "heatmap_scale", "mesh_format",     "fps",        "loop",        "amount",
+    "amounts",       "mesh_weights",    NULL};
 
 /* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
 static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
@@ -573,10 +554,22 @@ static int outputs_from_json(job_spec *spec, const json_t *v, md_error *err)
     return 0;
 }
 
-/* align, heatmap_scale, mesh_format, fps, loop: the options of the analysis outputs. */
+/* One figure scale: "auto" or "MIN:MAX" into *out; a 400 naming field otherwise. */
+static int read_scale(const json_t *v, const char *field, ana_scale *out, md_error *err)
+{
+    md_error perr;
+    md_error_clear(&perr);
+    if (!json_is_string(v) || ana_scale_parse(json_string_value(v), out, &perr) != 0)
+        return bad(err, field, v, "must be \"auto\" or \"MIN:MAX\" with MIN < MAX (e.g. \"-2:2\")");
+    return 0;
+}
+
+/* align, shape_scale, texture_scale, heatmap_scale (the shorthand for shape_scale), mesh_format,
+ * fps, loop: the options of the analysis outputs. */
 static int analysis_from_json(job_spec *spec, const json_t *obj, md_error *err)
 {
-    static const char *const names[] = {"align", "heatmap_scale", "mesh_format", "fps", "loop"};
+    static const char *const names[] = {
+        "align", "shape_scale", "texture_scale", "heatmap_scale", "mesh_format", "fps", "loop"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char field[32];
         snprintf(field, sizeof field, "spec.%s", names[i]);
@@ -591,11 +584,20 @@ static int analysis_from_json(job_spec *spec, const json_t *obj, md_error *err)
     if (v != NULL &&
         (!json_is_string(v) || ana_align_parse(json_string_value(v), &spec->align, &perr) != 0))
         return bad(err, "spec.align", v, "must be \"none\", \"rigid\" or \"similarity\"");
-    v = json_object_get(obj, "heatmap_scale");
-    if (v != NULL && (!json_is_string(v) ||
-                      ana_scale_parse(json_string_value(v), &spec->heatmap_scale, &perr) != 0))
-        return bad(err, "spec.heatmap_scale", v,
-                   "must be \"auto\" or \"MIN:MAX\" with MIN < MAX (e.g. \"-2:2\")");
+    v = json_object_get(obj, "shape_scale");
+    const json_t *shorthand = json_object_get(obj, "heatmap_scale");
+    if (v != NULL && shorthand != NULL)
+        return bad(err, "spec.heatmap_scale", NULL,
+                   "is the shorthand for shape_scale; give one of them (texture_scale sets the "
+                   "texture figures' range)");
+    if (v != NULL && read_scale(v, "spec.shape_scale", &spec->shape_scale, err) != 0)
+        return MD_EINVAL;
+    if (shorthand != NULL &&
+        read_scale(shorthand, "spec.heatmap_scale", &spec->shape_scale, err) != 0)
+        return MD_EINVAL;
+    v = json_object_get(obj, "texture_scale");
+    if (v != NULL && read_scale(v, "spec.texture_scale", &spec->texture_scale, err) != 0)
+        return MD_EINVAL;
     v = json_object_get(obj, "mesh_format");
     if (v != NULL && (!json_is_string(v) ||
                       ana_mesh_format_parse(json_string_value(v), &spec->mesh_format, &perr) != 0))
@@ -719,10 +721,14 @@ static int frame_on_from_json(job_spec *spec, const json_t *v, md_error *err)
 /* ---- Face-space kinds (transform, average) ---- */
 
 /* The fields of the other kinds, refused by name for transform and average jobs. */
-static const char *const face_refused[] = {
-    "frames",          "weights", "range",   "easing", "shape_weights",
-    "texture_weights", "views",   "outputs", "align",  "heatmap_scale",
-    "mesh_format",     "fps",     "loop",    NULL};
+static const char *const face_refused[] = {"frames",        "weights",
+                                           "range",         "easing",
+                                           "shape_weights", "texture_weights",
+                                           "views",         "outputs",
+                                           "align",         "heatmap_scale",
+                                           "shape_scale",   "texture_scale",
+                                           "mesh_format",   "fps",
+                                           "loop",          NULL};
 
 /* amount / amounts (transform) and mesh_weights (average); each refused for the other kinds. */
 static int face_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
@@ -1093,12 +1099,12 @@ json_t *job_spec_to_json(const job_spec *spec)
                                                        vec3_json(spec->frame_on_max));
         failed |= json_object_set_new(obj, "frame_on", frame_on);
     } else if (!render) {
-        char scale[64] = "auto";
-        if (spec->heatmap_scale.fixed)
-            snprintf(scale, sizeof scale, "%.9g:%.9g", (double)spec->heatmap_scale.min,
-                     (double)spec->heatmap_scale.max);
+        char shape[64], texture[64];
+        ana_scale_format(&spec->shape_scale, shape, sizeof shape);
+        ana_scale_format(&spec->texture_scale, texture, sizeof texture);
         failed |= json_object_set_new(obj, "align", json_string(ana_align_name(spec->align)));
-        failed |= json_object_set_new(obj, "heatmap_scale", json_string(scale));
+        failed |= json_object_set_new(obj, "shape_scale", json_string(shape));
+        failed |= json_object_set_new(obj, "texture_scale", json_string(texture));
         failed |= json_object_set_new(obj, "mesh_format",
                                       json_string(ana_mesh_format_name(spec->mesh_format)));
         failed |= json_object_set_new(obj, "fps", json_integer(spec->fps));

@@ -9,7 +9,11 @@
  * per corner, as OBJ stores them. So transformed positions that are bit-identical become one
  * position (first occurrence wins, in node traversal order: depth-first, children in file
  * order, meshes in node order, vertices in mesh order), and UVs are kept per triangle corner
- * (deduplicated, so their count stays near the file's). Two files of a same-topology pair
+ * (deduplicated, so their count stays near the file's). Each welded position keeps the number of
+ * the first file vertex welded into it, and positions are ordered by those numbers
+ * (file_vertex.c): a binary FBX with one geometry numbers its control points, whatever order its
+ * polygons visit them in (so its vertices line up with an OBJ of the same mesh); other files
+ * number assimp's vertices in the walk's order. Two files of a same-topology pair
  * exported by the same tool have their vertices in the same order, so they weld to the same
  * indices; a UV seam or a normal split never splits a position. The one way a pair can weld
  * differently is two distinct vertices that coincide exactly in one mesh and not in the other
@@ -824,6 +828,17 @@ struct build {
     uint32_t *vertex_map;  /* per vertex of the current assimp mesh; owned */
     uint32_t *uv_map;      /* per vertex of the current assimp mesh; owned */
     int any_uvs;           /* some mesh has UVs; corners of meshes without get a (0,0) entry */
+    /* File numbers (file_vertex.c). A file vertex is an assimp vertex, numbered across the
+     * instances in walk order (glTF: the primitives' vertices), or for a binary FBX with one
+     * geometry its control point (corner_points, borrowed), trusted only while every corner of
+     * a control point welds to one position (point_vertex, owned, UINT32_MAX unseen). */
+    uint32_t *first_walk;          /* per welded vertex: smallest walk number; owned */
+    uint32_t *first_point;         /* per welded vertex: smallest control point; owned */
+    const uint32_t *corner_points; /* per assimp vertex of the one instance, or NULL */
+    uint32_t *point_vertex;        /* control point -> welded vertex; owned */
+    uint32_t point_count;          /* entries of point_vertex */
+    int points_ok;                 /* corner_points agree with the welding so far */
+    uint32_t walk_base;            /* walk number of the current instance's vertex 0 */
 };
 
 /* Checks one mesh instance's structure (assimp does not always validate) and counts its
@@ -869,10 +884,25 @@ static int add_instance(struct build *b, const struct instance *inst, uint32_t *
         if (!identity)
             for (int r = 0; r < 3; r++)
                 pos[r] = (float)(x[r][0] * p->x + x[r][1] * p->y + x[r][2] * p->z + x[r][3]);
+        const uint32_t before = m->vertex_count;
         if (mesh_weld_find(&b->positions, m->positions, &m->vertex_count, b->position_cap, pos,
                            &b->vertex_map[v]) != 0)
             return md_fail(err, MD_ELIMIT, "the mesh has more than %llu distinct positions",
                            (unsigned long long)b->lim->max_vertices);
+        const uint32_t welded = b->vertex_map[v];
+        if (m->vertex_count != before)
+            b->first_walk[welded] = b->walk_base + v; /* walk numbers only grow */
+        if (b->corner_points != NULL && b->points_ok) {
+            const uint32_t point = b->corner_points[v];
+            if (point >= b->point_count ||
+                (b->point_vertex[point] != UINT32_MAX && b->point_vertex[point] != welded)) {
+                b->points_ok = 0;
+            } else {
+                b->point_vertex[point] = welded;
+                if (m->vertex_count != before || point < b->first_point[welded])
+                    b->first_point[welded] = point;
+            }
+        }
         if (!b->any_uvs)
             continue;
         float uv[2] = {tc ? tc[v].x : 0.0f, tc ? tc[v].y : 0.0f};
@@ -897,6 +927,7 @@ static int add_instance(struct build *b, const struct instance *inst, uint32_t *
         m->triangle_materials[*triangle] = material;
         (*triangle)++;
     }
+    b->walk_base += am->mNumVertices;
     return 0;
 }
 
@@ -952,6 +983,19 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
     m->triangles = md_malloc_array(triangles, 3 * sizeof(uint32_t));
     m->triangle_materials = md_malloc_array(triangles, sizeof(uint16_t));
     b->vertex_map = md_malloc_array(largest ? largest : 1, sizeof(uint32_t));
+    b->first_walk = md_malloc_array(b->position_cap ? b->position_cap : 1, sizeof(uint32_t));
+    if (b->first_walk == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory for %u vertex numbers", b->position_cap);
+    if (b->corner_points != NULL) {
+        b->point_count = largest;
+        b->points_ok = 1;
+        b->first_point = md_malloc_array(b->position_cap ? b->position_cap : 1, sizeof(uint32_t));
+        b->point_vertex = md_malloc_array(largest ? largest : 1, sizeof(uint32_t));
+        if (b->first_point == NULL || b->point_vertex == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory for %u control points", largest);
+        for (uint32_t i = 0; i < largest; i++)
+            b->point_vertex[i] = UINT32_MAX;
+    }
     b->material_map = md_malloc_array(scene->mNumMaterials, sizeof(int32_t));
     if (b->any_uvs) {
         m->uvs = md_malloc_array(b->uv_cap ? b->uv_cap : 1, 2 * sizeof(float));
@@ -983,7 +1027,10 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
         if (rc != 0)
             return rc;
     }
-    return 0;
+    /* Vertices in the file's order, named by the file's numbers: control points when they
+     * agreed with the welding, else the walk's numbers. */
+    const int by_point = b->corner_points != NULL && b->points_ok;
+    return mesh_file_order(m, by_point ? b->first_point : b->first_walk, err);
 }
 
 /* ---- Entry point ---- */
@@ -1027,6 +1074,7 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     struct build b = {0};
     const struct aiScene *scene = NULL;
     struct aiPropertyStore *props = NULL;
+    uint32_t *corner_points = NULL;
     mesh *m = NULL;
     int rc = 0;
     char ext[16] = "", ai_error[256] = "";
@@ -1120,6 +1168,14 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     b.scene = scene;
     b.lim = lim;
     b.m = m;
+    /* One FBX geometry instance: its corners' control points are the file's vertex numbers. */
+    if (strcmp(ext, "fbx") == 0 && w.count == 1) {
+        rc = mesh_fbx_corner_points(bytes, len, w.instances[0].mesh->mNumVertices, &corner_points,
+                                    err);
+        if (rc < 0)
+            goto done;
+        b.corner_points = corner_points;
+    }
     rc = build_mesh(&b, &w, err);
     if (rc != 0)
         goto done;
@@ -1132,6 +1188,10 @@ done:
     md_free(b.material_map);
     md_free(b.vertex_map);
     md_free(b.uv_map);
+    md_free(b.first_walk);
+    md_free(b.first_point);
+    md_free(b.point_vertex);
+    md_free(corner_points);
     if (scene != NULL)
         aiReleaseImport(scene);
     if (rc != 0) {

@@ -15,7 +15,8 @@
  *     u32    triangle_count   >= 1
  *     u32    uv_count         0 when the mesh has no texture coordinates
  *     u32    material_count   >= 1
- *     u32    flags            0 (reserved; a reader refuses bits it does not know)
+ *     u32    flags            bit 0: file vertex numbers follow the materials; other bits
+ *                              reserved (a reader refuses bits it does not know)
  *     u32    reserved         0
  *   f32[3 * vertex_count]     positions
  *   u32[3 * triangle_count]   position indices
@@ -27,6 +28,9 @@
  *     f32[3] diffuse colour
  *     u32 texture path length + 1 (0: no path), path bytes
  *     u32 PNG length (0: no texture), PNG bytes (RGBA8, written by img_encode_png)
+ *   u32[vertex_count]         only with flags bit 0: each vertex's 0-based number in the
+ *                             uploaded file (mesh_file_vertex), strictly increasing; absent
+ *                             when they are 0, 1, 2, ... (OBJ, and welds that joined nothing)
  *   end of input: trailing bytes are an error
  *
  * Invariants the decoder establishes before returning a mesh (mesh_int.h's, checked here with
@@ -45,6 +49,7 @@
 
 #define CANON_MAGIC "MDMESH"
 #define CANON_VERSION 1
+#define CANON_FLAG_FILE_VERTICES 1u
 #define CANON_HEADER_BYTES 48
 #define CANON_NAME_MAX 4096 /* material names and texture paths */
 #define CANON_PNG_LEVEL 1   /* textures are re-read once per job: favour encoding speed */
@@ -164,6 +169,7 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
     put_u32(h + 28, m->triangle_count);
     put_u32(h + 32, m->uv_count);
     put_u32(h + 36, m->material_count);
+    put_u32(h + 40, m->file_vertex != NULL ? CANON_FLAG_FILE_VERTICES : 0);
 
     size_t tris = 3 * (size_t)m->triangle_count;
     if (write_f32s(&w, m->positions, 3 * (size_t)m->vertex_count) != 0 ||
@@ -211,6 +217,8 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
         md_free(png);
         png = NULL;
     }
+    if (m->file_vertex != NULL && write_u32s(&w, m->file_vertex, m->vertex_count) != 0)
+        goto fail;
     *len = w.len;
     *out = (uint8_t *)w.data;
     return 0;
@@ -398,7 +406,29 @@ static int check_count(uint32_t n, uint32_t min, uint64_t max, const char *what,
     return 0;
 }
 
-static int decode_body(reader *r, const md_limits *lim, mesh *m, md_error *err)
+/* The file vertex numbers: vertex_count of them, strictly increasing. */
+static int read_file_vertices(reader *r, mesh *m, md_error *err)
+{
+    const uint32_t V = m->vertex_count;
+    size_t left = r->left;
+    const uint8_t *p = take(r, V, 4);
+    if (p == NULL)
+        return truncated(err, "file vertex numbers", 4 * (size_t)V, left);
+    m->file_vertex = md_malloc_array(V, sizeof *m->file_vertex);
+    if (m->file_vertex == NULL)
+        return md_fail(err, MD_ENOMEM, "canonical mesh: out of memory for file vertex numbers");
+    for (uint32_t i = 0; i < V; i++) {
+        m->file_vertex[i] = get_u32(p + 4 * (size_t)i);
+        if (i > 0 && m->file_vertex[i] <= m->file_vertex[i - 1])
+            return md_fail(err, MD_EPARSE,
+                           "canonical mesh: file vertex numbers are not increasing at vertex %u "
+                           "(%u after %u)",
+                           i, m->file_vertex[i], m->file_vertex[i - 1]);
+    }
+    return 0;
+}
+
+static int decode_body(reader *r, const md_limits *lim, mesh *m, int file_vertices, md_error *err)
 {
     uint32_t V = m->vertex_count, T = m->triangle_count, U = m->uv_count;
     size_t tris = 3 * (size_t)T;
@@ -454,6 +484,11 @@ static int decode_body(reader *r, const md_limits *lim, mesh *m, md_error *err)
         if (rc != 0)
             return rc;
     }
+    if (file_vertices) {
+        rc = read_file_vertices(r, m, err);
+        if (rc != 0)
+            return rc;
+    }
     if (r->left != 0)
         return md_fail(err, MD_EPARSE,
                        "canonical mesh: %zu unexpected bytes after the last "
@@ -489,7 +524,7 @@ int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim
     }
     uint32_t V = get_u32(bytes + 24), T = get_u32(bytes + 28), U = get_u32(bytes + 32);
     uint32_t M = get_u32(bytes + 36), flags = get_u32(bytes + 40);
-    if (flags != 0 || get_u32(bytes + 44) != 0)
+    if ((flags & ~CANON_FLAG_FILE_VERTICES) != 0 || get_u32(bytes + 44) != 0)
         return md_fail(err, MD_EPARSE, "canonical mesh: unknown flags 0x%x", flags);
     uint64_t max_materials = lim->max_materials < UINT16_MAX ? lim->max_materials : UINT16_MAX;
     int rc = check_count(V, 1, lim->max_vertices, "vertices", "max_vertices", err);
@@ -512,7 +547,7 @@ int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim
     m->uv_count = U;
     m->material_count = M;
     reader r = {bytes + CANON_HEADER_BYTES, len - CANON_HEADER_BYTES};
-    rc = decode_body(&r, lim, m, err);
+    rc = decode_body(&r, lim, m, (flags & CANON_FLAG_FILE_VERTICES) != 0, err);
     if (rc != 0) {
         /* mesh_free walks material_count entries; only those allocated exist. */
         if (m->materials == NULL)

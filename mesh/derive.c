@@ -49,7 +49,10 @@ int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err
                     : NULL;
     d->triangle_materials = copy_array(m->triangle_materials, m->triangle_count, sizeof(uint16_t));
     d->materials = md_calloc(m->material_count, sizeof *d->materials);
+    /* The file's vertex numbers name the same vertices in messages. */
+    d->file_vertex = copy_array(m->file_vertex, m->vertex_count, sizeof(uint32_t));
     if (d->positions == NULL || d->triangles == NULL || (m->uv_count && d->uvs == NULL) ||
+        (m->file_vertex != NULL && d->file_vertex == NULL) ||
         (m->uv_count && d->triangle_uvs == NULL) || d->triangle_materials == NULL ||
         d->materials == NULL) {
         rc = md_fail(err, MD_ENOMEM, "out of memory for a derived mesh of %u vertices",

@@ -32,6 +32,7 @@ void mesh_free(mesh *m)
     md_free(m->mtllibs);
     md_free(m->materials);
     md_free(m->positions);
+    md_free(m->file_vertex);
     md_free(m->triangles);
     md_free(m->uvs);
     md_free(m->triangle_uvs);
@@ -219,8 +220,8 @@ int mesh_validate(mesh *m, md_error *err)
     for (size_t i = 0; i < 2 * (size_t)m->uv_count; i++)
         if (!isfinite(m->uvs[i]))
             return md_fail(err, MD_EPARSE,
-                           "texture coordinate %zu has a value that is not finite (%g)",
-                           i / 2 + 1, (double)m->uvs[i]);
+                           "texture coordinate %zu has a value that is not finite (%g)", i / 2 + 1,
+                           (double)m->uvs[i]);
     if (m->triangle_uvs != NULL)
         for (size_t i = 0; i < 3 * (size_t)m->triangle_count; i++)
             if (m->triangle_uvs[i] >= m->uv_count)
@@ -246,6 +247,34 @@ int mesh_validate(mesh *m, md_error *err)
     return 0;
 }
 
+/* Whether one renumbering of the vertices turns source's triangle list into target's (corner by
+ * corner, both ways one-to-one): then the files list the same faces over the same vertices, in
+ * another vertex order. -1 when out of memory (no answer). */
+static int same_faces_reordered(const mesh *source, const mesh *target)
+{
+    const uint32_t n = source->vertex_count;
+    uint32_t *to_target = md_malloc_array(n, sizeof *to_target);
+    uint32_t *to_source = md_malloc_array(n, sizeof *to_source);
+    int same = -1;
+    if (to_target == NULL || to_source == NULL)
+        goto done;
+    for (uint32_t v = 0; v < n; v++)
+        to_target[v] = to_source[v] = UINT32_MAX;
+    same = 1;
+    for (size_t k = 0; k < 3 * (size_t)source->triangle_count && same; k++) {
+        const uint32_t a = source->triangles[k], b = target->triangles[k];
+        if ((to_target[a] != UINT32_MAX && to_target[a] != b) ||
+            (to_source[b] != UINT32_MAX && to_source[b] != a))
+            same = 0;
+        to_target[a] = b;
+        to_source[b] = a;
+    }
+done:
+    md_free(to_target);
+    md_free(to_source);
+    return same;
+}
+
 int mesh_check_topology(const mesh *source, const mesh *target, md_error *err)
 {
     if (source->vertex_count != target->vertex_count)
@@ -261,11 +290,29 @@ int mesh_check_topology(const mesh *source, const mesh *target, md_error *err)
     for (uint32_t t = 0; t < source->triangle_count; t++) {
         const uint32_t *a = &source->triangles[3 * t];
         const uint32_t *b = &target->triangles[3 * t];
-        if (a[0] != b[0] || a[1] != b[1] || a[2] != b[2])
+        if (a[0] == b[0] && a[1] == b[1] && a[2] == b[2])
+            continue;
+        /* Vertices are named as each file numbers them (1-based), not as welded. */
+        uint32_t fa[3], fb[3];
+        int k = 0;
+        for (int c = 0; c < 3; c++) {
+            fa[c] = mesh_file_vertex(source, a[c]) + 1;
+            fb[c] = mesh_file_vertex(target, b[c]) + 1;
+        }
+        while (k < 2 && a[k] == b[k])
+            k++;
+        if (same_faces_reordered(source, target) == 1)
             return md_fail(err, MD_ETOPOLOGY,
-                           "triangle %u is (%u,%u,%u) in source and (%u,%u,%u) in target "
-                           "(1-based vertex numbers): the meshes have different topology",
-                           t + 1, a[0] + 1, a[1] + 1, a[2] + 1, b[0] + 1, b[1] + 1, b[2] + 1);
+                           "the meshes have the same faces but list their vertices in a different "
+                           "order (source vertex %u is target vertex %u, in triangle %u; 1-based, "
+                           "as each file numbers them): a morph pairs vertices by number, so "
+                           "export both with one vertex order (the same tool and settings)",
+                           fa[k], fb[k], t + 1);
+        return md_fail(err, MD_ETOPOLOGY,
+                       "triangle %u is (%u,%u,%u) in source and (%u,%u,%u) in target (1-based "
+                       "vertex numbers, as each file numbers them): the face lists differ, so the "
+                       "meshes have different topology",
+                       t + 1, fa[0], fa[1], fa[2], fb[0], fb[1], fb[2]);
     }
     return 0;
 }

@@ -84,6 +84,14 @@ const float *mesh_uvs(const mesh *m);             /* uv per entry, v up (OBJ con
 const uint32_t *mesh_triangle_uvs(const mesh *m); /* 3 uv indices per triangle; NULL if none */
 const uint16_t *mesh_triangle_materials(const mesh *m); /* material index per triangle */
 void mesh_bounds(const mesh *m, float min[3], float max[3]);
+/* The file's own 0-based number of vertex v: welding loaders (FBX, glTF, PLY) join file
+ * vertices with bit-identical positions, and a vertex is named by the first file vertex joined
+ * into it; FBX numbers are its control points (binary FBX with one mesh geometry; otherwise
+ * assimp's per-corner order, as welded), glTF numbers count the primitives' vertices in node
+ * order. Vertices are ordered by these numbers. v itself for OBJ and when nothing was joined. */
+uint32_t mesh_file_vertex(const mesh *m, uint32_t v);
+/* All of them (vertex_count entries, strictly increasing), or NULL when each is v itself. */
+const uint32_t *mesh_file_vertices(const mesh *m);
 
 /* ---- Materials and textures ---- */
 
@@ -131,8 +139,11 @@ int mesh_same_texture_layout(const mesh *a, const mesh *b, const char *name_a, c
 /* ---- Topology ---- */
 
 /* 0 when a and b can be morphed: same vertex count and the same triangle list. Otherwise
- * MD_ETOPOLOGY with the first difference ("source has 9409 vertices, target 478";
- * "triangle 1203 is (5,9,12) in source and (5,12,9) in target"). */
+ * MD_ETOPOLOGY naming the cause: the vertex counts ("source has 9409 vertices, target 478"),
+ * the vertex order (one renumbering maps every triangle of one onto the other: "the meshes
+ * have the same faces but list their vertices in a different order (source vertex 874 is
+ * target vertex 1, ...)"), or the face list ("triangle 1203 is (5,9,12) in source and (5,12,9)
+ * in target"). Vertices are named by mesh_file_vertex() + 1. */
 int mesh_check_topology(const mesh *source, const mesh *target, md_error *err);
 
 #endif

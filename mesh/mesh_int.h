@@ -33,6 +33,9 @@ struct mesh {
     struct mesh_material *materials;
     uint32_t mtllib_count;
     char **mtllibs; /* owned */
+    /* vertex_count entries, strictly increasing: the 0-based number, in the file, of the first
+     * file vertex welded into each vertex (file_vertex.c). NULL: the identity. Owned. */
+    uint32_t *file_vertex;
 };
 
 /* An empty mesh with no materials; NULL when out of memory. */
@@ -51,6 +54,19 @@ int mesh_validate(mesh *m, md_error *err);
  * other formats. Here rather than static so tests/fuzz/fuzz_precheck.c can reach them. */
 int mesh_assimp_precheck(const uint8_t *bytes, size_t len, const char *ext, const md_limits *lim,
                          md_error *err);
+
+/* file_vertex.c: renumbers m's vertices in ascending order of first_file[v] (borrowed; the
+ * 0-based number of the first file vertex welded into vertex v, distinct per vertex) and keeps
+ * the numbers as m->file_vertex (NULL when they are 0, 1, 2, ...). Loaders call it after
+ * welding, before mesh_validate. first_file NULL: the identity. */
+int mesh_file_order(mesh *m, const uint32_t *first_file, md_error *err);
+
+/* fbx_corners.c: the control point (file vertex) of each of the expected polygon corners of a
+ * binary FBX file with exactly one PolygonVertexIndex array of that length: 1 and *out
+ * (md_malloc'd, expected entries); 0 and *out NULL when the file is ASCII, has several
+ * geometries or another count; MD_ENOMEM. bytes borrowed. */
+int mesh_fbx_corner_points(const uint8_t *bytes, size_t len, uint32_t expected, uint32_t **out,
+                           md_error *err);
 
 /* The light grey of untextured meshes. */
 #define MESH_DEFAULT_GREY 0.8f

@@ -16,10 +16,11 @@
  * path. Every other element and property is read past and ignored (colours, normals, edges).
  *
  * The model. Positions are welded like assimp.c's (bit-identical coordinates become one
- * position, first occurrence wins), because exporters split PLY vertices at UV seams while the
- * same mesh in OBJ shares them. Polygons are fanned (0, k, k + 1): the split depends only on
- * the corner order, never on the coordinates, so two meshes of the same topology triangulate
- * alike. Faces with fewer than three corners are skipped.
+ * position, first occurrence wins, named by that PLY vertex's number: file_vertex.c), because
+ * exporters split PLY vertices at UV seams while the same mesh in OBJ shares them. Polygons are
+ * fanned (0, k, k + 1): the split depends only on the corner order, never on the coordinates, so
+ * two meshes of the same topology triangulate alike. Faces with fewer than three corners are
+ * skipped.
  *
  * Limits, all checked before the storage they bound is allocated: declared vertex and face
  * counts against max_vertices and max_triangles, every element count against the bytes left
@@ -721,6 +722,21 @@ int mesh_parse_ply(const uint8_t *bytes, size_t len, const md_limits *lim, mesh 
             goto done;
         }
     }
+    /* Each welded position is named by the first PLY vertex welded into it (file_vertex.c);
+     * welding in file order already numbers them in that order. */
+    uint32_t *first = md_malloc_array(m->vertex_count ? m->vertex_count : 1, sizeof *first);
+    if (first == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory for %u vertex numbers", m->vertex_count);
+        goto done;
+    }
+    for (uint32_t v = 0; v < m->vertex_count; v++)
+        first[v] = UINT32_MAX;
+    for (uint64_t k = vertices; k-- > 0;)
+        first[r->vertex_map[k]] = (uint32_t)k;
+    rc = mesh_file_order(m, first, err);
+    md_free(first);
+    if (rc != 0)
+        goto done;
     rc = mesh_validate(m, err);
 
 done:

@@ -2,7 +2,9 @@
  * test_ana_figure.c — the heatmap figures (analysis/colormap.c, heatmap_render.c, figure.c) and
  * the engine's unlit shading they rely on:
  *   - the colour maps: viridis' published end points, the diverging map's white centre and
- *     symmetry; --heatmap-scale parsing and the auto/fixed ranges;
+ *     symmetry; scale parsing and the auto/fixed ranges;
+ *   - each figure kind takes its own scale: the shape figure --shape-scale, the texture figure
+ *     --texture-scale, and neither is changed by the other's;
  *   - unlit shading returns the texture's (and a material's) colour unchanged, Phong does not;
  *   - a plane with a known linear field, rendered unlit through the ramp texture (per vertex)
  *     and through a colour-mapped texture (per texel): pixels equal the colour map at the value
@@ -288,9 +290,9 @@ static void test_plane_fields(eng *e, const mesh *plane)
     if (worst_texel > 2)
         fprintf(stderr, "per-texel render differs from the colour map by %d\n", worst_texel);
     CHECK(worst_texel <= 2);
-    /* Outside the plane: white. */
-    CHECK_INT(255, rgb0[0]);
-    CHECK_INT(255, rgb1[1]);
+    /* Outside the plane: the backdrop grey, not the page's white (near-zero stays visible). */
+    CHECK_INT(ANA_BACKDROP_GREY, rgb0[0]);
+    CHECK_INT(ANA_BACKDROP_GREY, rgb1[1]);
     img_free(tex);
     md_free(texvals);
     md_free(vals);
@@ -348,7 +350,8 @@ static void test_figures(eng *e, const mesh *plane)
         tot[i] = sqrtf(nrm[i] * nrm[i] + tan[i] * tan[i]);
     }
     eng_camera cam = plane_camera();
-    ana_figure_opts opts = {&cam, W, W, 4, NULL, "mm", 1}; /* keep the framing: pixel_world() */
+    /* Keep the framing: pixel_world(). */
+    ana_figure_opts opts = {&cam, W, W, 4, NULL, NULL, "mm", 1};
     uint8_t *png = NULL;
     size_t len = 0;
     ana_figure_info info;
@@ -391,13 +394,16 @@ static void test_figures(eng *e, const mesh *plane)
     img_free(fig);
     md_free(png);
 
-    /* A fixed scale is used as given (and symmetrised for the signed panel). */
-    ana_scale fixed = {1, -0.5f, 2.0f};
-    opts.scale = &fixed;
+    /* A fixed scale is used as given (and symmetrised for the signed panel); the texture
+     * scale does not touch the shape figure. */
+    ana_scale fixed = {1, -0.5f, 2.0f}, other = {1, 0.0f, 50.0f};
+    opts.shape_scale = &fixed;
+    opts.texture_scale = &other;
     CHECK_OK(ana_figure_shape(e, plane, &opts, nrm, tan, tot, &png, &len, &info, &err), &err);
     CHECK_NEAR(-2.0, info.panel[0].lo, 0);
     CHECK_NEAR(2.0, info.panel[1].hi, 0);
     md_free(png);
+    opts.texture_scale = NULL;
 
     /* Texture figure and UV maps on a small map with half of it covered. */
     enum { T = 64 };
@@ -411,7 +417,7 @@ static void test_figures(eng *e, const mesh *plane)
             de[i] = sqrtf(lum[i] * lum[i] + chr[i] * chr[i]);
             cov[i] = y < T / 2;
         }
-    opts.scale = NULL;
+    opts.shape_scale = NULL;
     CHECK_OK(
         ana_figure_texture(e, plane, &opts, 0, T, T, cov, lum, chr, de, &png, &len, &info, &err),
         &err);
@@ -424,7 +430,60 @@ static void test_figures(eng *e, const mesh *plane)
         CHECK_NEAR(3.875, info.panel[1].hi, 1e-6); /* covered rows only: y < 32 */
     }
     img_free(fig);
+
+    /* The shape scale leaves the texture figure as it was, to the byte. */
+    uint8_t *png_shape = NULL;
+    size_t len_shape = 0;
+    opts.shape_scale = &fixed;
+    CHECK_OK(ana_figure_texture(e, plane, &opts, 0, T, T, cov, lum, chr, de, &png_shape, &len_shape,
+                                &info, &err),
+             &err);
+    CHECK_INT(len, len_shape);
+    CHECK(png_shape != NULL && len == len_shape && memcmp(png, png_shape, len) == 0);
+    md_free(png_shape);
     md_free(png);
+    opts.shape_scale = NULL;
+
+    /* The texture scale sets the texture figure's bars (the signed panel symmetric) and its
+     * colours: the render's pixels follow the fixed range, not the data's. */
+    ana_scale tex_fixed = {1, -1.0f, 20.0f};
+    opts.texture_scale = &tex_fixed;
+    CHECK_OK(
+        ana_figure_texture(e, plane, &opts, 0, T, T, cov, lum, chr, de, &png, &len, &info, &err),
+        &err);
+    CHECK_NEAR(-20.0, info.panel[0].lo, 0);
+    CHECK_NEAR(20.0, info.panel[0].hi, 0);
+    CHECK_NEAR(0.0, info.panel[1].lo, 0); /* magnitude with MIN < 0: 0..max(|MIN|, |MAX|) */
+    CHECK_NEAR(20.0, info.panel[1].hi, 0);
+    CHECK_NEAR(20.0, info.panel[2].hi, 0);
+    CHECK_OK(img_decode(png, len, &lim, &fig, &err), &err);
+    if (fig != NULL) {
+        const ana_colormap maps[3] = {ANA_COLORMAP_DIVERGING, ANA_COLORMAP_VIRIDIS,
+                                      ANA_COLORMAP_VIRIDIS};
+        check_bars(fig, &info, maps);
+        /* The chroma panel's texel (x, 0) holds 0 and the covered rows at most 3.875: on 0..20
+         * every covered pixel is in the bottom fifth of viridis, so none is near its top. */
+        const ana_panel_info *p1 = &info.panel[1];
+        uint8_t low[3], top[3];
+        ana_colormap_value(ANA_COLORMAP_VIRIDIS, 0.0f, 20.0f, 3.875f, low);
+        ana_colormap_at(ANA_COLORMAP_VIRIDIS, 1.0f, top);
+        int near_top = 0, coloured = 0;
+        for (int y = 0; y < p1->render_h; y++)
+            for (int x = 0; x < p1->render_w; x++) {
+                const uint8_t *q =
+                    img_pixels_const(fig) +
+                    ((size_t)(p1->render_y + y) * img_width(fig) + (size_t)(p1->render_x + x)) * 4;
+                if (q[0] == ANA_BACKDROP_GREY && q[1] == ANA_BACKDROP_GREY)
+                    continue;
+                coloured++;
+                near_top += max_channel_diff(q, top) < 40;
+            }
+        CHECK(coloured > 100);
+        CHECK_INT(0, near_top);
+    }
+    img_free(fig);
+    md_free(png);
+    opts.texture_scale = NULL;
     for (int c = 0; c < 3; c++) {
         const float *v = c == 0 ? lum : c == 1 ? chr : de;
         CHECK_OK(
@@ -495,7 +554,7 @@ static void test_ict(eng *e)
     CHECK_OK(ana_texture_difference(a, b, &tex, &err), &err);
     if (disp == NULL || tex == NULL)
         goto free_results;
-    ana_figure_opts opts = {&job.camera, job.width, job.height, job.samples, NULL, NULL, 0};
+    ana_figure_opts opts = {&job.camera, job.width, job.height, job.samples, NULL, NULL, NULL, 0};
     const ana_colormap shape_maps[3] = {ANA_COLORMAP_DIVERGING, ANA_COLORMAP_VIRIDIS,
                                         ANA_COLORMAP_VIRIDIS};
     for (int fig_i = 0; fig_i < 5; fig_i++) {
@@ -555,10 +614,23 @@ static void test_ict(eng *e)
                             img_pixels_const(fig) + ((size_t)(p->render_y + y) * img_width(fig) +
                                                      (size_t)(p->render_x + x)) *
                                                         4;
-                        face += !(q[0] == 255 && q[1] == 255 && q[2] == 255);
+                        face += !(q[0] == ANA_BACKDROP_GREY && q[1] == ANA_BACKDROP_GREY &&
+                                  q[2] == ANA_BACKDROP_GREY);
                         total++;
                     }
                 CHECK(face > total / 2);
+                /* No caption is clipped: the figure's outer columns are page white, top to
+                 * bottom (the narrow face panels' data lines used to start off the left edge). */
+                const int fw = img_width(fig), fh = img_height(fig);
+                int ink[2] = {0, 0};
+                for (int y = 0; y < fh; y++)
+                    for (int side = 0; side < 2; side++) {
+                        const uint8_t *q =
+                            img_pixels_const(fig) + ((size_t)y * fw + (side ? fw - 1 : 0)) * 4;
+                        ink[side] += !(q[0] == 255 && q[1] == 255 && q[2] == 255);
+                    }
+                CHECK_INT(0, ink[0]);
+                CHECK_INT(0, ink[1]);
             }
         }
         img_free(fig);

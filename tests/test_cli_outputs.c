@@ -372,8 +372,13 @@ static void check_bad_values(const char *tmp)
         {"--outputs", "frames,gif", "--outputs: 'gif' is not an output"},
         {"--outputs", "", "--outputs:"},
         {"--align", "affine", "--align: 'affine'"},
-        {"--heatmap-scale", "2:1", "--heatmap-scale:"},
-        {"--heatmap-scale", "big", "--heatmap-scale:"},
+        {"--heatmap-scale", "2:1",
+         "--heatmap-scale (the shorthand for --shape-scale): '2:1': MIN must be less than MAX"},
+        {"--heatmap-scale", "big", "--heatmap-scale (the shorthand for --shape-scale): 'big'"},
+        {"--shape-scale", "2:1", "--shape-scale: '2:1': MIN must be less than MAX"},
+        {"--shape-scale", "1:nan", "--shape-scale: '1:nan': expected 'auto' or MIN:MAX"},
+        {"--texture-scale", "5", "--texture-scale: '5': expected 'auto' or MIN:MAX (e.g. -2:2)"},
+        {"--texture-scale", "0:1e40", "--texture-scale: '0:1e40'"},
         {"--mesh-format", "stl", "--mesh-format: 'stl'"},
         {"--fps", "0", "--fps: '0'"},
         {"--fps", "121", "--fps: '121'"},
@@ -387,6 +392,13 @@ static void check_bad_values(const char *tmp)
         CHECK_INT(2, morph(tmp, args));
         CHECK_STDERR(bad[i].needle);
     }
+    /* --heatmap-scale is the shorthand for --shape-scale: both at once is a usage error. */
+    snprintf(args, sizeof args,
+             "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --heatmap-scale -1:1 "
+             "--shape-scale -2:2",
+             tmp, tmp, tmp);
+    CHECK_INT(2, morph(tmp, args));
+    CHECK_STDERR("--heatmap-scale is the shorthand for --shape-scale: give one of them");
     /* The video's frames are held until they can be encoded in order: a bound, said up front. */
     snprintf(args, sizeof args,
              "run %s/s/sample_A.obj %s/s/sample_B.obj -o %s/e --outputs video --frames 2000 "

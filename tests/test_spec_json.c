@@ -100,9 +100,12 @@ static void check_round_trip_at(const job_spec *s, int line)
         CHECK_INT(s->mesh_format, back.mesh_format);
         CHECK_INT(s->fps, back.fps);
         CHECK_INT(s->loop, back.loop);
-        CHECK_INT(s->heatmap_scale.fixed, back.heatmap_scale.fixed);
-        CHECK(s->heatmap_scale.min == back.heatmap_scale.min);
-        CHECK(s->heatmap_scale.max == back.heatmap_scale.max);
+        CHECK_INT(s->shape_scale.fixed, back.shape_scale.fixed);
+        CHECK(s->shape_scale.min == back.shape_scale.min);
+        CHECK(s->shape_scale.max == back.shape_scale.max);
+        CHECK_INT(s->texture_scale.fixed, back.texture_scale.fixed);
+        CHECK(s->texture_scale.min == back.texture_scale.min);
+        CHECK(s->texture_scale.max == back.texture_scale.max);
     }
     CHECK_INT(s->height, back.height);
     CHECK_INT(s->samples, back.samples);
@@ -154,7 +157,8 @@ static void test_defaults(void)
                    "\"camera\":{\"eye\":\"auto\",\"target\":\"auto\",\"up\":\"auto\",\"fov\":30.0,"
                    "\"near\":\"auto\",\"far\":\"auto\",\"ortho\":null},\"background\":\"ffffff\","
                    "\"png_level\":1,\"label\":\"\",\"outputs\":[\"frames\",\"heatmaps\"],"
-                   "\"align\":\"none\",\"heatmap_scale\":\"auto\",\"mesh_format\":\"obj\","
+                   "\"align\":\"none\",\"shape_scale\":\"auto\",\"texture_scale\":\"auto\","
+                   "\"mesh_format\":\"obj\","
                    "\"fps\":30,\"loop\":\"once\",\"frame_on\":null}",
                    0, &jerr);
     CHECK(want != NULL);
@@ -557,15 +561,33 @@ static void test_outputs(void)
     json_decref(j);
     CHECK_ROUND_TRIP(&s);
     job_spec_free(&s);
-    ROUND_TRIP_TEXT("{\"outputs\":\"minimal\",\"align\":\"similarity\",\"heatmap_scale\":"
-                    "\"-2:2.5\",\"mesh_format\":\"glb\",\"fps\":120,\"loop\":\"pingpong\"}");
-    CHECK_OK(read_spec("{\"align\":\"rigid\",\"heatmap_scale\":\"0:1.5e-3\",\"mesh_format\":"
+    ROUND_TRIP_TEXT("{\"outputs\":\"minimal\",\"align\":\"similarity\",\"shape_scale\":"
+                    "\"-2:2.5\",\"texture_scale\":\"0:12.5\",\"mesh_format\":\"glb\",\"fps\":120,"
+                    "\"loop\":\"pingpong\"}");
+    /* Each scale lands in its own field, and heatmap_scale is the shorthand for shape_scale. */
+    CHECK_OK(read_spec("{\"shape_scale\":\"-2:2\",\"texture_scale\":\"0:30\"}", &s, &err), &err);
+    CHECK(s.shape_scale.fixed && s.texture_scale.fixed);
+    CHECK_NEAR(2.0, s.shape_scale.max, 0);
+    CHECK_NEAR(30.0, s.texture_scale.max, 0);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"heatmap_scale\":\"-3:3\"}", &s, &err), &err);
+    CHECK(s.shape_scale.fixed);
+    CHECK_NEAR(3.0, s.shape_scale.max, 0);
+    CHECK_INT(0, s.texture_scale.fixed);
+    j = job_spec_to_json(&s);
+    CHECK(json_object_get(j, "heatmap_scale") == NULL);
+    CHECK(json_is_string(json_object_get(j, "shape_scale")) &&
+          strcmp(json_string_value(json_object_get(j, "shape_scale")), "-3:3") == 0);
+    json_decref(j);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"align\":\"rigid\",\"shape_scale\":\"0:1.5e-3\",\"mesh_format\":"
                        "\"fbx\",\"fps\":1,\"loop\":\"pingpong\"}",
                        &s, &err),
              &err);
     CHECK_INT(ANA_ALIGN_RIGID, s.align);
-    CHECK(s.heatmap_scale.fixed);
-    CHECK_NEAR(1.5e-3, s.heatmap_scale.max, 1e-9);
+    CHECK(s.shape_scale.fixed);
+    CHECK_NEAR(1.5e-3, s.shape_scale.max, 1e-9);
     CHECK_INT(ANA_MESH_FBX, s.mesh_format);
     CHECK_INT(1, s.fps);
     CHECK_INT(ANA_VIDEO_PINGPONG, s.loop);
@@ -592,6 +614,16 @@ static void test_outputs(void)
                  "spec.align: must be \"none\", \"rigid\" or \"similarity\", got \"affine\"");
     EXPECT_ERROR("{\"heatmap_scale\":\"2:1\"}", "spec.heatmap_scale: must be \"auto\" or");
     EXPECT_ERROR("{\"heatmap_scale\":[0,1]}", "spec.heatmap_scale: must be");
+    EXPECT_ERROR(
+        "{\"shape_scale\":\"1:1\"}",
+        "spec.shape_scale: must be \"auto\" or \"MIN:MAX\" with MIN < MAX (e.g. \"-2:2\"), "
+        "got \"1:1\"");
+    EXPECT_ERROR("{\"texture_scale\":\"0:inf\"}", "spec.texture_scale: must be \"auto\" or");
+    EXPECT_ERROR("{\"texture_scale\":5}", "spec.texture_scale: must be");
+    EXPECT_ERROR("{\"shape_scale\":\"auto\",\"heatmap_scale\":\"auto\"}",
+                 "spec.heatmap_scale: is the shorthand for shape_scale; give one of them");
+    EXPECT_ERROR("{\"kind\":\"render\",\"texture_scale\":\"0:1\"}",
+                 "spec.texture_scale: only morph jobs have it");
     EXPECT_ERROR("{\"mesh_format\":\"stl\"}", "spec.mesh_format: must be \"obj\", \"glb\"");
     EXPECT_ERROR("{\"fps\":0}", "spec.fps: must be an integer from 1 to 120, got 0");
     EXPECT_ERROR("{\"fps\":121}", "spec.fps: must be an integer from 1 to 120");

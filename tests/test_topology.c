@@ -1,7 +1,8 @@
 /*
  * test_topology.c — mesh_check_topology() on synthetic meshes parsed from strings: the same
  * topology passes whatever the positions, UVs and materials; a different vertex count, triangle
- * count or one flipped winding fails with the first difference. Pure: needs no shared data
+ * count or one flipped winding fails with the first difference; the same faces over renumbered
+ * vertices are refused naming the vertex order as the cause. Pure: needs no shared data
  * (test_topology_data.c runs the real face pairs).
  */
 #include "test_util.h"
@@ -55,6 +56,17 @@ int main(void)
     CHECK_INT(MD_ETOPOLOGY, mesh_check_topology(source, rotated, &err));
     CHECK_MSG(&err, "triangle 1 is (1,2,3) in source and (2,3,4) in target");
 
+    /* Vertices 1 and 2 swapped in the file, the faces renumbered to match: the same faces in
+     * another vertex order, and the message says so rather than "different topology". */
+    mesh *reordered = parse("v 1 0 0\nv 0 0 0\nv 1 1 0\nv 0 1 0\nv 2 0 0\nf 2 1 3 4\nf 1 5 3\n");
+    CHECK_INT(MD_ETOPOLOGY, mesh_check_topology(source, reordered, &err));
+    CHECK_MSG(&err, "the meshes have the same faces but list their vertices in a different order "
+                    "(source vertex 1 is target vertex 2, in triangle 1;");
+    /* The two diagonals of a quad are not a reordering once a neighbour pins the numbers. */
+    CHECK_INT(MD_ETOPOLOGY, mesh_check_topology(source, rotated, &err));
+    CHECK_MSG(&err, "the face lists differ");
+
+    mesh_free(reordered);
     mesh_free(source);
     mesh_free(moved);
     mesh_free(fewer);

@@ -34,7 +34,7 @@ run('api_outputs', async (t) => {
     const spec = { frames: 9, width: 96, height: 64, outputs: 'all' };
     const r = await api.submit(files, spec, { expect: 202 });
     t.check(JSON.stringify(r.json.spec.outputs) === JSON.stringify(['frames', 'heatmaps', 'csv', 'meshes', 'video']), `normalised outputs ${JSON.stringify(r.json.spec.outputs)}`);
-    t.check(r.json.spec.align === 'none' && r.json.spec.heatmap_scale === 'auto' && r.json.spec.mesh_format === 'obj' && r.json.spec.fps === 30 && r.json.spec.loop === 'once', `normalised analysis options ${JSON.stringify(r.json.spec)}`);
+    t.check(r.json.spec.align === 'none' && r.json.spec.shape_scale === 'auto' && r.json.spec.texture_scale === 'auto' && r.json.spec.heatmap_scale === undefined && r.json.spec.mesh_format === 'obj' && r.json.spec.fps === 30 && r.json.spec.loop === 'once', `normalised analysis options ${JSON.stringify(r.json.spec)}`);
     const done = await api.poll(r.json.id);
     t.assert(done.status === 'succeeded', `outputs all: job ${done.status}: ${done.error}`);
     const names = done.artifacts.map((a) => a.name);
@@ -111,6 +111,9 @@ run('api_outputs', async (t) => {
     await bad('fps 0', files, { fps: 0 }, 'spec.fps: must be an integer from 1 to 120');
     await bad('align', files, { align: 'affine' }, 'spec.align');
     await bad('heatmap_scale', files, { heatmap_scale: '3:1' }, 'spec.heatmap_scale');
+    await bad('shape_scale', files, { shape_scale: '1:1' }, 'spec.shape_scale: must be "auto" or "MIN:MAX" with MIN < MAX');
+    await bad('texture_scale', files, { texture_scale: 'wide' }, 'spec.texture_scale');
+    await bad('heatmap_scale with shape_scale', files, { heatmap_scale: '-1:1', shape_scale: '-2:2' }, 'spec.heatmap_scale: is the shorthand for shape_scale');
     await bad('mesh_format', files, { mesh_format: 'stl' }, 'spec.mesh_format');
     await bad('loop', files, { loop: 'bounce' }, 'spec.loop');
     await api.healthy();

@@ -715,7 +715,7 @@ export class Api {
         }
         let r;
         try {
-            r = await fetch(this.base + urlPath, { method, headers, body, redirect: 'manual' });
+            r = await fetch(this.base + urlPath, { method, headers, body, redirect: 'manual', signal: opts.signal });
         } catch (e) {
             this.t.checkProcs();
             throw new Failure(`${method} ${urlPath}: no answer (${e.cause?.code || e.message}); api ${this.proc.alive ? 'alive' : this.proc.describeExit()}; log:\n${tail(this.proc.log)}`);

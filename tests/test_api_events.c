@@ -1,0 +1,129 @@
+/*
+ * test_api_events.c — api_events_step, the pure part of GET /jobs/{id}/events: which events a
+ * run of job records gives, in which order, and that a full buffer holds artifacts back without
+ * losing or repeating any.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "test_util.h"
+
+#define ID "0123456789abcdef0123456789abcdef"
+
+#define CHECK_STR(expected, actual)                                                                \
+    do {                                                                                           \
+        if (strcmp((expected), (actual)) != 0) {                                                   \
+            fprintf(stderr, "%s:%d: expected %s == '%s', got '%s'\n", __FILE__, __LINE__, #actual, \
+                    (expected), (actual));                                                         \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static json_t *job(const char *status, int done, int total, const char *stage, int artifacts)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < artifacts; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "frames/%04d.png", i);
+        json_array_append_new(list, json_pack("{s:s,s:i}", "name", name, "bytes", 100 + i));
+    }
+    return json_pack("{s:s,s:s,s:{s:i,s:i,s:s},s:o}", "id", ID, "status", status, "progress",
+                     "frames_done", done, "frames_total", total, "stage", stage, "artifacts", list);
+}
+
+/* The event names in text, comma-separated ("status,progress"). */
+static void names(const char *text, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (const char *p = text; (p = strstr(p, "event: ")) != NULL; p += 7) {
+        size_t len = strcspn(p + 7, "\n");
+        size_t have = strlen(out);
+        snprintf(out + have, cap - have, "%s%.*s", have ? "," : "", (int)len, p + 7);
+    }
+}
+
+static int step(api_event_state *st, json_t *j, md_buf *out, size_t room, char *ev, size_t cap)
+{
+    md_buf_reset(out);
+    int rc = api_events_step(st, j, ID, out, room);
+    names(out->data ? out->data : "", ev, cap);
+    json_decref(j);
+    return rc;
+}
+
+static void test_life(void)
+{
+    api_event_state st = {0};
+    md_buf out;
+    md_buf_init(&out, 1 << 20);
+    char ev[512];
+    CHECK_INT(0, step(&st, job("queued", 0, 3, "queued", 0), &out, 4096, ev, sizeof ev));
+    CHECK_STR("status,progress", ev);
+    CHECK_CONTAINS(out.data, "\"status\":\"queued\"");
+    CHECK(strstr(out.data, "\"artifacts\"") == NULL); /* artifacts come as their own events */
+    CHECK_INT(0, step(&st, job("queued", 0, 3, "queued", 0), &out, 4096, ev, sizeof ev));
+    CHECK_STR("", ev); /* nothing changed, nothing sent */
+    CHECK_INT(0, step(&st, job("running", 0, 3, "loading", 0), &out, 4096, ev, sizeof ev));
+    CHECK_STR("status,progress", ev);
+    CHECK_INT(0, step(&st, job("running", 2, 3, "rendering", 0), &out, 4096, ev, sizeof ev));
+    CHECK_STR("progress", ev);
+    CHECK_CONTAINS(out.data,
+                   "data: {\"frames_done\":2,\"frames_total\":3,\"stage\":\"rendering\"}");
+    CHECK_INT(1, step(&st, job("succeeded", 3, 3, "done", 2), &out, 4096, ev, sizeof ev));
+    CHECK_STR("progress,artifact,artifact,status", ev);
+    CHECK_CONTAINS(out.data, "\"name\":\"frames/0001.png\"");
+    CHECK_CONTAINS(out.data, "\"status\":\"succeeded\"");
+    CHECK(st.ended);
+    CHECK_INT(1, step(&st, job("succeeded", 3, 3, "done", 2), &out, 4096, ev, sizeof ev));
+    CHECK_STR("", ev); /* ended: no more events */
+    md_buf_free(&out);
+}
+
+static void test_room_and_finished(void)
+{
+    /* A job seen only when finished: no status before its artifacts; a small room sends the
+     * artifacts over several steps, each once, and the terminal status last. */
+    api_event_state st = {0};
+    md_buf out;
+    md_buf_init(&out, 1 << 20);
+    char ev[4096];
+    int artifacts = 0, rounds = 0, rc = 0;
+    char all[8192] = "";
+    while (rc == 0 && rounds < 100) {
+        rc = step(&st, job("failed", 1, 3, "done", 20), &out, 200, ev, sizeof ev);
+        size_t have = strlen(all);
+        snprintf(all + have, sizeof all - have, "%s%s", have && ev[0] ? "," : "", ev);
+        for (const char *p = out.data; p && (p = strstr(p, "event: artifact")) != NULL; p++)
+            artifacts++;
+        rounds++;
+    }
+    CHECK_INT(1, rc);
+    CHECK_INT(20, artifacts);
+    CHECK(rounds > 2); /* the room held artifacts back */
+    CHECK(strncmp(all, "progress,artifact", 17) == 0);
+    const char *last = strrchr(all, ',');
+    CHECK_STR(",status", last ? last : "");
+    md_buf_free(&out);
+}
+
+static void test_gone(void)
+{
+    api_event_state st = {0};
+    md_buf out;
+    md_buf_init(&out, 1 << 16);
+    char ev[256];
+    CHECK_INT(0, step(&st, job("running", 1, 3, "rendering", 0), &out, 4096, ev, sizeof ev));
+    CHECK_INT(1, step(&st, NULL, &out, 4096, ev, sizeof ev));
+    CHECK_STR("gone", ev);
+    CHECK_CONTAINS(out.data, "\"id\":\"" ID "\"");
+    md_buf_free(&out);
+}
+
+int main(void)
+{
+    test_life();
+    test_room_and_finished();
+    test_gone();
+    return test_done();
+}
