@@ -150,11 +150,18 @@ typedef enum api_part_id {
     API_PART_TEXTURE,
     API_PART_FRAME_ON, /* a reference mesh whose bounds frame the camera (morph jobs) */
     API_PART_SPEC,
+    API_PART_BASE, /* transform jobs: base + amount (to - from) */
+    API_PART_FROM,
+    API_PART_TO,
+    API_PART_BASE_TEXTURE,
+    API_PART_FROM_TEXTURE,
+    API_PART_TO_TEXTURE,
     API_PART_COUNT
 } api_part_id;
 
 typedef struct api_part {
     int present;
+    api_part_id id;
     char filename[256]; /* as the client named it (may be empty) */
     char stem[128];     /* job_path_stem of the filename, or the part name */
     char ext[16];       /* lowercase extension of the filename, "" if none */
@@ -164,10 +171,14 @@ typedef struct api_part {
 } api_part;
 
 typedef struct api_intake {
-    struct api_mp *mp; /* owned: the multipart parser (multipart.c) */
-    char dir[600];     /* this request's temp folder */
-    api_part parts[API_PART_COUNT];
-    int current; /* part being written, -1 none */
+    struct api_mp *mp;              /* owned: the multipart parser (multipart.c) */
+    char dir[600];                  /* this request's temp folder */
+    api_part parts[API_PART_COUNT]; /* the first part of each name */
+    /* Repeats of 'mesh' and 'texture' (an average's meshes and their textures), in body order;
+     * at most 2 * max_average_meshes. */
+    api_part *more;
+    uint32_t more_count, more_cap;
+    int current; /* part being written: an index of parts, API_PART_COUNT + one of more, -1 */
     int fd;
     uint64_t body_bytes;
     int dropping; /* an error is recorded: read and discard the rest of the body */
@@ -179,6 +190,10 @@ typedef struct api_intake {
 } api_intake;
 
 extern const char *const api_part_names[API_PART_COUNT];
+/* How many parts named like id the body had, and the n-th of them (0: parts[id]) in body
+ * order; NULL past the count. */
+uint32_t api_intake_count(const api_intake *in, api_part_id id);
+const api_part *api_intake_nth(const api_intake *in, api_part_id id, uint32_t n);
 
 typedef struct api_req {
     api_server *srv;

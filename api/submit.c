@@ -43,6 +43,7 @@ typedef struct submit_op {
     int rc;
     md_error err;
     int render;
+    job_kind kind;
     char *spec_json;
     char *inputs_json;
     uint32_t frames_total;
@@ -145,9 +146,11 @@ static uint64_t texture_pixels(const mesh *m)
     return n;
 }
 
-static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
+/* Loads mesh part p (named like id) and applies texture part t (named like tex_id; NULL:
+ * none) to it. */
+static int load_part(submit_op *op, const api_part *p, api_part_id id, const api_part *t,
+                     api_part_id tex_id, mesh **out)
 {
-    const api_part *p = &op->in->parts[id];
     if (p->ext[0] == '\0')
         return md_fail(&op->err, MD_EFORMAT,
                        "part '%s': the file name '%s' has no extension to tell the format (send "
@@ -166,8 +169,7 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
                        "max_request_pixels=%llu",
                        api_part_names[id], (unsigned long long)op->pixels,
                        (unsigned long long)op->lim.max_request_pixels);
-    const api_part *t = &op->in->parts[tex_id];
-    if (!t->present)
+    if (t == NULL || !t->present)
         return 0;
     char *bytes = NULL;
     size_t len = 0;
@@ -194,6 +196,11 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
     return 0;
 }
 
+static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
+{
+    return load_part(op, &op->in->parts[id], id, &op->in->parts[tex_id], tex_id, out);
+}
+
 /* Feeds one item to the request hash, length first so items cannot run into each other. */
 static void hash_item(submit_op *op, const void *bytes, size_t len)
 {
@@ -204,16 +211,22 @@ static void hash_item(submit_op *op, const void *bytes, size_t len)
     sha256_update(&op->request_sha, len, bytes);
 }
 
-static int store_mesh(submit_op *op, const mesh *m, jr_input role)
+/* Stores m under its input key: role's, or an average's mesh index (role JR_IN_COUNT). */
+static int store_mesh(submit_op *op, const mesh *m, jr_input role, uint32_t index)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     int rc = mesh_encode_canonical(m, &bytes, &len, &op->err);
     if (rc != 0)
-        return md_error_prefix(&op->err, "encoding the %s mesh: ", jr_input_name(role));
+        return role == JR_IN_COUNT
+                   ? md_error_prefix(&op->err, "encoding mesh %u: ", index + 1)
+                   : md_error_prefix(&op->err, "encoding the %s mesh: ", jr_input_name(role));
     hash_item(op, bytes, len);
     char key[STG_KEY_MAX];
-    jr_key_input(key, sizeof key, op->id, role);
+    if (role == JR_IN_COUNT)
+        jr_key_input_mesh(key, sizeof key, op->id, index);
+    else
+        jr_key_input(key, sizeof key, op->id, role);
     rc = stg_put(op->storage, key, bytes, len, &op->err);
     md_free(bytes);
     return rc;
@@ -227,36 +240,76 @@ static uint32_t texture_count(const mesh *m)
     return n;
 }
 
-static int check_parts(submit_op *op)
+/* Which parts each kind takes (besides spec), the first `need` of them required. */
+typedef struct kind_parts {
+    const char *name;
+    api_part_id parts[7];
+    int count, need;
+    const char *what; /* what a job of the kind needs, for messages */
+} kind_parts;
+
+static const kind_parts kinds_parts[] = {
+    [JOB_KIND_MORPH] = {"morph",
+                        {API_PART_SOURCE, API_PART_TARGET, API_PART_SOURCE_TEXTURE,
+                         API_PART_TARGET_TEXTURE, API_PART_FRAME_ON},
+                        5,
+                        2,
+                        "'source' and 'target' (and optionally their textures)"},
+    [JOB_KIND_RENDER] =
+        {"render", {API_PART_MESH, API_PART_TEXTURE}, 2, 1, "'mesh' (and optionally 'texture')"},
+    [JOB_KIND_TRANSFORM] = {"transform",
+                            {API_PART_BASE, API_PART_FROM, API_PART_TO, API_PART_BASE_TEXTURE,
+                             API_PART_FROM_TEXTURE, API_PART_TO_TEXTURE, API_PART_FRAME_ON},
+                            7,
+                            3,
+                            "'base', 'from' and 'to' (and optionally their textures)"},
+    [JOB_KIND_AVERAGE] = {"average",
+                          {API_PART_MESH, API_PART_TEXTURE, API_PART_FRAME_ON},
+                          3,
+                          1,
+                          "2 or more 'mesh' parts (and optionally one 'texture' per mesh)"},
+};
+
+static int check_parts(submit_op *op, const job_spec *spec)
 {
-    const api_part *p = op->in->parts;
-    static const api_part_id morph_need[] = {API_PART_SOURCE, API_PART_TARGET};
-    static const api_part_id render_need[] = {API_PART_MESH};
-    static const api_part_id morph_only[] = {API_PART_SOURCE, API_PART_TARGET,
-                                             API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE,
-                                             API_PART_FRAME_ON};
-    static const api_part_id render_only[] = {API_PART_MESH, API_PART_TEXTURE};
-    const api_part_id *need = op->render ? render_need : morph_need;
-    size_t need_n = op->render ? 1 : 2;
-    const api_part_id *wrong = op->render ? morph_only : render_only;
-    size_t wrong_n = op->render ? 5 : 2;
+    const api_intake *in = op->in;
+    const kind_parts *k = &kinds_parts[spec->kind];
     char missing[128] = "";
-    for (size_t i = 0; i < need_n; i++)
-        if (!p[need[i]].present)
+    for (int i = 0; i < k->need; i++)
+        if (!in->parts[k->parts[i]].present)
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s'%s'",
-                     missing[0] ? ", " : "", api_part_names[need[i]]);
+                     missing[0] ? ", " : "", api_part_names[k->parts[i]]);
     if (missing[0])
         return md_fail(&op->err, MD_EINVAL, "missing part(s) %s: a %s job needs %s", missing,
-                       op->render ? "render" : "morph",
-                       op->render ? "'mesh' (and optionally 'texture')"
-                                  : "'source' and 'target' (and optionally their textures)");
-    for (size_t i = 0; i < wrong_n; i++)
-        if (p[wrong[i]].present)
+                       k->name, k->what);
+    for (int id = 0; id < API_PART_COUNT; id++) {
+        int taken = id == API_PART_SPEC;
+        for (int i = 0; i < k->count; i++)
+            taken |= (int)k->parts[i] == id;
+        if (in->parts[id].present && !taken)
             return md_fail(&op->err, MD_EINVAL,
-                           "part '%s' belongs to %s jobs; this is a %s job (spec.kind)",
-                           api_part_names[wrong[i]], op->render ? "morph" : "render",
-                           op->render ? "render" : "morph");
-    return 0;
+                           "part '%s' does not belong to %s jobs (spec.kind), which take %s",
+                           api_part_names[id], k->name, k->what);
+    }
+    uint32_t meshes = api_intake_count(in, API_PART_MESH);
+    uint32_t textures = api_intake_count(in, API_PART_TEXTURE);
+    if (spec->kind != JOB_KIND_AVERAGE) {
+        if (meshes > 1 || textures > 1)
+            return md_fail(&op->err, MD_EINVAL,
+                           "part '%s' appears %u times; only average jobs (spec.kind "
+                           "\"average\") take several",
+                           meshes > 1 ? "mesh" : "texture", meshes > 1 ? meshes : textures);
+        return 0;
+    }
+    if (meshes < 2)
+        return md_fail(&op->err, MD_EINVAL, "an average needs at least 2 'mesh' parts, got %u",
+                       meshes);
+    if (textures != 0 && textures != meshes)
+        return md_fail(&op->err, MD_EINVAL,
+                       "'texture' parts pair with the 'mesh' parts in order (the first texture "
+                       "with the first mesh): send none or one per mesh; got %u for %u meshes",
+                       textures, meshes);
+    return job_spec_check_mesh_count(spec, meshes, &op->lim, &op->err);
 }
 
 /* Part frame_on: a reference mesh (any format, any topology, no texture needed) whose bounds
@@ -303,6 +356,24 @@ static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *id
     return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
 }
 
+/* An average's inputs: the first mesh's name and format as "mesh", and how many there are. */
+static int average_inputs_json(submit_op *op, mesh *const *meshes, uint32_t n)
+{
+    jr_inputs in;
+    memset(&in, 0, sizeof in);
+    in.vertices = mesh_vertex_count(meshes[0]);
+    in.faces = mesh_triangle_count(meshes[0]);
+    for (uint32_t i = 0; i < n; i++)
+        in.textures += texture_count(meshes[i]);
+    in.present[JR_IN_MESH] = 1;
+    in.mesh_count = n;
+    snprintf(in.name[JR_IN_MESH], sizeof in.name[JR_IN_MESH], "%s",
+             op->in->parts[API_PART_MESH].stem);
+    snprintf(in.format[JR_IN_MESH], sizeof in.format[JR_IN_MESH], "%s", mesh_format(meshes[0]));
+    op->inputs_json = jr_inputs_to_json(&in);
+    return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
+}
+
 static void submit_work(uv_work_t *w)
 {
     submit_op *op = w->data;
@@ -310,7 +381,8 @@ static void submit_work(uv_work_t *w)
     job_spec spec;
     job_spec_init(&spec);
     json_t *obj = NULL;
-    mesh *meshes[2] = {NULL, NULL};
+    mesh **meshes = NULL;
+    int n = 0;
     int rc = 0;
     const api_part *sp = &op->in->parts[API_PART_SPEC];
     if (sp->present && sp->text != NULL && sp->bytes > 0) {
@@ -331,24 +403,57 @@ static void submit_work(uv_work_t *w)
     if ((rc = job_spec_from_json(&spec, obj, &op->lim, err)) != 0)
         goto done;
     op->render = spec.kind == JOB_KIND_RENDER;
-    if ((rc = check_parts(op)) != 0)
+    op->kind = spec.kind;
+    if ((rc = check_parts(op, &spec)) != 0)
         goto done;
 
+    /* The meshes, in the order the kind stores them (roles; an average's by index). */
     static const api_part_id morph_ids[] = {API_PART_SOURCE, API_PART_TARGET};
-    static const api_part_id render_ids[] = {API_PART_MESH};
+    static const api_part_id morph_tex[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
     static const jr_input morph_roles[] = {JR_IN_SOURCE, JR_IN_TARGET};
+    static const api_part_id render_ids[] = {API_PART_MESH};
+    static const api_part_id render_tex[] = {API_PART_TEXTURE};
     static const jr_input render_roles[] = {JR_IN_MESH};
-    const api_part_id *ids = op->render ? render_ids : morph_ids;
-    const jr_input *roles = op->render ? render_roles : morph_roles;
-    int n = op->render ? 1 : 2;
-    if (op->render) {
-        rc = load_mesh(op, API_PART_MESH, API_PART_TEXTURE, &meshes[0]);
-    } else {
-        rc = load_mesh(op, API_PART_SOURCE, API_PART_SOURCE_TEXTURE, &meshes[0]);
-        if (rc == 0)
-            rc = load_mesh(op, API_PART_TARGET, API_PART_TARGET_TEXTURE, &meshes[1]);
-        if (rc == 0)
-            rc = mesh_check_topology(meshes[0], meshes[1], err);
+    static const api_part_id transform_ids[] = {API_PART_BASE, API_PART_FROM, API_PART_TO};
+    static const api_part_id transform_tex[] = {API_PART_BASE_TEXTURE, API_PART_FROM_TEXTURE,
+                                                API_PART_TO_TEXTURE};
+    static const jr_input transform_roles[] = {JR_IN_BASE, JR_IN_FROM, JR_IN_TO};
+    const api_part_id *ids = morph_ids, *tex = morph_tex;
+    const jr_input *roles = morph_roles;
+    n = 2;
+    if (spec.kind == JOB_KIND_RENDER) {
+        ids = render_ids, tex = render_tex, roles = render_roles, n = 1;
+    } else if (spec.kind == JOB_KIND_TRANSFORM) {
+        ids = transform_ids, tex = transform_tex, roles = transform_roles, n = 3;
+    } else if (spec.kind == JOB_KIND_AVERAGE) {
+        n = (int)api_intake_count(op->in, API_PART_MESH);
+    }
+    meshes = md_calloc((size_t)n, sizeof *meshes);
+    if (meshes == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (spec.kind == JOB_KIND_AVERAGE)
+            rc = load_part(op, api_intake_nth(op->in, API_PART_MESH, (uint32_t)i), API_PART_MESH,
+                           api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i), API_PART_TEXTURE,
+                           &meshes[i]);
+        else
+            rc = load_mesh(op, ids[i], tex[i], &meshes[i]);
+    }
+    for (int i = 1; rc == 0 && i < n; i++) {
+        rc = mesh_check_topology(meshes[0], meshes[i], err);
+        if (rc != 0 && n > 2) {
+            const api_part *first = spec.kind == JOB_KIND_AVERAGE
+                                        ? api_intake_nth(op->in, API_PART_MESH, 0)
+                                        : &op->in->parts[ids[0]];
+            const api_part *other = spec.kind == JOB_KIND_AVERAGE
+                                        ? api_intake_nth(op->in, API_PART_MESH, (uint32_t)i)
+                                        : &op->in->parts[ids[i]];
+            md_error_prefix(err, "part '%s' (%s) as source and part '%s' (%s) as target: ",
+                            api_part_names[first->id], first->filename, api_part_names[other->id],
+                            other->filename);
+        }
     }
     for (int i = 0; rc == 0 && i < n; i++)
         rc = mesh_pad_textures(meshes[i], err);
@@ -356,7 +461,11 @@ static void submit_work(uv_work_t *w)
         rc = apply_frame_on(op, &spec, spec.frame_on);
     if (rc != 0)
         goto done;
-    if ((rc = inputs_json(op, meshes, ids, roles, n)) != 0)
+    if (spec.kind == JOB_KIND_AVERAGE)
+        rc = average_inputs_json(op, meshes, (uint32_t)n);
+    else
+        rc = inputs_json(op, meshes, ids, roles, n);
+    if (rc != 0)
         goto done;
     json_t *norm = job_spec_to_json(&spec);
     char *text = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
@@ -375,7 +484,8 @@ static void submit_work(uv_work_t *w)
     hash_item(op, op->spec_json, strlen(op->spec_json));
     hash_item(op, op->inputs_json, strlen(op->inputs_json));
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = store_mesh(op, meshes[i], roles[i]);
+        rc = store_mesh(op, meshes[i], spec.kind == JOB_KIND_AVERAGE ? JR_IN_COUNT : roles[i],
+                        (uint32_t)i);
     if (rc != 0) {
         char prefix[STG_KEY_MAX];
         if (jr_key_job_prefix(prefix, sizeof prefix, op->id) == 0)
@@ -387,14 +497,18 @@ static void submit_work(uv_work_t *w)
             snprintf(op->request_hash + 2 * i, 3, "%02x", digest[i]);
     }
 done:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; meshes != NULL && i < n; i++)
         mesh_free(meshes[i]);
+    md_free(meshes);
     json_decref(obj);
     job_spec_free(&spec);
     /* The temp files are done with; removing them here keeps unlinks off the loop. */
     for (int i = 0; i < API_PART_COUNT; i++)
         if (op->in->parts[i].present && op->in->parts[i].path[0])
             unlink(op->in->parts[i].path);
+    for (uint32_t i = 0; i < op->in->more_count; i++)
+        if (op->in->more[i].path[0])
+            unlink(op->in->more[i].path);
     op->rc = rc;
 }
 
@@ -421,7 +535,7 @@ static void on_existing(redisAsyncContext *c, void *r, void *priv)
 static jr_new_job new_job(const submit_op *op)
 {
     jr_new_job job = {.id = op->id,
-                      .kind = op->render ? JR_KIND_RENDER : JR_KIND_MORPH,
+                      .kind = jr_kind_parse(job_kind_name(op->kind)),
                       .owner = op->req->owner,
                       .spec_json = op->spec_json,
                       .inputs_json = op->inputs_json,

@@ -122,19 +122,14 @@ static inline ENG_HD int eng_linear_in_gamut(const float rgb[3])
            rgb[2] >= -tol && rgb[2] <= 1.0f + tol;
 }
 
-/* The texture colour at weight t outside [0, 1] from the L*a*b* colours lab0 (t = 0) and lab1
- * (t = 1) (eng_srgb_to_lab of encoded sRGB in 0..1): extrapolated there, (1 - t) * lab0 +
- * t * lab1, and brought back as encoded sRGB in 0..1. Out of gamut, L* is clamped to [0, 100]
- * and the chroma (a*, b*) is scaled down at constant L* and hue to the gamut's boundary (24
- * bisection steps: within 2^-24 of the chroma), so a caricature's colours stay as saturated as the
- * display allows without hue shifts. Pure; any thread; NaN never comes out (it becomes 0). */
-static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float lab1[3], float t,
-                                              float out[3])
+/* An L*a*b* colour, possibly outside the sRGB gamut, brought back as encoded sRGB in 0..1: L*
+ * is clamped to [0, 100] and the chroma (a*, b*) is scaled down at constant L* and hue to the
+ * gamut's boundary (24 bisection steps: within 2^-24 of the chroma), so a caricature's colours
+ * stay as saturated as the display allows without hue shifts. Pure; any thread; NaN never
+ * comes out (it becomes 0). The face-space transform (jobs/facespace.c) calls it directly. */
+static inline ENG_HD void eng_lab_to_srgb_clipped(float l, const float a, const float bb,
+                                                  float out[3])
 {
-    const float s = 1.0f - t;
-    float l = s * lab0[0] + t * lab1[0];
-    const float a = s * lab0[1] + t * lab1[1];
-    const float bb = s * lab0[2] + t * lab1[2];
     l = l > 0.0f ? (l < 100.0f ? l : 100.0f) : 0.0f; /* NaN -> 0 */
     float lin[3];
     eng_lab_to_linear(l, a, bb, lin);
@@ -154,6 +149,17 @@ static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float l
         const float v = lin[k] > 0.0f ? (lin[k] < 1.0f ? lin[k] : 1.0f) : 0.0f;
         out[k] = eng_srgb_encode(v);
     }
+}
+
+/* The texture colour at weight t outside [0, 1] from the L*a*b* colours lab0 (t = 0) and lab1
+ * (t = 1) (eng_srgb_to_lab of encoded sRGB in 0..1): extrapolated there, (1 - t) * lab0 +
+ * t * lab1, and brought back by eng_lab_to_srgb_clipped. */
+static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float lab1[3], float t,
+                                              float out[3])
+{
+    const float s = 1.0f - t;
+    eng_lab_to_srgb_clipped(s * lab0[0] + t * lab1[0], s * lab0[1] + t * lab1[1],
+                            s * lab0[2] + t * lab1[2], out);
 }
 
 /* eng_lab_extrapolate of two encoded sRGB colours (what the shaders call). */

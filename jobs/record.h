@@ -109,14 +109,24 @@ typedef enum jr_stage {
 const char *jr_stage_name(jr_stage s);
 int jr_stage_parse(const char *name); /* -1 when unknown */
 
-typedef enum jr_kind { JR_KIND_MORPH, JR_KIND_RENDER } jr_kind;
-const char *jr_kind_name(jr_kind k);
-/* "render" → JR_KIND_RENDER; anything else (a record of another version too) → morph. */
+typedef enum jr_kind { JR_KIND_MORPH, JR_KIND_RENDER, JR_KIND_TRANSFORM, JR_KIND_AVERAGE } jr_kind;
+const char *jr_kind_name(jr_kind k); /* "morph", "render", "transform", "average" */
+/* The kind a name spells; anything else (a record of another version too) → morph. */
 jr_kind jr_kind_parse(const char *name);
 
 /* ---- Inputs ---- */
 
-typedef enum jr_input { JR_IN_SOURCE, JR_IN_TARGET, JR_IN_MESH, JR_IN_COUNT } jr_input;
+/* A transform's three meshes are base, from and to; an average's meshes are stored as mesh_0,
+ * mesh_1, ... (jr_key_input_mesh), their count in jr_inputs.mesh_count. */
+typedef enum jr_input {
+    JR_IN_SOURCE,
+    JR_IN_TARGET,
+    JR_IN_MESH,
+    JR_IN_BASE,
+    JR_IN_FROM,
+    JR_IN_TO,
+    JR_IN_COUNT
+} jr_input;
 
 #define JR_INPUT_NAME_MAX 128
 
@@ -127,9 +137,10 @@ typedef struct jr_inputs {
     int present[JR_IN_COUNT];
     char name[JR_IN_COUNT][JR_INPUT_NAME_MAX];
     char format[JR_IN_COUNT][16];
+    uint32_t mesh_count; /* an average's meshes (0 for the other kinds) */
 } jr_inputs;
 
-const char *jr_input_name(jr_input in); /* "source", "target", "mesh" */
+const char *jr_input_name(jr_input in); /* "source", "target", "mesh", "base", "from", "to" */
 /* The first len bytes of in as a name fit for frame names and storage keys: characters other
  * than [A-Za-z0-9._] become '_'; cut to cap - 1 bytes. */
 void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap);
@@ -145,6 +156,8 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err);
 int jr_key_job_prefix(char *out, size_t cap, const char *id);         /* jobs/{id}/ */
 int jr_key_frames_prefix(char *out, size_t cap, const char *id);      /* jobs/{id}/frames/ */
 int jr_key_input(char *out, size_t cap, const char *id, jr_input in); /* jobs/{id}/inputs/x.mdm */
+/* jobs/{id}/inputs/mesh_{index}.mdm: an average's mesh index. */
+int jr_key_input_mesh(char *out, size_t cap, const char *id, uint32_t index);
 int jr_key_artifact(char *out, size_t cap, const char *id, const char *name); /* jobs/{id}/name */
 /* The artifact name of a frame ("frames/<name>"), as artifacts lists and manifests give it. */
 int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name);

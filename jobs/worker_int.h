@@ -74,7 +74,7 @@ typedef struct wk_job {
     int crashes, batch_crashes, lost; /* charged by the start script (record.c); any of them
                                        * makes the job run alone */
     struct wk *w;                     /* the worker holding it */
-    char kind[8];                     /* "morph" or "render", the hash's kind field */
+    char kind[16];                    /* "morph", "render", "transform" or "average" */
     char *spec_text;                  /* owned: the hash's spec field */
     char *inputs_text;                /* owned: the hash's inputs field */
     job_spec spec;
@@ -178,6 +178,18 @@ double wk_draining_s(wk *w);
 
 /* Loads, renders and finishes every job held; empties the held list. */
 void wk_batch_run(wk *w);
+/* Sweeps what a crashed earlier attempt of j left half-written, before this attempt writes. */
+void wk_sweep_partial(wk *w, wk_job *j);
+/* Reads the canonical mesh stored under key (an input of job j) into *out; what names it in
+ * messages ("input base"). */
+int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error *err);
+
+/* ---- worker_face.c ---- */
+
+/* Runs a transform or average job alone (jobs/facespace.h): loads its stored meshes, stores the
+ * derived meshes, their renders, manifest.json and session.log, and finishes it in Redis, or
+ * hands it back when the worker is draining. */
+void wk_face_run(wk *w, wk_job *j);
 
 /* ---- worker_fault.c ---- */
 
