@@ -12,21 +12,26 @@
  *      triangle order, so the GPU's normal gather adds in the CPU's order), UVs, materials and
  *      device-side eng_surface records go into one pinned staging buffer and one device buffer,
  *      in a single copy. Textures go into one texel buffer, each distinct texture (same pixels
- *      pointer and size) once, however many jobs share it.
+ *      pointer and size) once, however many jobs share it, through a pinned staging buffer of
+ *      their own (a host memcpy, then one asynchronous copy at full DMA speed, instead of the
+ *      runtime staging pageable memory piecewise).
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
  *      (positions, normals, clip, the raster queue's share, and eng_frame_bytes: visibility
  *      buffer and RGB) fits the budget
  *      (1 GiB or an eighth of free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame
- *      a chunk). A frame alone over half the device memory free at creation (less a margin;
- *      two slots hold a chunk each) is refused with MD_EBUDGET, never attempted.
- *   3. Per chunk, on one of two slots (stream + buffers), with no host wait: the item tables
+ *      a chunk). A frame alone over a third of the device memory free at creation (less a
+ *      margin; CU_SLOTS slots hold a chunk each) is refused with MD_EBUDGET, never attempted.
+ *   3. Per chunk, on one of CU_SLOTS slots (stream + buffers), with no host wait: the item tables
  *      (cuda_int.h) are copied up, then morph, clear + raster (a triangle launch and a tile
  *      launch for the large triangles it queued), shade each run as ONE launch for all frames of
  *      the chunk, and the RGB frames are copied into the slot's pinned buffer;
  *      events around each stage time it.
- *   4. While the GPU works on chunk k + 1 in the other slot, the calling thread and up to
- *      threads - 1 helpers hand chunk k's frames to the callback (the caller's PNG encoder);
- *      chunk k + 2 is queued into the slot only once all of chunk k's callbacks have returned.
+ *   4. While the GPU works on chunks k + 1 and k + 2 in the other slots, the calling thread and
+ *      up to threads - 1 helpers hand chunk k's frames to the callback (the caller's PNG
+ *      encoder); chunk k + 3 reuses chunk k's slot once all of chunk k's callbacks have
+ *      returned. So the GPU has two chunks of work queued while the host encodes one, and sits
+ *      idle only when encoding a chunk takes longer than rendering two (the host is then the
+ *      bottleneck, and a faster GPU could not help).
  *
  * Ownership: the engine owns its streams, events and every buffer; all of them only grow and
  * live until eng_free, so a worker rendering batch after batch of one shape allocates nothing in
@@ -51,7 +56,8 @@
 #define MAX_THREADS 256
 #define MAX_CHUNK_FRAMES 4096u /* also keeps gridDim.y far below its 65535 */
 #define DEFAULT_BUDGET ((size_t)1 << 30)
-#define ALIGN 256 /* device sub-buffers start on this boundary */
+#define ALIGN 256  /* device sub-buffers start on this boundary */
+#define CU_SLOTS 3 /* chunks in flight: one delivered, two queued on the GPU */
 
 /* ---- Growing buffers ---- */
 
@@ -156,8 +162,8 @@ typedef struct cu_eng {
     int broken;
     char broken_msg[384];
     int streams_ready; /* slots' streams and events created */
-    cu_slot slot[2];
-    dev_buf geom, geom_host, tex;
+    cu_slot slot[CU_SLOTS];
+    dev_buf geom, geom_host, tex, tex_host;
     cudaEvent_t uploaded;
 } cu_eng;
 
@@ -391,21 +397,25 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
     CU_TRY(dev_reserve(&e->geom, b->geom_bytes));
     CU_TRY(pin_reserve(&e->geom_host, b->geom_bytes));
     CU_TRY(dev_reserve(&e->tex, b->tex_bytes > 0 ? b->tex_bytes : 1));
+    CU_TRY(pin_reserve(&e->tex_host, b->tex_bytes > 0 ? b->tex_bytes : 1));
     rc = batch_fill(b, e, cursor, err);
     if (rc != 0)
         goto done;
     cudaStream_t st = e->slot[0].stream;
     CU_TRY(
         cudaMemcpyAsync(e->geom.ptr, e->geom_host.ptr, b->geom_bytes, cudaMemcpyHostToDevice, st));
-    /* Textures straight from the caller's (pageable) memory: the runtime stages them and the
-     * call returns once the source may change, which suits borrowed pixels. */
+    /* Textures are borrowed pixels in pageable memory: copied into the pinned staging buffer
+     * (so the caller may change them once the batch returns), then up in one copy. */
     for (size_t i = 0; i < b->tex_count; i++) {
         const tex_entry *t = &b->tex[i];
-        CU_TRY(cudaMemcpyAsync((char *)e->tex.ptr + t->off, t->rgba,
-                               (size_t)t->w * (size_t)t->h * 4, cudaMemcpyHostToDevice, st));
+        memcpy((char *)e->tex_host.ptr + t->off, t->rgba, (size_t)t->w * (size_t)t->h * 4);
     }
+    if (b->tex_bytes > 0)
+        CU_TRY(
+            cudaMemcpyAsync(e->tex.ptr, e->tex_host.ptr, b->tex_bytes, cudaMemcpyHostToDevice, st));
     CU_TRY(cudaEventRecord(e->uploaded, st));
-    CU_TRY(cudaStreamWaitEvent(e->slot[1].stream, e->uploaded, 0));
+    for (int s = 1; s < CU_SLOTS; s++)
+        CU_TRY(cudaStreamWaitEvent(e->slot[s].stream, e->uploaded, 0));
 done:
     md_free(cursor);
     return rc;
@@ -466,7 +476,7 @@ static int over_budget(const cu_eng *e, const batch *b, uint64_t first, md_error
     const eng_job *job = &b->jobs[b->frame_job[first]];
     return md_fail(err, MD_EBUDGET,
                    "cuda engine: job %u: a %dx%d frame at %d samples needs %.1f MiB on the "
-                   "device, over the %.1f MiB a frame may take on this GPU (half its free "
+                   "device, over the %.1f MiB a frame may take on this GPU (a third of its free "
                    "memory, less a margin): lower the size or the samples, or lower "
                    "--limit max_frame_bytes so that the api refuses such jobs",
                    b->frame_job[first], job->width, job->height, job->samples,
@@ -814,30 +824,32 @@ static int cu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng_
         goto done;
     stats->upload_s = md_now() - t0;
 
-    /* Chunk k runs in slot k % 2; chunk k + 1 is queued before chunk k is delivered. */
+    /* Chunk k runs in slot k % CU_SLOTS; the chunks after it are queued before chunk k is
+     * delivered, as many as there are free slots. */
     uint64_t next = 0;
-    int cur = 0;
-    uint64_t n = chunk_frames(e, &b, next);
-    rc = n > 0 ? chunk_queue(e, &b, cur, next, n, err) : over_budget(e, &b, next, err);
-    next += n;
+    int head = 0;   /* the slot delivered next: the oldest queued chunk */
+    int queued = 0; /* chunks queued, not yet delivered */
     while (rc == 0) {
-        if (next < b.frame_count) {
-            n = chunk_frames(e, &b, next);
-            rc = n > 0 ? chunk_queue(e, &b, 1 - cur, next, n, err) : over_budget(e, &b, next, err);
+        while (queued < CU_SLOTS && next < b.frame_count) {
+            uint64_t n = chunk_frames(e, &b, next);
+            rc = n > 0 ? chunk_queue(e, &b, (head + queued) % CU_SLOTS, next, n, err)
+                       : over_budget(e, &b, next, err);
             if (rc != 0)
                 break;
             next += n;
+            queued++;
         }
-        rc = chunk_deliver(e, &b, cur, on_frame, user, stats, err);
-        if (rc != 0 || !e->slot[1 - cur].queued)
+        if (rc != 0 || queued == 0)
             break;
-        cur = 1 - cur;
+        rc = chunk_deliver(e, &b, head, on_frame, user, stats, err);
+        head = (head + 1) % CU_SLOTS;
+        queued--;
     }
 done:
     /* Nothing may still be writing the engine's buffers when the next batch fills them. Errors
      * here matter only when the batch had none (a later chunk's kernel fault, say). */
     if (e->streams_ready && !e->broken) {
-        for (int s = 0; s < 2; s++) {
+        for (int s = 0; s < CU_SLOTS; s++) {
             cudaError_t ce = cudaStreamSynchronize(e->slot[s].stream);
             if (ce != cudaSuccess && rc == 0)
                 rc = cu_fail(e, ce, "cudaStreamSynchronize", err);
@@ -859,7 +871,7 @@ static void cu_destroy(eng *base)
     cu_eng *e = (cu_eng *)base;
     /* Best effort: after a sticky error these calls fail too, and there is nothing to do. */
     (void)cudaSetDevice(e->device);
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < CU_SLOTS; s++) {
         cu_slot *sl = &e->slot[s];
         if (sl->stream != NULL)
             (void)cudaStreamSynchronize(sl->stream);
@@ -878,6 +890,7 @@ static void cu_destroy(eng *base)
     dev_release(&e->geom);
     dev_release(&e->tex);
     (void)cudaFreeHost(e->geom_host.ptr);
+    (void)cudaFreeHost(e->tex_host.ptr);
     if (e->uploaded != NULL)
         (void)cudaEventDestroy(e->uploaded);
     md_free(e);
@@ -931,10 +944,10 @@ static int describe_device(cu_eng *e, md_error *err)
     size_t free_b = 0, total_b = 0;
     if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
         (void)cudaGetLastError();
-    /* Two slots, each may hold one frame alone; keep 512 MiB or 1/16 of the device for the
-     * batch's geometry, textures and the runtime. */
+    /* CU_SLOTS slots, each may hold one frame alone; keep 512 MiB or 1/16 of the device for
+     * the batch's geometry, textures and the runtime. */
     size_t margin = total_b / 16 > ((size_t)512 << 20) ? total_b / 16 : (size_t)512 << 20;
-    e->frame_max = free_b > margin ? (free_b - margin) / 2 : 0;
+    e->frame_max = free_b > margin ? (free_b - margin) / CU_SLOTS : 0;
     e->memory_total = total_b;
     cudaError_t ce = cu_kernels_check();
     if (ce != cudaSuccess)
@@ -974,7 +987,7 @@ int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
     e->threads = threads;
     atomic_init(&e->busy, 0);
     CU_TRY(cudaSetDevice(e->device));
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < CU_SLOTS; s++) {
         CU_TRY(cudaStreamCreateWithFlags(&e->slot[s].stream, cudaStreamNonBlocking));
         for (int k = 0; k < EV_COUNT; k++)
             CU_TRY(cudaEventCreate(&e->slot[s].ev[k]));
