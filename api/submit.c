@@ -2,11 +2,13 @@
  * submit.c — POST /jobs once the body is in (intake.c put the parts in temp files).
  *
  * 1. Thread pool (submit_work): parse the spec (job_spec_from_json; its kind says which parts
- *    are needed), load each mesh with no file opened but the upload itself (mesh_load_opts
- *    .no_external), apply texture parts, check topology, pad textures, take the bounds of a
- *    frame_on part into the spec (the reference mesh itself is not kept), encode the canonical
- *    form and store it under jobs/{id}/inputs/. Limits (vertices, faces, textures, frames,
- *    resolution) are enforced by the parsers and the spec reader with the server's md_limits.
+ *    are needed), probe the texture parts' headers and reserve the whole request's decode
+ *    budget at once (md_budget_reserve), load each mesh with no file opened but the upload
+ *    itself (mesh_load_opts .no_external), apply texture parts, check topology, pad textures,
+ *    take the bounds of a frame_on part into the spec (the reference mesh itself is not kept),
+ *    encode the canonical form and store it under jobs/{id}/inputs/. Limits (vertices, faces,
+ *    textures, frames, resolution) are enforced by the parsers and the spec reader with the
+ *    server's md_limits.
  * 2. Loop (submit_done → submit_queue): one Lua script does the rest atomically
  *    (docs/server.md): idempotency key, queue cap, HSET job, XADD, ZADD owner index, SET the
  *    key, HINCRBY the submitted counter.
@@ -145,7 +147,79 @@ static uint64_t texture_pixels(const mesh *m)
     return n;
 }
 
-static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
+/* A texture part, read and probed before any texture of the request is decoded; its bytes wait
+ * here until load_mesh decodes them. */
+typedef struct texture_part {
+    api_part_id id;
+    char *bytes; /* owned; freed once decoded */
+    size_t len;
+    uint32_t width;
+    uint32_t height;
+} texture_part;
+
+static void texture_parts_free(texture_part *tex, int n)
+{
+    for (int i = 0; i < n; i++) {
+        md_free(tex[i].bytes);
+        tex[i].bytes = NULL;
+    }
+}
+
+/* Reads and probes the request's texture parts (ids, n of them; absent ones are skipped) and
+ * counts their pixels against max_request_pixels from the headers alone. */
+static int probe_textures(submit_op *op, const api_part_id *ids, int n, texture_part *tex)
+{
+    for (int i = 0; i < n; i++) {
+        texture_part *t = &tex[i];
+        const api_part *p = &op->in->parts[ids[i]];
+        t->id = ids[i];
+        if (!p->present)
+            continue;
+        int rc = md_read_file(p->path, op->lim.max_file_bytes, &t->bytes, &t->len, &op->err);
+        if (rc == 0)
+            rc = img_probe((const uint8_t *)t->bytes, t->len, &t->width, &t->height, &op->err);
+        uint64_t pixels = (uint64_t)t->width * t->height;
+        if (rc == 0 && op->pixels + pixels > op->lim.max_request_pixels)
+            rc = md_fail(&op->err, MD_ELIMIT,
+                         "the image is %ux%u pixels, and with the request's other textures that "
+                         "makes %llu pixels, more than max_request_pixels=%llu",
+                         t->width, t->height, (unsigned long long)(op->pixels + pixels),
+                         (unsigned long long)op->lim.max_request_pixels);
+        if (rc != 0)
+            return part_fail(op, p, ids[i]);
+        op->pixels += pixels;
+    }
+    return 0;
+}
+
+/* Reserves the decode budget (max_decode_bytes) for all the probed textures at once: their
+ * pixels and the padding of the largest (textures are padded one after another). A request
+ * thus gets its whole need or waits and fails holding nothing (base/md_budget.c). */
+static int reserve_textures(submit_op *op, const texture_part *tex, int n)
+{
+    uint64_t need = 0, largest = 0;
+    char sizes[96] = "";
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (tex[i].bytes == NULL)
+            continue;
+        uint64_t pixels = (uint64_t)tex[i].width * tex[i].height;
+        need += img_decode_bytes(tex[i].width, tex[i].height);
+        largest = pixels > largest ? pixels : largest;
+        snprintf(sizes + strlen(sizes), sizeof sizes - strlen(sizes), "%s%ux%u",
+                 count ? " and " : "", tex[i].width, tex[i].height);
+        count++;
+    }
+    if (count == 0)
+        return 0;
+    need += mesh_pad_texture_bytes(largest);
+    char what[160];
+    snprintf(what, sizeof what, "this request's %s (%s, padding included)",
+             count == 1 ? "texture" : "textures", sizes);
+    return md_budget_reserve(need, what, &op->err);
+}
+
+static int load_mesh(submit_op *op, api_part_id id, texture_part *t, mesh **out)
 {
     const api_part *p = &op->in->parts[id];
     if (p->ext[0] == '\0')
@@ -157,8 +231,8 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
     int rc = mesh_load_ex(p->path, &op->lim, &opts, out, &op->err);
     if (rc != 0)
         return part_fail(op, p, id);
-    /* max_request_pixels: textures inside the mesh files count, and a texture part is counted
-     * from its header before a pixel of it is decoded. */
+    /* max_request_pixels: textures inside the mesh files count too (the texture parts were
+     * counted from their headers by probe_textures before a pixel was decoded). */
     op->pixels += texture_pixels(*out);
     if (op->pixels > op->lim.max_request_pixels)
         return md_fail(&op->err, MD_ELIMIT,
@@ -166,31 +240,16 @@ static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **o
                        "max_request_pixels=%llu",
                        api_part_names[id], (unsigned long long)op->pixels,
                        (unsigned long long)op->lim.max_request_pixels);
-    const api_part *t = &op->in->parts[tex_id];
-    if (!t->present)
+    if (t->bytes == NULL)
         return 0;
-    char *bytes = NULL;
-    size_t len = 0;
     img *tex = NULL;
-    uint32_t width = 0, height = 0;
-    rc = md_read_file(t->path, op->lim.max_file_bytes, &bytes, &len, &op->err);
-    if (rc == 0)
-        rc = img_probe((const uint8_t *)bytes, len, &width, &height, &op->err);
-    if (rc == 0 && op->pixels + (uint64_t)width * height > op->lim.max_request_pixels)
-        rc = md_fail(&op->err, MD_ELIMIT,
-                     "the image is %ux%u pixels, and with the request's other textures that "
-                     "makes %llu pixels, more than max_request_pixels=%llu",
-                     width, height, (unsigned long long)(op->pixels + (uint64_t)width * height),
-                     (unsigned long long)op->lim.max_request_pixels);
-    if (rc == 0) {
-        op->pixels += (uint64_t)width * height;
-        rc = img_decode((const uint8_t *)bytes, len, &op->lim, &tex, &op->err);
-    }
-    md_free(bytes);
+    rc = img_decode((const uint8_t *)t->bytes, t->len, &op->lim, &tex, &op->err);
+    md_free(t->bytes);
+    t->bytes = NULL;
     if (rc == 0)
         rc = mesh_set_texture(*out, tex, &op->err); /* takes tex */
     if (rc != 0)
-        return part_fail(op, t, tex_id);
+        return part_fail(op, &op->in->parts[t->id], t->id);
     return 0;
 }
 
@@ -311,6 +370,8 @@ static void submit_work(uv_work_t *w)
     job_spec_init(&spec);
     json_t *obj = NULL;
     mesh *meshes[2] = {NULL, NULL};
+    texture_part tex[2];
+    memset(tex, 0, sizeof tex);
     int rc = 0;
     const api_part *sp = &op->in->parts[API_PART_SPEC];
     if (sp->present && sp->text != NULL && sp->bytes > 0) {
@@ -338,20 +399,24 @@ static void submit_work(uv_work_t *w)
     static const api_part_id render_ids[] = {API_PART_MESH};
     static const jr_input morph_roles[] = {JR_IN_SOURCE, JR_IN_TARGET};
     static const jr_input render_roles[] = {JR_IN_MESH};
+    static const api_part_id morph_tex_ids[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
+    static const api_part_id render_tex_ids[] = {API_PART_TEXTURE};
     const api_part_id *ids = op->render ? render_ids : morph_ids;
     const jr_input *roles = op->render ? render_roles : morph_roles;
     int n = op->render ? 1 : 2;
-    if (op->render) {
-        rc = load_mesh(op, API_PART_MESH, API_PART_TEXTURE, &meshes[0]);
-    } else {
-        rc = load_mesh(op, API_PART_SOURCE, API_PART_SOURCE_TEXTURE, &meshes[0]);
-        if (rc == 0)
-            rc = load_mesh(op, API_PART_TARGET, API_PART_TARGET_TEXTURE, &meshes[1]);
-        if (rc == 0)
-            rc = mesh_check_topology(meshes[0], meshes[1], err);
-    }
+    /* Every texture part is probed and the request's whole decode budget reserved before any
+     * pixel is decoded; the reservation ends once padding (the last decode-budget user) is
+     * done, and the decoded textures give their share back when the meshes are freed. */
+    rc = probe_textures(op, op->render ? render_tex_ids : morph_tex_ids, n, tex);
+    if (rc == 0)
+        rc = reserve_textures(op, tex, n);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = load_mesh(op, ids[i], &tex[i], &meshes[i]);
+    if (rc == 0 && !op->render)
+        rc = mesh_check_topology(meshes[0], meshes[1], err);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = mesh_pad_textures(meshes[i], err);
+    md_budget_release();
     if (rc == 0)
         rc = apply_frame_on(op, &spec, spec.frame_on);
     if (rc != 0)
@@ -387,6 +452,8 @@ static void submit_work(uv_work_t *w)
             snprintf(op->request_hash + 2 * i, 3, "%02x", digest[i]);
     }
 done:
+    md_budget_release(); /* when a step above failed holding it */
+    texture_parts_free(tex, 2);
     for (int i = 0; i < 2; i++)
         mesh_free(meshes[i]);
     json_decref(obj);
