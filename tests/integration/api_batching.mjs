@@ -45,7 +45,7 @@ run('api_batching', async (t) => {
     for (const j of jobs) {
         if (j.status !== 'succeeded') continue;
         const served = await downloadAll(t, api, j, t.mkdir(`served-${j.id}`));
-        const out = t.morphRun(s.source, s.target, t.mkdir(`local-${j.id}`), specs[Number(j.spec.label.split('-')[1])], s);
+        const out = await t.morphRun(s.source, s.target, t.mkdir(`local-${j.id}`), specs[Number(j.spec.label.split('-')[1])], s);
         compareFrames(t, j.spec.label, served, out);
     }
 });
