@@ -5,8 +5,9 @@
  * the operator set (`--limit max_decode_bytes`).
  *
  * Who: mesh/image.c takes and gives (img_decode's pixels, img_pad_from_coverage's scratch);
- * mesh/texpad.c the coverage mask; morphd api configures the budget at start. Without a call to
- * md_budget_configure (the worker, `morph run`, tests) there is no budget and taking is free.
+ * mesh/texpad.c the coverage mask; api/submit.c reserves a request's whole need first (below);
+ * morphd api configures the budget at start. Without a call to md_budget_configure (the
+ * worker, `morph run`, tests) there is no budget and taking is free.
  *
  * Threads: any; one mutex and one condition variable. A taker that finds too little room waits
  * up to the configured time for givers, then fails with MD_EUNAVAIL (the api answers 503 with
