@@ -2,11 +2,13 @@
  * submit.c — POST /jobs once the body is in (intake.c put the parts in temp files).
  *
  * 1. Thread pool (submit_work): parse the spec (job_spec_from_json; its kind says which parts
- *    are needed), load each mesh with no file opened but the upload itself (mesh_load_opts
- *    .no_external), apply texture parts, check topology, pad textures, take the bounds of a
- *    frame_on part into the spec (the reference mesh itself is not kept), encode the canonical
- *    form and store it under jobs/{id}/inputs/. Limits (vertices, faces, textures, frames,
- *    resolution) are enforced by the parsers and the spec reader with the server's md_limits.
+ *    are needed), probe the texture parts' headers and reserve the whole request's decode
+ *    budget at once (md_budget_reserve), load each mesh with no file opened but the upload
+ *    itself (mesh_load_opts .no_external), apply texture parts, check topology, pad textures,
+ *    take the bounds of a frame_on part into the spec (the reference mesh itself is not kept),
+ *    encode the canonical form and store it under jobs/{id}/inputs/. Limits (vertices, faces,
+ *    textures, frames, resolution) are enforced by the parsers and the spec reader with the
+ *    server's md_limits.
  * 2. Loop (submit_done → submit_queue): one Lua script does the rest atomically
  *    (docs/server.md): idempotency key, queue cap, HSET job, XADD, ZADD owner index, SET the
  *    key, HINCRBY the submitted counter.
@@ -146,10 +148,83 @@ static uint64_t texture_pixels(const mesh *m)
     return n;
 }
 
-/* Loads mesh part p (named like id) and applies texture part t (named like tex_id; NULL:
- * none) to it. */
-static int load_part(submit_op *op, const api_part *p, api_part_id id, const api_part *t,
-                     api_part_id tex_id, mesh **out)
+/* A texture part, read and probed before any texture of the request is decoded; its bytes wait
+ * here until load_part decodes them. */
+typedef struct texture_part {
+    const api_part *part; /* NULL or absent: the mesh has no texture part */
+    char *bytes;          /* owned; freed once decoded */
+    size_t len;
+    uint32_t width;
+    uint32_t height;
+} texture_part;
+
+static void texture_parts_free(texture_part *tex, int n)
+{
+    for (int i = 0; tex != NULL && i < n; i++) {
+        md_free(tex[i].bytes);
+        tex[i].bytes = NULL;
+    }
+}
+
+/* Reads and probes the request's texture parts (n of them; absent ones are skipped) and counts
+ * their pixels against max_request_pixels from the headers alone. */
+static int probe_textures(submit_op *op, texture_part *tex, int n)
+{
+    for (int i = 0; i < n; i++) {
+        texture_part *t = &tex[i];
+        const api_part *p = t->part;
+        if (p == NULL || !p->present)
+            continue;
+        int rc = md_read_file(p->path, op->lim.max_file_bytes, &t->bytes, &t->len, &op->err);
+        if (rc == 0)
+            rc = img_probe((const uint8_t *)t->bytes, t->len, &t->width, &t->height, &op->err);
+        uint64_t pixels = (uint64_t)t->width * t->height;
+        if (rc == 0 && op->pixels + pixels > op->lim.max_request_pixels)
+            rc = md_fail(&op->err, MD_ELIMIT,
+                         "the image is %ux%u pixels, and with the request's other textures that "
+                         "makes %llu pixels, more than max_request_pixels=%llu",
+                         t->width, t->height, (unsigned long long)(op->pixels + pixels),
+                         (unsigned long long)op->lim.max_request_pixels);
+        if (rc != 0)
+            return part_fail(op, p, p->id);
+        op->pixels += pixels;
+    }
+    return 0;
+}
+
+/* Reserves the decode budget (max_decode_bytes) for all the probed textures at once: their
+ * pixels and the padding of the largest (textures are padded one after another). A request
+ * thus gets its whole need or waits and fails holding nothing (base/md_budget.c). */
+static int reserve_textures(submit_op *op, const texture_part *tex, int n)
+{
+    uint64_t need = 0, largest = 0;
+    char sizes[96] = "";
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (tex[i].bytes == NULL)
+            continue;
+        uint64_t pixels = (uint64_t)tex[i].width * tex[i].height;
+        need += img_decode_bytes(tex[i].width, tex[i].height);
+        largest = pixels > largest ? pixels : largest;
+        size_t used = strlen(sizes);
+        if (count < 4)
+            snprintf(sizes + used, sizeof sizes - used, "%s%ux%u", count ? " and " : "",
+                     tex[i].width, tex[i].height);
+        else if (count == 4)
+            snprintf(sizes + used, sizeof sizes - used, " and more");
+        count++;
+    }
+    if (count == 0)
+        return 0;
+    need += mesh_pad_texture_bytes(largest);
+    char what[160];
+    snprintf(what, sizeof what, "this request's %s (%s, padding included)",
+             count == 1 ? "texture" : "textures", sizes);
+    return md_budget_reserve(need, what, &op->err);
+}
+
+/* Loads mesh part p (named like id) and applies its probed texture part t (bytes NULL: none). */
+static int load_part(submit_op *op, const api_part *p, api_part_id id, texture_part *t, mesh **out)
 {
     if (p->ext[0] == '\0')
         return md_fail(&op->err, MD_EFORMAT,
@@ -160,8 +235,8 @@ static int load_part(submit_op *op, const api_part *p, api_part_id id, const api
     int rc = mesh_load_ex(p->path, &op->lim, &opts, out, &op->err);
     if (rc != 0)
         return part_fail(op, p, id);
-    /* max_request_pixels: textures inside the mesh files count, and a texture part is counted
-     * from its header before a pixel of it is decoded. */
+    /* max_request_pixels: textures inside the mesh files count too (the texture parts were
+     * counted from their headers by probe_textures before a pixel was decoded). */
     op->pixels += texture_pixels(*out);
     if (op->pixels > op->lim.max_request_pixels)
         return md_fail(&op->err, MD_ELIMIT,
@@ -169,36 +244,17 @@ static int load_part(submit_op *op, const api_part *p, api_part_id id, const api
                        "max_request_pixels=%llu",
                        api_part_names[id], (unsigned long long)op->pixels,
                        (unsigned long long)op->lim.max_request_pixels);
-    if (t == NULL || !t->present)
+    if (t->bytes == NULL)
         return 0;
-    char *bytes = NULL;
-    size_t len = 0;
     img *tex = NULL;
-    uint32_t width = 0, height = 0;
-    rc = md_read_file(t->path, op->lim.max_file_bytes, &bytes, &len, &op->err);
-    if (rc == 0)
-        rc = img_probe((const uint8_t *)bytes, len, &width, &height, &op->err);
-    if (rc == 0 && op->pixels + (uint64_t)width * height > op->lim.max_request_pixels)
-        rc = md_fail(&op->err, MD_ELIMIT,
-                     "the image is %ux%u pixels, and with the request's other textures that "
-                     "makes %llu pixels, more than max_request_pixels=%llu",
-                     width, height, (unsigned long long)(op->pixels + (uint64_t)width * height),
-                     (unsigned long long)op->lim.max_request_pixels);
-    if (rc == 0) {
-        op->pixels += (uint64_t)width * height;
-        rc = img_decode((const uint8_t *)bytes, len, &op->lim, &tex, &op->err);
-    }
-    md_free(bytes);
+    rc = img_decode((const uint8_t *)t->bytes, t->len, &op->lim, &tex, &op->err);
+    md_free(t->bytes);
+    t->bytes = NULL;
     if (rc == 0)
         rc = mesh_set_texture(*out, tex, &op->err); /* takes tex */
     if (rc != 0)
-        return part_fail(op, t, tex_id);
+        return part_fail(op, t->part, t->part->id);
     return 0;
-}
-
-static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
-{
-    return load_part(op, &op->in->parts[id], id, &op->in->parts[tex_id], tex_id, out);
 }
 
 /* Feeds one item to the request hash, length first so items cannot run into each other. */
@@ -382,6 +438,7 @@ static void submit_work(uv_work_t *w)
     job_spec_init(&spec);
     json_t *obj = NULL;
     mesh **meshes = NULL;
+    texture_part *tex_parts = NULL;
     int n = 0;
     int rc = 0;
     const api_part *sp = &op->in->parts[API_PART_SPEC];
@@ -429,18 +486,32 @@ static void submit_work(uv_work_t *w)
         n = (int)api_intake_count(op->in, API_PART_MESH);
     }
     meshes = md_calloc((size_t)n, sizeof *meshes);
-    if (meshes == NULL) {
+    tex_parts = md_calloc((size_t)n, sizeof *tex_parts);
+    if (meshes == NULL || tex_parts == NULL) {
         rc = md_fail(err, MD_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        if (spec.kind == JOB_KIND_AVERAGE)
-            rc = load_part(op, api_intake_nth(op->in, API_PART_MESH, (uint32_t)i), API_PART_MESH,
-                           api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i), API_PART_TEXTURE,
-                           &meshes[i]);
-        else
-            rc = load_mesh(op, ids[i], tex[i], &meshes[i]);
+    const api_part **mesh_parts = md_calloc((size_t)n, sizeof *mesh_parts);
+    if (mesh_parts == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
+        goto done;
     }
+    for (int i = 0; i < n; i++) {
+        int avg = spec.kind == JOB_KIND_AVERAGE;
+        mesh_parts[i] =
+            avg ? api_intake_nth(op->in, API_PART_MESH, (uint32_t)i) : &op->in->parts[ids[i]];
+        tex_parts[i].part =
+            avg ? api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i) : &op->in->parts[tex[i]];
+    }
+    /* Every texture part is probed and the request's whole decode budget reserved before any
+     * pixel is decoded; the reservation ends once padding (the last decode-budget user) is
+     * done, and the decoded textures give their share back when the meshes are freed. */
+    rc = probe_textures(op, tex_parts, n);
+    if (rc == 0)
+        rc = reserve_textures(op, tex_parts, n);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = load_part(op, mesh_parts[i], mesh_parts[i]->id, &tex_parts[i], &meshes[i]);
+    md_free(mesh_parts);
     for (int i = 1; rc == 0 && i < n; i++) {
         rc = mesh_check_topology(meshes[0], meshes[i], err);
         if (rc != 0 && n > 2) {
@@ -457,6 +528,7 @@ static void submit_work(uv_work_t *w)
     }
     for (int i = 0; rc == 0 && i < n; i++)
         rc = mesh_pad_textures(meshes[i], err);
+    md_budget_release();
     if (rc == 0)
         rc = apply_frame_on(op, &spec, spec.frame_on);
     if (rc != 0)
@@ -497,6 +569,9 @@ static void submit_work(uv_work_t *w)
             snprintf(op->request_hash + 2 * i, 3, "%02x", digest[i]);
     }
 done:
+    md_budget_release(); /* when a step above failed holding it */
+    texture_parts_free(tex_parts, n);
+    md_free(tex_parts);
     for (int i = 0; meshes != NULL && i < n; i++)
         mesh_free(meshes[i]);
     md_free(meshes);

@@ -193,6 +193,16 @@ void md_budget_configure(uint64_t bytes, unsigned wait_ms);
  * Without a budget it only counts. Give back exactly what was taken. Thread-safe. */
 int md_budget_take(uint64_t bytes, const char *what, md_error *err);
 void md_budget_give(uint64_t bytes);
+/* All or nothing: takes bytes (a whole request's need, for what) as md_budget_take does, waiting
+ * or failing while holding nothing, and makes them this thread's reservation. Until
+ * md_budget_release, takes on this thread draw from it first and never wait (waiting while
+ * holding budget could starve every holder); past it they fail at once with MD_EUNAVAIL when
+ * the rest of the budget has no room. Gives on this thread go back into it. One reservation per
+ * thread at a time (MD_EINTERNAL for a second). */
+int md_budget_reserve(uint64_t bytes, const char *what, md_error *err);
+/* Gives back what is left of this thread's reservation; what was drawn from it stays taken
+ * until given. Does nothing without one. */
+void md_budget_release(void);
 uint64_t md_budget_used(void); /* bytes taken and not given back */
 
 /* ---- Clock and files ---- */

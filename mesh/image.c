@@ -101,10 +101,15 @@ static int check_size(uint64_t width, uint64_t height, const md_limits *lim, md_
     return 0;
 }
 
+uint64_t img_decode_bytes(uint32_t width, uint32_t height)
+{
+    return (uint64_t)width * height * 4;
+}
+
 /* An image of width x height with its pixels taken from the decode budget first. */
 static int img_new_charged(uint32_t width, uint32_t height, img **out, md_error *err)
 {
-    uint64_t bytes = (uint64_t)width * height * 4;
+    uint64_t bytes = img_decode_bytes(width, height);
     char what[64];
     snprintf(what, sizeof what, "a %ux%u image", width, height);
     int rc = md_budget_take(bytes, what, err);
@@ -328,12 +333,17 @@ static int on_border(const uint8_t *done, int w, int h, int x, int y)
     return 0;
 }
 
+uint64_t img_pad_scratch_bytes(uint64_t pixels)
+{
+    return pixels * (1 + sizeof(uint32_t)); /* the done flags and the queue */
+}
+
 int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err)
 {
     size_t n = (size_t)im->width * (size_t)im->height;
     char what[64];
     snprintf(what, sizeof what, "padding a %dx%d texture", im->width, im->height);
-    uint64_t scratch = (uint64_t)n * (1 + sizeof(uint32_t));
+    uint64_t scratch = img_pad_scratch_bytes(n);
     int rc = md_budget_take(scratch, what, err);
     if (rc != 0)
         return rc;

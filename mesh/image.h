@@ -34,6 +34,8 @@ int img_decode(const uint8_t *bytes, size_t len, const md_limits *lim, img **out
 /* The declared size of a PNG or JPEG from its header alone, nothing decoded (so a request's
  * pixels can be counted before any is allocated). */
 int img_probe(const uint8_t *bytes, size_t len, uint32_t *width, uint32_t *height, md_error *err);
+/* Decode-budget bytes (base/md_budget.c) that decoding a width x height image takes. */
+uint64_t img_decode_bytes(uint32_t width, uint32_t height);
 /* Reads and decodes a file; errors name the path. */
 int img_load(const char *path, const md_limits *lim, img **out, md_error *err);
 
@@ -48,5 +50,7 @@ int img_encode_png(const uint8_t *pixels, int width, int height, int channels, i
  * from the island borders, 8-connected), so bilinear lookups near seams never pick up the
  * background of an unpadded bake. With no covered texel the image is left as it is. */
 int img_pad_from_coverage(img *im, const uint8_t *coverage, md_error *err);
+/* Decode-budget bytes of img_pad_from_coverage's scratch for an image of that many pixels. */
+uint64_t img_pad_scratch_bytes(uint64_t pixels);
 
 #endif

@@ -121,6 +121,9 @@ int mesh_set_texture(mesh *m, img *tex, md_error *err);
 /* Pads every texture: texels outside the UV islands of the triangles using it are filled from
  * the island borders (img_pad_from_coverage). Run once after loading and overrides. */
 int mesh_pad_textures(mesh *m, md_error *err);
+/* Decode-budget bytes that padding one texture of that many pixels takes at its peak (the
+ * coverage mask and img_pad_scratch_bytes); textures are padded one after another. */
+uint64_t mesh_pad_texture_bytes(uint64_t pixels);
 
 /* ---- Derived meshes (mesh/derive.c) ---- */
 

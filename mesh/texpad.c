@@ -131,6 +131,11 @@ static void cover_triangle(struct coverage *c, const float *uv[3])
     }
 }
 
+uint64_t mesh_pad_texture_bytes(uint64_t pixels)
+{
+    return pixels + img_pad_scratch_bytes(pixels); /* the coverage mask, a byte a texel */
+}
+
 static int pad_material(mesh *m, uint32_t material, md_error *err)
 {
     img *tex = m->materials[material].texture;

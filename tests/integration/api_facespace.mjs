@@ -60,7 +60,7 @@ run('api_facespace', async (t) => {
     t.check(manifest.frames?.[1]?.texture_weight === 2 && manifest.frames?.[1]?.weight === 1.5, `manifest frame 1 ${JSON.stringify(manifest.frames?.[1])}`);
 
     // The same job with `morph run`: identical frames and meshes.
-    const out = t.morphRun(s.source, s.target, t.mkdir(`local-${done.id}`), spec, s);
+    const out = await t.morphRun(s.source, s.target, t.mkdir(`local-${done.id}`), spec, s);
     compareFrames(t, 'facespace', served, out);
     for (const w of want.slice(2)) {
         const local = `${out}/${w}`;

@@ -74,7 +74,7 @@ run('api_outputs', async (t) => {
     t.check(manifest.outputs?.statistics?.shape?.total?.count === 5954, `manifest statistics ${JSON.stringify(manifest.outputs?.statistics?.shape?.total)}`);
 
     // Frames and artifacts equal `morph run`'s for the same spec (same code, same engine).
-    const out = t.morphRun(s.source, s.target, t.mkdir(`local-${done.id}`), spec, s);
+    const out = await t.morphRun(s.source, s.target, t.mkdir(`local-${done.id}`), spec, s);
     compareFrames(t, 'outputs all', served, out);
     let same = 0;
     const differ = [];

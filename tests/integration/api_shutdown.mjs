@@ -7,9 +7,8 @@
 // names the request it abandoned and exits non-zero.
 import fs from 'node:fs';
 import net from 'node:net';
-import { run, sleep } from './harness.mjs';
+import { run, sleep, SLOW } from './harness.mjs';
 
-const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // as harness.mjs
 const STOP_IDLE_S = 10; // API_STOP_IDLE_S in api/api_int.h
 
 run('api_shutdown', async (t) => {

@@ -6,9 +6,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { run, sleep, Failure } from './harness.mjs';
+import { run, sleep, Failure, SLOW } from './harness.mjs';
 
-const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1;
 
 run('api_tmp_sweep', async (t) => {
     t.requireMorphd();

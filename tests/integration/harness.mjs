@@ -40,6 +40,8 @@ const ENGINE = process.env.MORPHD_TEST_ENGINE || 'cpu';
 const STORAGE_KIND = process.env.MORPHD_TEST_STORAGE === 's3' ? 's3' : 'file';
 export const S3RVER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules', 's3rver', 'bin', 's3rver.js');
 export const SLOW = /asan|tsan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1; // ASan, TSan: more patience
+// The ThreadSanitizer build (build-tsan, make test-tsan): tests may choose smaller jobs there.
+export const TSAN = /tsan/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`);
 
 // ---- Small utilities ----
 
@@ -528,13 +530,30 @@ export class Test {
         }
     }
 
-    // `morph run A B -o OUT` with a spec's options as flags.
-    morphRun(source, target, out, spec = {}, { sourceTexture, targetTexture } = {}) {
+    // `morph run A B -o OUT` with a spec's options as flags. Asynchronous, not spawnSync: a run
+    // can take minutes (under ThreadSanitizer), and a blocked event loop misses the api closing
+    // fetch's idle keep-alive connections (API_IDLE_S), so the next request would be written
+    // into a closed socket (EPIPE).
+    async morphRun(source, target, out, spec = {}, { sourceTexture, targetTexture } = {}) {
         const bin = this.requireMorph();
         const args = ['run', source, target, '-o', out, '-q', '--engine', ENGINE, ...specToCliArgs(spec)];
         if (sourceTexture) args.push('--source-texture', sourceTexture);
         if (targetTexture) args.push('--target-texture', targetTexture);
-        const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 600000 });
+        const r = await new Promise((resolve) => {
+            const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+            let stderr = '';
+            child.stderr.setEncoding('utf8');
+            child.stderr.on('data', (d) => (stderr += d));
+            const timer = setTimeout(() => child.kill('SIGKILL'), 600000);
+            child.on('error', (e) => {
+                clearTimeout(timer);
+                resolve({ status: null, stderr: e.message });
+            });
+            child.on('close', (status, signal) => {
+                clearTimeout(timer);
+                resolve({ status: status ?? signal, stderr });
+            });
+        });
         this.assert(r.status === 0, `morph ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
         return out;
     }

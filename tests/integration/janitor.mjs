@@ -6,9 +6,8 @@
 // every second) keeps its files.
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, sleep, Failure } from './harness.mjs';
+import { run, sleep, Failure, SLOW } from './harness.mjs';
 
-const SLOW = /asan|sanitize/i.test(`${process.env.MORPHD_BIN}${process.env.MORPHD_BIN_DEFAULT}`) ? 3 : 1;
 
 run('janitor', async (t) => {
     t.requireFileStorage('this test looks at the file store\'s job folders');
