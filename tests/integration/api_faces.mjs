@@ -7,7 +7,8 @@
 // - A job by face ids (workers: 0 at first): DELETE of a face it names is 409 while it is
 //   queued; with a worker it succeeds and its frames are byte-equal to the same job submitted
 //   with the files; then DELETE is 204 and GET 404; a job naming the deleted face is 400.
-// - A job mixing a face (source) and a file part (target) succeeds too.
+// - A job mixing a face (source) and a file part (target) succeeds too; a face of another
+//   topology is 422 topology-mismatch; past max_faces_per_owner 409.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,7 +28,7 @@ run('api_faces', async (t) => {
     const keyA = 'faces-key-a-0123456789';
     const keyB = 'faces-key-b-0123456789';
     const keys = t.keysFile({ 'lab-a': keyA, 'lab-b': keyB });
-    const { redis, api } = await t.cluster({ workers: 0, apiArgs: ['--api-keys', keys] });
+    const { redis, api } = await t.cluster({ workers: 0, limits: { max_faces_per_owner: 4 }, apiArgs: ['--api-keys', keys] });
     api.token = keyA;
     const storage = api.storage;
     const fileStore = storage.startsWith('file://') ? storage.slice(7) : null;
@@ -64,7 +65,7 @@ run('api_faces', async (t) => {
     t.check(page1.json.faces.length === 2 && page1.json.next_cursor !== null, `first page of 2: expected 2 faces and a cursor, got ${page1.text}`);
     const page2 = await api.get(`/faces?limit=2&cursor=${encodeURIComponent(page1.json.next_cursor)}`, { expect: 200 });
     const listed = [...page1.json.faces, ...page2.json.faces].map((f) => f.id);
-    const want = [untextured.json.id, b.json.id, a.json.id];
+    const want = [untextured.json.id, b.json.id, a.json.id]; // before the tri face below
     t.check(JSON.stringify(listed) === JSON.stringify(want), `GET /faces newest first: expected ${want}, got ${listed}`);
     t.check(page2.json.next_cursor === null, `last page: expected next_cursor null, got ${page2.json.next_cursor}`);
     await api.get('/faces/xyz', { expect: 404 });
@@ -88,6 +89,23 @@ run('api_faces', async (t) => {
     strayForm.append('source', new Blob([fs.readFileSync(s.source)]), 'a.obj');
     await api.request('POST', '/faces', { form: strayForm, expect: 400 });
     await api.request('PUT', '/faces', { expect: 405 });
+
+    // A face of another topology: stored (a face on its own is fine), refused in a job with
+    // 422 topology-mismatch. It is the owner's fourth face: a fifth is 409 (max_faces_per_owner)
+    // and its object is not left in the store.
+    const triFile = path.join(t.mkdir('tri'), 'tri.obj');
+    fs.writeFileSync(triFile, 'v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n');
+    const tri = await addFace(api, triFile, null, { expect: 201 });
+    const full = await addFace(api, s.target, null, { expect: 409 });
+    t.check(/max_faces_per_owner=4/.test(full.json.detail), `the 409 should name max_faces_per_owner=4, got ${full.json.detail}`);
+    if (fileStore) {
+        const left = fs.readdirSync(path.join(fileStore, 'faces', 'lab-a')).length;
+        t.check(left === 4, `after the refused fifth face: expected 4 objects in faces/lab-a, got ${left}`);
+    }
+    const topo = await api.submit({ target: s.target }, { frames: 3, width: 64, height: 64, source_face: tri.json.id }, { expect: 422 });
+    t.check(topo.json.type === 'urn:morphd:problem:topology-mismatch', `a face of another topology: expected topology-mismatch, got ${topo.json.type}`);
+    t.check(/source/.test(topo.json.detail) && /target/.test(topo.json.detail), `the mismatch should name both sides, got ${topo.json.detail}`);
+    await api.request('DELETE', `/faces/${tri.json.id}`, { expect: 204 });
 
     // A job by face ids, queued (no worker yet): its face cannot be deleted.
     const spec = { frames: 3, width: 96, height: 96 };
