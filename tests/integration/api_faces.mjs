@@ -88,6 +88,13 @@ run('api_faces', async (t) => {
     strayForm.append('mesh', new Blob([fs.readFileSync(s.source)]), 'a.obj');
     strayForm.append('source', new Blob([fs.readFileSync(s.source)]), 'a.obj');
     await api.request('POST', '/faces', { form: strayForm, expect: 400 });
+    const unknownForm = new FormData();
+    unknownForm.append('mesh', new Blob([fs.readFileSync(s.source)]), 'a.obj');
+    unknownForm.append('picture', new Blob(['x']), 'p.png');
+    const unknown = await api.request('POST', '/faces', { form: unknownForm, expect: 400 });
+    t.check(/POST \/faces takes mesh/.test(unknown.json.detail), `an unknown part: the detail should say what POST /faces takes, got ${unknown.json.detail}`);
+    const notMultipart = await api.request('POST', '/faces', { body: '{}', headers: { 'Content-Type': 'application/json' }, expect: 400 });
+    t.check(/POST \/faces takes multipart/.test(notMultipart.json.detail), `a JSON body: the detail should say POST /faces takes multipart, got ${notMultipart.json.detail}`);
     await api.request('PUT', '/faces', { expect: 405 });
 
     // A face of another topology: stored (a face on its own is fine), refused in a job with
