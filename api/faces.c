@@ -5,8 +5,8 @@
  * 1. Pool (post_work): only the parts 'mesh' and optional 'texture'; the mesh is loaded and
  *    checked exactly like a job's input (api_part_mesh_load), its textures padded, and encoded
  *    in the canonical form. The face's id is the SHA-256 of those canonical bytes
- *    (jobs/record.h), and they are stored under faces/{owner}/{id}.mdm (content-addressed, so
- *    writing the same face again writes the same bytes).
+ *    (jobs/record.h), and they are stored under faces/{owner}/{id}.mdm unless that object is
+ *    there already (content-addressed: it then holds the same bytes).
  * 2. Loop: one Lua script records the face unless the owner has it (201 / 200 with the stored
  *    face) or has max_faces_per_owner faces (409; the object just written is removed).
  * GET and DELETE are one Redis command each (DELETE's script refuses while a queued or running
@@ -116,7 +116,11 @@ static void post_work(uv_work_t *w)
         if (jr_key_face(op->key, sizeof op->key, op->owner, op->id) != 0)
             rc = md_fail(&op->err, MD_EINTERNAL, "the face's storage key does not fit");
     }
-    if (rc == 0)
+    /* Content-addressed: an object already under the key holds these very bytes (the key is
+     * their hash), so the same face sent again is not written again. */
+    uint64_t stored = 0;
+    md_error head_err;
+    if (rc == 0 && !(stg_head(op->storage, op->key, &stored, &head_err) == 0 && stored == len))
         rc = stg_put(op->storage, op->key, bytes, len, &op->err);
     md_free(bytes);
     mesh_free(m);

@@ -39,7 +39,10 @@ run('api_faces', async (t) => {
     t.check(a.headers.get('location') === `/faces/${a.json.id}`, `Location: expected /faces/${a.json.id}, got ${a.headers.get('location')}`);
     t.check(a.json.name === 'sample_A', `name: expected sample_A, got ${a.json.name}`);
     t.check(a.json.textures === 1, `textures: expected 1, got ${a.json.textures}`);
+    const objectFile = fileStore && path.join(fileStore, 'faces', 'lab-a', `${a.json.id}.mdm`);
+    const firstWrite = objectFile && fs.statSync(objectFile).mtimeMs;
     const again = await addFace(api, s.source, s.sourceTexture, { expect: 200 });
+    if (objectFile) t.check(fs.statSync(objectFile).mtimeMs === firstWrite, 'the same face sent again was written again (mtime changed)');
     t.check(again.json.id === a.json.id, `same upload: expected id ${a.json.id}, got ${again.json.id}`);
     t.check(again.json.created_at === a.json.created_at, `same upload: expected created_at ${a.json.created_at}, got ${again.json.created_at}`);
     const b = await addFace(api, s.target, s.targetTexture, { expect: 201 });
