@@ -11,10 +11,9 @@
  *    the worker reads it from there. Limits (vertices, faces, textures, frames,
  *    resolution) are enforced by the parsers and the spec reader with the server's md_limits.
  * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
- *    one Lua script does the rest atomically
- *    (docs/server.md): idempotency key, queue cap, the named faces still exist, HSET job, XADD,
- * ZADD owner index, SET the key, HINCRBY the submitted counter, SADD the job to each face's
- * face_jobs.
+ *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
+ *    named faces still exist, HSET job, XADD, ZADD owner index, SET the key, HINCRBY the
+ *    submitted counter, SADD the job to each face's face_jobs.
  * 3. Loop (on_queued): 202 + Location + the job; or, when the key named an existing job or
  *    the queue is full, the stored inputs are deleted (detached pool work) and that job or a
  *    503 queue-full is the answer.
@@ -380,9 +379,9 @@ static int load_face(submit_op *op, int side, mesh **out)
     int rc = stg_get(op->storage, key, max, &data, &len, &op->err);
     if (rc == MD_ENOENT)
         rc = md_fail(&op->err, MD_EINVAL,
-                     "spec.%s: this API key has no face %s (POST /faces stores one; GET /faces "
-                     "lists them)",
-                     what, op->faces[side]);
+                     "this API key has no face %s (POST /faces stores one; GET /faces lists "
+                     "them)",
+                     op->faces[side]);
     if (rc == 0)
         rc = mesh_decode_canonical(data, len, &op->lim, out, &op->err);
     md_free(data);
