@@ -152,11 +152,18 @@ typedef enum api_part_id {
     API_PART_TEXTURE,
     API_PART_FRAME_ON, /* a reference mesh whose bounds frame the camera (morph jobs) */
     API_PART_SPEC,
+    API_PART_BASE, /* transform jobs: base + amount (to - from) */
+    API_PART_FROM,
+    API_PART_TO,
+    API_PART_BASE_TEXTURE,
+    API_PART_FROM_TEXTURE,
+    API_PART_TO_TEXTURE,
     API_PART_COUNT
 } api_part_id;
 
 typedef struct api_part {
     int present;
+    api_part_id id;
     char filename[256]; /* as the client named it (may be empty) */
     char stem[128];     /* job_path_stem of the filename, or the part name */
     char ext[16];       /* lowercase extension of the filename, "" if none */
@@ -166,10 +173,14 @@ typedef struct api_part {
 } api_part;
 
 typedef struct api_intake {
-    struct api_mp *mp; /* owned: the multipart parser (multipart.c) */
-    char dir[600];     /* this request's temp folder */
-    api_part parts[API_PART_COUNT];
-    int current; /* part being written, -1 none */
+    struct api_mp *mp;              /* owned: the multipart parser (multipart.c) */
+    char dir[600];                  /* this request's temp folder */
+    api_part parts[API_PART_COUNT]; /* the first part of each name */
+    /* Repeats of 'mesh' and 'texture' (an average's meshes and their textures), in body order;
+     * at most 2 * max_average_meshes. */
+    api_part *more;
+    uint32_t more_count, more_cap;
+    int current; /* part being written: an index of parts, API_PART_COUNT + one of more, -1 */
     int fd;
     uint64_t body_bytes;
     int dropping; /* an error is recorded: read and discard the rest of the body */
@@ -181,6 +192,10 @@ typedef struct api_intake {
 } api_intake;
 
 extern const char *const api_part_names[API_PART_COUNT];
+/* How many parts named like id the body had, and the n-th of them (0: parts[id]) in body
+ * order; NULL past the count. */
+uint32_t api_intake_count(const api_intake *in, api_part_id id);
+const api_part *api_intake_nth(const api_intake *in, api_part_id id, uint32_t n);
 
 typedef struct api_req {
     api_server *srv;
@@ -298,11 +313,12 @@ void api_intake_free(api_intake *in); /* removes the temp files; NULL ok */
 /* submit.c */
 void api_submit(api_req *req); /* the body is in; parse, store, queue, reply */
 struct mesh;
-/* Pool thread: loads part id (no external file opened) and applies part tex_id when present;
- * *pixels counts the request's texture pixels against lim->max_request_pixels. Errors name the
- * part and the client's file name, never the temp path. */
-int api_part_mesh_load(const api_intake *in, const md_limits *lim, uint64_t *pixels, api_part_id id,
-                       api_part_id tex_id, struct mesh **out, md_error *err);
+/* Pool thread: loads mesh part p (named like id; no external file opened) and applies texture
+ * part t (named like tex_id; NULL or absent: none); *pixels counts the request's texture pixels
+ * against lim->max_request_pixels. Errors name the part and the client's file name, never the
+ * temp path. */
+int api_part_mesh_load(const api_part *p, api_part_id id, const api_part *t, api_part_id tex_id,
+                       const md_limits *lim, uint64_t *pixels, struct mesh **out, md_error *err);
 uint32_t api_mesh_texture_count(const struct mesh *m); /* materials with a texture */
 
 /* faces.c: POST /faces (the body is in), GET /faces, GET and DELETE /faces/{id} */

@@ -82,6 +82,13 @@ static int check_face_parts(const api_intake *in, md_error *err)
         return md_fail(err, MD_EINVAL,
                        "missing part 'mesh': POST /faces takes a mesh file in part 'mesh' (and "
                        "optionally its texture in part 'texture')");
+    uint32_t meshes = api_intake_count(in, API_PART_MESH);
+    uint32_t textures = api_intake_count(in, API_PART_TEXTURE);
+    if (meshes > 1 || textures > 1)
+        return md_fail(err, MD_EINVAL,
+                       "part '%s' appears %u times; POST /faces stores one face (upload each "
+                       "face on its own)",
+                       meshes > 1 ? "mesh" : "texture", meshes > 1 ? meshes : textures);
     for (int i = 0; i < API_PART_COUNT; i++)
         if (in->parts[i].present && i != API_PART_MESH && i != API_PART_TEXTURE)
             return md_fail(err, MD_EINVAL,
@@ -100,8 +107,9 @@ static void post_work(uv_work_t *w)
     uint64_t pixels = 0;
     int rc = check_face_parts(op->in, &op->err);
     if (rc == 0)
-        rc = api_part_mesh_load(op->in, &op->lim, &pixels, API_PART_MESH, API_PART_TEXTURE, &m,
-                                &op->err);
+        rc = api_part_mesh_load(&op->in->parts[API_PART_MESH], API_PART_MESH,
+                                &op->in->parts[API_PART_TEXTURE], API_PART_TEXTURE, &op->lim,
+                                &pixels, &m, &op->err);
     if (rc == 0)
         rc = mesh_pad_textures(m, &op->err);
     if (rc == 0)
@@ -127,6 +135,9 @@ static void post_work(uv_work_t *w)
     for (int i = 0; i < API_PART_COUNT; i++)
         if (op->in->parts[i].present && op->in->parts[i].path[0])
             unlink(op->in->parts[i].path);
+    for (uint32_t i = 0; i < op->in->more_count; i++)
+        if (op->in->more[i].path[0])
+            unlink(op->in->more[i].path);
     op->rc = rc;
 }
 

@@ -38,7 +38,43 @@ const char *const api_part_names[API_PART_COUNT] = {
     [API_PART_TEXTURE] = "texture",
     [API_PART_FRAME_ON] = "frame_on",
     [API_PART_SPEC] = "spec",
+    [API_PART_BASE] = "base",
+    [API_PART_FROM] = "from",
+    [API_PART_TO] = "to",
+    [API_PART_BASE_TEXTURE] = "base_texture",
+    [API_PART_FROM_TEXTURE] = "from_texture",
+    [API_PART_TO_TEXTURE] = "to_texture",
 };
+
+uint32_t api_intake_count(const api_intake *in, api_part_id id)
+{
+    uint32_t n = in->parts[id].present ? 1 : 0;
+    for (uint32_t i = 0; i < in->more_count; i++)
+        n += in->more[i].id == id;
+    return n;
+}
+
+const api_part *api_intake_nth(const api_intake *in, api_part_id id, uint32_t n)
+{
+    if (!in->parts[id].present)
+        return NULL;
+    if (n == 0)
+        return &in->parts[id];
+    for (uint32_t i = 0; i < in->more_count; i++)
+        if (in->more[i].id == id && --n == 0)
+            return &in->more[i];
+    return NULL;
+}
+
+/* The part being written, or NULL. */
+static api_part *current_part(api_intake *in)
+{
+    if (in->current < 0)
+        return NULL;
+    if (in->current < API_PART_COUNT)
+        return &in->parts[in->current];
+    return &in->more[in->current - API_PART_COUNT];
+}
 
 static void record(api_intake *in, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -101,24 +137,51 @@ static int start_part(api_req *req, int idx, const char *filename)
 {
     api_intake *in = req->intake;
     api_part *p = &in->parts[idx];
-    if (p->present) {
+    int slot = idx;
+    char tag[16] = "";
+    if (p->present && (idx == API_PART_MESH || idx == API_PART_TEXTURE)) {
+        /* An average's meshes, and their textures. */
+        uint64_t cap = 2 * req->srv->lim.max_average_meshes;
+        if (in->more_count >= cap) {
+            record(in, MD_ELIMIT,
+                   "more 'mesh' and 'texture' parts than an average takes (max_average_meshes "
+                   "is %llu)",
+                   (unsigned long long)req->srv->lim.max_average_meshes);
+            return -1;
+        }
+        if (in->more_count == in->more_cap) {
+            uint32_t grown_cap = in->more_cap ? 2 * in->more_cap : 8;
+            api_part *grown = md_realloc_array(in->more, grown_cap, sizeof *grown);
+            if (grown == NULL) {
+                record(in, MD_EINTERNAL, "out of memory");
+                return -1;
+            }
+            in->more = grown;
+            in->more_cap = grown_cap;
+        }
+        p = &in->more[in->more_count];
+        memset(p, 0, sizeof *p);
+        slot = API_PART_COUNT + (int)in->more_count;
+        snprintf(tag, sizeof tag, "_%u", in->more_count++);
+    } else if (p->present) {
         record(in, MD_EINVAL, "part '%s' appears more than once", api_part_names[idx]);
         return -1;
     }
     p->present = 1;
+    p->id = (api_part_id)idx;
     snprintf(p->filename, sizeof p->filename, "%s", filename ? filename : "");
     if (filename && filename[0])
         job_path_stem(filename, p->stem, sizeof p->stem);
     if (p->stem[0] == '\0')
         snprintf(p->stem, sizeof p->stem, "%s", api_part_names[idx]);
     extension_of(p->filename, p->ext, sizeof p->ext);
-    in->current = idx;
+    in->current = slot;
     if (idx == API_PART_SPEC)
         return 0;
     char ext[sizeof p->ext];
     memcpy(ext, p->ext, sizeof ext);
-    snprintf(p->path, sizeof p->path, "%s/%s%s%s", in->dir, api_part_names[idx], ext[0] ? "." : "",
-             ext);
+    snprintf(p->path, sizeof p->path, "%s/%s%s%s%s", in->dir, api_part_names[idx], tag,
+             ext[0] ? "." : "", ext);
     in->fd = open(p->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (in->fd < 0) {
         record(in, MD_EINTERNAL, "cannot create a temp file for part '%s': %s", api_part_names[idx],
@@ -165,12 +228,13 @@ static int on_part(void *cls, const char *key, const char *filename, const char 
     /* multipart.c announces a part with an empty call before its first data, both at offset 0:
      * offset 0 starts a new part only when the current one of that name already has bytes.
      * (So an empty part repeated right away is taken as one.) */
-    if (in->current != idx || (off == 0 && in->parts[idx].bytes > 0)) {
+    api_part *cur = current_part(in);
+    if (cur == NULL || (int)cur->id != idx || (off == 0 && cur->bytes > 0)) {
         close_current(in);
         if (start_part(req, idx, filename) != 0)
             return 0;
     }
-    api_part *p = &in->parts[idx];
+    api_part *p = current_part(in);
     uint64_t cap = idx == API_PART_SPEC ? API_SPEC_MAX : req->srv->lim.max_file_bytes;
     if (p->bytes + size > cap) {
         char h[32];
@@ -241,11 +305,13 @@ int api_intake_begin(api_req *req)
                            "texture); got Content-Type '%.100s'",
                            ct ? ct : "(none)");
         else
-            api_reply_code(req, MD_EINVAL,
-                           "POST /jobs takes multipart/form-data (parts source, target, "
-                           "source_texture, target_texture, frame_on, mesh, texture, spec); got "
-                           "Content-Type '%.100s'",
-                           ct ? ct : "(none)");
+            api_reply_code(
+                req, MD_EINVAL,
+                "POST /jobs takes multipart/form-data (parts source, target, "
+                "source_texture, target_texture, frame_on, mesh, texture, base, from, to, "
+                "their textures, spec); got "
+                "Content-Type '%.100s'",
+                ct ? ct : "(none)");
         return -1;
     }
     const char *idem = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
@@ -327,7 +393,9 @@ int api_intake_finish(api_req *req)
     if (in->err_code == 0 && in->unknown[0])
         record(in, MD_EINVAL,
                "unknown part(s) %s; POST /jobs takes source, target, source_texture, "
-               "target_texture, frame_on (morph jobs), mesh, texture (render jobs) and spec",
+               "target_texture, frame_on (morph jobs), mesh, texture (render and average "
+               "jobs), base, from, to, base_texture, from_texture, to_texture (transform jobs) "
+               "and spec",
                in->unknown);
     if (in->err_code != 0) {
         api_reply_code(req, in->err_code, "%s", in->err_detail);
@@ -345,6 +413,7 @@ void api_intake_free(api_intake *in)
         close(in->fd);
     for (int i = 0; i < API_PART_COUNT; i++)
         md_free(in->parts[i].text);
+    md_free(in->more);
     if (in->dir[0])
         api_rm_tree(in->dir);
     md_free(in);

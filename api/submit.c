@@ -50,6 +50,7 @@ typedef struct submit_op {
     int rc;
     md_error err;
     int render;
+    job_kind kind;
     char *spec_json;
     char *inputs_json;
     uint32_t frames_total;
@@ -157,10 +158,9 @@ static uint64_t texture_pixels(const mesh *m)
     return n;
 }
 
-int api_part_mesh_load(const api_intake *in, const md_limits *lim, uint64_t *pixels, api_part_id id,
-                       api_part_id tex_id, mesh **out, md_error *err)
+int api_part_mesh_load(const api_part *p, api_part_id id, const api_part *t, api_part_id tex_id,
+                       const md_limits *lim, uint64_t *pixels, mesh **out, md_error *err)
 {
-    const api_part *p = &in->parts[id];
     if (p->ext[0] == '\0')
         return md_fail(err, MD_EFORMAT,
                        "part '%s': the file name '%s' has no extension to tell the format (send "
@@ -179,8 +179,7 @@ int api_part_mesh_load(const api_intake *in, const md_limits *lim, uint64_t *pix
                        "max_request_pixels=%llu",
                        api_part_names[id], (unsigned long long)*pixels,
                        (unsigned long long)lim->max_request_pixels);
-    const api_part *t = &in->parts[tex_id];
-    if (!t->present)
+    if (t == NULL || !t->present)
         return 0;
     char *bytes = NULL;
     size_t len = 0;
@@ -207,9 +206,17 @@ int api_part_mesh_load(const api_intake *in, const md_limits *lim, uint64_t *pix
     return 0;
 }
 
+/* Loads mesh part p (named like id) and applies texture part t (named like tex_id; NULL:
+ * none) to it. */
+static int load_part(submit_op *op, const api_part *p, api_part_id id, const api_part *t,
+                     api_part_id tex_id, mesh **out)
+{
+    return api_part_mesh_load(p, id, t, tex_id, &op->lim, &op->pixels, out, &op->err);
+}
+
 static int load_mesh(submit_op *op, api_part_id id, api_part_id tex_id, mesh **out)
 {
-    return api_part_mesh_load(op->in, &op->lim, &op->pixels, id, tex_id, out, &op->err);
+    return load_part(op, &op->in->parts[id], id, &op->in->parts[tex_id], tex_id, out);
 }
 
 /* Feeds one item to the request hash, length first so items cannot run into each other. */
@@ -222,16 +229,22 @@ static void hash_item(submit_op *op, const void *bytes, size_t len)
     sha256_update(&op->request_sha, len, bytes);
 }
 
-static int store_mesh(submit_op *op, const mesh *m, jr_input role)
+/* Stores m under its input key: role's, or an average's mesh index (role JR_IN_COUNT). */
+static int store_mesh(submit_op *op, const mesh *m, jr_input role, uint32_t index)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     int rc = mesh_encode_canonical(m, &bytes, &len, &op->err);
     if (rc != 0)
-        return md_error_prefix(&op->err, "encoding the %s mesh: ", jr_input_name(role));
+        return role == JR_IN_COUNT
+                   ? md_error_prefix(&op->err, "encoding mesh %u: ", index + 1)
+                   : md_error_prefix(&op->err, "encoding the %s mesh: ", jr_input_name(role));
     hash_item(op, bytes, len);
     char key[STG_KEY_MAX];
-    jr_key_input(key, sizeof key, op->id, role);
+    if (role == JR_IN_COUNT)
+        jr_key_input_mesh(key, sizeof key, op->id, index);
+    else
+        jr_key_input(key, sizeof key, op->id, role);
     rc = stg_put(op->storage, key, bytes, len, &op->err);
     md_free(bytes);
     return rc;
@@ -245,49 +258,94 @@ uint32_t api_mesh_texture_count(const mesh *m)
     return n;
 }
 
-static int check_parts(submit_op *op)
+/* Which parts each kind takes (besides spec), the first `need` of them required. */
+typedef struct kind_parts {
+    const char *name;
+    api_part_id parts[7];
+    int count, need;
+    const char *what; /* what a job of the kind needs, for messages */
+} kind_parts;
+
+static const kind_parts kinds_parts[] = {
+    [JOB_KIND_MORPH] = {"morph",
+                        {API_PART_SOURCE, API_PART_TARGET, API_PART_SOURCE_TEXTURE,
+                         API_PART_TARGET_TEXTURE, API_PART_FRAME_ON},
+                        5,
+                        2,
+                        "'source' and 'target' (and optionally their textures)"},
+    [JOB_KIND_RENDER] =
+        {"render", {API_PART_MESH, API_PART_TEXTURE}, 2, 1, "'mesh' (and optionally 'texture')"},
+    [JOB_KIND_TRANSFORM] = {"transform",
+                            {API_PART_BASE, API_PART_FROM, API_PART_TO, API_PART_BASE_TEXTURE,
+                             API_PART_FROM_TEXTURE, API_PART_TO_TEXTURE, API_PART_FRAME_ON},
+                            7,
+                            3,
+                            "'base', 'from' and 'to' (and optionally their textures)"},
+    [JOB_KIND_AVERAGE] = {"average",
+                          {API_PART_MESH, API_PART_TEXTURE, API_PART_FRAME_ON},
+                          3,
+                          1,
+                          "2 or more 'mesh' parts (and optionally one 'texture' per mesh)"},
+};
+
+static int check_parts(submit_op *op, const job_spec *spec)
 {
-    const api_part *p = op->in->parts;
-    static const api_part_id morph_need[] = {API_PART_SOURCE, API_PART_TARGET};
-    static const api_part_id render_need[] = {API_PART_MESH};
-    static const api_part_id morph_only[] = {API_PART_SOURCE, API_PART_TARGET,
-                                             API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE,
-                                             API_PART_FRAME_ON};
-    static const api_part_id render_only[] = {API_PART_MESH, API_PART_TEXTURE};
-    const api_part_id *need = op->render ? render_need : morph_need;
-    size_t need_n = op->render ? 1 : 2;
-    const api_part_id *wrong = op->render ? morph_only : render_only;
-    size_t wrong_n = op->render ? 5 : 2;
-    static const api_part_id texture_of[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
-    for (int side = 0; !op->render && side < 2; side++) {
+    const api_intake *in = op->in;
+    const kind_parts *k = &kinds_parts[spec->kind];
+    int morph = spec->kind == JOB_KIND_MORPH;
+    /* A morph side may be a stored face (spec.source_face / target_face) instead of parts. */
+    static const api_part_id side_part[] = {API_PART_SOURCE, API_PART_TARGET};
+    static const api_part_id side_texture[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
+    for (int side = 0; morph && side < 2; side++) {
         if (!op->faces[side][0])
             continue;
-        if (p[morph_need[side]].present || p[texture_of[side]].present)
-            return md_fail(
-                &op->err, MD_EINVAL,
-                "spec.%s_face names a stored face, and part '%s' was sent too; send "
-                "the face or the file(s), not both",
-                side == 0 ? "source" : "target",
-                api_part_names[p[morph_need[side]].present ? morph_need[side] : texture_of[side]]);
+        if (in->parts[side_part[side]].present || in->parts[side_texture[side]].present)
+            return md_fail(&op->err, MD_EINVAL,
+                           "spec.%s_face names a stored face, and part '%s' was sent too; send "
+                           "the face or the file(s), not both",
+                           side == 0 ? "source" : "target",
+                           api_part_names[in->parts[side_part[side]].present ? side_part[side]
+                                                                             : side_texture[side]]);
     }
     char missing[128] = "";
-    for (size_t i = 0; i < need_n; i++)
-        if (!p[need[i]].present && !(!op->render && op->faces[i][0]))
+    for (int i = 0; i < k->need; i++)
+        if (!in->parts[k->parts[i]].present && !(morph && i < 2 && op->faces[i][0]))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s'%s'",
-                     missing[0] ? ", " : "", api_part_names[need[i]]);
+                     missing[0] ? ", " : "", api_part_names[k->parts[i]]);
     if (missing[0])
         return md_fail(&op->err, MD_EINVAL, "missing part(s) %s: a %s job needs %s", missing,
-                       op->render ? "render" : "morph",
-                       op->render ? "'mesh' (and optionally 'texture')"
-                                  : "'source' and 'target' (and optionally their textures), or "
-                                    "spec.source_face / spec.target_face naming stored faces");
-    for (size_t i = 0; i < wrong_n; i++)
-        if (p[wrong[i]].present)
+                       k->name,
+                       morph ? "'source' and 'target' (and optionally their textures), or "
+                               "spec.source_face / spec.target_face naming stored faces"
+                             : k->what);
+    for (int id = 0; id < API_PART_COUNT; id++) {
+        int taken = id == API_PART_SPEC;
+        for (int i = 0; i < k->count; i++)
+            taken |= (int)k->parts[i] == id;
+        if (in->parts[id].present && !taken)
             return md_fail(&op->err, MD_EINVAL,
-                           "part '%s' belongs to %s jobs; this is a %s job (spec.kind)",
-                           api_part_names[wrong[i]], op->render ? "morph" : "render",
-                           op->render ? "render" : "morph");
-    return 0;
+                           "part '%s' does not belong to %s jobs (spec.kind), which take %s",
+                           api_part_names[id], k->name, k->what);
+    }
+    uint32_t meshes = api_intake_count(in, API_PART_MESH);
+    uint32_t textures = api_intake_count(in, API_PART_TEXTURE);
+    if (spec->kind != JOB_KIND_AVERAGE) {
+        if (meshes > 1 || textures > 1)
+            return md_fail(&op->err, MD_EINVAL,
+                           "part '%s' appears %u times; only average jobs (spec.kind "
+                           "\"average\") take several",
+                           meshes > 1 ? "mesh" : "texture", meshes > 1 ? meshes : textures);
+        return 0;
+    }
+    if (meshes < 2)
+        return md_fail(&op->err, MD_EINVAL, "an average needs at least 2 'mesh' parts, got %u",
+                       meshes);
+    if (textures != 0 && textures != meshes)
+        return md_fail(&op->err, MD_EINVAL,
+                       "'texture' parts pair with the 'mesh' parts in order (the first texture "
+                       "with the first mesh): send none or one per mesh; got %u for %u meshes",
+                       textures, meshes);
+    return job_spec_check_mesh_count(spec, meshes, &op->lim, &op->err);
 }
 
 /* Part frame_on: a reference mesh (any format, any topology, no texture needed) whose bounds
@@ -317,6 +375,12 @@ static int apply_frame_on(submit_op *op, job_spec *spec, int spec_has_frame_on)
     return rc != 0 ? part_fail(&op->err, p, API_PART_FRAME_ON) : 0;
 }
 
+/* The face id that stands for mesh i of the job, or "" (a part): only morph jobs name faces. */
+static const char *side_face(const submit_op *op, int i)
+{
+    return op->kind == JOB_KIND_MORPH && i >= 0 && i < 2 ? op->faces[i] : "";
+}
+
 static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids,
                        const jr_input *roles, int n)
 {
@@ -328,7 +392,7 @@ static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *id
         in.textures += api_mesh_texture_count(meshes[i]);
         in.present[roles[i]] = 1;
         /* A face's name comes from its record, on the loop (face_names); until then its id. */
-        const char *face = op->render ? "" : op->faces[i];
+        const char *face = side_face(op, i);
         snprintf(in.name[roles[i]], sizeof in.name[roles[i]], "%s",
                  face[0] ? face : op->in->parts[ids[i]].stem);
         snprintf(in.format[roles[i]], sizeof in.format[roles[i]], "%s", mesh_format(meshes[i]));
@@ -388,6 +452,24 @@ static int load_face(submit_op *op, int side, mesh **out)
     return rc == 0 ? 0 : md_error_prefix(&op->err, "spec.%s: ", what);
 }
 
+/* An average's inputs: the first mesh's name and format as "mesh", and how many there are. */
+static int average_inputs_json(submit_op *op, mesh *const *meshes, uint32_t n)
+{
+    jr_inputs in;
+    memset(&in, 0, sizeof in);
+    in.vertices = mesh_vertex_count(meshes[0]);
+    in.faces = mesh_triangle_count(meshes[0]);
+    for (uint32_t i = 0; i < n; i++)
+        in.textures += api_mesh_texture_count(meshes[i]);
+    in.present[JR_IN_MESH] = 1;
+    in.mesh_count = n;
+    snprintf(in.name[JR_IN_MESH], sizeof in.name[JR_IN_MESH], "%s",
+             op->in->parts[API_PART_MESH].stem);
+    snprintf(in.format[JR_IN_MESH], sizeof in.format[JR_IN_MESH], "%s", mesh_format(meshes[0]));
+    op->inputs_json = jr_inputs_to_json(&in);
+    return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
+}
+
 static void submit_work(uv_work_t *w)
 {
     submit_op *op = w->data;
@@ -395,7 +477,8 @@ static void submit_work(uv_work_t *w)
     job_spec spec;
     job_spec_init(&spec);
     json_t *obj = NULL;
-    mesh *meshes[2] = {NULL, NULL};
+    mesh **meshes = NULL;
+    int n = 0;
     int rc = 0;
     const api_part *sp = &op->in->parts[API_PART_SPEC];
     if (sp->present && sp->text != NULL && sp->bytes > 0) {
@@ -418,41 +501,80 @@ static void submit_work(uv_work_t *w)
     if ((rc = job_spec_from_json(&spec, obj, &op->lim, err)) != 0)
         goto done;
     op->render = spec.kind == JOB_KIND_RENDER;
-    if (op->render && (op->faces[0][0] || op->faces[1][0])) {
+    op->kind = spec.kind;
+    if (spec.kind != JOB_KIND_MORPH && (op->faces[0][0] || op->faces[1][0])) {
         rc = md_fail(err, MD_EINVAL,
-                     "spec.source_face and spec.target_face are for morph jobs; a render job "
-                     "takes its mesh in part 'mesh'");
+                     "spec.source_face and spec.target_face are for morph jobs; a %s job takes "
+                     "its meshes as parts",
+                     job_kind_name(spec.kind));
         goto done;
     }
-    if ((rc = check_parts(op)) != 0)
+    if ((rc = check_parts(op, &spec)) != 0)
         goto done;
 
+    /* The meshes, in the order the kind stores them (roles; an average's by index). */
     static const api_part_id morph_ids[] = {API_PART_SOURCE, API_PART_TARGET};
-    static const api_part_id render_ids[] = {API_PART_MESH};
+    static const api_part_id morph_tex[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
     static const jr_input morph_roles[] = {JR_IN_SOURCE, JR_IN_TARGET};
+    static const api_part_id render_ids[] = {API_PART_MESH};
+    static const api_part_id render_tex[] = {API_PART_TEXTURE};
     static const jr_input render_roles[] = {JR_IN_MESH};
-    const api_part_id *ids = op->render ? render_ids : morph_ids;
-    const jr_input *roles = op->render ? render_roles : morph_roles;
-    int n = op->render ? 1 : 2;
-    if (op->render) {
-        rc = load_mesh(op, API_PART_MESH, API_PART_TEXTURE, &meshes[0]);
-    } else {
-        static const api_part_id tex_ids[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
-        for (int side = 0; rc == 0 && side < 2; side++)
-            rc = op->faces[side][0] ? load_face(op, side, &meshes[side])
-                                    : load_mesh(op, morph_ids[side], tex_ids[side], &meshes[side]);
-        if (rc == 0)
-            rc = mesh_check_topology(meshes[0], meshes[1], err);
+    static const api_part_id transform_ids[] = {API_PART_BASE, API_PART_FROM, API_PART_TO};
+    static const api_part_id transform_tex[] = {API_PART_BASE_TEXTURE, API_PART_FROM_TEXTURE,
+                                                API_PART_TO_TEXTURE};
+    static const jr_input transform_roles[] = {JR_IN_BASE, JR_IN_FROM, JR_IN_TO};
+    const api_part_id *ids = morph_ids, *tex = morph_tex;
+    const jr_input *roles = morph_roles;
+    n = 2;
+    if (spec.kind == JOB_KIND_RENDER) {
+        ids = render_ids, tex = render_tex, roles = render_roles, n = 1;
+    } else if (spec.kind == JOB_KIND_TRANSFORM) {
+        ids = transform_ids, tex = transform_tex, roles = transform_roles, n = 3;
+    } else if (spec.kind == JOB_KIND_AVERAGE) {
+        n = (int)api_intake_count(op->in, API_PART_MESH);
+    }
+    meshes = md_calloc((size_t)n, sizeof *meshes);
+    if (meshes == NULL) {
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (spec.kind == JOB_KIND_AVERAGE)
+            rc = load_part(op, api_intake_nth(op->in, API_PART_MESH, (uint32_t)i), API_PART_MESH,
+                           api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i), API_PART_TEXTURE,
+                           &meshes[i]);
+        else if (side_face(op, i)[0])
+            rc = load_face(op, i, &meshes[i]);
+        else
+            rc = load_mesh(op, ids[i], tex[i], &meshes[i]);
+    }
+    for (int i = 1; rc == 0 && i < n; i++) {
+        rc = mesh_check_topology(meshes[0], meshes[i], err);
+        if (rc != 0 && n > 2) {
+            const api_part *first = spec.kind == JOB_KIND_AVERAGE
+                                        ? api_intake_nth(op->in, API_PART_MESH, 0)
+                                        : &op->in->parts[ids[0]];
+            const api_part *other = spec.kind == JOB_KIND_AVERAGE
+                                        ? api_intake_nth(op->in, API_PART_MESH, (uint32_t)i)
+                                        : &op->in->parts[ids[i]];
+            md_error_prefix(err, "part '%s' (%s) as source and part '%s' (%s) as target: ",
+                            api_part_names[first->id], first->filename, api_part_names[other->id],
+                            other->filename);
+        }
     }
     /* A face was padded before it was stored. */
     for (int i = 0; rc == 0 && i < n; i++)
-        if (op->render || !op->faces[i][0])
+        if (!side_face(op, i)[0])
             rc = mesh_pad_textures(meshes[i], err);
     if (rc == 0)
         rc = apply_frame_on(op, &spec, spec.frame_on);
     if (rc != 0)
         goto done;
-    if ((rc = inputs_json(op, meshes, ids, roles, n)) != 0)
+    if (spec.kind == JOB_KIND_AVERAGE)
+        rc = average_inputs_json(op, meshes, (uint32_t)n);
+    else
+        rc = inputs_json(op, meshes, ids, roles, n);
+    if (rc != 0)
         goto done;
     json_t *norm = job_spec_to_json(&spec);
     char *text = norm ? json_dumps(norm, JSON_COMPACT) : NULL;
@@ -472,10 +594,11 @@ static void submit_work(uv_work_t *w)
     hash_item(op, op->spec_json, strlen(op->spec_json));
     hash_item(op, op->inputs_json, strlen(op->inputs_json));
     for (int i = 0; rc == 0 && i < n; i++) {
-        if (!op->render && op->faces[i][0])
+        if (side_face(op, i)[0])
             hash_item(op, op->faces[i], strlen(op->faces[i])); /* read in place: no copy */
         else
-            rc = store_mesh(op, meshes[i], roles[i]);
+            rc = store_mesh(op, meshes[i], spec.kind == JOB_KIND_AVERAGE ? JR_IN_COUNT : roles[i],
+                            (uint32_t)i);
     }
     if (rc != 0) {
         char prefix[STG_KEY_MAX];
@@ -488,14 +611,18 @@ static void submit_work(uv_work_t *w)
             snprintf(op->request_hash + 2 * i, 3, "%02x", digest[i]);
     }
 done:
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; meshes != NULL && i < n; i++)
         mesh_free(meshes[i]);
+    md_free(meshes);
     json_decref(obj);
     job_spec_free(&spec);
     /* The temp files are done with; removing them here keeps unlinks off the loop. */
     for (int i = 0; i < API_PART_COUNT; i++)
         if (op->in->parts[i].present && op->in->parts[i].path[0])
             unlink(op->in->parts[i].path);
+    for (uint32_t i = 0; i < op->in->more_count; i++)
+        if (op->in->more[i].path[0])
+            unlink(op->in->more[i].path);
     op->rc = rc;
 }
 
@@ -521,16 +648,16 @@ static void on_existing(redisAsyncContext *c, void *r, void *priv)
 
 static jr_new_job new_job(const submit_op *op)
 {
-    jr_new_job job = {
-        .id = op->id,
-        .kind = op->render ? JR_KIND_RENDER : JR_KIND_MORPH,
-        .owner = op->req->owner,
-        .spec_json = op->spec_json,
-        .inputs_json = op->inputs_json,
-        .frames_total = op->frames_total,
-        .created_at = op->created_at,
-        .request_hash = op->request_hash,
-        .faces = {op->faces[0][0] ? op->faces[0] : NULL, op->faces[1][0] ? op->faces[1] : NULL}};
+    jr_new_job job = {.id = op->id,
+                      .kind = jr_kind_parse(job_kind_name(op->kind)),
+                      .owner = op->req->owner,
+                      .spec_json = op->spec_json,
+                      .inputs_json = op->inputs_json,
+                      .frames_total = op->frames_total,
+                      .created_at = op->created_at,
+                      .request_hash = op->request_hash,
+                      .faces = {side_face(op, 0)[0] ? op->faces[0] : NULL,
+                                side_face(op, 1)[0] ? op->faces[1] : NULL}};
     return job;
 }
 
@@ -688,7 +815,7 @@ static void submit_done(uv_work_t *w, int status)
         api_reply_error(req, &op->err);
         return;
     }
-    if (op->render || (!op->faces[0][0] && !op->faces[1][0])) {
+    if (!side_face(op, 0)[0] && !side_face(op, 1)[0]) {
         submit_queue(op);
         return;
     }

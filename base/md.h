@@ -156,6 +156,8 @@ void md_log_set_file(FILE *f);
     X(max_frame_bytes, uint64_t, 4ull << 30,                                                       \
       "most memory one frame may need to render (eng_frame_bytes: 8 bytes a sample + the image)")  \
     X(max_views, uint64_t, 360, "most views in one render job")                                    \
+    X(max_average_meshes, uint64_t, 64,                                                            \
+      "most meshes in one average (morph average, kind average)")                                  \
     X(max_body_bytes, uint64_t, 256ull << 20, "largest POST /jobs request body, bytes")            \
     X(max_header_bytes, uint64_t, 16ull << 10, "largest request line and headers, bytes (431)")    \
     X(max_headers, uint64_t, 100, "most header lines plus query parameters in a request (431)")    \

@@ -11,6 +11,9 @@
 /* Subcommands: argv[0] is the subcommand name. Return the process exit code. */
 int cli_run(int argc, char **argv);
 int cli_sample(int argc, char **argv);
+/* Face-space stimuli from several faces (face.c): BASE + K*(B - A), and weighted averages. */
+int cli_transform(int argc, char **argv);
+int cli_average(int argc, char **argv);
 /* Client commands, talking to a morphd api (client.c, fetch.c). */
 int cli_submit(int argc, char **argv);
 int cli_status(int argc, char **argv);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/sse.h"
 #include "jobs/record.h"
 #include "jobs/spec.h"
 
@@ -769,11 +770,14 @@ static void wait_usage(FILE *f)
         f,
         "Usage: morph wait ID [--timeout S] [options]\n"
         "\n"
-        "Polls a job (GET /jobs/ID, as often as the server's Retry-After asks, else every\n"
-        "second) until it is finished, with a progress bar when stderr is a terminal. On\n"
-        "success prints \"job ID succeeded: …\" (or the job JSON with --json). Once the\n"
-        "server has answered, a spell when it is unreachable or busy (502/503/504) is\n"
-        "retried, up to 5 times in a row; a server that never answered fails at once.\n"
+        "Waits until a job is finished, with a progress bar when stderr is a terminal. It\n"
+        "follows the job's event stream (GET /jobs/ID/events) while the server offers one,\n"
+        "then reads the outcome with GET /jobs/ID; without a stream (an older server, a\n"
+        "proxy that cuts it, 45 s of silence) it polls GET /jobs/ID as often as the server's\n"
+        "Retry-After asks, else every second. On success prints \"job ID succeeded: …\"\n"
+        "(or the job JSON with --json). Once the server has answered, a spell when it is\n"
+        "unreachable or busy (502/503/504) is retried, up to 5 times in a row; a server that\n"
+        "never answered fails at once.\n"
         "\n"
         "Options:\n"
         "      --timeout S          give up after S seconds (default: wait as long as it takes)\n"
@@ -802,14 +806,72 @@ static int wait_poll(const client *cl, const char *id, json_t **job, http_respon
     return rc;
 }
 
-/* Polls job id until it is finished (see wait_usage for the pacing and retries); bar (NULL:
- * none) shows the server's progress under the label stage, which this rewrites. On return *job
- * and r hold the last answer (caller frees both). 0 when the job succeeded. */
+/* ---- Following GET /jobs/{id}/events ---- */
+
+#define WAIT_EVENTS_IDLE_S 45.0 /* three missed heartbeats: the stream is dead, poll instead */
+
+typedef struct wait_events {
+    cli_sse sse;
+    cli_progress *bar;
+    char *stage;
+    int finished; /* a terminal status or "gone" arrived */
+    md_error err; /* a parse failure */
+} wait_events;
+
+static int on_event(void *user, const char *event, const char *data, size_t len)
+{
+    wait_events *w = user;
+    json_t *j = json_loadb(data, len, 0, NULL);
+    if (strcmp(event, "progress") == 0 && j != NULL) {
+        snprintf(w->stage, 16, "%-9.9s", jstr(j, "stage", "?"));
+        cli_progress_set(w->bar, (uint64_t)jint(j, "frames_done"),
+                         (uint64_t)jint(j, "frames_total"));
+    } else if (strcmp(event, "status") == 0 && j != NULL) {
+        w->finished = jr_status_name_terminal(jstr(j, "status", ""));
+    } else if (strcmp(event, "gone") == 0) {
+        w->finished = 1;
+    }
+    json_decref(j);
+    return w->finished;
+}
+
+static int on_stream_bytes(void *user, const char *bytes, size_t n)
+{
+    wait_events *w = user;
+    return cli_sse_feed(&w->sse, bytes, n, on_event, w, &w->err);
+}
+
+/* Follows the job's event stream until it reports the end (a terminal status, or the job gone)
+ * or fails in any way (a server without the route, a dropped connection, silence, the
+ * deadline); the caller then asks GET /jobs/{id} for the outcome, so this only saves the polls
+ * and makes the progress bar live. */
+static void wait_events_follow(const client *cl, const char *id, double deadline, cli_progress *bar,
+                               char stage[16])
+{
+    char path[128];
+    snprintf(path, sizeof path, "/jobs/%s/events", id);
+    wait_events w = {.bar = bar, .stage = stage};
+    cli_sse_init(&w.sse);
+    md_error_clear(&w.err);
+    const http_stream stream = {
+        .on_data = on_stream_bytes, .user = &w, .idle_s = WAIT_EVENTS_IDLE_S, .deadline = deadline};
+    http_response r = {0};
+    md_error err;
+    http_get_stream(&cl->http, path, &stream, &r, &err);
+    http_response_free(&r);
+    cli_sse_free(&w.sse);
+}
+
+/* Waits for job id until it is finished: follows its event stream while the server offers
+ * one, then polls (see wait_usage for the pacing and retries); bar (NULL: none) shows the
+ * server's progress under the label stage, which this rewrites. On return *job and r hold the
+ * last answer (caller frees both). 0 when the job succeeded. */
 static int wait_loop(const client *cl, const char *id, double timeout, cli_progress *bar,
                      char stage[16], json_t **job, http_response *r, md_error *err)
 {
     int rc = 0;
     double start = md_now();
+    wait_events_follow(cl, id, timeout > 0 ? start + timeout : 0, bar, stage);
     int failures = 0, answered = 0;
     for (;;) {
         int transient;

@@ -72,6 +72,11 @@ typedef struct transfer {
     int out_failed;
     FILE *out; /* downloads: where a 2xx body goes */
     unsigned long long written;
+    const http_stream *stream; /* event streams: where a 2xx body goes */
+    int stopped;               /* the stream's callback asked to stop */
+    int idle;                  /* aborted: nothing arrived for stream->idle_s */
+    int late;                  /* aborted: stream->deadline passed */
+    double last_data;
 } transfer;
 
 static int append_body(transfer *t, const char *data, size_t n)
@@ -88,6 +93,14 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     transfer *t = user;
     size_t n = size * nmemb;
+    if (t->stream != NULL && t->r->status >= 200 && t->r->status < 300) {
+        t->last_data = md_now();
+        if (t->stream->on_data(t->stream->user, data, n) != 0) {
+            t->stopped = 1;
+            return 0; /* libcurl ends the transfer (CURLE_WRITE_ERROR) */
+        }
+        return n;
+    }
     if (t->out != NULL && t->r->status >= 200 && t->r->status < 300) {
         if (fwrite(data, 1, n, t->out) != n) {
             t->out_failed = 1;
@@ -138,6 +151,20 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *user)
     return len;
 }
 
+/* Event streams: ends a transfer that went quiet or outlived its deadline. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    transfer *t = user;
+    double now = md_now();
+    if (t->stream->deadline > 0 && now >= t->stream->deadline)
+        t->late = 1;
+    else if (now - t->last_data > t->stream->idle_s)
+        t->idle = 1;
+    return t->late || t->idle;
+}
+
 /* ---- Requests ---- */
 
 typedef struct http_body {
@@ -175,7 +202,8 @@ static curl_mime *mime_build(CURL *h, const http_body *body, md_error *err)
 
 static int perform(const http_client *c, const char *method, const char *path,
                    const http_body *body, const char *idempotency_key, FILE *out,
-                   unsigned long long *written, http_response *r, md_error *err)
+                   const http_stream *stream, unsigned long long *written, http_response *r,
+                   md_error *err)
 {
     response_reset(r);
     char url[4096], auth[1024], idem[512];
@@ -211,11 +239,13 @@ static int perform(const http_client *c, const char *method, const char *path,
         }
         headers = curl_slist_append(headers, idem);
     }
-    headers = curl_slist_append(headers, "Accept: application/json, application/problem+json");
+    headers =
+        curl_slist_append(headers, stream ? "Accept: text/event-stream, application/problem+json"
+                                          : "Accept: application/json, application/problem+json");
 
     char errbuf[CURL_ERROR_SIZE];
     errbuf[0] = '\0';
-    transfer t = {.r = r, .out = out};
+    transfer t = {.r = r, .out = out, .stream = stream, .last_data = md_now()};
     md_buf_init(&t.body, HTTP_BODY_MAX);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -227,8 +257,16 @@ static int perform(const http_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    if (stream != NULL) {
+        /* A quiet job sends only a heartbeat every 15 s: libcurl's low-speed check would end
+         * it, so the stream's own idle limit and deadline are checked instead. */
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &t);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    } else {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    }
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (strcmp(method, "GET") == 0) {
         /* An api with --artifact-redirect answers artifact GETs with 307 to a presigned storage
@@ -248,6 +286,8 @@ static int perform(const http_client *c, const char *method, const char *path,
 
     CURLcode cc = curl_easy_perform(h);
     const char *why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
+    if (cc == CURLE_WRITE_ERROR && t.stopped)
+        cc = CURLE_OK; /* the stream's callback had what it wanted */
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
         if (r->body == NULL && out == NULL)
@@ -255,6 +295,10 @@ static int perform(const http_client *c, const char *method, const char *path,
     } else if (t.too_big) {
         rc = md_fail(err, MD_EIO, "%s %s: the answer is larger than %u MiB, refused", method, url,
                      HTTP_BODY_MAX >> 20);
+    } else if (t.late) {
+        rc = md_fail(err, MD_ECANCELED, "%s: the deadline passed", url);
+    } else if (t.idle) {
+        rc = md_fail(err, MD_EIO, "%s: nothing arrived for %g s", url, stream->idle_s);
     } else if (t.out_failed) {
         rc = md_fail(err, MD_EIO, "%s: writing the download failed", url);
     } else if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
@@ -286,20 +330,26 @@ done:
 
 int http_get(const http_client *c, const char *path, http_response *r, md_error *err)
 {
-    return perform(c, "GET", path, NULL, NULL, NULL, NULL, r, err);
+    return perform(c, "GET", path, NULL, NULL, NULL, NULL, NULL, r, err);
+}
+
+int http_get_stream(const http_client *c, const char *path, const http_stream *stream,
+                    http_response *r, md_error *err)
+{
+    return perform(c, "GET", path, NULL, NULL, NULL, stream, NULL, r, err);
 }
 
 int http_send(const http_client *c, const char *method, const char *path, http_response *r,
               md_error *err)
 {
-    return perform(c, method, path, NULL, NULL, NULL, NULL, r, err);
+    return perform(c, method, path, NULL, NULL, NULL, NULL, NULL, r, err);
 }
 
 int http_download(const http_client *c, const char *path, FILE *out, unsigned long long *written,
                   http_response *r, md_error *err)
 {
     *written = 0;
-    return perform(c, "GET", path, NULL, NULL, out, written, r, err);
+    return perform(c, "GET", path, NULL, NULL, out, NULL, written, r, err);
 }
 
 int http_post_multipart(const http_client *c, const char *path, const http_part *parts,
@@ -307,7 +357,7 @@ int http_post_multipart(const http_client *c, const char *path, const http_part 
                         md_error *err)
 {
     const http_body body = {parts, part_count};
-    return perform(c, "POST", path, &body, idempotency_key, NULL, NULL, r, err);
+    return perform(c, "POST", path, &body, idempotency_key, NULL, NULL, NULL, r, err);
 }
 
 /* ---- Problems ---- */

@@ -41,6 +41,17 @@ typedef struct http_part {
     const char *content_type; /* for inline data, or NULL */
 } http_part;
 
+/* An event stream's body goes to on_data as it arrives (return non-zero to stop: the request
+ * then ends with 0). The transfer fails when nothing arrives for idle_s seconds, or when the
+ * clock passes deadline (md_now() seconds; 0 none: MD_ECANCELED then). Non-2xx answers are read
+ * into r->body as for http_get. */
+typedef struct http_stream {
+    int (*on_data)(void *user, const char *bytes, size_t n);
+    void *user;
+    double idle_s;
+    double deadline;
+} http_stream;
+
 /* Global libcurl set-up; call once from the subcommand before any request. */
 int http_init(md_error *err);
 void http_cleanup(void);
@@ -52,6 +63,8 @@ int http_server_check(char *url, md_error *err);
  * transport failure they return MD_EIO with a message naming the URL. r is reset first and
  * must be released with http_response_free(). */
 int http_get(const http_client *c, const char *path, http_response *r, md_error *err);
+int http_get_stream(const http_client *c, const char *path, const http_stream *stream,
+                    http_response *r, md_error *err);
 int http_send(const http_client *c, const char *method, const char *path, http_response *r,
               md_error *err); /* POST or DELETE with an empty body */
 int http_post_multipart(const http_client *c, const char *path, const http_part *parts,

@@ -14,9 +14,10 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", cli_run},       {"sample", cli_sample}, {"submit", cli_submit},
-    {"status", cli_status}, {"wait", cli_wait},     {"fetch", cli_fetch},
-    {"cancel", cli_cancel}, {"delete", cli_delete}, {"batch", cli_batch},
+    {"run", cli_run},         {"sample", cli_sample}, {"transform", cli_transform},
+    {"average", cli_average}, {"submit", cli_submit}, {"status", cli_status},
+    {"wait", cli_wait},       {"fetch", cli_fetch},   {"cancel", cli_cancel},
+    {"delete", cli_delete},   {"batch", cli_batch},
 };
 
 static void usage(FILE *f)
@@ -35,6 +36,12 @@ static void usage(FILE *f)
         "                                            OUT/summary.csv lists every pair\n"
         "  morph sample DIR                          write two small sample meshes with\n"
         "                                            textures to DIR (for trying morph run)\n"
+        "  morph transform BASE --from A --to B --amount K[,K2,...] -o OUT\n"
+        "                                            BASE + K*(B - A): a face moved along the\n"
+        "                                            direction from A to B, as OBJ and render\n"
+        "  morph average M1 M2 ... [--mesh-weights W,...] -o OUT\n"
+        "                                            the (weighted) average face, as OBJ and\n"
+        "                                            render\n"
         "\n"
         "  morph submit SOURCE TARGET [options]      send a job to a morphd server, print its id\n"
         "  morph submit --render MESH [--turntable N]  a render job of one mesh\n"

@@ -1,19 +1,19 @@
 /*
- * texel.h — the engine's bilinear texel blend, in one place for the CPU shader
- * (gpu/cpu/shade.c, per shading point, hence inline) and for analysis/texdiff.c, which reads
- * the textures exactly as the frames show them. The CUDA shader (gpu/cuda/kernels.cu
- * tap_color) mirrors it step for step and test_gpu_parity holds the two together.
+ * texel.h — the engine's bilinear texel blend, in one place for the CPU and CUDA shaders
+ * (gpu/cpu/shade.c and gpu/cuda/kernels.cu through gpu/shade_math.h, per shading point, hence
+ * inline) and for analysis/texdiff.c, which reads the textures exactly as the frames show them.
+ * Functions marked ENG_HD (gpu/hd.h) are compiled by both the C compiler and nvcc.
  *
  * Finding the four texels (wrap, texel centres at u * w - 0.5) stays with each caller: the
- * shader works in float per sample, texdiff in double texel space with snapping to centres.
+ * shaders work in float per sample (eng_shade_tap), texdiff in double texel space with
+ * snapping to centres.
  *
  * It also holds the texture extrapolation of caricatures and anti-faces (texture weights
  * outside [0, 1]): the two colours are taken to CIE L*a*b*, extrapolated there, and brought
  * back into the sRGB gamut by reducing chroma at constant lightness and hue. One copy of that
- * arithmetic serves the CPU shader, the CUDA shader (gpu/cuda/kernels.cu includes this header;
- * the functions are __host__ __device__ under nvcc) and the exported textures of per-frame
- * meshes (analysis/mesh_export.c). Weights inside [0, 1] never come here: they keep the plain
- * blend of the encoded values, so existing frames do not change.
+ * arithmetic serves the CPU shader, the CUDA shader (both through gpu/shade_math.h) and the
+ * exported textures of per-frame meshes (analysis/mesh_export.c). Weights inside [0, 1] never come
+ * here: they keep the plain blend of the encoded values, so existing frames do not change.
  */
 #ifndef GPU_TEXEL_H
 #define GPU_TEXEL_H
@@ -21,31 +21,38 @@
 #include <math.h>
 #include <stdint.h>
 
-#if defined(__CUDACC__)
-#define ENG_HD __host__ __device__
-#else
-#define ENG_HD
-#endif
+#include "gpu/hd.h"
 
-/* The bilinear blend of four RGBA8 texels: t00 at (x0, y0), t10 to its right, t01 below it,
- * t11 diagonal, with weights ax, ay in [0, 1) toward t10/t11 and t01/t11. Bytes become floats
- * through lut (lut[b] = (float)b * (1.0f / 255.0f), the engine's table), and the blended colour
- * is alpha-composited over color: out = rgb * a + color * (1 - a). All borrowed. */
+/* One channel of the bilinear blend: a00 at (x0, y0), a10 to its right, a01 below it, a11
+ * diagonal, all in 0..1, with weights ax, ay in [0, 1) toward a10/a11 and a01/a11. */
+static inline ENG_HD float eng_texel_bilerp(float a00, float a10, float a01, float a11, float ax,
+                                            float ay)
+{
+    const float top = a00 + ax * (a10 - a00);
+    const float bottom = a01 + ax * (a11 - a01);
+    return top + ay * (bottom - top);
+}
+
+/* The blended texel rgba alpha-composited over color: out = rgb * a + color * (1 - a). */
+static inline ENG_HD void eng_texel_over(const float rgba[4], const float color[3], float out[3])
+{
+    const float a = rgba[3];
+    for (int k = 0; k < 3; k++)
+        out[k] = rgba[k] * a + color[k] * (1.0f - a);
+}
+
+/* The bilinear blend (eng_texel_bilerp per channel, then eng_texel_over) of four RGBA8 texels
+ * t00, t10, t01, t11 whose bytes become floats through lut (lut[b] = (float)b * (1.0f / 255.0f),
+ * the engine's table, as eng_unit8 of gpu/shade_math.h). The CUDA shader does the same with
+ * eng_unit8 per byte. All borrowed. Host only: lut is a host table. */
 static inline void eng_texel_blend(const float *lut, const uint8_t *t00, const uint8_t *t10,
                                    const uint8_t *t01, const uint8_t *t11, float ax, float ay,
                                    const float color[3], float out[3])
 {
     float rgba[4];
-    for (int k = 0; k < 4; k++) {
-        float a00 = lut[t00[k]], a10 = lut[t10[k]];
-        float a01 = lut[t01[k]], a11 = lut[t11[k]];
-        float top = a00 + ax * (a10 - a00);
-        float bottom = a01 + ax * (a11 - a01);
-        rgba[k] = top + ay * (bottom - top);
-    }
-    const float a = rgba[3];
-    for (int k = 0; k < 3; k++)
-        out[k] = rgba[k] * a + color[k] * (1.0f - a);
+    for (int k = 0; k < 4; k++)
+        rgba[k] = eng_texel_bilerp(lut[t00[k]], lut[t10[k]], lut[t01[k]], lut[t11[k]], ax, ay);
+    eng_texel_over(rgba, color, out);
 }
 
 /* ---- Texture extrapolation in CIE L*a*b* ----
@@ -115,19 +122,14 @@ static inline ENG_HD int eng_linear_in_gamut(const float rgb[3])
            rgb[2] >= -tol && rgb[2] <= 1.0f + tol;
 }
 
-/* The texture colour at weight t outside [0, 1] from the L*a*b* colours lab0 (t = 0) and lab1
- * (t = 1) (eng_srgb_to_lab of encoded sRGB in 0..1): extrapolated there, (1 - t) * lab0 +
- * t * lab1, and brought back as encoded sRGB in 0..1. Out of gamut, L* is clamped to [0, 100]
- * and the chroma (a*, b*) is scaled down at constant L* and hue to the gamut's boundary (24
- * bisection steps: within 2^-24 of the chroma), so a caricature's colours stay as saturated as the
- * display allows without hue shifts. Pure; any thread; NaN never comes out (it becomes 0). */
-static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float lab1[3], float t,
-                                              float out[3])
+/* An L*a*b* colour, possibly outside the sRGB gamut, brought back as encoded sRGB in 0..1: L*
+ * is clamped to [0, 100] and the chroma (a*, b*) is scaled down at constant L* and hue to the
+ * gamut's boundary (24 bisection steps: within 2^-24 of the chroma), so a caricature's colours
+ * stay as saturated as the display allows without hue shifts. Pure; any thread; NaN never
+ * comes out (it becomes 0). The face-space transform (jobs/facespace.c) calls it directly. */
+static inline ENG_HD void eng_lab_to_srgb_clipped(float l, const float a, const float bb,
+                                                  float out[3])
 {
-    const float s = 1.0f - t;
-    float l = s * lab0[0] + t * lab1[0];
-    const float a = s * lab0[1] + t * lab1[1];
-    const float bb = s * lab0[2] + t * lab1[2];
     l = l > 0.0f ? (l < 100.0f ? l : 100.0f) : 0.0f; /* NaN -> 0 */
     float lin[3];
     eng_lab_to_linear(l, a, bb, lin);
@@ -147,6 +149,17 @@ static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float l
         const float v = lin[k] > 0.0f ? (lin[k] < 1.0f ? lin[k] : 1.0f) : 0.0f;
         out[k] = eng_srgb_encode(v);
     }
+}
+
+/* The texture colour at weight t outside [0, 1] from the L*a*b* colours lab0 (t = 0) and lab1
+ * (t = 1) (eng_srgb_to_lab of encoded sRGB in 0..1): extrapolated there, (1 - t) * lab0 +
+ * t * lab1, and brought back by eng_lab_to_srgb_clipped. */
+static inline ENG_HD void eng_lab_extrapolate(const float lab0[3], const float lab1[3], float t,
+                                              float out[3])
+{
+    const float s = 1.0f - t;
+    eng_lab_to_srgb_clipped(s * lab0[0] + t * lab1[0], s * lab0[1] + t * lab1[1],
+                            s * lab0[2] + t * lab1[2], out);
 }
 
 /* eng_lab_extrapolate of two encoded sRGB colours (what the shaders call). */

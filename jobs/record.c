@@ -134,19 +134,25 @@ int jr_stage_parse(const char *name)
     return name_find(stage_names, JR_STAGE_COUNT, name);
 }
 
+static const char *const kind_names[] = {"morph", "render", "transform", "average"};
+
 const char *jr_kind_name(jr_kind k)
 {
-    return k == JR_KIND_RENDER ? "render" : "morph";
+    return (unsigned)k < 4 ? kind_names[k] : "morph";
 }
 
 jr_kind jr_kind_parse(const char *name)
 {
-    return name != NULL && strcmp(name, "render") == 0 ? JR_KIND_RENDER : JR_KIND_MORPH;
+    for (int i = 0; name != NULL && i < 4; i++)
+        if (strcmp(name, kind_names[i]) == 0)
+            return (jr_kind)i;
+    return JR_KIND_MORPH;
 }
 
 /* ---- Inputs ---- */
 
-static const char *const input_names[JR_IN_COUNT] = {"source", "target", "mesh"};
+static const char *const input_names[JR_IN_COUNT] = {"source", "target", "mesh",
+                                                     "base",   "from",   "to"};
 
 const char *jr_input_name(jr_input in)
 {
@@ -169,6 +175,8 @@ char *jr_inputs_to_json(const jr_inputs *in)
                           (json_int_t)in->faces, "textures", (json_int_t)in->textures);
     if (o == NULL)
         return NULL;
+    if (in->mesh_count > 0)
+        json_object_set_new(o, "mesh_count", json_integer(in->mesh_count));
     for (int i = 0; i < JR_IN_COUNT; i++) {
         if (!in->present[i])
             continue;
@@ -201,6 +209,7 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err)
     out->vertices = count_of(o, "vertices");
     out->faces = count_of(o, "faces");
     out->textures = count_of(o, "textures");
+    out->mesh_count = count_of(o, "mesh_count");
     for (int i = 0; i < JR_IN_COUNT; i++) {
         const json_t *side = json_object_get(o, input_names[i]);
         const char *name = json_string_value(json_object_get(side, "name"));
@@ -240,6 +249,13 @@ int jr_key_frames_prefix(char *out, size_t cap, const char *id)
 int jr_key_input(char *out, size_t cap, const char *id, jr_input in)
 {
     return key_fmt(out, cap, "jobs/%s/inputs/%s.mdm", id, jr_input_name(in));
+}
+
+int jr_key_input_mesh(char *out, size_t cap, const char *id, uint32_t index)
+{
+    char name[24];
+    snprintf(name, sizeof name, "mesh_%u", index);
+    return key_fmt(out, cap, "jobs/%s/inputs/%s.mdm", id, name);
 }
 
 int jr_key_artifact(char *out, size_t cap, const char *id, const char *name)
@@ -397,14 +413,16 @@ static const char submit_lua[] =
     "return {'ok', entry}\n";
 
 /* KEYS: job, metrics, active counts. ARGV: owner, now, finished counter (morph), finished
- * counter (render), error when queued, note when running, canceled_by. */
+ * counter (render), error when queued, note when running, canceled_by, finished counters
+ * (transform, average). */
 static const char cancel_lua[] = UNCOUNT_LUA
     "local st = redis.call('HMGET', KEYS[1], 'status', 'owner', 'kind')\n"
     "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
     "if st[1] == 'queued' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[2], 'stage', 'done',\n"
     "             'error', ARGV[5], 'canceled_by', ARGV[7])\n"
-    "  redis.call('HINCRBY', KEYS[2], (st[3] == 'render') and ARGV[4] or ARGV[3], 1)\n"
+    "  local counters = {render = ARGV[4], transform = ARGV[8], average = ARGV[9]}\n"
+    "  redis.call('HINCRBY', KEYS[2], counters[st[3] or ''] or ARGV[3], 1)\n"
     "  uncount(st[2], KEYS[3])\n"
     "  return 'canceled'\n"
     "end\n"
@@ -509,10 +527,11 @@ static const char begin_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'ru
                                 "return 0\n";
 
 /* KEYS: job, metrics. ARGV: frames counter field. A deleted job's hash is not recreated. */
-static const char frame_lua[] = "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
-                                "  redis.call('HINCRBY', KEYS[1], 'frames_done', 1)\n"
+static const char frame_lua[] = "local n = tonumber(ARGV[2])\n"
+                                "if redis.call('HGET', KEYS[1], 'status') == 'running' then\n"
+                                "  redis.call('HINCRBY', KEYS[1], 'frames_done', n)\n"
                                 "end\n"
-                                "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+                                "redis.call('HINCRBY', KEYS[2], ARGV[1], n)\n"
                                 "return 1\n";
 
 /* KEYS: job, stream, expiring, active counts. ARGV: group, entry, status, now, error, artifacts,
@@ -673,10 +692,9 @@ size_t jr_new_job_pairs(const jr_new_job *job, const char *entry, char frames_to
 int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
                   uint64_t max_per_owner, const char *idem_key)
 {
-    char counter[192];
-    TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED,
-                                job->kind == JR_KIND_RENDER ? "kind=\"render\""
-                                                            : "kind=\"morph\""));
+    char counter[192], label[48];
+    snprintf(label, sizeof label, "kind=\"%s\"", jr_kind_name(job->kind));
+    TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED, label));
     TRY(eval_head(c, submit_lua, 10));
     TRY(arg_job_key(c, prefix, job->id));
     TRY(arg_key(c, prefix, "jobs"));
@@ -744,10 +762,12 @@ jr_submit_result jr_submit_reply(const char *word)
 int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *owner, double now,
                   int auth_on)
 {
-    char when[32], m[192], r[192];
+    char when[32], m[192], r[192], t[192], a[192];
     jq_time_format(now, when);
     TRY(jr_finished_counter_field(m, sizeof m, JR_KIND_MORPH, JR_CANCELED));
     TRY(jr_finished_counter_field(r, sizeof r, JR_KIND_RENDER, JR_CANCELED));
+    TRY(jr_finished_counter_field(t, sizeof t, JR_KIND_TRANSFORM, JR_CANCELED));
+    TRY(jr_finished_counter_field(a, sizeof a, JR_KIND_AVERAGE, JR_CANCELED));
     TRY(eval_head(c, cancel_lua, 3));
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "metrics"));
@@ -761,6 +781,8 @@ int jr_cmd_cancel(jr_cmd *c, const char *prefix, const char *id, const char *own
     TRY(argf(c, "canceled while running: cancel requested at %s%s%s", when, auth_on ? " by " : "",
              auth_on ? owner : ""));
     TRY(arg(c, auth_on ? owner : ""));
+    TRY(argf(c, "%s", t));
+    TRY(argf(c, "%s", a));
     return 0;
 }
 
@@ -840,7 +862,7 @@ int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage)
     return 0;
 }
 
-int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id)
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id, uint32_t count)
 {
     char field[192];
     TRY(jq_metric_counter_field(field, sizeof field, JQ_M_FRAMES_RENDERED, ""));
@@ -848,6 +870,7 @@ int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id)
     TRY(arg_job_key(c, prefix, id));
     TRY(arg_key(c, prefix, "metrics"));
     TRY(argf(c, "%s", field));
+    TRY(argf(c, "%u", count));
     return 0;
 }
 

@@ -109,14 +109,24 @@ typedef enum jr_stage {
 const char *jr_stage_name(jr_stage s);
 int jr_stage_parse(const char *name); /* -1 when unknown */
 
-typedef enum jr_kind { JR_KIND_MORPH, JR_KIND_RENDER } jr_kind;
-const char *jr_kind_name(jr_kind k);
-/* "render" → JR_KIND_RENDER; anything else (a record of another version too) → morph. */
+typedef enum jr_kind { JR_KIND_MORPH, JR_KIND_RENDER, JR_KIND_TRANSFORM, JR_KIND_AVERAGE } jr_kind;
+const char *jr_kind_name(jr_kind k); /* "morph", "render", "transform", "average" */
+/* The kind a name spells; anything else (a record of another version too) → morph. */
 jr_kind jr_kind_parse(const char *name);
 
 /* ---- Inputs ---- */
 
-typedef enum jr_input { JR_IN_SOURCE, JR_IN_TARGET, JR_IN_MESH, JR_IN_COUNT } jr_input;
+/* A transform's three meshes are base, from and to; an average's meshes are stored as mesh_0,
+ * mesh_1, ... (jr_key_input_mesh), their count in jr_inputs.mesh_count. */
+typedef enum jr_input {
+    JR_IN_SOURCE,
+    JR_IN_TARGET,
+    JR_IN_MESH,
+    JR_IN_BASE,
+    JR_IN_FROM,
+    JR_IN_TO,
+    JR_IN_COUNT
+} jr_input;
 
 #define JR_INPUT_NAME_MAX 128
 #define JR_FACE_ID_LEN 64 /* a face id: SHA-256 as lowercase hex (Faces, below) */
@@ -131,9 +141,10 @@ typedef struct jr_inputs {
     char name[JR_IN_COUNT][JR_INPUT_NAME_MAX];
     char format[JR_IN_COUNT][16];
     char face[JR_IN_COUNT][JR_FACE_ID_LEN + 1]; /* "" for an uploaded file */
+    uint32_t mesh_count;                        /* an average's meshes (0 for the other kinds) */
 } jr_inputs;
 
-const char *jr_input_name(jr_input in); /* "source", "target", "mesh" */
+const char *jr_input_name(jr_input in); /* "source", "target", "mesh", "base", "from", "to" */
 /* The first len bytes of in as a name fit for frame names and storage keys: characters other
  * than [A-Za-z0-9._] become '_'; cut to cap - 1 bytes. */
 void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap);
@@ -150,6 +161,8 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err);
 int jr_key_job_prefix(char *out, size_t cap, const char *id);         /* jobs/{id}/ */
 int jr_key_frames_prefix(char *out, size_t cap, const char *id);      /* jobs/{id}/frames/ */
 int jr_key_input(char *out, size_t cap, const char *id, jr_input in); /* jobs/{id}/inputs/x.mdm */
+/* jobs/{id}/inputs/mesh_{index}.mdm: an average's mesh index. */
+int jr_key_input_mesh(char *out, size_t cap, const char *id, uint32_t index);
 int jr_key_artifact(char *out, size_t cap, const char *id, const char *name); /* jobs/{id}/name */
 /* The artifact name of a frame ("frames/<name>"), as artifacts lists and manifests give it. */
 int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name);
@@ -247,8 +260,8 @@ int jr_cmd_begin(jr_cmd *c, const char *prefix, const char *id, const char *who,
 /* Sets the stage of a running job (a cancel or deletion is never overwritten). */
 int jr_cmd_stage(jr_cmd *c, const char *prefix, const char *id, jr_stage stage);
 
-/* One more frame stored: frames_done and the frames counter, only while running. */
-int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id);
+/* count more frames stored: frames_done (only while running) and the frames counter. */
+int jr_cmd_frame_done(jr_cmd *c, const char *prefix, const char *id, uint32_t count);
 
 /* Finishes the job: status (a succeeded job whose cancel was requested ends canceled, with an
  * error that says when and by whom), error ("" for none), artifacts (JSON), frames_done,

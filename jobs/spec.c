@@ -60,6 +60,58 @@ void job_spec_free(job_spec *spec)
     md_free(spec->views);
     spec->views = NULL;
     spec->view_count = 0;
+    md_free(spec->amounts);
+    spec->amounts = NULL;
+    spec->amount_count = 0;
+    md_free(spec->mesh_weights);
+    spec->mesh_weights = NULL;
+    spec->mesh_weight_count = 0;
+}
+
+int job_spec_check_mesh_count(const job_spec *spec, uint32_t count, const md_limits *lim,
+                              md_error *err)
+{
+    if (count < 2)
+        return md_fail(err, MD_EINVAL, "an average needs at least 2 meshes, got %u", count);
+    if (count > lim->max_average_meshes)
+        return md_fail(err, MD_ELIMIT,
+                       "an average takes at most %llu meshes, got %u (--limit "
+                       "max_average_meshes=N)",
+                       (unsigned long long)lim->max_average_meshes, count);
+    if (spec->mesh_weights == NULL)
+        return 0;
+    if (spec->mesh_weight_count != count)
+        return md_fail(err, MD_EINVAL,
+                       "spec.mesh_weights: %u weight(s) for %u meshes; give one "
+                       "per mesh",
+                       spec->mesh_weight_count, count);
+    double sum = 0.0;
+    for (uint32_t i = 0; i < count; i++)
+        sum += spec->mesh_weights[i];
+    if (!(sum > 0.0))
+        return md_fail(err, MD_EINVAL,
+                       "spec.mesh_weights: the weights sum to %g; they need a positive sum", sum);
+    return 0;
+}
+
+const char *job_kind_name(job_kind kind)
+{
+    switch (kind) {
+    case JOB_KIND_MORPH:
+        return "morph";
+    case JOB_KIND_RENDER:
+        return "render";
+    case JOB_KIND_TRANSFORM:
+        return "transform";
+    case JOB_KIND_AVERAGE:
+        return "average";
+    }
+    return "morph";
+}
+
+int job_kind_is_face(job_kind kind)
+{
+    return kind == JOB_KIND_TRANSFORM || kind == JOB_KIND_AVERAGE;
 }
 
 /* ---- Value checks shared with spec_json.c ---- */
@@ -691,6 +743,10 @@ int job_spec_texture_extrapolates(const job_spec *spec)
 
 uint32_t job_spec_frame_total(const job_spec *spec)
 {
+    if (spec->kind == JOB_KIND_TRANSFORM)
+        return spec->amount_count;
+    if (spec->kind == JOB_KIND_AVERAGE)
+        return 1;
     return spec->weights != NULL ? spec->weight_count : spec->frame_count;
 }
 

@@ -29,6 +29,10 @@ typedef enum job_camera_mode {
 typedef enum job_kind {
     JOB_KIND_MORPH,  /* source and target, frames at weights */
     JOB_KIND_RENDER, /* one mesh, one frame per view */
+    /* Face space (jobs/facespace.h): base + k (to - from) for each of amounts, one mesh and one
+     * frame per amount. */
+    JOB_KIND_TRANSFORM,
+    JOB_KIND_AVERAGE, /* meshes averaged with mesh_weights: one mesh and one frame */
 } job_kind;
 
 /* A camera as the client gave it, before it meets the meshes' bounds. */
@@ -114,6 +118,11 @@ typedef struct job_spec {
     ana_mesh_format mesh_format; /* per-frame meshes (obj) */
     int fps;                     /* animation.mp4, 1..JOB_FPS_MAX (30) */
     ana_video_loop loop;         /* once (source -> target) or pingpong */
+    /* Face-space jobs (JOB_KIND_TRANSFORM, JOB_KIND_AVERAGE; jobs/facespace.h). */
+    float *amounts; /* owned; transform: 1..max_frames amounts, each -3..3 */
+    uint32_t amount_count;
+    double *mesh_weights; /* owned; average: one per mesh, >= 0, as given (NULL: equal) */
+    uint32_t mesh_weight_count;
 } job_spec;
 
 /* Defaults: a morph job, 41 frames, 512x512, 4 samples, auto camera with fov 30, white, PNG
@@ -175,6 +184,11 @@ int job_outputs_parse(const char *text, unsigned *out, md_error *err);
 void job_outputs_format(unsigned outputs, char *out, size_t cap);
 const char *job_loop_name(ana_video_loop loop); /* "once", "pingpong" */
 
+/* "morph", "render", "transform", "average". */
+const char *job_kind_name(job_kind kind);
+/* Whether kind is a face-space kind (transform, average). */
+int job_kind_is_face(job_kind kind);
+
 /* "linear", "smoothstep", "sine"; the easing a name spells (0) or -1. */
 const char *job_easing_name(job_easing easing);
 int job_easing_parse(const char *text, job_easing *out);
@@ -189,6 +203,10 @@ int job_spec_finalize(job_spec *spec, md_error *err);
  * them) needs more than lim->max_frame_bytes to render (eng_frame_bytes), with the figures and
  * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read. */
 int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err);
+/* An average of count meshes: MD_EINVAL unless count is 2..lim->max_average_meshes (else
+ * MD_ELIMIT) and the spec's mesh_weights, when given, are count numbers of positive sum. */
+int job_spec_check_mesh_count(const job_spec *spec, uint32_t count, const md_limits *lim,
+                              md_error *err);
 /* Weight of frame i (after finalize), and its shape and texture weights (the weight unless
  * shape_weights / texture_weights were given). */
 float job_spec_weight(const job_spec *spec, uint32_t i);

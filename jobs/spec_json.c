@@ -408,7 +408,8 @@ static const char *const spec_keys[] = {
     "shape_weights", "texture_weights", "frame_on",   "width",       "height",
     "samples",       "camera",          "background", "png_level",   "views",
     "label",         "outputs",         "align",      "shape_scale", "texture_scale",
-    "heatmap_scale", "mesh_format",     "fps",        "loop",        NULL};
+    "heatmap_scale", "mesh_format",     "fps",        "loop",        "amount",
+    "amounts",       "mesh_weights",    NULL};
 
 /* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
 static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
@@ -431,7 +432,19 @@ static int spec_copy(job_spec *dst, const job_spec *src, md_error *err)
     dst->shape_weights = NULL;
     dst->texture_weights = NULL;
     dst->views = NULL;
+    dst->amounts = NULL;
+    dst->mesh_weights = NULL;
     int rc = floats_copy(&dst->weights, src->weights, src->weight_count, err);
+    if (rc == 0)
+        rc = floats_copy(&dst->amounts, src->amounts, src->amount_count, err);
+    if (rc == 0 && src->mesh_weights != NULL) {
+        dst->mesh_weights = md_malloc_array(src->mesh_weight_count ? src->mesh_weight_count : 1,
+                                            sizeof *dst->mesh_weights);
+        if (dst->mesh_weights == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory");
+        memcpy(dst->mesh_weights, src->mesh_weights,
+               src->mesh_weight_count * sizeof *dst->mesh_weights);
+    }
     if (rc == 0)
         rc = floats_copy(&dst->shape_weights, src->shape_weights, src->shape_weight_count, err);
     if (rc == 0)
@@ -705,6 +718,115 @@ static int frame_on_from_json(job_spec *spec, const json_t *v, md_error *err)
     return 0;
 }
 
+/* ---- Face-space kinds (transform, average) ---- */
+
+/* The fields of the other kinds, refused by name for transform and average jobs. */
+static const char *const face_refused[] = {"frames",        "weights",
+                                           "range",         "easing",
+                                           "shape_weights", "texture_weights",
+                                           "views",         "outputs",
+                                           "align",         "heatmap_scale",
+                                           "shape_scale",   "texture_scale",
+                                           "mesh_format",   "fps",
+                                           "loop",          NULL};
+
+/* amount / amounts (transform) and mesh_weights (average); each refused for the other kinds. */
+static int face_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
+{
+    const char *kind = job_kind_name(spec->kind);
+    const json_t *amount = json_object_get(obj, "amount");
+    const json_t *amounts = json_object_get(obj, "amounts");
+    const json_t *weights = json_object_get(obj, "mesh_weights");
+    if (!job_kind_is_face(spec->kind)) {
+        if (amount != NULL || amounts != NULL)
+            return bad(err, amount != NULL ? "spec.amount" : "spec.amounts", NULL,
+                       "only transform jobs (\"kind\": \"transform\") have it");
+        if (weights != NULL)
+            return bad(err, "spec.mesh_weights", NULL,
+                       "only average jobs (\"kind\": \"average\") have it");
+        return 0;
+    }
+    for (size_t i = 0; face_refused[i] != NULL; i++)
+        if (json_object_get(obj, face_refused[i]) != NULL) {
+            char field[40];
+            snprintf(field, sizeof field, "spec.%s", face_refused[i]);
+            return bad(err, field, NULL,
+                       "%s %s job has none: it writes %s.obj and renders it once%s",
+                       spec->kind == JOB_KIND_AVERAGE ? "an" : "a", kind,
+                       spec->kind == JOB_KIND_TRANSFORM ? "transformed" : "average",
+                       spec->kind == JOB_KIND_TRANSFORM ? " per amount" : "");
+        }
+    spec->outputs = JOB_OUT_FRAMES;
+    if (spec->kind == JOB_KIND_TRANSFORM) {
+        if (weights != NULL)
+            return bad(err, "spec.mesh_weights", NULL,
+                       "only average jobs (\"kind\": \"average\") have it");
+        if (amount != NULL && amounts != NULL)
+            return bad(err, "spec.amounts", NULL, "give either amount or amounts, not both");
+        if (amount != NULL) {
+            if (!json_is_number(amount) || !job_weight_ok(json_number_value(amount)))
+                return bad(err, "spec.amount", amount, "must be a number from %g to %g",
+                           JOB_WEIGHT_MIN, JOB_WEIGHT_MAX);
+            float *one = md_malloc(sizeof *one);
+            if (one == NULL)
+                return md_fail(err, MD_ENOMEM, "out of memory");
+            *one = (float)json_number_value(amount);
+            md_free(spec->amounts);
+            spec->amounts = one;
+            spec->amount_count = 1;
+        } else if (amounts != NULL) {
+            float *list = NULL;
+            size_t n = 0;
+            int rc =
+                weight_list_from_json(amounts, "spec.amounts", "an amount", lim, &list, &n, err);
+            if (rc != 0)
+                return rc;
+            md_free(spec->amounts);
+            spec->amounts = list;
+            spec->amount_count = (uint32_t)n;
+        }
+        if (spec->amounts == NULL)
+            return bad(err, "spec.amounts", NULL,
+                       "a transform job needs amount (a number) or amounts (a list), each from "
+                       "%g to %g: the new face is base + amount * (to - from)",
+                       JOB_WEIGHT_MIN, JOB_WEIGHT_MAX);
+        return 0;
+    }
+    if (amount != NULL || amounts != NULL)
+        return bad(err, amount != NULL ? "spec.amount" : "spec.amounts", NULL,
+                   "only transform jobs (\"kind\": \"transform\") have it");
+    if (weights == NULL || json_is_null(weights)) {
+        md_free(spec->mesh_weights);
+        spec->mesh_weights = NULL;
+        spec->mesh_weight_count = 0;
+        return 0;
+    }
+    size_t n = json_array_size(weights);
+    if (!json_is_array(weights) || n < 2 || n > lim->max_average_meshes)
+        return bad(err, "spec.mesh_weights", weights,
+                   "must be null (equal weights) or an array of 2 to %llu numbers, one per "
+                   "'mesh' part",
+                   (unsigned long long)lim->max_average_meshes);
+    double *list = md_malloc_array(n, sizeof *list);
+    if (list == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *item = json_array_get(weights, i);
+        double w = json_number_value(item);
+        if (!json_is_number(item) || !isfinite(w) || w < 0.0) {
+            md_free(list);
+            char field[48];
+            snprintf(field, sizeof field, "spec.mesh_weights[%zu]", i);
+            return bad(err, field, item, "must be a number, 0 or more");
+        }
+        list[i] = w;
+    }
+    md_free(spec->mesh_weights);
+    spec->mesh_weights = list;
+    spec->mesh_weight_count = (uint32_t)n;
+    return 0;
+}
+
 static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, md_error *err)
 {
     if (!json_is_object(obj))
@@ -720,12 +842,20 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
             spec->kind = JOB_KIND_MORPH;
         else if (s != NULL && strcmp(s, "render") == 0)
             spec->kind = JOB_KIND_RENDER;
+        else if (s != NULL && strcmp(s, "transform") == 0)
+            spec->kind = JOB_KIND_TRANSFORM;
+        else if (s != NULL && strcmp(s, "average") == 0)
+            spec->kind = JOB_KIND_AVERAGE;
         else
-            return bad(err, "spec.kind", v, "must be \"morph\" or \"render\"");
+            return bad(err, "spec.kind", v,
+                       "must be \"morph\", \"render\", \"transform\" or \"average\"");
     }
     int render = spec->kind == JOB_KIND_RENDER;
     if (render)
         spec->outputs = JOB_OUT_FRAMES;
+    rc = face_from_json(spec, obj, lim, err);
+    if (rc != 0)
+        return rc;
 
     v = json_object_get(obj, "outputs");
     if (v != NULL) {
@@ -879,14 +1009,38 @@ int job_spec_from_json(job_spec *spec, const json_t *obj, const md_limits *lim, 
 
 /* ---- Writing ---- */
 
+/* amounts (transform) or mesh_weights (average, null: equal) into obj; nonzero on failure. */
+static int face_to_json(const job_spec *spec, json_t *obj)
+{
+    if (spec->kind == JOB_KIND_TRANSFORM) {
+        json_t *a = json_array();
+        int failed = a == NULL;
+        for (uint32_t i = 0; a != NULL && i < spec->amount_count; i++)
+            failed |= json_array_append_new(a, json_real((double)spec->amounts[i]));
+        return failed | json_object_set_new(obj, "amounts", a);
+    }
+    if (spec->mesh_weights == NULL)
+        return json_object_set_new(obj, "mesh_weights", json_null());
+    json_t *w = json_array();
+    int failed = w == NULL;
+    for (uint32_t i = 0; w != NULL && i < spec->mesh_weight_count; i++)
+        failed |= json_array_append_new(w, json_real(spec->mesh_weights[i]));
+    return failed | json_object_set_new(obj, "mesh_weights", w);
+}
+
 json_t *job_spec_to_json(const job_spec *spec)
 {
     json_t *obj = json_object();
     if (obj == NULL)
         return NULL;
     int render = spec->kind == JOB_KIND_RENDER;
-    int failed = json_object_set_new(obj, "kind", json_string(render ? "render" : "morph"));
-    if (!render && spec->weights_given && spec->weights != NULL) {
+    int face = job_kind_is_face(spec->kind);
+    int failed = json_object_set_new(obj, "kind", json_string(job_kind_name(spec->kind)));
+    if (face)
+        failed |= face_to_json(spec, obj);
+    if (face) {
+        /* The face kinds have neither frames nor views nor analysis outputs. */
+    } else if (!render && spec->weights_given && spec->weights != NULL) {
         json_t *w = json_array();
         for (uint32_t i = 0; w != NULL && i < spec->weight_count; i++)
             failed |= json_array_append_new(w, json_real((double)spec->weights[i]));
@@ -900,7 +1054,7 @@ json_t *job_spec_to_json(const job_spec *spec)
     const float *lists[2] = {spec->shape_weights, spec->texture_weights};
     const uint32_t counts[2] = {spec->shape_weight_count, spec->texture_weight_count};
     static const char *const list_names[2] = {"shape_weights", "texture_weights"};
-    for (int k = 0; k < 2 && !render; k++) {
+    for (int k = 0; k < 2 && !render && !face; k++) {
         json_t *w = lists[k] != NULL ? json_array() : json_null();
         for (uint32_t i = 0; lists[k] != NULL && w != NULL && i < counts[k]; i++)
             failed |= json_array_append_new(w, json_real((double)lists[k][i]));
@@ -934,8 +1088,17 @@ json_t *job_spec_to_json(const job_spec *spec)
     for (int i = 0; outputs != NULL && i < JOB_OUTPUT_KINDS; i++)
         if (wanted & (1u << i))
             failed |= json_array_append_new(outputs, json_string(job_output_name(1u << i)));
-    failed |= json_object_set_new(obj, "outputs", outputs);
-    if (!render) {
+    if (!face)
+        failed |= json_object_set_new(obj, "outputs", outputs);
+    else
+        json_decref(outputs);
+    if (face) {
+        json_t *frame_on = !spec->frame_on ? json_null()
+                                           : json_pack("{s:s,s:o,s:o}", "name", spec->frame_on_name,
+                                                       "min", vec3_json(spec->frame_on_min), "max",
+                                                       vec3_json(spec->frame_on_max));
+        failed |= json_object_set_new(obj, "frame_on", frame_on);
+    } else if (!render) {
         char shape[64], texture[64];
         ana_scale_format(&spec->shape_scale, shape, sizeof shape);
         ana_scale_format(&spec->texture_scale, texture, sizeof texture);

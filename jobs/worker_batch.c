@@ -39,15 +39,8 @@
 
 /* ---- Loading ---- */
 
-/* An input is the job's own inputs/ object, or, when the job named a face of the owner's library
- * (face non-empty), that face's object. */
-static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **out, md_error *err)
+int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error *err)
 {
-    char key[STG_KEY_MAX];
-    if (face[0] ? jr_key_face(key, sizeof key, j->owner, face) != 0
-                : jr_key_input(key, sizeof key, j->id, role) != 0)
-        return md_fail(err, MD_EINVAL, "input %s: no storage key for job %s (owner '%s')",
-                       jr_input_name(role), j->id, j->owner);
     uint64_t max64 = w->cfg->limits.max_file_bytes * 4;
     size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
     uint8_t *data = NULL;
@@ -57,8 +50,21 @@ static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **o
         rc = mesh_decode_canonical(data, len, &w->cfg->limits, out, err);
     md_free(data);
     if (rc != 0)
-        md_error_prefix(err, "input %s: ", jr_input_name(role));
+        md_error_prefix(err, "%s: ", what);
     return rc;
+}
+
+/* An input is the job's own inputs/ object, or, when the job named a face of the owner's library
+ * (face non-empty), that face's object. */
+static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **out, md_error *err)
+{
+    char key[STG_KEY_MAX], what[32];
+    if (face[0] ? jr_key_face(key, sizeof key, j->owner, face) != 0
+                : jr_key_input(key, sizeof key, j->id, role) != 0)
+        return md_fail(err, MD_EINVAL, "input %s: no storage key for job %s (owner '%s')",
+                       jr_input_name(role), j->id, j->owner);
+    snprintf(what, sizeof what, "input %s", jr_input_name(role));
+    return wk_load_mesh(w, key, what, out, err);
 }
 
 static int load_inputs(wk *w, wk_job *j, md_error *err)
@@ -307,8 +313,7 @@ static int suspect(const wk_job *j)
     return j->crashes + j->batch_crashes + j->lost > 0;
 }
 
-/* Sweeps what a crashed earlier attempt left half-written, before this attempt writes. */
-static void sweep_partial(wk *w, wk_job *j)
+void wk_sweep_partial(wk *w, wk_job *j)
 {
     if (j->deliveries <= 1 && !suspect(j))
         return;
@@ -359,7 +364,7 @@ static int add_job(wk *w, job_pipe *p, uint32_t i, wk_job *j, const job_pipe_sin
         j->result = WK_CANCELED;
         wk_job_log(j, MD_LOG_INFO, "canceled before rendering");
     } else {
-        sweep_partial(w, j);
+        wk_sweep_partial(w, j);
         if (load_inputs(w, j, &err) != 0)
             wk_job_fail(j, "loading inputs: %s", err.msg);
     }
@@ -432,6 +437,7 @@ static void run_group(wk *w, wk_job **jobs, uint32_t count)
         for (uint32_t i = 0; i < count; i++) {
             if (!job_pipe_rendered(p, i))
                 continue;
+            wk_flush_frames(w, jobs[i]);
             md_error_clear(&why);
             if (job_pipe_error(p, i, &why) != 0) /* a frame that could not be stored */
                 wk_job_fail(jobs[i], "%s", why.msg);
@@ -464,16 +470,20 @@ void wk_batch_run(wk *w)
     uint32_t count = w->job_count;
     wk_job **jobs = w->jobs;
 
-    /* Jobs without a crash on record share one engine batch; each of the others runs alone. */
+    /* Jobs without a crash on record share one engine batch; each of the others runs alone,
+     * and so does each face-space job (transform, average: jobs/facespace.h), which makes its
+     * meshes before it renders them. */
     wk_job **shared = md_calloc(count, sizeof *shared);
     uint32_t n = 0;
     for (uint32_t i = 0; shared != NULL && i < count; i++)
-        if (!suspect(jobs[i]))
+        if (!suspect(jobs[i]) && !job_kind_is_face(jobs[i]->spec.kind))
             shared[n++] = jobs[i];
     if (n > 0)
         run_group(w, shared, n);
     for (uint32_t i = 0; i < count; i++)
-        if (shared == NULL || suspect(jobs[i]))
+        if (job_kind_is_face(jobs[i]->spec.kind))
+            wk_face_run(w, jobs[i]);
+        else if (shared == NULL || suspect(jobs[i]))
             run_group(w, &jobs[i], 1);
     md_free(shared);
 

@@ -25,6 +25,7 @@
 
 #define WK_ENTRY_MAX 48       /* a stream entry id: "<ms>-<seq>" */
 #define WK_LOG_MAX (1u << 20) /* most bytes of one job's session.log */
+#define WK_PROGRESS_S 0.1     /* a job's frame progress reaches Redis at most this often, s */
 /* Deliveries of one entry, in units of max_attempts, after which it is dead-lettered although
  * no worker ever began rendering it (a guard against loops nobody foresaw). */
 #define WK_DELIVERY_BACKSTOP 10
@@ -73,7 +74,7 @@ typedef struct wk_job {
     int crashes, batch_crashes, lost; /* charged by the start script (record.c); any of them
                                        * makes the job run alone */
     struct wk *w;                     /* the worker holding it */
-    char kind[8];                     /* "morph" or "render", the hash's kind field */
+    char kind[16];                    /* "morph", "render", "transform" or "average" */
     char *spec_text;                  /* owned: the hash's spec field */
     char *inputs_text;                /* owned: the hash's inputs field */
     char owner[72];                   /* the hash's owner: the key of its inputs from faces */
@@ -90,8 +91,10 @@ typedef struct wk_job {
 
     wk_result result;
     char error[MD_ERROR_MSG_MAX];
-    atomic_int cancel;       /* set from cancel_requested by the heartbeat */
-    atomic_uint frames_done; /* frames stored (the pipeline's frame_stored hook) */
+    atomic_int cancel;             /* set from cancel_requested by the heartbeat */
+    atomic_uint frames_done;       /* frames stored (the pipeline's frame_stored hook) */
+    atomic_uint frames_unreported; /* stored, not yet counted in Redis (wk_count_frame) */
+    double frames_reported_at;     /* monotonic; guarded by w->conn_lock */
 
     pthread_mutex_t log_lock; /* guards log */
     md_buf log;               /* session.log, at most WK_LOG_MAX bytes (later lines dropped) */
@@ -153,7 +156,11 @@ void wk_begin(wk *w, wk_job *const *jobs, uint32_t count, int solo);
 /* Sets the stage of a running job (a cancel is never overwritten). */
 void wk_set_stage(wk *w, wk_job *j, jr_stage stage);
 /* One more frame of the job stored; any thread (takes conn_lock). */
+/* A frame of j was stored. Progress reaches Redis at most every WK_PROGRESS_S per job, and only
+ * when the connection is free: an engine thread never waits on Redis behind another. */
 void wk_count_frame(wk *w, wk_job *j);
+/* Sends what wk_count_frame held back (after the batch's render). */
+void wk_flush_frames(wk *w, wk_job *j);
 void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by);
 void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value);
 
@@ -172,6 +179,18 @@ double wk_draining_s(wk *w);
 
 /* Loads, renders and finishes every job held; empties the held list. */
 void wk_batch_run(wk *w);
+/* Sweeps what a crashed earlier attempt of j left half-written, before this attempt writes. */
+void wk_sweep_partial(wk *w, wk_job *j);
+/* Reads the canonical mesh stored under key (an input of job j) into *out; what names it in
+ * messages ("input base"). */
+int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error *err);
+
+/* ---- worker_face.c ---- */
+
+/* Runs a transform or average job alone (jobs/facespace.h): loads its stored meshes, stores the
+ * derived meshes, their renders, manifest.json and session.log, and finishes it in Redis, or
+ * hands it back when the worker is draining. */
+void wk_face_run(wk *w, wk_job *j);
 
 /* ---- worker_fault.c ---- */
 

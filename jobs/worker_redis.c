@@ -519,15 +519,36 @@ void wk_set_stage(wk *w, wk_job *j, jr_stage stage)
     freeReplyObject(r);
 }
 
-void wk_count_frame(wk *w, wk_job *j)
+/* Sends j's held-back frame count; the caller holds conn_lock. */
+static void report_frames(wk *w, wk_job *j)
 {
-    jr_cmd cmd;
-    if (jr_cmd_frame_done(&cmd, w->cfg->prefix, j->id) != 0)
+    uint32_t n = atomic_exchange(&j->frames_unreported, 0);
+    j->frames_reported_at = md_now();
+    if (n == 0)
         return;
-    pthread_mutex_lock(&w->conn_lock);
+    jr_cmd cmd;
+    if (jr_cmd_frame_done(&cmd, w->cfg->prefix, j->id, n) != 0)
+        return;
     redisReply *r = send_cmd(&w->conn, &cmd);
     reply_is_error(r, "frame progress");
     freeReplyObject(r);
+}
+
+void wk_count_frame(wk *w, wk_job *j)
+{
+    atomic_fetch_add(&j->frames_unreported, 1);
+    /* Busy: the thread sending now, or a later frame, carries this count. */
+    if (pthread_mutex_trylock(&w->conn_lock) != 0)
+        return;
+    if (md_now() - j->frames_reported_at >= WK_PROGRESS_S)
+        report_frames(w, j);
+    pthread_mutex_unlock(&w->conn_lock);
+}
+
+void wk_flush_frames(wk *w, wk_job *j)
+{
+    pthread_mutex_lock(&w->conn_lock);
+    report_frames(w, j);
     pthread_mutex_unlock(&w->conn_lock);
 }
 

@@ -122,6 +122,20 @@ int mesh_set_texture(mesh *m, img *tex, md_error *err);
  * the island borders (img_pad_from_coverage). Run once after loading and overrides. */
 int mesh_pad_textures(mesh *m, md_error *err);
 
+/* ---- Derived meshes (mesh/derive.c) ---- */
+
+/* A new mesh with m's surface (UVs, per-corner UV indices, triangles, materials with their
+ * names and colours) and the given positions (3 per vertex of m, copied; each finite, else
+ * MD_EINVAL naming the vertex), without textures or texture paths: the caller sets the
+ * textures it computed (mesh_material_set_texture). For face-space transforms and averages. */
+int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err);
+/* Whether b's textures can be combined with a's texel by texel: the same UVs (to 1e-6), the
+ * same per-corner UV indices, the same materials per triangle, and for every material textured
+ * in a a texture of the same size in b. 1 yes; 0 no, with the reason in why, naming the meshes
+ * as name_a and name_b. Both must share a topology (mesh_check_topology). */
+int mesh_same_texture_layout(const mesh *a, const mesh *b, const char *name_a, const char *name_b,
+                             char *why, size_t cap);
+
 /* ---- Topology ---- */
 
 /* 0 when a and b can be morphed: same vertex count and the same triangle list. Otherwise

@@ -188,7 +188,13 @@ int mesh_write_obj(const mesh_write_input *f, const char *base, mesh_files *out,
     uint32_t textured = 0;
     for (uint32_t i = 0; i < nm; i++)
         textured += f->png[i] != NULL;
-    char tex_name[NAME_MAX_BYTES + 32];
+    const char *tex_tag = f->texture_tag != NULL ? f->texture_tag : "";
+    if (strlen(tex_tag) > MESH_WRITE_TAG_MAX)
+        return md_fail(err, MD_EINVAL, "mesh export: texture tag '%s' is over %d bytes", tex_tag,
+                       MESH_WRITE_TAG_MAX);
+    if (tex_tag[0] != '\0' && mesh_write_check_name(tex_tag, err) != 0)
+        return err->code;
+    char tex_name[NAME_MAX_BYTES + 2 * MESH_WRITE_TAG_MAX + 32];
     md_buf mtl, obj;
     md_buf_init(&mtl, WRITE_BUF_MAX);
     md_buf_init(&obj, WRITE_BUF_MAX);
@@ -205,9 +211,9 @@ int mesh_write_obj(const mesh_write_input *f, const char *base, mesh_files *out,
         if (f->png[i] == NULL)
             continue;
         if (textured == 1)
-            snprintf(tex_name, sizeof tex_name, "%s.png", base);
+            snprintf(tex_name, sizeof tex_name, "%s%s.png", base, tex_tag);
         else
-            snprintf(tex_name, sizeof tex_name, "%s_m%u.png", base, i);
+            snprintf(tex_name, sizeof tex_name, "%s%s_m%u.png", base, tex_tag, i);
         md_buf_printf(&mtl, "map_Kd %s\n", tex_name);
     }
 
@@ -255,9 +261,9 @@ int mesh_write_obj(const mesh_write_input *f, const char *base, mesh_files *out,
             continue;
         char suffix[32];
         if (textured == 1)
-            snprintf(suffix, sizeof suffix, ".png");
+            snprintf(suffix, sizeof suffix, "%s.png", tex_tag);
         else
-            snprintf(suffix, sizeof suffix, "_m%u.png", i);
+            snprintf(suffix, sizeof suffix, "%s_m%u.png", tex_tag, i);
         uint8_t *copy = md_malloc(f->png_len[i]);
         if (copy == NULL)
             return md_fail(err, MD_ENOMEM, "out of memory");

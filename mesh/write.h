@@ -18,6 +18,7 @@
 
 /* The longest file stem a writer takes, bytes. */
 #define MESH_WRITE_NAME_MAX 200
+#define MESH_WRITE_TAG_MAX 16
 
 /* One output file: a name relative to the folder the caller stores it in, and its bytes. */
 typedef struct mesh_file {
@@ -43,6 +44,10 @@ typedef struct mesh_write_input {
     const float (*kd)[3];  /* per material: the colour of an untextured material, 0..1 */
     uint8_t *const *png;   /* per material: its texture as a PNG, or NULL when untextured */
     const size_t *png_len; /* per material: bytes of png[i] */
+    /* OBJ only: added to the texture files' names, "base<tag>.png" ("_texture" keeps
+     * base.png free for a render of the mesh); NULL: none. At most MESH_WRITE_TAG_MAX bytes of
+     * [A-Za-z0-9._-]. */
+    const char *texture_tag;
 } mesh_write_input;
 
 /* Checks a file stem: 1..MESH_WRITE_NAME_MAX bytes of [A-Za-z0-9._-]; MD_EINVAL otherwise. */

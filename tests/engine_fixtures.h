@@ -190,6 +190,32 @@ static inline void fx_ortho(eng_camera *cam, float cx, float cy, float height)
     cam->z_far = 20.0f;
 }
 
+/* The large-triangle job of issue 10: a quad of two triangles (fx_grid with n = 1: its
+ * diagonal from corner to corner passes through sample centres) reaching past every side of a
+ * 2048 x 2048 frame at 64 samples, under an orthographic camera, unlit and untextured in
+ * (0.25, 0.5, 0.75), whose sums and 8-bit values are exact: every pixel must be
+ * (FX_QUAD_R, FX_QUAD_G, FX_QUAD_B) = (int)(c * 255 + 0.5). Each triangle's box is the whole
+ * 16384^2 sample grid. Makes m (caller frees it) and *mat; weight is the one frame's. */
+enum {
+    FX_QUAD_SIZE = 2048,
+    FX_QUAD_SAMPLES = 64,
+    FX_QUAD_R = 64,
+    FX_QUAD_G = 128,
+    FX_QUAD_B = 191
+};
+
+static inline void fx_quad_job(eng_job *job, fx_mesh *m, eng_material *mat, const float *weight)
+{
+    memset(mat, 0, sizeof *mat);
+    mat->color[0] = 0.25f;
+    mat->color[1] = 0.5f;
+    mat->color[2] = 0.75f;
+    fx_grid(m, 1, -1.5f, -1.5f, 1.5f, 1.5f, 0.0f, 0.0f, 1u, 0);
+    fx_job(job, m, NULL, mat, weight, 1, FX_QUAD_SIZE, FX_QUAD_SIZE, FX_QUAD_SAMPLES);
+    fx_ortho(&job->camera, 0.0f, 0.0f, 2.0f);
+    job->shading = ENG_SHADING_UNLIT;
+}
+
 typedef struct fx_one {
     uint8_t *rgb;
     size_t size;

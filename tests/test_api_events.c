@@ -11,15 +11,6 @@
 
 #define ID "0123456789abcdef0123456789abcdef"
 
-#define CHECK_STR(expected, actual)                                                                \
-    do {                                                                                           \
-        if (strcmp((expected), (actual)) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: expected %s == '%s', got '%s'\n", __FILE__, __LINE__, #actual, \
-                    (expected), (actual));                                                         \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 static json_t *job(const char *status, int done, int total, const char *stage, int artifacts)
 {
     json_t *list = json_array();

@@ -72,15 +72,6 @@ static int read_summary(const char *out, row *rows, int cap)
     return n;
 }
 
-#define CHECK_STR(expected, actual)                                                                \
-    do {                                                                                           \
-        if (strcmp((expected), (actual)) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: expected %s == '%s', got '%s'\n", __FILE__, __LINE__, #actual, \
-                    (expected), (actual));                                                         \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 static int count_pngs(const char *dir)
 {
     DIR *d = opendir(dir);

@@ -286,7 +286,7 @@ static char *answer(char *buf, size_t cap, const char *status, const char *ctype
 
 static void test_canned(void)
 {
-    char a0[2048], a1[2048], a2[4096], a3[2048], args[4096], url[64];
+    char a0[2048], a1[2048], a1e[2048], a2[4096], a3[2048], args[4096], url[64];
     pid_t child;
     answer(a0, sizeof a0, "422 Unprocessable Content", "application/problem+json",
            "{\"type\":\"urn:morphd:problem:topology-mismatch\",\"title\":\"Topology mismatch\","
@@ -295,13 +295,17 @@ static void test_canned(void)
     answer(a1, sizeof a1, "404 Not Found", "application/problem+json",
            "{\"type\":\"urn:morphd:problem:not-found\",\"title\":\"Not Found\",\"status\":404,"
            "\"detail\":\"no job " JOB_ID "\"}");
+    /* `wait` asks for the event stream first; a server without the route (404) makes it poll. */
+    answer(a1e, sizeof a1e, "404 Not Found", "application/problem+json",
+           "{\"type\":\"urn:morphd:problem:not-found\",\"title\":\"Not Found\",\"status\":404,"
+           "\"detail\":\"no such route\"}");
     answer(a2, sizeof a2, "200 OK", "application/json",
            "{\"id\":\"" JOB_ID "\",\"kind\":\"morph\",\"status\":\"failed\","
            "\"progress\":{\"frames_done\":3,\"frames_total\":41,\"stage\":\"rendering\"},"
            "\"error\":\"engine ran out of memory\",\"artifacts\":[]}");
     answer(a3, sizeof a3, "503 Service Unavailable", "text/plain", "upstream down\n");
-    const char *answers[] = {a0, a1, a2, a3, "HUGE"};
-    int port = canned_server(answers, 5, &child);
+    const char *answers[] = {a0, a1, a1e, a2, a3, "HUGE"};
+    int port = canned_server(answers, 6, &child);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
 
     snprintf(args, sizeof args, "submit %s/s/sample_A.obj %s/s/sample_B.obj --server %s", tmp, tmp,
@@ -324,6 +328,10 @@ static void test_canned(void)
     reap(child);
 
     /* fetch refuses an artifact name that would leave the output folder. */
+    /* `wait` asks for the event stream first; a server without the route (404) makes it poll. */
+    answer(a1e, sizeof a1e, "404 Not Found", "application/problem+json",
+           "{\"type\":\"urn:morphd:problem:not-found\",\"title\":\"Not Found\",\"status\":404,"
+           "\"detail\":\"no such route\"}");
     answer(a2, sizeof a2, "200 OK", "application/json",
            "{\"id\":\"" JOB_ID "\",\"status\":\"succeeded\",\"artifacts\":"
            "[{\"name\":\"../escape.txt\",\"bytes\":3}]}");

@@ -31,16 +31,6 @@ static int morph(const char *tmp, const char *args)
     return test_run_morph(tmp, "", args, last_stderr, sizeof last_stderr);
 }
 
-#define CHECK_STR(expected, actual)                                                                \
-    do {                                                                                           \
-        const char *e_ = (expected), *a_ = (actual);                                               \
-        if (a_ == NULL || strcmp(e_, a_) != 0) {                                                   \
-            fprintf(stderr, "%s:%d: expected %s == \"%s\", got \"%s\"\n", __FILE__, __LINE__,      \
-                    #actual, e_, a_ ? a_ : "(null)");                                              \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 static mesh *load(const char *path)
 {
     mesh *m = NULL;

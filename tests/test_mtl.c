@@ -46,16 +46,6 @@ static int material(const mesh *m, const char *name)
     return 0;
 }
 
-#define CHECK_STR(expected, actual)                                                                \
-    do {                                                                                           \
-        const char *e_s = (expected), *a_s = (actual);                                             \
-        if (a_s == NULL || strcmp(e_s, a_s) != 0) {                                                \
-            fprintf(stderr, "%s:%d: expected %s == '%s', got '%s'\n", __FILE__, __LINE__, #actual, \
-                    e_s, a_s ? a_s : "(null)");                                                    \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 #define EXPECT_FAIL(usemtl, text, code, needle)                                                    \
     do {                                                                                           \
         mesh *m_ = mesh_with(usemtl);                                                              \

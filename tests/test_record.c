@@ -157,12 +157,15 @@ static void test_commands(void)
     check_str("41", jr_get(&rec, JR_F_FRAMES_TOTAL));
     CHECK(jr_get(&rec, JR_F_STARTED_AT) == NULL);
 
+    /* ARGV ends: note when running, canceled_by, the transform and average counters. */
     CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "alice", 1700000000.0, 1));
-    CHECK(strstr(c.argv[c.argc - 2], "canceled while running") != NULL);
-    CHECK(strstr(c.argv[c.argc - 2], "by alice") != NULL);
-    check_str("alice", c.argv[c.argc - 1]);
+    CHECK(strstr(c.argv[c.argc - 4], "canceled while running") != NULL);
+    CHECK(strstr(c.argv[c.argc - 4], "by alice") != NULL);
+    check_str("alice", c.argv[c.argc - 3]);
+    CHECK(strstr(c.argv[c.argc - 2], "kind=\"transform\",status=\"canceled\"") != NULL);
+    CHECK(strstr(c.argv[c.argc - 1], "kind=\"average\",status=\"canceled\"") != NULL);
     CHECK_INT(0, jr_cmd_cancel(&c, "p:", id, "anonymous", 1700000000.0, 0));
-    CHECK(strstr(c.argv[c.argc - 2], " by ") == NULL);
+    CHECK(strstr(c.argv[c.argc - 4], " by ") == NULL);
 
     CHECK_INT(0, jr_cmd_start(&c, "p:", id, "1-0", 1.0, 2, 60, 3, 9));
     check_str("p:expiring", c.argv[6]);

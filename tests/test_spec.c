@@ -9,16 +9,6 @@
 
 #include "jobs/job.h"
 
-#define CHECK_STR(expected, actual)                                                                \
-    do {                                                                                           \
-        const char *e_ = (expected), *a_ = (actual);                                               \
-        if (strcmp(e_, a_) != 0) {                                                                 \
-            fprintf(stderr, "%s:%d: expected %s == \"%s\", got \"%s\"\n", __FILE__, __LINE__,      \
-                    #actual, e_, a_);                                                              \
-            test_failures++;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp((const char *)a, (const char *)b);

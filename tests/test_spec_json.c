@@ -419,7 +419,9 @@ static void test_errors(void)
     EXPECT_ERROR("[1]", "spec: must be a JSON object, got [1]");
     EXPECT_ERROR("{\"colour\":1}", "spec: unknown field \"colour\" (known: kind, frames,");
     EXPECT_ERROR("{\"colour\":1,\"speed\":2,\"width\":10}", "unknown fields \"colour\", \"speed\"");
-    EXPECT_ERROR("{\"kind\":\"morf\"}", "spec.kind: must be \"morph\" or \"render\", got \"morf\"");
+    EXPECT_ERROR(
+        "{\"kind\":\"morf\"}",
+        "spec.kind: must be \"morph\", \"render\", \"transform\" or \"average\", got \"morf\"");
     EXPECT_ERROR("{\"kind\":1}", "spec.kind: must be");
     EXPECT_ERROR("{\"frames\":0}", "spec.frames: must be an integer from 1 to 10000, got 0");
     EXPECT_ERROR("{\"frames\":10001}",
@@ -677,9 +679,74 @@ static void test_frame_budget(void)
     lim = saved;
 }
 
+/* The face-space kinds: amount/amounts and mesh_weights read, written back and refused where
+ * they do not belong; the other kinds' fields refused for them. */
+static void test_face_kinds(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"kind\":\"transform\",\"amount\":1.5}", &s, &err), &err);
+    CHECK_INT(JOB_KIND_TRANSFORM, s.kind);
+    CHECK_INT(1, s.amount_count);
+    CHECK_INT(1, job_spec_frame_total(&s));
+    if (s.amount_count == 1)
+        CHECK_NEAR(1.5, s.amounts[0], 0);
+    CHECK_ROUND_TRIP(&s);
+    json_t *j = job_spec_to_json(&s);
+    CHECK(json_object_get(j, "frames") == NULL && json_object_get(j, "outputs") == NULL);
+    CHECK_INT(1, json_array_size(json_object_get(j, "amounts")));
+    json_decref(j);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"kind\":\"transform\",\"amounts\":[-0.5,0,2],\"width\":64,"
+                       "\"frame_on\":{\"name\":\"ref\",\"min\":[0,0,0],\"max\":[1,1,1]}}",
+                       &s, &err),
+             &err);
+    CHECK_INT(3, job_spec_frame_total(&s));
+    CHECK_INT(1, s.frame_on);
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"kind\":\"average\",\"mesh_weights\":[1,3]}", &s, &err), &err);
+    CHECK_INT(JOB_KIND_AVERAGE, s.kind);
+    CHECK_INT(2, s.mesh_weight_count);
+    CHECK_INT(1, job_spec_frame_total(&s));
+    CHECK_ROUND_TRIP(&s);
+    CHECK_OK(job_spec_check_mesh_count(&s, 2, &lim, &err), &err);
+    CHECK_INT(MD_EINVAL, job_spec_check_mesh_count(&s, 3, &lim, &err));
+    CHECK_MSG(&err, "spec.mesh_weights: 2 weight(s) for 3 meshes");
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"kind\":\"average\"}", &s, &err), &err);
+    CHECK(s.mesh_weights == NULL);
+    CHECK_ROUND_TRIP(&s);
+    CHECK_INT(MD_EINVAL, job_spec_check_mesh_count(&s, 1, &lim, &err));
+    CHECK_MSG(&err, "an average needs at least 2 meshes, got 1");
+    job_spec_free(&s);
+    CHECK_OK(read_spec("{\"kind\":\"average\",\"mesh_weights\":[0,0]}", &s, &err), &err);
+    CHECK_INT(MD_EINVAL, job_spec_check_mesh_count(&s, 2, &lim, &err));
+    CHECK_MSG(&err, "the weights sum to 0");
+    job_spec_free(&s);
+
+    EXPECT_ERROR("{\"kind\":\"transform\"}", "spec.amounts: a transform job needs amount");
+    EXPECT_ERROR("{\"kind\":\"transform\",\"amount\":3.5}", "spec.amount: must be a number");
+    EXPECT_ERROR("{\"kind\":\"transform\",\"amount\":1,\"amounts\":[1]}",
+                 "give either amount or amounts");
+    EXPECT_ERROR("{\"kind\":\"transform\",\"amounts\":[1,\"x\"]}", "spec.amounts[1]");
+    EXPECT_ERROR("{\"kind\":\"transform\",\"amount\":1,\"weights\":[0,1]}",
+                 "spec.weights: a transform job has none");
+    EXPECT_ERROR("{\"kind\":\"average\",\"views\":[]}", "spec.views: an average job has none");
+    EXPECT_ERROR("{\"kind\":\"average\",\"mesh_weights\":[1,-1]}",
+                 "spec.mesh_weights[1]: must be a number, 0 or more");
+    EXPECT_ERROR("{\"kind\":\"average\",\"mesh_weights\":[1]}", "an array of 2 to 64 numbers");
+    EXPECT_ERROR("{\"kind\":\"average\",\"amount\":1}", "spec.amount: only transform jobs");
+    EXPECT_ERROR("{\"amount\":1}", "spec.amount: only transform jobs");
+    EXPECT_ERROR("{\"kind\":\"render\",\"mesh_weights\":[1,1]}",
+                 "spec.mesh_weights: only average jobs");
+    EXPECT_ERROR("{\"kind\":\"sculpt\"}", "\"transform\" or \"average\"");
+}
+
 int main(void)
 {
     md_limits_default(&lim);
+    test_face_kinds();
     test_frame_budget();
     test_defaults();
     test_outputs();

@@ -78,6 +78,17 @@ const char *test_data_try(const char *rel);
 /* A fresh empty scratch directory for this test (under $MORPHD_TEST_TMP or /tmp). */
 const char *test_tmpdir(const char *name);
 
+/* Checks that two C strings are equal (actual may be NULL), printing both otherwise. */
+#define CHECK_STR(expected, actual)                                                                \
+    do {                                                                                           \
+        const char *e_s = (expected), *a_s = (actual);                                             \
+        if (a_s == NULL || strcmp(e_s, a_s) != 0) {                                                \
+            fprintf(stderr, "%s:%d: expected %s == \"%s\", got \"%s\"\n", __FILE__, __LINE__,      \
+                    #actual, e_s, a_s ? a_s : "(null)");                                           \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* Checks that text contains needle, printing both otherwise. */
 #define CHECK_CONTAINS(text, needle)                                                               \
     do {                                                                                           \

@@ -35,14 +35,37 @@ typedef struct cu_morph_item {
 /* Threads per block of every launch. */
 #define CU_BLOCK 256
 
+/* The raster stage's work split (gpu/raster_math.h: triangles whose box holds more than
+ * ENG_RASTER_WALK_MAX samples are cut into tiles). The triangle kernel walks small triangles
+ * itself and appends each large one here; a second launch gives every tile a thread. One
+ * reservation counter per chunk packs entries (high 24 bits) over tiles (low 40 bits), so
+ * entries come in the order of their first tiles and a tile finds its entry by binary search.
+ * A triangle that finds no room (more than tile_cap tiles or entry_cap large triangles in the
+ * chunk) is walked whole by its own thread, as before the split: slower, same pixels. */
+typedef struct cu_raster_entry {
+    uint32_t item;       /* frame item (blockIdx.y of the triangle kernel) */
+    uint32_t triangle;   /* in that frame's job */
+    uint64_t first_tile; /* chunk-wide index of its tile 0 */
+} cu_raster_entry;
+
+typedef struct cu_raster_queue {
+    unsigned long long *count; /* device, zeroed before each raster launch: entries << 40 | tiles */
+    cu_raster_entry *entries;  /* device, entry_cap */
+    uint32_t entry_cap;
+    uint64_t tile_cap; /* under 2^40; also the grid of the tile launch */
+} cu_raster_queue;
+
+#define CU_QUEUE_TILE_BITS 40
+
 /* Launch stage kernels on stream for frames items (device pointers). max_* is the largest
  * element count of any frame in the chunk (the grid's x extent). Return the launch's error
  * (cudaGetLastError), cudaSuccess when queued. */
 cudaError_t cu_launch_morph(const cu_morph_item *items, uint32_t frames, uint32_t max_vertices,
                             cudaStream_t stream);
-/* Expects vis already cleared to ENG_VIS_EMPTY (one cudaMemsetAsync for the chunk). */
+/* Expects vis already cleared to ENG_VIS_EMPTY and *queue.count to 0 (cudaMemsetAsync for the
+ * chunk). Two launches: triangles, then tiles. */
 cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
-                             uint32_t max_triangles, cudaStream_t stream);
+                             uint32_t max_triangles, cu_raster_queue queue, cudaStream_t stream);
 cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t frames, uint32_t max_pixels,
                             cudaStream_t stream);
 

@@ -14,13 +14,15 @@
  *      in a single copy. Textures go into one texel buffer, each distinct texture (same pixels
  *      pointer and size) once, however many jobs share it.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
- *      (positions, normals, clip, and eng_frame_bytes: visibility buffer and RGB) fits the budget
+ *      (positions, normals, clip, the raster queue's share, and eng_frame_bytes: visibility
+ *      buffer and RGB) fits the budget
  *      (1 GiB or an eighth of free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame
  *      a chunk). A frame alone over half the device memory free at creation (less a margin;
  *      two slots hold a chunk each) is refused with MD_EBUDGET, never attempted.
  *   3. Per chunk, on one of two slots (stream + buffers), with no host wait: the item tables
- *      (cuda_int.h) are copied up, then morph, clear + raster, shade each run as ONE launch for
- *      all frames of the chunk, and the RGB frames are copied into the slot's pinned buffer;
+ *      (cuda_int.h) are copied up, then morph, clear + raster (a triangle launch and a tile
+ *      launch for the large triangles it queued), shade each run as ONE launch for all frames of
+ *      the chunk, and the RGB frames are copied into the slot's pinned buffer;
  *      events around each stage time it.
  *   4. While the GPU works on chunk k + 1 in the other slot, the calling thread and up to
  *      threads - 1 helpers hand chunk k's frames to the callback (the caller's PNG encoder);
@@ -37,6 +39,7 @@
  */
 #include "gpu/cuda/engine_cuda.h"
 #include "gpu/cuda/cuda_int.h"
+#include "gpu/raster_math.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -136,10 +139,10 @@ enum { EV_START, EV_MORPH, EV_RASTER, EV_SHADE, EV_COPY, EV_COUNT };
 typedef struct cu_slot {
     cudaStream_t stream;
     cudaEvent_t ev[EV_COUNT];
-    dev_buf items, pos, normal, clip, vis, rgb; /* device */
-    dev_buf items_host, rgb_host;               /* pinned */
-    uint64_t first, count;                      /* frames of the batch it holds */
-    int queued;                                 /* queued and not yet delivered */
+    dev_buf items, pos, normal, clip, vis, rgb, queue; /* device; queue: cu_raster_queue */
+    dev_buf items_host, rgb_host;                      /* pinned */
+    uint64_t first, count;                             /* frames of the batch it holds */
+    int queued;                                        /* queued and not yet delivered */
 } cu_slot;
 
 typedef struct cu_eng {
@@ -410,12 +413,32 @@ done:
 
 /* ---- Chunks ---- */
 
-/* Device bytes one frame of job needs in a slot: positions, normals, clip, then the engines'
- * one budget function (visibility buffer and RGB); grid * grid is job->samples. */
-static size_t frame_bytes(const eng_job *job)
+/* The raster queue's share of one frame of job at grid samples a side (cuda_int.h): tiles to
+ * cover its sample grid CU_QUEUE_OVERLAP times, and entries for as many large triangles as
+ * those tiles can belong to (each has at least two tiles), at most the job's triangles. About
+ * 0.2 byte a sample, against the visibility buffer's 8. */
+#define CU_QUEUE_OVERLAP 4
+
+static void queue_share(const eng_job *job, int grid, uint64_t *tiles, uint64_t *entries)
+{
+    const uint64_t tx =
+        ((uint64_t)job->width * (uint64_t)grid + ENG_RASTER_TILE - 1) / ENG_RASTER_TILE;
+    const uint64_t ty =
+        ((uint64_t)job->height * (uint64_t)grid + ENG_RASTER_TILE - 1) / ENG_RASTER_TILE;
+    *tiles = tx * ty * CU_QUEUE_OVERLAP;
+    *entries = *tiles / 2 < job->triangle_count ? *tiles / 2 : job->triangle_count;
+}
+
+/* Device bytes one frame of job needs in a slot: positions, normals, clip, its raster queue
+ * share, then the engines' one budget function (visibility buffer and RGB); grid * grid is
+ * job->samples. */
+static size_t frame_bytes(const eng_job *job, int grid)
 {
     size_t nv = job->vertex_count;
+    uint64_t tiles, entries;
+    queue_share(job, grid, &tiles, &entries);
     return align_up(nv * 3 * sizeof(float)) * 2 + align_up(nv * 4 * sizeof(float)) +
+           align_up((size_t)entries * sizeof(cu_raster_entry)) +
            align_up((size_t)eng_frame_bytes(job->width, job->height, job->samples));
 }
 
@@ -426,7 +449,7 @@ static uint64_t chunk_frames(const cu_eng *e, const batch *b, uint64_t first)
     uint64_t n = 0;
     while (first + n < b->frame_count && n < MAX_CHUNK_FRAMES) {
         uint32_t j = b->frame_job[first + n];
-        size_t fb = frame_bytes(&b->jobs[j]);
+        size_t fb = frame_bytes(&b->jobs[j], b->dev[j].setup.grid);
         if (n == 0 && fb > e->frame_max)
             return 0;
         if (n > 0 && used + fb > e->budget)
@@ -447,7 +470,8 @@ static int over_budget(const cu_eng *e, const batch *b, uint64_t first, md_error
                    "memory, less a margin): lower the size or the samples, or lower "
                    "--limit max_frame_bytes so that the api refuses such jobs",
                    b->frame_job[first], job->width, job->height, job->samples,
-                   (double)frame_bytes(job) / (1 << 20), (double)e->frame_max / (1 << 20));
+                   (double)frame_bytes(job, b->dev[b->frame_job[first]].setup.grid) / (1 << 20),
+                   (double)e->frame_max / (1 << 20));
 }
 
 /* Lays out, fills and queues chunk [first, first + count) on slot s. No host waits. */
@@ -457,6 +481,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     int rc = 0;
     cu_slot *sl = &e->slot[s];
     size_t pos_b = 0, clip_b = 0, vis_b = 0, rgb_b = 0;
+    uint64_t tile_cap = 0, entry_cap = 0;
     uint32_t max_nv = 0, max_nt = 0, max_px = 0;
     for (uint64_t i = 0; i < count; i++) {
         const eng_job *job = &b->jobs[b->frame_job[first + i]];
@@ -466,6 +491,10 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         vis_b += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
                           sizeof(uint64_t));
         rgb_b += (size_t)job->width * (size_t)job->height * 3;
+        uint64_t tiles, entries;
+        queue_share(job, g, &tiles, &entries);
+        tile_cap += tiles;
+        entry_cap += entries;
         max_nv = job->vertex_count > max_nv ? job->vertex_count : max_nv;
         max_nt = job->triangle_count > max_nt ? job->triangle_count : max_nt;
         uint32_t px = (uint32_t)job->width * (uint32_t)job->height;
@@ -475,6 +504,13 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     const size_t raster_off = align_up(count * sizeof(cu_morph_item));
     const size_t shade_off = raster_off + align_up(count * sizeof(eng_raster_params));
     const size_t items_b = shade_off + align_up(count * sizeof(eng_shade_params));
+    /* The counter, then the entries. Caps far beyond any chunk the budget admits keep the
+     * packed counter's fields (cuda_int.h) and the tile launch's grid in range. */
+    const uint64_t tile_max = (1ull << CU_QUEUE_TILE_BITS) - 1, entry_max = (1ull << 24) - 1;
+    tile_cap = tile_cap < tile_max ? tile_cap : tile_max;
+    entry_cap = entry_cap < entry_max ? entry_cap : entry_max;
+    const size_t queue_b = align_up(sizeof(unsigned long long)) +
+                           align_up((size_t)entry_cap * sizeof(cu_raster_entry));
 
     CU_TRY(dev_reserve(&sl->items, items_b));
     CU_TRY(dev_reserve(&sl->pos, pos_b));
@@ -482,6 +518,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     CU_TRY(dev_reserve(&sl->clip, clip_b));
     CU_TRY(dev_reserve(&sl->vis, vis_b));
     CU_TRY(dev_reserve(&sl->rgb, rgb_b));
+    CU_TRY(dev_reserve(&sl->queue, queue_b));
     CU_TRY(pin_reserve(&sl->items_host, items_b));
     CU_TRY(pin_reserve(&sl->rgb_host, rgb_b));
 
@@ -564,8 +601,16 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     CU_TRY(cu_launch_morph((const cu_morph_item *)(idev + morph_off), (uint32_t)count, max_nv, st));
     CU_TRY(cudaEventRecord(sl->ev[EV_MORPH], st));
     CU_TRY(cudaMemsetAsync(sl->vis.ptr, 0xff, vis_b, st)); /* every sample ENG_VIS_EMPTY */
+    cu_raster_queue queue = {
+        .count = (unsigned long long *)sl->queue.ptr,
+        .entries =
+            (cu_raster_entry *)((char *)sl->queue.ptr + align_up(sizeof(unsigned long long))),
+        .entry_cap = (uint32_t)entry_cap,
+        .tile_cap = tile_cap,
+    };
+    CU_TRY(cudaMemsetAsync(queue.count, 0, sizeof *queue.count, st));
     CU_TRY(cu_launch_raster((const eng_raster_params *)(idev + raster_off), (uint32_t)count, max_nt,
-                            st));
+                            queue, st));
     CU_TRY(cudaEventRecord(sl->ev[EV_RASTER], st));
     CU_TRY(
         cu_launch_shade((const eng_shade_params *)(idev + shade_off), (uint32_t)count, max_px, st));
@@ -818,7 +863,8 @@ static void cu_destroy(eng *base)
         cu_slot *sl = &e->slot[s];
         if (sl->stream != NULL)
             (void)cudaStreamSynchronize(sl->stream);
-        dev_buf *dev[] = {&sl->items, &sl->pos, &sl->normal, &sl->clip, &sl->vis, &sl->rgb};
+        dev_buf *dev[] = {&sl->items, &sl->pos, &sl->normal, &sl->clip,
+                          &sl->vis,   &sl->rgb, &sl->queue};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             dev_release(dev[i]);
         (void)cudaFreeHost(sl->items_host.ptr);

@@ -9,7 +9,19 @@
 // - Errors: unknown job 404, another owner's job 404, POST 405, past max_event_streams 503 with
 //   Retry-After, all problem+json per openapi.yaml.
 // - SIGTERM with a stream open: the stream ends and the api exits 0 within its grace period.
-import { run, sleep, redisCall } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { run, sleep, redisCall, SLOW } from './harness.mjs';
+
+// Requests the api counted on a route (all codes), from /metrics.
+async function routeCount(api, route, code = null) {
+    const text = (await api.get('/metrics', { expect: 200 })).text;
+    let n = 0;
+    for (const line of text.split('\n')) {
+        const m = /^morphd_http_requests_total\{route="([^"]*)",code="(\d+)"\} (\d+)$/.exec(line);
+        if (m && m[1] === route && (code === null || Number(m[2]) === code)) n += Number(m[3]);
+    }
+    return n;
+}
 
 // Reads a text/event-stream until it ends (or untilMs passes): [{event, data}] and comments.
 async function readEvents(api, id, { untilMs = 120000, token = api.token, onEvent = null } = {}) {
@@ -150,6 +162,18 @@ run('api_events', async (t) => {
     const after = await readEvents(api, id, { untilMs: 30000 });
     const an = after.events.map((e) => e.event);
     t.check(after.ended && an[0] === 'progress' && an[an.length - 1] === 'status' && an.filter((n) => n === 'artifact').length === want.length, `a finished job: expected progress, ${want.length} artifacts, status; got ${an.length} events ${an.slice(0, 3).join(',')}…${an[an.length - 1]}`);
+
+    // `morph wait` follows the stream: one events request, then one GET /jobs/{id} for the
+    // outcome, instead of a poll a second.
+    const evBefore = await routeCount(api, '/jobs/{id}/events', 200);
+    const getBefore = await routeCount(api, '/jobs/{id}');
+    const wid = (await api.submit(files, { frames: 24, width: 96, height: 96 }, { expect: 202 })).json.id;
+    const w = spawnSync(t.requireMorph(), ['wait', wid, '--server', api.base, '--api-key', api.token], { encoding: 'utf8', timeout: 300000 * SLOW });
+    t.check(w.status === 0 && /succeeded: 24\/24 frames/.test(w.stdout), `morph wait: expected exit 0 and "succeeded: 24/24 frames", got ${w.status}: ${w.stdout} ${w.stderr}`);
+    const evAfter = await routeCount(api, '/jobs/{id}/events', 200);
+    const getAfter = await routeCount(api, '/jobs/{id}');
+    t.check(evAfter - evBefore === 1, `morph wait: expected 1 event stream, the api counted ${evAfter - evBefore}`);
+    t.check(getAfter - getBefore === 1, `morph wait: expected 1 GET /jobs/{id} (the outcome), the api counted ${getAfter - getBefore}`);
 
     // SIGTERM with a stream open on a queued job (the worker stopped first): the stream ends and
     // the api exits 0 (no 30 s grace wait).

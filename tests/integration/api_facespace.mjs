@@ -109,7 +109,7 @@ run('api_facespace', async (t) => {
     const both = await api.submit({ ...files, ...ref }, { frame_on: f1.json.spec.frame_on }, { expect: 400 });
     t.check((both.json?.detail ?? '').includes("part 'frame_on' and spec.frame_on both give the framing"), `frame_on twice: ${both.json?.detail}`);
     const render = await api.submit({ mesh: s.source, frame_on: s.target }, { kind: 'render' }, { expect: 400 });
-    t.check((render.json?.detail ?? '').includes("part 'frame_on' belongs to morph jobs"), `render with frame_on: ${render.json?.detail}`);
+    t.check((render.json?.detail ?? '').includes("part 'frame_on' does not belong to render jobs"), `render with frame_on: ${render.json?.detail}`);
     await bad('frame_on bounds', { frame_on: { min: [0, 0, 2], max: [1, 1, 1] } }, 'spec.frame_on: must have min <= max');
     await api.healthy();
 });

@@ -766,9 +766,12 @@ export class Api {
     async submit(files, spec, opts = {}) {
         const form = new FormData();
         if (spec !== undefined) form.append('spec', typeof spec === 'string' ? spec : JSON.stringify(spec));
-        for (const [part, f] of Object.entries(files)) {
-            const { name, data } = typeof f === 'string' ? { name: path.basename(f), data: fs.readFileSync(f) } : f;
-            form.append(part, new Blob([data], { type: 'application/octet-stream' }), name);
+        // A part given as an array is sent once per item, in order (an average's 'mesh' parts).
+        for (const [part, given] of Object.entries(files)) {
+            for (const f of Array.isArray(given) ? given : [given]) {
+                const { name, data } = typeof f === 'string' ? { name: path.basename(f), data: fs.readFileSync(f) } : f;
+                form.append(part, new Blob([data], { type: 'application/octet-stream' }), name);
+            }
         }
         return this.request('POST', '/jobs', { ...opts, form });
     }
