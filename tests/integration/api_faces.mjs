@@ -99,6 +99,9 @@ run('api_faces', async (t) => {
     const notMultipart = await api.request('POST', '/faces', { body: '{}', headers: { 'Content-Type': 'application/json' }, expect: 400 });
     t.check(/POST \/faces takes multipart/.test(notMultipart.json.detail), `a JSON body: the detail should say POST /faces takes multipart, got ${notMultipart.json.detail}`);
     await api.request('PUT', '/faces', { expect: 405 });
+    const twoForm = new FormData();
+    for (const f of [s.source, s.target]) twoForm.append('mesh', new Blob([fs.readFileSync(f)]), path.basename(f));
+    await api.request('POST', '/faces', { form: twoForm, expect: 400 });
 
     // A face of another topology: stored (a face on its own is fine), refused in a job with
     // 422 topology-mismatch. It is the owner's fourth face: a fifth is 409 (max_faces_per_owner)
@@ -127,6 +130,8 @@ run('api_faces', async (t) => {
     await api.submit({ source: s.source }, { ...spec, source_face: a.json.id, target_face: b.json.id }, { expect: 400 });
     await api.submit({}, { ...spec, source_face: 'f'.repeat(64), target_face: b.json.id }, { expect: 400 });
     await api.submit({}, { ...spec, source_face: 'not-an-id', target_face: b.json.id }, { expect: 400 });
+    const render = await api.submit({ mesh: s.source }, { kind: 'render', source_face: a.json.id }, { expect: 400 });
+    t.check(/morph jobs/.test(render.json.detail), `a face in a render job: the detail should say faces are for morph jobs, got ${render.json.detail}`);
     const mixed = (await api.submit({ target: s.target, target_texture: s.targetTexture }, { ...spec, source_face: a.json.id }, { expect: 202 })).json;
     const byFiles = (await api.submit({ source: s.source, target: s.target, source_texture: s.sourceTexture, target_texture: s.targetTexture }, spec, { expect: 202 })).json;
 
