@@ -44,6 +44,8 @@ typedef enum api_route {
     API_ROUTE_CANCEL,   /* /jobs/{id}/cancel */
     API_ROUTE_ARTIFACT, /* /jobs/{id}/artifacts/{name} */
     API_ROUTE_EVENTS,   /* /jobs/{id}/events */
+    API_ROUTE_FACES,    /* /faces */
+    API_ROUTE_FACE,     /* /faces/{id} */
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
@@ -204,13 +206,14 @@ typedef struct api_req {
     char path[API_URL_MAX + 1];
     char id[JQ_ID_LEN + 1];
     char artifact[API_ARTIFACT_NAME_MAX + 1];
+    char face_id[JR_FACE_ID_LEN + 1]; /* /faces/{id}: empty when not a face id */
     char owner[API_OWNER_MAX];
     double started;
     int suspended;
     int replied;
     struct MHD_Response *response; /* waiting to be queued */
     unsigned status;               /* what was (or will be) sent */
-    api_intake *intake;            /* POST /jobs */
+    api_intake *intake;            /* POST /jobs, POST /faces */
     uint64_t discarded;            /* body bytes read and dropped after an early answer */
     int close_after;               /* answered before a body too large to drain: close */
     void *op;                      /* route state, freed with op_free */
@@ -309,6 +312,21 @@ void api_intake_free(api_intake *in); /* removes the temp files; NULL ok */
 
 /* submit.c */
 void api_submit(api_req *req); /* the body is in; parse, store, queue, reply */
+struct mesh;
+/* Pool thread: loads mesh part p (named like id; no external file opened) and applies texture
+ * part t (NULL or absent: none), reserving the decode budget for its texture first (the caller
+ * calls md_budget_release() once the textures are padded); *pixels counts the request's texture
+ * pixels against lim->max_request_pixels. Errors name the part and the client's file name,
+ * never the temp path. */
+int api_part_mesh_load(const api_part *p, api_part_id id, const api_part *t, const md_limits *lim,
+                       uint64_t *pixels, struct mesh **out, md_error *err);
+uint32_t api_mesh_texture_count(const struct mesh *m); /* materials with a texture */
+
+/* faces.c: POST /faces (the body is in), GET /faces, GET and DELETE /faces/{id} */
+void api_face_post(api_req *req);
+void api_face_list(api_req *req);
+void api_face_get(api_req *req);
+void api_face_delete(api_req *req);
 
 /* jobs_routes.c */
 void api_job_get(api_req *req);

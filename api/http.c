@@ -305,7 +305,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         *con_cls = req;
         /* The headers are in: refuse what can be refused before the body is read. */
-        if (head_within_limits(req, url) && req->route == API_ROUTE_JOBS &&
+        if (head_within_limits(req, url) &&
+            (req->route == API_ROUTE_JOBS || req->route == API_ROUTE_FACES) &&
             req->method == API_POST && api_authenticate(req) == 0)
             api_intake_begin(req);
         if (!req->replied)

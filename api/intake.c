@@ -1,8 +1,8 @@
 /*
- * intake.c — the multipart/form-data body of POST /jobs, streamed part by part into a private
- * temp folder (one per request, removed with the request), with caps on everything the client
- * controls: the whole body (max_body_bytes), each file part (max_file_bytes), the spec part
- * (64 KiB, kept in memory), and which parts may appear (each known part at most once; unknown
+ * intake.c — the multipart/form-data body of POST /jobs (and POST /faces), streamed part by part
+ * into a private temp folder (one per request, removed with the request), with caps on everything
+ * the client controls: the whole body (max_body_bytes), each file part (max_file_bytes), the spec
+ * part (64 KiB, kept in memory), and which parts may appear (each known part at most once; unknown
  * parts are named in the 400).
  *
  * The multipart framing is read by multipart.c (fed bytes, no connection, so it can be fuzzed);
@@ -299,12 +299,19 @@ int api_intake_begin(api_req *req)
     }
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (ct == NULL || strncasecmp(ct, "multipart/form-data", 19) != 0) {
-        api_reply_code(req, MD_EINVAL,
-                       "POST /jobs takes multipart/form-data (parts source, target, "
-                       "source_texture, target_texture, frame_on, mesh, texture, base, from, to, "
-                       "their textures, spec); got "
-                       "Content-Type '%.100s'",
-                       ct ? ct : "(none)");
+        if (req->route == API_ROUTE_FACES)
+            api_reply_code(req, MD_EINVAL,
+                           "POST /faces takes multipart/form-data (parts mesh and optionally "
+                           "texture); got Content-Type '%.100s'",
+                           ct ? ct : "(none)");
+        else
+            api_reply_code(
+                req, MD_EINVAL,
+                "POST /jobs takes multipart/form-data (parts source, target, "
+                "source_texture, target_texture, frame_on, mesh, texture, base, from, to, "
+                "their textures, spec); got "
+                "Content-Type '%.100s'",
+                ct ? ct : "(none)");
         return -1;
     }
     const char *idem = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
@@ -380,6 +387,9 @@ int api_intake_finish(api_req *req)
         in->mp = NULL;
     }
     close_current(in);
+    if (in->err_code == 0 && in->unknown[0] && req->route == API_ROUTE_FACES)
+        record(in, MD_EINVAL, "unknown part(s) %s; POST /faces takes mesh and optionally texture",
+               in->unknown);
     if (in->err_code == 0 && in->unknown[0])
         record(in, MD_EINVAL,
                "unknown part(s) %s; POST /jobs takes source, target, source_texture, "

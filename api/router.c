@@ -19,6 +19,8 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_CANCEL] = "/jobs/{id}/cancel",
     [API_ROUTE_ARTIFACT] = "/jobs/{id}/artifacts/{name}",
     [API_ROUTE_EVENTS] = "/jobs/{id}/events",
+    [API_ROUTE_FACES] = "/faces",
+    [API_ROUTE_FACE] = "/faces/{id}",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -61,6 +63,18 @@ void api_route_classify(api_req *req, const char *url)
     }
     if (strcmp(url, "/jobs") == 0) {
         req->route = API_ROUTE_JOBS;
+        return;
+    }
+    if (strcmp(url, "/faces") == 0) {
+        req->route = API_ROUTE_FACES;
+        return;
+    }
+    if (strncmp(url, "/faces/", 7) == 0 && url[7] != '\0' && strchr(url + 7, '/') == NULL) {
+        /* An invalid face id leaves face_id empty: a 404 later, like a malformed job id. */
+        req->route = API_ROUTE_FACE;
+        req->face_id[0] = '\0';
+        if (jr_face_id_valid(url + 7))
+            snprintf(req->face_id, sizeof req->face_id, "%s", url + 7);
         return;
     }
     if (strncmp(url, "/jobs/", 6) != 0)
@@ -187,6 +201,29 @@ void api_route_request(api_req *req)
             method_not_allowed(req, "GET");
         else if (api_authenticate(req) == 0 && need_id(req) == 0)
             api_job_events(req);
+        return;
+    case API_ROUTE_FACES:
+        if (m == API_POST) {
+            if (!req->replied)
+                api_face_post(req);
+        } else if (m == API_GET) {
+            if (api_authenticate(req) == 0)
+                api_face_list(req);
+        } else {
+            method_not_allowed(req, "GET, POST");
+        }
+        return;
+    case API_ROUTE_FACE:
+        if (m != API_GET && m != API_DELETE) {
+            method_not_allowed(req, "GET, DELETE");
+        } else if (api_authenticate(req) == 0) {
+            if (req->face_id[0] == '\0')
+                api_reply_code(req, MD_ENOENT, "no face with this id (ids are 64 hex digits)");
+            else if (m == API_GET)
+                api_face_get(req);
+            else
+                api_face_delete(req);
+        }
         return;
     case API_ROUTE_HEALTHZ:
     case API_ROUTE_READYZ:

@@ -6,15 +6,22 @@
  *    budget at once (md_budget_reserve), load each mesh with no file opened but the upload
  *    itself (mesh_load_opts .no_external), apply texture parts, check topology, pad textures,
  *    take the bounds of a frame_on part into the spec (the reference mesh itself is not kept),
- *    encode the canonical form and store it under jobs/{id}/inputs/. Limits (vertices, faces,
+ *    encode the canonical form and store it under jobs/{id}/inputs/. A morph side named by
+ *    spec.source_face / target_face (the owner's face library, faces.c) is read from
+ *    faces/{owner}/{id}.mdm instead, already checked and padded, and not copied: the job's
+ *    inputs name the face and the worker reads it from there. Limits (vertices, faces,
  *    textures, frames, resolution) are enforced by the parsers and the spec reader with the
  *    server's md_limits.
- * 2. Loop (submit_done → submit_queue): one Lua script does the rest atomically
- *    (docs/server.md): idempotency key, queue cap, HSET job, XADD, ZADD owner index, SET the
- *    key, HINCRBY the submitted counter.
+ * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
+ *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
+ *    named faces still exist, HSET job, XADD, ZADD owner index, SET the key, HINCRBY the
+ *    submitted counter, SADD the job to each face's face_jobs.
  * 3. Loop (on_queued): 202 + Location + the job; or, when the key named an existing job or
  *    the queue is full, the stored inputs are deleted (detached pool work) and that job or a
  *    503 queue-full is the answer.
+ *
+ * api_part_mesh_load (one mesh part and its texture part, as above) is shared with POST /faces
+ * (faces.c).
  *
  * The op borrows the request (suspended throughout) and its intake; the pool touches only
  * the op, the intake's read-only part table and the thread-safe storage handle.
@@ -53,6 +60,11 @@ typedef struct submit_op {
     char request_hash[2 * SHA256_DIGEST_SIZE + 1];
     double created_at;
     uint64_t pixels; /* texture pixels of the request so far (max_request_pixels) */
+    /* spec.source_face / target_face: the side's face id ("" for a file part), and the owner
+     * whose faces/ they are read from (copied from the request for the pool). */
+    char faces[2][JR_FACE_ID_LEN + 1];
+    char owner[API_OWNER_MAX];
+    jr_inputs inputs; /* what inputs_json was made from; face names are filled on the loop */
 } submit_op;
 
 static void op_free(void *p)
@@ -112,29 +124,29 @@ void api_storage_delete_job(api_server *s, const char *id)
 /* ---- Pool: parse, check, store ---- */
 
 /* Error texts name the part and the client's file name, never the temp path. */
-static int part_fail(submit_op *op, const api_part *p, api_part_id id)
+static int part_fail(md_error *err, const api_part *p, api_part_id id)
 {
-    char *at = strstr(op->err.msg, p->path);
+    char *at = strstr(err->msg, p->path);
     if (at != NULL) {
         md_buf b;
         md_buf_init(&b, 4 * MD_ERROR_MSG_MAX);
-        md_buf_append(&b, op->err.msg, (size_t)(at - op->err.msg));
+        md_buf_append(&b, err->msg, (size_t)(at - err->msg));
         md_buf_puts(&b, p->filename[0] ? p->filename : api_part_names[id]);
         md_buf_puts(&b, at + strlen(p->path));
-        size_t n = b.len < sizeof op->err.msg - 1 ? b.len : sizeof op->err.msg - 1;
+        size_t n = b.len < sizeof err->msg - 1 ? b.len : sizeof err->msg - 1;
         if (b.data != NULL) {
-            memcpy(op->err.msg, b.data, n);
-            op->err.msg[n] = '\0';
+            memcpy(err->msg, b.data, n);
+            err->msg[n] = '\0';
         }
         md_buf_free(&b);
         /* mesh_load_ex names the file first; the prefix below names it already. */
         size_t fl = strlen(p->filename);
-        if (fl > 0 && strncmp(op->err.msg, p->filename, fl) == 0 && op->err.msg[fl] == ':' &&
-            op->err.msg[fl + 1] == ' ')
-            memmove(op->err.msg, op->err.msg + fl + 2, strlen(op->err.msg + fl + 2) + 1);
+        if (fl > 0 && strncmp(err->msg, p->filename, fl) == 0 && err->msg[fl] == ':' &&
+            err->msg[fl + 1] == ' ')
+            memmove(err->msg, err->msg + fl + 2, strlen(err->msg + fl + 2) + 1);
     }
-    return md_error_prefix(&op->err, "part '%s'%s%s%s: ", api_part_names[id],
-                           p->filename[0] ? " (" : "", p->filename, p->filename[0] ? ")" : "");
+    return md_error_prefix(err, "part '%s'%s%s%s: ", api_part_names[id], p->filename[0] ? " (" : "",
+                           p->filename, p->filename[0] ? ")" : "");
 }
 
 static uint64_t texture_pixels(const mesh *m)
@@ -167,35 +179,37 @@ static void texture_parts_free(texture_part *tex, int n)
 }
 
 /* Reads and probes the request's texture parts (n of them; absent ones are skipped) and counts
- * their pixels against max_request_pixels from the headers alone. */
-static int probe_textures(submit_op *op, texture_part *tex, int n)
+ * their pixels in *pixels against max_request_pixels from the headers alone. */
+static int probe_textures(texture_part *tex, int n, const md_limits *lim, uint64_t *pixels,
+                          md_error *err)
 {
     for (int i = 0; i < n; i++) {
         texture_part *t = &tex[i];
         const api_part *p = t->part;
         if (p == NULL || !p->present)
             continue;
-        int rc = md_read_file(p->path, op->lim.max_file_bytes, &t->bytes, &t->len, &op->err);
+        int rc = md_read_file(p->path, lim->max_file_bytes, &t->bytes, &t->len, err);
         if (rc == 0)
-            rc = img_probe((const uint8_t *)t->bytes, t->len, &t->width, &t->height, &op->err);
-        uint64_t pixels = (uint64_t)t->width * t->height;
-        if (rc == 0 && op->pixels + pixels > op->lim.max_request_pixels)
-            rc = md_fail(&op->err, MD_ELIMIT,
+            rc = img_probe((const uint8_t *)t->bytes, t->len, &t->width, &t->height, err);
+        uint64_t px = (uint64_t)t->width * t->height;
+        if (rc == 0 && *pixels + px > lim->max_request_pixels)
+            rc = md_fail(err, MD_ELIMIT,
                          "the image is %ux%u pixels, and with the request's other textures that "
                          "makes %llu pixels, more than max_request_pixels=%llu",
-                         t->width, t->height, (unsigned long long)(op->pixels + pixels),
-                         (unsigned long long)op->lim.max_request_pixels);
+                         t->width, t->height, (unsigned long long)(*pixels + px),
+                         (unsigned long long)lim->max_request_pixels);
         if (rc != 0)
-            return part_fail(op, p, p->id);
-        op->pixels += pixels;
+            return part_fail(err, p, p->id);
+        *pixels += px;
     }
     return 0;
 }
 
 /* Reserves the decode budget (max_decode_bytes) for all the probed textures at once: their
  * pixels and the padding of the largest (textures are padded one after another). A request
- * thus gets its whole need or waits and fails holding nothing (base/md_budget.c). */
-static int reserve_textures(submit_op *op, const texture_part *tex, int n)
+ * thus gets its whole need or waits and fails holding nothing (base/md_budget.c); the caller
+ * ends the reservation with md_budget_release() once the textures are padded. */
+static int reserve_textures(const texture_part *tex, int n, md_error *err)
 {
     uint64_t need = 0, largest = 0;
     char sizes[96] = "";
@@ -203,9 +217,9 @@ static int reserve_textures(submit_op *op, const texture_part *tex, int n)
     for (int i = 0; i < n; i++) {
         if (tex[i].bytes == NULL)
             continue;
-        uint64_t pixels = (uint64_t)tex[i].width * tex[i].height;
+        uint64_t px = (uint64_t)tex[i].width * tex[i].height;
         need += img_decode_bytes(tex[i].width, tex[i].height);
-        largest = pixels > largest ? pixels : largest;
+        largest = px > largest ? px : largest;
         size_t used = strlen(sizes);
         if (count < 4)
             snprintf(sizes + used, sizeof sizes - used, "%s%ux%u", count ? " and " : "",
@@ -220,41 +234,55 @@ static int reserve_textures(submit_op *op, const texture_part *tex, int n)
     char what[160];
     snprintf(what, sizeof what, "this request's %s (%s, padding included)",
              count == 1 ? "texture" : "textures", sizes);
-    return md_budget_reserve(need, what, &op->err);
+    return md_budget_reserve(need, what, err);
 }
 
 /* Loads mesh part p (named like id) and applies its probed texture part t (bytes NULL: none). */
-static int load_part(submit_op *op, const api_part *p, api_part_id id, texture_part *t, mesh **out)
+static int load_part(const api_part *p, api_part_id id, texture_part *t, const md_limits *lim,
+                     uint64_t *pixels, mesh **out, md_error *err)
 {
     if (p->ext[0] == '\0')
-        return md_fail(&op->err, MD_EFORMAT,
+        return md_fail(err, MD_EFORMAT,
                        "part '%s': the file name '%s' has no extension to tell the format (send "
                        "e.g. face.obj, face.glb, face.fbx or face.ply)",
                        api_part_names[id], p->filename);
     mesh_load_opts opts = {.no_external = 1};
-    int rc = mesh_load_ex(p->path, &op->lim, &opts, out, &op->err);
+    int rc = mesh_load_ex(p->path, lim, &opts, out, err);
     if (rc != 0)
-        return part_fail(op, p, id);
+        return part_fail(err, p, id);
     /* max_request_pixels: textures inside the mesh files count too (the texture parts were
      * counted from their headers by probe_textures before a pixel was decoded). */
-    op->pixels += texture_pixels(*out);
-    if (op->pixels > op->lim.max_request_pixels)
-        return md_fail(&op->err, MD_ELIMIT,
+    *pixels += texture_pixels(*out);
+    if (*pixels > lim->max_request_pixels)
+        return md_fail(err, MD_ELIMIT,
                        "part '%s': the request's textures hold %llu pixels, more than "
                        "max_request_pixels=%llu",
-                       api_part_names[id], (unsigned long long)op->pixels,
-                       (unsigned long long)op->lim.max_request_pixels);
+                       api_part_names[id], (unsigned long long)*pixels,
+                       (unsigned long long)lim->max_request_pixels);
     if (t->bytes == NULL)
         return 0;
     img *tex = NULL;
-    rc = img_decode((const uint8_t *)t->bytes, t->len, &op->lim, &tex, &op->err);
+    rc = img_decode((const uint8_t *)t->bytes, t->len, lim, &tex, err);
     md_free(t->bytes);
     t->bytes = NULL;
     if (rc == 0)
-        rc = mesh_set_texture(*out, tex, &op->err); /* takes tex */
+        rc = mesh_set_texture(*out, tex, err); /* takes tex */
     if (rc != 0)
-        return part_fail(op, t->part, t->part->id);
+        return part_fail(err, t->part, t->part->id);
     return 0;
+}
+
+int api_part_mesh_load(const api_part *p, api_part_id id, const api_part *t, const md_limits *lim,
+                       uint64_t *pixels, mesh **out, md_error *err)
+{
+    texture_part tp = {.part = t};
+    int rc = probe_textures(&tp, 1, lim, pixels, err);
+    if (rc == 0)
+        rc = reserve_textures(&tp, 1, err);
+    if (rc == 0)
+        rc = load_part(p, id, &tp, lim, pixels, out, err);
+    texture_parts_free(&tp, 1);
+    return rc;
 }
 
 /* Feeds one item to the request hash, length first so items cannot run into each other. */
@@ -288,7 +316,7 @@ static int store_mesh(submit_op *op, const mesh *m, jr_input role, uint32_t inde
     return rc;
 }
 
-static uint32_t texture_count(const mesh *m)
+uint32_t api_mesh_texture_count(const mesh *m)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < mesh_material_count(m); i++)
@@ -330,14 +358,32 @@ static int check_parts(submit_op *op, const job_spec *spec)
 {
     const api_intake *in = op->in;
     const kind_parts *k = &kinds_parts[spec->kind];
+    int morph = spec->kind == JOB_KIND_MORPH;
+    /* A morph side may be a stored face (spec.source_face / target_face) instead of parts. */
+    static const api_part_id side_part[] = {API_PART_SOURCE, API_PART_TARGET};
+    static const api_part_id side_texture[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
+    for (int side = 0; morph && side < 2; side++) {
+        if (!op->faces[side][0])
+            continue;
+        if (in->parts[side_part[side]].present || in->parts[side_texture[side]].present)
+            return md_fail(&op->err, MD_EINVAL,
+                           "spec.%s_face names a stored face, and part '%s' was sent too; send "
+                           "the face or the file(s), not both",
+                           side == 0 ? "source" : "target",
+                           api_part_names[in->parts[side_part[side]].present ? side_part[side]
+                                                                             : side_texture[side]]);
+    }
     char missing[128] = "";
     for (int i = 0; i < k->need; i++)
-        if (!in->parts[k->parts[i]].present)
+        if (!in->parts[k->parts[i]].present && !(morph && i < 2 && op->faces[i][0]))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s'%s'",
                      missing[0] ? ", " : "", api_part_names[k->parts[i]]);
     if (missing[0])
         return md_fail(&op->err, MD_EINVAL, "missing part(s) %s: a %s job needs %s", missing,
-                       k->name, k->what);
+                       k->name,
+                       morph ? "'source' and 'target' (and optionally their textures), or "
+                               "spec.source_face / spec.target_face naming stored faces"
+                             : k->what);
     for (int id = 0; id < API_PART_COUNT; id++) {
         int taken = id == API_PART_SPEC;
         for (int i = 0; i < k->count; i++)
@@ -387,12 +433,18 @@ static int apply_frame_on(submit_op *op, job_spec *spec, int spec_has_frame_on)
     mesh_load_opts opts = {.no_external = 1};
     int rc = mesh_load_ex(p->path, &op->lim, &opts, &m, &op->err);
     if (rc != 0)
-        return part_fail(op, p, API_PART_FRAME_ON);
+        return part_fail(&op->err, p, API_PART_FRAME_ON);
     float min[3], max[3];
     mesh_bounds(m, min, max);
     mesh_free(m);
     rc = job_spec_set_frame_on(spec, p->stem, min, max, &op->err);
-    return rc != 0 ? part_fail(op, p, API_PART_FRAME_ON) : 0;
+    return rc != 0 ? part_fail(&op->err, p, API_PART_FRAME_ON) : 0;
+}
+
+/* The face id that stands for mesh i of the job, or "" (a part): only morph jobs name faces. */
+static const char *side_face(const submit_op *op, int i)
+{
+    return op->kind == JOB_KIND_MORPH && i >= 0 && i < 2 ? op->faces[i] : "";
 }
 
 static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids,
@@ -403,13 +455,67 @@ static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *id
     in.vertices = mesh_vertex_count(meshes[0]);
     in.faces = mesh_triangle_count(meshes[0]);
     for (int i = 0; i < n; i++) {
-        in.textures += texture_count(meshes[i]);
+        in.textures += api_mesh_texture_count(meshes[i]);
         in.present[roles[i]] = 1;
-        snprintf(in.name[roles[i]], sizeof in.name[roles[i]], "%s", op->in->parts[ids[i]].stem);
+        /* A face's name comes from its record, on the loop (face_names); until then its id. */
+        const char *face = side_face(op, i);
+        snprintf(in.name[roles[i]], sizeof in.name[roles[i]], "%s",
+                 face[0] ? face : op->in->parts[ids[i]].stem);
         snprintf(in.format[roles[i]], sizeof in.format[roles[i]], "%s", mesh_format(meshes[i]));
+        snprintf(in.face[roles[i]], sizeof in.face[roles[i]], "%s", face);
     }
+    op->inputs = in;
     op->inputs_json = jr_inputs_to_json(&in);
     return op->inputs_json ? 0 : md_fail(&op->err, MD_ENOMEM, "out of memory");
+}
+
+/* ---- Faces named by the spec ---- */
+
+/* Takes spec.source_face and spec.target_face out of obj (the job's spec never holds them; its
+ * inputs name the faces) into op->faces. */
+static int take_faces(submit_op *op, json_t *obj)
+{
+    static const char *const keys[2] = {"source_face", "target_face"};
+    for (int side = 0; side < 2; side++) {
+        json_t *v = json_object_get(obj, keys[side]);
+        if (v == NULL || json_is_null(v)) {
+            json_object_del(obj, keys[side]);
+            continue;
+        }
+        const char *id = json_string_value(v);
+        if (!jr_face_id_valid(id))
+            return md_fail(&op->err, MD_EINVAL,
+                           "spec.%s must be a face id (64 lowercase hex digits) that POST /faces "
+                           "gave",
+                           keys[side]);
+        snprintf(op->faces[side], sizeof op->faces[side], "%s", id);
+        json_object_del(obj, keys[side]);
+    }
+    return 0;
+}
+
+/* Reads a face's canonical form from the owner's faces/ (stored checked and padded). */
+static int load_face(submit_op *op, int side, mesh **out)
+{
+    const char *what = side == 0 ? "source_face" : "target_face";
+    char key[STG_KEY_MAX];
+    if (jr_key_face(key, sizeof key, op->owner, op->faces[side]) != 0)
+        return md_fail(&op->err, MD_EINTERNAL, "spec.%s: the face's storage key does not fit",
+                       what);
+    uint64_t max64 = op->lim.max_file_bytes * 4;
+    size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = stg_get(op->storage, key, max, &data, &len, &op->err);
+    if (rc == MD_ENOENT)
+        rc = md_fail(&op->err, MD_EINVAL,
+                     "this API key has no face %s (POST /faces stores one; GET /faces lists "
+                     "them)",
+                     op->faces[side]);
+    if (rc == 0)
+        rc = mesh_decode_canonical(data, len, &op->lim, out, &op->err);
+    md_free(data);
+    return rc == 0 ? 0 : md_error_prefix(&op->err, "spec.%s: ", what);
 }
 
 /* An average's inputs: the first mesh's name and format as "mesh", and how many there are. */
@@ -420,7 +526,7 @@ static int average_inputs_json(submit_op *op, mesh *const *meshes, uint32_t n)
     in.vertices = mesh_vertex_count(meshes[0]);
     in.faces = mesh_triangle_count(meshes[0]);
     for (uint32_t i = 0; i < n; i++)
-        in.textures += texture_count(meshes[i]);
+        in.textures += api_mesh_texture_count(meshes[i]);
     in.present[JR_IN_MESH] = 1;
     in.mesh_count = n;
     snprintf(in.name[JR_IN_MESH], sizeof in.name[JR_IN_MESH], "%s",
@@ -457,10 +563,19 @@ static void submit_work(uv_work_t *w)
         rc = md_fail(err, MD_EINVAL, "part 'spec' must be a JSON object");
         goto done;
     }
+    if ((rc = take_faces(op, obj)) != 0)
+        goto done;
     if ((rc = job_spec_from_json(&spec, obj, &op->lim, err)) != 0)
         goto done;
     op->render = spec.kind == JOB_KIND_RENDER;
     op->kind = spec.kind;
+    if (spec.kind != JOB_KIND_MORPH && (op->faces[0][0] || op->faces[1][0])) {
+        rc = md_fail(err, MD_EINVAL,
+                     "spec.source_face and spec.target_face are for morph jobs; a %s job takes "
+                     "its meshes as parts",
+                     job_kind_name(spec.kind));
+        goto done;
+    }
     if ((rc = check_parts(op, &spec)) != 0)
         goto done;
 
@@ -491,27 +606,30 @@ static void submit_work(uv_work_t *w)
         rc = md_fail(err, MD_ENOMEM, "out of memory");
         goto done;
     }
-    const api_part **mesh_parts = md_calloc((size_t)n, sizeof *mesh_parts);
-    if (mesh_parts == NULL) {
-        rc = md_fail(err, MD_ENOMEM, "out of memory");
-        goto done;
-    }
     for (int i = 0; i < n; i++) {
-        int avg = spec.kind == JOB_KIND_AVERAGE;
-        mesh_parts[i] =
-            avg ? api_intake_nth(op->in, API_PART_MESH, (uint32_t)i) : &op->in->parts[ids[i]];
-        tex_parts[i].part =
-            avg ? api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i) : &op->in->parts[tex[i]];
+        if (spec.kind != JOB_KIND_AVERAGE && side_face(op, i)[0])
+            continue; /* a stored face: read below, no texture part */
+        tex_parts[i].part = spec.kind == JOB_KIND_AVERAGE
+                                ? api_intake_nth(op->in, API_PART_TEXTURE, (uint32_t)i)
+                                : &op->in->parts[tex[i]];
     }
     /* Every texture part is probed and the request's whole decode budget reserved before any
      * pixel is decoded; the reservation ends once padding (the last decode-budget user) is
      * done, and the decoded textures give their share back when the meshes are freed. */
-    rc = probe_textures(op, tex_parts, n);
+    rc = probe_textures(tex_parts, n, &op->lim, &op->pixels, err);
     if (rc == 0)
-        rc = reserve_textures(op, tex_parts, n);
-    for (int i = 0; rc == 0 && i < n; i++)
-        rc = load_part(op, mesh_parts[i], mesh_parts[i]->id, &tex_parts[i], &meshes[i]);
-    md_free(mesh_parts);
+        rc = reserve_textures(tex_parts, n, err);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (spec.kind == JOB_KIND_AVERAGE) {
+            const api_part *p = api_intake_nth(op->in, API_PART_MESH, (uint32_t)i);
+            rc = load_part(p, API_PART_MESH, &tex_parts[i], &op->lim, &op->pixels, &meshes[i], err);
+        } else if (side_face(op, i)[0]) {
+            rc = load_face(op, i, &meshes[i]);
+        } else {
+            rc = load_part(&op->in->parts[ids[i]], ids[i], &tex_parts[i], &op->lim, &op->pixels,
+                           &meshes[i], err);
+        }
+    }
     for (int i = 1; rc == 0 && i < n; i++) {
         rc = mesh_check_topology(meshes[0], meshes[i], err);
         if (rc != 0 && n > 2) {
@@ -526,8 +644,10 @@ static void submit_work(uv_work_t *w)
                             other->filename);
         }
     }
+    /* A face was padded before it was stored. */
     for (int i = 0; rc == 0 && i < n; i++)
-        rc = mesh_pad_textures(meshes[i], err);
+        if (!side_face(op, i)[0])
+            rc = mesh_pad_textures(meshes[i], err);
     md_budget_release();
     if (rc == 0)
         rc = apply_frame_on(op, &spec, spec.frame_on);
@@ -550,14 +670,19 @@ static void submit_work(uv_work_t *w)
     }
     op->frames_total = op->render ? job_spec_view_count(&spec) : job_spec_frame_total(&spec);
     /* The request hash covers what the job will do: the normalised spec, the inputs' names and
-     * formats, and each canonical mesh (geometry, materials, textures). Two requests with the
-     * same Idempotency-Key must agree on it (docs/server.md). */
+     * formats, and each canonical mesh (geometry, materials, textures); a face by its id, the
+     * hash of its canonical form (its name, filled in later, is fixed by the id and owner). Two
+     * requests with the same Idempotency-Key must agree on it (docs/server.md). */
     sha256_init(&op->request_sha);
     hash_item(op, op->spec_json, strlen(op->spec_json));
     hash_item(op, op->inputs_json, strlen(op->inputs_json));
-    for (int i = 0; rc == 0 && i < n; i++)
-        rc = store_mesh(op, meshes[i], spec.kind == JOB_KIND_AVERAGE ? JR_IN_COUNT : roles[i],
-                        (uint32_t)i);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (side_face(op, i)[0])
+            hash_item(op, op->faces[i], strlen(op->faces[i])); /* read in place: no copy */
+        else
+            rc = store_mesh(op, meshes[i], spec.kind == JOB_KIND_AVERAGE ? JR_IN_COUNT : roles[i],
+                            (uint32_t)i);
+    }
     if (rc != 0) {
         char prefix[STG_KEY_MAX];
         if (jr_key_job_prefix(prefix, sizeof prefix, op->id) == 0)
@@ -616,7 +741,9 @@ static jr_new_job new_job(const submit_op *op)
                       .inputs_json = op->inputs_json,
                       .frames_total = op->frames_total,
                       .created_at = op->created_at,
-                      .request_hash = op->request_hash};
+                      .request_hash = op->request_hash,
+                      .faces = {side_face(op, 0)[0] ? op->faces[0] : NULL,
+                                side_face(op, 1)[0] ? op->faces[1] : NULL}};
     return job;
 }
 
@@ -664,6 +791,12 @@ static void on_queued(redisAsyncContext *c, void *r, void *priv)
                        "the Idempotency-Key '%s' was used for job %s with a different request "
                        "(other meshes, textures or spec); use a new key for a new request",
                        op->in->idem_key, other);
+        return;
+    case JR_SUBMIT_NO_FACE:
+        api_reply_code(req, MD_EINVAL,
+                       "a face the spec names was deleted while the job was submitted (%s); "
+                       "upload it again (POST /faces)",
+                       other);
         return;
     case JR_SUBMIT_EXISTS: {
         char key[JQ_KEY_MAX];
@@ -713,6 +846,49 @@ static void submit_queue(submit_op *op)
     }
 }
 
+/* The names of the faces the job names, from their records: they name the inputs (and the
+ * frames), as a file part's name would. */
+static void on_face_names(redisAsyncContext *c, void *r, void *priv)
+{
+    (void)c;
+    submit_op *op = priv;
+    api_req *req = op->req;
+    redisReply *reply = r;
+    if (reply == NULL) {
+        api_storage_delete_job(req->srv, op->id);
+        api_reply_redis_down(req);
+        return;
+    }
+    size_t k = 0;
+    static const jr_input roles[2] = {JR_IN_SOURCE, JR_IN_TARGET};
+    for (int side = 0; side < 2; side++) {
+        if (!op->faces[side][0])
+            continue;
+        const redisReply *e =
+            reply->type == REDIS_REPLY_ARRAY && k < reply->elements ? reply->element[k] : NULL;
+        k++;
+        if (e == NULL || e->type != REDIS_REPLY_STRING || e->len == 0) {
+            api_storage_delete_job(req->srv, op->id);
+            api_reply_code(req, MD_EINVAL,
+                           "spec.%s_face: this API key has no face %s (POST /faces stores one; "
+                           "GET /faces lists them)",
+                           side == 0 ? "source" : "target", op->faces[side]);
+            return;
+        }
+        char *name = op->inputs.name[roles[side]];
+        jr_name_sanitize(e->str, e->len, name, sizeof op->inputs.name[0]);
+    }
+    char *text = jr_inputs_to_json(&op->inputs);
+    if (text == NULL) {
+        api_storage_delete_job(req->srv, op->id);
+        api_reply_code(req, MD_ENOMEM, "out of memory");
+        return;
+    }
+    md_free(op->inputs_json);
+    op->inputs_json = text;
+    submit_queue(op);
+}
+
 static void submit_done(uv_work_t *w, int status)
 {
     submit_op *op = w->data;
@@ -725,7 +901,25 @@ static void submit_done(uv_work_t *w, int status)
         api_reply_error(req, &op->err);
         return;
     }
-    submit_queue(op);
+    if (!side_face(op, 0)[0] && !side_face(op, 1)[0]) {
+        submit_queue(op);
+        return;
+    }
+    const char *ids[2];
+    int n = 0;
+    for (int side = 0; side < 2; side++)
+        if (op->faces[side][0])
+            ids[n++] = op->faces[side];
+    jr_cmd cmd;
+    if (jr_cmd_face_names(&cmd, req->srv->prefix, req->owner, ids, n) != 0) {
+        api_storage_delete_job(req->srv, op->id);
+        api_reply_code(req, MD_EINTERNAL, "the face names command did not fit");
+        return;
+    }
+    if (api_redis_cmd(req->srv, on_face_names, op, cmd.argc, cmd.argv, cmd.argvlen) != 0) {
+        api_storage_delete_job(req->srv, op->id);
+        api_reply_redis_down(req);
+    }
 }
 
 void api_submit(api_req *req)
@@ -745,6 +939,7 @@ void api_submit(api_req *req)
     op->lim = s->lim;
     op->storage = s->storage;
     op->in = req->intake;
+    snprintf(op->owner, sizeof op->owner, "%s", req->owner);
     md_error_clear(&op->err);
     if (jq_id_new(op->id, &op->err) != 0) {
         api_reply_error(req, &op->err);

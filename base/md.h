@@ -169,6 +169,7 @@ void md_log_set_file(FILE *f);
       "most jobs queued or running per API key (--api-keys; 0: none)")                             \
     X(max_event_streams, uint64_t, 512,                                                            \
       "api: most open GET /jobs/{id}/events streams (503 past it)")                                \
+    X(max_faces_per_owner, uint64_t, 1000, "api: most faces one API key keeps (POST /faces)")      \
     X(max_batch_meshes, uint64_t, 1000, "morph batch: most meshes in DIR")                         \
     X(max_batch_pairs, uint64_t, 100000, "morph batch: most pairs in one batch")
 
@@ -209,6 +210,8 @@ uint64_t md_budget_used(void); /* bytes taken and not given back */
 
 /* The SHA-256 of a file's bytes as 64 lowercase hex digits and a NUL (md_sha256.c). */
 int md_sha256_file(const char *path, char hex[65], md_error *err);
+/* The same of len bytes in memory (pure). */
+void md_sha256_hex(const void *bytes, size_t len, char hex[65]);
 
 double md_now(void); /* monotonic seconds */
 

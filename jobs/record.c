@@ -177,11 +177,14 @@ char *jr_inputs_to_json(const jr_inputs *in)
         return NULL;
     if (in->mesh_count > 0)
         json_object_set_new(o, "mesh_count", json_integer(in->mesh_count));
-    for (int i = 0; i < JR_IN_COUNT; i++)
-        if (in->present[i])
-            json_object_set_new(
-                o, input_names[i],
-                json_pack("{s:s,s:s}", "name", in->name[i], "format", in->format[i]));
+    for (int i = 0; i < JR_IN_COUNT; i++) {
+        if (!in->present[i])
+            continue;
+        json_t *side = json_pack("{s:s,s:s}", "name", in->name[i], "format", in->format[i]);
+        if (side != NULL && in->face[i][0])
+            json_object_set_new(side, "face", json_string(in->face[i]));
+        json_object_set_new(o, input_names[i], side);
+    }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     char *out = text ? md_strdup(text) : NULL;
@@ -217,6 +220,9 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err)
         if (out->name[i][0] == '\0')
             snprintf(out->name[i], sizeof out->name[i], "%s", input_names[i]);
         snprintf(out->format[i], sizeof out->format[i], "%s", format ? format : "");
+        const char *face = json_string_value(json_object_get(side, "face"));
+        if (jr_face_id_valid(face))
+            snprintf(out->face[i], sizeof out->face[i], "%s", face);
     }
     json_decref(o);
     return 0;
@@ -312,6 +318,12 @@ static int arg_job_key(jr_cmd *c, const char *prefix, const char *id)
     return argf(c, "%sjob:%s", prefix, id);
 }
 
+/* Appends a key built by a jr_*_key function (rc its result) into the command's scratch. */
+static int arg_built(jr_cmd *c, int rc, const char *key)
+{
+    return rc != 0 ? rc : argf(c, "%s", key);
+}
+
 int jr_job_key(char *out, size_t cap, const char *prefix, const char *id)
 {
     return key_fmt(out, cap, "%sjob:%s", prefix, id);
@@ -364,11 +376,12 @@ int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status sta
     "  end\n"                                                                                      \
     "end\n"
 
-/* KEYS: job, stream, owner index, metrics, idempotency key ('' for none), active counts.
+/* KEYS: job, stream, owner index, metrics, idempotency key ('' for none), active counts, then
+ *       the source face's hash and face_jobs set, the target's ('' for a file part).
  * ARGV: id, max_queued, score, submitted counter field, job key prefix, request hash,
  *       idempotency TTL, owner, max_queued_per_owner (0: none), field/value pairs...
- * Reply: {'ok', entry}, {'full', ''}, {'owner_full', the owner's count}, {'exists', id} or
- * {'mismatch', id}. */
+ * Reply: {'ok', entry}, {'full', ''}, {'owner_full', the owner's count}, {'exists', id},
+ * {'mismatch', id} or {'no_face', the face hash's key}. */
 static const char submit_lua[] =
     "if KEYS[5] ~= '' then\n"
     "  local old = redis.call('GET', KEYS[5])\n"
@@ -383,6 +396,10 @@ static const char submit_lua[] =
     "if tonumber(ARGV[9]) > 0 and mine >= tonumber(ARGV[9]) then\n"
     "  return {'owner_full', tostring(mine)}\n"
     "end\n"
+    "for i = 7, 9, 2 do\n"
+    "  if KEYS[i] ~= '' and redis.call('EXISTS', KEYS[i]) == 0 then return {'no_face', KEYS[i]} "
+    "end\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
     "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
     "redis.call('HSET', KEYS[1], 'entry', entry)\n"
@@ -390,6 +407,9 @@ static const char submit_lua[] =
     "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7]) end\n"
     "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
     "redis.call('HINCRBY', KEYS[6], ARGV[8], 1)\n"
+    "for i = 8, 10, 2 do\n"
+    "  if KEYS[i] ~= '' then redis.call('SADD', KEYS[i], ARGV[1]) end\n"
+    "end\n"
     "return {'ok', entry}\n";
 
 /* KEYS: job, metrics, active counts. ARGV: owner, now, finished counter (morph), finished
@@ -482,7 +502,8 @@ static const char start_lua[] = RETIRE_LUA UNCOUNT_LUA
     "return {'ok', kind, redis.call('HGET', KEYS[1], 'spec') or '',\n"
     "        redis.call('HGET', KEYS[1], 'created_at') or '',\n"
     "        redis.call('HGET', KEYS[1], 'inputs') or '', tostring(crashes),\n"
-    "        tostring(batch_crashes), tostring(lost)}\n";
+    "        tostring(batch_crashes), tostring(lost),\n"
+    "        redis.call('HGET', KEYS[1], 'owner') or ''}\n";
 
 /* KEYS: the job hashes of a group whose worker hit a fatal signal. ARGV: the signal's name.
  * Sent from the worker's fault handler (worker_fault.c), pre-formatted. */
@@ -571,11 +592,54 @@ static const char release_lua[] = RETIRE_LUA UNCOUNT_LUA
     "done()\n"
     "return 'queued'\n";
 
+/* ---- Face scripts ---- */
+
+/* KEYS: face hash, the owner's faces index. ARGV: id, max_faces (0: none), score,
+ * field/value pairs... */
+static const char face_put_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end\n"
+    "local n = redis.call('ZCARD', KEYS[2])\n"
+    "if tonumber(ARGV[2]) > 0 and n >= tonumber(ARGV[2]) then return {'full', tostring(n)} end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 4))\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])\n"
+    "return {'created', ''}\n";
+
+/* KEYS: face hash, the owner's faces index, the face's job set. ARGV: id, job key prefix. */
+static const char face_delete_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing', ''} end\n"
+    "for _, j in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
+    "  local st = redis.call('HGET', ARGV[2] .. j, 'status')\n"
+    "  if st == 'queued' or st == 'running' then return {'busy', j} end\n"
+    "  redis.call('SREM', KEYS[3], j)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[3])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "return {'ok', ''}\n";
+
+/* KEYS: face hashes. */
+static const char face_names_lua[] =
+    "local out = {}\n"
+    "for i, k in ipairs(KEYS) do out[i] = redis.call('HGET', k, 'name') or '' end\n"
+    "return out\n";
+
+/* KEYS: the owner's faces index. ARGV: max score, count, face hash key prefix. */
+static const char face_list_lua[] =
+    "local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[1], '-inf', 'WITHSCORES',\n"
+    "                       'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local out = {}\n"
+    "for i = 1, #ids, 2 do\n"
+    "  local h = redis.call('HGETALL', ARGV[3] .. ids[i])\n"
+    "  if #h == 0 then redis.call('ZREM', KEYS[1], ids[i])\n"
+    "  else table.insert(out, ids[i + 1]); table.insert(out, h) end\n"
+    "end\n"
+    "return out\n";
+
 const char *const *jr_scripts(void)
 {
-    static const char *const all[] = {submit_lua,      cancel_lua,  delete_lua, start_lua,
-                                      set_running_lua, begin_lua,   frame_lua,  finish_lua,
-                                      dead_lua,        release_lua, fault_lua,  NULL};
+    static const char *const all[] = {submit_lua,      cancel_lua,    delete_lua,     start_lua,
+                                      set_running_lua, begin_lua,     frame_lua,      finish_lua,
+                                      dead_lua,        release_lua,   fault_lua,      face_put_lua,
+                                      face_delete_lua, face_list_lua, face_names_lua, NULL};
     return all;
 }
 
@@ -631,7 +695,7 @@ int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t
     char counter[192], label[48];
     snprintf(label, sizeof label, "kind=\"%s\"", jr_kind_name(job->kind));
     TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED, label));
-    TRY(eval_head(c, submit_lua, 6));
+    TRY(eval_head(c, submit_lua, 10));
     TRY(arg_job_key(c, prefix, job->id));
     TRY(arg_key(c, prefix, "jobs"));
     TRY(argf(c, "%sowner:%s", prefix, job->owner));
@@ -641,6 +705,17 @@ int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t
     else
         TRY(arg(c, ""));
     TRY(arg_key(c, prefix, JQ_ACTIVE));
+    for (int side = 0; side < 2; side++) {
+        char key[JQ_KEY_MAX];
+        if (job->faces[side] == NULL) {
+            TRY(arg(c, ""));
+            TRY(arg(c, ""));
+            continue;
+        }
+        TRY(arg_built(c, jr_face_key(key, sizeof key, prefix, job->owner, job->faces[side]), key));
+        TRY(arg_built(c, jr_face_jobs_key(key, sizeof key, prefix, job->owner, job->faces[side]),
+                      key));
+    }
     TRY(arg(c, job->id));
     TRY(argf(c, "%llu", (unsigned long long)max_queued));
     TRY(argf(c, "%.0f", job->created_at * 1000.0));
@@ -679,6 +754,8 @@ jr_submit_result jr_submit_reply(const char *word)
         return JR_SUBMIT_EXISTS;
     if (strcmp(word, "mismatch") == 0)
         return JR_SUBMIT_MISMATCH;
+    if (strcmp(word, "no_face") == 0)
+        return JR_SUBMIT_NO_FACE;
     return JR_SUBMIT_ODD;
 }
 
@@ -852,5 +929,145 @@ int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *en
     TRY(arg_time(c, now));
     TRY(argf(c, "%d", retention_s));
     TRY(arg(c, id));
+    return 0;
+}
+
+/* ---- Faces ---- */
+
+static const char *const face_field_names[JR_FF_COUNT] = {
+#define JR_FACE_FIELD_NAME(ident, name) name,
+    JR_FACE_FIELDS_MAP(JR_FACE_FIELD_NAME)
+#undef JR_FACE_FIELD_NAME
+};
+
+const char *jr_face_field_name(jr_face_field f)
+{
+    return name_of(face_field_names, JR_FF_COUNT, (int)f);
+}
+
+int jr_face_id_valid(const char *id)
+{
+    if (id == NULL || strlen(id) != JR_FACE_ID_LEN)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* Owners come from the --api-keys table ([A-Za-z0-9._-]); a '/' or ':' would let one owner's
+ * keys reach into another's, so they are refused here too. */
+static int face_names_ok(const char *owner, const char *id)
+{
+    return owner != NULL && owner[0] != '\0' && strpbrk(owner, "/:") == NULL &&
+           strcmp(owner, ".") != 0 && strcmp(owner, "..") != 0 && jr_face_id_valid(id);
+}
+
+int jr_key_face(char *out, size_t cap, const char *owner, const char *id)
+{
+    if (!face_names_ok(owner, id))
+        return MD_EINVAL;
+    int n = snprintf(out, cap, "faces/%s/%s.mdm", owner, id);
+    return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
+}
+
+int jr_face_key(char *out, size_t cap, const char *prefix, const char *owner, const char *id)
+{
+    if (!face_names_ok(owner, id))
+        return MD_EINVAL;
+    int n = snprintf(out, cap, "%sface:%s:%s", prefix, owner, id);
+    return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
+}
+
+int jr_faces_key(char *out, size_t cap, const char *prefix, const char *owner)
+{
+    if (owner == NULL || owner[0] == '\0' || strchr(owner, ':') != NULL)
+        return MD_EINVAL;
+    return key_fmt(out, cap, "%sfaces:%s", prefix, owner);
+}
+
+int jr_face_jobs_key(char *out, size_t cap, const char *prefix, const char *owner, const char *id)
+{
+    if (!face_names_ok(owner, id))
+        return MD_EINVAL;
+    int n = snprintf(out, cap, "%sface_jobs:%s:%s", prefix, owner, id);
+    return n < 0 || (size_t)n >= cap ? MD_EINVAL : 0;
+}
+
+int jr_cmd_face_put(jr_cmd *c, const char *prefix, const jr_new_face *face, uint64_t max_faces)
+{
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, face_put_lua, 2));
+    TRY(arg_built(c, jr_face_key(key, sizeof key, prefix, face->owner, face->id), key));
+    TRY(arg_built(c, jr_faces_key(key, sizeof key, prefix, face->owner), key));
+    TRY(arg(c, face->id));
+    TRY(argf(c, "%llu", (unsigned long long)max_faces));
+    TRY(argf(c, "%.0f", face->created_at * 1000.0));
+    TRY(arg(c, jr_face_field_name(JR_FF_ID)));
+    TRY(arg(c, face->id));
+    TRY(arg(c, jr_face_field_name(JR_FF_OWNER)));
+    TRY(arg(c, face->owner));
+    TRY(arg(c, jr_face_field_name(JR_FF_NAME)));
+    TRY(arg(c, face->name));
+    TRY(arg(c, jr_face_field_name(JR_FF_FORMAT)));
+    TRY(arg(c, face->format));
+    TRY(arg(c, jr_face_field_name(JR_FF_VERTICES)));
+    TRY(argf(c, "%u", face->vertices));
+    TRY(arg(c, jr_face_field_name(JR_FF_FACES)));
+    TRY(argf(c, "%u", face->faces));
+    TRY(arg(c, jr_face_field_name(JR_FF_TEXTURES)));
+    TRY(argf(c, "%u", face->textures));
+    TRY(arg(c, jr_face_field_name(JR_FF_BYTES)));
+    TRY(argf(c, "%llu", (unsigned long long)face->bytes));
+    TRY(arg(c, jr_face_field_name(JR_FF_CREATED_AT)));
+    TRY(arg_time(c, face->created_at));
+    return 0;
+}
+
+jr_face_put_result jr_face_put_reply(const char *word)
+{
+    if (word == NULL)
+        return JR_FACE_ODD;
+    if (strcmp(word, "created") == 0)
+        return JR_FACE_CREATED;
+    if (strcmp(word, "exists") == 0)
+        return JR_FACE_EXISTS;
+    if (strcmp(word, "full") == 0)
+        return JR_FACE_FULL;
+    return JR_FACE_ODD;
+}
+
+int jr_cmd_face_delete(jr_cmd *c, const char *prefix, const char *owner, const char *id)
+{
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, face_delete_lua, 3));
+    TRY(arg_built(c, jr_face_key(key, sizeof key, prefix, owner, id), key));
+    TRY(arg_built(c, jr_faces_key(key, sizeof key, prefix, owner), key));
+    TRY(arg_built(c, jr_face_jobs_key(key, sizeof key, prefix, owner, id), key));
+    TRY(arg(c, id));
+    TRY(argf(c, "%sjob:", prefix));
+    return 0;
+}
+
+int jr_cmd_face_list(jr_cmd *c, const char *prefix, const char *owner, const char *max, int count)
+{
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, face_list_lua, 1));
+    TRY(arg_built(c, jr_faces_key(key, sizeof key, prefix, owner), key));
+    TRY(arg(c, max));
+    TRY(argf(c, "%d", count));
+    TRY(argf(c, "%sface:%s:", prefix, owner));
+    return 0;
+}
+
+int jr_cmd_face_names(jr_cmd *c, const char *prefix, const char *owner, const char *const *ids,
+                      int n)
+{
+    if (n < 1 || n > 2)
+        return MD_EINVAL;
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, face_names_lua, n));
+    for (int i = 0; i < n; i++)
+        TRY(arg_built(c, jr_face_key(key, sizeof key, prefix, owner, ids[i]), key));
     return 0;
 }

@@ -129,15 +129,19 @@ typedef enum jr_input {
 } jr_input;
 
 #define JR_INPUT_NAME_MAX 128
+#define JR_FACE_ID_LEN 64 /* a face id: SHA-256 as lowercase hex (Faces, below) */
 
 /* The inputs field: counts and, per input, the client's name (a sanitised stem, used in frame
- * names) and the format it came in. */
+ * names), the format it came in and, for an input taken from the owner's face library
+ * (spec.source_face / target_face), the face's id: that input is read from jr_key_face, not
+ * from the job's own inputs/ (no copy). */
 typedef struct jr_inputs {
     uint32_t vertices, faces, textures;
     int present[JR_IN_COUNT];
     char name[JR_IN_COUNT][JR_INPUT_NAME_MAX];
     char format[JR_IN_COUNT][16];
-    uint32_t mesh_count; /* an average's meshes (0 for the other kinds) */
+    char face[JR_IN_COUNT][JR_FACE_ID_LEN + 1]; /* "" for an uploaded file */
+    uint32_t mesh_count;                        /* an average's meshes (0 for the other kinds) */
 } jr_inputs;
 
 const char *jr_input_name(jr_input in); /* "source", "target", "mesh", "base", "from", "to" */
@@ -147,7 +151,8 @@ void jr_name_sanitize(const char *in, size_t len, char *out, size_t cap);
 /* The inputs field's JSON text; md_free it. NULL when out of memory. */
 char *jr_inputs_to_json(const jr_inputs *in);
 /* Reads the field back; names are sanitised again (the hash is not trusted), missing names
- * become the input's role ("source"). MD_EPARSE when text is not a JSON object. */
+ * become the input's role ("source"), a face that is not a face id is dropped. MD_EPARSE when
+ * text is not a JSON object. */
 int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err);
 
 /* ---- Storage keys of a job's objects ---- */
@@ -167,7 +172,7 @@ int jr_frame_artifact_name(char *out, size_t cap, const char *frame_name);
 /* {prefix}job:{id}, the job hash (for HGETALL). 0 or MD_EINVAL when it does not fit. */
 int jr_job_key(char *out, size_t cap, const char *prefix, const char *id);
 
-#define JR_ARGV_MAX 48
+#define JR_ARGV_MAX 64
 #define JR_SCRATCH 4096
 
 /* One Redis command (an EVAL of a record script, usually) as argv. Strings the caller passes
@@ -190,10 +195,13 @@ typedef struct jr_new_job {
     uint32_t frames_total;
     double created_at;        /* unix seconds */
     const char *request_hash; /* hex digest of what the request asked for */
+    const char *faces[2];     /* the source's and target's face ids; NULL for a file part */
 } jr_new_job;
 
 /* Submission: idempotency key (empty: none), queue cap, the owner's cap (max_per_owner jobs
- * queued or running; 0: none), HSET, XADD, owner index, counters. */
+ * queued or running; 0: none), that each face the job names still exists, HSET, XADD, owner
+ * index, counters, and the job's id in each face's face_jobs set (DELETE /faces refuses while
+ * it is queued or running). */
 int jr_cmd_submit(jr_cmd *c, const char *prefix, const jr_new_job *job, uint64_t max_queued,
                   uint64_t max_per_owner, const char *idem_key);
 typedef enum jr_submit_result {
@@ -202,6 +210,7 @@ typedef enum jr_submit_result {
     JR_SUBMIT_OWNER_FULL, /* element[1]: the owner's count, at max_per_owner */
     JR_SUBMIT_EXISTS,     /* element[1]: the job the key named, same request */
     JR_SUBMIT_MISMATCH,   /* element[1]: the job the key named, for a different request */
+    JR_SUBMIT_NO_FACE,    /* element[1]: the id of a face the job named that is gone */
     JR_SUBMIT_ODD
 } jr_submit_result;
 jr_submit_result jr_submit_reply(const char *word);
@@ -223,7 +232,8 @@ int jr_cmd_delete(jr_cmd *c, const char *prefix, const char *id, const char *own
  * (record.c's design comment): batch_crashes when it shared the batch; alone, crashes when the
  * dying worker recorded a fault, lost otherwise. When crashes reach max_attempts or lost reach
  * max_lost the job is dead-lettered in the same script.
- * Reply: {"ok", kind, spec, created_at, inputs, crashes, batch_crashes, lost} | {"gone", ""} |
+ * Reply: {"ok", kind, spec, created_at, inputs, crashes, batch_crashes, lost, owner} |
+ * {"gone", ""} |
  * {"skip", kind} | {"canceled", kind} | {"dead", kind, error}. */
 int jr_cmd_start(jr_cmd *c, const char *prefix, const char *id, const char *entry, double now,
                  long long deliveries, int retention_s, int max_attempts, int max_lost);
@@ -275,6 +285,80 @@ int jr_cmd_release(jr_cmd *c, const char *prefix, const char *id, const char *en
 
 /* The finished counter's field for a kind and status (jq metrics), used by the scripts. */
 int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status status);
+
+/* ---- Faces (the face library, POST /faces) ---- */
+
+/* A face's id is md_sha256_hex of its canonical form (mesh_encode_canonical of the mesh with
+ * its texture part applied and padded: geometry, UVs, materials and every texture as PNG), so
+ * the id is also the SHA-256 of the object stored under jr_key_face (JR_FACE_ID_LEN digits). */
+
+/* X(ident, name): the fields of the face hash {prefix}face:{owner}:{id}. */
+#define JR_FACE_FIELDS_MAP(X)                                                                      \
+    X(ID, "id")                                                                                    \
+    X(OWNER, "owner")                                                                              \
+    X(NAME, "name")                                                                                \
+    X(FORMAT, "format")                                                                            \
+    X(VERTICES, "vertices")                                                                        \
+    X(FACES, "faces")                                                                              \
+    X(TEXTURES, "textures")                                                                        \
+    X(BYTES, "bytes")                                                                              \
+    X(CREATED_AT, "created_at")
+
+typedef enum jr_face_field {
+#define JR_FACE_FIELD_ENUM(ident, name) JR_FF_##ident,
+    JR_FACE_FIELDS_MAP(JR_FACE_FIELD_ENUM)
+#undef JR_FACE_FIELD_ENUM
+        JR_FF_COUNT
+} jr_face_field;
+
+const char *jr_face_field_name(jr_face_field f);
+/* 1 when id is exactly JR_FACE_ID_LEN lowercase hex digits. */
+int jr_face_id_valid(const char *id);
+/* Storage: faces/{owner}/{id}.mdm, the canonical form. 0, or MD_EINVAL when the id is not a
+ * face id, the owner is empty or holds '/', or the key does not fit in cap. */
+int jr_key_face(char *out, size_t cap, const char *owner, const char *id);
+/* Redis: {prefix}face:{owner}:{id} (hash), {prefix}faces:{owner} (sorted set of ids by
+ * created_at in ms), {prefix}face_jobs:{owner}:{id} (set of ids of jobs that named the face). */
+int jr_face_key(char *out, size_t cap, const char *prefix, const char *owner, const char *id);
+int jr_faces_key(char *out, size_t cap, const char *prefix, const char *owner);
+int jr_face_jobs_key(char *out, size_t cap, const char *prefix, const char *owner, const char *id);
+
+/* A face as POST /faces records it. Strings borrowed. */
+typedef struct jr_new_face {
+    const char *id;
+    const char *owner;
+    const char *name;
+    const char *format;
+    uint32_t vertices, faces, textures;
+    uint64_t bytes;    /* of the canonical form */
+    double created_at; /* unix seconds */
+} jr_new_face;
+
+/* Records a face unless the owner has it already (then nothing changes) or has max_faces
+ * (0: none). Reply: {"created", ""} | {"exists", ""} | {"full", the owner's count}. */
+int jr_cmd_face_put(jr_cmd *c, const char *prefix, const jr_new_face *face, uint64_t max_faces);
+typedef enum jr_face_put_result {
+    JR_FACE_CREATED,
+    JR_FACE_EXISTS,
+    JR_FACE_FULL,
+    JR_FACE_ODD
+} jr_face_put_result;
+jr_face_put_result jr_face_put_reply(const char *word);
+
+/* Deletes the owner's face unless a queued or running job named it (the face_jobs set; ids of
+ * jobs that ended or are gone are dropped from it on the way). Reply: {"ok", ""} |
+ * {"missing", ""} | {"busy", the job's id}. */
+int jr_cmd_face_delete(jr_cmd *c, const char *prefix, const char *owner, const char *id);
+
+/* The name field of each of the owner's faces ids[0..n) (n at most 2); "" for one that is not
+ * there. Reply: an array of n strings. */
+int jr_cmd_face_names(jr_cmd *c, const char *prefix, const char *owner, const char *const *ids,
+                      int n);
+
+/* The owner's faces, newest first: at most count with a score (created_at, ms) at or below
+ * max ("+inf" for the first page). Reply: a flat array of {score, HGETALL of the face} pairs
+ * (faces whose hash is gone are dropped from the index and skipped). */
+int jr_cmd_face_list(jr_cmd *c, const char *prefix, const char *owner, const char *max, int count);
 
 /* ---- Names of the Lua scripts, for tests and logs ---- */
 

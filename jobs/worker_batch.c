@@ -54,11 +54,15 @@ int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error 
     return rc;
 }
 
-static int load_mesh(wk *w, wk_job *j, jr_input role, mesh **out, md_error *err)
+/* An input is the job's own inputs/ object, or, when the job named a face of the owner's library
+ * (face non-empty), that face's object. */
+static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **out, md_error *err)
 {
     char key[STG_KEY_MAX], what[32];
-    if (jr_key_input(key, sizeof key, j->id, role) != 0)
-        return md_fail(err, MD_EINVAL, "the job id is too long for a storage key");
+    if (face[0] ? jr_key_face(key, sizeof key, j->owner, face) != 0
+                : jr_key_input(key, sizeof key, j->id, role) != 0)
+        return md_fail(err, MD_EINVAL, "input %s: no storage key for job %s (owner '%s')",
+                       jr_input_name(role), j->id, j->owner);
     snprintf(what, sizeof what, "input %s", jr_input_name(role));
     return wk_load_mesh(w, key, what, out, err);
 }
@@ -77,9 +81,10 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
     snprintf(j->stems[1], sizeof j->stems[1], "%s", in.name[JR_IN_TARGET]);
 
     mesh *source = NULL, *target = NULL;
-    rc = load_mesh(w, j, render ? JR_IN_MESH : JR_IN_SOURCE, &source, err);
+    jr_input role = render ? JR_IN_MESH : JR_IN_SOURCE;
+    rc = load_mesh(w, j, role, in.face[role], &source, err);
     if (rc == 0 && !render)
-        rc = load_mesh(w, j, JR_IN_TARGET, &target, err);
+        rc = load_mesh(w, j, JR_IN_TARGET, in.face[JR_IN_TARGET], &target, err);
     if (rc == 0) {
         /* Takes ownership of both meshes, on failure too. */
         rc = job_inputs_from_meshes(source, target, &j->inputs, err);

@@ -77,6 +77,7 @@ typedef struct wk_job {
     char kind[16];                    /* "morph", "render", "transform" or "average" */
     char *spec_text;                  /* owned: the hash's spec field */
     char *inputs_text;                /* owned: the hash's inputs field */
+    char owner[72];                   /* the hash's owner: the key of its inputs from faces */
     job_spec spec;
     int spec_ready;
     double created_at, started_at; /* wall clock, unix seconds */

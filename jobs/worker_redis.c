@@ -392,8 +392,9 @@ static int start_job(wk *w, wk_job *j)
     default:
         goto done;
     }
-    if (r->elements != 8)
+    if (r->elements != 9)
         goto done;
+    snprintf(j->owner, sizeof j->owner, "%s", reply_str(r->element[8]) ? r->element[8]->str : "");
     j->spec_text = md_strdup(reply_str(r->element[2]) ? r->element[2]->str : "");
     j->inputs_text = md_strdup(reply_str(r->element[4]) ? r->element[4]->str : "");
     const char *created = reply_str(r->element[3]);

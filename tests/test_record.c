@@ -129,14 +129,16 @@ static void test_commands(void)
                       .request_hash = "abc"};
     CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 7, "k1"));
     check_str("EVAL", c.argv[0]);
-    check_str("6", c.argv[2]);
+    check_str("10", c.argv[2]);
     check_str("p:job:0123456789abcdef0123456789abcdef", c.argv[3]);
     check_str("p:jobs", c.argv[4]);
     check_str("p:owner:alice", c.argv[5]);
     check_str("p:idem:alice:k1", c.argv[7]);
     check_str("p:active", c.argv[8]);
-    check_str("alice", c.argv[16]); /* ARGV[8]: the owner, ARGV[9]: its cap */
-    check_str("7", c.argv[17]);
+    for (int i = 9; i <= 12; i++)
+        check_str("", c.argv[i]);   /* no faces */
+    check_str("alice", c.argv[20]); /* ARGV[8]: the owner, ARGV[9]: its cap */
+    check_str("7", c.argv[21]);
     CHECK(argv_has(&c, "1700000000.250") && argv_has(&c, "41") && argv_has(&c, "render"));
     CHECK(argv_has(&c, "request_hash") && argv_has(&c, "abc"));
     CHECK(!argv_has(&c, "entry")); /* the script adds it */
@@ -200,7 +202,7 @@ static void test_commands(void)
     int scripts = 0;
     for (const char *const *s = jr_scripts(); *s != NULL; s++)
         scripts++;
-    CHECK_INT(11, scripts);
+    CHECK_INT(15, scripts);
 
     const char *ids[2] = {id, "fedcba9876543210fedcba9876543210"};
     CHECK_INT(0, jr_cmd_fault(&c, "p:", ids, 2, "fatal signal"));
@@ -215,6 +217,121 @@ static void test_commands(void)
     CHECK_INT(JR_SUBMIT_OWNER_FULL, jr_submit_reply("owner_full"));
 }
 
+/* The face library's pure parts: the id (SHA-256 of the canonical bytes), key names, and the
+ * commands' keys; test_api_faces-like behaviour runs in integration/api_faces.mjs. */
+static void test_faces(void)
+{
+    /* The id is the SHA-256 of the canonical form: FIPS 180-2's "abc" vector. */
+    char hex[65];
+    md_sha256_hex("abc", 3, hex);
+    check_str("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", hex);
+    CHECK(jr_face_id_valid(hex));
+    md_sha256_hex("", 0, hex);
+    check_str("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", hex);
+    CHECK(!jr_face_id_valid("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"));
+    CHECK(!jr_face_id_valid("ba7816bf"));
+    CHECK(!jr_face_id_valid(NULL));
+    CHECK(!jr_face_id_valid("0123456789abcdef0123456789abcdef")); /* a job id */
+
+    const char *id = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    char k[256];
+    CHECK_INT(0, jr_key_face(k, sizeof k, "lab-a", id));
+    check_str("faces/lab-a/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.mdm",
+              k);
+    CHECK_INT(MD_EINVAL, jr_key_face(k, sizeof k, "../x", id));
+    CHECK_INT(MD_EINVAL, jr_key_face(k, sizeof k, "..", id));
+    CHECK_INT(MD_EINVAL, jr_key_face(k, sizeof k, "", id));
+    CHECK_INT(MD_EINVAL, jr_key_face(k, sizeof k, "lab-a", "../../jobs/x"));
+    CHECK_INT(MD_EINVAL, jr_key_face(k, 40, "lab-a", id));
+    CHECK_INT(0, jr_face_key(k, sizeof k, "p:", "lab-a", id));
+    check_str("p:face:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", k);
+    CHECK_INT(MD_EINVAL, jr_face_key(k, sizeof k, "p:", "a:b", id));
+    CHECK_INT(0, jr_faces_key(k, sizeof k, "p:", "lab-a"));
+    check_str("p:faces:lab-a", k);
+    CHECK_INT(0, jr_face_jobs_key(k, sizeof k, "p:", "lab-a", id));
+    check_str("p:face_jobs:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+              k);
+
+    jr_cmd c;
+    jr_new_face face = {.id = id,
+                        .owner = "lab-a",
+                        .name = "ict_A",
+                        .format = "obj",
+                        .vertices = 9409,
+                        .faces = 18432,
+                        .textures = 1,
+                        .bytes = 123456,
+                        .created_at = 1700000000.5};
+    CHECK_INT(0, jr_cmd_face_put(&c, "p:", &face, 1000));
+    check_str("2", c.argv[2]);
+    check_str("p:face:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+              c.argv[3]);
+    check_str("p:faces:lab-a", c.argv[4]);
+    check_str(id, c.argv[5]);
+    check_str("1000", c.argv[6]);
+    check_str("1700000000500", c.argv[7]);
+    CHECK(argv_has(&c, "ict_A") && argv_has(&c, "9409") && argv_has(&c, "123456"));
+    CHECK(argv_has(&c, jr_face_field_name(JR_FF_CREATED_AT)));
+    CHECK_INT(0, (c.argc - 8) % 2); /* field/value pairs */
+    CHECK_INT(2 * JR_FF_COUNT, c.argc - 8);
+    CHECK_INT(JR_FACE_CREATED, jr_face_put_reply("created"));
+    CHECK_INT(JR_FACE_EXISTS, jr_face_put_reply("exists"));
+    CHECK_INT(JR_FACE_FULL, jr_face_put_reply("full"));
+    CHECK_INT(JR_FACE_ODD, jr_face_put_reply(NULL));
+    face.owner = "a/b";
+    CHECK_INT(MD_EINVAL, jr_cmd_face_put(&c, "p:", &face, 1000));
+
+    CHECK_INT(0, jr_cmd_face_delete(&c, "p:", "lab-a", id));
+    check_str("3", c.argv[2]);
+    check_str("p:face_jobs:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+              c.argv[5]);
+    check_str("p:job:", c.argv[c.argc - 1]);
+    CHECK_INT(0, jr_cmd_face_list(&c, "p:", "lab-a", "+inf", 52));
+    check_str("p:faces:lab-a", c.argv[3]);
+    check_str("52", c.argv[5]);
+    check_str("p:face:lab-a:", c.argv[6]);
+    const char *ids[2] = {id, id};
+    CHECK_INT(0, jr_cmd_face_names(&c, "p:", "lab-a", ids, 2));
+    check_str("2", c.argv[2]);
+    CHECK_INT(MD_EINVAL, jr_cmd_face_names(&c, "p:", "lab-a", ids, 3));
+
+    /* A job naming a face for its source: the face's hash and job set are keys of submit. */
+    jr_new_job job = {.id = "0123456789abcdef0123456789abcdef",
+                      .kind = JR_KIND_MORPH,
+                      .owner = "lab-a",
+                      .spec_json = "{}",
+                      .inputs_json = "{}",
+                      .frames_total = 3,
+                      .created_at = 1.0,
+                      .request_hash = "h",
+                      .faces = {id, NULL}};
+    CHECK_INT(0, jr_cmd_submit(&c, "p:", &job, 100, 0, ""));
+    check_str("p:face:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+              c.argv[9]);
+    check_str("p:face_jobs:lab-a:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+              c.argv[10]);
+    check_str("", c.argv[11]);
+    check_str("", c.argv[12]);
+    CHECK_INT(JR_SUBMIT_NO_FACE, jr_submit_reply("no_face"));
+
+    /* The inputs field carries a face id, and drops one that is not. */
+    jr_inputs in, back;
+    memset(&in, 0, sizeof in);
+    in.present[JR_IN_SOURCE] = in.present[JR_IN_TARGET] = 1;
+    snprintf(in.name[JR_IN_SOURCE], sizeof in.name[0], "ict_A");
+    snprintf(in.face[JR_IN_SOURCE], sizeof in.face[0], "%s", id);
+    char *text = jr_inputs_to_json(&in);
+    md_error err;
+    CHECK_OK(jr_inputs_from_json(text, &back, &err), &err);
+    check_str(id, back.face[JR_IN_SOURCE]);
+    check_str("", back.face[JR_IN_TARGET]);
+    CHECK(strstr(text, "\"target\":{\"name\":\"\",\"format\":\"\"}") != NULL);
+    md_free(text);
+    CHECK_OK(jr_inputs_from_json("{\"source\":{\"name\":\"a\",\"face\":\"../x\"}}", &back, &err),
+             &err);
+    check_str("", back.face[JR_IN_SOURCE]);
+}
+
 int main(void)
 {
     test_tables();
@@ -222,5 +339,6 @@ int main(void)
     test_keys();
     test_inputs();
     test_commands();
+    test_faces();
     return test_done();
 }
