@@ -1,9 +1,9 @@
 /*
  * options.h — the values a job chooses for its analysis outputs, and their names: alignment,
- * the heatmap scales (one per figure kind), per-frame mesh format, video loop. Split from analysis.h so that a job spec
- * (jobs/spec.h), which carries them, can be read by the api without the analysis API.
- * analysis.h includes it; the functions live with the code they configure (displace.c,
- * colormap.c, mesh_export.c).
+ * the heatmap scales (one per figure kind), per-frame mesh format, video loop. Split from
+ * analysis.h so that a job spec (jobs/spec.h), which carries them, can be read by the api without
+ * the analysis API. analysis.h includes it; the functions live with the code they configure
+ * (displace.c, colormap.c, mesh_export.c).
  */
 #ifndef ANALYSIS_OPTIONS_H
 #define ANALYSIS_OPTIONS_H
