@@ -161,14 +161,23 @@ static void stream_free(api_stream *st)
     md_free(st);
 }
 
-/* Bytes arrived: wake the connection if the reader parked it. */
-static void stream_wake(api_stream *st)
+/* Unparks the connection if the reader parked it; 1 when MHD must run (the caller kicks it,
+ * once, after it stops touching streams: running MHD may free this stream or any other). */
+static int stream_resume(api_stream *st)
 {
     if (st->gone || !st->suspended)
-        return;
+        return 0;
     st->suspended = 0;
     MHD_resume_connection(st->conn);
-    api_http_kick(st->srv);
+    return 1;
+}
+
+/* Bytes arrived: wake the connection. st may be freed on return. */
+static void stream_wake(api_stream *st)
+{
+    api_server *s = st->srv;
+    if (stream_resume(st))
+        api_http_kick(s);
 }
 
 static void stream_fail(api_stream *st, const char *what, int rc)
@@ -270,12 +279,13 @@ static void on_tick(uv_timer_t *t)
 {
     api_server *s = t->data;
     double now = md_now();
+    int kick = 0;
     for (api_stream *st = s->streams; st != NULL; st = st->next) {
         if (st->st.ended)
             continue;
         if (st->suspended && peer_gone(st->conn)) {
             st->st.ended = 1;
-            stream_wake(st); /* MHD finds the closed socket and frees the stream */
+            kick |= stream_resume(st); /* MHD finds the closed socket and frees the stream */
             continue;
         }
         if (!st->polling) {
@@ -290,10 +300,12 @@ static void on_tick(uv_timer_t *t)
             }
             if (md_buf_puts(&st->out, ": heartbeat\n\n") == 0) {
                 st->last_write = now;
-                stream_wake(st);
+                kick |= stream_resume(st);
             }
         }
     }
+    if (kick)
+        api_http_kick(s); /* after the loop: MHD may free streams */
 }
 
 /* ---- The route ---- */
@@ -382,10 +394,13 @@ void api_events_start(api_server *s)
 
 void api_events_stop(api_server *s)
 {
+    int kick = 0;
     for (api_stream *st = s->streams; st != NULL; st = st->next) {
         st->st.ended = 1;
-        stream_wake(st);
+        kick |= stream_resume(st);
     }
+    if (kick)
+        api_http_kick(s); /* after the loop: MHD may free streams */
 }
 
 void api_events_close(api_server *s)
