@@ -52,7 +52,7 @@ build-asan: test-deps
 
 build-fuzz: test-deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_FUZZ=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image fuzz_canon fuzz_ply fuzz_spec fuzz_precheck fuzz_multipart
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_obj fuzz_image fuzz_canon fuzz_ply fuzz_spec fuzz_precheck fuzz_multipart fuzz_pairs
 
 # The job server on this machine: redis (AOF, unix socket), one worker, the api on
 # 127.0.0.1:${MORPHD_PORT:-8080}, file storage under $(RUN_DATA). Stays in the foreground.
