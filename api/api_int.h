@@ -46,6 +46,7 @@ typedef enum api_route {
     API_ROUTE_EVENTS,   /* /jobs/{id}/events */
     API_ROUTE_FACES,    /* /faces */
     API_ROUTE_FACE,     /* /faces/{id} */
+    API_ROUTE_LIVE,     /* /faces/{id}/morph/{id}.png */
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
@@ -79,6 +80,18 @@ typedef struct api_key {
     uint8_t digest[API_KEY_DIGEST];
 } api_key;
 
+/* A Redis connection on the loop that reconnects by itself (redis.c). */
+typedef struct api_rconn {
+    struct api_server *s;
+    const char *what; /* in log lines: "redis", "redis (live replies)" */
+    redisAsyncContext *ctx;
+    int ready;
+    unsigned backoff_ms;
+    uv_timer_t timer;
+    int timer_open;
+    void (*on_ready)(struct api_rconn *c); /* after each (re)connect */
+} api_rconn;
+
 typedef struct api_server {
     uv_loop_t *loop;
     md_limits lim;
@@ -110,11 +123,10 @@ typedef struct api_server {
     struct api_gate_conn *gate_conns;
     unsigned gate_count;
 
-    /* Redis (redis.c) */
-    redisAsyncContext *redis;
-    int redis_ready;
-    unsigned redis_backoff_ms;
-    uv_timer_t redis_timer;
+    /* Redis (redis.c): commands, and the live lane's reply channel (live.c), which a
+     * SUBSCRIBE holds for itself */
+    api_rconn redis;
+    api_rconn live_sub;
 
     /* Lifetime (server.c) */
     uv_signal_t sig_term, sig_int;
@@ -132,6 +144,13 @@ typedef struct api_server {
     unsigned stream_count;
     uv_timer_t events_timer; /* polls the watched jobs while any stream is open */
     int events_timer_open;
+
+    /* Live frames, GET /faces/{a}/morph/{b}.png (live.c) */
+    char live_channel[JQ_KEY_MAX]; /* this process's reply channel */
+    struct api_live_op *live_ops;  /* waiting for a worker's answer */
+    unsigned live_count;
+    uv_timer_t live_timer; /* times them out while any waits */
+    int live_timer_open;
 
     /* Lingering closes (linger.c) */
     struct api_linger *lingering;
@@ -206,7 +225,8 @@ typedef struct api_req {
     char path[API_URL_MAX + 1];
     char id[JQ_ID_LEN + 1];
     char artifact[API_ARTIFACT_NAME_MAX + 1];
-    char face_id[JR_FACE_ID_LEN + 1]; /* /faces/{id}: empty when not a face id */
+    char face_id[JR_FACE_ID_LEN + 1];  /* /faces/{id}: empty when not a face id */
+    char face_id2[JR_FACE_ID_LEN + 1]; /* /faces/{a}/morph/{b}.png: b, empty when not an id */
     char owner[API_OWNER_MAX];
     double started;
     int suspended;
@@ -295,6 +315,9 @@ int api_artifact_name_valid(const char *name);
 /* redis.c */
 int api_redis_start(api_server *s, md_error *err);
 void api_redis_stop(api_server *s);
+/* Connects c now and after every loss (backoff 100 ms doubling to 5 s); on_ready may be NULL. */
+void api_rconn_start(api_server *s, api_rconn *c, const char *what, void (*on_ready)(api_rconn *c));
+void api_rconn_stop(api_rconn *c); /* graceful: pending replies still arrive; closes the timer */
 /* Sends a command; 0, or MD_EUNAVAIL when Redis is not connected (cb is then not called).
  * cb gets reply NULL when the connection drops first. */
 int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, const char **argv,
@@ -355,6 +378,11 @@ void api_job_events(api_req *req);
 void api_events_start(api_server *s); /* the poll timer; before any request */
 void api_events_stop(api_server *s);  /* SIGTERM: every stream ends now */
 void api_events_close(api_server *s); /* closes the timer handle */
+
+/* live.c */
+void api_live_frame(api_req *req);
+int api_live_start(api_server *s, md_error *err); /* the reply channel and its timer */
+void api_live_close(api_server *s);               /* when no request is in flight any more */
 
 /* health.c */
 void api_healthz(api_req *req);

@@ -281,7 +281,7 @@ void api_face_post(api_req *req)
     if (api_intake_finish(req) != 0)
         return;
     api_server *s = req->srv;
-    if (!s->redis_ready) {
+    if (!s->redis.ready) {
         api_reply_redis_down(req);
         return;
     }

@@ -1,6 +1,7 @@
 /*
- * redis.c — the api's one Redis connection: hiredis' async API on the libuv loop through the
- * libuv adapter below. Loop thread only.
+ * redis.c — the api's Redis connections: hiredis' async API on the libuv loop through the
+ * libuv adapter below. One carries every command (api_redis_cmd); the live lane (live.c) holds
+ * a second for its SUBSCRIBE, which takes a connection for itself. Loop thread only.
  *
  * Connection loss: hiredis calls every pending callback with a NULL reply (handlers answer 503
  * unavailable), then the disconnect callback; a timer reconnects with exponential backoff
@@ -12,7 +13,7 @@
 
 #include <string.h>
 
-static void connect_now(api_server *s);
+static void connect_now(api_rconn *c);
 
 /* ---- libuv adapter ----
  *
@@ -116,13 +117,92 @@ static void on_retry(uv_timer_t *t)
     connect_now(t->data);
 }
 
-static void schedule_retry(api_server *s)
+static void schedule_retry(api_rconn *c)
 {
-    if (s->stopping)
+    if (c->s->stopping || !c->timer_open)
         return;
-    unsigned delay = s->redis_backoff_ms ? s->redis_backoff_ms : 100;
-    s->redis_backoff_ms = delay >= 2500 ? 5000 : delay * 2;
-    uv_timer_start(&s->redis_timer, on_retry, delay, 0);
+    unsigned delay = c->backoff_ms ? c->backoff_ms : 100;
+    c->backoff_ms = delay >= 2500 ? 5000 : delay * 2;
+    uv_timer_start(&c->timer, on_retry, delay, 0);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    api_rconn *c = ac->data;
+    if (status != REDIS_OK) {
+        md_log(MD_LOG_WARN, "%s: cannot connect: %s; retrying", c->what, ac->errstr);
+        c->ctx = NULL; /* hiredis frees the context after this callback */
+        c->ready = 0;
+        schedule_retry(c);
+        return;
+    }
+    md_log(MD_LOG_INFO, "%s: connected", c->what);
+    c->ready = 1;
+    c->backoff_ms = 0;
+    if (c->on_ready != NULL)
+        c->on_ready(c);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    api_rconn *c = ac->data;
+    c->ctx = NULL;
+    c->ready = 0;
+    if (status != REDIS_OK && !c->s->stopping) {
+        md_log(MD_LOG_WARN, "%s: connection lost: %s; reconnecting", c->what, ac->errstr);
+        schedule_retry(c);
+    }
+}
+
+static void connect_now(api_rconn *c)
+{
+    api_server *s = c->s;
+    if (s->stopping || c->ctx != NULL)
+        return;
+    redisAsyncContext *ac = s->redis_addr.is_unix
+                                ? redisAsyncConnectUnix(s->redis_addr.path)
+                                : redisAsyncConnect(s->redis_addr.host, s->redis_addr.port);
+    if (ac == NULL || ac->err) {
+        md_log(MD_LOG_WARN, "%s: cannot connect: %s; retrying", c->what,
+               ac ? ac->errstr : "no memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry(c);
+        return;
+    }
+    ac->data = c;
+    if (redis_uv_attach(ac, s->loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry(c);
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ctx = ac;
+}
+
+void api_rconn_start(api_server *s, api_rconn *c, const char *what, void (*on_ready)(api_rconn *c))
+{
+    c->s = s;
+    c->what = what;
+    c->on_ready = on_ready;
+    uv_timer_init(s->loop, &c->timer);
+    c->timer.data = c;
+    c->timer_open = 1;
+    connect_now(c);
+}
+
+void api_rconn_stop(api_rconn *c)
+{
+    if (c->timer_open) {
+        uv_timer_stop(&c->timer);
+        uv_close((uv_handle_t *)&c->timer, NULL);
+        c->timer_open = 0;
+    }
+    if (c->ctx != NULL) {
+        /* Graceful: pending replies still arrive, then the adapter closes its poll handle. */
+        redisAsyncDisconnect(c->ctx);
+    }
 }
 
 static void on_group(redisAsyncContext *c, void *r, void *priv)
@@ -134,84 +214,32 @@ static void on_group(redisAsyncContext *c, void *r, void *priv)
         md_log(MD_LOG_WARN, "redis: XGROUP CREATE failed: %s", reply->str);
 }
 
-static void on_connect(const redisAsyncContext *c, int status)
+/* On every (re)connect of the command connection: the consumer group. */
+static void on_commands_ready(api_rconn *c)
 {
-    api_server *s = c->data;
-    if (status != REDIS_OK) {
-        md_log(MD_LOG_WARN, "redis: cannot connect: %s; retrying", c->errstr);
-        s->redis = NULL; /* hiredis frees the context after this callback */
-        s->redis_ready = 0;
-        schedule_retry(s);
-        return;
-    }
-    md_log(MD_LOG_INFO, "redis: connected");
-    s->redis_ready = 1;
-    s->redis_backoff_ms = 0;
+    api_server *s = c->s;
     char stream[JQ_KEY_MAX];
     jq_key(stream, sizeof stream, s->prefix, "jobs");
     const char *argv[] = {"XGROUP", "CREATE", stream, JQ_GROUP, "$", "MKSTREAM"};
     api_redis_cmd(s, on_group, NULL, 6, argv, NULL);
 }
 
-static void on_disconnect(const redisAsyncContext *c, int status)
-{
-    api_server *s = c->data;
-    s->redis = NULL;
-    s->redis_ready = 0;
-    if (status != REDIS_OK && !s->stopping) {
-        md_log(MD_LOG_WARN, "redis: connection lost: %s; reconnecting", c->errstr);
-        schedule_retry(s);
-    }
-}
-
-static void connect_now(api_server *s)
-{
-    if (s->stopping || s->redis != NULL)
-        return;
-    redisAsyncContext *c = s->redis_addr.is_unix
-                               ? redisAsyncConnectUnix(s->redis_addr.path)
-                               : redisAsyncConnect(s->redis_addr.host, s->redis_addr.port);
-    if (c == NULL || c->err) {
-        md_log(MD_LOG_WARN, "redis: cannot connect: %s; retrying", c ? c->errstr : "no memory");
-        if (c)
-            redisAsyncFree(c);
-        schedule_retry(s);
-        return;
-    }
-    c->data = s;
-    if (redis_uv_attach(c, s->loop) != REDIS_OK) {
-        redisAsyncFree(c);
-        schedule_retry(s);
-        return;
-    }
-    redisAsyncSetConnectCallback(c, on_connect);
-    redisAsyncSetDisconnectCallback(c, on_disconnect);
-    s->redis = c;
-}
-
 int api_redis_start(api_server *s, md_error *err)
 {
     (void)err;
-    uv_timer_init(s->loop, &s->redis_timer);
-    s->redis_timer.data = s;
-    connect_now(s);
+    api_rconn_start(s, &s->redis, "redis", on_commands_ready);
     return 0;
 }
 
 void api_redis_stop(api_server *s)
 {
-    uv_timer_stop(&s->redis_timer);
-    uv_close((uv_handle_t *)&s->redis_timer, NULL);
-    if (s->redis != NULL) {
-        /* Graceful: pending replies still arrive, then the adapter closes its poll handle. */
-        redisAsyncDisconnect(s->redis);
-    }
+    api_rconn_stop(&s->redis);
 }
 
 int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, const char **argv,
                   const size_t *lens)
 {
-    if (s->redis == NULL || !s->redis_ready)
+    if (s->redis.ctx == NULL || !s->redis.ready)
         return MD_EUNAVAIL;
     size_t local[64];
     if (lens == NULL) {
@@ -221,7 +249,7 @@ int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, cons
             local[i] = strlen(argv[i]);
         lens = local;
     }
-    if (redisAsyncCommandArgv(s->redis, cb, priv, argc, argv, lens) != REDIS_OK)
+    if (redisAsyncCommandArgv(s->redis.ctx, cb, priv, argc, argv, lens) != REDIS_OK)
         return MD_EUNAVAIL;
     return 0;
 }

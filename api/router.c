@@ -21,6 +21,7 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_EVENTS] = "/jobs/{id}/events",
     [API_ROUTE_FACES] = "/faces",
     [API_ROUTE_FACE] = "/faces/{id}",
+    [API_ROUTE_LIVE] = "/faces/{a}/morph/{b}.png",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -42,6 +43,31 @@ static void take_id(api_req *req, const char *seg, size_t len)
     req->id[len] = '\0';
     if (!jq_id_valid(req->id))
         req->id[0] = '\0';
+}
+
+/* "{a}/morph/{b}.png" after "/faces/": the live frame route. Ids that are not face ids are
+ * left empty (a 404 later). */
+static int live_route(api_req *req, const char *rest)
+{
+    const char *mid = strstr(rest, "/morph/");
+    size_t n = strlen(rest);
+    if (mid == NULL || n < 4 || strcmp(rest + n - 4, ".png") != 0 || strchr(rest, '/') != mid)
+        return 0;
+    const char *b = mid + 7;
+    size_t alen = (size_t)(mid - rest), blen = (size_t)(rest + n - 4 - b);
+    if (memchr(b, '/', blen) != NULL)
+        return 0;
+    req->route = API_ROUTE_LIVE;
+    req->face_id[0] = req->face_id2[0] = '\0';
+    if (alen == JR_FACE_ID_LEN && blen == JR_FACE_ID_LEN) {
+        memcpy(req->face_id, rest, alen);
+        req->face_id[alen] = '\0';
+        memcpy(req->face_id2, b, blen);
+        req->face_id2[blen] = '\0';
+        if (!jr_face_id_valid(req->face_id) || !jr_face_id_valid(req->face_id2))
+            req->face_id[0] = req->face_id2[0] = '\0';
+    }
+    return 1;
 }
 
 void api_route_classify(api_req *req, const char *url)
@@ -69,6 +95,8 @@ void api_route_classify(api_req *req, const char *url)
         req->route = API_ROUTE_FACES;
         return;
     }
+    if (strncmp(url, "/faces/", 7) == 0 && live_route(req, url + 7))
+        return;
     if (strncmp(url, "/faces/", 7) == 0 && url[7] != '\0' && strchr(url + 7, '/') == NULL) {
         /* An invalid face id leaves face_id empty: a 404 later, like a malformed job id. */
         req->route = API_ROUTE_FACE;
@@ -223,6 +251,18 @@ void api_route_request(api_req *req)
                 api_face_get(req);
             else
                 api_face_delete(req);
+        }
+        return;
+    case API_ROUTE_LIVE:
+        if (m != API_GET) {
+            method_not_allowed(req, "GET");
+        } else if (api_authenticate(req) == 0) {
+            if (req->face_id[0] == '\0')
+                api_reply_code(req, MD_ENOENT,
+                               "no such faces: both ids of /faces/{a}/morph/{b}.png are face "
+                               "ids (64 hex digits)");
+            else
+                api_live_frame(req);
         }
         return;
     case API_ROUTE_HEALTHZ:

@@ -32,6 +32,7 @@ void api_server_check_stopped(api_server *s)
     md_log(MD_LOG_INFO, "stopping: no request in flight; closing");
     uv_close((uv_handle_t *)&s->grace_timer, NULL);
     api_events_close(s);
+    api_live_close(s);
     api_http_stop(s);
     api_redis_stop(s);
 }
@@ -146,12 +147,13 @@ int api_run(const api_config *cfg, md_error *err)
     uv_signal_start(&s.sig_int, on_signal, SIGINT);
     api_events_start(&s);
     api_redis_start(&s, err);
-    if ((rc = api_http_start(&s, cfg->listen, err)) != 0) {
+    if ((rc = api_live_start(&s, err)) != 0 || (rc = api_http_start(&s, cfg->listen, err)) != 0) {
         s.stopping = 1;
         uv_close((uv_handle_t *)&s.sig_term, NULL);
         uv_close((uv_handle_t *)&s.sig_int, NULL);
         uv_close((uv_handle_t *)&s.grace_timer, NULL);
         api_events_close(&s);
+        api_live_close(&s);
         api_redis_stop(&s);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

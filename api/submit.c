@@ -927,7 +927,7 @@ void api_submit(api_req *req)
     if (api_intake_finish(req) != 0)
         return;
     api_server *s = req->srv;
-    if (!s->redis_ready) {
+    if (!s->redis.ready) {
         /* Refuse before parsing: the job could not be queued anyway. */
         api_reply_redis_down(req);
         return;

@@ -167,6 +167,8 @@ static const double seconds_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 static const double engine_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                        0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 static const double jobs_bounds[] = {1, 2, 4, 8, 16, 32, 64};
+/* A live frame is meant to take tens of milliseconds (issue 13: p50 <= 30 ms at 512²). */
+static const double live_bounds[] = {0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 static const double frames_bounds[] = {1, 8, 41, 100, 250, 500, 1000, 2500, 5000};
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -182,6 +184,8 @@ static const double frames_bounds[] = {1, 8, 41, 100, 250, 500, 1000, 2500, 5000
 #define BOUNDS_FRAMES_RENDERED NULL, 0
 #define BOUNDS_REDELIVERIES NULL, 0
 #define BOUNDS_DEAD_LETTERED NULL, 0
+#define BOUNDS_LIVE_FRAMES NULL, 0
+#define BOUNDS_LIVE_SECONDS live_bounds, N_OF(live_bounds)
 
 static const jq_metric_def metric_table[JQ_M_COUNT] = {
 #define JQ_METRIC_DEF(ident, name, type, help) [JQ_M_##ident] = {name, type, help, BOUNDS_##ident},

@@ -93,7 +93,11 @@ void jq_time_format(double unix_s, char out[32]);
     X(REDELIVERIES, "morphd_redeliveries_total", "counter",                                        \
       "Jobs reclaimed from a worker that stopped holding them.")                                   \
     X(DEAD_LETTERED, "morphd_dead_lettered_total", "counter",                                      \
-      "Jobs moved to the dead-letter stream after too many deliveries.")
+      "Jobs moved to the dead-letter stream after too many deliveries.")                           \
+    X(LIVE_FRAMES, "morphd_live_frames_total", "counter",                                          \
+      "Live frames (GET /faces/{a}/morph/{b}.png) a worker answered, by outcome.")                 \
+    X(LIVE_SECONDS, "morphd_live_frame_seconds", "histogram",                                      \
+      "Time a worker spent on one live frame: loading (when not warm), render and PNG.")
 
 typedef enum jq_metric {
 #define JQ_METRIC_ENUM(ident, name, type, help) JQ_M_##ident,

@@ -37,6 +37,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->heartbeat_ms = 0; /* auto */
     cfg->drain_s = 20;
     cfg->janitor_interval_s = 60;
+    cfg->live_pairs = 4;
     md_limits_default(&cfg->limits);
 }
 
@@ -73,6 +74,8 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
         return md_fail(err, MD_EINVAL, "--retention-s must be at least 1");
     if (cfg->janitor_interval_s < 0 || cfg->janitor_interval_s > 86400)
         return md_fail(err, MD_EINVAL, "--janitor-interval-s must be 0..86400");
+    if (cfg->live_pairs < 0 || cfg->live_pairs > 64)
+        return md_fail(err, MD_EINVAL, "--live-pairs must be 0..64");
     if (cfg->threads < 0 || cfg->threads > 1024)
         return md_fail(err, MD_EINVAL, "--threads must be 0..1024");
     return 0;
@@ -298,11 +301,14 @@ int jq_worker_run(const jq_worker_config *given, atomic_int *stop, md_error *err
     atomic_init(&w.stop_seen_us, 0);
     w.stop = stop;
     wk_heartbeat *hb = NULL;
+    wk_live *live = NULL;
     rc = setup(&w, cfg, err);
     if (rc == 0)
         rc = wk_fault_install(err);
     if (rc == 0)
         rc = wk_heartbeat_start(&w, &hb, err);
+    if (rc == 0)
+        rc = wk_live_start(&w, &live, err);
     if (rc != 0)
         goto done;
     md_log(MD_LOG_INFO, "worker %s: engine %s, redis %s, storage %s, prefix %s", w.name,
@@ -334,6 +340,7 @@ int jq_worker_run(const jq_worker_config *given, atomic_int *stop, md_error *err
     md_log(MD_LOG_INFO, "worker %s: stopping", w.name);
 
 done:
+    wk_live_stop(live);
     wk_heartbeat_stop(hb);
     wk_fault_disarm(&w);
     wk_conn_close(&w.fault_conn);

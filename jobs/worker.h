@@ -43,6 +43,9 @@ typedef struct jq_worker_config {
     /* A file whose modification time the heartbeat sets each time its beat reached Redis, and
      * that a clean stop removes: a container health check reads its age. NULL: none. */
     const char *health_file; /* borrowed */
+    /* Face pairs the live lane keeps warm (jobs/live.h, 4); 0: this worker takes no live
+     * frames. */
+    int live_pairs;
     md_limits limits;
 } jq_worker_config;
 

@@ -163,6 +163,9 @@ void wk_count_frame(wk *w, wk_job *j);
 void wk_flush_frames(wk *w, wk_job *j);
 void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by);
 void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value);
+/* The same on another connection than the loop's (the live lane's own). */
+void wk_metric_add_on(wk *w, wk_conn *c, jq_metric m, const char *labels, long long by);
+void wk_metric_observe_on(wk *w, wk_conn *c, jq_metric m, const char *labels, double value);
 
 /* ---- worker.c: the batch being collected ---- */
 
@@ -191,6 +194,14 @@ int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error 
  * derived meshes, their renders, manifest.json and session.log, and finishes it in Redis, or
  * hands it back when the worker is draining. */
 void wk_face_run(wk *w, wk_job *j);
+
+/* ---- worker_live.c ---- */
+
+/* The live lane (jobs/live.h): NULL in *out when --live-pairs is 0. Uses w's config, store and
+ * stop flag; stop it before they go. */
+typedef struct wk_live wk_live;
+int wk_live_start(wk *w, wk_live **out, md_error *err);
+void wk_live_stop(wk_live *l); /* joins the thread (within a second of the stop flag); NULL ok */
 
 /* ---- worker_fault.c ---- */
 

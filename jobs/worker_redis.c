@@ -142,24 +142,29 @@ static int reply_is_error(const redisReply *r, const char *what)
 
 /* ---- Metrics ---- */
 
-void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by)
+void wk_metric_add_on(wk *w, wk_conn *c, jq_metric m, const char *labels, long long by)
 {
     char field[256];
     if (jq_metric_counter_field(field, sizeof field, m, labels) != 0)
         return;
-    redisReply *r = wk_cmd(&w->conn, "HINCRBY %s %s %lld", w->k_metrics, field, by);
+    redisReply *r = wk_cmd(c, "HINCRBY %s %s %lld", w->k_metrics, field, by);
     reply_is_error(r, "HINCRBY metrics");
     freeReplyObject(r);
 }
 
-void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value)
+void wk_metric_add(wk *w, jq_metric m, const char *labels, long long by)
+{
+    wk_metric_add_on(w, &w->conn, m, labels, by);
+}
+
+void wk_metric_observe_on(wk *w, wk_conn *c, jq_metric m, const char *labels, double value)
 {
     jq_hist_fields f;
     if (jq_metric_hist_fields(&f, m, labels, value) != 0)
         return;
-    if (wk_conn_ensure(&w->conn) != 0)
+    if (wk_conn_ensure(c) != 0)
         return;
-    redisContext *ctx = w->conn.ctx;
+    redisContext *ctx = c->ctx;
     char v[64];
     snprintf(v, sizeof v, "%.9g", value);
     redisAppendCommand(ctx, "HINCRBY %s %s 1", w->k_metrics, f.bucket);
@@ -168,12 +173,17 @@ void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value)
     for (int i = 0; i < 3; i++) {
         void *reply = NULL;
         if (redisGetReply(ctx, &reply) != REDIS_OK) {
-            checked(&w->conn, NULL);
+            checked(c, NULL);
             return;
         }
         reply_is_error(reply, "metrics histogram");
         freeReplyObject(reply);
     }
+}
+
+void wk_metric_observe(wk *w, jq_metric m, const char *labels, double value)
+{
+    wk_metric_observe_on(w, &w->conn, m, labels, value);
 }
 
 static void finished_metrics(wk *w, const char *kind, const char *status, double duration_s)

@@ -68,6 +68,9 @@ static void usage(FILE *f)
            "      --janitor-interval-s S  every S seconds, delete the stored objects of jobs\n"
            "                              whose records expired (one worker at a time);\n"
            "                              0: never (60)\n"
+           "      --live-pairs N          face pairs the live lane keeps loaded for\n"
+           "                              GET /faces/{a}/morph/{b}.png (its own thread and\n"
+           "                              engine); 0: this worker renders no live frames (4)\n"
            "      --heartbeat-ms MS       heartbeat period, at most half the lease\n"
            "                              (1000, or a third of the lease when shorter)\n"
            "      --health-file PATH      set PATH's modification time at each heartbeat\n"
@@ -109,6 +112,7 @@ enum {
     OPT_HEARTBEAT,
     OPT_DRAIN,
     OPT_JANITOR,
+    OPT_LIVE_PAIRS,
     OPT_HEALTH_FILE,
     OPT_LIMIT,
     OPT_LOG_LEVEL,
@@ -146,6 +150,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"drain-s", required_argument, NULL, OPT_DRAIN},
         {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT},
         {"janitor-interval-s", required_argument, NULL, OPT_JANITOR},
+        {"live-pairs", required_argument, NULL, OPT_LIVE_PAIRS},
         {"health-file", required_argument, NULL, OPT_HEALTH_FILE},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -220,6 +225,10 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         case OPT_JANITOR:
             if ((rc = parse_long("--janitor-interval-s", optarg, 0, 86400, &v, err)) == 0)
                 cfg->janitor_interval_s = (int)v;
+            break;
+        case OPT_LIVE_PAIRS:
+            if ((rc = parse_long("--live-pairs", optarg, 0, 64, &v, err)) == 0)
+                cfg->live_pairs = (int)v;
             break;
         case OPT_HEALTH_FILE:
             cfg->health_file = optarg[0] != '\0' ? optarg : NULL;

@@ -148,6 +148,8 @@ export const CONTRACT_METRICS = {
     morphd_frames_rendered_total: { type: 'counter', labels: [] },
     morphd_redeliveries_total: { type: 'counter', labels: [] },
     morphd_dead_lettered_total: { type: 'counter', labels: [] },
+    morphd_live_frames_total: { type: 'counter', labels: ['outcome'] },
+    morphd_live_frame_seconds: { type: 'histogram', labels: [] },
     morphd_http_requests_total: { type: 'counter', labels: ['route', 'code'] },
     morphd_http_request_duration_seconds: { type: 'histogram', labels: ['route'] },
     morphd_workers_alive: { type: 'gauge', labels: [] },
