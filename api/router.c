@@ -1,7 +1,8 @@
 /*
  * router.c — which handler answers a request: the path is matched against the route templates
  * ("/jobs/{id}" and so on, which are also the `route` label of the HTTP metrics), the method
- * against the route's methods (405 + Allow otherwise), and /jobs routes are authenticated
+ * against the route's methods (405 + Allow otherwise), and /jobs, /faces and /batches routes are
+ * authenticated
  * against the --api-keys table (keys.c: the bearer key's SHA-256, compared in constant time).
  * Loop thread; string work and one hash apart from the reply.
  *
@@ -21,6 +22,9 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_EVENTS] = "/jobs/{id}/events",
     [API_ROUTE_FACES] = "/faces",
     [API_ROUTE_FACE] = "/faces/{id}",
+    [API_ROUTE_BATCHES] = "/batches",
+    [API_ROUTE_BATCH] = "/batches/{id}",
+    [API_ROUTE_BATCH_CANCEL] = "/batches/{id}/cancel",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -75,6 +79,24 @@ void api_route_classify(api_req *req, const char *url)
         req->face_id[0] = '\0';
         if (jr_face_id_valid(url + 7))
             snprintf(req->face_id, sizeof req->face_id, "%s", url + 7);
+        return;
+    }
+    if (strcmp(url, "/batches") == 0) {
+        req->route = API_ROUTE_BATCHES;
+        return;
+    }
+    if (strncmp(url, "/batches/", 9) == 0 && url[9] != '\0') {
+        /* A batch id has a job id's form; an invalid one leaves id empty (a 404 later). */
+        const char *bseg = url + 9;
+        const char *bslash = strchr(bseg, '/');
+        size_t blen = bslash ? (size_t)(bslash - bseg) : strlen(bseg);
+        if (bslash == NULL)
+            req->route = API_ROUTE_BATCH;
+        else if (strcmp(bslash, "/cancel") == 0)
+            req->route = API_ROUTE_BATCH_CANCEL;
+        else
+            return;
+        take_id(req, bseg, blen);
         return;
     }
     if (strncmp(url, "/jobs/", 6) != 0)
@@ -223,6 +245,29 @@ void api_route_request(api_req *req)
                 api_face_get(req);
             else
                 api_face_delete(req);
+        }
+        return;
+    case API_ROUTE_BATCHES:
+        if (m != API_POST)
+            method_not_allowed(req, "POST");
+        else if (!req->replied && api_authenticate(req) == 0)
+            api_batch_post(req);
+        return;
+    case API_ROUTE_BATCH:
+    case API_ROUTE_BATCH_CANCEL:
+        if (req->route == API_ROUTE_BATCH && m != API_GET && m != API_DELETE) {
+            method_not_allowed(req, "GET, DELETE");
+        } else if (req->route == API_ROUTE_BATCH_CANCEL && m != API_POST) {
+            method_not_allowed(req, "POST");
+        } else if (api_authenticate(req) == 0) {
+            if (req->id[0] == '\0')
+                api_reply_code(req, MD_ENOENT, "no batch with this id (ids are 32 hex digits)");
+            else if (req->route == API_ROUTE_BATCH_CANCEL)
+                api_batch_cancel(req);
+            else if (m == API_GET)
+                api_batch_get(req);
+            else
+                api_batch_delete(req);
         }
         return;
     case API_ROUTE_HEALTHZ:

@@ -1,0 +1,152 @@
+// api_batches.mjs — batches (issue 13, item 3) on the real api, worker and redis-server, with the
+// ICT face meshes of MORPHD_DATA (three faces of one topology) and MediaPipe's (another):
+// - Refusals, each problem+json, none leaving a job behind: bad JSON, an unknown field, a face
+//   repeated, an unknown face, a self-pair, a pair twice, a pair with a face not in 'faces',
+//   spec.kind render, spec.source_face (400); a non-JSON body (415); past max_batch_pairs and
+//   max_batch_meshes (413); faces of two topologies (422 topology-mismatch); more jobs than the
+//   owner's share of the queue (503, and still no job).
+// - Cancel cascade: a batch queued with no worker, canceled: every job canceled (200).
+// - Delete cascade: DELETE answers 204; the batch and its jobs are 404 after.
+// - Another key sees none of it (GET, cancel, DELETE 404).
+// - 3 faces, pairs "all": 3 jobs, each named after its faces; with a worker all succeed, and
+//   GET /batches/{id} sums their frames and says succeeded.
+import fs from 'node:fs';
+import path from 'node:path';
+import { run } from './harness.mjs';
+
+async function addFace(api, mesh) {
+    const form = new FormData();
+    form.append('mesh', new Blob([fs.readFileSync(mesh)]), path.basename(mesh));
+    const r = await api.request('POST', '/faces', { form, expect: [200, 201] });
+    return r.json.id;
+}
+
+function isProblem(t, r, what) {
+    t.check(r.headers.get('content-type') === 'application/problem+json', `${what}: expected application/problem+json, got ${r.headers.get('content-type')}`);
+    t.check(typeof r.json?.detail === 'string' && r.json.detail.length > 0, `${what}: expected a detail, got ${r.text}`);
+}
+
+run('api_batches', async (t) => {
+    t.requireMorphd();
+    const ictA = t.data('faces/ict/ict_face_identity_A.obj');
+    const ictB = t.data('faces/ict/ict_face_identity_B.obj');
+    const ictN = t.data('faces/ict/ict_neutral_face.obj');
+    const mp = t.data('faces/mediapipe/canonical_face_model.obj');
+    const keyA = 'batches-key-a-0123456789';
+    const keyB = 'batches-key-b-0123456789';
+    const keys = t.keysFile({ 'lab-a': keyA, 'lab-b': keyB });
+    const { redis, api } = await t.cluster({
+        workers: 0,
+        limits: { max_batch_pairs: 5, max_batch_meshes: 4, max_queued_per_owner: 4 },
+        apiArgs: ['--api-keys', keys],
+    });
+    api.token = keyA;
+    const a = await addFace(api, ictA);
+    const b = await addFace(api, ictB);
+    const n = await addFace(api, ictN);
+    const m = await addFace(api, mp);
+    const spec = { frames: 3, width: 64, height: 64 };
+    const post = (json, expect) => api.request('POST', '/batches', { json, expect });
+
+    // Refusals.
+    const cases = [
+        ['bad JSON', { body: '{"faces": [', headers: { 'Content-Type': 'application/json' } }, 400, /not valid JSON/],
+        ['not JSON', { body: 'faces', headers: { 'Content-Type': 'text/plain' } }, 415, /JSON body/],
+        ['an unknown field', { json: { faces: [a, b], colour: 1 } }, 400, /unknown field 'colour'/],
+        ['one face', { json: { faces: [a] } }, 400, /at least 2/],
+        ['a face twice', { json: { faces: [a, b, a] } }, 400, /faces\[2\] repeats faces\[0\]/],
+        ['not a face id', { json: { faces: [a, 'xyz'] } }, 400, /faces\[1\] is not a face id/],
+        ['an unknown face', { json: { faces: [a, 'f'.repeat(64)], spec } }, 400, /has no face f{64}/],
+        ['a self-pair', { json: { faces: [a, b], pairs: [[a, a]], spec } }, 400, /with itself/],
+        ['a pair twice', { json: { faces: [a, b], pairs: [[a, b], [a, b]], spec } }, 400, /pairs\[1\] repeats/],
+        ['a face not in faces', { json: { faces: [a, b], pairs: [[a, n]], spec } }, 400, /not one of 'faces'/],
+        ['pairs neither all nor a list', { json: { faces: [a, b], pairs: 'some' } }, 400, /"all" or an array/],
+        ['a render spec', { json: { faces: [a, b], spec: { kind: 'render' } } }, 400, /morph/],
+        ['spec.source_face', { json: { faces: [a, b], spec: { source_face: a } } }, 400, /spec\.source_face/],
+        ['a bad spec', { json: { faces: [a, b], spec: { frames: 'many' } } }, 400, /spec/],
+        ['too many pairs', { json: { faces: [a, b, n], pairs: [[a, b], [b, a], [a, n], [n, a], [b, n], [n, b]] } }, 413, /max_batch_pairs=5/],
+        ['too many faces', { json: { faces: [a, b, n, m, 'e'.repeat(64)] } }, 413, /max_batch_meshes=4/],
+        ['two topologies', { json: { faces: [a, m], spec } }, 422, /faces\[0\] as source, faces\[1\] as target/],
+        ['past the owner\'s share', { json: { faces: [a, b, n], pairs: [[a, b], [b, a], [a, n], [n, a], [b, n]], spec } }, 503, /max_queued_per_owner=4/],
+    ];
+    for (const [what, opts, status, detail] of cases) {
+        const r = await api.request('POST', '/batches', { ...opts, expect: status });
+        isProblem(t, r, what);
+        t.check(detail.test(r.json.detail), `${what}: expected a detail matching ${detail}, got ${r.json.detail}`);
+    }
+    const topo = await post({ faces: [a, m], spec }, 422);
+    t.check(topo.json.type === 'urn:morphd:problem:topology-mismatch', `two topologies: expected topology-mismatch, got ${topo.json.type}`);
+    let jobs = await api.get('/jobs', { expect: 200 });
+    t.check(jobs.json.jobs.length === 0, `after the refusals: expected no job, got ${jobs.json.jobs.length}`);
+    await api.request('PUT', '/batches', { expect: 405 });
+    await api.get(`/batches/${'0'.repeat(32)}`, { expect: 404 });
+    await api.get('/batches/nope', { expect: 404 });
+
+    // Cancel cascade (no worker: every job stays queued).
+    const c = (await post({ faces: [a, b, n], spec }, 202)).json;
+    t.check(c.jobs.length === 3 && c.job_count === 3, `all pairs of 3 faces: expected 3 jobs, got ${c.jobs.length}`);
+    t.check(c.status === 'queued' && c.counts.queued === 3, `a new batch: expected queued, 3 queued, got ${c.status}, ${JSON.stringify(c.counts)}`);
+    t.check(c.progress.frames_total === 9 && c.progress.frames_done === 0, `frames: expected 0 of 9, got ${JSON.stringify(c.progress)}`);
+    const pairs = c.jobs.map((j) => `${j.source_face}>${j.target_face}`).join(' ');
+    const want = [`${a}>${b}`, `${a}>${n}`, `${b}>${n}`].join(' ');
+    t.check(pairs === want, `"all" pairs: expected ${want}, got ${pairs}`);
+    const job0 = (await api.get(`/jobs/${c.jobs[0].id}`, { expect: 200 })).json;
+    t.check(job0.inputs.source?.face === a && job0.inputs.target?.face === b, `a batch job's inputs should name its faces, got ${JSON.stringify(job0.inputs)}`);
+    t.check(job0.inputs.source?.name === 'ict_face_identity_A' && job0.inputs.target?.name === 'ict_face_identity_B', `a batch job's inputs should be named as its faces, got ${JSON.stringify(job0.inputs)}`);
+    t.check(job0.spec.frames === 3 && job0.spec.width === 64, `a batch job's spec: expected frames 3, width 64, got ${JSON.stringify(job0.spec)}`);
+    const busy = await api.request('DELETE', `/faces/${a}`, { expect: 409 });
+    isProblem(t, busy, 'deleting a face a queued batch job names');
+
+    // Another key sees nothing of it.
+    const other = { headers: { Authorization: `Bearer ${keyB}` } };
+    await api.get(`/batches/${c.id}`, { ...other, expect: 404 });
+    await api.request('POST', `/batches/${c.id}/cancel`, { ...other, expect: 404 });
+    await api.request('DELETE', `/batches/${c.id}`, { ...other, expect: 404 });
+    const theirs = await api.request('POST', '/batches', { ...other, json: { faces: [a, b], spec }, expect: 400 });
+    t.check(/has no face/.test(theirs.json.detail), `another key naming lab-a's faces: expected 'has no face', got ${theirs.json.detail}`);
+    await api.get('/batches/x', { headers: { Authorization: 'Bearer nope' }, expect: 401 });
+
+    const canceled = await api.request('POST', `/batches/${c.id}/cancel`, { expect: 200 });
+    t.check(canceled.json.status === 'canceled' && canceled.json.counts.canceled === 3, `after cancel: expected canceled, 3 canceled, got ${canceled.json.status}, ${JSON.stringify(canceled.json.counts)}`);
+    for (const j of c.jobs) {
+        const got = (await api.get(`/jobs/${j.id}`, { expect: 200 })).json;
+        t.check(got.status === 'canceled', `job ${j.id} after the batch's cancel: expected canceled, got ${got.status}`);
+        t.check(got.error.includes(c.id), `job ${j.id}: the cancel error should name batch ${c.id}, got ${got.error}`);
+    }
+
+    // Delete cascade.
+    const d = (await post({ faces: [a, b], pairs: [[b, a]], spec }, 202)).json;
+    t.check(d.jobs.length === 1 && d.jobs[0].source_face === b, `an explicit pair: expected 1 job from ${b}, got ${JSON.stringify(d.jobs)}`);
+    await api.request('DELETE', `/batches/${d.id}`, { expect: 204 });
+    await api.get(`/batches/${d.id}`, { expect: 404 });
+    await api.get(`/jobs/${d.jobs[0].id}`, { expect: 404 });
+    await api.request('DELETE', `/batches/${c.id}`, { expect: 204 });
+    for (const j of c.jobs) await api.get(`/jobs/${j.id}`, { expect: 404 });
+    jobs = await api.get('/jobs', { expect: 200 });
+    t.check(jobs.json.jobs.length === 0, `after both deletes: expected no job, got ${jobs.json.jobs.length}`);
+
+    // 3 faces, all pairs, with a worker: all succeed.
+    const r = await post({ faces: [a, b, n], pairs: 'all', spec }, 202);
+    t.check(r.headers.get('location') === `/batches/${r.json.id}`, `Location: expected /batches/${r.json.id}, got ${r.headers.get('location')}`);
+    t.startWorker({ redis, storage: api.storage });
+    let batch;
+    const deadline = Date.now() + 300000;
+    for (;;) {
+        batch = (await api.get(`/batches/${r.json.id}`, { expect: 200 })).json;
+        if (!['queued', 'running'].includes(batch.status) || Date.now() > deadline) break;
+        await new Promise((res) => setTimeout(res, 200));
+    }
+    t.check(batch.status === 'succeeded', `the batch: expected succeeded, got ${batch.status}: ${JSON.stringify(batch.jobs.map((j) => [j.status, j.error]))}`);
+    t.check(batch.counts.succeeded === 3, `expected 3 succeeded, got ${JSON.stringify(batch.counts)}`);
+    t.check(batch.progress.frames_done === 9 && batch.progress.frames_total === 9, `frames: expected 9 of 9, got ${JSON.stringify(batch.progress)}`);
+    for (const j of batch.jobs) {
+        const got = (await api.get(`/jobs/${j.id}`, { expect: 200 })).json;
+        const frames = got.artifacts.filter((x) => x.name.startsWith('frames/'));
+        t.check(frames.length === 3, `job ${j.id}: expected 3 frames, got ${frames.length}`);
+        if (frames.length) await api.artifact(j.id, frames[0].name, { expect: 200 });
+    }
+    const done = await api.request('POST', `/batches/${r.json.id}/cancel`, { expect: 200 });
+    t.check(done.json.status === 'succeeded', `canceling a finished batch changes nothing: expected succeeded, got ${done.json.status}`);
+    await api.request('DELETE', `/batches/${r.json.id}`, { expect: 204 });
+    await api.get(`/batches/${r.json.id}`, { expect: 404 });
+});
