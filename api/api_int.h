@@ -50,6 +50,7 @@ typedef enum api_route {
     API_ROUTE_BATCHES,      /* /batches */
     API_ROUTE_BATCH,        /* /batches/{id} */
     API_ROUTE_BATCH_CANCEL, /* /batches/{id}/cancel */
+    API_ROUTE_BATCH_EVENTS, /* /batches/{id}/events */
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
@@ -378,6 +379,13 @@ typedef struct api_event_state {
 int api_events_step(api_event_state *st, const json_t *job, const char *id, md_buf *out,
                     size_t room);
 void api_job_events(api_req *req);
+/* The same for a batch (the Batch JSON of api_batch_json; NULL when the batch is gone):
+ * status, progress (summed) and one "job" event per job whose status changed since seen (an
+ * object of job id -> status the caller keeps) and, once every job ended, the final status.
+ * 1 when complete, 0 when it goes on, or a negative error. Pure. */
+int api_batch_events_step(api_event_state *st, json_t *seen, const json_t *batch, const char *id,
+                          md_buf *out);
+void api_batch_events(api_req *req);  /* GET /batches/{id}/events */
 void api_events_start(api_server *s); /* the poll timer; before any request */
 void api_events_stop(api_server *s);  /* SIGTERM: every stream ends now */
 void api_events_close(api_server *s); /* closes the timer handle */

@@ -25,6 +25,7 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_BATCHES] = "/batches",
     [API_ROUTE_BATCH] = "/batches/{id}",
     [API_ROUTE_BATCH_CANCEL] = "/batches/{id}/cancel",
+    [API_ROUTE_BATCH_EVENTS] = "/batches/{id}/events",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -94,6 +95,8 @@ void api_route_classify(api_req *req, const char *url)
             req->route = API_ROUTE_BATCH;
         else if (strcmp(bslash, "/cancel") == 0)
             req->route = API_ROUTE_BATCH_CANCEL;
+        else if (strcmp(bslash, "/events") == 0)
+            req->route = API_ROUTE_BATCH_EVENTS;
         else
             return;
         take_id(req, bseg, blen);
@@ -252,6 +255,14 @@ void api_route_request(api_req *req)
             method_not_allowed(req, "POST");
         else if (!req->replied && api_authenticate(req) == 0)
             api_batch_post(req);
+        return;
+    case API_ROUTE_BATCH_EVENTS:
+        if (req->method != API_GET)
+            method_not_allowed(req, "GET");
+        else if (api_authenticate(req) == 0 && req->id[0] == '\0')
+            api_reply_code(req, MD_ENOENT, "no batch with this id (ids are 32 hex digits)");
+        else if (!req->replied)
+            api_batch_events(req);
         return;
     case API_ROUTE_BATCH:
     case API_ROUTE_BATCH_CANCEL:

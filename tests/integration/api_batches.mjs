@@ -9,10 +9,50 @@
 // - Delete cascade: DELETE answers 204; the batch and its jobs are 404 after.
 // - Another key sees none of it (GET, cancel, DELETE 404).
 // - 3 faces, pairs "all": 3 jobs, each named after its faces; with a worker all succeed, and
-//   GET /batches/{id} sums their frames and says succeeded.
+//   GET /batches/{id} sums their frames and says succeeded. GET /batches/{id}/events, opened
+//   before the worker starts: status first, progress that only grows to 9 of 9, a job event
+//   per job and per status change, each job's last one succeeded, the final status last.
+//   Another key's stream is 404, a canceled batch's ends with canceled, a deleted one's is 404.
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from './harness.mjs';
+
+// Reads GET /batches/{id}/events until it ends (or untilMs): [{event, json}].
+async function readEvents(api, id, { untilMs = 300000, token = api.token } = {}) {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), untilMs);
+    const res = await fetch(`${api.base}/batches/${id}/events`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
+    const out = { status: res.status, type: res.headers.get('content-type'), events: [], ended: false };
+    if (res.status !== 200) {
+        clearTimeout(timer);
+        out.body = await res.text();
+        return out;
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+        for await (const chunk of res.body) {
+            buf += dec.decode(chunk, { stream: true });
+            let cut;
+            while ((cut = buf.indexOf('\n\n')) >= 0) {
+                const block = buf.slice(0, cut);
+                buf = buf.slice(cut + 2);
+                const ev = { event: null, data: '' };
+                for (const line of block.split('\n')) {
+                    if (line.startsWith('event:')) ev.event = line.slice(6).trim();
+                    else if (line.startsWith('data:')) ev.data += line.slice(5).trim();
+                }
+                if (ev.event) out.events.push({ event: ev.event, json: JSON.parse(ev.data) });
+            }
+        }
+        out.ended = true;
+    } catch (e) {
+        if (e.name !== 'AbortError') throw e;
+    } finally {
+        clearTimeout(timer);
+    }
+    return out;
+}
 
 async function addFace(api, mesh) {
     const form = new FormData();
@@ -128,6 +168,10 @@ run('api_batches', async (t) => {
     // 3 faces, all pairs, with a worker: all succeed.
     const r = await post({ faces: [a, b, n], pairs: 'all', spec }, 202);
     t.check(r.headers.get('location') === `/batches/${r.json.id}`, `Location: expected /batches/${r.json.id}, got ${r.headers.get('location')}`);
+    const theirEvents = await readEvents(api, r.json.id, { token: keyB, untilMs: 10000 });
+    t.check(theirEvents.status === 404, `another key's batch events: expected 404, got ${theirEvents.status}`);
+    const watching = readEvents(api, r.json.id);
+    await new Promise((res) => setTimeout(res, 500)); // the stream is open before work starts
     t.startWorker({ redis, storage: api.storage });
     let batch;
     const deadline = Date.now() + 300000;
@@ -145,8 +189,44 @@ run('api_batches', async (t) => {
         t.check(frames.length === 3, `job ${j.id}: expected 3 frames, got ${frames.length}`);
         if (frames.length) await api.artifact(j.id, frames[0].name, { expect: 200 });
     }
+    const ev = await watching;
+    t.check(ev.status === 200 && /^text\/event-stream/.test(ev.type || ''), `batch events: expected 200 text/event-stream, got ${ev.status} ${ev.type}`);
+    t.check(ev.ended, 'the batch stream should end after the final status');
+    const names = ev.events.map((e) => e.event);
+    t.check(names[0] === 'status' && ev.events[0].json.status === 'queued' && ev.events[0].json.jobs === undefined, `first event: expected status queued without jobs, got ${names[0]} ${JSON.stringify(ev.events[0]?.json)}`);
+    const last = ev.events[ev.events.length - 1];
+    t.check(last?.event === 'status' && last.json.status === 'succeeded' && last.json.counts.succeeded === 3, `last event: expected status succeeded, got ${last?.event} ${JSON.stringify(last?.json)}`);
+    let prev = -1;
+    for (const e of ev.events.filter((x) => x.event === 'progress')) {
+        t.check(e.json.frames_total === 9 && e.json.frames_done >= prev, `progress should only grow, of 9: got ${JSON.stringify(e.json)} after ${prev}`);
+        prev = e.json.frames_done;
+    }
+    const lastProgress = ev.events.filter((x) => x.event === 'progress').pop();
+    t.check(lastProgress?.json.frames_done === 9 && lastProgress.json.stage === 'done', `last progress: expected 9 of 9, done, got ${JSON.stringify(lastProgress?.json)}`);
+    for (const j of batch.jobs) {
+        const mine = ev.events.filter((x) => x.event === 'job' && x.json.id === j.id);
+        t.check(mine.length >= 2 && mine[0].json.status === 'queued' && mine[mine.length - 1].json.status === 'succeeded', `job events of ${j.id}: expected queued first and succeeded last, got ${mine.map((x) => x.json.status).join(',')}`);
+    }
     const done = await api.request('POST', `/batches/${r.json.id}/cancel`, { expect: 200 });
     t.check(done.json.status === 'succeeded', `canceling a finished batch changes nothing: expected succeeded, got ${done.json.status}`);
+    // A short batch's stream ends with its final status; a canceled batch's with canceled; a
+    // deleted batch has no stream (404). (A batch deleted while watched, "gone", is in
+    // tests/test_api_events.c.)
+    const g = (await post({ faces: [a, b], pairs: [[a, b]], spec: { ...spec, frames: 2 } }, 202)).json;
+    const gw = readEvents(api, g.id, { untilMs: 60000 });
+    await api.poll(g.jobs[0].id);
+    await new Promise((res) => setTimeout(res, 100));
     await api.request('DELETE', `/batches/${r.json.id}`, { expect: 204 });
     await api.get(`/batches/${r.json.id}`, { expect: 404 });
+    const gev = await gw;
+    t.check(gev.ended && gev.events[gev.events.length - 1]?.event === 'status', `a short batch's stream: expected to end with status, got ${gev.events.map((e) => e.event).join(',')}`);
+    await api.request('DELETE', `/batches/${g.id}`, { expect: 204 });
+    const h = (await post({ faces: [a, b], pairs: [[b, a]], spec }, 202)).json;
+    await api.request('POST', `/batches/${h.id}/cancel`, { expect: [200, 202] });
+    const hw = readEvents(api, h.id, { untilMs: 60000 });
+    const hev = await hw;
+    t.check(hev.ended && hev.events[hev.events.length - 1]?.json.status === 'canceled', `a canceled batch's stream: expected to end with status canceled, got ${hev.events.map((e) => `${e.event}:${e.json.status}`).join(',')}`);
+    await api.request('DELETE', `/batches/${h.id}`, { expect: 204 });
+    const gone = await readEvents(api, h.id, { untilMs: 10000 });
+    t.check(gone.status === 404, `events of a deleted batch: expected 404, got ${gone.status}`);
 });
