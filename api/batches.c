@@ -375,6 +375,18 @@ static void parse_work(uv_work_t *w)
         goto done;
     if ((rc = parse_pairs(op, json_object_get(obj, "pairs"), order)) != 0)
         goto done;
+    /* A batch larger than the whole queue (or the key's share of it) could never be queued:
+     * say so before reading a face (the script checks the room left). */
+    if (op->pair_count > op->max_queued ||
+        (op->max_per_owner > 0 && op->pair_count > op->max_per_owner)) {
+        int queue = op->pair_count > op->max_queued;
+        rc = md_fail(err, MD_ELIMIT,
+                     "the batch makes %zu jobs, more than %s=%llu can ever hold queued or "
+                     "running; send smaller batches",
+                     op->pair_count, queue ? "max_queued" : "max_queued_per_owner",
+                     (unsigned long long)(queue ? op->max_queued : op->max_per_owner));
+        goto done;
+    }
     if ((rc = parse_spec(op, json_object_get(obj, "spec"))) != 0)
         goto done;
     if ((rc = read_faces(op)) != 0)

@@ -3,8 +3,8 @@
 // - Refusals, each problem+json, none leaving a job behind: bad JSON, an unknown field, a face
 //   repeated, an unknown face, a self-pair, a pair twice, a pair with a face not in 'faces',
 //   spec.kind render, spec.source_face (400); a non-JSON body (415); past max_batch_pairs and
-//   max_batch_meshes (413); faces of two topologies (422 topology-mismatch); more jobs than the
-//   owner's share of the queue (503, and still no job).
+//   max_batch_meshes and the owner's whole share (413); faces of two topologies (422
+//   topology-mismatch); more jobs than the room left in the owner's share (503, no job made).
 // - Cancel cascade: a batch queued with no worker, canceled: every job canceled (200).
 // - Delete cascade: DELETE answers 204; the batch and its jobs are 404 after.
 // - Another key sees none of it (GET, cancel, DELETE 404).
@@ -107,7 +107,7 @@ run('api_batches', async (t) => {
         ['too many pairs', { json: { faces: [a, b, n], pairs: [[a, b], [b, a], [a, n], [n, a], [b, n], [n, b]] } }, 413, /max_batch_pairs=5/],
         ['too many faces', { json: { faces: [a, b, n, m, 'e'.repeat(64)] } }, 413, /max_batch_meshes=4/],
         ['two topologies', { json: { faces: [a, m], spec } }, 422, /faces\[0\] as source, faces\[1\] as target/],
-        ['past the owner\'s share', { json: { faces: [a, b, n], pairs: [[a, b], [b, a], [a, n], [n, a], [b, n]], spec } }, 503, /max_queued_per_owner=4/],
+        ['more than the owner\'s share', { json: { faces: [a, b, n], pairs: [[a, b], [b, a], [a, n], [n, a], [b, n]], spec } }, 413, /max_queued_per_owner=4/],
     ];
     for (const [what, opts, status, detail] of cases) {
         const r = await api.request('POST', '/batches', { ...opts, expect: status });
@@ -134,6 +134,12 @@ run('api_batches', async (t) => {
     t.check(job0.inputs.source?.face === a && job0.inputs.target?.face === b, `a batch job's inputs should name its faces, got ${JSON.stringify(job0.inputs)}`);
     t.check(job0.inputs.source?.name === 'ict_face_identity_A' && job0.inputs.target?.name === 'ict_face_identity_B', `a batch job's inputs should be named as its faces, got ${JSON.stringify(job0.inputs)}`);
     t.check(job0.spec.frames === 3 && job0.spec.width === 64, `a batch job's spec: expected frames 3, width 64, got ${JSON.stringify(job0.spec)}`);
+    // The owner's share has room for 1 more job, not 2: 503, and no job of the 2 is made.
+    const full = await post({ faces: [a, b], pairs: [[a, b], [b, a]], spec }, 503);
+    isProblem(t, full, 'past the owner\'s share');
+    t.check(/max_queued_per_owner=4/.test(full.json.detail), `past the owner's share: expected the detail to name max_queued_per_owner=4, got ${full.json.detail}`);
+    jobs = await api.get('/jobs', { expect: 200 });
+    t.check(jobs.json.jobs.length === 3, `after a refused batch: expected the 3 jobs of the first, got ${jobs.json.jobs.length}`);
     const busy = await api.request('DELETE', `/faces/${a}`, { expect: 409 });
     isProblem(t, busy, 'deleting a face a queued batch job names');
 
