@@ -18,7 +18,8 @@ import path from 'node:path';
 import { run } from './harness.mjs';
 
 // Reads GET /batches/{id}/events until it ends (or untilMs): [{event, json}].
-async function readEvents(api, id, { untilMs = 300000, token = api.token } = {}) {
+// onOpen runs at the first event (the stream is then open and has sent the batch's state).
+async function readEvents(api, id, { untilMs = 300000, token = api.token, onOpen = null } = {}) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), untilMs);
     const res = await fetch(`${api.base}/batches/${id}/events`, { headers: { Authorization: `Bearer ${token}` }, signal: ctl.signal });
@@ -42,7 +43,9 @@ async function readEvents(api, id, { untilMs = 300000, token = api.token } = {})
                     if (line.startsWith('event:')) ev.event = line.slice(6).trim();
                     else if (line.startsWith('data:')) ev.data += line.slice(5).trim();
                 }
-                if (ev.event) out.events.push({ event: ev.event, json: JSON.parse(ev.data) });
+                if (!ev.event) continue;
+                out.events.push({ event: ev.event, json: JSON.parse(ev.data) });
+                if (onOpen && out.events.length === 1) onOpen();
             }
         }
         out.ended = true;
@@ -176,8 +179,10 @@ run('api_batches', async (t) => {
     t.check(r.headers.get('location') === `/batches/${r.json.id}`, `Location: expected /batches/${r.json.id}, got ${r.headers.get('location')}`);
     const theirEvents = await readEvents(api, r.json.id, { token: keyB, untilMs: 10000 });
     t.check(theirEvents.status === 404, `another key's batch events: expected 404, got ${theirEvents.status}`);
-    const watching = readEvents(api, r.json.id);
-    await new Promise((res) => setTimeout(res, 500)); // the stream is open before work starts
+    let opened;
+    const open = new Promise((res) => (opened = res));
+    const watching = readEvents(api, r.json.id, { onOpen: () => opened() });
+    await Promise.race([open, watching]); // the stream has the queued state before work starts
     t.startWorker({ redis, storage: api.storage });
     let batch;
     const deadline = Date.now() + 300000;
