@@ -31,6 +31,7 @@
 #define API_SPEC_MAX (64 << 10) /* the spec part */
 #define API_IDEM_KEY_MAX 255
 #define API_ARTIFACT_NAME_MAX 255
+#define API_BATCH_BODY_MAX (16 << 20) /* POST /batches' JSON body: max_batch_pairs pairs fit */
 #define API_IDLE_S 60      /* MHD's connection timeout: a connection idle this long is closed */
 #define API_STOP_IDLE_S 10 /* the same for requests in flight once SIGTERM came */
 #define API_DECODE_WAIT_MS 5000 /* a decode waits this long for room in max_decode_bytes */
@@ -39,14 +40,18 @@
 /* ---- Routes and per-process HTTP metrics ---- */
 
 typedef enum api_route {
-    API_ROUTE_JOBS,     /* /jobs */
-    API_ROUTE_JOB,      /* /jobs/{id} */
-    API_ROUTE_CANCEL,   /* /jobs/{id}/cancel */
-    API_ROUTE_ARTIFACT, /* /jobs/{id}/artifacts/{name} */
-    API_ROUTE_EVENTS,   /* /jobs/{id}/events */
-    API_ROUTE_FACES,    /* /faces */
-    API_ROUTE_FACE,     /* /faces/{id} */
-    API_ROUTE_LIVE,     /* /faces/{id}/morph/{id}.png */
+    API_ROUTE_JOBS,         /* /jobs */
+    API_ROUTE_JOB,          /* /jobs/{id} */
+    API_ROUTE_CANCEL,       /* /jobs/{id}/cancel */
+    API_ROUTE_ARTIFACT,     /* /jobs/{id}/artifacts/{name} */
+    API_ROUTE_EVENTS,       /* /jobs/{id}/events */
+    API_ROUTE_FACES,        /* /faces */
+    API_ROUTE_FACE,         /* /faces/{id} */
+    API_ROUTE_LIVE,         /* /faces/{a}/morph/{b}.png */
+    API_ROUTE_BATCHES,      /* /batches */
+    API_ROUTE_BATCH,        /* /batches/{id} */
+    API_ROUTE_BATCH_CANCEL, /* /batches/{id}/cancel */
+    API_ROUTE_BATCH_EVENTS, /* /batches/{id}/events */
     API_ROUTE_HEALTHZ,
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
@@ -234,6 +239,8 @@ typedef struct api_req {
     struct MHD_Response *response; /* waiting to be queued */
     unsigned status;               /* what was (or will be) sent */
     api_intake *intake;            /* POST /jobs, POST /faces */
+    md_buf body;                   /* POST /batches: the JSON body, API_BATCH_BODY_MAX at most */
+    int body_on;                   /* body collects what comes */
     uint64_t discarded;            /* body bytes read and dropped after an early answer */
     int close_after;               /* answered before a body too large to drain: close */
     void *op;                      /* route state, freed with op_free */
@@ -312,6 +319,17 @@ const char *api_reply_field(const redisReply *r, const char *field);
 /* The artifact name pattern of openapi.yaml: one folder level at most, no dot segments. */
 int api_artifact_name_valid(const char *name);
 
+/* A job of a batch as the batch read gives it (jr_cmd_batch_get): its id and faces (from the
+ * batch's jobs field) and its JR_BJ_COUNT values (v[JR_BJ_STATUS] NULL: the job is gone). */
+typedef struct api_batch_job {
+    const char *id, *source_face, *target_face;
+    const char *v[JR_BJ_COUNT];
+} api_batch_job;
+/* The Batch JSON of openapi.yaml: the jobs with their states, counts per status, the frames
+ * summed and the batch's status. created_at is unix seconds as text. All borrowed. */
+json_t *api_batch_json(const char *id, const char *created_at, const char *spec_json,
+                       const api_batch_job *jobs, size_t n);
+
 /* redis.c */
 int api_redis_start(api_server *s, md_error *err);
 void api_redis_stop(api_server *s);
@@ -351,6 +369,15 @@ void api_face_list(api_req *req);
 void api_face_get(api_req *req);
 void api_face_delete(api_req *req);
 
+/* batches.c: POST /batches (the body is in), GET and DELETE /batches/{id},
+ * POST /batches/{id}/cancel. req->id is the batch's id. */
+void api_batch_post(api_req *req);
+void api_batch_get(api_req *req);
+void api_batch_cancel(api_req *req);
+void api_batch_delete(api_req *req);
+/* The Batch JSON from a jr_cmd_batch_get reply; NULL when it says "missing" or is malformed. */
+json_t *api_batch_json_reply(const redisReply *r);
+
 /* jobs_routes.c */
 void api_job_get(api_req *req);
 void api_job_list(api_req *req);
@@ -375,6 +402,13 @@ typedef struct api_event_state {
 int api_events_step(api_event_state *st, const json_t *job, const char *id, md_buf *out,
                     size_t room);
 void api_job_events(api_req *req);
+/* The same for a batch (the Batch JSON of api_batch_json; NULL when the batch is gone):
+ * status, progress (summed) and one "job" event per job whose status changed since seen (an
+ * object of job id -> status the caller keeps) and, once every job ended, the final status.
+ * 1 when complete, 0 when it goes on, or a negative error. Pure. */
+int api_batch_events_step(api_event_state *st, json_t *seen, const json_t *batch, const char *id,
+                          md_buf *out);
+void api_batch_events(api_req *req);  /* GET /batches/{id}/events */
 void api_events_start(api_server *s); /* the poll timer; before any request */
 void api_events_stop(api_server *s);  /* SIGTERM: every stream ends now */
 void api_events_close(api_server *s); /* closes the timer handle */

@@ -84,6 +84,7 @@ static void req_free(api_req *req)
 {
     api_server *s = req->srv;
     api_intake_free(req->intake);
+    md_buf_free(&req->body);
     if (req->op_free)
         req->op_free(req->op);
     if (req->response)
@@ -309,6 +310,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             (req->route == API_ROUTE_JOBS || req->route == API_ROUTE_FACES) &&
             req->method == API_POST && api_authenticate(req) == 0)
             api_intake_begin(req);
+        if (req->route == API_ROUTE_BATCHES && req->method == API_POST && !req->replied &&
+            api_authenticate(req) == 0) {
+            md_buf_init(&req->body, API_BATCH_BODY_MAX);
+            req->body_on = 1;
+        }
         if (!req->replied)
             return MHD_YES;
         int drain = drain_before_answer(req);
@@ -323,6 +329,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         int over;
         if (req->intake != NULL) {
             over = api_intake_feed(req, upload_data, n) != 0;
+        } else if (req->body_on && md_buf_append(&req->body, upload_data, n) == 0) {
+            over = 0; /* past API_BATCH_BODY_MAX it is dropped, and api_batch_post says so */
         } else {
             req->discarded += n;
             over = req->discarded > drain_cap(req->srv);

@@ -180,3 +180,70 @@ json_t *api_job_json_reply(const redisReply *r)
     }
     return api_job_json(fields, values, n);
 }
+
+/* ---- Batches ---- */
+
+json_t *api_batch_json(const char *id, const char *created_at, const char *spec_json,
+                       const api_batch_job *jobs, size_t n)
+{
+    json_t *out = json_object();
+    json_t *list = json_array();
+    json_int_t counts[JR_STATUS_COUNT] = {0}, gone = 0, done = 0, total = 0;
+    for (size_t i = 0; i < n; i++) {
+        const api_batch_job *j = &jobs[i];
+        const char *status = j->v[JR_BJ_STATUS];
+        int st = jr_status_parse(status);
+        json_t *o = json_pack("{s:s,s:s,s:s}", "id", j->id, "source_face", j->source_face,
+                              "target_face", j->target_face);
+        if (status == NULL) {
+            /* Deleted, or past its retention: what it was is gone with its hash. */
+            gone++;
+            json_object_set_new(o, "status", json_string("gone"));
+        } else {
+            if (st < 0)
+                st = JR_QUEUED;
+            counts[st]++;
+            json_int_t fd = int_of(j->v[JR_BJ_FRAMES_DONE]), ft = int_of(j->v[JR_BJ_FRAMES_TOTAL]);
+            done += fd;
+            total += ft;
+            const char *error = j->v[JR_BJ_ERROR];
+            json_object_set_new(o, "status", json_string(jr_status_name((jr_status)st)));
+            json_object_set_new(o, "progress",
+                                json_pack("{s:I,s:I,s:s}", "frames_done", fd, "frames_total", ft,
+                                          "stage", stage_of(j->v[JR_BJ_STAGE], status)));
+            json_object_set_new(o, "error", error && error[0] ? json_string(error) : json_null());
+        }
+        json_array_append_new(list, o);
+    }
+    /* The batch's status (openapi.yaml, Batch): queued while no job has started, running while
+     * any job is queued or running, then failed if any failed, canceled if any was canceled,
+     * else succeeded. */
+    const char *status;
+    if (counts[JR_QUEUED] + counts[JR_RUNNING] > 0)
+        status = (counts[JR_QUEUED] == (json_int_t)n) ? "queued" : "running";
+    else if (counts[JR_FAILED] > 0)
+        status = "failed";
+    else if (counts[JR_CANCELED] > 0)
+        status = "canceled";
+    else
+        status = "succeeded";
+    json_t *c = json_object();
+    for (int s = 0; s < JR_STATUS_COUNT; s++)
+        json_object_set_new(c, jr_status_name((jr_status)s), json_integer(counts[s]));
+    json_object_set_new(c, "gone", json_integer(gone));
+    json_t *created = time_or_null(created_at);
+    if (json_is_null(created)) {
+        json_decref(created);
+        created = time_or_null("0");
+    }
+    json_object_set_new(out, "id", json_string(id));
+    json_object_set_new(out, "status", json_string(status));
+    json_object_set_new(out, "created_at", created);
+    json_object_set_new(out, "spec", object_or(spec_json, json_object()));
+    json_object_set_new(out, "job_count", json_integer((json_int_t)n));
+    json_object_set_new(out, "counts", c);
+    json_object_set_new(out, "progress",
+                        json_pack("{s:I,s:I}", "frames_done", done, "frames_total", total));
+    json_object_set_new(out, "jobs", list);
+    return out;
+}

@@ -1,7 +1,8 @@
 /*
  * router.c — which handler answers a request: the path is matched against the route templates
  * ("/jobs/{id}" and so on, which are also the `route` label of the HTTP metrics), the method
- * against the route's methods (405 + Allow otherwise), and /jobs routes are authenticated
+ * against the route's methods (405 + Allow otherwise), and /jobs, /faces and /batches routes are
+ * authenticated
  * against the --api-keys table (keys.c: the bearer key's SHA-256, compared in constant time).
  * Loop thread; string work and one hash apart from the reply.
  *
@@ -22,6 +23,10 @@ static const char *templates[API_ROUTE_COUNT] = {
     [API_ROUTE_FACES] = "/faces",
     [API_ROUTE_FACE] = "/faces/{id}",
     [API_ROUTE_LIVE] = "/faces/{a}/morph/{b}.png",
+    [API_ROUTE_BATCHES] = "/batches",
+    [API_ROUTE_BATCH] = "/batches/{id}",
+    [API_ROUTE_BATCH_CANCEL] = "/batches/{id}/cancel",
+    [API_ROUTE_BATCH_EVENTS] = "/batches/{id}/events",
     [API_ROUTE_HEALTHZ] = "/healthz",
     [API_ROUTE_READYZ] = "/readyz",
     [API_ROUTE_METRICS] = "/metrics",
@@ -103,6 +108,26 @@ void api_route_classify(api_req *req, const char *url)
         req->face_id[0] = '\0';
         if (jr_face_id_valid(url + 7))
             snprintf(req->face_id, sizeof req->face_id, "%s", url + 7);
+        return;
+    }
+    if (strcmp(url, "/batches") == 0) {
+        req->route = API_ROUTE_BATCHES;
+        return;
+    }
+    if (strncmp(url, "/batches/", 9) == 0 && url[9] != '\0') {
+        /* A batch id has a job id's form; an invalid one leaves id empty (a 404 later). */
+        const char *bseg = url + 9;
+        const char *bslash = strchr(bseg, '/');
+        size_t blen = bslash ? (size_t)(bslash - bseg) : strlen(bseg);
+        if (bslash == NULL)
+            req->route = API_ROUTE_BATCH;
+        else if (strcmp(bslash, "/cancel") == 0)
+            req->route = API_ROUTE_BATCH_CANCEL;
+        else if (strcmp(bslash, "/events") == 0)
+            req->route = API_ROUTE_BATCH_EVENTS;
+        else
+            return;
+        take_id(req, bseg, blen);
         return;
     }
     if (strncmp(url, "/jobs/", 6) != 0)
@@ -263,6 +288,37 @@ void api_route_request(api_req *req)
                                "ids (64 hex digits)");
             else
                 api_live_frame(req);
+        }
+        return;
+    case API_ROUTE_BATCHES:
+        if (m != API_POST)
+            method_not_allowed(req, "POST");
+        else if (!req->replied && api_authenticate(req) == 0)
+            api_batch_post(req);
+        return;
+    case API_ROUTE_BATCH_EVENTS:
+        if (req->method != API_GET)
+            method_not_allowed(req, "GET");
+        else if (api_authenticate(req) == 0 && req->id[0] == '\0')
+            api_reply_code(req, MD_ENOENT, "no batch with this id (ids are 32 hex digits)");
+        else if (!req->replied)
+            api_batch_events(req);
+        return;
+    case API_ROUTE_BATCH:
+    case API_ROUTE_BATCH_CANCEL:
+        if (req->route == API_ROUTE_BATCH && m != API_GET && m != API_DELETE) {
+            method_not_allowed(req, "GET, DELETE");
+        } else if (req->route == API_ROUTE_BATCH_CANCEL && m != API_POST) {
+            method_not_allowed(req, "POST");
+        } else if (api_authenticate(req) == 0) {
+            if (req->id[0] == '\0')
+                api_reply_code(req, MD_ENOENT, "no batch with this id (ids are 32 hex digits)");
+            else if (req->route == API_ROUTE_BATCH_CANCEL)
+                api_batch_cancel(req);
+            else if (m == API_GET)
+                api_batch_get(req);
+            else
+                api_batch_delete(req);
         }
         return;
     case API_ROUTE_HEALTHZ:

@@ -168,10 +168,11 @@ void md_log_set_file(FILE *f);
     X(max_queued_per_owner, uint64_t, 2500,                                                        \
       "most jobs queued or running per API key (--api-keys; 0: none)")                             \
     X(max_event_streams, uint64_t, 512,                                                            \
-      "api: most open GET /jobs/{id}/events streams (503 past it)")                                \
+      "api: most open GET /jobs/{id}/events and /batches/{id}/events streams (503 past it)")       \
     X(max_faces_per_owner, uint64_t, 1000, "api: most faces one API key keeps (POST /faces)")      \
-    X(max_batch_meshes, uint64_t, 1000, "morph batch: most meshes in DIR")                         \
-    X(max_batch_pairs, uint64_t, 100000, "morph batch: most pairs in one batch")
+    X(max_batch_meshes, uint64_t, 1000,                                                            \
+      "morph batch: most meshes in DIR; POST /batches: most faces")                                \
+    X(max_batch_pairs, uint64_t, 100000, "morph batch and POST /batches: most pairs in one batch")
 
 typedef struct md_limits {
 #define MD_LIMIT_FIELD(name, type, def, help) type name;

@@ -376,13 +376,31 @@ int jr_finished_counter_field(char *out, size_t cap, jr_kind kind, jr_status sta
     "  end\n"                                                                                      \
     "end\n"
 
+/* enqueue() writes a new job that every check passed: its hash (the field/value pairs), a stream
+ * entry, the owner index, the submitted counter, the owner's active count and the job's id in
+ * the face_jobs set of each face it names (fj1, fj2: '' for a file part). Shared by submit and
+ * batch_submit, so a job of a batch is recorded exactly as POST /jobs records one. */
+#define ENQUEUE_LUA                                                                                \
+    "local function enqueue(job, stream, index, metrics, active, counter, owner, id, score,\n"     \
+    "                       fj1, fj2, pairs)\n"                                                    \
+    "  redis.call('HSET', job, unpack(pairs))\n"                                                   \
+    "  local entry = redis.call('XADD', stream, '*', 'id', id)\n"                                  \
+    "  redis.call('HSET', job, 'entry', entry)\n"                                                  \
+    "  redis.call('ZADD', index, score, id)\n"                                                     \
+    "  redis.call('HINCRBY', metrics, counter, 1)\n"                                               \
+    "  redis.call('HINCRBY', active, owner, 1)\n"                                                  \
+    "  if fj1 ~= '' then redis.call('SADD', fj1, id) end\n"                                        \
+    "  if fj2 ~= '' then redis.call('SADD', fj2, id) end\n"                                        \
+    "  return entry\n"                                                                             \
+    "end\n"
+
 /* KEYS: job, stream, owner index, metrics, idempotency key ('' for none), active counts, then
  *       the source face's hash and face_jobs set, the target's ('' for a file part).
  * ARGV: id, max_queued, score, submitted counter field, job key prefix, request hash,
  *       idempotency TTL, owner, max_queued_per_owner (0: none), field/value pairs...
  * Reply: {'ok', entry}, {'full', ''}, {'owner_full', the owner's count}, {'exists', id},
  * {'mismatch', id} or {'no_face', the face hash's key}. */
-static const char submit_lua[] =
+static const char submit_lua[] = ENQUEUE_LUA
     "if KEYS[5] ~= '' then\n"
     "  local old = redis.call('GET', KEYS[5])\n"
     "  if old and redis.call('EXISTS', ARGV[5] .. old) == 1 then\n"
@@ -400,50 +418,59 @@ static const char submit_lua[] =
     "  if KEYS[i] ~= '' and redis.call('EXISTS', KEYS[i]) == 0 then return {'no_face', KEYS[i]} "
     "end\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], unpack(ARGV, 10))\n"
-    "local entry = redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])\n"
-    "redis.call('HSET', KEYS[1], 'entry', entry)\n"
-    "redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])\n"
+    "local entry = enqueue(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[6], ARGV[4], ARGV[8], "
+    "ARGV[1],\n"
+    "                      ARGV[3], KEYS[8], KEYS[10], {unpack(ARGV, 10)})\n"
     "if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[7]) end\n"
-    "redis.call('HINCRBY', KEYS[4], ARGV[4], 1)\n"
-    "redis.call('HINCRBY', KEYS[6], ARGV[8], 1)\n"
-    "for i = 8, 10, 2 do\n"
-    "  if KEYS[i] ~= '' then redis.call('SADD', KEYS[i], ARGV[1]) end\n"
-    "end\n"
     "return {'ok', entry}\n";
 
-/* KEYS: job, metrics, active counts. ARGV: owner, now, finished counter (morph), finished
- * counter (render), error when queued, note when running, canceled_by, finished counters
- * (transform, average). */
-static const char cancel_lua[] = UNCOUNT_LUA
-    "local st = redis.call('HMGET', KEYS[1], 'status', 'owner', 'kind')\n"
-    "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
-    "if st[1] == 'queued' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'canceled', 'finished_at', ARGV[2], 'stage', 'done',\n"
-    "             'error', ARGV[5], 'canceled_by', ARGV[7])\n"
-    "  local counters = {render = ARGV[4], transform = ARGV[8], average = ARGV[9]}\n"
-    "  redis.call('HINCRBY', KEYS[2], counters[st[3] or ''] or ARGV[3], 1)\n"
-    "  uncount(st[2], KEYS[3])\n"
-    "  return 'canceled'\n"
+/* cancel_one(job, metrics, active, a) cancels one job of owner a[1] at time a[2]; a holds the
+ * cancel script's ARGV: owner, now, finished counter (morph), finished counter (render), error
+ * when queued, note when running, canceled_by, finished counters (transform, average).
+ * Returns 'canceled' (was queued), 'running' (cancel_requested set), 'missing' or the terminal
+ * status. Shared by cancel, batch_cancel and batch_delete. */
+#define CANCEL_LUA                                                                                 \
+    "local function cancel_one(job, metrics, active, a)\n"                                         \
+    "  local st = redis.call('HMGET', job, 'status', 'owner', 'kind')\n"                           \
+    "  if not st[1] or st[2] ~= a[1] then return 'missing' end\n"                                  \
+    "  if st[1] == 'queued' then\n"                                                                \
+    "    redis.call('HSET', job, 'status', 'canceled', 'finished_at', a[2], 'stage', 'done',\n"    \
+    "               'error', a[5], 'canceled_by', a[7])\n"                                         \
+    "    local counters = {render = a[4], transform = a[8], average = a[9]}\n"                     \
+    "    redis.call('HINCRBY', metrics, counters[st[3] or ''] or a[3], 1)\n"                       \
+    "    uncount(st[2], active)\n"                                                                 \
+    "    return 'canceled'\n"                                                                      \
+    "  end\n"                                                                                      \
+    "  if st[1] == 'running' then\n"                                                               \
+    "    if redis.call('HGET', job, 'cancel_requested') ~= '1' then\n"                             \
+    "      redis.call('HSET', job, 'cancel_requested', '1', 'cancel_note', a[6],\n"                \
+    "                 'canceled_by', a[7])\n"                                                      \
+    "    end\n"                                                                                    \
+    "    return 'running'\n"                                                                       \
+    "  end\n"                                                                                      \
+    "  return st[1]\n"                                                                             \
     "end\n"
-    "if st[1] == 'running' then\n"
-    "  if redis.call('HGET', KEYS[1], 'cancel_requested') ~= '1' then\n"
-    "    redis.call('HSET', KEYS[1], 'cancel_requested', '1', 'cancel_note', ARGV[6],\n"
-    "               'canceled_by', ARGV[7])\n"
-    "  end\n"
-    "  return 'running'\n"
+
+/* delete_one(job, index, active, owner, id): 'ok', 'running' (refused) or 'missing'. Shared by
+ * delete and batch_delete. */
+#define DELETE_LUA                                                                                 \
+    "local function delete_one(job, index, active, owner, id)\n"                                   \
+    "  local st = redis.call('HMGET', job, 'status', 'owner')\n"                                   \
+    "  if not st[1] or st[2] ~= owner then return 'missing' end\n"                                 \
+    "  if st[1] == 'running' then return 'running' end\n"                                          \
+    "  if st[1] == 'queued' then uncount(st[2], active) end\n"                                     \
+    "  redis.call('DEL', job)\n"                                                                   \
+    "  redis.call('ZREM', index, id)\n"                                                            \
+    "  return 'ok'\n"                                                                              \
     "end\n"
-    "return st[1]\n";
+
+/* KEYS: job, metrics, active counts. ARGV: as cancel_one's a. */
+static const char cancel_lua[] =
+    UNCOUNT_LUA CANCEL_LUA "return cancel_one(KEYS[1], KEYS[2], KEYS[3], ARGV)\n";
 
 /* KEYS: job, owner index, active counts. ARGV: owner, id. */
 static const char delete_lua[] =
-    UNCOUNT_LUA "local st = redis.call('HMGET', KEYS[1], 'status', 'owner')\n"
-                "if not st[1] or st[2] ~= ARGV[1] then return 'missing' end\n"
-                "if st[1] == 'running' then return 'running' end\n"
-                "if st[1] == 'queued' then uncount(st[2], KEYS[3]) end\n"
-                "redis.call('DEL', KEYS[1])\n"
-                "redis.call('ZREM', KEYS[2], ARGV[2])\n"
-                "return 'ok'\n";
+    UNCOUNT_LUA DELETE_LUA "return delete_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])\n";
 
 /* KEYS: job, stream, dead stream, expiring, active counts. ARGV: group, entry, now, deliveries,
  * retention_s, max_attempts, id, max_lost. */
@@ -634,12 +661,108 @@ static const char face_list_lua[] =
     "end\n"
     "return out\n";
 
+/* ---- Batch scripts ---- */
+
+/* KEYS: batch, stream, owner index, metrics, active counts.
+ * ARGV: owner, max_queued, max_queued_per_owner (0: none), score, submitted counter field, the
+ *       jobs as JSON ([{key, id, faces: [hash, face_jobs, hash, face_jobs], pairs}]), then the
+ *       batch's field/value pairs. Every check comes before the first write: all or nothing. */
+static const char batch_submit_lua[] = ENQUEUE_LUA
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end\n"
+    "local jobs = cjson.decode(ARGV[6])\n"
+    "local n = #jobs\n"
+    "if redis.call('XLEN', KEYS[2]) + n > tonumber(ARGV[2]) then return {'full', ''} end\n"
+    "local mine = tonumber(redis.call('HGET', KEYS[5], ARGV[1]) or '0') or 0\n"
+    "if tonumber(ARGV[3]) > 0 and mine + n > tonumber(ARGV[3]) then\n"
+    "  return {'owner_full', tostring(mine)}\n"
+    "end\n"
+    "local seen = {}\n"
+    "for _, j in ipairs(jobs) do\n"
+    "  for i = 1, 3, 2 do\n"
+    "    local f = j.faces[i]\n"
+    "    if not seen[f] then\n"
+    "      if redis.call('EXISTS', f) == 0 then return {'no_face', f} end\n"
+    "      seen[f] = true\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for _, j in ipairs(jobs) do\n"
+    "  enqueue(j.key, KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[5], ARGV[1], j.id, ARGV[4],\n"
+    "          j.faces[2], j.faces[4], j.pairs)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], unpack(ARGV, 7))\n"
+    "return {'ok', ''}\n";
+
+/* KEYS: batch. ARGV: owner, job key prefix, the job fields to read (jr_batch_job_field). */
+static const char batch_get_lua[] =
+    "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'missing'} end\n"
+    "local out = {'ok', redis.call('HGETALL', KEYS[1])}\n"
+    "for _, j in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'jobs'))) do\n"
+    "  table.insert(out, redis.call('HMGET', ARGV[2] .. j.id, unpack(ARGV, 3)))\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: batch, metrics, active counts. ARGV: cancel_one's a (9 values), job key prefix. */
+static const char batch_cancel_lua[] = UNCOUNT_LUA CANCEL_LUA
+    "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'missing'} end\n"
+    "local q, r = 0, 0\n"
+    "for _, j in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'jobs'))) do\n"
+    "  local w = cancel_one(ARGV[10] .. j.id, KEYS[2], KEYS[3], ARGV)\n"
+    "  if w == 'canceled' then q = q + 1 elseif w == 'running' then r = r + 1 end\n"
+    "end\n"
+    "return {'ok', q, r}\n";
+
+/* KEYS: batch, metrics, active counts, owner index, expiring. ARGV: cancel_one's a (9 values),
+ * job key prefix. */
+static const char batch_delete_lua[] = UNCOUNT_LUA CANCEL_LUA DELETE_LUA
+    "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return {'missing'} end\n"
+    "local deleted, running = 0, 0\n"
+    "for _, j in ipairs(cjson.decode(redis.call('HGET', KEYS[1], 'jobs'))) do\n"
+    "  local key = ARGV[10] .. j.id\n"
+    "  cancel_one(key, KEYS[2], KEYS[3], ARGV)\n"
+    "  local w = delete_one(key, KEYS[4], KEYS[3], ARGV[1], j.id)\n"
+    "  if w == 'ok' then\n"
+    "    deleted = deleted + 1\n"
+    "    redis.call('ZADD', KEYS[5], ARGV[2], j.id)\n"
+    "  elseif w == 'running' then\n"
+    "    running = running + 1\n"
+    "  end\n"
+    "end\n"
+    "if running > 0 then return {'running', running} end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return {'ok', deleted}\n";
+
+/* ARGV: the owner's face key prefix, the ids as JSON. */
+static const char batch_face_names_lua[] =
+    "local out = {}\n"
+    "for i, id in ipairs(cjson.decode(ARGV[2])) do\n"
+    "  out[i] = redis.call('HGET', ARGV[1] .. id, 'name') or ''\n"
+    "end\n"
+    "return out\n";
+
 const char *const *jr_scripts(void)
 {
-    static const char *const all[] = {submit_lua,      cancel_lua,    delete_lua,     start_lua,
-                                      set_running_lua, begin_lua,     frame_lua,      finish_lua,
-                                      dead_lua,        release_lua,   fault_lua,      face_put_lua,
-                                      face_delete_lua, face_list_lua, face_names_lua, NULL};
+    static const char *const all[] = {submit_lua,
+                                      cancel_lua,
+                                      delete_lua,
+                                      start_lua,
+                                      set_running_lua,
+                                      begin_lua,
+                                      frame_lua,
+                                      finish_lua,
+                                      dead_lua,
+                                      release_lua,
+                                      fault_lua,
+                                      face_put_lua,
+                                      face_delete_lua,
+                                      face_list_lua,
+                                      face_names_lua,
+                                      batch_submit_lua,
+                                      batch_get_lua,
+                                      batch_cancel_lua,
+                                      batch_delete_lua,
+                                      batch_face_names_lua,
+                                      NULL};
     return all;
 }
 
@@ -1069,5 +1192,226 @@ int jr_cmd_face_names(jr_cmd *c, const char *prefix, const char *owner, const ch
     TRY(eval_head(c, face_names_lua, n));
     for (int i = 0; i < n; i++)
         TRY(arg_built(c, jr_face_key(key, sizeof key, prefix, owner, ids[i]), key));
+    return 0;
+}
+
+/* ---- Batches ---- */
+
+static const char *const batch_field_names[JR_BF_COUNT] = {
+#define JR_BATCH_FIELD_NAME(ident, name) name,
+    JR_BATCH_FIELDS_MAP(JR_BATCH_FIELD_NAME)
+#undef JR_BATCH_FIELD_NAME
+};
+
+const char *jr_batch_field_name(jr_batch_field f)
+{
+    return name_of(batch_field_names, JR_BF_COUNT, (int)f);
+}
+
+int jr_batch_key(char *out, size_t cap, const char *prefix, const char *id)
+{
+    return key_fmt(out, cap, "%sbatch:%s", prefix, id);
+}
+
+/* Hands text (jansson's, from json_dumps) over as md_malloc'ed *payload. */
+static int take_payload(json_t *doc, char **payload)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    *payload = text ? md_strdup(text) : NULL;
+    free(text);
+    return *payload ? 0 : MD_ENOMEM;
+}
+
+/* The batch's jobs field: [{id, source_face, target_face}]. */
+static char *batch_jobs_text(const jr_new_batch *b)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < b->count; i++) {
+        const jr_new_job *j = &b->jobs[i];
+        if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", j->id, "source_face",
+                                                 j->faces[0], "target_face", j->faces[1])) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    char *text = NULL;
+    return take_payload(arr, &text) == 0 ? text : NULL;
+}
+
+/* One job of the batch_submit payload: its key, id, face keys and field/value pairs. */
+static json_t *batch_job_json(const char *prefix, const jr_new_job *j)
+{
+    char key[JQ_KEY_MAX], frames_total[16], created_at[32];
+    if (j->faces[0] == NULL || j->faces[1] == NULL || jr_job_key(key, sizeof key, prefix, j->id))
+        return NULL;
+    json_t *o = json_pack("{s:s, s:s, s:[], s:[]}", "key", key, "id", j->id, "faces", "pairs");
+    json_t *faces = json_object_get(o, "faces"), *pairs = json_object_get(o, "pairs");
+    for (int side = 0; o != NULL && side < 2; side++) {
+        char fk[JQ_KEY_MAX], fj[JQ_KEY_MAX];
+        if (jr_face_key(fk, sizeof fk, prefix, j->owner, j->faces[side]) != 0 ||
+            jr_face_jobs_key(fj, sizeof fj, prefix, j->owner, j->faces[side]) != 0 ||
+            json_array_append_new(faces, json_string(fk)) != 0 ||
+            json_array_append_new(faces, json_string(fj)) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    const char *f[JR_F_COUNT], *v[JR_F_COUNT];
+    size_t n = jr_new_job_pairs(j, NULL, frames_total, created_at, f, v);
+    for (size_t i = 0; o != NULL && i < n; i++) {
+        if (json_array_append_new(pairs, json_string(f[i])) != 0 ||
+            json_array_append_new(pairs, json_string(v[i])) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+int jr_cmd_batch_submit(jr_cmd *c, const char *prefix, const jr_new_batch *b, uint64_t max_queued,
+                        uint64_t max_per_owner, char **payload)
+{
+    *payload = NULL;
+    char counter[192], label[48];
+    snprintf(label, sizeof label, "kind=\"%s\"", jr_kind_name(JR_KIND_MORPH));
+    TRY(jq_metric_counter_field(counter, sizeof counter, JQ_M_JOBS_SUBMITTED, label));
+    char *jobs_text = batch_jobs_text(b);
+    json_t *jobs = json_array();
+    for (size_t i = 0; jobs != NULL && jobs_text != NULL && i < b->count; i++) {
+        if (json_array_append_new(jobs, batch_job_json(prefix, &b->jobs[i])) != 0) {
+            json_decref(jobs);
+            jobs = NULL;
+        }
+    }
+    if (jobs_text == NULL || jobs == NULL) {
+        json_decref(jobs);
+        md_free(jobs_text);
+        return MD_ENOMEM;
+    }
+    /* One payload holds both texts the command borrows: the jobs argument, a NUL, the batch's
+     * jobs field. */
+    char *args = NULL;
+    int rc = take_payload(jobs, &args);
+    if (rc == 0) {
+        size_t a = strlen(args), t = strlen(jobs_text);
+        *payload = md_malloc(a + t + 2);
+        if (*payload == NULL) {
+            rc = MD_ENOMEM;
+        } else {
+            memcpy(*payload, args, a + 1);
+            memcpy(*payload + a + 1, jobs_text, t + 1);
+        }
+    }
+    md_free(args);
+    md_free(jobs_text);
+    if (rc != 0)
+        return rc;
+    const char *jobs_arg = *payload, *jobs_field = *payload + strlen(*payload) + 1;
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, batch_submit_lua, 5));
+    TRY(arg_built(c, jr_batch_key(key, sizeof key, prefix, b->id), key));
+    TRY(arg_key(c, prefix, "jobs"));
+    TRY(argf(c, "%sowner:%s", prefix, b->owner));
+    TRY(arg_key(c, prefix, "metrics"));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
+    TRY(arg(c, b->owner));
+    TRY(argf(c, "%llu", (unsigned long long)max_queued));
+    TRY(argf(c, "%llu", (unsigned long long)max_per_owner));
+    TRY(argf(c, "%.0f", b->created_at * 1000.0));
+    TRY(argf(c, "%s", counter));
+    TRY(arg(c, jobs_arg));
+    TRY(arg(c, jr_batch_field_name(JR_BF_ID)));
+    TRY(arg(c, b->id));
+    TRY(arg(c, jr_batch_field_name(JR_BF_OWNER)));
+    TRY(arg(c, b->owner));
+    TRY(arg(c, jr_batch_field_name(JR_BF_CREATED_AT)));
+    TRY(arg_time(c, b->created_at));
+    TRY(arg(c, jr_batch_field_name(JR_BF_SPEC)));
+    TRY(arg(c, b->spec_json));
+    TRY(arg(c, jr_batch_field_name(JR_BF_JOBS)));
+    TRY(arg(c, jobs_field));
+    return 0;
+}
+
+int jr_cmd_batch_get(jr_cmd *c, const char *prefix, const char *id, const char *owner)
+{
+    static const jr_field fields[JR_BJ_COUNT] = {
+        [JR_BJ_STATUS] = JR_F_STATUS,
+        [JR_BJ_STAGE] = JR_F_STAGE,
+        [JR_BJ_FRAMES_DONE] = JR_F_FRAMES_DONE,
+        [JR_BJ_FRAMES_TOTAL] = JR_F_FRAMES_TOTAL,
+        [JR_BJ_ERROR] = JR_F_ERROR,
+    };
+    char key[JQ_KEY_MAX];
+    TRY(eval_head(c, batch_get_lua, 1));
+    TRY(arg_built(c, jr_batch_key(key, sizeof key, prefix, id), key));
+    TRY(arg(c, owner));
+    TRY(argf(c, "%sjob:", prefix));
+    for (int i = 0; i < JR_BJ_COUNT; i++)
+        TRY(arg(c, jr_field_name(fields[i])));
+    return 0;
+}
+
+/* The keys and the 9 cancel_one values of batch_cancel and batch_delete. */
+static int batch_cancel_args(jr_cmd *c, const char *script, const char *prefix, const char *id,
+                             const char *owner, double now, int auth_on, int with_delete_keys)
+{
+    char key[JQ_KEY_MAX], when[32], m[192], r[192], t[192], a[192];
+    jq_time_format(now, when);
+    TRY(jr_finished_counter_field(m, sizeof m, JR_KIND_MORPH, JR_CANCELED));
+    TRY(jr_finished_counter_field(r, sizeof r, JR_KIND_RENDER, JR_CANCELED));
+    TRY(jr_finished_counter_field(t, sizeof t, JR_KIND_TRANSFORM, JR_CANCELED));
+    TRY(jr_finished_counter_field(a, sizeof a, JR_KIND_AVERAGE, JR_CANCELED));
+    TRY(eval_head(c, script, with_delete_keys ? 5 : 3));
+    TRY(arg_built(c, jr_batch_key(key, sizeof key, prefix, id), key));
+    TRY(arg_key(c, prefix, "metrics"));
+    TRY(arg_key(c, prefix, JQ_ACTIVE));
+    if (with_delete_keys) {
+        TRY(argf(c, "%sowner:%s", prefix, owner));
+        TRY(arg_key(c, prefix, JQ_EXPIRING));
+    }
+    TRY(arg(c, owner));
+    TRY(arg_time(c, now));
+    TRY(argf(c, "%s", m));
+    TRY(argf(c, "%s", r));
+    TRY(argf(c, "canceled before a worker started it, at %s%s%s (batch %s canceled)", when,
+             auth_on ? " by " : "", auth_on ? owner : "", id));
+    TRY(argf(c, "canceled while running: cancel requested at %s%s%s (batch %s canceled)", when,
+             auth_on ? " by " : "", auth_on ? owner : "", id));
+    TRY(arg(c, auth_on ? owner : ""));
+    TRY(argf(c, "%s", t));
+    TRY(argf(c, "%s", a));
+    TRY(argf(c, "%sjob:", prefix));
+    return 0;
+}
+
+int jr_cmd_batch_cancel(jr_cmd *c, const char *prefix, const char *id, const char *owner,
+                        double now, int auth_on)
+{
+    return batch_cancel_args(c, batch_cancel_lua, prefix, id, owner, now, auth_on, 0);
+}
+
+int jr_cmd_batch_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner,
+                        double now, int auth_on)
+{
+    return batch_cancel_args(c, batch_delete_lua, prefix, id, owner, now, auth_on, 1);
+}
+
+int jr_cmd_batch_face_names(jr_cmd *c, const char *prefix, const char *owner,
+                            const char *const *ids, size_t n, char **payload)
+{
+    *payload = NULL;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        if (!jr_face_id_valid(ids[i]) || json_array_append_new(arr, json_string(ids[i])) != 0) {
+            json_decref(arr);
+            return MD_EINVAL;
+        }
+    }
+    TRY(take_payload(arr, payload));
+    TRY(eval_head(c, batch_face_names_lua, 0));
+    TRY(argf(c, "%sface:%s:", prefix, owner));
+    TRY(arg(c, *payload));
     return 0;
 }

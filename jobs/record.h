@@ -360,6 +360,81 @@ int jr_cmd_face_names(jr_cmd *c, const char *prefix, const char *owner, const ch
  * (faces whose hash is gone are dropped from the index and skipped). */
 int jr_cmd_face_list(jr_cmd *c, const char *prefix, const char *owner, const char *max, int count);
 
+/* ---- Batches (POST /batches: many morph jobs between stored faces, made at once) ---- */
+
+/* X(ident, name): the fields of the batch hash {prefix}batch:{id}. `jobs` is a JSON array of
+ * {"id", "source_face", "target_face"} in the order the batch made them; `spec` the normalised
+ * spec every job got. A batch has no status of its own: it is read from its jobs' hashes. */
+#define JR_BATCH_FIELDS_MAP(X)                                                                     \
+    X(ID, "id")                                                                                    \
+    X(OWNER, "owner")                                                                              \
+    X(CREATED_AT, "created_at")                                                                    \
+    X(SPEC, "spec")                                                                                \
+    X(JOBS, "jobs")
+
+typedef enum jr_batch_field {
+#define JR_BATCH_FIELD_ENUM(ident, name) JR_BF_##ident,
+    JR_BATCH_FIELDS_MAP(JR_BATCH_FIELD_ENUM)
+#undef JR_BATCH_FIELD_ENUM
+        JR_BF_COUNT
+} jr_batch_field;
+
+const char *jr_batch_field_name(jr_batch_field f);
+/* {prefix}batch:{id}. 0 or MD_EINVAL when it does not fit. */
+int jr_batch_key(char *out, size_t cap, const char *prefix, const char *id);
+
+/* A new batch: its jobs are morph jobs that each name two faces (faces[0], faces[1] set). */
+typedef struct jr_new_batch {
+    const char *id;
+    const char *owner;
+    const char *spec_json;
+    double created_at;
+    const jr_new_job *jobs; /* borrowed, count of them */
+    size_t count;
+} jr_new_batch;
+
+/* Records the batch and all its jobs in one script, or none of them: the queue cap and the
+ * owner's cap must hold room for every job, and every face the jobs name must still exist.
+ * The jobs are recorded as jr_cmd_submit records one (no idempotency key). *payload gets the
+ * md_malloc'ed JSON arguments the command borrows: keep them until the reply, then md_free
+ * *payload (whatever the result; NULL when nothing was allocated).
+ * Reply as jr_cmd_submit's, read with jr_submit_reply: {'ok', ''} | {'full', ''} |
+ * {'owner_full', count} | {'no_face', the face hash's key} | {'exists', ''} (the id is taken). */
+int jr_cmd_batch_submit(jr_cmd *c, const char *prefix, const jr_new_batch *b, uint64_t max_queued,
+                        uint64_t max_per_owner, char **payload);
+
+/* What a batch read gives of each job, in this order (jr_cmd_batch_get). */
+typedef enum jr_batch_job_field {
+    JR_BJ_STATUS,
+    JR_BJ_STAGE,
+    JR_BJ_FRAMES_DONE,
+    JR_BJ_FRAMES_TOTAL,
+    JR_BJ_ERROR,
+    JR_BJ_COUNT
+} jr_batch_job_field;
+
+/* Reads the owner's batch and the state of each of its jobs. Reply: {'missing'} or
+ * {'ok', HGETALL of the batch, then per job (in the order of the jobs field) an array of
+ * JR_BJ_COUNT values (nil for a job that is gone)}. */
+int jr_cmd_batch_get(jr_cmd *c, const char *prefix, const char *id, const char *owner);
+
+/* Cancels every job of the owner's batch as jr_cmd_cancel cancels one. Reply: {'missing'} or
+ * {'ok', how many were canceled while queued, how many running got cancel_requested}. */
+int jr_cmd_batch_cancel(jr_cmd *c, const char *prefix, const char *id, const char *owner,
+                        double now, int auth_on);
+
+/* Cancels every job of the owner's batch, deletes those not running (as jr_cmd_delete; their
+ * ids go to {prefix}expiring at now, where the janitor deletes their stored objects) and, when
+ * none is left running, the batch. Reply: {'missing'} | {'ok', jobs deleted} |
+ * {'running', how many still run (cancel requested)}. */
+int jr_cmd_batch_delete(jr_cmd *c, const char *prefix, const char *id, const char *owner,
+                        double now, int auth_on);
+
+/* The name field of each of the owner's faces ids[0..n), "" for one that is gone; *payload as
+ * for jr_cmd_batch_submit. Reply: an array of n strings. */
+int jr_cmd_batch_face_names(jr_cmd *c, const char *prefix, const char *owner,
+                            const char *const *ids, size_t n, char **payload);
+
 /* ---- Names of the Lua scripts, for tests and logs ---- */
 
 /* The text of every script, so a test can check each compiles (SCRIPT LOAD). NULL-terminated. */

@@ -111,10 +111,71 @@ static void test_gone(void)
     md_buf_free(&out);
 }
 
+/* A batch read as api_batch_json gives it: two jobs with these statuses and frames done. */
+static json_t *batch(const char *st0, int done0, const char *st1, int done1)
+{
+    const char *fa = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    char d0[8], d1[8];
+    snprintf(d0, sizeof d0, "%d", done0);
+    snprintf(d1, sizeof d1, "%d", done1);
+    api_batch_job jobs[2] = {
+        {.id = "00000000000000000000000000000001",
+         .source_face = fa,
+         .target_face = fa,
+         .v = {[JR_BJ_STATUS] = st0, [JR_BJ_FRAMES_DONE] = d0, [JR_BJ_FRAMES_TOTAL] = "3"}},
+        {.id = "00000000000000000000000000000002",
+         .source_face = fa,
+         .target_face = fa,
+         .v = {[JR_BJ_STATUS] = st1, [JR_BJ_FRAMES_DONE] = d1, [JR_BJ_FRAMES_TOTAL] = "3"}},
+    };
+    return api_batch_json(ID, "1", "{}", jobs, 2);
+}
+
+static void batch_step(api_event_state *st, json_t *seen, json_t *b, md_buf *out, int want_rc,
+                       const char *want)
+{
+    char ev[256];
+    md_buf_reset(out);
+    int rc = api_batch_events_step(st, seen, b, ID, out);
+    json_decref(b);
+    CHECK_INT(want_rc, rc);
+    names(out->data ? out->data : "", ev, sizeof ev);
+    CHECK_STR(want, ev);
+}
+
+static void test_batch(void)
+{
+    api_event_state st;
+    memset(&st, 0, sizeof st);
+    json_t *seen = json_object();
+    md_buf out;
+    md_buf_init(&out, 1 << 20);
+    batch_step(&st, seen, batch("queued", 0, "queued", 0), &out, 0, "status,progress,job,job");
+    CHECK(strstr(out.data, "\"jobs\"") == NULL); /* the status event leaves the list out */
+    CHECK(strstr(out.data, "\"stage\":\"queued\"") != NULL);
+    batch_step(&st, seen, batch("queued", 0, "queued", 0), &out, 0, "");
+    batch_step(&st, seen, batch("running", 1, "queued", 0), &out, 0, "status,progress,job");
+    CHECK(strstr(out.data, "\"frames_done\":1,\"frames_total\":6,\"stage\":\"rendering\"") != NULL);
+    batch_step(&st, seen, batch("running", 2, "queued", 0), &out, 0, "progress");
+    batch_step(&st, seen, batch("succeeded", 3, "running", 1), &out, 0, "progress,job,job");
+    batch_step(&st, seen, batch("succeeded", 3, "failed", 2), &out, 1, "progress,job,status");
+    CHECK(strstr(out.data, "\"status\":\"failed\"") != NULL);
+    batch_step(&st, seen, batch("succeeded", 3, "failed", 2), &out, 1, "");
+
+    /* Deleted while watched. */
+    memset(&st, 0, sizeof st);
+    json_object_clear(seen);
+    batch_step(&st, seen, batch("queued", 0, "running", 0), &out, 0, "status,progress,job,job");
+    batch_step(&st, seen, NULL, &out, 1, "gone");
+    json_decref(seen);
+    md_buf_free(&out);
+}
+
 int main(void)
 {
     test_life();
     test_room_and_finished();
     test_gone();
+    test_batch();
     return test_done();
 }

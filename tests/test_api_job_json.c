@@ -218,11 +218,73 @@ static void test_metrics(void)
     md_free(text);
 }
 
+static void test_batch_json(void)
+{
+    const char *fa = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const char *fb = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    api_batch_job jobs[3] = {
+        {.id = "00000000000000000000000000000001",
+         .source_face = fa,
+         .target_face = fb,
+         .v = {[JR_BJ_STATUS] = "succeeded",
+               [JR_BJ_STAGE] = "done",
+               [JR_BJ_FRAMES_DONE] = "3",
+               [JR_BJ_FRAMES_TOTAL] = "3",
+               [JR_BJ_ERROR] = ""}},
+        {.id = "00000000000000000000000000000002",
+         .source_face = fb,
+         .target_face = fa,
+         .v = {[JR_BJ_STATUS] = "running",
+               [JR_BJ_STAGE] = "rendering",
+               [JR_BJ_FRAMES_DONE] = "1",
+               [JR_BJ_FRAMES_TOTAL] = "3"}},
+        {.id = "00000000000000000000000000000003", .source_face = fa, .target_face = fb},
+    };
+    json_t *b = api_batch_json(ID, "1700000000.5", "{\"frames\":3}", jobs, 3);
+    CHECK_STR("running", json_string_value(json_object_get(b, "status")));
+    json_t *counts = json_object_get(b, "counts");
+    CHECK_INT(1, json_integer_value(json_object_get(counts, "succeeded")));
+    CHECK_INT(1, json_integer_value(json_object_get(counts, "running")));
+    CHECK_INT(1, json_integer_value(json_object_get(counts, "gone")));
+    CHECK_INT(0, json_integer_value(json_object_get(counts, "queued")));
+    json_t *progress = json_object_get(b, "progress");
+    CHECK_INT(4, json_integer_value(json_object_get(progress, "frames_done")));
+    CHECK_INT(6, json_integer_value(json_object_get(progress, "frames_total")));
+    json_t *gone = json_array_get(json_object_get(b, "jobs"), 2);
+    CHECK_STR("gone", json_string_value(json_object_get(gone, "status")));
+    CHECK(json_object_get(gone, "progress") == NULL);
+    CHECK_STR("2023-11-14T22:13:20.500Z", json_string_value(json_object_get(b, "created_at")));
+    CHECK_INT(3, json_integer_value(json_object_get(json_object_get(b, "spec"), "frames")));
+    json_decref(b);
+
+    /* Every job ended: failed wins over canceled, canceled over succeeded. */
+    jobs[1].v[JR_BJ_STATUS] = "canceled";
+    b = api_batch_json(ID, NULL, NULL, jobs, 3);
+    CHECK_STR("canceled", json_string_value(json_object_get(b, "status")));
+    CHECK_STR("1970-01-01T00:00:00.000Z", json_string_value(json_object_get(b, "created_at")));
+    json_decref(b);
+    jobs[2].v[JR_BJ_STATUS] = "failed";
+    b = api_batch_json(ID, NULL, NULL, jobs, 3);
+    CHECK_STR("failed", json_string_value(json_object_get(b, "status")));
+    json_decref(b);
+    /* All queued: queued; one started: running. */
+    for (int i = 0; i < 3; i++)
+        jobs[i].v[JR_BJ_STATUS] = "queued";
+    b = api_batch_json(ID, NULL, NULL, jobs, 3);
+    CHECK_STR("queued", json_string_value(json_object_get(b, "status")));
+    json_decref(b);
+    jobs[0].v[JR_BJ_STATUS] = "succeeded";
+    b = api_batch_json(ID, NULL, NULL, jobs, 3);
+    CHECK_STR("running", json_string_value(json_object_get(b, "status")));
+    json_decref(b);
+}
+
 int main(void)
 {
     test_job_json();
     test_artifact_names();
     test_problem();
     test_metrics();
+    test_batch_json();
     return test_done();
 }

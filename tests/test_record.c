@@ -6,6 +6,7 @@
  */
 #include "test_util.h"
 
+#include <jansson.h>
 #include <string.h>
 
 #include "jobs/record.h"
@@ -202,7 +203,7 @@ static void test_commands(void)
     int scripts = 0;
     for (const char *const *s = jr_scripts(); *s != NULL; s++)
         scripts++;
-    CHECK_INT(15, scripts);
+    CHECK_INT(20, scripts);
 
     const char *ids[2] = {id, "fedcba9876543210fedcba9876543210"};
     CHECK_INT(0, jr_cmd_fault(&c, "p:", ids, 2, "fatal signal"));
@@ -332,6 +333,102 @@ static void test_faces(void)
     check_str("", back.face[JR_IN_SOURCE]);
 }
 
+static void test_batches(void)
+{
+    const char *fa = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    const char *fb = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    char k[128];
+    CHECK_INT(0, jr_batch_key(k, sizeof k, "p:", "0123456789abcdef0123456789abcdef"));
+    check_str("p:batch:0123456789abcdef0123456789abcdef", k);
+    CHECK_INT(MD_EINVAL, jr_batch_key(k, 8, "p:", "0123456789abcdef0123456789abcdef"));
+    check_str("jobs", jr_batch_field_name(JR_BF_JOBS));
+
+    jr_new_job jobs[2] = {
+        {.id = "00000000000000000000000000000001",
+         .kind = JR_KIND_MORPH,
+         .owner = "lab-a",
+         .spec_json = "{}",
+         .inputs_json = "{}",
+         .frames_total = 3,
+         .created_at = 1.5,
+         .request_hash = "h1",
+         .faces = {fa, fb}},
+        {.id = "00000000000000000000000000000002",
+         .kind = JR_KIND_MORPH,
+         .owner = "lab-a",
+         .spec_json = "{}",
+         .inputs_json = "{}",
+         .frames_total = 3,
+         .created_at = 1.5,
+         .request_hash = "h2",
+         .faces = {fb, fa}},
+    };
+    jr_new_batch b = {.id = "0123456789abcdef0123456789abcdef",
+                      .owner = "lab-a",
+                      .spec_json = "{\"frames\":3}",
+                      .created_at = 1.5,
+                      .jobs = jobs,
+                      .count = 2};
+    jr_cmd c;
+    char *payload = NULL;
+    CHECK_INT(0, jr_cmd_batch_submit(&c, "p:", &b, 100, 10, &payload));
+    check_str("5", c.argv[2]);
+    check_str("p:batch:0123456789abcdef0123456789abcdef", c.argv[3]);
+    check_str("p:owner:lab-a", c.argv[5]);
+    check_str("lab-a", c.argv[8]);
+    check_str("100", c.argv[9]);
+    check_str("10", c.argv[10]);
+    check_str("1500", c.argv[11]);
+    /* The jobs argument: each job's key, its faces' keys and its hash's pairs. */
+    json_t *arr = json_loads(c.argv[13], 0, NULL);
+    CHECK_INT(2, (long long)json_array_size(arr));
+    json_t *j1 = json_array_get(arr, 1);
+    check_str("p:job:00000000000000000000000000000002",
+              json_string_value(json_object_get(j1, "key")));
+    char fk[256];
+    jr_face_jobs_key(fk, sizeof fk, "p:", "lab-a", fb);
+    check_str(fk, json_string_value(json_array_get(json_object_get(j1, "faces"), 1)));
+    json_t *pairs = json_object_get(j1, "pairs");
+    CHECK(json_array_size(pairs) % 2 == 0 && json_array_size(pairs) >= 2);
+    check_str("id", json_string_value(json_array_get(pairs, 0)));
+    check_str("00000000000000000000000000000002", json_string_value(json_array_get(pairs, 1)));
+    json_decref(arr);
+    /* The batch's jobs field. */
+    check_str("jobs", c.argv[c.argc - 2]);
+    json_t *field = json_loads(c.argv[c.argc - 1], 0, NULL);
+    CHECK_INT(2, (long long)json_array_size(field));
+    check_str(fb, json_string_value(json_object_get(json_array_get(field, 1), "source_face")));
+    json_decref(field);
+    md_free(payload);
+
+    /* A job without its two faces is not a batch job. */
+    jobs[1].faces[1] = NULL;
+    CHECK(jr_cmd_batch_submit(&c, "p:", &b, 100, 10, &payload) != 0);
+    md_free(payload);
+
+    CHECK_INT(0, jr_cmd_batch_get(&c, "p:", b.id, "lab-a"));
+    CHECK_INT(5 + JR_BJ_COUNT + 1, c.argc);
+    check_str("p:job:", c.argv[5]);
+    check_str("status", c.argv[6]);
+    check_str("error", c.argv[6 + JR_BJ_ERROR]);
+    CHECK_INT(0, jr_cmd_batch_cancel(&c, "p:", b.id, "lab-a", 2.0, 1));
+    check_str("3", c.argv[2]);
+    CHECK(strstr(c.argv[10], b.id) != NULL); /* the cancel error names the batch */
+    check_str("p:job:", c.argv[c.argc - 1]);
+    CHECK_INT(0, jr_cmd_batch_delete(&c, "p:", b.id, "lab-a", 2.0, 1));
+    check_str("5", c.argv[2]);
+    check_str("p:expiring", c.argv[7]);
+    check_str("p:job:", c.argv[c.argc - 1]);
+
+    const char *ids[2] = {fa, "not-a-face"};
+    CHECK_INT(0, jr_cmd_batch_face_names(&c, "p:", "lab-a", ids, 1, &payload));
+    check_str("p:face:lab-a:", c.argv[3]);
+    CHECK(strstr(c.argv[4], fa) != NULL);
+    md_free(payload);
+    CHECK_INT(MD_EINVAL, jr_cmd_batch_face_names(&c, "p:", "lab-a", ids, 2, &payload));
+    md_free(payload);
+}
+
 int main(void)
 {
     test_tables();
@@ -340,5 +437,6 @@ int main(void)
     test_inputs();
     test_commands();
     test_faces();
+    test_batches();
     return test_done();
 }
