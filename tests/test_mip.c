@@ -12,6 +12,7 @@
  * with either filter.
  */
 #include "engine_fixtures.h"
+#include "gpu/engine_int.h"
 #include "gpu/mip.h"
 #include "gpu/shade_math.h"
 
