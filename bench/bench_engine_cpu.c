@@ -6,7 +6,11 @@
  * checksums each frame; --png also PNG-encodes it (level 1, as the worker does), so the figure
  * is end to end.
  *
- *   bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [threads=2] [repeats=3] [frame.ppm]
+ *   bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [--filter trilinear|bilinear]
+ *                    [threads=2] [repeats=3] [frame.ppm]
+ *
+ * --filter picks the texture filter (eng_texture_filter; trilinear, the default, includes
+ * building the textures' mip pyramids once per batch), so both can be timed in one run.
  *
  * Prints per-stage time per frame (CPU: summed over threads; CUDA: kernel time from events, with
  * the device -> host copy), the wall time per batch, frames/s, and the process CPU time per
@@ -95,8 +99,8 @@ static void bumpy_sphere(float *pos, float *uv, uint32_t *tri, float bump, float
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [threads=2] "
-                    "[repeats=3] [frame.ppm]\n");
+    fprintf(stderr, "usage: bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] "
+                    "[--filter trilinear|bilinear] [threads=2] [repeats=3] [frame.ppm]\n");
     return 2;
 }
 
@@ -104,6 +108,7 @@ int main(int argc, char **argv)
 {
     eng_kind kind = ENG_KIND_CPU;
     int jobs_n = 1;
+    eng_texture_filter filter = ENG_FILTER_TRILINEAR;
     const char *pos_args[3] = {NULL, NULL, NULL};
     int n_pos = 0;
     sink out = {NULL, 0, 0, 0};
@@ -119,6 +124,14 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc) {
             jobs_n = atoi(argv[++i]);
             if (jobs_n < 1 || jobs_n > 4096)
+                return usage();
+        } else if (strcmp(argv[i], "--filter") == 0 && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (strcmp(f, "trilinear") == 0)
+                filter = ENG_FILTER_TRILINEAR;
+            else if (strcmp(f, "bilinear") == 0)
+                filter = ENG_FILTER_BILINEAR;
+            else
                 return usage();
         } else if (strcmp(argv[i], "--png") == 0) {
             out.png = 1;
@@ -179,6 +192,7 @@ int main(int argc, char **argv)
     job.background[0] = job.background[1] = job.background[2] = 255;
     job.frame_count = FRAMES;
     job.weights = weights;
+    job.texture_filter = filter;
 
     /* K jobs: the pair and its reverse in turn; all borrow the same arrays and textures. */
     eng_job *batch = md_malloc_array((size_t)jobs_n, sizeof *batch);

@@ -223,6 +223,10 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
     if (job->shading != ENG_SHADING_PHONG && job->shading != ENG_SHADING_UNLIT)
         return md_fail(err, MD_EINVAL, "shading %d is neither Phong (0) nor unlit (1)",
                        (int)job->shading);
+    if (job->texture_filter != ENG_FILTER_TRILINEAR && job->texture_filter != ENG_FILTER_BILINEAR)
+        return md_fail(err, MD_EINVAL,
+                       "texture filter %d is neither trilinear (0) nor bilinear (1)",
+                       (int)job->texture_filter);
     if (job->frame_count < 1)
         return md_fail(err, MD_EINVAL, "frame count 0: a job needs at least one frame");
     if (job->frame_count > lim->max_frames)

@@ -14,9 +14,10 @@
  * at samples per pixel (a square grid); a resolve that shades each pixel once where all its
  * samples hit one triangle and per sample on edges; Phong with a head-light (ambient 0.6,
  * diffuse 0.5, specular 0.05, shininess 64, saturating); texture A through A's UVs and texture
- * B through B's UVs, bilinear with repeat, blended by u for u in [0, 1], and for u outside it
- * extrapolated in CIE L*a*b* and clipped to the sRGB gamut (gpu/texel.h,
- * eng_texel_extrapolate); background where nothing is hit.
+ * B through B's UVs, with repeat, trilinear from mip-maps where minified and bilinear where
+ * magnified (eng_texture_filter; gpu/shade_math.h), blended by u for u in [0, 1], and for u outside
+ * it extrapolated in CIE L*a*b* and clipped to the sRGB gamut (gpu/texel.h, eng_texel_extrapolate);
+ * background where nothing is hit.
  *
  * Everything an eng_job points to is borrowed for the duration of eng_batch_run().
  */
@@ -54,6 +55,16 @@ typedef enum eng_shading {
                               heatmaps use it so a pixel shows exactly its colour-map colour */
 } eng_shading;
 
+/* How textures are sampled. The zero value is the default. */
+typedef enum eng_texture_filter {
+    ENG_FILTER_TRILINEAR = 0, /* mip-mapped: where a texel is smaller than a pixel (minified), the
+                                 two nearest levels of the texture's pyramid are sampled
+                                 bilinearly and blended, so fine textures show no moire;
+                                 magnified textures are exactly bilinear */
+    ENG_FILTER_BILINEAR,      /* bilinear from the full-size texture everywhere (aliases when
+                                 minified; kept for comparisons) */
+} eng_texture_filter;
+
 typedef struct eng_material {
     float color[3];      /* used when rgba is NULL (untextured), 0..1 */
     const uint8_t *rgba; /* texture, RGBA8 top row first; alpha blends over color; NULL: none */
@@ -90,7 +101,8 @@ typedef struct eng_job {
     const float *weights;
     /* frame_count texture weights in the same range, or NULL: the shape weights */
     const float *texture_weights;
-    eng_shading shading; /* 0 (ENG_SHADING_PHONG) unless asked */
+    eng_shading shading;               /* 0 (ENG_SHADING_PHONG) unless asked */
+    eng_texture_filter texture_filter; /* 0 (ENG_FILTER_TRILINEAR) unless asked */
     /* Optional (NULL: never). Asked from engine threads before each of the job's frames is
      * rendered (CPU) or delivered (CUDA); nonzero skips the job's remaining frames, which are
      * then never delivered. The job server uses it to stop a canceled job inside a batch that

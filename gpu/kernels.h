@@ -28,6 +28,18 @@
 #define ENG_SPECULAR 0.05f
 #define ENG_SHININESS 64.0f
 
+/* Most mip levels of one texture: 2^15 = 32768 texels a side still reaches 1 x 1. */
+#define ENG_MIP_LEVELS 16
+
+/* A texture's mip pyramid (gpu/mip.h builds it on the host): level 0 is the material's texture,
+ * each further level half the size, RGBA8 rows top first. The pointers are host memory for the
+ * CPU engine and device memory in the CUDA engine's texel buffer. */
+typedef struct eng_mip {
+    int levels; /* 1..ENG_MIP_LEVELS; 0 in the record of an untextured material */
+    int width[ENG_MIP_LEVELS], height[ENG_MIP_LEVELS];
+    const uint8_t *texels[ENG_MIP_LEVELS]; /* borrowed */
+} eng_mip;
+
 typedef struct eng_morph_params {
     uint32_t vertex_count;
     uint32_t triangle_count;
@@ -58,6 +70,9 @@ typedef struct eng_shade_params {
     const uint32_t *triangles;
     const uint64_t *vis;        /* from raster */
     const eng_surface *surface; /* [0] source, [1] target */
+    /* Per side, one pyramid per material of that surface (same index), or NULL: textures of
+     * that side are sampled bilinearly from level 0 alone (ENG_FILTER_BILINEAR). */
+    const eng_mip *mips[2];
     float t;      /* texture weight toward the target's: a blend in [0, 1], else extrapolated in
                      L*a*b* (eng_texel_extrapolate, gpu/texel.h) */
     float eye[3]; /* head-light position = camera eye (orthographic: see dir) */

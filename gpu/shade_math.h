@@ -17,7 +17,9 @@
  *   - world position, normal (normalised; zero stays zero) and per side the UV, interpolated
  *     with b';
  *   - base colour per side: the triangle's material; a texture is sampled (bilinear, repeat,
- *     texel centres at (u * w - 0.5, (1 - v) * h - 0.5), u and v first wrapped into [0, 1))
+ *     texel centres at (u * w - 0.5, (1 - v) * h - 0.5), u and v first wrapped into [0, 1);
+ *     with a mip pyramid, on the level(s) the UV footprint selects, trilinear between two:
+ *     see "Mip-mapping" below)
  *     when the material has one and the side has UVs, then rgb * a + color * (1 - a)
  *     (eng_texel_bilerp per channel, then eng_texel_over: gpu/texel.h). A side whose
  *     weight is exactly 0 is skipped: its base stays 0 and adds exactly 0;
@@ -46,6 +48,7 @@
 /* One side (source or target) of a triangle. */
 typedef struct eng_side_setup {
     const eng_material *mat; /* borrowed from the params' surface */
+    const eng_mip *mip;      /* mat's pyramid (borrowed), or NULL: bilinear from mat->rgba */
     int textured;            /* mat has a texture and this side has UVs */
     float uv[3][2];          /* per vertex, when textured */
 } eng_side_setup;
@@ -55,6 +58,7 @@ typedef struct eng_tri_setup {
     float x0, y0, e1x, e1y, e2x, e2y, inv_area; /* unsnapped screen geometry */
     int flat;                                   /* zero area in float: use the centroid */
     float inv_w[3];
+    float dqx[3], dqy[3]; /* d(b_k / w_k) per grid unit in x and y (b_k screen-linear) */
     float pos[3][3];
     float nrm[3][3];
     eng_side_setup side[2];
@@ -68,6 +72,15 @@ typedef struct eng_tex_tap {
     size_t i00, i10, i01, i11;
     float ax, ay; /* toward i10/i11 and toward i01/i11 */
 } eng_tex_tap;
+
+/* The taps of a textured side: one bilinear tap, or two on neighbouring mip levels blended by
+ * frac toward the second. */
+typedef struct eng_mip_tap {
+    int count;    /* 1 or 2 */
+    int level[2]; /* mip levels (0 without a pyramid) */
+    float frac;   /* weight of tap[1]; 0 when count is 1 */
+    eng_tex_tap tap[2];
+} eng_mip_tap;
 
 /* Clamps to [0, 1]; NaN -> 0. (Not "saturate": CUDA 11 declares one of its own.) */
 static inline ENG_HD float eng_clamp01(float x)
@@ -148,6 +161,15 @@ static inline ENG_HD void eng_tri_setup_make(const eng_shade_params *p, uint32_t
     const float area = s->e1x * s->e2y - s->e1y * s->e2x;
     s->flat = !(area != 0.0f) || !isfinite(area);
     s->inv_area = s->flat ? 0.0f : 1.0f / area;
+    /* The screen-linear barycentrics' derivatives: b1 = (dx e2y - dy e2x) / area,
+     * b2 = (e1x dy - e1y dx) / area, b0 = 1 - b1 - b2; then each divided by w_k. */
+    const float b1x = s->e2y * s->inv_area, b1y = -s->e2x * s->inv_area;
+    const float b2x = -s->e1y * s->inv_area, b2y = s->e1x * s->inv_area;
+    const float bx[3] = {-(b1x + b2x), b1x, b2x}, by[3] = {-(b1y + b2y), b1y, b2y};
+    for (int k = 0; k < 3; k++) {
+        s->dqx[k] = bx[k] * s->inv_w[k];
+        s->dqy[k] = by[k] * s->inv_w[k];
+    }
     for (int side = 0; side < 2; side++) {
         const eng_surface *surf = &p->surface[side];
         eng_side_setup *ss = &s->side[side];
@@ -155,6 +177,9 @@ static inline ENG_HD void eng_tri_setup_make(const eng_shade_params *p, uint32_t
         ss->mat = &surf->materials[mi];
         const int has_uv = surf->tri_uvs != NULL && surf->uvs != NULL;
         ss->textured = has_uv && ss->mat->rgba != NULL;
+        ss->mip = NULL;
+        if (ss->textured && p->mips[side] != NULL && p->mips[side][mi].levels >= 1)
+            ss->mip = &p->mips[side][mi];
         if (ss->textured) {
             const uint32_t *tu = surf->tri_uvs + (size_t)f * 3;
             for (int k = 0; k < 3; k++) {
@@ -165,9 +190,13 @@ static inline ENG_HD void eng_tri_setup_make(const eng_shade_params *p, uint32_t
     }
 }
 
-/* Perspective-correct barycentrics b of grid point (x, y). */
-static inline ENG_HD void eng_shade_bary(const eng_tri_setup *s, float x, float y, float b[3])
+/* Perspective-correct barycentrics b of grid point (x, y), and in *q the sum of b_k / w_k of
+ * the screen-linear barycentrics that they were divided by (0 when no correction applied: flat
+ * or degenerate), which the texture footprint needs. */
+static inline ENG_HD void eng_shade_bary_q(const eng_tri_setup *s, float x, float y, float b[3],
+                                           float *q)
 {
+    *q = 0.0f;
     if (s->flat) {
         b[0] = b[1] = b[2] = 1.0f / 3.0f;
     } else {
@@ -183,7 +212,15 @@ static inline ENG_HD void eng_shade_bary(const eng_tri_setup *s, float x, float 
         b[0] = q0 * inv;
         b[1] = q1 * inv;
         b[2] = q2 * inv;
+        *q = s->flat ? 0.0f : qs;
     }
+}
+
+/* Perspective-correct barycentrics b of grid point (x, y). */
+static inline ENG_HD void eng_shade_bary(const eng_tri_setup *s, float x, float y, float b[3])
+{
+    float q;
+    eng_shade_bary_q(s, x, y, b, &q);
 }
 
 /* How side `side` of setup s contributes at texture weight t. */
@@ -202,13 +239,17 @@ static inline ENG_HD float eng_wrap01(float u)
     return (w >= 0.0f && w < 1.0f) ? w : 0.0f;
 }
 
-/* The bilinear tap (repeat) of a textured side ss at barycentrics b. */
-static inline ENG_HD void eng_shade_tap(const eng_side_setup *ss, const float b[3],
-                                        eng_tex_tap *tap)
+/* The UV of a textured side ss at barycentrics b. */
+static inline ENG_HD void eng_shade_uv(const eng_side_setup *ss, const float b[3], float *u,
+                                       float *v)
 {
-    const float u = b[0] * ss->uv[0][0] + b[1] * ss->uv[1][0] + b[2] * ss->uv[2][0];
-    const float v = b[0] * ss->uv[0][1] + b[1] * ss->uv[1][1] + b[2] * ss->uv[2][1];
-    const int w = ss->mat->tex_width, h = ss->mat->tex_height;
+    *u = b[0] * ss->uv[0][0] + b[1] * ss->uv[1][0] + b[2] * ss->uv[2][0];
+    *v = b[0] * ss->uv[0][1] + b[1] * ss->uv[1][1] + b[2] * ss->uv[2][1];
+}
+
+/* The bilinear tap (repeat) at (u, v) of a w x h texture. */
+static inline ENG_HD void eng_tex_tap_at(float u, float v, int w, int h, eng_tex_tap *tap)
+{
     const float fx = eng_wrap01(u) * (float)w - 0.5f;
     const float fy = (1.0f - eng_wrap01(v)) * (float)h - 0.5f;
     const float flx = floorf(fx), fly = floorf(fy);
@@ -224,6 +265,111 @@ static inline ENG_HD void eng_shade_tap(const eng_side_setup *ss, const float b[
     tap->i10 = row0 + (size_t)x1;
     tap->i01 = row1 + (size_t)x0;
     tap->i11 = row1 + (size_t)x1;
+}
+
+/* The bilinear tap (repeat) of a textured side ss at barycentrics b, on the full-size texture. */
+static inline ENG_HD void eng_shade_tap(const eng_side_setup *ss, const float b[3],
+                                        eng_tex_tap *tap)
+{
+    float u, v;
+    eng_shade_uv(ss, b, &u, &v);
+    eng_tex_tap_at(u, v, ss->mat->tex_width, ss->mat->tex_height, tap);
+}
+
+/* ---- Mip-mapping ----
+ *
+ * Level of detail per shading point, from the exact screen-space derivatives of the
+ * perspective-correct UV at that point (not per triangle: a large triangle seen at a grazing
+ * angle changes footprint across its surface). With q_k = b_k / w_k screen-linear and
+ * Q = sum q_k, u = sum q_k u_k / Q gives du/dx = sum_k dq_k/dx (u_k - u) / Q, likewise for v
+ * and y. The footprint is the longer of the two screen axes' steps in level-0 texels,
+ * max(|(du/dx w, dv/dx h)|, |(du/dy w, dv/dy h)|), per spacing grid units: the pixel's width
+ * (grid samples) when a pixel is shaded once at its centre, one sample where its samples are
+ * shaded one by one and averaged.
+ *
+ * lod = log2(footprint). So that both engines give the same bits without a transcendental
+ * (hd.h), the level is found by halving: footprint = 2^l * f with f in [1, 2), level l and
+ * the blend weight toward level l + 1 is f - 1 (a log2 that is linear within each octave; at
+ * most 0.09 of a level from the true one, and exact at powers of two). A footprint of at most
+ * one texel (magnified, or NaN from a degenerate triangle) gives level 0 alone: exactly the
+ * plain bilinear filter. Past the coarsest level, the coarsest level alone. Level l of a
+ * non-power-of-two texture is taken as 2^l times coarser even where rounding down made it a
+ * little more (mip.h). */
+
+/* The footprint, in level-0 texels of side ss's texture, of one step of spacing grid units at
+ * the point with UV (u, v) (eng_shade_uv) and q (eng_shade_bary_q; 0: none, as for flat
+ * triangles). */
+static inline ENG_HD float eng_shade_footprint(const eng_tri_setup *s, const eng_side_setup *ss,
+                                               float u, float v, float q, float spacing)
+{
+    if (!(q > 0.0f))
+        return 0.0f;
+    float dux = 0.0f, dvx = 0.0f, duy = 0.0f, dvy = 0.0f;
+    for (int k = 0; k < 3; k++) {
+        const float du = ss->uv[k][0] - u, dv = ss->uv[k][1] - v;
+        dux += s->dqx[k] * du;
+        dvx += s->dqx[k] * dv;
+        duy += s->dqy[k] * du;
+        dvy += s->dqy[k] * dv;
+    }
+    const float scale = spacing / q;
+    const float w = (float)ss->mat->tex_width, h = (float)ss->mat->tex_height;
+    const float ax = dux * scale * w, bx = dvx * scale * h;
+    const float ay = duy * scale * w, by = dvy * scale * h;
+    const float fx = sqrtf(ax * ax + bx * bx), fy = sqrtf(ay * ay + by * by);
+    return fx > fy ? fx : fy;
+}
+
+/* The mip level for a footprint (texels of level 0) on a pyramid of levels levels, and in
+ * *frac the blend weight toward the next level (0: this level alone). */
+static inline ENG_HD int eng_mip_select(float footprint, int levels, float *frac)
+{
+    *frac = 0.0f;
+    if (!(footprint > 1.0f))
+        return 0;
+    int l = 0;
+    float f = footprint;
+    while (f >= 2.0f && l < levels - 1) {
+        f *= 0.5f;
+        l++;
+    }
+    if (l >= levels - 1)
+        return levels - 1;
+    *frac = f - 1.0f;
+    return l;
+}
+
+/* The taps of textured side ss at barycentrics b: bilinear on the full texture without a
+ * pyramid, else on the level(s) the footprint selects. */
+static inline ENG_HD void eng_shade_mip_tap(const eng_tri_setup *s, const eng_side_setup *ss,
+                                            const float b[3], float q, float spacing,
+                                            eng_mip_tap *mt)
+{
+    float u, v;
+    eng_shade_uv(ss, b, &u, &v);
+    mt->count = 1;
+    mt->level[0] = mt->level[1] = 0;
+    mt->frac = 0.0f;
+    if (ss->mip == NULL) {
+        eng_tex_tap_at(u, v, ss->mat->tex_width, ss->mat->tex_height, &mt->tap[0]);
+        return;
+    }
+    const eng_mip *m = ss->mip;
+    const int l =
+        eng_mip_select(eng_shade_footprint(s, ss, u, v, q, spacing), m->levels, &mt->frac);
+    mt->level[0] = l;
+    eng_tex_tap_at(u, v, m->width[l], m->height[l], &mt->tap[0]);
+    if (mt->frac > 0.0f) {
+        mt->count = 2;
+        mt->level[1] = l + 1;
+        eng_tex_tap_at(u, v, m->width[l + 1], m->height[l + 1], &mt->tap[1]);
+    }
+}
+
+/* The RGBA8 texels of level `level` of side ss (the material's texture without a pyramid). */
+static inline ENG_HD const uint8_t *eng_side_texels(const eng_side_setup *ss, int level)
+{
+    return ss->mip != NULL ? ss->mip->texels[level] : ss->mat->rgba;
 }
 
 /* The head-light at barycentrics b of setup s: light = ambient + diffuse_k * |N.L| and

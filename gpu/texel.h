@@ -1,8 +1,8 @@
 /*
- * texel.h — the engine's bilinear texel blend, in one place for the CPU and CUDA shaders
- * (gpu/cpu/shade.c and gpu/cuda/kernels.cu through gpu/shade_math.h, per shading point, hence
- * inline) and for analysis/texdiff.c, which reads the textures exactly as the frames show them.
- * Functions marked ENG_HD (gpu/hd.h) are compiled by both the C compiler and nvcc.
+ * texel.h — the engine's bilinear and trilinear (mip level) texel blends, in one place for the CPU
+ * and CUDA shaders (gpu/cpu/shade.c and gpu/cuda/kernels.cu through gpu/shade_math.h, per shading
+ * point, hence inline) and for analysis/texdiff.c, which reads the textures exactly as the frames
+ * show them. Functions marked ENG_HD (gpu/hd.h) are compiled by both the C compiler and nvcc.
  *
  * Finding the four texels (wrap, texel centres at u * w - 0.5) stays with each caller: the
  * shaders work in float per sample (eng_shade_tap), texdiff in double texel space with
@@ -33,12 +33,31 @@ static inline ENG_HD float eng_texel_bilerp(float a00, float a10, float a01, flo
     return top + ay * (bottom - top);
 }
 
+/* Trilinear: the bilinear rgba of two neighbouring mip levels, lo and hi, blended by frac
+ * toward hi (gpu/shade_math.h chooses the levels and frac). */
+static inline ENG_HD void eng_texel_mip_lerp(const float lo[4], const float hi[4], float frac,
+                                             float out[4])
+{
+    for (int k = 0; k < 4; k++)
+        out[k] = lo[k] + frac * (hi[k] - lo[k]);
+}
+
 /* The blended texel rgba alpha-composited over color: out = rgb * a + color * (1 - a). */
 static inline ENG_HD void eng_texel_over(const float rgba[4], const float color[3], float out[3])
 {
     const float a = rgba[3];
     for (int k = 0; k < 3; k++)
         out[k] = rgba[k] * a + color[k] * (1.0f - a);
+}
+
+/* eng_texel_bilerp per channel of four RGBA8 texels t00, t10, t01, t11 whose bytes become
+ * floats through lut (see eng_texel_blend), into rgba. Host only. */
+static inline void eng_texel_bilerp4(const float *lut, const uint8_t *t00, const uint8_t *t10,
+                                     const uint8_t *t01, const uint8_t *t11, float ax, float ay,
+                                     float rgba[4])
+{
+    for (int k = 0; k < 4; k++)
+        rgba[k] = eng_texel_bilerp(lut[t00[k]], lut[t10[k]], lut[t01[k]], lut[t11[k]], ax, ay);
 }
 
 /* The bilinear blend (eng_texel_bilerp per channel, then eng_texel_over) of four RGBA8 texels
@@ -50,8 +69,7 @@ static inline void eng_texel_blend(const float *lut, const uint8_t *t00, const u
                                    const float color[3], float out[3])
 {
     float rgba[4];
-    for (int k = 0; k < 4; k++)
-        rgba[k] = eng_texel_bilerp(lut[t00[k]], lut[t10[k]], lut[t01[k]], lut[t11[k]], ax, ay);
+    eng_texel_bilerp4(lut, t00, t10, t01, t11, ax, ay, rgba);
     eng_texel_over(rgba, color, out);
 }
 

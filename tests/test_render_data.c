@@ -41,7 +41,8 @@ typedef struct render_req {
     const char *camera;  /* NULL: auto */
     const char *weights; /* "0,0.5,1" */
     const char *size;
-    eng_camera *camera_out; /* resolved camera, optional */
+    eng_camera *camera_out;    /* resolved camera, optional */
+    eng_texture_filter filter; /* 0: trilinear, the default */
 } render_req;
 
 static frames render(const render_req *r)
@@ -67,6 +68,7 @@ static frames render(const render_req *r)
     eng_job job;
     if (rc == 0)
         rc = job_build(in, &spec, &job, &err);
+    job.texture_filter = r->filter;
     if (rc == 0)
         rc = eng_new(&cfg, &e, &err);
     if (rc == 0) {
@@ -121,8 +123,8 @@ static void check_oracle_and_ends(void)
     const char *cam = "eye=0,-2,60;target=0,-2,0;up=0,1,0;fov=30";
 
     /* The oracle: the same texture on both sides, so only geometry can differ. */
-    render_req mid = {a, b, ta, ta, cam, "0.5", "512x512", NULL};
-    render_req neutral = {n, n, ta, ta, cam, "0", "512x512", NULL};
+    render_req mid = {a, b, ta, ta, cam, "0.5", "512x512", NULL, ENG_FILTER_TRILINEAR};
+    render_req neutral = {n, n, ta, ta, cam, "0", "512x512", NULL, ENG_FILTER_TRILINEAR};
     frames fm = render(&mid), fn = render(&neutral);
     double psnr = test_psnr(fm.rgb[0], fn.rgb[0], fm.width, fm.height);
     int edges;
@@ -135,9 +137,9 @@ static void check_oracle_and_ends(void)
     frames_free(&fn);
 
     /* Ends: frame t=0 is the source alone, t=1 the target alone (with their own textures). */
-    render_req pair = {a, b, ta, tb, cam, "0,1", "256x256", NULL};
-    render_req only_a = {a, a, ta, ta, cam, "0", "256x256", NULL};
-    render_req only_b = {b, b, tb, tb, cam, "0", "256x256", NULL};
+    render_req pair = {a, b, ta, tb, cam, "0,1", "256x256", NULL, ENG_FILTER_TRILINEAR};
+    render_req only_a = {a, a, ta, ta, cam, "0", "256x256", NULL, ENG_FILTER_TRILINEAR};
+    render_req only_b = {b, b, tb, tb, cam, "0", "256x256", NULL, ENG_FILTER_TRILINEAR};
     frames fp = render(&pair), fa = render(&only_a), fb = render(&only_b);
     CHECK_INT(0, test_max_diff(fp.rgb[0], fa.rgb[0], fp.width, fp.height));
     CHECK_INT(0, test_max_diff(fp.rgb[1], fb.rgb[0], fp.width, fp.height));
@@ -180,7 +182,7 @@ static void check_facepaint(void)
     char path[4096];
     snprintf(path, sizeof path, "%s", obj);
     eng_camera cam;
-    render_req req = {path, path, NULL, NULL, NULL, "0", "512x512", &cam};
+    render_req req = {path, path, NULL, NULL, NULL, "0", "512x512", &cam, ENG_FILTER_TRILINEAR};
     frames fr = render(&req);
 
     md_limits lim;
@@ -211,7 +213,8 @@ static void check_facepaint(void)
         for (int k = 0; k < 3; k++)
             for (int ch = 0; ch < 3; ch++)
                 uniform &= fabsf(c[k][ch] - c[3][ch]) < 0.08f;
-        float sat = fmaxf(c[3][0], fmaxf(c[3][1], c[3][2])) - fminf(c[3][0], fminf(c[3][1], c[3][2]));
+        float sat =
+            fmaxf(c[3][0], fmaxf(c[3][1], c[3][2])) - fminf(c[3][0], fminf(c[3][1], c[3][2]));
         if (!uniform || sat < 0.25f)
             continue; /* skip white/pale regions: their hue says little */
         /* Facing the camera, so the centroid pixel shows this triangle. */
@@ -300,8 +303,9 @@ static void check_seams(void)
     /* Three views, so the sides of the face (where seams run) are seen too. */
     const char *cams[] = {NULL, "eye=40,0,40;target=0,-2,0", "eye=-40,10,30;target=0,-2,0"};
     for (int v = 0; v < 3; v++) {
-        render_req skin = {a, b, ta, tb, cams[v], "0,0.5,1", "512x512", NULL};
-        render_req marked = {a, b, ma, mb, cams[v], "0,0.5,1", "512x512", NULL};
+        render_req skin = {a, b, ta, tb, cams[v], "0,0.5,1", "512x512", NULL, ENG_FILTER_TRILINEAR};
+        render_req marked = {
+            a, b, ma, mb, cams[v], "0,0.5,1", "512x512", NULL, ENG_FILTER_TRILINEAR};
         frames fs = render(&skin), fm = render(&marked);
         long face = 0, black = 0, unexplained = 0, cyan = 0;
         for (uint32_t f = 0; f < fs.count; f++)
@@ -334,11 +338,82 @@ static void check_seams(void)
     md_free(tb);
 }
 
+/* Mean absolute difference of horizontally neighbouring pixels (green) where both are on the
+ * face (not the white background): a measure of texture aliasing. */
+static double neighbour_roughness(const frames *f)
+{
+    double sum = 0;
+    long n = 0;
+    for (int y = 0; y < f->height; y++)
+        for (int x = 1; x < f->width; x++) {
+            const uint8_t *p = f->rgb[0] + ((size_t)y * f->width + x) * 3;
+            const uint8_t *q = p - 3;
+            if ((p[0] == 255 && p[1] == 255 && p[2] == 255) ||
+                (q[0] == 255 && q[1] == 255 && q[2] == 255))
+                continue;
+            sum += abs(p[1] - q[1]);
+            n++;
+        }
+    return n > 0 ? sum / (double)n : 0.0;
+}
+
+/* Issue 17 item 6: a fine checker (2048^2 texels, 2-texel cells) on the ICT face at 512^2
+ * with the automatic camera. Bilinear shows moire (neighbouring pixels jump between black and
+ * white); trilinear shows the checker's grey, shaded. Both frames are written as PNGs in the
+ * test's scratch directory for a look. */
+static void check_mipmap_face(void)
+{
+    char *a = md_strdup(test_data("faces/ict/ict_face_identity_A.obj"));
+    const char *tmp = test_tmpdir("render_data_mip");
+    char tex[4096];
+    snprintf(tex, sizeof tex, "%s/checker.png", tmp);
+    enum { T = 2048 };
+    uint8_t *px = md_malloc((size_t)T * T * 3);
+    for (int y = 0; y < T; y++)
+        for (int x = 0; x < T; x++)
+            memset(px + ((size_t)y * T + x) * 3, ((x / 2 + y / 2) & 1) ? 255 : 0, 3);
+    md_error err;
+    md_error_clear(&err);
+    uint8_t *png;
+    size_t len;
+    CHECK_OK(img_encode_png(px, T, T, 3, 1, &png, &len, &err), &err);
+    CHECK_OK(md_write_file_atomic(tex, png, len, &err), &err);
+    md_free(png);
+    md_free(px);
+
+    render_req tri = {a, a, tex, tex, NULL, "0", "512x512", NULL, ENG_FILTER_TRILINEAR};
+    render_req bil = {a, a, tex, tex, NULL, "0", "512x512", NULL, ENG_FILTER_BILINEAR};
+    frames ft = render(&tri), fb = render(&bil);
+    const double rt = neighbour_roughness(&ft), rb = neighbour_roughness(&fb);
+    fprintf(stderr,
+            "fine checker on the ICT face at 512^2: neighbour roughness trilinear %.2f, bilinear "
+            "%.2f (expected trilinear < 6 and bilinear > 4 x trilinear)\n",
+            rt, rb);
+    CHECK(rt < 6.0);
+    CHECK(rb > 4.0 * rt);
+    const frames *both[2] = {&ft, &fb};
+    const char *names[2] = {"face_trilinear.png", "face_bilinear.png"};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", tmp, names[i]);
+        CHECK_OK(img_encode_png(both[i]->rgb[0], both[i]->width, both[i]->height, 3, 1, &png, &len,
+                                &err),
+                 &err);
+        CHECK_OK(md_write_file_atomic(path, png, len, &err), &err);
+        md_free(png);
+    }
+    fprintf(stderr, "frames in %s\n", tmp);
+    frames_free(&ft);
+    frames_free(&fb);
+    md_free(a);
+}
+
 int main(void)
 {
     test_data("faces/ict/ict_face_identity_A.obj");
     check_oracle_and_ends();
     check_facepaint();
     check_seams();
+    check_mipmap_face();
     return test_done();
 }

@@ -16,8 +16,15 @@
  * job after job of one size allocates nothing in the steady state. Slot i is touched only by
  * thread i during a batch and by nobody between batches; one batch runs at a time per engine
  * (a second concurrent call is refused). Jobs and their arrays are borrowed.
+ *
+ * Mip pyramids (gpu/mip.h): before the threads start, the calling thread builds levels 1.. of
+ * every distinct texture of the batch (same pixels pointer and size: once, however many jobs
+ * or materials share it) into one engine-owned buffer, grown and never shrunk like the
+ * scratch, and gives every material an eng_mip record whose level 0 is the borrowed texture.
+ * Jobs asking for ENG_FILTER_BILINEAR get none and sample their textures as they are.
  */
 #include "gpu/engine_int.h"
+#include "gpu/mip.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +46,8 @@ typedef struct cpu_eng {
     eng base; /* first: the eng * handed out points here */
     int threads;
     cpu_scratch *scratch; /* threads slots */
+    uint8_t *mip_buf;     /* levels 1.. of the batch's textures (mip.h layout, one after another) */
+    size_t mip_cap;
     atomic_int busy;
 } cpu_eng;
 
@@ -53,6 +62,8 @@ typedef struct cpu_batch {
     const eng_job *jobs;
     uint32_t job_count;
     const eng_job_setup *setup; /* job_count */
+    const eng_mip *const *mips; /* 2 * job_count: per job and side, a record per material or
+                                   NULL (bilinear) */
     const uint64_t *first_task; /* job_count + 1 prefix sums of frame counts */
     uint64_t task_count;
     eng_frame_fn on_frame;
@@ -213,6 +224,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .triangles = job->triangles,
         .vis = s->vis,
         .surface = job->surface,
+        .mips = {b->mips[2 * (size_t)j], b->mips[2 * (size_t)j + 1]},
         .t = tex_t,
         .orthographic = job->camera.orthographic,
         .shading = (int)job->shading,
@@ -274,6 +286,111 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* ---- Mip pyramids ---- */
+
+/* The batch's pyramids: records (one per material of every trilinear job's sides) and the
+ * per-job-side pointers into them. Owned by the batch run; levels live in e->mip_buf. */
+typedef struct cpu_mips {
+    eng_mip *records;
+    const eng_mip **side; /* 2 * job_count */
+} cpu_mips;
+
+/* The first record before index whose level 0 is mat's texture (same pixels and size), or -1. */
+static long same_texture_before(const eng_mip *rec, size_t index, const eng_material *mat)
+{
+    for (size_t i = 0; i < index; i++) {
+        if (rec[i].levels >= 1 && rec[i].texels[0] == mat->rgba &&
+            rec[i].width[0] == mat->tex_width && rec[i].height[0] == mat->tex_height)
+            return (long)i;
+    }
+    return -1;
+}
+
+static int mips_build(cpu_eng *e, const eng_job *jobs, uint32_t job_count, cpu_mips *out,
+                      md_error *err)
+{
+    size_t count = 0;
+    for (uint32_t j = 0; j < job_count; j++) {
+        if (jobs[j].texture_filter == ENG_FILTER_TRILINEAR)
+            count += (size_t)jobs[j].surface[0].material_count + jobs[j].surface[1].material_count;
+    }
+    out->records = md_calloc(count > 0 ? count : 1, sizeof *out->records);
+    out->side = md_calloc((size_t)job_count * 2, sizeof *out->side);
+    if (out->records == NULL || out->side == NULL)
+        return md_fail(err, MD_ENOMEM, "cannot allocate the mip tables of %zu materials", count);
+    /* Pass 1: layouts, and the bytes of each distinct texture's levels (offset in texels[1] as
+     * an integer until the buffer exists; distinct textures own their range). */
+    size_t bytes = 0, n = 0;
+    size_t *level_off = md_calloc(count > 0 ? count : 1, sizeof *level_off);
+    if (level_off == NULL)
+        return md_fail(err, MD_ENOMEM, "cannot allocate the mip tables of %zu materials", count);
+    for (uint32_t j = 0; j < job_count; j++) {
+        if (jobs[j].texture_filter != ENG_FILTER_TRILINEAR)
+            continue;
+        for (int sd = 0; sd < 2; sd++) {
+            const eng_surface *sf = &jobs[j].surface[sd];
+            out->side[2 * (size_t)j + (size_t)sd] = &out->records[n];
+            for (uint32_t m = 0; m < sf->material_count; m++, n++) {
+                const eng_material *mat = &sf->materials[m];
+                if (mat->rgba == NULL)
+                    continue; /* levels 0: untextured */
+                if (same_texture_before(out->records, n, mat) >= 0) {
+                    out->records[n].levels = 1; /* marked; filled in pass 2 */
+                    out->records[n].texels[0] = mat->rgba;
+                    out->records[n].width[0] = mat->tex_width;
+                    out->records[n].height[0] = mat->tex_height;
+                    level_off[n] = SIZE_MAX;
+                    continue;
+                }
+                size_t offsets[ENG_MIP_LEVELS];
+                const size_t need =
+                    eng_mip_layout(mat->tex_width, mat->tex_height, &out->records[n], offsets);
+                out->records[n].texels[0] = mat->rgba;
+                level_off[n] = bytes;
+                bytes += need;
+            }
+        }
+    }
+    int rc = 0;
+    if (bytes > e->mip_cap) {
+        uint8_t *buf = md_malloc(bytes);
+        if (buf == NULL) {
+            rc = md_fail(err, MD_ENOMEM, "cannot allocate %zu MiB for the textures' mip levels",
+                         bytes >> 20);
+            goto done;
+        }
+        md_free(e->mip_buf);
+        e->mip_buf = buf;
+        e->mip_cap = bytes;
+    }
+    /* Pass 2: build each distinct texture's levels, then copy its record to its sharers. */
+    for (size_t i = 0; i < n; i++) {
+        eng_mip *r = &out->records[i];
+        if (r->levels < 1 || level_off[i] == SIZE_MAX)
+            continue;
+        eng_mip_build(r->texels[0], r->width[0], r->height[0], e->mip_buf + level_off[i], r);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (level_off[i] != SIZE_MAX)
+            continue;
+        eng_material mat = {{0, 0, 0},
+                            out->records[i].texels[0],
+                            out->records[i].width[0],
+                            out->records[i].height[0]};
+        const long first = same_texture_before(out->records, i, &mat);
+        out->records[i] = out->records[first];
+    }
+done:
+    md_free(level_off);
+    return rc;
+}
+
+static void mips_release(cpu_mips *m)
+{
+    md_free(m->records);
+    md_free(m->side);
+}
+
 /* ---- The vtable ---- */
 
 static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng_frame_fn on_frame,
@@ -292,10 +409,14 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
     cpu_worker *workers = md_calloc((size_t)e->threads, sizeof *workers);
     cpu_batch b;
     memset(&b, 0, sizeof b);
+    cpu_mips mips = {NULL, NULL};
     if (setup == NULL || first == NULL || workers == NULL) {
         rc = md_fail(err, MD_ENOMEM, "cannot allocate the batch tables for %u jobs", job_count);
         goto done;
     }
+    rc = mips_build(e, jobs, job_count, &mips, err);
+    if (rc != 0)
+        goto done;
     first[0] = 0;
     for (uint32_t j = 0; j < job_count; j++) {
         eng_job_setup_make(&jobs[j], &setup[j]);
@@ -305,6 +426,7 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
     b.jobs = jobs;
     b.job_count = job_count;
     b.setup = setup;
+    b.mips = mips.side;
     b.first_task = first;
     b.task_count = first[job_count];
     b.on_frame = on_frame;
@@ -355,6 +477,7 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
 done:
     if (lock_ready)
         pthread_mutex_destroy(&b.err_lock);
+    mips_release(&mips);
     md_free(workers);
     md_free(first);
     md_free(setup);
@@ -368,6 +491,7 @@ static void cpu_destroy(eng *base)
     for (int i = 0; i < e->threads; i++)
         scratch_release(&e->scratch[i]);
     md_free(e->scratch);
+    md_free(e->mip_buf);
     md_free(e);
 }
 

@@ -31,9 +31,16 @@ typedef struct cache_slot {
 #define CHUNK_POINTS 256
 
 /* The four texels and weights of one bilinear tap. */
-typedef struct tex_tap {
+typedef struct level_tap {
     const uint8_t *t00, *t10, *t01, *t11;
     float ax, ay;
+} level_tap;
+
+/* A textured side's taps: one level, or two blended by frac (eng_mip_tap). */
+typedef struct tex_tap {
+    int count;
+    float frac;
+    level_tap lv[2];
 } tex_tap;
 
 typedef struct shade_sample {
@@ -93,43 +100,64 @@ static void byte_to_unit_fill(void)
  * one pass; only its order in time changes.
  */
 
-/* The tap of a textured side at barycentrics b, its texels prefetched. */
-static void tap_prepare(const eng_side_setup *ss, const float b[3], tex_tap *tap)
+/* The taps of a textured side at barycentrics b (q and spacing: eng_shade_mip_tap), their
+ * texels prefetched. */
+static void tap_prepare(const eng_tri_setup *s, const eng_side_setup *ss, const float b[3], float q,
+                        float spacing, tex_tap *tap)
 {
-    eng_tex_tap t;
-    eng_shade_tap(ss, b, &t);
-    const uint8_t *rgba = ss->mat->rgba;
-    tap->ax = t.ax;
-    tap->ay = t.ay;
-    tap->t00 = rgba + t.i00 * 4;
-    tap->t10 = rgba + t.i10 * 4;
-    tap->t01 = rgba + t.i01 * 4;
-    tap->t11 = rgba + t.i11 * 4;
-    __builtin_prefetch(tap->t00);
-    __builtin_prefetch(tap->t10);
-    __builtin_prefetch(tap->t01);
-    __builtin_prefetch(tap->t11);
+    eng_mip_tap mt;
+    eng_shade_mip_tap(s, ss, b, q, spacing, &mt);
+    tap->count = mt.count;
+    tap->frac = mt.frac;
+    for (int i = 0; i < mt.count; i++) {
+        const uint8_t *rgba = eng_side_texels(ss, mt.level[i]);
+        const eng_tex_tap *t = &mt.tap[i];
+        level_tap *lt = &tap->lv[i];
+        lt->ax = t->ax;
+        lt->ay = t->ay;
+        lt->t00 = rgba + t->i00 * 4;
+        lt->t10 = rgba + t->i10 * 4;
+        lt->t01 = rgba + t->i01 * 4;
+        lt->t11 = rgba + t->i11 * 4;
+        __builtin_prefetch(lt->t00);
+        __builtin_prefetch(lt->t10);
+        __builtin_prefetch(lt->t01);
+        __builtin_prefetch(lt->t11);
+    }
 }
 
-/* Bilinear from a prepared tap, composited over the material colour. */
+/* Bilinear (one level) or trilinear (two) from a prepared tap, composited over the material
+ * colour. One level is exactly the plain bilinear filter. */
 static void tap_color(const eng_material *m, const tex_tap *tap, float out[3])
 {
-    eng_texel_blend(byte_to_unit, tap->t00, tap->t10, tap->t01, tap->t11, tap->ax, tap->ay,
-                    m->color, out);
+    const level_tap *a = &tap->lv[0];
+    if (tap->count == 1) {
+        eng_texel_blend(byte_to_unit, a->t00, a->t10, a->t01, a->t11, a->ax, a->ay, m->color, out);
+        return;
+    }
+    const level_tap *z = &tap->lv[1];
+    float lo[4], hi[4], rgba[4];
+    eng_texel_bilerp4(byte_to_unit, a->t00, a->t10, a->t01, a->t11, a->ax, a->ay, lo);
+    eng_texel_bilerp4(byte_to_unit, z->t00, z->t10, z->t01, z->t11, z->ax, z->ay, hi);
+    eng_texel_mip_lerp(lo, hi, tap->frac, rgba);
+    eng_texel_over(rgba, m->color, out);
 }
 
-/* Pass 1 for triangle setup s at sample-grid point (x, y). */
-static void prepare(const shade_ctx *c, const eng_tri_setup *s, float x, float y, shade_sample *out)
+/* Pass 1 for triangle setup s at sample-grid point (x, y); the point stands for spacing x
+ * spacing grid units (a whole pixel: grid; one sample: 1), which sets the texture's level of
+ * detail. */
+static void prepare(const shade_ctx *c, const eng_tri_setup *s, float x, float y, float spacing,
+                    shade_sample *out)
 {
     const eng_shade_params *p = c->p;
-    float b[3];
-    eng_shade_bary(s, x, y, b);
+    float b[3], q;
+    eng_shade_bary_q(s, x, y, b, &q);
     /* Texture taps first, so their prefetches fly while the lighting is computed. */
     for (int side = 0; side < 2; side++) {
         out->mat[side] = s->side[side].mat;
         out->mode[side] = eng_shade_side_mode(s, side, p->t);
         if (out->mode[side] == ENG_SIDE_TEXTURE)
-            tap_prepare(&s->side[side], b, &out->tap[side]);
+            tap_prepare(s, &s->side[side], b, q, spacing, &out->tap[side]);
     }
     out->background = 0;
     eng_shade_light(p, s, b, &out->light, &out->spec);
@@ -191,7 +219,7 @@ static void prepare_sample(shade_ctx *c, uint64_t v, float x, float y, shade_sam
         out->background = 1;
         return;
     }
-    prepare(c, setup_get(c, (uint32_t)v - 1), x, y, out);
+    prepare(c, setup_get(c, (uint32_t)v - 1), x, y, 1.0f, out);
 }
 
 void eng_cpu_shade(const eng_shade_params *p)
@@ -253,7 +281,7 @@ void eng_cpu_shade(const eng_shade_params *p)
             pr->count = count;
             if (uniform) {
                 prepare(&c, setup_get(&c, id - 1), eng_shade_pixel_centre(px, g),
-                        eng_shade_pixel_centre(py, g), &c.points[c.n_points++]);
+                        eng_shade_pixel_centre(py, g), (float)g, &c.points[c.n_points++]);
                 continue;
             }
             for (int j = 0; j < g; j++) {

@@ -14,7 +14,11 @@
  *      in a single copy. Textures go into one texel buffer, each distinct texture (same pixels
  *      pointer and size) once, however many jobs share it, through a pinned staging buffer of
  *      their own (a host memcpy, then one asynchronous copy at full DMA speed, instead of the
- *      runtime staging pageable memory piecewise).
+ *      runtime staging pageable memory piecewise). A texture that a trilinear job uses gets its
+ *      mip pyramid (gpu/mip.h) right after it in the same buffer: levels 1.. are built on the
+ *      host from the pinned copy of level 0, into the pinned buffer, and go up in the same
+ *      copy; each material gets an eng_mip record (device pointers to its levels: the level
+ *      offset table) in the geometry buffer, which the shade items point to per side.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
  *      (positions, normals, clip, the raster queue's share, and eng_frame_bytes: visibility
  *      buffer and RGB) fits the budget
@@ -44,6 +48,7 @@
  */
 #include "gpu/cuda/engine_cuda.h"
 #include "gpu/cuda/cuda_int.h"
+#include "gpu/mip.h"
 #include "gpu/raster_math.h"
 
 #include <pthread.h>
@@ -235,13 +240,16 @@ int eng_cuda_device_count(md_error *err)
 typedef struct job_dev {
     size_t off_pos[2], off_tri, off_adj_first, off_adj_tri, off_surface;
     size_t off_uvs[2], off_tri_uvs[2], off_tri_mat[2], off_mat[2];
+    size_t off_mips[2]; /* trilinear jobs: an eng_mip per material of the side */
     eng_job_setup setup;
 } job_dev;
 
 typedef struct tex_entry {
     const uint8_t *rgba;
     int w, h;
-    size_t off;
+    size_t off;        /* level 0 in the texel buffer */
+    size_t levels_off; /* levels 1.. (mip.h layout), when mipped */
+    int mipped;        /* a trilinear job samples it: its pyramid is built and uploaded */
 } tex_entry;
 
 typedef struct batch {
@@ -295,10 +303,18 @@ static int batch_layout(batch *b, md_error *err)
             d->off_tri_uvs[s] = uv ? take(&cur, nt * 3 * sizeof(uint32_t)) : 0;
             d->off_tri_mat[s] = sf->tri_materials != NULL ? take(&cur, nt * sizeof(uint16_t)) : 0;
             d->off_mat[s] = take(&cur, (size_t)sf->material_count * sizeof(eng_material));
+            const int trilinear = job->texture_filter == ENG_FILTER_TRILINEAR;
+            d->off_mips[s] =
+                trilinear ? take(&cur, (size_t)sf->material_count * sizeof(eng_mip)) : 0;
             for (uint32_t m = 0; m < sf->material_count; m++) {
                 const eng_material *mat = &sf->materials[m];
-                if (mat->rgba == NULL || tex_find(b, mat) != (size_t)-1)
+                if (mat->rgba == NULL)
                     continue;
+                const size_t found = tex_find(b, mat);
+                if (found != (size_t)-1) {
+                    b->tex[found].mipped |= trilinear;
+                    continue;
+                }
                 if (b->tex_count == tex_cap) {
                     size_t cap = tex_cap ? tex_cap * 2 : 8;
                     tex_entry *t = md_realloc_array(b->tex, cap, sizeof *t);
@@ -312,9 +328,21 @@ static int batch_layout(batch *b, md_error *err)
                 t->w = mat->tex_width;
                 t->h = mat->tex_height;
                 t->off = b->tex_bytes;
+                t->mipped = trilinear;
                 b->tex_bytes = align_up(b->tex_bytes + (size_t)t->w * (size_t)t->h * 4);
             }
         }
+    }
+    /* Room for the pyramids, after all level-0 textures (a texture turns out mipped only once
+     * every job has been seen). */
+    for (size_t i = 0; i < b->tex_count; i++) {
+        tex_entry *t = &b->tex[i];
+        if (!t->mipped)
+            continue;
+        eng_mip layout;
+        size_t offsets[ENG_MIP_LEVELS];
+        t->levels_off = b->tex_bytes;
+        b->tex_bytes = align_up(b->tex_bytes + eng_mip_layout(t->w, t->h, &layout, offsets));
     }
     b->geom_bytes = cur;
     return 0;
@@ -373,6 +401,21 @@ static int batch_fill(const batch *b, cu_eng *e, uint32_t *cursor, md_error *err
             }
             ds.materials = (const eng_material *)(gdev + d->off_mat[s]);
             surf[s] = ds;
+            if (job->texture_filter != ENG_FILTER_TRILINEAR)
+                continue;
+            /* The level offset table of each material's texture, as device pointers. */
+            eng_mip *mips = (eng_mip *)(host + d->off_mips[s]);
+            for (uint32_t m = 0; m < sf->material_count; m++) {
+                memset(&mips[m], 0, sizeof mips[m]);
+                if (sf->materials[m].rgba == NULL)
+                    continue;
+                const tex_entry *t = &b->tex[tex_find(b, &sf->materials[m])];
+                size_t offsets[ENG_MIP_LEVELS];
+                eng_mip_layout(t->w, t->h, &mips[m], offsets);
+                mips[m].texels[0] = (const uint8_t *)(tdev + t->off);
+                for (int l = 1; l < mips[m].levels; l++)
+                    mips[m].texels[l] = (const uint8_t *)(tdev + t->levels_off + offsets[l]);
+            }
         }
     }
     return 0;
@@ -408,7 +451,13 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
      * (so the caller may change them once the batch returns), then up in one copy. */
     for (size_t i = 0; i < b->tex_count; i++) {
         const tex_entry *t = &b->tex[i];
-        memcpy((char *)e->tex_host.ptr + t->off, t->rgba, (size_t)t->w * (size_t)t->h * 4);
+        uint8_t *level0 = (uint8_t *)e->tex_host.ptr + t->off;
+        memcpy(level0, t->rgba, (size_t)t->w * (size_t)t->h * 4);
+        if (t->mipped) {
+            eng_mip host_levels; /* host pointers, only to build; the records hold device ones */
+            eng_mip_build(level0, t->w, t->h, (uint8_t *)e->tex_host.ptr + t->levels_off,
+                          &host_levels);
+        }
     }
     if (b->tex_bytes > 0)
         CU_TRY(
@@ -586,6 +635,10 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         si[i].triangles = tris;
         si[i].vis = vis;
         si[i].surface = (const eng_surface *)(gdev + d->off_surface);
+        if (job->texture_filter == ENG_FILTER_TRILINEAR) {
+            si[i].mips[0] = (const eng_mip *)(gdev + d->off_mips[0]);
+            si[i].mips[1] = (const eng_mip *)(gdev + d->off_mips[1]);
+        }
         si[i].t = tex_t;
         memcpy(si[i].eye, d->setup.eye, sizeof si[i].eye);
         memcpy(si[i].view_dir, d->setup.view_dir, sizeof si[i].view_dir);

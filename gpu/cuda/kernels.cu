@@ -175,38 +175,56 @@ __global__ void raster_tile_kernel(const eng_raster_params *__restrict__ items, 
 
 /* ---- Shade: resolve + Phong + textures (one thread a pixel) ---- */
 
-/* The base colour of a textured side at barycentrics b: the tap's four texels loaded through
- * the read-only cache, as 0..1 floats, blended (gpu/texel.h). */
-__device__ static void texture_color(const eng_side_setup *ss, const float b[3], float out[3])
+/* The rgba of one bilinear tap on texels: its four texels loaded through the read-only cache,
+ * as 0..1 floats, blended (gpu/texel.h). */
+__device__ static void tap_rgba(const uint8_t *texels8, const eng_tex_tap *tap, float rgba[4])
 {
-    eng_tex_tap tap;
-    eng_shade_tap(ss, b, &tap);
-    /* Texels are 4-byte aligned (each texture starts 16-byte aligned in the texel buffer). */
-    const uchar4 *texels = (const uchar4 *)ss->mat->rgba;
-    const uchar4 t00 = __ldg(texels + tap.i00), t10 = __ldg(texels + tap.i10);
-    const uchar4 t01 = __ldg(texels + tap.i01), t11 = __ldg(texels + tap.i11);
+    /* Texels are 4-byte aligned (each texture and mip level starts 16-byte aligned in the texel
+     * buffer). */
+    const uchar4 *texels = (const uchar4 *)texels8;
+    const uchar4 t00 = __ldg(texels + tap->i00), t10 = __ldg(texels + tap->i10);
+    const uchar4 t01 = __ldg(texels + tap->i01), t11 = __ldg(texels + tap->i11);
     const unsigned char c00[4] = {t00.x, t00.y, t00.z, t00.w};
     const unsigned char c10[4] = {t10.x, t10.y, t10.z, t10.w};
     const unsigned char c01[4] = {t01.x, t01.y, t01.z, t01.w};
     const unsigned char c11[4] = {t11.x, t11.y, t11.z, t11.w};
-    float rgba[4];
     for (int k = 0; k < 4; k++)
         rgba[k] = eng_texel_bilerp(eng_unit8(c00[k]), eng_unit8(c10[k]), eng_unit8(c01[k]),
-                                   eng_unit8(c11[k]), tap.ax, tap.ay);
+                                   eng_unit8(c11[k]), tap->ax, tap->ay);
+}
+
+/* The base colour of a textured side at barycentrics b (q and spacing: eng_shade_mip_tap):
+ * bilinear on one level or trilinear between two, over the material colour, as shade.c's
+ * tap_color. */
+__device__ static void texture_color(const eng_tri_setup *s, const eng_side_setup *ss,
+                                     const float b[3], float q, float spacing, float out[3])
+{
+    eng_mip_tap mt;
+    eng_shade_mip_tap(s, ss, b, q, spacing, &mt);
+    float rgba[4];
+    tap_rgba(eng_side_texels(ss, mt.level[0]), &mt.tap[0], rgba);
+    if (mt.count == 2) {
+        float hi[4], lo[4];
+        for (int k = 0; k < 4; k++)
+            lo[k] = rgba[k];
+        tap_rgba(eng_side_texels(ss, mt.level[1]), &mt.tap[1], hi);
+        eng_texel_mip_lerp(lo, hi, mt.frac, rgba);
+    }
     eng_texel_over(rgba, ss->mat->color, out);
 }
 
-/* prepare() + finish() of shade.c in one go: the 0..1 colour of setup s at grid point (x, y). */
+/* prepare() + finish() of shade.c in one go: the 0..1 colour of setup s at grid point (x, y),
+ * standing for spacing x spacing grid units (the pixel: grid; a sample: 1). */
 __device__ static void shade_point(const eng_shade_params *p, const eng_tri_setup *s, float x,
-                                   float y, float out[3])
+                                   float y, float spacing, float out[3])
 {
-    float b[3];
-    eng_shade_bary(s, x, y, b);
+    float b[3], q;
+    eng_shade_bary_q(s, x, y, b, &q);
     float base[2][3] = {{0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f}};
     for (int side = 0; side < 2; side++) {
         const int mode = eng_shade_side_mode(s, side, p->t);
         if (mode == ENG_SIDE_TEXTURE) {
-            texture_color(&s->side[side], b, base[side]);
+            texture_color(s, &s->side[side], b, q, spacing, base[side]);
         } else if (mode == ENG_SIDE_COLOR) {
             for (int k = 0; k < 3; k++)
                 base[side][k] = s->side[side].mat->color[k];
@@ -246,7 +264,8 @@ __global__ void shade_kernel(const eng_shade_params *__restrict__ items)
     if (uniform) {
         float col[3];
         eng_tri_setup_make(p, id - 1, grid_w, grid_h, &s);
-        shade_point(p, &s, eng_shade_pixel_centre(px, g), eng_shade_pixel_centre(py, g), col);
+        shade_point(p, &s, eng_shade_pixel_centre(px, g), eng_shade_pixel_centre(py, g), (float)g,
+                    col);
         /* resolve() with one point: 0 + col, not scaled. */
         float sum[3] = {0.0f, 0.0f, 0.0f};
         for (int k = 0; k < 3; k++) {
@@ -276,7 +295,7 @@ __global__ void shade_kernel(const eng_shade_params *__restrict__ items)
                     have = tid;
                 }
                 shade_point(p, &s, eng_shade_sample_centre(px * g + i),
-                            eng_shade_sample_centre(py * g + j), col);
+                            eng_shade_sample_centre(py * g + j), 1.0f, col);
             }
             sum[0] += col[0];
             sum[1] += col[1];
