@@ -1,0 +1,241 @@
+/*
+ * test_morph_target.c — mesh_load_ex() with mesh_load_opts.morph_target on the glTF sample
+ * AnimatedMorphCube (two targets, "thin" and "angle" by index), packed here into a GLB because
+ * uploads and the loader read no external buffer. The target's positions are checked against
+ * the file's own base + delta read independently from the .bin (through the node's rotation and
+ * scale); the base and the target load
+ * with one topology; an unknown target is refused with the file's targets listed; an OBJ and a
+ * GLB without targets are refused clearly. Skips (77) when the shared data is absent.
+ */
+#include "test_util.h"
+
+#include "mesh/mesh.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+
+#define CUBE "formats/assimp/test/models/glTF2/AnimatedMorphCube/glTF/AnimatedMorphCube"
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n + 1);
+    if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    buf[n] = 0;
+    *len = (size_t)n;
+    return buf;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Writes the .gltf + its one .bin as a GLB at out (the buffer's uri dropped). */
+static void pack_glb(const char *gltf, const char *bin, const char *out)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(gltf, 0, &jerr);
+    if (root == NULL) {
+        fprintf(stderr, "%s: %s\n", gltf, jerr.text);
+        exit(1);
+    }
+    json_object_del(json_array_get(json_object_get(root, "buffers"), 0), "uri");
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    size_t bin_len;
+    uint8_t *bin_bytes = slurp(bin, &bin_len);
+    size_t json_len = (strlen(text) + 3) & ~(size_t)3;
+    size_t bin_pad = (bin_len + 3) & ~(size_t)3;
+    size_t total = 12 + 8 + json_len + 8 + bin_pad;
+    uint8_t *glb = calloc(1, total);
+    memcpy(glb, "glTF", 4);
+    put_u32(glb + 4, 2);
+    put_u32(glb + 8, (uint32_t)total);
+    put_u32(glb + 12, (uint32_t)json_len);
+    memcpy(glb + 16, "JSON", 4);
+    memset(glb + 20, ' ', json_len);
+    memcpy(glb + 20, text, strlen(text));
+    uint8_t *b = glb + 20 + json_len;
+    put_u32(b, (uint32_t)bin_pad);
+    memcpy(b + 4, "BIN\0", 4);
+    memcpy(b + 8, bin_bytes, bin_len);
+    FILE *f = fopen(out, "wb");
+    if (f == NULL || fwrite(glb, 1, total, f) != total) {
+        fprintf(stderr, "cannot write %s\n", out);
+        exit(1);
+    }
+    fclose(f);
+    free(glb);
+    free(bin_bytes);
+    free(text);
+}
+
+/* Accessor i of the .gltf (VEC3 floats, tightly packed) read from the .bin: count vec3s. */
+static float *read_vec3(const char *gltf, const uint8_t *bin, int accessor, size_t *count)
+{
+    json_t *root = json_load_file(gltf, 0, NULL);
+    json_t *acc = json_array_get(json_object_get(root, "accessors"), (size_t)accessor);
+    json_t *view = json_array_get(json_object_get(root, "bufferViews"),
+                                  (size_t)json_integer_value(json_object_get(acc, "bufferView")));
+    size_t off = (size_t)json_integer_value(json_object_get(view, "byteOffset")) +
+                 (size_t)json_integer_value(json_object_get(acc, "byteOffset"));
+    *count = (size_t)json_integer_value(json_object_get(acc, "count"));
+    float *v = malloc(*count * 3 * sizeof(float));
+    memcpy(v, bin + off, *count * 3 * sizeof(float));
+    json_decref(root);
+    return v;
+}
+
+static mesh *load(const char *path, const char *target, md_error *err)
+{
+    md_limits lim;
+    md_limits_default(&lim);
+    mesh_load_opts opts = {.morph_target = target};
+    mesh *m = NULL;
+    if (mesh_load_ex(path, &lim, &opts, &m, err) != 0)
+        return NULL;
+    return m;
+}
+
+/* The cube's node: rotation quaternion (x, y, z, w) and a uniform scale, read by hand. */
+static const double cube_q[4] = {0.0, 0.7071067, -0.7071068, 0.0};
+static const double cube_scale = 100.0;
+
+static void to_world(const float *p, double out[3])
+{
+    const double x = cube_q[0], y = cube_q[1], z = cube_q[2], w = cube_q[3];
+    const double r[3][3] = {{1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)},
+                            {2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)},
+                            {2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)}};
+    for (int i = 0; i < 3; i++)
+        out[i] = cube_scale * (r[i][0] * p[0] + r[i][1] * p[1] + r[i][2] * p[2]);
+}
+
+/* Every welded vertex of the target mesh sits at the node transform of base + delta of the file
+ * vertices that share its base position. Returns the largest displacement. */
+static float check_target(const mesh *base, const mesh *moved, const float *pos, const float *delta,
+                          size_t n)
+{
+    float largest = 0;
+    CHECK_INT(mesh_vertex_count(base), mesh_vertex_count(moved));
+    for (uint32_t v = 0; v < mesh_vertex_count(base); v++) {
+        const float *b = &mesh_positions(base)[3 * v];
+        const float *t = &mesh_positions(moved)[3 * v];
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+            double wb[3], wt[3];
+            float sum[3] = {pos[3 * i] + delta[3 * i], pos[3 * i + 1] + delta[3 * i + 1],
+                            pos[3 * i + 2] + delta[3 * i + 2]};
+            to_world(&pos[3 * i], wb);
+            if (fabs(wb[0] - b[0]) + fabs(wb[1] - b[1]) + fabs(wb[2] - b[2]) > 1e-3)
+                continue;
+            found = 1;
+            to_world(sum, wt);
+            for (int k = 0; k < 3; k++)
+                CHECK_NEAR(wt[k], t[k], 1e-3);
+        }
+        CHECK(found);
+        float d = 0;
+        for (int k = 0; k < 3; k++)
+            d += (t[k] - b[k]) * (t[k] - b[k]);
+        largest = sqrtf(d) > largest ? sqrtf(d) : largest;
+    }
+    return largest;
+}
+
+int main(void)
+{
+    char gltf[4096], bin[4096], glb[4096];
+    snprintf(gltf, sizeof gltf, "%s", test_data(CUBE ".gltf"));
+    snprintf(bin, sizeof bin, "%s", test_data(CUBE ".bin"));
+    snprintf(glb, sizeof glb, "%s/AnimatedMorphCube.glb", test_tmpdir("morph_target"));
+    pack_glb(gltf, bin, glb);
+
+    size_t bin_len, n_pos, n_thin, n_angle;
+    uint8_t *bin_bytes = slurp(bin, &bin_len);
+    float *pos = read_vec3(gltf, bin_bytes, 2, &n_pos);
+    float *thin = read_vec3(gltf, bin_bytes, 4, &n_thin);
+    float *angle = read_vec3(gltf, bin_bytes, 7, &n_angle);
+    CHECK_INT(24, n_pos);
+    CHECK_INT(24, n_thin);
+
+    md_error err = {0};
+    mesh *base = load(glb, NULL, &err);
+    CHECK_OK(base ? 0 : -1, &err);
+    if (base == NULL)
+        return test_done();
+    CHECK_INT(8, mesh_vertex_count(base)); /* 24 split vertices weld to the cube's 8 corners */
+    CHECK_INT(2, mesh_morph_target_count(base));
+    char list[256];
+    mesh_morph_target_list(base, list, sizeof list);
+    printf("targets: %s\n", list);
+
+    /* By index; and by name when assimp gives the targets names. */
+    mesh *t0 = load(glb, "0", &err);
+    CHECK_OK(t0 ? 0 : -1, &err);
+    mesh *t1 = load(glb, "1", &err);
+    CHECK_OK(t1 ? 0 : -1, &err);
+    if (t0 != NULL && t1 != NULL) {
+        CHECK_INT(0, mesh_check_topology(base, t0, &err));
+        CHECK_INT(0, mesh_check_topology(base, t1, &err));
+        float moved0 = check_target(base, t0, pos, thin, n_pos);
+        float moved1 = check_target(base, t1, pos, angle, n_pos);
+        printf("largest displacement: thin %g, angle %g\n", moved0, moved1);
+        CHECK(moved0 > 1.0f); /* 0.0189 in the file, times the node's scale of 100 */
+        CHECK(moved1 > 1.0f);
+    }
+    const char *name = mesh_morph_target_name(base, 0);
+    if (name != NULL && name[0] != '\0') {
+        mesh *by_name = load(glb, name, &err);
+        CHECK_OK(by_name ? 0 : -1, &err);
+        if (by_name != NULL && t0 != NULL)
+            CHECK(memcmp(mesh_positions(by_name), mesh_positions(t0),
+                         3 * sizeof(float) * mesh_vertex_count(t0)) == 0);
+        mesh_free(by_name);
+    }
+
+    /* Refusals. */
+    CHECK(load(glb, "identity_B", &err) == NULL);
+    CHECK_INT(MD_EINVAL, err.code);
+    CHECK_MSG(&err, "no morph target 'identity_B'");
+    CHECK_MSG(&err, "0 '");
+    CHECK_MSG(&err, "1 '");
+    CHECK(load(glb, "2", &err) == NULL);
+    CHECK_MSG(&err, "its 2 target(s)");
+    CHECK(load(test_data("faces/ict/ict_face_identity_A.obj"), "0", &err) == NULL);
+    CHECK_INT(MD_EINVAL, err.code);
+    CHECK_MSG(&err, "OBJ files carry no morph targets");
+    mesh *plain = load(test_data("faces/ict/converted/ict_face_identity_A.glb"), NULL, &err);
+    CHECK_OK(plain ? 0 : -1, &err);
+    if (plain != NULL)
+        CHECK_INT(0, mesh_morph_target_count(plain));
+    mesh_free(plain);
+    CHECK(load(test_data("faces/ict/converted/ict_face_identity_A.glb"), "identity_B", &err) ==
+          NULL);
+    CHECK_MSG(&err, "the file has no morph targets");
+
+    mesh_free(base);
+    mesh_free(t0);
+    mesh_free(t1);
+    free(pos);
+    free(thin);
+    free(angle);
+    free(bin_bytes);
+    return test_done();
+}
