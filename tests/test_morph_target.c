@@ -230,6 +230,32 @@ int main(void)
           NULL);
     CHECK_MSG(&err, "the file has no morph targets");
 
+    /* `morph run SOURCE --target-morph 1`: frames from the base to the target, noted. */
+    char dir[1024], args[16384], errtext[4096], manifest[65536];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir("morph_target_cli"));
+    snprintf(args, sizeof args, "run '%s' --target-morph 1 -o '%s/out' --frames 3 --size 64x64 -q",
+             glb, dir);
+    CHECK_INT(0, test_run_morph(dir, "", args, errtext, sizeof errtext));
+    char frames[1100];
+    snprintf(frames, sizeof frames, "%s/out", dir);
+    test_slurp(frames, "manifest.json", manifest, sizeof manifest);
+    CHECK_CONTAINS(manifest, "\"morph_target\": \"1\"");
+    CHECK_CONTAINS(manifest, "morph target '1' of ");
+    snprintf(args, sizeof args, "run '%s' --target-morph 7 -o '%s/bad' -q", glb, dir);
+    CHECK_INT(2, test_run_morph(dir, "", args, errtext, sizeof errtext));
+    CHECK_CONTAINS(errtext, "no morph target '7'");
+    snprintf(args, sizeof args, "run '%s' '%s' --target-morph 1 -o '%s/bad' -q", glb, glb, dir);
+    CHECK_INT(2, test_run_morph(dir, "", args, errtext, sizeof errtext));
+    CHECK_CONTAINS(errtext, "give one mesh file");
+    /* A plain run of a file with targets says so. */
+    snprintf(args, sizeof args, "run '%s' '%s' -o '%s/plain' --frames 2 --size 32x32 -q", glb, glb,
+             dir);
+    CHECK_INT(0, test_run_morph(dir, "", args, errtext, sizeof errtext));
+    CHECK_CONTAINS(errtext, "has 2 morph target(s)");
+    snprintf(frames, sizeof frames, "%s/plain", dir);
+    test_slurp(frames, "manifest.json", manifest, sizeof manifest);
+    CHECK_CONTAINS(manifest, "has 2 morph target(s)");
+
     mesh_free(base);
     mesh_free(t0);
     mesh_free(t1);
