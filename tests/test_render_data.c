@@ -51,7 +51,7 @@ static frames render(const render_req *r)
     md_limits_default(&lim);
     md_error err;
     md_error_clear(&err);
-    job_input_paths paths = {r->source, r->target, r->source_texture, r->target_texture};
+    job_input_paths paths = {r->source, r->target, r->source_texture, r->target_texture, NULL};
     job_inputs *in = NULL;
     job_spec spec;
     job_spec_init(&spec);
@@ -211,7 +211,8 @@ static void check_facepaint(void)
         for (int k = 0; k < 3; k++)
             for (int ch = 0; ch < 3; ch++)
                 uniform &= fabsf(c[k][ch] - c[3][ch]) < 0.08f;
-        float sat = fmaxf(c[3][0], fmaxf(c[3][1], c[3][2])) - fminf(c[3][0], fminf(c[3][1], c[3][2]));
+        float sat =
+            fmaxf(c[3][0], fmaxf(c[3][1], c[3][2])) - fminf(c[3][0], fminf(c[3][1], c[3][2]));
         if (!uniform || sat < 0.25f)
             continue; /* skip white/pale regions: their hue says little */
         /* Facing the camera, so the centroid pixel shows this triangle. */
