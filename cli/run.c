@@ -361,6 +361,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         o->paths.target = o->replayed.target;
         o->paths.source_texture = o->replayed.source_texture;
         o->paths.target_texture = o->replayed.target_texture;
+        o->paths.target_morph = o->replayed.target_morph;
         if (!o->engine_given && strcmp(o->replayed.engine, "cpu") == 0)
             o->engine.kind = ENG_KIND_CPU;
         else if (!o->engine_given && strcmp(o->replayed.engine, "cuda") == 0)

@@ -324,6 +324,12 @@ int main(void)
     test_slurp(frames, "manifest.json", manifest, sizeof manifest);
     CHECK_CONTAINS(manifest, "\"morph_target\": \"1\"");
     CHECK_CONTAINS(manifest, "morph target '1' of ");
+    /* --replay of that run morphs toward the same target (the manifest records it). */
+    snprintf(args, sizeof args, "run --replay '%s/out/manifest.json' -o '%s/again' -q", dir, dir);
+    CHECK_INT(0, test_run_morph(dir, "", args, errtext, sizeof errtext));
+    snprintf(frames, sizeof frames, "%s/again", dir);
+    test_slurp(frames, "manifest.json", manifest, sizeof manifest);
+    CHECK_CONTAINS(manifest, "morph target '1' of ");
     snprintf(args, sizeof args, "run '%s' --target-morph 7 -o '%s/bad' -q", glb, dir);
     CHECK_INT(2, test_run_morph(dir, "", args, errtext, sizeof errtext));
     CHECK_CONTAINS(errtext, "no morph target '7'");
