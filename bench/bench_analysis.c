@@ -133,7 +133,7 @@ int main(int argc, char **argv)
     md_limits_default(&lim);
     md_error err;
     md_error_clear(&err);
-    job_input_paths paths = {pa, pb, ta, tb};
+    job_input_paths paths = {pa, pb, ta, tb, NULL};
     job_inputs *in = NULL;
     if (job_inputs_load(&paths, &lim, &in, NULL, &err) != 0)
         die("loading the ICT pair", &err);

@@ -30,7 +30,7 @@ static inline int bench_job_load(const char *data, bench_job *b, md_error *err)
     snprintf(b->texture_a, sizeof b->texture_a, "%s", path[2]);
     md_limits lim;
     md_limits_default(&lim);
-    job_input_paths paths = {path[0], path[1], path[2], path[3]};
+    job_input_paths paths = {path[0], path[1], path[2], path[3], NULL};
     b->in = NULL;
     job_spec_init(&b->spec);
     int rc = job_inputs_load(&paths, &lim, &b->in, NULL, err);

@@ -47,8 +47,9 @@ int cli_frame_on(struct job_spec *spec, const char *path, const struct md_limits
 typedef struct cli_replay {
     char *source, *target;                 /* owned */
     char *source_texture, *target_texture; /* owned; NULL: the textures the meshes name */
-    char engine[16];                       /* the engine that ran ("cpu", "cuda"; "" unknown) */
-    char version[64];                      /* the morph version that wrote the manifest */
+    char *target_morph; /* owned; NULL, or the source's morph target (--target-morph) */
+    char engine[16];    /* the engine that ran ("cpu", "cuda"; "" unknown) */
+    char version[64];   /* the morph version that wrote the manifest */
 } cli_replay;
 int cli_replay_load(const char *manifest_path, const struct md_limits *lim, struct job_spec *spec,
                     cli_replay *out, struct md_error *err);

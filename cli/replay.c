@@ -142,6 +142,9 @@ int cli_replay_load(const char *manifest_path, const md_limits *lim, job_spec *s
         if (rc == 0) {
             *(r == 0 ? &out->source : &out->target) = md_strdup(path);
             *(r == 0 ? &out->source_texture : &out->target_texture) = dup_or_null(tex);
+            if (r == 1)
+                out->target_morph =
+                    dup_or_null(json_string_value(json_object_get(in, "morph_target")));
         }
     }
     if (rc == 0) {
@@ -166,6 +169,7 @@ void cli_replay_free(cli_replay *r)
 {
     md_free(r->source);
     md_free(r->target);
+    md_free(r->target_morph);
     md_free(r->source_texture);
     md_free(r->target_texture);
     memset(r, 0, sizeof *r);

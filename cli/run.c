@@ -32,6 +32,7 @@ static void run_usage(FILE *f)
     fprintf(
         f,
         "Usage: morph run SOURCE TARGET -o OUT [options]\n"
+        "       morph run SOURCE --target-morph NAME|INDEX -o OUT [options]\n"
         "\n"
         "Morphs SOURCE into TARGET (meshes with the same vertices and triangles: OBJ, FBX,\n"
         "glTF/GLB, PLY or any format assimp reads) and writes\n"
@@ -46,8 +47,14 @@ static void run_usage(FILE *f)
         "  OUT/manifest.json   inputs, options, frames, artifacts, sizes and timings\n"
         "  OUT/session.log     what happened, with times\n"
         "\n"
+        "With --target-morph, SOURCE (a .glb/.gltf or .fbx with morph targets: glTF targets,\n"
+        "FBX blend shapes) morphs from its base toward its own morph target NAME, or INDEX\n"
+        "counted from 0; there is no TARGET file. A SOURCE that has morph targets used\n"
+        "without it gets a note naming them in manifest.json and session.log.\n"
+        "\n"
         "Options:\n"
         "  -o, --output DIR           output folder (created; old frames in it are removed)\n"
+        "      --target-morph NAME    morph toward SOURCE's own morph target (name or index)\n"
         "      --source-texture IMG   texture for SOURCE (PNG/JPEG), instead of its material's\n"
         "      --target-texture IMG   texture for TARGET\n"
         "      --frames N             N frames spread over --range (41)\n"
@@ -139,6 +146,7 @@ enum {
     OPT_TEXTURE_WEIGHTS,
     OPT_FRAME_ON,
     OPT_CAMERA_FROM,
+    OPT_TARGET_MORPH,
 };
 
 typedef struct run_opts {
@@ -192,6 +200,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"fps", required_argument, NULL, OPT_FPS},
         {"loop", required_argument, NULL, OPT_LOOP},
         {"replay", required_argument, NULL, OPT_REPLAY},
+        {"target-morph", required_argument, NULL, OPT_TARGET_MORPH},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -310,6 +319,15 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         case OPT_LOOP:
             o->loop = optarg;
             break;
+        case OPT_TARGET_MORPH:
+            if (strlen(optarg) == 0 || strlen(optarg) > MESH_MORPH_TARGET_MAX)
+                return md_fail(err, MD_EINVAL,
+                               "--target-morph needs a morph target name or index of at most %d "
+                               "characters",
+                               MESH_MORPH_TARGET_MAX);
+            o->paths.target_morph = optarg;
+            o->spec_option = o->spec_option ? o->spec_option : "target-morph";
+            break;
         case 'q':
             o->quiet = 1;
             break;
@@ -343,6 +361,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         o->paths.target = o->replayed.target;
         o->paths.source_texture = o->replayed.source_texture;
         o->paths.target_texture = o->replayed.target_texture;
+        o->paths.target_morph = o->replayed.target_morph;
         if (!o->engine_given && strcmp(o->replayed.engine, "cpu") == 0)
             o->engine.kind = ENG_KIND_CPU;
         else if (!o->engine_given && strcmp(o->replayed.engine, "cuda") == 0)
@@ -354,12 +373,22 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
                    o->replayed.version, MORPHD_VERSION);
         return 0;
     }
-    if (argc - optind != 2)
+    if (o->paths.target_morph != NULL) {
+        if (argc - optind != 1)
+            return md_fail(err, MD_EINVAL,
+                           "--target-morph morphs SOURCE toward its own morph target: give one "
+                           "mesh file, got %d file argument(s)",
+                           argc - optind);
+        o->paths.source = argv[optind];
+        o->paths.target = argv[optind];
+    } else if (argc - optind != 2) {
         return md_fail(err, MD_EINVAL,
                        "expected SOURCE and TARGET mesh files, got %d file argument(s)",
                        argc - optind);
-    o->paths.source = argv[optind];
-    o->paths.target = argv[optind + 1];
+    } else {
+        o->paths.source = argv[optind];
+        o->paths.target = argv[optind + 1];
+    }
     if (o->out_dir == NULL)
         return md_fail(err, MD_EINVAL, "-o OUT is required: the folder to write frames to");
     if (o->frames != NULL && o->weights != NULL)
@@ -584,6 +613,35 @@ static FILE *open_session_log(const char *out_dir)
     return fopen(path, "w");
 }
 
+/* Notes on morph targets in the manifest's inputs (and the log): the target a --target-morph
+ * run used, or the targets a mesh file has that a plain run ignores. */
+static void add_morph_notes(json_t *inputs, const job_input_paths *paths, const job_inputs *in)
+{
+    char note[1024], list[640];
+    if (paths->target_morph != NULL) {
+        snprintf(note, sizeof note, "morph target '%s' of %s", paths->target_morph, paths->source);
+        json_t *target = json_object_get(inputs, "target");
+        json_object_set_new(target, "morph_target", json_string(paths->target_morph));
+        json_object_set_new(target, "note", job_pipe_text_json(note));
+        md_log(MD_LOG_INFO, "target: %s", note);
+        return;
+    }
+    for (int side = 0; side < 2; side++) {
+        const mesh *m = job_inputs_mesh(in, side);
+        if (mesh_morph_target_count(m) == 0)
+            continue;
+        mesh_morph_target_list(m, list, sizeof list);
+        const char *path = side ? paths->target : paths->source;
+        snprintf(note, sizeof note,
+                 "%s has %u morph target(s) (%s), not used: the base mesh was morphed (morph one "
+                 "with --target-morph NAME|INDEX)",
+                 path, mesh_morph_target_count(m), list);
+        json_object_set_new(json_object_get(inputs, side ? "target" : "source"), "note",
+                            job_pipe_text_json(note));
+        md_log(MD_LOG_WARN, "%s", note);
+    }
+}
+
 int cli_run(int argc, char **argv)
 {
     md_error err;
@@ -661,7 +719,14 @@ int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
         goto fail;
     char source_stem[128], target_stem[128];
     job_path_stem(o.paths.source, source_stem, sizeof source_stem);
-    job_path_stem(o.paths.target, target_stem, sizeof target_stem);
+    if (o.paths.target_morph != NULL) {
+        /* Frames name the target by the morph target, as "<file>-<target>". */
+        char named[400];
+        snprintf(named, sizeof named, "%s-%s", source_stem, o.paths.target_morph);
+        job_path_stem(named, target_stem, sizeof target_stem);
+    } else {
+        job_path_stem(o.paths.target, target_stem, sizeof target_stem);
+    }
     job_pipe_sink hooks = {.put = sink_put,
                            .log = sink_log,
                            .frame_stored = sink_frame_stored,
@@ -670,6 +735,8 @@ int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
     inputs_json =
         json_pack("{s:{s:o},s:{s:o}}", "source", "path", job_pipe_text_json(o.paths.source),
                   "target", "path", job_pipe_text_json(o.paths.target));
+    if (inputs_json != NULL)
+        add_morph_notes(inputs_json, &o.paths, in);
     job_pipe_job job = {.spec = &o.spec,
                         .inputs = in,
                         .stems = {source_stem, target_stem},

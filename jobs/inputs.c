@@ -21,9 +21,10 @@ static const char *side_name(int side)
 }
 
 static int load_side(mesh **meshes, int side, const char *path, const char *texture_path,
-                     const md_limits *lim, job_load_stats *stats, md_error *err)
+                     const char *morph_target, const md_limits *lim, job_load_stats *stats,
+                     md_error *err)
 {
-    mesh_load_opts opts = {.skip_textures = texture_path != NULL};
+    mesh_load_opts opts = {.skip_textures = texture_path != NULL, .morph_target = morph_target};
     int rc = mesh_load_ex(path, lim, &opts, &meshes[side], err);
     stats->parse_s += opts.parse_s;
     stats->texture_s += opts.texture_s;
@@ -106,9 +107,12 @@ int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inpu
         stats = &local;
     memset(stats, 0, sizeof *stats);
     mesh *meshes[2] = {NULL, NULL};
-    int rc = load_side(meshes, 0, paths->source, paths->source_texture, lim, stats, err);
-    if (rc == 0)
-        rc = load_side(meshes, 1, paths->target, paths->target_texture, lim, stats, err);
+    int rc = load_side(meshes, 0, paths->source, paths->source_texture, NULL, lim, stats, err);
+    if (rc == 0 && paths->target_morph != NULL)
+        rc = load_side(meshes, 1, paths->source, paths->target_texture, paths->target_morph, lim,
+                       stats, err);
+    else if (rc == 0)
+        rc = load_side(meshes, 1, paths->target, paths->target_texture, NULL, lim, stats, err);
     /* Checked before padding so a mismatch fails fast; job_inputs_from_meshes checks again. */
     if (rc == 0)
         rc = mesh_check_topology(meshes[0], meshes[1], err);

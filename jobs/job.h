@@ -48,6 +48,10 @@ typedef struct job_input_paths {
     const char *target;
     const char *source_texture; /* NULL: what the mesh file names */
     const char *target_texture;
+    /* NULL, or a morph target of the source file (name or 0-based index, as text): the target
+     * mesh is then the source file with that target applied (mesh_load_opts.morph_target) and
+     * target is ignored. */
+    const char *target_morph;
 } job_input_paths;
 
 typedef struct job_load_stats {

@@ -839,12 +839,26 @@ struct build {
     uint32_t point_count;          /* entries of point_vertex */
     int points_ok;                 /* corner_points agree with the welding so far */
     uint32_t walk_base;            /* walk number of the current instance's vertex 0 */
+    /* The morph target applied (mesh_load_opts.morph_target), or -1 for the base. Welding
+     * follows the base positions so that base and target weld alike; each welded vertex then
+     * takes the target position of the first assimp vertex welded into it. */
+    int32_t morph_index;
+    float *morph_positions; /* per welded vertex, xyz; owned; NULL without a target */
 };
 
 /* Checks one mesh instance's structure (assimp does not always validate) and counts its
  * triangles. */
-static int check_mesh(const struct aiMesh *am, uint64_t *triangles, md_error *err)
+static int check_mesh(const struct aiMesh *am, int32_t morph_index, uint64_t *triangles,
+                      md_error *err)
 {
+    if (morph_index >= 0 && (unsigned)morph_index < am->mNumAnimMeshes && am->mAnimMeshes != NULL &&
+        am->mAnimMeshes[morph_index] != NULL) {
+        const struct aiAnimMesh *target = am->mAnimMeshes[morph_index];
+        if (target->mVertices != NULL && target->mNumVertices != am->mNumVertices)
+            return md_fail(err, MD_EPARSE,
+                           "mesh '%s': morph target %d has %u vertices, the mesh %u",
+                           am->mName.data, morph_index, target->mNumVertices, am->mNumVertices);
+    }
     if (am->mNumVertices > 0 && am->mVertices == NULL)
         return md_fail(err, MD_EPARSE, "mesh '%s' declares %u vertices but has no positions",
                        am->mName.data, am->mNumVertices);
@@ -877,6 +891,13 @@ static int add_instance(struct build *b, const struct instance *inst, uint32_t *
     int mirrored = xform_det(&inst->world) < 0;
     const double(*x)[4] = inst->world.m;
     const struct aiVector3D *tc = am->mTextureCoords[0];
+    /* The target's positions for this instance; an instance without the target (another
+     * primitive of the scene) keeps its base positions. */
+    const struct aiVector3D *target = am->mVertices;
+    if (b->morph_index >= 0 && (unsigned)b->morph_index < am->mNumAnimMeshes &&
+        am->mAnimMeshes != NULL && am->mAnimMeshes[b->morph_index] != NULL &&
+        am->mAnimMeshes[b->morph_index]->mVertices != NULL)
+        target = am->mAnimMeshes[b->morph_index]->mVertices;
 
     for (unsigned v = 0; v < am->mNumVertices; v++) {
         const struct aiVector3D *p = &am->mVertices[v];
@@ -892,6 +913,16 @@ static int add_instance(struct build *b, const struct instance *inst, uint32_t *
         const uint32_t welded = b->vertex_map[v];
         if (m->vertex_count != before)
             b->first_walk[welded] = b->walk_base + v; /* walk numbers only grow */
+        if (m->vertex_count != before && b->morph_positions != NULL) {
+            const struct aiVector3D *t = &target[v];
+            float *dst = &b->morph_positions[3 * (size_t)welded];
+            dst[0] = t->x;
+            dst[1] = t->y;
+            dst[2] = t->z;
+            if (!identity)
+                for (int r = 0; r < 3; r++)
+                    dst[r] = (float)(x[r][0] * t->x + x[r][1] * t->y + x[r][2] * t->z + x[r][3]);
+        }
         if (b->corner_points != NULL && b->points_ok) {
             const uint32_t point = b->corner_points[v];
             if (point >= b->point_count ||
@@ -940,7 +971,7 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
     uint32_t largest = 0;
     for (size_t i = 0; i < w->count; i++) {
         const struct aiMesh *am = w->instances[i].mesh;
-        int rc = check_mesh(am, &triangles, err);
+        int rc = check_mesh(am, b->morph_index, &triangles, err);
         if (rc != 0)
             return rc;
         if (am->mMaterialIndex >= scene->mNumMaterials || scene->mMaterials == NULL ||
@@ -986,6 +1017,13 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
     b->first_walk = md_malloc_array(b->position_cap ? b->position_cap : 1, sizeof(uint32_t));
     if (b->first_walk == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory for %u vertex numbers", b->position_cap);
+    if (b->morph_index >= 0) {
+        b->morph_positions =
+            md_malloc_array(b->position_cap ? b->position_cap : 1, 3 * sizeof(float));
+        if (b->morph_positions == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory for %u morph target positions",
+                           b->position_cap);
+    }
     if (b->corner_points != NULL) {
         b->point_count = largest;
         b->points_ok = 1;
@@ -1027,10 +1065,67 @@ static int build_mesh(struct build *b, const struct walk *w, md_error *err)
         if (rc != 0)
             return rc;
     }
+    /* The target replaces the base only now: welding and numbering saw the base alone. */
+    if (b->morph_positions != NULL)
+        memcpy(m->positions, b->morph_positions, 3 * sizeof(float) * (size_t)m->vertex_count);
     /* Vertices in the file's order, named by the file's numbers: control points when they
      * agreed with the welding, else the walk's numbers. */
     const int by_point = b->corner_points != NULL && b->points_ok;
     return mesh_file_order(m, by_point ? b->first_point : b->first_walk, err);
+}
+
+/* ---- Morph targets ---- */
+
+/* Records the scene's morph target names on m: those of the first instance that has targets
+ * (a glTF mesh's primitives share one list; an FBX geometry has one). */
+static int collect_morph_names(mesh *m, const struct walk *w, md_error *err)
+{
+    const struct aiMesh *am = NULL;
+    for (size_t i = 0; i < w->count && am == NULL; i++)
+        if (w->instances[i].mesh->mNumAnimMeshes > 0 && w->instances[i].mesh->mAnimMeshes != NULL)
+            am = w->instances[i].mesh;
+    if (am == NULL)
+        return 0;
+    m->morph_names = md_calloc(am->mNumAnimMeshes, sizeof(char *));
+    if (m->morph_names == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory for %u morph targets", am->mNumAnimMeshes);
+    for (unsigned i = 0; i < am->mNumAnimMeshes; i++) {
+        const struct aiAnimMesh *target = am->mAnimMeshes[i];
+        const char *name = target != NULL ? target->mName.data : "";
+        m->morph_names[i] = md_strdup(name);
+        if (m->morph_names[i] == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory for morph target names");
+        m->morph_count = i + 1;
+    }
+    return 0;
+}
+
+/* The index of the morph target that text names: a name first, then a 0-based index. */
+static int resolve_morph(const mesh *m, const char *text, int32_t *index, md_error *err)
+{
+    if (m->morph_count == 0)
+        return md_fail(err, MD_EINVAL,
+                       "morph target '%s' was asked for, but the file has no morph targets "
+                       "(glTF targets or FBX blend shapes)",
+                       text);
+    for (uint32_t i = 0; i < m->morph_count; i++)
+        if (m->morph_names[i][0] != '\0' && strcmp(m->morph_names[i], text) == 0) {
+            *index = (int32_t)i;
+            return 0;
+        }
+    size_t n = strlen(text);
+    if (n > 0 && n < 10 && strspn(text, "0123456789") == n) {
+        unsigned long i = strtoul(text, NULL, 10);
+        if (i < m->morph_count) {
+            *index = (int32_t)i;
+            return 0;
+        }
+    }
+    char list[512];
+    mesh_morph_target_list(m, list, sizeof list);
+    return md_fail(err, MD_EINVAL,
+                   "the file has no morph target '%s'; its %u target(s), by index and name: %s",
+                   text, m->morph_count, list);
 }
 
 /* ---- Entry point ---- */
@@ -1068,6 +1163,12 @@ static struct aiPropertyStore *import_properties(void)
 
 int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
                       mesh **out, md_error *err)
+{
+    return mesh_parse_assimp_ex(bytes, len, hint, lim, NULL, out, err);
+}
+
+int mesh_parse_assimp_ex(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
+                         const char *morph_target, mesh **out, md_error *err)
 {
     struct sandbox box = {.bytes = bytes, .len = len};
     struct walk w = {0};
@@ -1111,7 +1212,19 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
                      (unsigned long long)lim->max_file_bytes);
         goto done;
     }
+    if (morph_target != NULL && strlen(morph_target) > MESH_MORPH_TARGET_MAX) {
+        rc = md_fail(err, MD_EINVAL, "the morph target name is longer than %d characters",
+                     MESH_MORPH_TARGET_MAX);
+        goto done;
+    }
     if (strcmp(ext, "ply") == 0) {
+        if (morph_target != NULL) {
+            rc = md_fail(err, MD_EINVAL,
+                         "morph target '%s' was asked for, but PLY files carry no morph targets "
+                         "(use a .glb or .fbx with targets)",
+                         morph_target);
+            goto done;
+        }
         rc = mesh_parse_ply(bytes, len, lim, &m, err);
         goto done;
     }
@@ -1168,6 +1281,15 @@ int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const 
     b.scene = scene;
     b.lim = lim;
     b.m = m;
+    b.morph_index = -1;
+    rc = collect_morph_names(m, &w, err);
+    if (rc != 0)
+        goto done;
+    if (morph_target != NULL) {
+        rc = resolve_morph(m, morph_target, &b.morph_index, err);
+        if (rc != 0)
+            goto done;
+    }
     /* One FBX geometry instance: its corners' control points are the file's vertex numbers. */
     if (strcmp(ext, "fbx") == 0 && w.count == 1) {
         rc = mesh_fbx_corner_points(bytes, len, w.instances[0].mesh->mNumVertices, &corner_points,
@@ -1191,6 +1313,7 @@ done:
     md_free(b.first_walk);
     md_free(b.first_point);
     md_free(b.point_vertex);
+    md_free(b.morph_positions);
     md_free(corner_points);
     if (scene != NULL)
         aiReleaseImport(scene);

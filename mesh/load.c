@@ -146,12 +146,18 @@ int mesh_load_ex(const char *path, const md_limits *lim, mesh_load_opts *opts, m
         *p = (char)tolower((unsigned char)*p);
 
     int external = opts == NULL || !opts->no_external;
-    if (strcmp(ext, "obj") == 0) {
+    const char *morph_target = opts != NULL ? opts->morph_target : NULL;
+    if (strcmp(ext, "obj") == 0 && morph_target != NULL) {
+        rc = md_fail(err, MD_EINVAL,
+                     "morph target '%s' was asked for, but OBJ files carry no morph targets "
+                     "(use a .glb or .fbx with targets)",
+                     morph_target);
+    } else if (strcmp(ext, "obj") == 0) {
         rc = mesh_parse_obj(bytes, len, lim, &m, err);
         if (rc == 0 && external)
             rc = load_mtllibs(m, dir, lim, err);
     } else {
-        rc = mesh_parse_assimp((const uint8_t *)bytes, len, ext, lim, &m, err);
+        rc = mesh_parse_assimp_ex((const uint8_t *)bytes, len, ext, lim, morph_target, &m, err);
     }
     md_free(bytes);
     double parsed = md_now();

@@ -30,6 +30,9 @@ void mesh_free(mesh *m)
     for (uint32_t i = 0; i < m->mtllib_count; i++)
         md_free(m->mtllibs[i]);
     md_free(m->mtllibs);
+    for (uint32_t i = 0; i < m->morph_count; i++)
+        md_free(m->morph_names[i]);
+    md_free(m->morph_names);
     md_free(m->materials);
     md_free(m->positions);
     md_free(m->file_vertex);
@@ -38,6 +41,32 @@ void mesh_free(mesh *m)
     md_free(m->triangle_uvs);
     md_free(m->triangle_materials);
     md_free(m);
+}
+
+/* ---- Morph targets ---- */
+
+uint32_t mesh_morph_target_count(const mesh *m)
+{
+    return m->morph_count;
+}
+
+const char *mesh_morph_target_name(const mesh *m, uint32_t i)
+{
+    return i < m->morph_count ? m->morph_names[i] : NULL;
+}
+
+void mesh_morph_target_list(const mesh *m, char *out, size_t cap)
+{
+    size_t used = 0;
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < m->morph_count && used + 1 < cap; i++) {
+        int n = snprintf(out + used, cap - used, "%s%u '%s'", i ? ", " : "", i, m->morph_names[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n < cap - used ? (size_t)n : cap - used - 1;
+    }
 }
 
 /* ---- Materials ---- */

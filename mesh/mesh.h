@@ -35,8 +35,15 @@ typedef struct mesh_load_opts {
     int no_external;   /* in: open no file but path itself: no MTL library, no texture file it
                           names (uploads must not read the server's disk); embedded textures
                           still load */
-    double parse_s;    /* out: reading and parsing the mesh and its MTL libraries */
-    double texture_s;  /* out: reading and decoding textures */
+    /* in: NULL, or a morph target of the file (glTF "targets", FBX blend shape channels) as its
+     * name or its 0-based index written in decimal: the mesh comes back with that target's
+     * positions in place of the base's, with the base's topology, UVs and vertex numbering
+     * (welding follows the base positions, so base and target load as a morphable pair).
+     * Errors: MD_EINVAL naming the file's targets when there is no such target, or when the
+     * file (or its format: OBJ, PLY) has none. */
+    const char *morph_target;
+    double parse_s;   /* out: reading and parsing the mesh and its MTL libraries */
+    double texture_s; /* out: reading and decoding textures */
 } mesh_load_opts;
 
 /* mesh_load with options; opts may be NULL. */
@@ -54,6 +61,12 @@ int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err);
  * textures are decoded; external ones are recorded as paths for the caller (mesh_load) to load. */
 int mesh_parse_assimp(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
                       mesh **out, md_error *err);
+/* mesh_parse_assimp with a morph target applied (mesh_load_opts.morph_target; NULL: the base). */
+int mesh_parse_assimp_ex(const uint8_t *bytes, size_t len, const char *hint, const md_limits *lim,
+                         const char *morph_target, mesh **out, md_error *err);
+
+/* Longest morph target name or index text accepted (a client controls it). */
+#define MESH_MORPH_TARGET_MAX 128
 
 void mesh_free(mesh *m);
 
@@ -92,6 +105,16 @@ void mesh_bounds(const mesh *m, float min[3], float max[3]);
 uint32_t mesh_file_vertex(const mesh *m, uint32_t v);
 /* All of them (vertex_count entries, strictly increasing), or NULL when each is v itself. */
 const uint32_t *mesh_file_vertices(const mesh *m);
+
+/* ---- Morph targets ---- */
+
+/* The morph targets the file carries (glTF targets, FBX blend shape channels), whether or not
+ * one was applied: 0 for OBJ, PLY and files without. Names are as the file gives them ("" when
+ * it gives none; refer to those by index). */
+uint32_t mesh_morph_target_count(const mesh *m);
+const char *mesh_morph_target_name(const mesh *m, uint32_t i);
+/* The file's targets as text for a message, "0 'thin', 1 'angle'", cut to fit cap. */
+void mesh_morph_target_list(const mesh *m, char *out, size_t cap);
 
 /* ---- Materials and textures ---- */
 

@@ -36,6 +36,9 @@ struct mesh {
     /* vertex_count entries, strictly increasing: the 0-based number, in the file, of the first
      * file vertex welded into each vertex (file_vertex.c). NULL: the identity. Owned. */
     uint32_t *file_vertex;
+    /* The file's morph targets by name ("" when unnamed), in file order; owned. */
+    uint32_t morph_count;
+    char **morph_names;
 };
 
 /* An empty mesh with no materials; NULL when out of memory. */

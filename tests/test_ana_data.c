@@ -83,7 +83,7 @@ int main(void)
     md_limits_default(&lim);
     md_error err;
     md_error_clear(&err);
-    job_input_paths paths = {pa, pb, ta, tb};
+    job_input_paths paths = {pa, pb, ta, tb, NULL};
     job_inputs *in = NULL;
     int rc = job_inputs_load(&paths, &lim, &in, NULL, &err);
     CHECK_OK(rc, &err);

@@ -536,7 +536,7 @@ static void test_ict(eng *e)
     md_limits lim;
     md_limits_default(&lim);
     md_error err;
-    job_input_paths paths = {path[0], path[1], path[2], path[3]};
+    job_input_paths paths = {path[0], path[1], path[2], path[3], NULL};
     job_inputs *in = NULL;
     job_spec spec;
     job_spec_init(&spec);

@@ -278,7 +278,7 @@ static void ict_load(ict *c, const char *size, const char *weights)
     md_limits_default(&lim);
     md_error err;
     md_error_clear(&err);
-    job_input_paths paths = {path[0], path[1], path[2], path[3]};
+    job_input_paths paths = {path[0], path[1], path[2], path[3], NULL};
     job_spec_init(&c->spec);
     int rc = job_inputs_load(&paths, &lim, &c->in, NULL, &err);
     if (rc == 0)

@@ -52,7 +52,7 @@ static frames render(const render_req *r)
     md_limits_default(&lim);
     md_error err;
     md_error_clear(&err);
-    job_input_paths paths = {r->source, r->target, r->source_texture, r->target_texture};
+    job_input_paths paths = {r->source, r->target, r->source_texture, r->target_texture, NULL};
     job_inputs *in = NULL;
     job_spec spec;
     job_spec_init(&spec);
