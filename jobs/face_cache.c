@@ -9,7 +9,6 @@
  */
 #include "jobs/face_cache.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,19 +207,4 @@ void fc_get_stats(fc_cache *c, fc_stats *out)
     pthread_mutex_lock(&c->mu);
     *out = c->st;
     pthread_mutex_unlock(&c->mu);
-}
-
-int fc_parse_cap_mb(const char *text, uint64_t *cap_bytes, md_error *err)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long mb = text != NULL ? strtoull(text, &end, 10) : 0;
-    if (text == NULL || text[0] == '\0' || text[0] == '-' || *end != '\0' || errno != 0 ||
-        mb > FC_MAX_CAP_MB)
-        return md_fail(err, MD_EINVAL,
-                       "--face-cache-mb '%s': expected a whole number of MiB from 0 (no cache) to "
-                       "%d",
-                       text != NULL ? text : "", FC_MAX_CAP_MB);
-    *cap_bytes = (uint64_t)mb * 1024 * 1024;
-    return 0;
 }

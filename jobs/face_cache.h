@@ -29,8 +29,6 @@
 #include "base/md.h"
 
 #define FC_ID_MAX 65 /* 64 hex digits of SHA-256 and the NUL */
-#define FC_DEFAULT_CAP_MB 512
-#define FC_MAX_CAP_MB (1024 * 1024) /* 1 TiB: a cap past it is a typo */
 
 typedef struct fc_cache fc_cache;
 typedef struct fc_entry fc_entry;
@@ -65,8 +63,5 @@ void *fc_value(const fc_entry *e);
 void fc_release(fc_cache *c, fc_entry *e);
 
 void fc_get_stats(fc_cache *c, fc_stats *out);
-
-/* "--face-cache-mb" value: 0..FC_MAX_CAP_MB. */
-int fc_parse_cap_mb(const char *text, uint64_t *cap_bytes, md_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * test_face_cache.c — the worker's face LRU (jobs/face_cache.h): the cap, eviction order, pinning
- * of held entries across eviction, a racing put, the disabled cache, the option's parsing, and a
+ * of held entries across eviction, a racing put, the disabled cache, and a
  * few threads hammering one small cache (run under ASan/TSan to catch races and double frees).
  */
 #include <pthread.h>
@@ -128,17 +128,6 @@ static void test_disabled_and_errors(void)
     fc_free(c);
     fc_free(NULL);
     fc_release(NULL, NULL);
-
-    uint64_t cap = 1;
-    CHECK_INT(0, fc_parse_cap_mb("0", &cap, &err));
-    CHECK_INT(0, cap);
-    CHECK_INT(0, fc_parse_cap_mb("512", &cap, &err));
-    CHECK_INT(512ull << 20, cap);
-    CHECK_INT(MD_EINVAL, fc_parse_cap_mb("-1", &cap, &err));
-    CHECK_INT(MD_EINVAL, fc_parse_cap_mb("12x", &cap, &err));
-    CHECK_INT(MD_EINVAL, fc_parse_cap_mb("", &cap, &err));
-    CHECK_INT(MD_EINVAL, fc_parse_cap_mb("99999999999999999999", &cap, &err));
-    CHECK(strstr(err.msg, "--face-cache-mb") != NULL);
 }
 
 /* ---- threads ---- */
