@@ -12,10 +12,10 @@
  * value is freed only by the last fc_release, so a running batch never loses a face under it.
  * Held-but-evicted bytes are not counted in fc_stats.bytes (they are no longer the cache's).
  *
- * A deleted face may stay cached until evicted: it is reachable only by its id through a job that
- * named it, and intake checks that the face exists before queueing such a job; a job already
- * queued when the face was deleted would otherwise fail on the storage read, and computing it from
- * the cached, identical bytes is the same result it would have had a moment earlier.
+ * A deleted face may stay cached until evicted. That is safe: its id names exactly its bytes, the
+ * api checks that the job's owner has the face before queueing, and DELETE refuses while a job
+ * naming it is queued or running, so the entry is reached only by a job admitted while the face
+ * existed, or once the same bytes were uploaded again (the same id).
  *
  * Thread-safe: one mutex guards the index, the list and the counters; values are built outside it.
  * Cap 0 disables the cache: fc_put hands back an entry that only the caller holds.
