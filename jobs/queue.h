@@ -92,6 +92,12 @@ void jq_time_format(double unix_s, char out[32]);
     X(FRAMES_RENDERED, "morphd_frames_rendered_total", "counter", "Frames rendered and stored.")   \
     X(REDELIVERIES, "morphd_redeliveries_total", "counter",                                        \
       "Jobs reclaimed from a worker that stopped holding them.")                                   \
+    X(FACE_CACHE_HITS, "morphd_face_cache_hits_total", "counter",                                  \
+      "Face inputs a worker found in its face cache.")                                             \
+    X(FACE_CACHE_MISSES, "morphd_face_cache_misses_total", "counter",                              \
+      "Face inputs a worker read from storage (not in its face cache).")                           \
+    X(FACE_CACHE_EVICTIONS, "morphd_face_cache_evictions_total", "counter",                        \
+      "Faces evicted from a worker's face cache to stay under --face-cache-mb.")                   \
     X(DEAD_LETTERED, "morphd_dead_lettered_total", "counter",                                      \
       "Jobs moved to the dead-letter stream after too many deliveries.")                           \
     X(LIVE_FRAMES, "morphd_live_frames_total", "counter",                                          \

@@ -31,6 +31,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->batch_window_ms = 5;
     cfg->batch_max_frames = 2048;
     cfg->batch_max_jobs = 32;
+    cfg->face_cache_bytes = (uint64_t)JQ_FACE_CACHE_MB_DEFAULT << 20;
     cfg->lease_ms = 30000;
     cfg->max_attempts = 3;
     cfg->retention_s = 604800;
@@ -303,6 +304,8 @@ int jq_worker_run(const jq_worker_config *given, atomic_int *stop, md_error *err
     wk_heartbeat *hb = NULL;
     wk_live *live = NULL;
     rc = setup(&w, cfg, err);
+    if (rc == 0 && (w.faces = fc_new(cfg->face_cache_bytes)) == NULL)
+        rc = md_fail(err, MD_ENOMEM, "out of memory for the face cache");
     if (rc == 0)
         rc = wk_fault_install(err);
     if (rc == 0)
@@ -346,6 +349,7 @@ done:
     wk_conn_close(&w.fault_conn);
     wk_conn_close(&w.conn);
     md_free(w.jobs);
+    fc_free(w.faces); /* every batch has released its faces by now */
     eng_free(w.engine);
     stg_free(w.store);
     pthread_mutex_destroy(&w.conn_lock);

@@ -34,6 +34,7 @@ typedef struct jq_worker_config {
     int batch_window_ms;       /* how long to wait for more jobs after the first (5) */
     uint32_t batch_max_frames; /* frame budget of one batch (2048) */
     uint32_t batch_max_jobs;   /* most jobs in one batch (32) */
+    uint64_t face_cache_bytes; /* cap of the face cache (jobs/face_cache.h), 0: none (512 MiB) */
     int lease_ms;              /* idle time after which another worker reclaims an entry (30000) */
     int max_attempts;          /* solo runs that crash a worker before dead-lettering (3) */
     int retention_s;           /* EXPIRE of finished job hashes (604800) */
@@ -48,6 +49,10 @@ typedef struct jq_worker_config {
     int live_pairs;
     md_limits limits;
 } jq_worker_config;
+
+/* --face-cache-mb: the default, and the most (1 TiB: a cap past it is a typo). */
+#define JQ_FACE_CACHE_MB_DEFAULT 512
+#define JQ_FACE_CACHE_MB_MAX (1024 * 1024)
 
 /* Fills the defaults above (prefix JQ_PREFIX_DEFAULT, engine auto, default limits); the
  * addresses and the name stay NULL. */

@@ -54,6 +54,70 @@ int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error 
     return rc;
 }
 
+/* A stored face object, kept by the bytes that storage returned. */
+typedef struct face_bytes {
+    uint8_t *data;
+    size_t len;
+} face_bytes;
+
+static void face_bytes_free(void *p)
+{
+    face_bytes *fb = p;
+    if (fb != NULL)
+        md_free(fb->data);
+    md_free(fb);
+}
+
+/* Engine threads of jobs already added may be counting frames on w->conn: take its lock. */
+static void face_metric(wk *w, jq_metric m, long long by)
+{
+    pthread_mutex_lock(&w->conn_lock);
+    wk_metric_add(w, m, "", by);
+    pthread_mutex_unlock(&w->conn_lock);
+}
+
+/* A face's mesh: its stored object comes from the worker's face cache, or from storage into the
+ * cache. A face id names its content (SHA-256 of the canonical mesh and texture), so a cached
+ * object is never stale. The bytes are cached, not the parsed mesh: each job owns and frees its
+ * meshes (job_inputs_from_meshes), so it decodes its own copy. */
+static int load_face_mesh(wk *w, const char *key, const char *face, const char *what, mesh **out,
+                          md_error *err)
+{
+    fc_entry *e = fc_get(w->faces, face);
+    if (e != NULL) {
+        face_metric(w, JQ_M_FACE_CACHE_HITS, 1);
+    } else {
+        face_metric(w, JQ_M_FACE_CACHE_MISSES, 1);
+        uint64_t max64 = w->cfg->limits.max_file_bytes * 4;
+        size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
+        face_bytes *fb = md_calloc(1, sizeof *fb);
+        if (fb == NULL)
+            return md_fail(err, MD_ENOMEM, "%s: out of memory", what);
+        int rc = stg_get(w->store, key, max, &fb->data, &fb->len, err);
+        if (rc != 0) {
+            face_bytes_free(fb);
+            return md_error_prefix(err, "%s: ", what), rc;
+        }
+        e = fc_put(w->faces, face, fb, fb->len + sizeof *fb, face_bytes_free, err);
+        if (e == NULL)
+            return md_error_prefix(err, "%s: ", what), err->code;
+        fc_stats st;
+        fc_get_stats(w->faces, &st);
+        unsigned long long seen = atomic_load(&w->evictions_seen);
+        while (seen < st.evictions &&
+               !atomic_compare_exchange_weak(&w->evictions_seen, &seen, st.evictions)) {
+        }
+        if (seen < st.evictions)
+            face_metric(w, JQ_M_FACE_CACHE_EVICTIONS, (long long)(st.evictions - seen));
+    }
+    const face_bytes *fb = fc_value(e);
+    int rc = mesh_decode_canonical(fb->data, fb->len, &w->cfg->limits, out, err);
+    fc_release(w->faces, e);
+    if (rc != 0)
+        md_error_prefix(err, "%s: ", what);
+    return rc;
+}
+
 /* An input is the job's own inputs/ object, or, when the job named a face of the owner's library
  * (face non-empty), that face's object. */
 static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **out, md_error *err)
@@ -64,6 +128,8 @@ static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **o
         return md_fail(err, MD_EINVAL, "input %s: no storage key for job %s (owner '%s')",
                        jr_input_name(role), j->id, j->owner);
     snprintf(what, sizeof what, "input %s", jr_input_name(role));
+    if (face[0])
+        return load_face_mesh(w, key, face, what, out, err);
     return wk_load_mesh(w, key, what, out, err);
 }
 

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "jobs/face_cache.h"
 #include "jobs/janitor.h"
 #include "jobs/job.h"
 #include "jobs/queue.h"
@@ -136,6 +137,11 @@ typedef struct wk {
     uint32_t job_count, job_cap;
 
     atomic_ullong batches, frames;
+
+    /* Stored face objects by face id (jobs/face_cache.h): a face used by many jobs is read from
+     * storage once. evictions_seen: the cache's evictions already added to the metric. */
+    fc_cache *faces;
+    atomic_ullong evictions_seen;
 } wk;
 
 /* ---- worker_redis.c: the commands ---- */

@@ -55,6 +55,8 @@ static void usage(FILE *f)
            "      --batch-window-ms MS    after the first job, wait this long for more (5)\n"
            "      --batch-max-frames N    frame budget of one engine batch (2048)\n"
            "      --batch-max-jobs N      most jobs in one engine batch (32)\n"
+           "      --face-cache-mb MB      cap of the worker's cache of library faces read from\n"
+           "                              storage, MiB; 0: no cache (512)\n"
            "      --lease-ms MS           idle time after which an entry held by a stopped\n"
            "                              worker is reclaimed by another (30000)\n"
            "      --max-attempts N        a job is dead-lettered when this many of its runs\n"
@@ -106,6 +108,7 @@ enum {
     OPT_WINDOW,
     OPT_MAX_FRAMES,
     OPT_MAX_JOBS,
+    OPT_FACE_CACHE,
     OPT_LEASE,
     OPT_ATTEMPTS,
     OPT_RETENTION,
@@ -144,6 +147,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"batch-window-ms", required_argument, NULL, OPT_WINDOW},
         {"batch-max-frames", required_argument, NULL, OPT_MAX_FRAMES},
         {"batch-max-jobs", required_argument, NULL, OPT_MAX_JOBS},
+        {"face-cache-mb", required_argument, NULL, OPT_FACE_CACHE},
         {"lease-ms", required_argument, NULL, OPT_LEASE},
         {"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retention-s", required_argument, NULL, OPT_RETENTION},
@@ -201,6 +205,10 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         case OPT_MAX_JOBS:
             if ((rc = parse_long("--batch-max-jobs", optarg, 1, 4096, &v, err)) == 0)
                 cfg->batch_max_jobs = (uint32_t)v;
+            break;
+        case OPT_FACE_CACHE:
+            if ((rc = parse_long("--face-cache-mb", optarg, 0, JQ_FACE_CACHE_MB_MAX, &v, err)) == 0)
+                cfg->face_cache_bytes = (uint64_t)v << 20;
             break;
         case OPT_LEASE:
             if ((rc = parse_long("--lease-ms", optarg, 100, 86400000, &v, err)) == 0)

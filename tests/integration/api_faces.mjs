@@ -7,13 +7,15 @@
 // - A job by face ids (workers: 0 at first): DELETE of a face it names is 409 while it is
 //   queued; with a worker it succeeds and its frames are byte-equal to the same job submitted
 //   with the files; then DELETE is 204 and GET 404; a job naming the deleted face is 400.
-// - A job mixing a face (source) and a file part (target) succeeds too; a face of another
+// - A job mixing a face (source) and a file part (target) succeeds too; the worker read face a
+//   once (its face cache: /metrics shows 2 misses and 1 hit); a face of another
 //   topology is 422 topology-mismatch; past max_faces_per_owner 409.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from './harness.mjs';
 import { downloadAll } from './frames.mjs';
+import { total } from './prom.mjs';
 
 async function addFace(api, mesh, texture, opts) {
     const form = new FormData();
@@ -153,6 +155,16 @@ run('api_faces', async (t) => {
             t.check(mine && mine.equals(served[byFiles.id].get(n)), `job ${job.id}: ${n} differs from the job with files`);
         }
     }
+
+    // The worker's face cache (issue 13 item 4): byFace reads faces a and b from storage (two
+    // misses), mixed finds a in the cache (one hit); byFiles names no face. The frames above are
+    // those of the job with files, which never touches the cache.
+    const m = await api.metrics();
+    const hits = total(m.families, 'morphd_face_cache_hits_total');
+    const misses = total(m.families, 'morphd_face_cache_misses_total');
+    t.check(hits === 1, `morphd_face_cache_hits_total: expected 1, got ${hits}`);
+    t.check(misses === 2, `morphd_face_cache_misses_total: expected 2, got ${misses}`);
+    t.check(total(m.families, 'morphd_face_cache_evictions_total') === 0, 'morphd_face_cache_evictions_total: expected 0 under the 512 MiB cap');
 
     // Once the jobs ended: 204, then 404; a job naming it is refused.
     await api.request('DELETE', `/faces/${a.json.id}`, { expect: 204 });
