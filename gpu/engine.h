@@ -69,7 +69,17 @@ typedef struct eng_material {
     float color[3];      /* used when rgba is NULL (untextured), 0..1 */
     const uint8_t *rgba; /* texture, RGBA8 top row first; alpha blends over color; NULL: none */
     int tex_width, tex_height;
+    /* Optional: levels 1.. of rgba's mip pyramid, prebuilt by eng_texture_mips_build (a caller
+     * that renders the same texture batch after batch, like the worker's live lane, builds them
+     * once); NULL: the engine builds them for each batch. The CPU engine samples these; the
+     * CUDA engine builds its own from its staging copy (the same bytes). Borrowed. */
+    const uint8_t *mip_levels;
 } eng_material;
+
+/* Bytes of levels 1.. of a w x h texture's mip pyramid (0 for 1 x 1), and their build into dst
+ * (that many bytes) from the RGBA8 texture rgba: what eng_material.mip_levels takes. Any thread. */
+size_t eng_texture_mips_bytes(int w, int h);
+void eng_texture_mips_build(const uint8_t *rgba, int w, int h, uint8_t *dst);
 
 /* How one mesh of the pair is coloured. Without UVs (tri_uvs NULL) every triangle takes its
  * material's color. */

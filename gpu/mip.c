@@ -135,3 +135,18 @@ void eng_mip_build(const uint8_t *rgba, int w, int h, uint8_t *dst, eng_mip *m)
         m->texels[l] = out;
     }
 }
+
+/* ---- The public face (engine.h): prebuilt levels for eng_material.mip_levels ---- */
+
+size_t eng_texture_mips_bytes(int w, int h)
+{
+    eng_mip m;
+    size_t offsets[ENG_MIP_LEVELS];
+    return eng_mip_layout(w, h, &m, offsets);
+}
+
+void eng_texture_mips_build(const uint8_t *rgba, int w, int h, uint8_t *dst)
+{
+    eng_mip m;
+    eng_mip_build(rgba, w, h, dst, &m);
+}

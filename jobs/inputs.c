@@ -13,6 +13,7 @@
 struct job_inputs {
     mesh *meshes[2];
     eng_material *materials[2]; /* engine view of each mesh's materials */
+    uint8_t *mips[2];           /* job_inputs_prepare_mips: each side's levels, one block */
 };
 
 static const char *side_name(int side)
@@ -138,8 +139,40 @@ void job_inputs_free(job_inputs *in)
     for (int side = 0; side < 2; side++) {
         mesh_free(in->meshes[side]);
         md_free(in->materials[side]);
+        md_free(in->mips[side]);
     }
     md_free(in);
+}
+
+int job_inputs_prepare_mips(job_inputs *in, md_error *err)
+{
+    for (int side = 0; side < 2; side++) {
+        const mesh *m = in->meshes[side];
+        eng_material *mats = in->materials[side];
+        if (m == NULL || in->mips[side] != NULL)
+            continue;
+        uint32_t count = mesh_material_count(m);
+        size_t bytes = 0;
+        for (uint32_t i = 0; i < count; i++)
+            if (mats[i].rgba != NULL)
+                bytes += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
+        if (bytes == 0)
+            continue;
+        in->mips[side] = md_malloc(bytes);
+        if (in->mips[side] == NULL)
+            return md_fail(err, MD_ENOMEM, "out of memory for %zu MiB of the %s's mip levels",
+                           bytes >> 20, side_name(side));
+        size_t at = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            if (mats[i].rgba == NULL)
+                continue;
+            eng_texture_mips_build(mats[i].rgba, mats[i].tex_width, mats[i].tex_height,
+                                   in->mips[side] + at);
+            mats[i].mip_levels = in->mips[side] + at;
+            at += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
+        }
+    }
+    return 0;
 }
 
 const mesh *job_inputs_mesh(const job_inputs *in, int side)

@@ -72,6 +72,10 @@ void job_inputs_free(job_inputs *in);
 const mesh *job_inputs_mesh(const job_inputs *in, int side); /* 0 source, 1 target (or NULL) */
 /* The engine's view of a side's materials (mesh_material_count entries); borrowed. */
 const eng_material *job_inputs_materials(const job_inputs *in, int side);
+/* Builds every texture's mip levels once and hands them to the engine with the materials
+ * (eng_material.mip_levels), for inputs rendered batch after batch (the live lane's warm pairs);
+ * the pixels are those the engine would build itself. Idempotent. */
+int job_inputs_prepare_mips(job_inputs *in, md_error *err);
 
 /* The engine's materials of m: colours, and textures borrowed from m (so m must outlive the
  * table). *out is md_malloc'd; the caller md_free's it. */

@@ -6,10 +6,10 @@
  * the cores or the GPU, nothing else).
  *
  * Warm pairs: the last --live-pairs face pairs (4 by default) stay loaded (meshes decoded,
- * textures padded, as job_inputs), least recently used first out, so an experiment that
- * alternates between a few pairs pays the load once. Faces are content-addressed and never
- * change; a face deleted from the library stays warm here until evicted, which can only serve
- * the same bytes to the owner that uploaded them.
+ * textures padded, their mip pyramids built, as job_inputs), least recently used first out, so an
+ * experiment that alternates between a few pairs pays the load once. Faces are content-addressed
+ * and never change; a face deleted from the library stays warm here until evicted, which can only
+ * serve the same bytes to the owner that uploaded them.
  *
  * The frame is made by the job pipeline (jobs/pipeline.h) from a morph job's spec of one
  * weight, so a live frame has exactly the pixels of that frame of a job with the same spec.
@@ -94,10 +94,16 @@ static int pair_inputs(wk_live *l, const jl_request *r, const job_inputs **out, 
         rc = job_inputs_from_meshes(source, target, &victim->inputs, err);
         source = target = NULL;
     }
+    /* The pair renders frame after frame: its pyramids are built now, not per frame. */
+    if (rc == 0)
+        rc = job_inputs_prepare_mips(victim->inputs, err);
     mesh_free(source);
     mesh_free(target);
-    if (rc != 0)
+    if (rc != 0) {
+        job_inputs_free(victim->inputs);
+        victim->inputs = NULL;
         return rc;
+    }
     snprintf(victim->owner, sizeof victim->owner, "%s", r->owner);
     memcpy(victim->face, r->face, sizeof victim->face);
     victim->used = ++l->clock;

@@ -130,7 +130,7 @@ static void test_select(void)
 /* A quad over the whole frame, UV 0..1, orthographic; tex_side texels across frame_side pixels
  * at 2x2 samples. */
 static uint8_t *render_checker(int tex_side, int cell, int frame_side, eng_texture_filter filter,
-                               float *mean, float *var)
+                               int prebuilt, float *mean, float *var)
 {
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1, 1, 0, 0.0f, 1, 0);
@@ -141,7 +141,16 @@ static uint8_t *render_checker(int tex_side, int cell, int frame_side, eng_textu
             t[0] = t[1] = t[2] = ((x / cell + y / cell) & 1) ? 255 : 0;
             t[3] = 255;
         }
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side, NULL};
+    uint8_t *levels = NULL;
+    if (prebuilt) {
+        /* The caller's levels (engine.h), as the live lane hands them over. */
+        levels = fx_alloc(eng_texture_mips_bytes(tex_side, tex_side) + 1);
+        eng_texture_mips_build(tex, tex_side, tex_side, levels);
+        if (prebuilt == 2) /* flat levels: shows that the engine samples what it was given */
+            memset(levels, 200, eng_texture_mips_bytes(tex_side, tex_side));
+        mat.mip_levels = levels;
+    }
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, frame_side, frame_side, 4);
@@ -160,6 +169,7 @@ static uint8_t *render_checker(int tex_side, int cell, int frame_side, eng_textu
     *mean = (float)(s / (double)n);
     *var = (float)(ss / (double)n - (s / (double)n) * (s / (double)n));
     free(tex);
+    free(levels);
     fx_mesh_free(&quad);
     return rgb;
 }
@@ -169,7 +179,7 @@ static void test_footprint(void)
     /* A quad over a 64x64 sample grid with a 256-texel texture: 4 texels a sample. */
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1, 1, 0, 0.0f, 1, 0);
-    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256};
+    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256, NULL};
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, 64, 64, 1);
@@ -212,8 +222,8 @@ static void test_engine_checker(void)
 {
     /* 1024^2 texels of 3-texel cells on 128^2 pixels: 8 texels a pixel, 2.7 cells a pixel. */
     float mean_t, var_t, mean_b, var_b;
-    uint8_t *tri = render_checker(1024, 3, 128, ENG_FILTER_TRILINEAR, &mean_t, &var_t);
-    uint8_t *bil = render_checker(1024, 3, 128, ENG_FILTER_BILINEAR, &mean_b, &var_b);
+    uint8_t *tri = render_checker(1024, 3, 128, ENG_FILTER_TRILINEAR, 0, &mean_t, &var_t);
+    uint8_t *bil = render_checker(1024, 3, 128, ENG_FILTER_BILINEAR, 0, &mean_b, &var_b);
     fprintf(stderr,
             "fine checker at 128^2: trilinear mean %.1f variance %.1f; bilinear mean %.1f "
             "variance %.1f (expected mean near 127.5, trilinear variance < 64, i.e. within about 8 "
@@ -226,8 +236,8 @@ static void test_engine_checker(void)
     free(bil);
 
     /* Magnified (64^2 texels on 256^2 pixels): both filters give the same bits. */
-    tri = render_checker(64, 8, 256, ENG_FILTER_TRILINEAR, &mean_t, &var_t);
-    bil = render_checker(64, 8, 256, ENG_FILTER_BILINEAR, &mean_b, &var_b);
+    tri = render_checker(64, 8, 256, ENG_FILTER_TRILINEAR, 0, &mean_t, &var_t);
+    bil = render_checker(64, 8, 256, ENG_FILTER_BILINEAR, 0, &mean_b, &var_b);
     if (tri != NULL && bil != NULL) {
         long differ = 0;
         for (size_t i = 0; i < (size_t)256 * 256 * 3; i++)
@@ -239,6 +249,31 @@ static void test_engine_checker(void)
     free(bil);
 }
 
+/* Levels the caller built (eng_material.mip_levels) give the engine's own pixels, bit for bit,
+ * on a size that is not a power of two. */
+static void test_prebuilt_levels(void)
+{
+    float m0, v0, m1, v1;
+    uint8_t *own = render_checker(1000, 3, 128, ENG_FILTER_TRILINEAR, 0, &m0, &v0);
+    uint8_t *given = render_checker(1000, 3, 128, ENG_FILTER_TRILINEAR, 1, &m1, &v1);
+    CHECK(own != NULL && given != NULL);
+    if (own != NULL && given != NULL) {
+        long differ = 0;
+        for (size_t i = 0; i < (size_t)128 * 128 * 3; i++)
+            differ += own[i] != given[i];
+        CHECK_INT(0, differ);
+    }
+    CHECK(v0 < 64.0f); /* and it is the filtered picture, not a blank one */
+    float m2, v2;
+    uint8_t *flat = render_checker(1000, 3, 128, ENG_FILTER_TRILINEAR, 2, &m2, &v2);
+    fprintf(stderr, "prebuilt levels: own mean %.1f, given %.1f, flat 200 given %.1f\n", m0, m1,
+            m2);
+    CHECK(m2 > 150.0f); /* levels 1.. at 200 pull the mean up from 128 */
+    free(flat);
+    free(own);
+    free(given);
+}
+
 int main(void)
 {
     test_layout_sizes();
@@ -246,5 +281,6 @@ int main(void)
     test_select();
     test_footprint();
     test_engine_checker();
+    test_prebuilt_levels();
     return test_done();
 }

@@ -21,7 +21,8 @@
  * every distinct texture of the batch (same pixels pointer and size: once, however many jobs
  * or materials share it) into one engine-owned buffer, grown and never shrunk like the
  * scratch, and gives every material an eng_mip record whose level 0 is the borrowed texture.
- * Jobs asking for ENG_FILTER_BILINEAR get none and sample their textures as they are.
+ * Jobs asking for ENG_FILTER_BILINEAR get none and sample their textures as they are. A
+ * material that brings its levels (eng_material.mip_levels) is sampled from them unbuilt.
  */
 #include "gpu/engine_int.h"
 #include "gpu/mip.h"
@@ -295,6 +296,8 @@ typedef struct cpu_mips {
     const eng_mip **side; /* 2 * job_count */
 } cpu_mips;
 
+#define MIPS_PREBUILT (SIZE_MAX - 1) /* level_off of a material whose levels the caller built */
+
 /* The first record before index whose level 0 is mat's texture (same pixels and size), or -1. */
 static long same_texture_before(const eng_mip *rec, size_t index, const eng_material *mat)
 {
@@ -346,6 +349,13 @@ static int mips_build(cpu_eng *e, const eng_job *jobs, uint32_t job_count, cpu_m
                 const size_t need =
                     eng_mip_layout(mat->tex_width, mat->tex_height, &out->records[n], offsets);
                 out->records[n].texels[0] = mat->rgba;
+                if (mat->mip_levels != NULL) {
+                    /* Prebuilt by the caller (engine.h): point at them, build nothing. */
+                    for (int l = 1; l < out->records[n].levels; l++)
+                        out->records[n].texels[l] = mat->mip_levels + offsets[l];
+                    level_off[n] = MIPS_PREBUILT;
+                    continue;
+                }
                 level_off[n] = bytes;
                 bytes += need;
             }
@@ -366,17 +376,16 @@ static int mips_build(cpu_eng *e, const eng_job *jobs, uint32_t job_count, cpu_m
     /* Pass 2: build each distinct texture's levels, then copy its record to its sharers. */
     for (size_t i = 0; i < n; i++) {
         eng_mip *r = &out->records[i];
-        if (r->levels < 1 || level_off[i] == SIZE_MAX)
+        if (r->levels < 1 || level_off[i] == SIZE_MAX || level_off[i] == MIPS_PREBUILT)
             continue;
         eng_mip_build(r->texels[0], r->width[0], r->height[0], e->mip_buf + level_off[i], r);
     }
     for (size_t i = 0; i < n; i++) {
         if (level_off[i] != SIZE_MAX)
             continue;
-        eng_material mat = {{0, 0, 0},
-                            out->records[i].texels[0],
-                            out->records[i].width[0],
-                            out->records[i].height[0]};
+        eng_material mat = {.rgba = out->records[i].texels[0],
+                            .tex_width = out->records[i].width[0],
+                            .tex_height = out->records[i].height[0]};
         const long first = same_texture_before(out->records, i, &mat);
         out->records[i] = out->records[first];
     }
