@@ -60,11 +60,13 @@ static api_live_op *find_op(api_server *s, const char *id)
     return NULL;
 }
 
-/* The request went away without an answer from here (it cannot while suspended; defensive). */
+/* The request is done: unlinked already when answered from here (it cannot go away while
+ * suspended; unlinking again is a no-op); the op goes with it. */
 static void op_free(void *p)
 {
     api_live_op *op = p;
     unlink_op(op->req->srv, op);
+    md_free(op);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -296,6 +298,8 @@ void api_live_frame(api_req *req)
     if (rc == 0 && jl_queue_key(queue, sizeof queue, s->prefix) != 0)
         rc = md_fail(&err, MD_EINTERNAL, "the live queue's key is too long");
     api_live_op *op = rc == 0 ? api_req_op_new(req, sizeof *op, op_free) : NULL;
+    if (op != NULL)
+        op->req = req; /* op_free reads it, whatever happens next */
     char *id_copy = op != NULL ? md_strdup(lr.id) : NULL;
     if (rc == 0 && id_copy == NULL)
         rc = md_fail(&err, MD_ENOMEM, "out of memory for a live frame");
@@ -304,7 +308,6 @@ void api_live_frame(api_req *req)
         api_reply_error(req, &err);
         return;
     }
-    op->req = req;
     snprintf(op->id, sizeof op->id, "%s", lr.id);
     op->deadline = md_now() + API_LIVE_TIMEOUT_MS / 1000.0;
     const char *argv[3] = {"RPUSH", queue, text};
