@@ -5,9 +5,12 @@
 // HTTP with a real api, worker and redis-server, names its target "<stem>-<target>", and its
 // frames are byte-equal to `morph run SOURCE --target-morph` of the same file. Refusals: a
 // 'target' part sent too (400), an unknown target (4xx, the message lists the file's targets),
-// an OBJ source (4xx: OBJ has no morph targets), target_morph on a render job (400).
+// an OBJ source (4xx: OBJ has no morph targets), target_morph on a render job (400). `morph
+// submit SOURCE --target-morph` sends it: the same frames again.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { run } from './harness.mjs';
 import { downloadAll, compareFrames } from './frames.mjs';
 
@@ -72,7 +75,19 @@ run('api_morph_target', async (t) => {
     const frameI = [...servedIndex.keys()].filter((n) => n.startsWith('frames/')).sort().map((n) => servedIndex.get(n));
     t.check(frameA.length === frameI.length && frameA.every((b, i) => b.equals(frameI[i])), 'target_morph "1" renders other frames than "angle" (the same target)');
 
-    // 3. Refusals.
+    // 3. `morph submit SOURCE --target-morph T` (the client): the same job, the same frames.
+    const morph = t.requireMorph();
+    const sub = await promisify(execFile)(morph, ['submit', glb, '--target-morph', 'angle', '--frames', '3', '--size', '64x64', '--server', api.base]).catch((e) => e);
+    t.assert(sub.code === undefined, `morph submit --target-morph failed (${sub.code}): ${sub.stderr}`);
+    const cd = await api.poll(sub.stdout.trim());
+    t.assert(cd.status === 'succeeded', `morph submit's job ${cd.status}: ${cd.error}`);
+    t.check(cd.spec.target_morph === 'angle' && cd.inputs.target?.name === 'cube_angle', `morph submit's job: spec.target_morph ${cd.spec.target_morph}, inputs.target ${JSON.stringify(cd.inputs.target)}`);
+    const servedCli = await downloadAll(t, api, cd, t.mkdir(`served-${cd.id}`));
+    compareFrames(t, 'morph submit --target-morph', servedCli, local);
+    const twoFiles = await promisify(execFile)(morph, ['submit', glb, glb, '--target-morph', 'angle', '--server', api.base]).catch((e) => e);
+    t.check(twoFiles.code === 2 && /give one mesh file, got 2/.test(twoFiles.stderr), `morph submit with TARGET and --target-morph: exit ${twoFiles.code}, ${twoFiles.stderr}`);
+
+    // 4. Refusals.
     const bad = async (what, files, s, statuses, needles) => {
         const b = await api.submit(files, s);
         t.check(statuses.includes(b.status), `${what}: status ${b.status}, expected ${statuses.join(' or ')}: ${b.text}`);
