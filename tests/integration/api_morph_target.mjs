@@ -4,8 +4,8 @@
 // 'source' alone with spec {target_morph, frames: 3, width: 64, height: 64} succeeds over real
 // HTTP with a real api, worker and redis-server, names its target "<stem>-<target>", and its
 // frames are byte-equal to `morph run SOURCE --target-morph` of the same file. Refusals: a
-// 'target' part sent too (400), an unknown target (4xx, the message lists the file's targets),
-// an OBJ source (4xx: OBJ has no morph targets), target_morph on a render job (400). `morph
+// 'target' part sent too (400), an unknown target (400, the message lists the file's targets),
+// an OBJ source (400: OBJ has no morph targets), target_morph on a render job (400). `morph
 // submit SOURCE --target-morph` sends it: the same frames again.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -94,8 +94,8 @@ run('api_morph_target', async (t) => {
         for (const needle of needles) t.check((b.json?.detail ?? '').includes(needle), `${what}: detail "${b.json?.detail}" lacks "${needle}"`);
     };
     await bad('target part too', { source: glb, target: glb }, spec, [400], ["spec.target_morph makes the target from part 'source'", "part 'target' was sent too"]);
-    await bad('unknown target', { source: glb }, { ...spec, target_morph: 'wide' }, [400, 422], ['spec.target_morph', 'wide', "0 'thin'", "1 'angle'"]);
-    await bad('OBJ source', { source: obj }, spec, [400, 422], ['spec.target_morph', 'ict_face_identity_A.obj']);
+    await bad('unknown target', { source: glb }, { ...spec, target_morph: 'wide' }, [400], ['spec.target_morph', 'wide', "0 'thin'", "1 'angle'"]);
+    await bad('OBJ source', { source: obj }, spec, [400], ['spec.target_morph', 'ict_face_identity_A.obj']);
     await bad('render job', { mesh: glb }, { kind: 'render', target_morph: 'thin' }, [400], ['spec.target_morph: only morph jobs have it']);
     await bad('too long', { source: glb }, { ...spec, target_morph: 'x'.repeat(129) }, [400], ['spec.target_morph: 129 bytes; give 1 to 128']);
     await bad('no source', {}, spec, [400], ["missing part(s) 'source'"]);
