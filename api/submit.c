@@ -15,8 +15,8 @@
  *    the worker sees an ordinary pair. Each texture part is reserved once (the target takes
  *    part 'target_texture', if any, as morph run --target-texture does); textures embedded in
  *    the source file are decoded by each of the two loads, as embedded textures always are,
- *    outside the reservation, and so count twice toward max_request_pixels. Limits (vertices, faces,
- *    textures, frames, resolution) are enforced by the parsers and the spec reader with the
+ *    outside the reservation, and so count twice toward max_request_pixels. Limits (vertices,
+ *    faces, textures, frames, resolution) are enforced by the parsers and the spec reader with the
  *    server's md_limits.
  * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
  *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
