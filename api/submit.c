@@ -9,8 +9,14 @@
  *    encode the canonical form and store it under jobs/{id}/inputs/. A morph side named by
  *    spec.source_face / target_face (the owner's face library, faces.c) is read from
  *    faces/{owner}/{id}.mdm instead, already checked and padded, and not copied: the job's
- *    inputs name the face and the worker reads it from there. Limits (vertices, faces,
- *    textures, frames, resolution) are enforced by the parsers and the spec reader with the
+ *    inputs name the face and the worker reads it from there. A morph job with spec.target_morph
+ *    has no target part: part 'source' is loaded a second time with that morph target applied
+ *    (mesh_load_opts.morph_target) and stored as the target, named "<source stem>-<target>", so
+ *    the worker sees an ordinary pair. Each texture part is reserved once (the target takes
+ *    part 'target_texture', if any, as morph run --target-texture does); textures embedded in
+ *    the source file are decoded by each of the two loads, as embedded textures always are,
+ *    outside the reservation, and so count twice toward max_request_pixels. Limits (vertices,
+ *    faces, textures, frames, resolution) are enforced by the parsers and the spec reader with the
  *    server's md_limits.
  * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
  *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
@@ -237,17 +243,22 @@ static int reserve_textures(const texture_part *tex, int n, md_error *err)
     return md_budget_reserve(need, what, err);
 }
 
-/* Loads mesh part p (named like id) and applies its probed texture part t (bytes NULL: none). */
-static int load_part(const api_part *p, api_part_id id, texture_part *t, const md_limits *lim,
-                     uint64_t *pixels, mesh **out, md_error *err)
+/* Loads mesh part p (named like id), with morph target morph_target applied (NULL: the base),
+ * and applies its probed texture part t (bytes NULL: none). */
+static int load_part(const api_part *p, api_part_id id, const char *morph_target, texture_part *t,
+                     const md_limits *lim, uint64_t *pixels, mesh **out, md_error *err)
 {
     if (p->ext[0] == '\0')
         return md_fail(err, MD_EFORMAT,
                        "part '%s': the file name '%s' has no extension to tell the format (send "
                        "e.g. face.obj, face.glb, face.fbx or face.ply)",
                        api_part_names[id], p->filename);
-    mesh_load_opts opts = {.no_external = 1};
+    mesh_load_opts opts = {.no_external = 1, .morph_target = morph_target};
     int rc = mesh_load_ex(p->path, lim, &opts, out, err);
+    if (rc != 0 && morph_target != NULL) {
+        md_error_prefix(err, "spec.target_morph: ");
+        return part_fail(err, p, id);
+    }
     if (rc != 0)
         return part_fail(err, p, id);
     /* max_request_pixels: textures inside the mesh files count too (the texture parts were
@@ -280,7 +291,7 @@ int api_part_mesh_load(const api_part *p, api_part_id id, const api_part *t, con
     if (rc == 0)
         rc = reserve_textures(&tp, 1, err);
     if (rc == 0)
-        rc = load_part(p, id, &tp, lim, pixels, out, err);
+        rc = load_part(p, id, NULL, &tp, lim, pixels, out, err);
     texture_parts_free(&tp, 1);
     return rc;
 }
@@ -359,6 +370,17 @@ static int check_parts(submit_op *op, const job_spec *spec)
     const api_intake *in = op->in;
     const kind_parts *k = &kinds_parts[spec->kind];
     int morph = spec->kind == JOB_KIND_MORPH;
+    int target_morph = morph && spec->target_morph[0] != '\0';
+    if (target_morph && in->parts[API_PART_TARGET].present)
+        return md_fail(&op->err, MD_EINVAL,
+                       "spec.target_morph makes the target from part 'source' (its morph target "
+                       "'%s'), and part 'target' was sent too; send one or the other",
+                       spec->target_morph);
+    if (target_morph && (op->faces[0][0] || op->faces[1][0]))
+        return md_fail(&op->err, MD_EINVAL,
+                       "spec.target_morph makes the target from part 'source', and spec.%s_face "
+                       "names a stored face; send the source file as part 'source' and no face",
+                       op->faces[0][0] ? "source" : "target");
     /* A morph side may be a stored face (spec.source_face / target_face) instead of parts. */
     static const api_part_id side_part[] = {API_PART_SOURCE, API_PART_TARGET};
     static const api_part_id side_texture[] = {API_PART_SOURCE_TEXTURE, API_PART_TARGET_TEXTURE};
@@ -375,7 +397,8 @@ static int check_parts(submit_op *op, const job_spec *spec)
     }
     char missing[128] = "";
     for (int i = 0; i < k->need; i++)
-        if (!in->parts[k->parts[i]].present && !(morph && i < 2 && op->faces[i][0]))
+        if (!in->parts[k->parts[i]].present && !(morph && i < 2 && op->faces[i][0]) &&
+            !(target_morph && i == 1))
             snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s'%s'",
                      missing[0] ? ", " : "", api_part_names[k->parts[i]]);
     if (missing[0])
@@ -447,8 +470,8 @@ static const char *side_face(const submit_op *op, int i)
     return op->kind == JOB_KIND_MORPH && i >= 0 && i < 2 ? op->faces[i] : "";
 }
 
-static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *ids,
-                       const jr_input *roles, int n)
+static int inputs_json(submit_op *op, const job_spec *spec, mesh *const *meshes,
+                       const api_part_id *ids, const jr_input *roles, int n)
 {
     jr_inputs in;
     memset(&in, 0, sizeof in);
@@ -463,6 +486,14 @@ static int inputs_json(submit_op *op, mesh *const *meshes, const api_part_id *id
                  face[0] ? face : op->in->parts[ids[i]].stem);
         snprintf(in.format[roles[i]], sizeof in.format[roles[i]], "%s", mesh_format(meshes[i]));
         snprintf(in.face[roles[i]], sizeof in.face[roles[i]], "%s", face);
+    }
+    if (spec->kind == JOB_KIND_MORPH && spec->target_morph[0] != '\0') {
+        /* The target is the source's morph target: "<source stem>-<target>", as morph run. */
+        char named[sizeof in.name[0] + JOB_TARGET_MORPH_MAX + 2];
+        int len = snprintf(named, sizeof named, "%s-%s", op->in->parts[API_PART_SOURCE].stem,
+                           spec->target_morph);
+        size_t used = len < 0 ? 0 : (size_t)len < sizeof named ? (size_t)len : sizeof named - 1;
+        jr_name_sanitize(named, used, in.name[JR_IN_TARGET], sizeof in.name[JR_IN_TARGET]);
     }
     op->inputs = in;
     op->inputs_json = jr_inputs_to_json(&in);
@@ -622,12 +653,17 @@ static void submit_work(uv_work_t *w)
     for (int i = 0; rc == 0 && i < n; i++) {
         if (spec.kind == JOB_KIND_AVERAGE) {
             const api_part *p = api_intake_nth(op->in, API_PART_MESH, (uint32_t)i);
-            rc = load_part(p, API_PART_MESH, &tex_parts[i], &op->lim, &op->pixels, &meshes[i], err);
+            rc = load_part(p, API_PART_MESH, NULL, &tex_parts[i], &op->lim, &op->pixels, &meshes[i],
+                           err);
         } else if (side_face(op, i)[0]) {
             rc = load_face(op, i, &meshes[i]);
+        } else if (spec.kind == JOB_KIND_MORPH && i == 1 && spec.target_morph[0] != '\0') {
+            /* The source file again, with its morph target: the target. */
+            rc = load_part(&op->in->parts[API_PART_SOURCE], API_PART_SOURCE, spec.target_morph,
+                           &tex_parts[i], &op->lim, &op->pixels, &meshes[i], err);
         } else {
-            rc = load_part(&op->in->parts[ids[i]], ids[i], &tex_parts[i], &op->lim, &op->pixels,
-                           &meshes[i], err);
+            rc = load_part(&op->in->parts[ids[i]], ids[i], NULL, &tex_parts[i], &op->lim,
+                           &op->pixels, &meshes[i], err);
         }
     }
     for (int i = 1; rc == 0 && i < n; i++) {
@@ -656,7 +692,7 @@ static void submit_work(uv_work_t *w)
     if (spec.kind == JOB_KIND_AVERAGE)
         rc = average_inputs_json(op, meshes, (uint32_t)n);
     else
-        rc = inputs_json(op, meshes, ids, roles, n);
+        rc = inputs_json(op, &spec, meshes, ids, roles, n);
     if (rc != 0)
         goto done;
     json_t *norm = job_spec_to_json(&spec);

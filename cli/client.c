@@ -188,6 +188,7 @@ static void submit_usage(FILE *f)
     fprintf(
         f,
         "Usage: morph submit SOURCE TARGET [options]\n"
+        "       morph submit SOURCE --target-morph NAME|INDEX [options]\n"
         "       morph submit --render MESH [--turntable N] [options]\n"
         "\n"
         "Uploads a morph job (two meshes with the same vertices and triangles: OBJ, FBX,\n"
@@ -198,6 +199,9 @@ static void submit_usage(FILE *f)
         "Options:\n"
         "      --source-texture IMG texture for SOURCE (PNG/JPEG), sent as part source_texture\n"
         "      --target-texture IMG texture for TARGET, sent as part target_texture\n"
+        "      --target-morph T     morph SOURCE toward its own morph target T (a glTF target\n"
+        "                           or FBX blend shape, by name or 0-based index; spec field\n"
+        "                           target_morph): give no TARGET file\n"
         "      --spec JSON|@FILE    the job spec (see docs/server.md), inline or from FILE;\n"
         "                           the options below override its fields\n"
         "      --frames N           N frames spread over the range (server default 41)\n"
@@ -247,6 +251,7 @@ enum {
     OPT_TEXTURE_WEIGHTS,
     OPT_FRAME_ON,
     OPT_CAMERA_FROM,
+    OPT_TARGET_MORPH,
 };
 
 typedef struct submit_opts {
@@ -254,7 +259,7 @@ typedef struct submit_opts {
     const char *spec, *frames, *size, *samples, *label, *turntable, *idempotency_key;
     const char *outputs;
     const char *weights, *range, *easing, *shape_weights, *texture_weights;
-    const char *frame_on, *camera_from;
+    const char *frame_on, *camera_from, *target_morph;
     int json;
 } submit_opts;
 
@@ -392,6 +397,8 @@ static int build_spec(const submit_opts *o, json_t **out, md_error *err)
         }
         json_object_set_new(spec, "label", json_string(o->label));
     }
+    if (o->target_morph != NULL)
+        json_object_set_new(spec, "target_morph", json_string(o->target_morph));
     if (o->outputs != NULL) {
         /* "minimal"/"all"/"full" as a string, a list as the array openapi.yaml describes; the
          * names are checked by the server, whose message names spec.outputs[i]. */
@@ -439,6 +446,7 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
     static const struct option longopts[] = {
         {"source-texture", required_argument, NULL, OPT_SOURCE_TEXTURE},
         {"target-texture", required_argument, NULL, OPT_TARGET_TEXTURE},
+        {"target-morph", required_argument, NULL, OPT_TARGET_MORPH},
         {"spec", required_argument, NULL, OPT_SPEC},
         {"frames", required_argument, NULL, OPT_FRAMES},
         {"weights", required_argument, NULL, OPT_WEIGHTS},
@@ -469,6 +477,9 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
             break;
         case OPT_TARGET_TEXTURE:
             o->target_texture = optarg;
+            break;
+        case OPT_TARGET_MORPH:
+            o->target_morph = optarg;
             break;
         case OPT_SPEC:
             o->spec = optarg;
@@ -538,19 +549,31 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
     if (o->render != NULL) {
         if (files != 0)
             return md_fail(err, MD_EINVAL, "--render MESH takes no SOURCE or TARGET");
-        if (o->source_texture || o->target_texture)
+        if (o->source_texture || o->target_texture || o->target_morph)
             return md_fail(err, MD_EINVAL,
-                           "--source-texture and --target-texture are for "
+                           "--source-texture, --target-texture and --target-morph are for "
                            "morph jobs, not --render");
         return check_input("mesh", o->render, err);
     }
     if (o->turntable != NULL)
         return md_fail(err, MD_EINVAL, "--turntable is for --render jobs");
-    if (files != 2)
+    if (o->target_morph != NULL) {
+        if (files != 1)
+            return md_fail(err, MD_EINVAL,
+                           "--target-morph morphs SOURCE toward its own morph target: give one "
+                           "mesh file, got %d file argument(s)",
+                           files);
+        if (strlen(o->target_morph) == 0 || strlen(o->target_morph) > JOB_TARGET_MORPH_MAX)
+            return md_fail(err, MD_EINVAL,
+                           "--target-morph: give a morph target's name or 0-based index, 1 to "
+                           "%d bytes",
+                           JOB_TARGET_MORPH_MAX);
+    } else if (files != 2) {
         return md_fail(err, MD_EINVAL,
                        "expected SOURCE and TARGET mesh files, got %d file argument(s)", files);
+    }
     o->source = argv[optind];
-    o->target = argv[optind + 1];
+    o->target = o->target_morph != NULL ? NULL : argv[optind + 1];
     if (o->idempotency_key != NULL) {
         size_t n = strlen(o->idempotency_key);
         for (size_t i = 0; i < n; i++)
@@ -562,7 +585,7 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
             return md_fail(err, MD_EINVAL, "--idempotency-key: 1 to 255 characters");
     }
     int rc = check_input("source mesh", o->source, err);
-    if (rc == 0)
+    if (rc == 0 && o->target)
         rc = check_input("target mesh", o->target, err);
     if (rc == 0 && o->source_texture)
         rc = check_input("source texture", o->source_texture, err);
@@ -614,7 +637,8 @@ static int submit_main(int argc, char **argv, int check_only, int printing, char
         parts[n++] = (http_part){.name = "mesh", .file = o.render};
     } else {
         parts[n++] = (http_part){.name = "source", .file = o.source};
-        parts[n++] = (http_part){.name = "target", .file = o.target};
+        if (o.target)
+            parts[n++] = (http_part){.name = "target", .file = o.target};
         if (o.source_texture)
             parts[n++] = (http_part){.name = "source_texture", .file = o.source_texture};
         if (o.target_texture)

@@ -49,6 +49,9 @@ typedef enum job_views_mode {
 
 #define JOB_LABEL_MAX 200         /* bytes of UTF-8 */
 #define JOB_FRAME_ON_NAME_MAX 127 /* bytes of a frame_on reference's name */
+/* Bytes of a target_morph name or index; equals MESH_MORPH_TARGET_MAX (checked in
+ * jobs/spec_json.c; this header does not include the mesh API). */
+#define JOB_TARGET_MORPH_MAX 128
 
 /* What a job produces besides manifest.json and session.log (DESIGN.md §6). Frames are always
  * produced: a set without them gets them added. Render jobs produce frames only. */
@@ -103,6 +106,10 @@ typedef struct job_spec {
     uint8_t background[3];
     int png_level;
     char label[JOB_LABEL_MAX + 1]; /* free text from the client, "" by default */
+    /* Morph jobs: "" (a target part is the target), or a morph target of the source file (its
+     * name or 0-based index in decimal, mesh_load_opts.morph_target): the target is then the
+     * source with that target applied, and the job has no target part. */
+    char target_morph[JOB_TARGET_MORPH_MAX + 1];
     /* Render jobs. A turntable takes fov and projection from camera; listed views start from
      * camera and override what they name. */
     job_views_mode views_mode;

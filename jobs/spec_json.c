@@ -17,7 +17,9 @@
  *   - camera.eye picks an explicit camera; target and up need it; near/far numbers need it.
  *     "auto" for eye/target/up/near/far means framed or fitted to the mesh; the writer uses it,
  *     so the written form reads back to the same spec;
- *   - a turntable places the eye itself, so it refuses a camera with an explicit eye.
+ *   - a turntable places the eye itself, so it refuses a camera with an explicit eye;
+ *   - target_morph (morph jobs only) is null or a non-empty name or index of at most
+ *     JOB_TARGET_MORPH_MAX bytes; the writer writes it only when set.
  * The reader works on a copy and replaces the caller's spec only when everything passed.
  */
 #include "jobs/job_int.h"
@@ -26,6 +28,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mesh/mesh.h"
+
+_Static_assert(JOB_TARGET_MORPH_MAX == MESH_MORPH_TARGET_MAX,
+               "spec.target_morph and the loader must accept the same length");
 
 /* ---- Error text ---- */
 
@@ -404,12 +411,12 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 /* ---- Reading ---- */
 
 static const char *const spec_keys[] = {
-    "kind",          "frames",          "weights",    "range",       "easing",
-    "shape_weights", "texture_weights", "frame_on",   "width",       "height",
-    "samples",       "camera",          "background", "png_level",   "views",
-    "label",         "outputs",         "align",      "shape_scale", "texture_scale",
-    "heatmap_scale", "mesh_format",     "fps",        "loop",        "amount",
-    "amounts",       "mesh_weights",    NULL};
+    "kind",          "frames",          "weights",      "range",       "easing",
+    "shape_weights", "texture_weights", "frame_on",     "width",       "height",
+    "samples",       "camera",          "background",   "png_level",   "views",
+    "label",         "outputs",         "align",        "shape_scale", "texture_scale",
+    "heatmap_scale", "mesh_format",     "fps",          "loop",        "amount",
+    "amounts",       "mesh_weights",    "target_morph", NULL};
 
 /* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
 static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
@@ -881,6 +888,28 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
         memcpy(spec->label, s, n + 1);
     }
 
+    v = json_object_get(obj, "target_morph");
+    if (v != NULL && !json_is_null(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (spec->kind != JOB_KIND_MORPH)
+            return bad(err, "spec.target_morph", NULL,
+                       "only morph jobs have it (a morph target of the source file as the "
+                       "target), not %s jobs",
+                       job_kind_name(spec->kind));
+        if (s == NULL)
+            return bad(err, "spec.target_morph", v,
+                       "must be a string: a morph target's name or 0-based index");
+        if (n == 0 || n > JOB_TARGET_MORPH_MAX)
+            return bad(err, "spec.target_morph", NULL, "%zu bytes; give 1 to %d", n,
+                       JOB_TARGET_MORPH_MAX);
+        if (strlen(s) != n || !utf8_ok((const unsigned char *)s, n))
+            return bad(err, "spec.target_morph", NULL, "must be UTF-8 text without NUL characters");
+        memcpy(spec->target_morph, s, n + 1);
+    } else if (v != NULL) {
+        spec->target_morph[0] = '\0';
+    }
+
     const json_t *frames = json_object_get(obj, "frames");
     const json_t *weights = json_object_get(obj, "weights");
     if (render && (frames != NULL || weights != NULL))
@@ -1082,6 +1111,8 @@ json_t *job_spec_to_json(const job_spec *spec)
         failed |= json_object_set_new(obj, "views", views);
     }
     failed |= json_object_set_new(obj, "label", json_string(spec->label));
+    if (spec->kind == JOB_KIND_MORPH && spec->target_morph[0] != '\0')
+        failed |= json_object_set_new(obj, "target_morph", json_string(spec->target_morph));
     /* A render job produces frames only, whatever the struct says. */
     unsigned wanted = render ? JOB_OUT_FRAMES : spec->outputs | JOB_OUT_FRAMES;
     json_t *outputs = json_array();

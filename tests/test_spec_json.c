@@ -115,6 +115,7 @@ static void check_round_trip_at(const job_spec *s, int line)
     CHECK(memcmp(s->background, back.background, 3) == 0);
     CHECK_INT(s->png_level, back.png_level);
     CHECK(strcmp(s->label, back.label) == 0);
+    CHECK_STR(s->target_morph, back.target_morph);
     CHECK_INT(job_spec_view_count(s), job_spec_view_count(&back));
     if (s->kind == JOB_KIND_RENDER) {
         CHECK_INT(s->views_mode, back.views_mode);
@@ -681,6 +682,45 @@ static void test_frame_budget(void)
 
 /* The face-space kinds: amount/amounts and mesh_weights read, written back and refused where
  * they do not belong; the other kinds' fields refused for them. */
+/* target_morph: a morph target of the source as the target (morph jobs only, capped). */
+static void test_target_morph(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"target_morph\":\"thin\",\"frames\":3}", &s, &err), &err);
+    CHECK_STR("thin", s.target_morph);
+    CHECK_ROUND_TRIP(&s);
+    json_t *j = job_spec_to_json(&s);
+    CHECK_STR("thin", json_string_value(json_object_get(j, "target_morph")));
+    json_decref(j);
+    job_spec_free(&s);
+    ROUND_TRIP_TEXT("{\"target_morph\":\"0\"}");
+    /* Unset (or null): not written, so specs without it read and write as before. */
+    CHECK_OK(read_spec("{\"target_morph\":null}", &s, &err), &err);
+    CHECK_STR("", s.target_morph);
+    j = job_spec_to_json(&s);
+    CHECK(json_object_get(j, "target_morph") == NULL);
+    json_decref(j);
+    job_spec_free(&s);
+    char at_cap[JOB_TARGET_MORPH_MAX + 40];
+    snprintf(at_cap, sizeof at_cap, "{\"target_morph\":\"%0*d\"}", JOB_TARGET_MORPH_MAX, 7);
+    CHECK_OK(read_spec(at_cap, &s, &err), &err);
+    CHECK_INT(JOB_TARGET_MORPH_MAX, (long long)strlen(s.target_morph));
+    job_spec_free(&s);
+    char over[JOB_TARGET_MORPH_MAX + 40];
+    snprintf(over, sizeof over, "{\"target_morph\":\"%0*d\"}", JOB_TARGET_MORPH_MAX + 1, 7);
+    EXPECT_ERROR(over, "spec.target_morph: 129 bytes; give 1 to 128");
+    EXPECT_ERROR("{\"target_morph\":\"\"}", "spec.target_morph: 0 bytes; give 1 to 128");
+    EXPECT_ERROR("{\"target_morph\":2}", "spec.target_morph: must be a string: a morph target's "
+                                         "name or 0-based index, got 2");
+    EXPECT_ERROR("{\"target_morph\":\"a\\u0000b\"}",
+                 "spec.target_morph: must be UTF-8 text without NUL characters");
+    EXPECT_ERROR("{\"kind\":\"render\",\"target_morph\":\"thin\"}",
+                 "spec.target_morph: only morph jobs have it (a morph target of the source file "
+                 "as the target), not render jobs");
+    EXPECT_ERROR("{\"kind\":\"average\",\"target_morph\":\"thin\"}", "not average jobs");
+}
+
 static void test_face_kinds(void)
 {
     job_spec s;
@@ -747,6 +787,7 @@ int main(void)
 {
     md_limits_default(&lim);
     test_face_kinds();
+    test_target_morph();
     test_frame_budget();
     test_defaults();
     test_outputs();

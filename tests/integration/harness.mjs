@@ -534,11 +534,13 @@ export class Test {
     // can take minutes (under ThreadSanitizer), and a blocked event loop misses the api closing
     // fetch's idle keep-alive connections (API_IDLE_S), so the next request would be written
     // into a closed socket (EPIPE).
-    async morphRun(source, target, out, spec = {}, { sourceTexture, targetTexture } = {}) {
+    // target null with targetMorph: `morph run SOURCE --target-morph T`.
+    async morphRun(source, target, out, spec = {}, { sourceTexture, targetTexture, targetMorph } = {}) {
         const bin = this.requireMorph();
-        const args = ['run', source, target, '-o', out, '-q', '--engine', ENGINE, ...specToCliArgs(spec)];
+        const args = ['run', source, ...(target === null ? [] : [target]), '-o', out, '-q', '--engine', ENGINE, ...specToCliArgs(spec)];
         if (sourceTexture) args.push('--source-texture', sourceTexture);
         if (targetTexture) args.push('--target-texture', targetTexture);
+        if (targetMorph !== undefined) args.push('--target-morph', targetMorph);
         const r = await new Promise((resolve) => {
             const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
             let stderr = '';
