@@ -95,5 +95,8 @@ void eng_cpu_vertex_normals(const float *pos, uint32_t vertex_count, const uint3
                             uint32_t triangle_count, float *nrm);
 void eng_cpu_raster(const eng_raster_params *p);
 void eng_cpu_shade(const eng_shade_params *p);
+/* Rows [row_begin, row_end) of it: each pixel's colour depends on nothing but the read-only
+ * params, so bands shaded on different threads give the bytes of one eng_cpu_shade. */
+void eng_cpu_shade_rows(const eng_shade_params *p, int row_begin, int row_end);
 
 #endif

@@ -252,6 +252,46 @@ static void expect_bad(const eng_job *job, const md_limits *lim, int code, const
     CHECK_MSG(&err, msg);
 }
 
+/* A lone frame (a live frame) is shaded in row bands on the threads that have no frame: the
+ * same bytes as on one thread, for band counts that do and do not divide the height. */
+static void test_lone_frame(void)
+{
+    scene s;
+    scene_make(&s);
+    md_error err;
+    md_error_clear(&err);
+    for (int j = 0; j < JOBS; j++) {
+        eng_job one = s.jobs[j];
+        one.frame_count = 1;
+        collect ref, split;
+        collect_init(&ref, &one);
+        eng *e1 = engine(1);
+        if (e1 != NULL)
+            CHECK_OK(eng_batch_run(e1, &one, 1, collect_cb, &ref, NULL, &err), &err);
+        const int threads[] = {2, 3, 7};
+        for (int k = 0; k < 3; k++) {
+            collect_init(&split, &one);
+            eng *en = engine(threads[k]);
+            if (en != NULL)
+                CHECK_OK(eng_batch_run(en, &one, 1, collect_cb, &split, NULL, &err), &err);
+            CHECK_INT(1, split.calls);
+            size_t n = (size_t)one.width * (size_t)one.height * 3;
+            long differ = 0;
+            for (size_t i = 0; ref.rgb[0][0] != NULL && split.rgb[0][0] != NULL && i < n; i++)
+                differ += ref.rgb[0][0][i] != split.rgb[0][0][i];
+            if (differ != 0)
+                fprintf(stderr, "job %d (%dx%d) on %d threads: %ld bytes differ\n", j, one.width,
+                        one.height, threads[k], differ);
+            CHECK_INT(0, differ);
+            collect_free(&split);
+            eng_free(en);
+        }
+        collect_free(&ref);
+        eng_free(e1);
+    }
+    scene_free(&s);
+}
+
 static void test_validate(void)
 {
     scene s;
@@ -384,6 +424,7 @@ static void test_engines(void)
 int main(void)
 {
     test_batch();
+    test_lone_frame();
     test_validate();
     test_engines();
     return test_done();

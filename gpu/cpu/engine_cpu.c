@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #define MAX_THREADS 1024
+#define SHADE_BANDS_MAX 16     /* most bands one lone frame's shading is split into */
+#define SHADE_BAND_ROWS_MIN 16 /* no band of fewer rows (threads cost more than they save) */
 
 typedef struct cpu_scratch {
     float *pos, *normal, *clip;
@@ -173,6 +175,51 @@ static uint32_t job_of_task(const cpu_batch *b, uint64_t task)
     return lo;
 }
 
+/* ---- Shading a lone frame on several threads ---- */
+
+typedef struct shade_band {
+    const eng_shade_params *p;
+    int row_begin, row_end;
+    pthread_t thread;
+    int started;
+} shade_band;
+
+static void *shade_band_main(void *arg)
+{
+    shade_band *band = arg;
+    eng_cpu_shade_rows(band->p, band->row_begin, band->row_end);
+    return NULL;
+}
+
+/* Shades the frame; when the batch has fewer frames than the engine has threads (a live frame:
+ * one), the threads left without a frame would idle, so the frame's rows are split into bands
+ * shaded side by side (the same bytes: eng_cpu_shade_rows). Rasterisation stays on one thread. */
+static void shade_frame(const cpu_batch *b, const eng_shade_params *sp)
+{
+    uint64_t share = b->task_count ? (uint64_t)b->e->threads / b->task_count : 1;
+    int bands = share > SHADE_BANDS_MAX ? SHADE_BANDS_MAX : (int)share;
+    if (bands > sp->height / SHADE_BAND_ROWS_MIN)
+        bands = sp->height / SHADE_BAND_ROWS_MIN;
+    if (bands < 2) {
+        eng_cpu_shade(sp);
+        return;
+    }
+    shade_band band[SHADE_BANDS_MAX];
+    for (int i = 0; i < bands; i++)
+        band[i] = (shade_band){.p = sp,
+                               .row_begin = (int)((int64_t)sp->height * i / bands),
+                               .row_end = (int)((int64_t)sp->height * (i + 1) / bands)};
+    for (int i = 1; i < bands; i++)
+        band[i].started = pthread_create(&band[i].thread, NULL, shade_band_main, &band[i]) == 0;
+    shade_band_main(&band[0]);
+    for (int i = 1; i < bands; i++) {
+        if (band[i].started)
+            pthread_join(band[i].thread, NULL);
+        else
+            shade_band_main(&band[i]); /* no thread: this one shades the band itself */
+    }
+}
+
 static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint64_t task,
                        md_error *err)
 {
@@ -237,7 +284,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
     memcpy(sp.eye, su->eye, sizeof sp.eye);
     memcpy(sp.view_dir, su->view_dir, sizeof sp.view_dir);
     memcpy(sp.background, job->background, sizeof sp.background);
-    eng_cpu_shade(&sp);
+    shade_frame(b, &sp);
     double t3 = md_now();
 
     eng_frame fr = {

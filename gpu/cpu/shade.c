@@ -224,6 +224,11 @@ static void prepare_sample(shade_ctx *c, uint64_t v, float x, float y, shade_sam
 
 void eng_cpu_shade(const eng_shade_params *p)
 {
+    eng_cpu_shade_rows(p, 0, p->height);
+}
+
+void eng_cpu_shade_rows(const eng_shade_params *p, int row_begin, int row_end)
+{
     pthread_once(&byte_to_unit_once, byte_to_unit_fill);
     /* The context with its chunk (about 40 KiB) lives on the calling thread's stack, so the
      * kernel allocates nothing and threads share nothing but the read-only params. */
@@ -239,7 +244,7 @@ void eng_cpu_shade(const eng_shade_params *p)
     memset(c.cache, 0, sizeof c.cache);
     c.n_points = c.n_pixels = 0;
 
-    for (int py = 0; py < p->height; py++) {
+    for (int py = row_begin; py < row_end; py++) {
         uint8_t *row_out = p->rgb + (size_t)py * (size_t)p->width * 3;
         const uint64_t *row0 = p->vis + (size_t)py * (size_t)g * (size_t)gw;
         for (int px = 0; px < p->width; px++) {
