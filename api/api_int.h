@@ -342,6 +342,9 @@ int api_redis_cmd(api_server *s, redisCallbackFn *cb, void *priv, int argc, cons
                   const size_t *lens);
 /* Replies 503 unavailable with Retry-After. */
 void api_reply_redis_down(api_req *req);
+/* 0 when a script's reply is the pair [word, text] the record scripts answer; otherwise answers
+ * it (503 when Redis went away, 500 naming what failed) and returns -1. */
+int api_reply_word_pair(api_req *req, const redisReply *reply, const char *what);
 
 /* intake.c: multipart bodies of POST /jobs to temp files */
 int api_intake_begin(api_req *req); /* 0, or replied an error */

@@ -513,17 +513,8 @@ static void on_submitted(redisAsyncContext *c, void *r, void *priv)
     api_req *req = op->req;
     api_server *s = req->srv;
     redisReply *reply = r;
-    if (reply == NULL) {
-        api_reply_redis_down(req);
+    if (api_reply_word_pair(req, reply, "recording the batch") != 0)
         return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING) {
-        api_reply_code(req, MD_EINTERNAL, "recording the batch failed: %s",
-                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
-        return;
-    }
     const char *other = reply->element[1]->str;
     switch (jr_submit_reply(reply->element[0]->str)) {
     case JR_SUBMIT_OK:

@@ -183,17 +183,8 @@ static void on_face_put(redisAsyncContext *c, void *r, void *priv)
     api_req *req = op->req;
     api_server *s = req->srv;
     redisReply *reply = r;
-    if (reply == NULL) {
-        api_reply_redis_down(req);
+    if (api_reply_word_pair(req, reply, "recording the face") != 0)
         return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING) {
-        api_reply_code(req, MD_EINTERNAL, "recording the face failed: %s",
-                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
-        return;
-    }
     switch (jr_face_put_reply(reply->element[0]->str)) {
     case JR_FACE_CREATED: {
         json_t *face = json_object();
@@ -481,17 +472,8 @@ static void on_face_delete(redisAsyncContext *c, void *r, void *priv)
     delete_op *op = priv;
     api_req *req = op->req;
     redisReply *reply = r;
-    if (reply == NULL) {
-        api_reply_redis_down(req);
+    if (api_reply_word_pair(req, reply, "deleting the face") != 0)
         return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-        reply->element[0]->type != REDIS_REPLY_STRING ||
-        reply->element[1]->type != REDIS_REPLY_STRING) {
-        api_reply_code(req, MD_EINTERNAL, "deleting the face failed: %s",
-                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
-        return;
-    }
     const char *word = reply->element[0]->str;
     if (strcmp(word, "missing") == 0) {
         api_reply_code(req, MD_ENOENT, "no face %s", req->face_id);

@@ -259,3 +259,19 @@ void api_reply_redis_down(api_req *req)
     api_reply_code(req, MD_EUNAVAIL,
                    "the job database (Redis) is not reachable right now; try again shortly");
 }
+
+int api_reply_word_pair(api_req *req, const redisReply *reply, const char *what)
+{
+    if (reply == NULL) {
+        api_reply_redis_down(req);
+        return -1;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_STRING) {
+        api_reply_code(req, MD_EINTERNAL, "%s failed: %s", what,
+                       reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
+        return -1;
+    }
+    return 0;
+}
