@@ -74,6 +74,10 @@ typedef struct eng_material {
      * once); NULL: the engine builds them for each batch. The CPU engine samples these; the
      * CUDA engine builds its own from its staging copy (the same bytes). Borrowed. */
     const uint8_t *mip_levels;
+    /* How much of what lies behind shows through this material's surfaces: 0 opaque (the zero
+     * value, so materials built with initialisers stay opaque) .. 1 invisible. The inputs'
+     * opacity (MTL d/Tr/Tf, glTF alpha, FBX opacity) becomes 1 - opacity here. */
+    float transparency;
 } eng_material;
 
 /* Bytes of levels 1.. of a w x h texture's mip pyramid (0 for 1 x 1), and their build into dst
