@@ -494,6 +494,17 @@ static int inputs_json(submit_op *op, const job_spec *spec, mesh *const *meshes,
                            spec->target_morph);
         size_t used = len < 0 ? 0 : (size_t)len < sizeof named ? (size_t)len : sizeof named - 1;
         jr_name_sanitize(named, used, in.name[JR_IN_TARGET], sizeof in.name[JR_IN_TARGET]);
+        _Static_assert(JR_MORPH_TARGET_MAX == JOB_TARGET_MORPH_MAX, "one cap for target_morph");
+        snprintf(in.morph_target[JR_IN_TARGET], sizeof in.morph_target[JR_IN_TARGET], "%s",
+                 spec->target_morph);
+        mesh_note_morph_target(spec->target_morph, in.name[JR_IN_SOURCE], in.note[JR_IN_TARGET],
+                               sizeof in.note[JR_IN_TARGET]);
+    } else {
+        /* A file's morph targets left unused get the note morph run writes (a stored face
+         * keeps none: its canonical form holds the base mesh only). */
+        for (int i = 0; i < n; i++)
+            mesh_note_unused_morph_targets(meshes[i], in.name[roles[i]], in.note[roles[i]],
+                                           sizeof in.note[roles[i]]);
     }
     op->inputs = in;
     op->inputs_json = jr_inputs_to_json(&in);

@@ -617,9 +617,9 @@ static FILE *open_session_log(const char *out_dir)
  * run used, or the targets a mesh file has that a plain run ignores. */
 static void add_morph_notes(json_t *inputs, const job_input_paths *paths, const job_inputs *in)
 {
-    char note[1024], list[640];
+    char note[1024];
     if (paths->target_morph != NULL) {
-        snprintf(note, sizeof note, "morph target '%s' of %s", paths->target_morph, paths->source);
+        mesh_note_morph_target(paths->target_morph, paths->source, note, sizeof note);
         json_t *target = json_object_get(inputs, "target");
         json_object_set_new(target, "morph_target", json_string(paths->target_morph));
         json_object_set_new(target, "note", job_pipe_text_json(note));
@@ -627,15 +627,9 @@ static void add_morph_notes(json_t *inputs, const job_input_paths *paths, const 
         return;
     }
     for (int side = 0; side < 2; side++) {
-        const mesh *m = job_inputs_mesh(in, side);
-        if (mesh_morph_target_count(m) == 0)
-            continue;
-        mesh_morph_target_list(m, list, sizeof list);
         const char *path = side ? paths->target : paths->source;
-        snprintf(note, sizeof note,
-                 "%s has %u morph target(s) (%s), not used: the base mesh was morphed (morph one "
-                 "with --target-morph NAME|INDEX)",
-                 path, mesh_morph_target_count(m), list);
+        if (!mesh_note_unused_morph_targets(job_inputs_mesh(in, side), path, note, sizeof note))
+            continue;
         json_object_set_new(json_object_get(inputs, side ? "target" : "source"), "note",
                             job_pipe_text_json(note));
         md_log(MD_LOG_WARN, "%s", note);

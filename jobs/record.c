@@ -183,6 +183,10 @@ char *jr_inputs_to_json(const jr_inputs *in)
         json_t *side = json_pack("{s:s,s:s}", "name", in->name[i], "format", in->format[i]);
         if (side != NULL && in->face[i][0])
             json_object_set_new(side, "face", json_string(in->face[i]));
+        if (side != NULL && in->morph_target[i][0])
+            json_object_set_new(side, "morph_target", json_string(in->morph_target[i]));
+        if (side != NULL && in->note[i][0])
+            json_object_set_new(side, "note", json_string(in->note[i]));
         json_object_set_new(o, input_names[i], side);
     }
     char *text = json_dumps(o, JSON_COMPACT);
@@ -223,6 +227,10 @@ int jr_inputs_from_json(const char *text, jr_inputs *out, md_error *err)
         const char *face = json_string_value(json_object_get(side, "face"));
         if (jr_face_id_valid(face))
             snprintf(out->face[i], sizeof out->face[i], "%s", face);
+        const char *target = json_string_value(json_object_get(side, "morph_target"));
+        snprintf(out->morph_target[i], sizeof out->morph_target[i], "%s", target ? target : "");
+        const char *note = json_string_value(json_object_get(side, "note"));
+        snprintf(out->note[i], sizeof out->note[i], "%s", note ? note : "");
     }
     json_decref(o);
     return 0;

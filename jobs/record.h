@@ -129,19 +129,26 @@ typedef enum jr_input {
 } jr_input;
 
 #define JR_INPUT_NAME_MAX 128
-#define JR_FACE_ID_LEN 64 /* a face id: SHA-256 as lowercase hex (Faces, below) */
+#define JR_INPUT_NOTE_MAX 1024
+#define JR_MORPH_TARGET_MAX 128 /* spec.target_morph's cap (JOB_TARGET_MORPH_MAX) */
+#define JR_FACE_ID_LEN 64       /* a face id: SHA-256 as lowercase hex (Faces, below) */
 
 /* The inputs field: counts and, per input, the client's name (a sanitised stem, used in frame
- * names), the format it came in and, for an input taken from the owner's face library
- * (spec.source_face / target_face), the face's id: that input is read from jr_key_face, not
- * from the job's own inputs/ (no copy). */
+ * names), the format it came in, notes on morph targets and, for an input taken from the owner's
+ * face library (spec.source_face / target_face), the face's id: that input is read from
+ * jr_key_face, not from the job's own inputs/ (no copy). */
 typedef struct jr_inputs {
     uint32_t vertices, faces, textures;
     int present[JR_IN_COUNT];
     char name[JR_IN_COUNT][JR_INPUT_NAME_MAX];
     char format[JR_IN_COUNT][16];
     char face[JR_IN_COUNT][JR_FACE_ID_LEN + 1]; /* "" for an uploaded file */
-    uint32_t mesh_count;                        /* an average's meshes (0 for the other kinds) */
+    /* The target taken from the source file's morph targets (spec.target_morph), on the target;
+     * and a note on the input for the manifest (mesh_note_morph_target,
+     * mesh_note_unused_morph_targets); "" when none. */
+    char morph_target[JR_IN_COUNT][JR_MORPH_TARGET_MAX + 1];
+    char note[JR_IN_COUNT][JR_INPUT_NOTE_MAX];
+    uint32_t mesh_count; /* an average's meshes (0 for the other kinds) */
 } jr_inputs;
 
 const char *jr_input_name(jr_input in); /* "source", "target", "mesh", "base", "from", "to" */

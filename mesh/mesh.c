@@ -69,6 +69,26 @@ void mesh_morph_target_list(const mesh *m, char *out, size_t cap)
     }
 }
 
+void mesh_note_morph_target(const char *target, const char *source, char *out, size_t cap)
+{
+    snprintf(out, cap, "morph target '%s' of %s", target, source);
+}
+
+int mesh_note_unused_morph_targets(const mesh *m, const char *name, char *out, size_t cap)
+{
+    if (cap > 0)
+        out[0] = '\0';
+    if (m->morph_count == 0)
+        return 0;
+    char list[640];
+    mesh_morph_target_list(m, list, sizeof list);
+    snprintf(out, cap,
+             "%s has %u morph target(s) (%s), not used: the base mesh was morphed (morph one "
+             "toward a target with --target-morph NAME|INDEX, or spec.target_morph)",
+             name, m->morph_count, list);
+    return 1;
+}
+
 /* ---- Materials ---- */
 
 int mesh_material_add(mesh *m, const char *name, const md_limits *lim, md_error *err)

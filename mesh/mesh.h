@@ -115,6 +115,12 @@ uint32_t mesh_morph_target_count(const mesh *m);
 const char *mesh_morph_target_name(const mesh *m, uint32_t i);
 /* The file's targets as text for a message, "0 'thin', 1 'angle'", cut to fit cap. */
 void mesh_morph_target_list(const mesh *m, char *out, size_t cap);
+/* The notes a job's manifest carries on morph targets (morph run and the job server word them
+ * alike): the target a job took from its source file (target, of the source named source), and
+ * the targets the file named name has that a plain job left unused: returns 0 and writes ""
+ * when m has none, else 1. */
+void mesh_note_morph_target(const char *target, const char *source, char *out, size_t cap);
+int mesh_note_unused_morph_targets(const mesh *m, const char *name, char *out, size_t cap);
 
 /* ---- Materials and textures ---- */
 

@@ -84,6 +84,8 @@ static void test_inputs(void)
     snprintf(in.format[JR_IN_SOURCE], sizeof in.format[0], "obj");
     snprintf(in.name[JR_IN_TARGET], sizeof in.name[0], "ict_B");
     snprintf(in.format[JR_IN_TARGET], sizeof in.format[0], "glb");
+    snprintf(in.morph_target[JR_IN_TARGET], sizeof in.morph_target[0], "identity_B");
+    snprintf(in.note[JR_IN_TARGET], sizeof in.note[0], "morph target 'identity_B' of ict_A");
     char *text = jr_inputs_to_json(&in);
     CHECK(text != NULL);
     jr_inputs back;
@@ -97,6 +99,11 @@ static void test_inputs(void)
     check_str("ict_B", back.name[JR_IN_TARGET]);
     check_str("glb", back.format[JR_IN_TARGET]);
     check_str("mesh", back.name[JR_IN_MESH]); /* absent: its role */
+    check_str("identity_B", back.morph_target[JR_IN_TARGET]);
+    check_str("morph target 'identity_B' of ict_A", back.note[JR_IN_TARGET]);
+    check_str("", back.note[JR_IN_SOURCE]); /* none: no key written, "" read back */
+    const char *first_note = strstr(text, "\"note\"");
+    CHECK(first_note != NULL && strstr(first_note + 1, "\"note\"") == NULL); /* the target's only */
     md_free(text);
 
     /* The hash is not trusted: a name with a path or odd bytes comes back sanitised. */

@@ -6,7 +6,8 @@
 // frames are byte-equal to `morph run SOURCE --target-morph` of the same file. Refusals: a
 // 'target' part sent too (400), an unknown target (400, the message lists the file's targets),
 // an OBJ source (400: OBJ has no morph targets), target_morph on a render job (400). `morph
-// submit SOURCE --target-morph` sends it: the same frames again.
+// submit SOURCE --target-morph` sends it: the same frames again. The job's inputs and manifest
+// carry the target and morph run's note; a plain job of the same file notes its unused targets.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,6 +66,23 @@ run('api_morph_target', async (t) => {
     t.check([...served.keys()].filter((n) => n.startsWith('frames/')).length === 3, `frames: ${[...served.keys()].join(', ')}`);
     const local = await t.morphRun(glb, null, t.mkdir(`local-${done.id}`), { frames: 3, width: 64, height: 64 }, { targetMorph: 'angle' });
     compareFrames(t, 'target_morph angle', served, local);
+    // The job and its manifest say which target was used, worded as morph run words it.
+    const note = "morph target 'angle' of cube";
+    t.check(done.inputs.target?.morph_target === 'angle' && done.inputs.target?.note === note, `inputs.target ${JSON.stringify(done.inputs.target)}, expected morph_target angle and note "${note}"`);
+    const manifest = JSON.parse(served.get('manifest.json')?.toString() ?? '{}');
+    t.check(manifest.inputs?.target?.morph_target === 'angle' && manifest.inputs?.target?.note === note, `manifest inputs.target ${JSON.stringify(manifest.inputs?.target)}, expected morph_target angle and note "${note}"`);
+    t.check(manifest.inputs?.source?.note === undefined, `manifest inputs.source.note ${manifest.inputs?.source?.note}, expected none (the targets were used)`);
+
+    // The same file as a plain source and target: its unused targets are named in a note.
+    const plain = await api.submit({ source: glb, target: glb }, { frames: 2, width: 32, height: 32 }, { expect: 202 });
+    const pd = await api.poll(plain.json.id);
+    t.assert(pd.status === 'succeeded', `plain job ${pd.status}: ${pd.error}`);
+    const unused = "cube has 2 morph target(s) (0 'thin', 1 'angle'), not used: the base mesh was morphed";
+    for (const role of ['source', 'target'])
+        t.check((pd.inputs[role]?.note ?? '').startsWith(unused), `plain job inputs.${role}.note "${pd.inputs[role]?.note}", expected it to start "${unused}"`);
+    const plainFiles = await downloadAll(t, api, pd, t.mkdir(`served-${pd.id}`));
+    const pm = JSON.parse(plainFiles.get('manifest.json')?.toString() ?? '{}');
+    t.check((pm.inputs?.source?.note ?? '').startsWith(unused), `plain job manifest inputs.source.note "${pm.inputs?.source?.note}"`);
 
     // 2. By index: the same target, the same frames.
     const byIndex = await api.submit({ source: glb }, { ...spec, target_morph: '1' }, { expect: 202 });
