@@ -309,6 +309,23 @@ void api_reply_json(api_req *req, unsigned status, json_t *body); /* steals body
 void api_reply_text(api_req *req, unsigned status, const char *type, char *text, size_t len);
 struct MHD_Response *api_response_json(json_t *body); /* steals body */
 
+/* listing.c: a listing's page arguments. ?limit is 1..max (20 when absent); ?cursor, when
+ * given, is a next_cursor "score:id" whose id passes id_valid. */
+typedef struct api_listing {
+    int limit;
+    int has_cursor;
+    char max_score[24]; /* where the page starts: "+inf", or the cursor's score */
+    size_t score_len;   /* the cursor's score's length */
+    char cursor_id[72];
+} api_listing;
+/* Reads the page arguments; a bad one is answered 400 (naming it) and -1 returned. */
+int api_listing_read(api_req *req, int max, int (*id_valid)(const char *), api_listing *out);
+/* 1 when the entry (score, id) was on an earlier page than l's cursor. */
+int api_listing_given(const api_listing *l, const char *score, const char *id);
+/* A JSON resource a client polls (a job, a batch): Retry-After: 1 until terminal. Steals body;
+ * NULL body answers 500 out of memory. */
+void api_reply_polled(api_req *req, unsigned status, json_t *body, int terminal);
+
 /* job_json.c: the job hash (docs/server.md) as the Job JSON of openapi.yaml. NULL when the
  * hash has no id. fields and values are parallel arrays of n borrowed strings. */
 json_t *api_job_json(const char *const *fields, const char *const *values, size_t n);

@@ -730,11 +730,7 @@ static void reply_batch(api_req *req, unsigned status, const redisReply *r)
         api_reply_code(req, MD_ENOENT, "no batch %s", req->id);
         return;
     }
-    int terminal = batch_terminal(batch);
-    struct MHD_Response *resp = api_response_json(batch);
-    if (resp && !terminal)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    api_req_reply(req, status, resp);
+    api_reply_polled(req, status, batch, batch_terminal(batch));
 }
 
 static void on_batch(redisAsyncContext *c, void *r, void *priv)

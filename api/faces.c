@@ -330,21 +330,9 @@ void api_face_get(api_req *req)
 
 #define FACE_LIST_MAX 100
 
-/* "score:id" as next_cursor gives it: score digits, a face id. */
-static int face_cursor_valid(const char *c)
-{
-    const char *colon = strchr(c, ':');
-    if (colon == NULL || colon == c || colon - c > 20 || !jr_face_id_valid(colon + 1))
-        return 0;
-    for (const char *p = c; p < colon; p++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return 1;
-}
-
 typedef struct list_op {
     api_req *req;
-    int limit;
+    api_listing page;
     int fetch;
 } list_op;
 
@@ -363,11 +351,6 @@ static void on_face_list(redisAsyncContext *c, void *r, void *priv)
                        reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
-    /* A cursor resumes after its entry: entries of the same millisecond come in reverse byte
-     * order of id, so those at or above the cursor's id were already given. */
-    const char *cursor = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "cursor");
-    const char *cursor_id = cursor ? strchr(cursor, ':') + 1 : NULL;
-    size_t score_len = cursor ? (size_t)(cursor_id - 1 - cursor) : 0;
     json_t *faces = json_array();
     char last[128] = "";
     int taken = 0, more = 0;
@@ -379,12 +362,11 @@ static void on_face_list(redisAsyncContext *c, void *r, void *priv)
         if (face == NULL)
             continue;
         const char *id = json_string_value(json_object_get(face, "id"));
-        if (cursor && strlen(score->str) == score_len &&
-            strncmp(score->str, cursor, score_len) == 0 && strcmp(id, cursor_id) >= 0) {
+        if (api_listing_given(&op->page, score->str, id)) {
             json_decref(face);
             continue;
         }
-        if (taken == op->limit) {
+        if (taken == op->page.limit) {
             json_decref(face);
             more = 1;
             break;
@@ -401,34 +383,18 @@ static void on_face_list(redisAsyncContext *c, void *r, void *priv)
 
 void api_face_list(api_req *req)
 {
-    struct MHD_Connection *c = req->conn;
-    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    const char *cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
-    long n = 20;
-    if (limit != NULL) {
-        char *end;
-        n = strtol(limit, &end, 10);
-        if (end == limit || *end != '\0' || n < 1 || n > FACE_LIST_MAX) {
-            api_reply_code(req, MD_EINVAL, "limit must be a whole number 1..%d", FACE_LIST_MAX);
-            return;
-        }
-    }
-    if (cursor != NULL && !face_cursor_valid(cursor)) {
-        api_reply_code(req, MD_EINVAL, "cursor is not a next_cursor this server gave out");
+    api_listing page;
+    if (api_listing_read(req, FACE_LIST_MAX, jr_face_id_valid, &page) != 0)
         return;
-    }
     list_op *op = api_req_op_new(req, sizeof *op, NULL);
     if (op == NULL)
         return;
     op->req = req;
-    op->limit = (int)n;
+    op->page = page;
     /* Extra entries cover faces sharing the cursor's millisecond. */
-    op->fetch = (int)n + 32;
-    char max[32] = "+inf";
-    if (cursor)
-        snprintf(max, sizeof max, "%.*s", (int)(strchr(cursor, ':') - cursor), cursor);
+    op->fetch = page.limit + 32;
     jr_cmd cmd;
-    if (jr_cmd_face_list(&cmd, req->srv->prefix, req->owner, max, op->fetch) != 0) {
+    if (jr_cmd_face_list(&cmd, req->srv->prefix, req->owner, op->page.max_score, op->fetch) != 0) {
         api_reply_code(req, MD_EINTERNAL, "the list command did not fit");
         return;
     }

@@ -38,11 +38,8 @@ static void reply_job(api_req *req, unsigned status, const redisReply *r)
         api_reply_code(req, MD_ENOENT, "no job %s", req->id);
         return;
     }
-    int terminal = jr_status_name_terminal(json_string_value(json_object_get(job, "status")));
-    struct MHD_Response *resp = api_response_json(job);
-    if (resp && !terminal)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    api_req_reply(req, status, resp);
+    const char *st = json_string_value(json_object_get(job, "status"));
+    api_reply_polled(req, status, job, jr_status_name_terminal(st));
 }
 
 static void on_job(redisAsyncContext *c, void *r, void *priv)
@@ -82,7 +79,7 @@ void api_job_get(api_req *req)
 typedef struct list_op {
     api_req *req;
     char status[16];
-    int limit;
+    api_listing page;
     int fetch;      /* ids asked of the index */
     int range_full; /* the index may hold more */
     int n;
@@ -113,7 +110,7 @@ static void list_answer(list_op *op)
     json_t *jobs = json_array();
     int last = -1;
     int taken = 0;
-    for (int i = 0; i < op->n && taken < op->limit; i++) {
+    for (int i = 0; i < op->n && taken < op->page.limit; i++) {
         last = i;
         if (op->missing[i]) {
             /* The hash expired (retention) or was deleted: drop it from the index. */
@@ -184,19 +181,13 @@ static void on_list_ids(redisAsyncContext *c, void *r, void *priv)
                        reply->type == REDIS_REPLY_ERROR ? reply->str : "odd reply");
         return;
     }
-    /* A cursor "score:id" resumes after that entry: same-score entries come in reverse byte
-     * order of id, so those at or above the cursor's id were already given. */
-    const char *cursor = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "cursor");
-    const char *cursor_id = cursor ? strchr(cursor, ':') + 1 : NULL;
-    size_t score_len = cursor ? (size_t)(cursor_id - 1 - cursor) : 0;
     op->range_full = (int)(reply->elements / 2) >= op->fetch;
     for (size_t i = 0; i + 1 < reply->elements && op->n < LIST_FETCH_MAX; i += 2) {
         const redisReply *id = reply->element[i], *score = reply->element[i + 1];
         if (id->type != REDIS_REPLY_STRING || score->type != REDIS_REPLY_STRING ||
             !jq_id_valid(id->str) || score->len >= sizeof op->scores[0])
             continue;
-        if (cursor && strlen(score->str) == score_len &&
-            strncmp(score->str, cursor, score_len) == 0 && strcmp(id->str, cursor_id) >= 0)
+        if (api_listing_given(&op->page, score->str, id->str))
             continue;
         snprintf(op->ids[op->n], sizeof op->ids[0], "%s", id->str);
         snprintf(op->scores[op->n], sizeof op->scores[0], "%s", score->str);
@@ -224,58 +215,39 @@ static void on_list_ids(redisAsyncContext *c, void *r, void *priv)
     }
 }
 
-static int cursor_valid(const char *c)
-{
-    const char *colon = strchr(c, ':');
-    if (colon == NULL || colon == c || colon - c > 20 || !jq_id_valid(colon + 1))
-        return 0;
-    for (const char *p = c; p < colon; p++)
-        if (*p < '0' || *p > '9')
-            return 0;
-    return 1;
-}
-
 void api_job_list(api_req *req)
 {
-    struct MHD_Connection *c = req->conn;
-    const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
-    const char *limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
-    const char *cursor = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "cursor");
+    const char *status = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, "status");
     if (status != NULL && jr_status_parse(status) < 0) {
         api_reply_code(req, MD_EINVAL, "status must be %s", jr_status_list());
         return;
     }
-    long n = 20;
-    if (limit != NULL) {
-        char *end;
-        n = strtol(limit, &end, 10);
-        if (end == limit || *end != '\0' || n < 1 || n > 100) {
-            api_reply_code(req, MD_EINVAL, "limit must be a whole number 1..100");
-            return;
-        }
-    }
-    if (cursor != NULL && !cursor_valid(cursor)) {
-        api_reply_code(req, MD_EINVAL, "cursor is not a next_cursor this server gave out");
+    api_listing page;
+    if (api_listing_read(req, 100, jq_id_valid, &page) != 0)
         return;
-    }
     list_op *op = api_req_op_new(req, sizeof *op, list_free);
     if (op == NULL)
         return;
     op->req = req;
-    op->limit = (int)n;
+    op->page = page;
+    int n = page.limit;
     if (status)
         snprintf(op->status, sizeof op->status, "%s", status);
     /* Extra ids cover entries sharing the cursor's millisecond; a status filter reads ahead. */
-    op->fetch = status ? (int)n * 4 + 32 : (int)n + 32;
+    op->fetch = status ? n * 4 + 32 : n + 32;
     if (op->fetch > LIST_FETCH_MAX)
         op->fetch = LIST_FETCH_MAX;
-    char owner_key[JQ_KEY_MAX], max[32] = "+inf", count[16];
+    char owner_key[JQ_KEY_MAX], count[16];
     jq_key_id(owner_key, sizeof owner_key, req->srv->prefix, "owner", req->owner);
-    if (cursor)
-        snprintf(max, sizeof max, "%.*s", (int)(strchr(cursor, ':') - cursor), cursor);
     snprintf(count, sizeof count, "%d", op->fetch);
-    const char *argv[] = {"ZREVRANGEBYSCORE", owner_key, max, "-inf",
-                          "WITHSCORES",       "LIMIT",   "0", count};
+    const char *argv[] = {"ZREVRANGEBYSCORE",
+                          owner_key,
+                          op->page.max_score,
+                          "-inf",
+                          "WITHSCORES",
+                          "LIMIT",
+                          "0",
+                          count};
     if (api_redis_cmd(req->srv, on_list_ids, op, 8, argv, NULL) != 0) {
         api_reply_redis_down(req);
         return;
