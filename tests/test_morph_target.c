@@ -8,12 +8,16 @@
  * GLB without targets are refused clearly. A real face: the ICT identity A GLB given a target
  * "identity_B" (named through glTF extras.targetNames, deltas B - A) loads by name as ICT B.
  * `morph run --target-morph` runs end to end with its manifest note, and a plain run of a file
- * with targets notes them. Skips (77) when the shared data is absent.
+ * with targets notes them. FBX blend shapes: the cube written as an FBX by assimp's exporter
+ * loads its target to the file's own base + delta. Skips (77) when the shared data is absent.
  */
 #include "test_util.h"
 
 #include "mesh/mesh.h"
 
+#include <assimp/cexport.h>
+#include <assimp/cimport.h>
+#include <assimp/scene.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
@@ -242,6 +246,65 @@ static float check_target(const mesh *base, const mesh *moved, const float *pos,
     return largest;
 }
 
+/* The cube GLB written as an ASCII FBX by assimp's own exporter, which turns glTF targets into
+ * FBX blend shape channels: the data holds no FBX with blend shapes. (assimp 5.2's binary FBX
+ * exporter writes files its own importer refuses; its ASCII one reads back.) 0 on success. */
+static int export_fbx(const char *glb, const char *out)
+{
+    const struct aiScene *scene = aiImportFile(glb, 0);
+    if (scene == NULL) {
+        fprintf(stderr, "assimp cannot read %s: %s\n", glb, aiGetErrorString());
+        return -1;
+    }
+    int rc = aiExportScene(scene, "fbxa", out, 0) == aiReturn_SUCCESS ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "assimp cannot write %s: %s\n", out, aiGetErrorString());
+    aiReleaseImport(scene);
+    return rc;
+}
+
+/* FBX blend shapes: the cube's FBX loads with its 2 targets, and target 1 moves each corner by
+ * the file's own delta of that corner (the glTF .bin's base + "angle" delta, read by hand). The
+ * exported FBX holds the mesh in its own units, without the glTF node's rotation and scale, so
+ * the check is against the raw values; vertices are matched by base position. */
+static void check_fbx_blend_shapes(const char *glb, const float *pos, const float *delta, size_t n)
+{
+    char fbx[4096];
+    snprintf(fbx, sizeof fbx, "%s/AnimatedMorphCube.fbx", test_tmpdir("morph_target_fbx"));
+    CHECK_INT(0, export_fbx(glb, fbx));
+    md_error err = {0};
+    mesh *base = load(fbx, NULL, &err);
+    CHECK_OK(base ? 0 : -1, &err);
+    mesh *t1 = load(fbx, "1", &err);
+    CHECK_OK(t1 ? 0 : -1, &err);
+    if (base != NULL && t1 != NULL) {
+        CHECK_STR("fbx", mesh_format(base));
+        CHECK_INT(2, mesh_morph_target_count(base));
+        CHECK_INT(8, mesh_vertex_count(base));
+        CHECK_INT(0, mesh_check_topology(base, t1, &err));
+        float largest = 0;
+        for (uint32_t v = 0; v < mesh_vertex_count(base); v++) {
+            const float *b = &mesh_positions(base)[3 * v], *t = &mesh_positions(t1)[3 * v];
+            int found = 0;
+            for (size_t i = 0; i < n; i++) {
+                const float *p = &pos[3 * i];
+                if (fabsf(p[0] - b[0]) + fabsf(p[1] - b[1]) + fabsf(p[2] - b[2]) > 1e-6f)
+                    continue;
+                found = 1;
+                for (int k = 0; k < 3; k++)
+                    CHECK_NEAR(p[k] + delta[3 * i + k], t[k], 1e-6);
+            }
+            CHECK(found);
+            for (int k = 0; k < 3; k++)
+                largest = fabsf(t[k] - b[k]) > largest ? fabsf(t[k] - b[k]) : largest;
+        }
+        printf("FBX blend shape 1: largest coordinate move %g\n", largest);
+        CHECK(largest > 0.01f); /* the target really moves the cube */
+    }
+    mesh_free(base);
+    mesh_free(t1);
+}
+
 int main(void)
 {
     char gltf[4096], bin[4096], glb[4096];
@@ -292,6 +355,8 @@ int main(void)
                          3 * sizeof(float) * mesh_vertex_count(t0)) == 0);
         mesh_free(by_name);
     }
+
+    check_fbx_blend_shapes(glb, pos, angle, n_pos);
 
     /* Refusals. */
     CHECK(load(glb, "identity_B", &err) == NULL);
