@@ -4,7 +4,8 @@
 // server (the batch named on stderr lists exactly the server's jobs), each fetched into
 // OUT/<source>__<target>/ with frames byte-equal to a local `morph batch`; summary.csv has a row
 // per pair with the means of the server's statistics.csv (so the MTL textures were sent with
-// the faces: the A-B colour difference is not empty); a second run submits nothing; through a
+// the faces: the A-B colour difference is not empty); a second run submits nothing, and one
+// with a pair made incomplete makes a batch of that pair alone; through a
 // proxy that answers 404 to /batches (an older server) the batch falls back to a job per pair,
 // says so and gives the same frames; a mesh of another topology makes the server refuse the
 // batch (422), and in the fallback its pairs fail alone with exit status 1 while the others
@@ -154,6 +155,20 @@ run('cli_batch', async (t) => {
     jobs = (await api.get('/jobs', { expect: 200 })).json.jobs;
     t.check(jobs.length === 3, `after the second run the server has ${jobs.length} jobs, expected still 3`);
 
+    // 2b. One pair made incomplete: only it goes into the new batch, the others are skipped.
+    fs.rmSync(path.join(out, 'sample_B__sample_C', 'manifest.json'));
+    r = batch();
+    t.check(r.status === 0, `resume of one pair exited ${r.status}:\n${r.stderr}`);
+    rows = summary(t, out);
+    t.check(rows.map((x) => x.status).join(' ') === 'skipped skipped ok', `resume of one pair: statuses ${rows.map((x) => x.status).join(', ')}, expected skipped, skipped, ok`);
+    const resumed = r.stderr.match(/batch ([0-9a-f]{32}) on /);
+    t.assert(resumed, `resume of one pair: stderr names no batch:\n${r.stderr}`);
+    const one = (await api.get(`/batches/${resumed[1]}`, { expect: 200 })).json;
+    t.check(one.job_count === 1 && one.status === 'succeeded', `resume of one pair: batch ${resumed[1]} has ${one.job_count} job(s), ${one.status}; expected 1 succeeded`);
+    compareFrames(t, 'sample_B__sample_C (resumed)', framesOf(path.join(out, 'sample_B__sample_C')), path.join(local, 'sample_B__sample_C'));
+    jobs = (await api.get('/jobs', { expect: 200 })).json.jobs;
+    t.check(jobs.length === 4, `after the resume the server has ${jobs.length} jobs, expected 4`);
+
     // 3. A server without /batches: a job per pair, said on stderr, the same frames.
     const older = await olderServer(api.base);
     const outOld = path.join(t.dir, 'out_older');
@@ -166,7 +181,7 @@ run('cli_batch', async (t) => {
     t.check(rows.length === 3 && rows.every((x) => x.status === 'ok'), `older server: statuses ${rows.map((x) => x.status).join(', ')}, expected ok x3`);
     for (const name of pairs) compareFrames(t, `${name} (a job per pair)`, framesOf(path.join(outOld, name)), path.join(local, name));
     jobs = (await api.get('/jobs', { expect: 200 })).json.jobs;
-    t.check(jobs.length === 6, `after the fallback run the server has ${jobs.length} jobs, expected 6`);
+    t.check(jobs.length === 7, `after the fallback run the server has ${jobs.length} jobs, expected 7`);
 
     // 4. A one-triangle mesh: the server refuses the batch (422), the pairs go one by one, the
     // triangle's pairs fail alone; the batch says so and exits 1.
