@@ -449,10 +449,12 @@ typedef struct api_metrics_input {
     const char *const *values;
     size_t field_count;
     long long queue_depth;
-    const char *const *workers;   /* alive workers' names */
-    const char *const *gpu_bytes; /* their gpu_memory_used_bytes ("" when unknown) */
-    const char *const *gpu_total; /* gpu_memory_total_bytes ("" or "0": no GPU) */
-    const char *const *gpu_util;  /* gpu_utilization_percent ("": unknown) */
+    const char *const *workers;      /* alive workers' names */
+    const char *const *gpu_bytes;    /* their gpu_memory_used_bytes ("" when unknown) */
+    const char *const *gpu_total;    /* gpu_memory_total_bytes ("" or "0": no GPU) */
+    const char *const *gpu_util;     /* gpu_utilization_percent ("": unknown) */
+    const char *const *face_bytes;   /* face_cache_bytes ("": unknown); NULL: none given */
+    const char *const *face_entries; /* face_cache_entries ("": unknown); NULL: none given */
     size_t worker_count;
     const char *const *engines; /* the engine each runs ("cpu", "cuda"; "" when unknown) */
     const char *version;

@@ -257,6 +257,18 @@ void api_metrics_render(md_buf *b, const api_metrics_input *in)
         md_buf_printf(b, "morphd_gpu_utilization_ratio{worker=\"%s\"} %.2f\n", w,
                       atof(in->gpu_util[i]) / 100.0);
     }
+    head(b, "morphd_face_cache_bytes", "gauge",
+         "Memory each alive worker's face cache holds (parsed meshes, decoded textures, mip "
+         "pyramids), bytes; at most --face-cache-mb.");
+    for (size_t i = 0; in->face_bytes != NULL && i < in->worker_count; i++)
+        if (numeric(in->face_bytes[i]) && label_ok(in->workers[i]))
+            md_buf_printf(b, "morphd_face_cache_bytes{worker=\"%s\"} %s\n", in->workers[i],
+                          in->face_bytes[i]);
+    head(b, "morphd_face_cache_entries", "gauge", "Faces in each alive worker's face cache.");
+    for (size_t i = 0; in->face_entries != NULL && i < in->worker_count; i++)
+        if (numeric(in->face_entries[i]) && label_ok(in->workers[i]))
+            md_buf_printf(b, "morphd_face_cache_entries{worker=\"%s\"} %s\n", in->workers[i],
+                          in->face_entries[i]);
     head(b, "morphd_worker_info", "gauge", "The engine each alive worker runs; always 1.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
@@ -292,6 +304,11 @@ void api_healthz(api_req *req)
 
 /* ---- /metrics ---- */
 
+/* Per alive worker the script returns its name and these fields of its record, in order:
+ * gpu used, engine, gpu total, gpu utilisation, face cache bytes, face cache entries. */
+#define WK_FIELDS 6
+#define WK_FIELDS_LUA "6"
+
 static const char metrics_lua[] =
     "local m = redis.call('HGETALL', KEYS[1])\n"
     "local xlen = redis.call('XLEN', KEYS[2])\n"
@@ -302,9 +319,10 @@ static const char metrics_lua[] =
     "local w = {}\n"
     "for _, n in ipairs(names) do\n"
     "  local v = redis.call('HMGET', ARGV[2] .. n, '" JQ_WORKER_GPU_USED "', '" JQ_WORKER_ENGINE
-    "', '" JQ_WORKER_GPU_TOTAL "', '" JQ_WORKER_GPU_UTIL "')\n"
+    "', '" JQ_WORKER_GPU_TOTAL "', '" JQ_WORKER_GPU_UTIL "', '" JQ_WORKER_FACE_BYTES
+    "', '" JQ_WORKER_FACE_ENTRIES "')\n"
     "  w[#w + 1] = n\n"
-    "  for i = 1, 4 do w[#w + 1] = v[i] or '' end\n"
+    "  for i = 1, " WK_FIELDS_LUA " do w[#w + 1] = v[i] or '' end\n"
     "end\n"
     "return {m, xlen, pending, w}\n";
 
@@ -325,14 +343,15 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         return;
     }
     const redisReply *hash = reply->element[0], *workers = reply->element[3];
-    size_t nf = hash->elements / 2, nw = workers->elements / 5;
+    size_t nf = hash->elements / 2, nw = workers->elements / (1 + WK_FIELDS);
     const char **f = md_calloc(nf + 1, sizeof *f), **v = md_calloc(nf + 1, sizeof *v);
     const char **wn = md_calloc(nw + 1, sizeof *wn), **wg = md_calloc(nw + 1, sizeof *wg);
     const char **we = md_calloc(nw + 1, sizeof *we), **wt = md_calloc(nw + 1, sizeof *wt);
     const char **wu = md_calloc(nw + 1, sizeof *wu);
+    const char **wfb = md_calloc(nw + 1, sizeof *wfb), **wfe = md_calloc(nw + 1, sizeof *wfe);
     md_buf b;
     md_buf_init(&b, 8 << 20);
-    if (f && v && wn && wg && we && wt && wu) {
+    if (f && v && wn && wg && we && wt && wu && wfb && wfe) {
         size_t k = 0;
         for (size_t i = 0; i < nf; i++) {
             const redisReply *a = hash->element[2 * i], *z = hash->element[2 * i + 1];
@@ -343,17 +362,19 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
         }
         size_t wk = 0;
         for (size_t i = 0; i < nw; i++) {
-            /* name, used, engine, total, utilisation */
-            redisReply **x = workers->element + 5 * i;
+            /* name, then the WK_FIELDS fields */
+            redisReply **x = workers->element + (1 + WK_FIELDS) * i;
             int strings = 1;
-            for (int k5 = 0; k5 < 5; k5++)
-                strings &= x[k5]->type == REDIS_REPLY_STRING;
+            for (int kf = 0; kf < 1 + WK_FIELDS; kf++)
+                strings &= x[kf]->type == REDIS_REPLY_STRING;
             if (strings) {
                 wn[wk] = x[0]->str;
                 wg[wk] = x[1]->str;
                 we[wk] = x[2]->str;
                 wt[wk] = x[3]->str;
-                wu[wk++] = x[4]->str;
+                wu[wk] = x[4]->str;
+                wfb[wk] = x[5]->str;
+                wfe[wk++] = x[6]->str;
             }
         }
         long long xlen =
@@ -368,6 +389,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                                 .gpu_bytes = wg,
                                 .gpu_total = wt,
                                 .gpu_util = wu,
+                                .face_bytes = wfb,
+                                .face_entries = wfe,
                                 .worker_count = wk,
                                 .version = MORPHD_VERSION,
                                 .engines = we,
@@ -383,6 +406,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     md_free(we);
     md_free(wt);
     md_free(wu);
+    md_free(wfb);
+    md_free(wfe);
     size_t len = 0;
     char *text = md_buf_take(&b, &len);
     if (text == NULL) {

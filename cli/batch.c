@@ -1,9 +1,12 @@
 /*
  * batch.c — `morph batch DIR -o OUT`: every unordered pair of the meshes in DIR (or the pairs a
  * PAIRS.csv lists), each into OUT/<source>__<target>/, --jobs at a time, then OUT/summary.csv.
- * A pair runs through `morph run`'s own code (cli_run_job), or with --server as a job on a
- * morphd server through the client commands' code (client_submit, client_wait_job,
- * client_fetch_job). Options the batch does not know are the job's options and go to every
+ * A pair runs through `morph run`'s own code (cli_run_job). With --server, the pending pairs go
+ * to the server as ONE batch of stored faces (batch_server.c: POST /faces, POST /batches, each
+ * job fetched as it ends), in the parent, before any child; when the server makes no batch (an
+ * older server, or a pair it refuses: a batch is all or nothing) each pair is a job of its own
+ * through the client commands' code (client_submit, client_wait_job, client_fetch_job), so a
+ * bad pair fails alone. Options the batch does not know are the job's options and go to every
  * pair unchanged (checked once, before anything runs).
  *
  * Processes: each pair runs in a child forked from the batch's main thread, which starts no
@@ -60,8 +63,11 @@ static void batch_usage(FILE *f)
         "      --jobs N               pairs at once (default: the number of cores); locally\n"
         "                             each pair's engine gets cores/N threads unless\n"
         "                             --threads is given\n"
-        "      --server URL           run each pair as a job on this morphd server (submit,\n"
-        "                             wait, fetch) instead of on this machine\n"
+        "      --server URL           run the pairs on this morphd server instead of on this\n"
+        "                             machine: each mesh stored once as a face (POST /faces),\n"
+        "                             one batch of the pairs (POST /batches), each pair's\n"
+        "                             outputs fetched as its job ends; a server that refuses\n"
+        "                             the batch gets a job per pair (said on stderr)\n"
         "      --api-key KEY          bearer key for --server (default $MORPHD_API_KEY)\n"
         "      --limit NAME=VALUE     a limit (see morph run --help), e.g. max_batch_meshes\n"
         "                             (%llu) and max_batch_pairs (%llu)\n"
@@ -371,6 +377,30 @@ static int pair_start(batch_run *b, uint32_t i, md_error *err)
     return 0;
 }
 
+/* Pair i has its outcome (ok or failed): count it, move the bar, tell it. */
+static void pair_finished(batch_run *b, uint32_t i)
+{
+    const batch_result *r = &b->results[i];
+    if (r->status == BATCH_OK)
+        b->done++;
+    else
+        b->failed++;
+    b->finished++;
+    cli_progress_tick(b->bar);
+    if (b->lines) {
+        char name[512];
+        batch_pair_name(b->set, &b->set->pairs[i], name, sizeof name);
+        fprintf(stderr, "morph batch: [%u/%u] %s %s (%.2f s)%s%s\n", b->finished, b->to_run, name,
+                r->status == BATCH_OK ? "ok" : "failed", r->seconds,
+                r->status == BATCH_OK ? "" : ": ", r->status == BATCH_OK ? "" : r->message);
+    }
+}
+
+static void pair_finished_cb(void *user, uint32_t i)
+{
+    pair_finished(user, i);
+}
+
 /* Waits for any child, records its pair's outcome and frees its slot. */
 static void pair_reap(batch_run *b)
 {
@@ -402,10 +432,8 @@ static void pair_reap(batch_run *b)
     close(s->fd);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         r->status = BATCH_OK;
-        b->done++;
     } else {
         r->status = BATCH_FAILED;
-        b->failed++;
         if (WIFSIGNALED(status))
             snprintf(r->message, sizeof r->message, "the pair's process died of signal %d (%s)",
                      WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -413,25 +441,17 @@ static void pair_reap(batch_run *b)
             snprintf(r->message, sizeof r->message, "the pair's process exited with status %d",
                      WEXITSTATUS(status));
     }
-    b->finished++;
-    cli_progress_tick(b->bar);
-    if (b->lines) {
-        char name[512];
-        batch_pair_name(b->set, &b->set->pairs[s->pair], name, sizeof name);
-        fprintf(stderr, "morph batch: [%u/%u] %s %s (%.2f s)%s%s\n", b->finished, b->to_run, name,
-                r->status == BATCH_OK ? "ok" : "failed", r->seconds,
-                r->status == BATCH_OK ? "" : ": ", r->status == BATCH_OK ? "" : r->message);
-    }
+    pair_finished(b, s->pair);
     s->pid = 0;
 }
 
-/* Runs every pair not skipped, --jobs at a time. */
+/* Runs every pair without an outcome yet, --jobs at a time. */
 static int run_pairs(batch_run *b, md_error *err)
 {
     int rc = 0;
     uint32_t running = 0;
     for (uint32_t i = 0; i < b->set->pair_count; i++) {
-        if (b->results[i].status == BATCH_SKIPPED)
+        if (b->results[i].status != BATCH_NOT_RUN)
             continue;
         if (running == (uint32_t)b->o->jobs) {
             pair_reap(b);
@@ -447,6 +467,54 @@ static int run_pairs(batch_run *b, md_error *err)
         running--;
     }
     return rc;
+}
+
+/* With --server: the pending pairs as one batch on the server (batch_server.c). When the
+ * server makes no batch (an older server, or one pair it refuses), says so and leaves the pairs
+ * pending for run_pairs, a job per pair, where a bad pair fails alone. */
+static int run_server_batch(batch_run *b, md_error *err)
+{
+    const batch_opts *o = b->o;
+    uint32_t first = 0;
+    while (b->results[first].status != BATCH_NOT_RUN)
+        first++;
+    char threads[24];
+    char **args = md_malloc_array((size_t)o->pass_count + 16, sizeof *args);
+    if (args == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    int argc = pair_argv(o, b->set, &b->set->pairs[first], o->out, threads, args);
+    json_t *spec = NULL;
+    const char *not_batchable = NULL;
+    md_error why;
+    int rc = client_submit_spec(argc, args, &spec, &not_batchable, &why);
+    md_free(args);
+    if (rc == 0 && not_batchable != NULL) {
+        rc = 1;
+        md_fail(&why, MD_EINVAL, "%s cannot go into a batch", not_batchable);
+    } else if (rc == 0) {
+        batch_server s = {.server = o->server,
+                          .api_key = o->api_key,
+                          .out = o->out,
+                          .set = b->set,
+                          .results = b->results,
+                          .spec = spec,
+                          .quiet = o->quiet,
+                          .finished = pair_finished_cb,
+                          .user = b};
+        rc = batch_server_run(&s, &why);
+    }
+    json_decref(spec);
+    if (rc < 0) {
+        *err = why;
+        return rc;
+    }
+    if (rc == 1) {
+        fprintf(stderr,
+                "morph batch: no batch on the server (%s); submitting each pair as its own "
+                "job\n",
+                why.msg);
+    }
+    return 0;
 }
 
 /* ---- The command ---- */
@@ -517,7 +585,10 @@ int cli_batch(int argc, char **argv)
         fprintf(stderr, "morph batch: %u of %u pair(s) complete in %s already, skipped\n", skipped,
                 set.pair_count, o.out);
     b.bar = cli_progress_new("pairs", b.to_run, !o.quiet);
-    rc = run_pairs(&b, &err);
+    if (o.server != NULL && b.to_run > 0)
+        rc = run_server_batch(&b, &err);
+    if (rc == 0)
+        rc = run_pairs(&b, &err);
     cli_progress_free(b.bar);
     if (!b.lines) /* failures are told even with -q */
         for (uint32_t i = 0; i < set.pair_count; i++)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "base/md.h"
 
 /* One mesh file of DIR. */
@@ -70,5 +72,26 @@ int batch_pair_complete(const char *dir);
  * statistics.csv (empty when the pair has none). */
 int batch_summary_write(const char *out_dir, const batch_set *set, const batch_result *results,
                         md_error *err);
+
+/* ---- The pending pairs as one batch on a server (batch_server.c) ---- */
+
+typedef struct batch_server {
+    const char *server, *api_key; /* --server, --api-key (NULL: $MORPHD_API_KEY); borrowed */
+    const char *out;              /* OUT; each pair's artifacts go to OUT/<pair>/ */
+    const batch_set *set;         /* borrowed */
+    batch_result *results;        /* pairs with status BATCH_NOT_RUN are the pending ones */
+    const json_t *spec;           /* every job's spec (client_submit_spec), borrowed */
+    int quiet;                    /* no line naming the batch */
+    void (*finished)(void *user, uint32_t pair); /* called once per pair whose outcome is set */
+    void *user;
+    char batch_id[64]; /* out: the batch made, "" if none */
+} batch_server;
+
+/* Stores the pending pairs' meshes as faces (POST /faces), makes one batch of the pending pairs
+ * (POST /batches), follows it and fetches each job's artifacts into its pair's folder. Returns
+ * 0 when every pending pair has its outcome (a transport failure fails them with its message),
+ * 1 when the server made no batch (it refused a face or the batch: err says who refused what;
+ * the caller submits each pair as its own job), or a negative md error (out of memory). */
+int batch_server_run(batch_server *s, md_error *err);
 
 #endif

@@ -696,6 +696,29 @@ int client_submit(int argc, char **argv, int check_only, char *id, size_t id_cap
     return submit_main(argc, argv, check_only, 0, id, id_cap, err);
 }
 
+int client_submit_spec(int argc, char **argv, json_t **spec, const char **not_batchable,
+                       md_error *err)
+{
+    submit_opts o = {0};
+    client cl = {0};
+    md_error_clear(err);
+    *spec = NULL;
+    *not_batchable = NULL;
+    int rc = submit_parse(argc, argv, &o, &cl, err);
+    if (rc == 1)
+        return md_fail(err, MD_EINVAL, "--help is not a job option");
+    if (rc == 0)
+        rc = build_spec(&o, spec, err);
+    /* What a POST /batches body cannot carry: a file part, a per-job key, another kind. */
+    if (o.frame_on != NULL)
+        *not_batchable = "--frame-on (a file part of each job)";
+    else if (o.idempotency_key != NULL)
+        *not_batchable = "--idempotency-key (a key of each job)";
+    else if (o.render != NULL || o.target_morph != NULL)
+        *not_batchable = "--render and --target-morph (a batch morphs pairs of faces)";
+    return rc;
+}
+
 /* ---- Commands that take one job id ---- */
 
 int client_id_parse(int argc, char **argv, const char *cmd, const char *shortopts,

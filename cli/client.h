@@ -72,6 +72,11 @@ int client_json_object(const http_response *r, json_t **out, md_error *err);
 int client_submit(int argc, char **argv, int check_only, char *id, size_t id_cap, md_error *err);
 int client_wait_job(const client *cl, const char *id, md_error *err);
 int client_fetch_job(const client *cl, const char *id, const char *dir, int quiet, md_error *err);
+/* The spec JSON `morph submit` would send for argv (parsed and checked as client_submit does;
+ * nothing is sent). *spec owned by the caller (json_decref). *not_batchable: NULL, or the
+ * options a POST /batches body cannot carry (a file part, a per-job key), in words. */
+int client_submit_spec(int argc, char **argv, json_t **spec, const char **not_batchable,
+                       md_error *err);
 
 /* Prints the error ("morph: 404 not-found: …" or "morph CMD: …" for usage errors) and maps the
  * code to the exit status. rc 0 prints nothing and returns 0. */

@@ -167,9 +167,12 @@ static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_of
 
 /* ---- Requests ---- */
 
+/* A request body: multipart parts, or (parts NULL) one JSON text. */
 typedef struct http_body {
     const http_part *parts;
     size_t count;
+    const char *json; /* borrowed; json_len bytes */
+    size_t json_len;
 } http_body;
 
 /* Builds the multipart body on handle h; NULL with err set when a part cannot be made. */
@@ -215,7 +218,7 @@ static int perform(const http_client *c, const char *method, const char *path,
     struct curl_slist *headers = NULL;
     curl_mime *mime = NULL;
     int rc = 0;
-    if (body != NULL) {
+    if (body != NULL && body->parts != NULL) {
         mime = mime_build(h, body, err);
         if (mime == NULL) {
             rc = err->code;
@@ -239,6 +242,8 @@ static int perform(const http_client *c, const char *method, const char *path,
         }
         headers = curl_slist_append(headers, idem);
     }
+    if (body != NULL && body->parts == NULL)
+        headers = curl_slist_append(headers, "Content-Type: application/json");
     headers =
         curl_slist_append(headers, stream ? "Accept: text/event-stream, application/problem+json"
                                           : "Accept: application/json, application/problem+json");
@@ -276,9 +281,12 @@ static int perform(const http_client *c, const char *method, const char *path,
         curl_easy_setopt(h, CURLOPT_MAXREDIRS, 3L);
         curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     }
-    if (mime != NULL)
+    if (mime != NULL) {
         curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
-    else if (strcmp(method, "POST") == 0) {
+    } else if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->json_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->json);
+    } else if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, 0L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
     } else if (strcmp(method, "GET") != 0)
@@ -356,8 +364,15 @@ int http_post_multipart(const http_client *c, const char *path, const http_part 
                         size_t part_count, const char *idempotency_key, http_response *r,
                         md_error *err)
 {
-    const http_body body = {parts, part_count};
+    const http_body body = {.parts = parts, .count = part_count};
     return perform(c, "POST", path, &body, idempotency_key, NULL, NULL, NULL, r, err);
+}
+
+int http_post_json(const http_client *c, const char *path, const char *json, size_t len,
+                   http_response *r, md_error *err)
+{
+    const http_body body = {.json = json, .json_len = len};
+    return perform(c, "POST", path, &body, NULL, NULL, NULL, NULL, r, err);
 }
 
 /* ---- Problems ---- */

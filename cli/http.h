@@ -70,6 +70,9 @@ int http_send(const http_client *c, const char *method, const char *path, http_r
 int http_post_multipart(const http_client *c, const char *path, const http_part *parts,
                         size_t part_count, const char *idempotency_key, http_response *r,
                         md_error *err);
+/* POST a JSON body (len bytes of json, borrowed) as application/json. */
+int http_post_json(const http_client *c, const char *path, const char *json, size_t len,
+                   http_response *r, md_error *err);
 /* GET path and stream a 2xx body into out (borrowed, left open); r->body stays NULL then, and a
  * non-2xx answer's body is kept in r->body as for http_get. *written counts bytes written. */
 int http_download(const http_client *c, const char *path, FILE *out, unsigned long long *written,

@@ -72,7 +72,8 @@ typedef struct eng_material {
     /* Optional: levels 1.. of rgba's mip pyramid, prebuilt by eng_texture_mips_build (a caller
      * that renders the same texture batch after batch, like the worker's live lane, builds them
      * once); NULL: the engine builds them for each batch. The CPU engine samples these; the
-     * CUDA engine builds its own from its staging copy (the same bytes). Borrowed. */
+     * CUDA engine copies them into its staging buffer instead of building them there (the same
+     * bytes) and uploads them with the texture, every batch. Borrowed. */
     const uint8_t *mip_levels;
     /* How much of what lies behind shows through this material's surfaces: 0 opaque (the zero
      * value, so materials built with initialisers stay opaque) .. 1 invisible. The inputs'

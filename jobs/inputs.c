@@ -4,6 +4,11 @@
  * be morphed; padding textures; the engine's material tables and surfaces; camera resolution;
  * and the eng_job of a morph job. Runs on the caller's thread; the inputs are immutable once
  * built and may then be read by engine threads.
+ *
+ * Faces (job_face): a mesh with its material tables and mip pyramids made once and then only
+ * read, so the worker's face cache shares one among every job that names it, on any thread.
+ * Inputs built from faces borrow them (borrowed[side]); whoever holds the faces (the cache's
+ * refcount) keeps them alive until the inputs are freed.
  */
 #include "jobs/job_int.h"
 
@@ -14,6 +19,17 @@ struct job_inputs {
     mesh *meshes[2];
     eng_material *materials[2]; /* engine view of each mesh's materials */
     uint8_t *mips[2];           /* job_inputs_prepare_mips: each side's levels, one block */
+    /* The side's mesh, materials and mips belong to a job_face (job_inputs_from_faces): read
+     * only, shared with other jobs, never freed here. */
+    int borrowed[2];
+};
+
+/* A face prepared once for many jobs (job.h). Immutable after job_face_new. */
+struct job_face {
+    mesh *mesh;
+    eng_material *materials;
+    uint8_t *mips; /* levels 1.. of every texture, one block; NULL: none built */
+    uint64_t bytes;
 };
 
 static const char *side_name(int side)
@@ -137,6 +153,8 @@ void job_inputs_free(job_inputs *in)
     if (in == NULL)
         return;
     for (int side = 0; side < 2; side++) {
+        if (in->borrowed[side])
+            continue;
         mesh_free(in->meshes[side]);
         md_free(in->materials[side]);
         md_free(in->mips[side]);
@@ -144,34 +162,124 @@ void job_inputs_free(job_inputs *in)
     md_free(in);
 }
 
+/* Builds the mip levels of every textured material of m into one block (*out, NULL when no
+ * material is textured) and points the materials' mip_levels at them; *bytes its size. */
+static int build_mips(const mesh *m, eng_material *mats, uint8_t **out, size_t *bytes,
+                      const char *what, md_error *err)
+{
+    uint32_t count = mesh_material_count(m);
+    size_t need = 0;
+    *out = NULL;
+    *bytes = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (mats[i].rgba != NULL)
+            need += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
+    if (need == 0)
+        return 0;
+    uint8_t *block = md_malloc(need);
+    if (block == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory for %zu MiB of the %s's mip levels",
+                       need >> 20, what);
+    size_t at = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (mats[i].rgba == NULL)
+            continue;
+        eng_texture_mips_build(mats[i].rgba, mats[i].tex_width, mats[i].tex_height, block + at);
+        mats[i].mip_levels = block + at;
+        at += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
+    }
+    *out = block;
+    *bytes = need;
+    return 0;
+}
+
 int job_inputs_prepare_mips(job_inputs *in, md_error *err)
 {
     for (int side = 0; side < 2; side++) {
-        const mesh *m = in->meshes[side];
-        eng_material *mats = in->materials[side];
-        if (m == NULL || in->mips[side] != NULL)
+        size_t bytes;
+        /* A borrowed side is a job_face's, which built its levels (or chose not to) once. */
+        if (in->meshes[side] == NULL || in->mips[side] != NULL || in->borrowed[side])
             continue;
-        uint32_t count = mesh_material_count(m);
-        size_t bytes = 0;
-        for (uint32_t i = 0; i < count; i++)
-            if (mats[i].rgba != NULL)
-                bytes += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
-        if (bytes == 0)
-            continue;
-        in->mips[side] = md_malloc(bytes);
-        if (in->mips[side] == NULL)
-            return md_fail(err, MD_ENOMEM, "out of memory for %zu MiB of the %s's mip levels",
-                           bytes >> 20, side_name(side));
-        size_t at = 0;
-        for (uint32_t i = 0; i < count; i++) {
-            if (mats[i].rgba == NULL)
-                continue;
-            eng_texture_mips_build(mats[i].rgba, mats[i].tex_width, mats[i].tex_height,
-                                   in->mips[side] + at);
-            mats[i].mip_levels = in->mips[side] + at;
-            at += eng_texture_mips_bytes(mats[i].tex_width, mats[i].tex_height);
-        }
+        int rc = build_mips(in->meshes[side], in->materials[side], &in->mips[side], &bytes,
+                            side_name(side), err);
+        if (rc != 0)
+            return rc;
     }
+    return 0;
+}
+
+/* ---- Faces prepared once ---- */
+
+int job_face_new(mesh *m, int mips, job_face **out, md_error *err)
+{
+    *out = NULL;
+    job_face *f = md_calloc(1, sizeof *f);
+    if (f == NULL) {
+        mesh_free(m);
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    }
+    f->mesh = m;
+    int rc = m == NULL ? md_fail(err, MD_EINVAL, "a face needs a mesh") : 0;
+    if (rc == 0)
+        rc = job_mesh_materials(m, &f->materials, err);
+    size_t mip_bytes = 0;
+    if (rc == 0 && mips)
+        rc = build_mips(m, f->materials, &f->mips, &mip_bytes, "face", err);
+    if (rc != 0) {
+        job_face_free(f);
+        return rc;
+    }
+    f->bytes = sizeof *f + mesh_memory_bytes(m) +
+               (uint64_t)mesh_material_count(m) * sizeof *f->materials + mip_bytes;
+    *out = f;
+    return 0;
+}
+
+void job_face_free(job_face *f)
+{
+    if (f == NULL)
+        return;
+    mesh_free(f->mesh);
+    md_free(f->materials);
+    md_free(f->mips);
+    md_free(f);
+}
+
+uint64_t job_face_bytes(const job_face *f)
+{
+    return f != NULL ? f->bytes : 0;
+}
+
+const mesh *job_face_mesh(const job_face *f)
+{
+    return f != NULL ? f->mesh : NULL;
+}
+
+int job_inputs_from_faces(const job_face *source, const job_face *target, job_inputs **out,
+                          md_error *err)
+{
+    *out = NULL;
+    if (source == NULL)
+        return md_fail(err, MD_EINVAL, "a job needs a source mesh");
+    if (target != NULL) {
+        int rc = mesh_check_topology(source->mesh, target->mesh, err);
+        if (rc != 0)
+            return rc;
+    }
+    job_inputs *in = md_calloc(1, sizeof *in);
+    if (in == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory");
+    const job_face *faces[2] = {source, target};
+    for (int side = 0; side < 2; side++) {
+        if (faces[side] == NULL)
+            continue;
+        /* Read only from here on: job_build and the engine take const views, and
+         * job_inputs_prepare_mips and job_inputs_free skip borrowed sides. */
+        in->meshes[side] = faces[side]->mesh;
+        in->materials[side] = faces[side]->materials;
+        in->borrowed[side] = 1;
+    }
+    *out = in;
     return 0;
 }
 

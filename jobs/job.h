@@ -8,7 +8,8 @@
  * a render job has one mesh and a list of views, each rendered as its own eng_job (the same
  * positions twice, one frame at weight 0).
  *
- * Ownership: job_inputs owns its meshes and the engine-facing material tables; an eng_job
+ * Ownership: job_inputs owns its meshes and the engine-facing material tables, or borrows them
+ * from job_faces (job_inputs_from_faces); an eng_job
  * filled by job_build() or job_build_render() borrows from the spec and the inputs (or the mesh
  * and materials), which must outlive it.
  */
@@ -70,6 +71,21 @@ int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inpu
 int job_inputs_from_meshes(mesh *source, mesh *target, job_inputs **out, md_error *err);
 void job_inputs_free(job_inputs *in);
 const mesh *job_inputs_mesh(const job_inputs *in, int side); /* 0 source, 1 target (or NULL) */
+
+/* A face prepared once and then shared read-only by many jobs on any threads (the worker's face
+ * cache): a parsed mesh, its engine material tables and, with mips, its textures' mip pyramids
+ * prebuilt (eng_material.mip_levels), so no job decodes or builds them again. job_face_new
+ * takes ownership of m, on failure too. job_face_bytes: the heap memory it holds (mesh,
+ * decoded textures, tables, mips), what a memory cap counts. */
+typedef struct job_face job_face;
+int job_face_new(mesh *m, int mips, job_face **out, md_error *err);
+void job_face_free(job_face *f);
+uint64_t job_face_bytes(const job_face *f);
+const mesh *job_face_mesh(const job_face *f);
+/* Inputs that borrow faces (target NULL for a render job): both must outlive the inputs, and
+ * job_inputs_free leaves them alone. Checks the topology as job_inputs_from_meshes does. */
+int job_inputs_from_faces(const job_face *source, const job_face *target, job_inputs **out,
+                          md_error *err);
 /* The engine's view of a side's materials (mesh_material_count entries); borrowed. */
 const eng_material *job_inputs_materials(const job_inputs *in, int side);
 /* Builds every texture's mip levels once and hands them to the engine with the materials

@@ -72,6 +72,9 @@ void jq_time_format(double unix_s, char out[32]);
 #define JQ_WORKER_GPU_USED "gpu_memory_used_bytes"   /* device memory the engine holds */
 #define JQ_WORKER_GPU_TOTAL "gpu_memory_total_bytes" /* the device's memory */
 #define JQ_WORKER_GPU_UTIL "gpu_utilization_percent" /* NVML, 0..100 */
+/* The worker's face cache (jobs/face_cache.h): bytes it holds, faces in it. */
+#define JQ_WORKER_FACE_BYTES "face_cache_bytes"
+#define JQ_WORKER_FACE_ENTRIES "face_cache_entries"
 
 /* ---- Metrics ---- */
 

@@ -103,7 +103,11 @@ void wk_job_free(wk_job *j)
     if (j == NULL)
         return;
     job_spec_free(&j->spec);
-    job_inputs_free(j->inputs);
+    job_inputs_free(j->inputs); /* before the faces it borrows */
+    for (int side = 0; side < 2; side++) {
+        fc_release(j->w != NULL ? j->w->faces : NULL, j->face_entries[side]);
+        job_face_free(j->own_faces[side]);
+    }
     md_free(j->spec_text);
     md_free(j->inputs_text);
     md_buf_free(&j->log);

@@ -54,18 +54,9 @@ int wk_load_mesh(wk *w, const char *key, const char *what, mesh **out, md_error 
     return rc;
 }
 
-/* A stored face object, kept by the bytes that storage returned. */
-typedef struct face_bytes {
-    uint8_t *data;
-    size_t len;
-} face_bytes;
-
-static void face_bytes_free(void *p)
+static void face_value_free(void *p)
 {
-    face_bytes *fb = p;
-    if (fb != NULL)
-        md_free(fb->data);
-    md_free(fb);
+    job_face_free(p);
 }
 
 /* Engine threads of jobs already added may be counting frames on w->conn: take its lock. */
@@ -76,61 +67,82 @@ static void face_metric(wk *w, jq_metric m, long long by)
     pthread_mutex_unlock(&w->conn_lock);
 }
 
-/* A face's mesh: its stored object comes from the worker's face cache, or from storage into the
- * cache. A face id names its content (SHA-256 of the canonical mesh and texture), so a cached
- * object is never stale. The bytes are cached, not the parsed mesh: each job owns and frees its
- * meshes (job_inputs_from_meshes), so it decodes its own copy. */
-static int load_face_mesh(wk *w, const char *key, const char *face, const char *what, mesh **out,
-                          md_error *err)
+/* A face, held (*out; fc_release it after the inputs that borrow it): from the worker's face
+ * cache, or read from storage, decoded and prepared (materials, mip pyramids) into the cache.
+ * A face id names its content (SHA-256 of the canonical mesh and texture), so a cached face is
+ * never stale. The cache shares one job_face among every job that names it: they only read it,
+ * and the refcount keeps it alive under a job even when it is evicted meanwhile. */
+static int load_face(wk *w, const char *key, const char *face, const char *what, fc_entry **out,
+                     md_error *err)
 {
-    fc_entry *e = fc_get(w->faces, face);
-    if (e != NULL) {
+    *out = fc_get(w->faces, face);
+    if (*out != NULL) {
         face_metric(w, JQ_M_FACE_CACHE_HITS, 1);
-    } else {
-        face_metric(w, JQ_M_FACE_CACHE_MISSES, 1);
-        uint64_t max64 = w->cfg->limits.max_file_bytes * 4;
-        size_t max = max64 > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)max64;
-        face_bytes *fb = md_calloc(1, sizeof *fb);
-        if (fb == NULL)
-            return md_fail(err, MD_ENOMEM, "%s: out of memory", what);
-        int rc = stg_get(w->store, key, max, &fb->data, &fb->len, err);
-        if (rc != 0) {
-            face_bytes_free(fb);
-            return md_error_prefix(err, "%s: ", what), rc;
-        }
-        e = fc_put(w->faces, face, fb, fb->len + sizeof *fb, face_bytes_free, err);
-        if (e == NULL)
-            return md_error_prefix(err, "%s: ", what), err->code;
-        fc_stats st;
-        fc_get_stats(w->faces, &st);
-        unsigned long long seen = atomic_load(&w->evictions_seen);
-        while (seen < st.evictions &&
-               !atomic_compare_exchange_weak(&w->evictions_seen, &seen, st.evictions)) {
-        }
-        if (seen < st.evictions)
-            face_metric(w, JQ_M_FACE_CACHE_EVICTIONS, (long long)(st.evictions - seen));
+        return 0;
     }
-    const face_bytes *fb = fc_value(e);
-    int rc = mesh_decode_canonical(fb->data, fb->len, &w->cfg->limits, out, err);
-    fc_release(w->faces, e);
+    face_metric(w, JQ_M_FACE_CACHE_MISSES, 1);
+    mesh *m = NULL;
+    job_face *f = NULL;
+    int rc = wk_load_mesh(w, key, what, &m, err);
     if (rc != 0)
-        md_error_prefix(err, "%s: ", what);
-    return rc;
+        return rc;
+    rc = job_face_new(m, 1, &f, err);
+    if (rc != 0)
+        return md_error_prefix(err, "%s: ", what), rc;
+    *out = fc_put(w->faces, face, f, job_face_bytes(f), face_value_free, err);
+    if (*out == NULL)
+        return md_error_prefix(err, "%s: ", what), err->code;
+    fc_stats st;
+    fc_get_stats(w->faces, &st);
+    unsigned long long seen = atomic_load(&w->evictions_seen);
+    while (seen < st.evictions &&
+           !atomic_compare_exchange_weak(&w->evictions_seen, &seen, st.evictions)) {
+    }
+    if (seen < st.evictions)
+        face_metric(w, JQ_M_FACE_CACHE_EVICTIONS, (long long)(st.evictions - seen));
+    return 0;
 }
 
-/* An input is the job's own inputs/ object, or, when the job named a face of the owner's library
- * (face non-empty), that face's object. */
-static int load_mesh(wk *w, wk_job *j, jr_input role, const char *face, mesh **out, md_error *err)
+/* The storage key of an input: the job's own inputs/ object, or, when the job named a face of
+ * the owner's library (face non-empty), that face's object. */
+static int input_key(const wk_job *j, jr_input role, const char *face, char key[STG_KEY_MAX],
+                     char what[32], md_error *err)
 {
-    char key[STG_KEY_MAX], what[32];
-    if (face[0] ? jr_key_face(key, sizeof key, j->owner, face) != 0
-                : jr_key_input(key, sizeof key, j->id, role) != 0)
+    if (face[0] ? jr_key_face(key, STG_KEY_MAX, j->owner, face) != 0
+                : jr_key_input(key, STG_KEY_MAX, j->id, role) != 0)
         return md_fail(err, MD_EINVAL, "input %s: no storage key for job %s (owner '%s')",
                        jr_input_name(role), j->id, j->owner);
-    snprintf(what, sizeof what, "input %s", jr_input_name(role));
-    if (face[0])
-        return load_face_mesh(w, key, face, what, out, err);
-    return wk_load_mesh(w, key, what, out, err);
+    snprintf(what, 32, "input %s", jr_input_name(role));
+    return 0;
+}
+
+/* Inputs with at least one face: each face side borrows the cache's job_face; a side sent as a
+ * file becomes a face of the job's own (no mips: the engine builds them as for any job). */
+static int load_face_inputs(wk *w, wk_job *j, const jr_input roles[2], const jr_inputs *in,
+                            md_error *err)
+{
+    const job_face *faces[2] = {NULL, NULL};
+    int rc = 0;
+    for (int side = 0; side < 2 && rc == 0; side++) {
+        if (roles[side] == JR_IN_COUNT)
+            continue;
+        char key[STG_KEY_MAX], what[32];
+        const char *face = in->face[roles[side]];
+        rc = input_key(j, roles[side], face, key, what, err);
+        if (rc == 0 && face[0]) {
+            rc = load_face(w, key, face, what, &j->face_entries[side], err);
+            faces[side] = rc == 0 ? fc_value(j->face_entries[side]) : NULL;
+        } else if (rc == 0) {
+            mesh *m = NULL;
+            rc = wk_load_mesh(w, key, what, &m, err);
+            if (rc == 0)
+                rc = job_face_new(m, 0, &j->own_faces[side], err);
+            faces[side] = j->own_faces[side];
+        }
+    }
+    if (rc == 0)
+        rc = job_inputs_from_faces(faces[0], faces[1], &j->inputs, err);
+    return rc;
 }
 
 static int load_inputs(wk *w, wk_job *j, md_error *err)
@@ -146,11 +158,22 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
     snprintf(j->stems[0], sizeof j->stems[0], "%s", in.name[first]);
     snprintf(j->stems[1], sizeof j->stems[1], "%s", in.name[JR_IN_TARGET]);
 
+    const jr_input roles[2] = {render ? JR_IN_MESH : JR_IN_SOURCE,
+                               render ? JR_IN_COUNT : JR_IN_TARGET};
+    if (in.face[roles[0]][0] || (!render && in.face[roles[1]][0])) {
+        rc = load_face_inputs(w, j, roles, &in, err);
+        j->load_s = md_now() - t0;
+        return rc;
+    }
     mesh *source = NULL, *target = NULL;
-    jr_input role = render ? JR_IN_MESH : JR_IN_SOURCE;
-    rc = load_mesh(w, j, role, in.face[role], &source, err);
+    char key[STG_KEY_MAX], what[32];
+    rc = input_key(j, roles[0], "", key, what, err);
+    if (rc == 0)
+        rc = wk_load_mesh(w, key, what, &source, err);
     if (rc == 0 && !render)
-        rc = load_mesh(w, j, JR_IN_TARGET, in.face[JR_IN_TARGET], &target, err);
+        rc = input_key(j, roles[1], "", key, what, err);
+    if (rc == 0 && !render)
+        rc = wk_load_mesh(w, key, what, &target, err);
     if (rc == 0) {
         /* Takes ownership of both meshes, on failure too. */
         rc = job_inputs_from_meshes(source, target, &j->inputs, err);

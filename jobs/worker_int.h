@@ -87,6 +87,11 @@ typedef struct wk_job {
     /* Loaded by the batch and borrowed by its job pipeline (jobs/pipeline.h), which owns the
      * engine jobs, frame slots and analysis outputs and is freed before the job. */
     job_inputs *inputs;
+    /* What inputs borrows when the job names faces (job_inputs_from_faces): per side, a held
+     * entry of w->faces, or for a side sent as a file a face of the job's own. Released or
+     * freed after inputs. */
+    fc_entry *face_entries[2];
+    job_face *own_faces[2];
     char stems[2][128]; /* source and target names, sanitised */
     double load_s;
 
@@ -138,8 +143,10 @@ typedef struct wk {
 
     atomic_ullong batches, frames;
 
-    /* Stored face objects by face id (jobs/face_cache.h): a face used by many jobs is read from
-     * storage once. evictions_seen: the cache's evictions already added to the metric. */
+    /* Faces by face id (jobs/face_cache.h), each a job_face: parsed, textures decoded, mip
+     * pyramids built, so a face used by many jobs is read, decoded and prepared once per worker
+     * and shared read-only. evictions_seen: the cache's evictions already added to the
+     * metric. */
     fc_cache *faces;
     atomic_ullong evictions_seen;
 } wk;

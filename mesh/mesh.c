@@ -43,6 +43,36 @@ void mesh_free(mesh *m)
     md_free(m);
 }
 
+static uint64_t text_bytes(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
+}
+
+uint64_t mesh_memory_bytes(const mesh *m)
+{
+    if (m == NULL)
+        return 0;
+    uint64_t v = m->vertex_count, t = m->triangle_count;
+    uint64_t n = sizeof *m + v * 3 * sizeof(float) + t * 3 * sizeof(uint32_t) +
+                 (uint64_t)m->uv_count * 2 * sizeof(float) + t * sizeof(uint16_t);
+    if (m->triangle_uvs != NULL)
+        n += t * 3 * sizeof(uint32_t);
+    if (m->file_vertex != NULL)
+        n += v * sizeof(uint32_t);
+    n += (uint64_t)m->material_count * sizeof *m->materials;
+    for (uint32_t i = 0; i < m->material_count; i++) {
+        const struct mesh_material *mat = &m->materials[i];
+        n += text_bytes(mat->name) + text_bytes(mat->texture_path);
+        if (mat->texture != NULL)
+            n += (uint64_t)img_width(mat->texture) * (uint64_t)img_height(mat->texture) * 4;
+    }
+    for (uint32_t i = 0; i < m->mtllib_count; i++)
+        n += sizeof *m->mtllibs + text_bytes(m->mtllibs[i]);
+    for (uint32_t i = 0; i < m->morph_count; i++)
+        n += sizeof *m->morph_names + text_bytes(m->morph_names[i]);
+    return n;
+}
+
 /* ---- Morph targets ---- */
 
 uint32_t mesh_morph_target_count(const mesh *m)

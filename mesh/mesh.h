@@ -69,6 +69,8 @@ int mesh_parse_assimp_ex(const uint8_t *bytes, size_t len, const char *hint, con
 #define MESH_MORPH_TARGET_MAX 128
 
 void mesh_free(mesh *m);
+/* The heap memory m holds, in bytes: its arrays, names and decoded textures (RGBA8). */
+uint64_t mesh_memory_bytes(const mesh *m);
 
 /* ---- Canonical form (mesh/canon.c) ---- */
 

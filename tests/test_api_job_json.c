@@ -152,6 +152,8 @@ static void test_metrics(void)
     const char *gpu_total[] = {"150000000000", "0"};
     const char *gpu_util[] = {"87", ""};
     const char *engines[] = {"cuda", "cpu"};
+    const char *face_bytes[] = {"25165824", ""};
+    const char *face_entries[] = {"3", "0"};
     api_http_stats st;
     memset(&st, 0, sizeof st);
     api_http_stats_observe(&st, API_ROUTE_JOB, 200, 0.0004);
@@ -165,6 +167,8 @@ static void test_metrics(void)
                             .gpu_bytes = gpu,
                             .gpu_total = gpu_total,
                             .gpu_util = gpu_util,
+                            .face_bytes = face_bytes,
+                            .face_entries = face_entries,
                             .worker_count = 2,
                             .version = "0.1.0",
                             .engines = engines,
@@ -198,6 +202,11 @@ static void test_metrics(void)
     CHECK(has_line(text, "morphd_workers_alive 2"));
     CHECK(has_line(text, "morphd_gpu_memory_used_bytes{worker=\"gpu0\"} 1048576"));
     CHECK(strstr(text, "morphd_gpu_memory_used_bytes{worker=\"gpu1\"") == NULL);
+    CHECK(has_line(text, "# TYPE morphd_face_cache_bytes gauge"));
+    CHECK(has_line(text, "morphd_face_cache_bytes{worker=\"gpu0\"} 25165824"));
+    CHECK(strstr(text, "morphd_face_cache_bytes{worker=\"gpu1\"") == NULL); /* unknown */
+    CHECK(has_line(text, "morphd_face_cache_entries{worker=\"gpu0\"} 3"));
+    CHECK(has_line(text, "morphd_face_cache_entries{worker=\"gpu1\"} 0"));
     CHECK(has_line(text, "morphd_gpu_memory_total_bytes{worker=\"gpu0\"} 150000000000"));
     CHECK(strstr(text, "morphd_gpu_memory_total_bytes{worker=\"gpu1\"") == NULL);
     CHECK(has_line(text, "morphd_gpu_utilization_ratio{worker=\"gpu0\"} 0.87"));

@@ -2,12 +2,18 @@
  * test_face_cache.c — the worker's face LRU (jobs/face_cache.h): the cap, eviction order, pinning
  * of held entries across eviction, a racing put, the disabled cache, and a
  * few threads hammering one small cache (run under ASan/TSan to catch races and double frees).
+ * Then the values the worker caches, prepared faces (job_face, jobs/job.h): their real bytes,
+ * mip pyramids built once and shared by every job's inputs, hits and eviction under a cap of
+ * two faces, and a face evicted while a job's inputs still borrow it staying readable until
+ * the last holder releases it.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jobs/face_cache.h"
+#include "jobs/job.h"
+#include "mesh/image.h"
 #include "test_util.h"
 
 static int freed[16];
@@ -192,11 +198,109 @@ static void test_threads(void)
     fc_free(c);
 }
 
+/* ---- prepared faces ---- */
+
+static int faces_freed;
+
+static void free_face(void *v)
+{
+    faces_freed++;
+    job_face_free(v);
+}
+
+/* A textured quad (4 vertices, 2 triangles, UVs) with a size x size texture whose texels all
+ * hold value: a prepared face with its mips. */
+static job_face *quad_face(int size, uint8_t value)
+{
+    static const char obj[] = "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\n"
+                              "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n";
+    md_limits lim;
+    md_limits_default(&lim);
+    md_error err;
+    md_error_clear(&err);
+    mesh *m = NULL;
+    CHECK_OK(mesh_parse_obj(obj, strlen(obj), &lim, &m, &err), &err);
+    img *tex = img_new(size, size);
+    memset(img_pixels(tex), value, (size_t)size * (size_t)size * 4);
+    CHECK_OK(mesh_set_texture(m, tex, &err), &err);
+    job_face *f = NULL;
+    CHECK_OK(job_face_new(m, 1, &f, &err), &err);
+    return f;
+}
+
+static void test_prepared_faces(void)
+{
+    md_error err;
+    md_error_clear(&err);
+    faces_freed = 0;
+    job_face *a = quad_face(64, 200);
+    /* The bytes are the real ones: texture, its mip levels, the arrays, the tables. */
+    uint64_t texture = 64 * 64 * 4, mips = eng_texture_mips_bytes(64, 64);
+    uint64_t bytes = job_face_bytes(a);
+    CHECK(bytes >= texture + mips + 4 * 3 * sizeof(float));
+    CHECK(bytes < texture + mips + 4096);
+    /* Two jobs' inputs share the face's tables and mips; freeing them leaves the face alone. */
+    job_inputs *in1 = NULL, *in2 = NULL;
+    CHECK_OK(job_inputs_from_faces(a, a, &in1, &err), &err);
+    CHECK_OK(job_inputs_from_faces(a, NULL, &in2, &err), &err);
+    const eng_material *m1 = job_inputs_materials(in1, 0), *m2 = job_inputs_materials(in2, 0);
+    CHECK(m1 == m2);
+    CHECK(m1[0].rgba != NULL && m1[0].mip_levels != NULL);
+    CHECK_INT(200, m1[0].mip_levels[0]); /* level 1 of a uniform texture: the same texels */
+    CHECK_OK(job_inputs_prepare_mips(in1, &err), &err);
+    CHECK(job_inputs_materials(in1, 0)[0].mip_levels == m1[0].mip_levels);
+    job_inputs_free(in1);
+    job_inputs_free(in2);
+    CHECK(job_face_mesh(a) != NULL);
+    CHECK_INT(4, mesh_vertex_count(job_face_mesh(a)));
+
+    /* A cap of two faces: hits, then the least recently used one evicted for a third. */
+    fc_cache *c = fc_new(2 * bytes + bytes / 2);
+    fc_entry *ea = fc_put(c, "a", a, bytes, free_face, &err);
+    fc_release(c, ea);
+    fc_release(c, fc_put(c, "b", quad_face(64, 10), bytes, free_face, &err));
+    fc_entry *hit = fc_get(c, "a");
+    CHECK(hit != NULL && fc_value(hit) == a);
+    fc_release(c, hit);
+    fc_release(c, fc_put(c, "c", quad_face(64, 20), bytes, free_face, &err));
+    fc_stats st;
+    fc_get_stats(c, &st);
+    CHECK_INT(1, st.hits);
+    CHECK_INT(1, st.evictions);
+    CHECK_INT(2, st.entries);
+    CHECK_INT(2 * bytes, st.bytes);
+    CHECK_INT(1, faces_freed); /* b, the least recently used */
+    CHECK(fc_get(c, "b") == NULL);
+
+    /* A job holds a and borrows it in its inputs; two more faces evict it meanwhile. */
+    fc_entry *held = fc_get(c, "a");
+    CHECK(held != NULL);
+    job_inputs *in = NULL;
+    CHECK_OK(job_inputs_from_faces(fc_value(held), fc_value(held), &in, &err), &err);
+    fc_release(c, fc_put(c, "d", quad_face(64, 30), bytes, free_face, &err));
+    fc_release(c, fc_put(c, "e", quad_face(64, 40), bytes, free_face, &err));
+    CHECK(fc_get(c, "a") == NULL);
+    fc_get_stats(c, &st);
+    CHECK_INT(2, st.entries);
+    CHECK_INT(2 * bytes, st.bytes); /* the held face is no longer the cache's */
+    CHECK_INT(2, faces_freed);      /* c went; a did not: it is held */
+    /* Still whole under its holder (ASan would see a freed texture here). */
+    const eng_material *mat = job_inputs_materials(in, 1);
+    CHECK_INT(200, mat[0].rgba[64 * 64 * 4 - 1]);
+    CHECK_INT(4, mesh_vertex_count(job_inputs_mesh(in, 0)));
+    job_inputs_free(in);
+    fc_release(c, held); /* the last holder frees it */
+    CHECK_INT(3, faces_freed);
+    fc_free(c);
+    CHECK_INT(5, faces_freed);
+}
+
 int main(void)
 {
     test_lru();
     test_pinning();
     test_disabled_and_errors();
     test_threads();
+    test_prepared_faces();
     return test_done();
 }

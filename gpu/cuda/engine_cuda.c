@@ -16,9 +16,17 @@
  *      their own (a host memcpy, then one asynchronous copy at full DMA speed, instead of the
  *      runtime staging pageable memory piecewise). A texture that a trilinear job uses gets its
  *      mip pyramid (gpu/mip.h) right after it in the same buffer: levels 1.. are built on the
- *      host from the pinned copy of level 0, into the pinned buffer, and go up in the same
+ *      host from the pinned copy of level 0, into the pinned buffer (or copied there when the
+ *      material brings them prebuilt, eng_material.mip_levels), and go up in the same
  *      copy; each material gets an eng_mip record (device pointers to its levels: the level
  *      offset table) in the geometry buffer, which the shade items point to per side.
+ *      Textures are not kept on the device across batches: the texel buffer is one region,
+ *      rewritten by each batch, so a texture cache keyed by the caller (a face id) would need
+ *      its own device pool with eviction, accounted against the frame budget, and materials
+ *      naming entries instead of host pixels. Against a 2048² face texture's 16 MiB copy
+ *      (about 1 ms of PCIe per batch, overlapped by nothing only at a batch's start) that was
+ *      not worth building untested; the host-side work per face (decode, pyramid) is cached
+ *      by the worker and only copied here.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
  *      (positions, normals, clip, the raster queue's share, and eng_frame_bytes: visibility
  *      buffer and RGB) fits the budget
@@ -250,6 +258,9 @@ typedef struct tex_entry {
     size_t off;        /* level 0 in the texel buffer */
     size_t levels_off; /* levels 1.. (mip.h layout), when mipped */
     int mipped;        /* a trilinear job samples it: its pyramid is built and uploaded */
+    /* The caller's prebuilt levels 1.. (eng_material.mip_levels, e.g. a worker's cached face),
+     * copied instead of built; NULL: built from the staging copy. Borrowed. */
+    const uint8_t *mip_levels;
 } tex_entry;
 
 typedef struct batch {
@@ -313,6 +324,8 @@ static int batch_layout(batch *b, md_error *err)
                 const size_t found = tex_find(b, mat);
                 if (found != (size_t)-1) {
                     b->tex[found].mipped |= trilinear;
+                    if (b->tex[found].mip_levels == NULL)
+                        b->tex[found].mip_levels = mat->mip_levels;
                     continue;
                 }
                 if (b->tex_count == tex_cap) {
@@ -329,6 +342,7 @@ static int batch_layout(batch *b, md_error *err)
                 t->h = mat->tex_height;
                 t->off = b->tex_bytes;
                 t->mipped = trilinear;
+                t->mip_levels = mat->mip_levels;
                 b->tex_bytes = align_up(b->tex_bytes + (size_t)t->w * (size_t)t->h * 4);
             }
         }
@@ -453,7 +467,11 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
         const tex_entry *t = &b->tex[i];
         uint8_t *level0 = (uint8_t *)e->tex_host.ptr + t->off;
         memcpy(level0, t->rgba, (size_t)t->w * (size_t)t->h * 4);
-        if (t->mipped) {
+        if (t->mipped && t->mip_levels != NULL) {
+            /* Prebuilt by the caller in the same layout (engine.h): copied, not rebuilt. */
+            memcpy((uint8_t *)e->tex_host.ptr + t->levels_off, t->mip_levels,
+                   eng_texture_mips_bytes(t->w, t->h));
+        } else if (t->mipped) {
             eng_mip host_levels; /* host pointers, only to build; the records hold device ones */
             eng_mip_build(level0, t->w, t->h, (uint8_t *)e->tex_host.ptr + t->levels_off,
                           &host_levels);

@@ -153,6 +153,8 @@ export const CONTRACT_METRICS = {
     morphd_face_cache_hits_total: { type: 'counter', labels: [] },
     morphd_face_cache_misses_total: { type: 'counter', labels: [] },
     morphd_face_cache_evictions_total: { type: 'counter', labels: [] },
+    morphd_face_cache_bytes: { type: 'gauge', labels: ['worker'] },
+    morphd_face_cache_entries: { type: 'gauge', labels: ['worker'] },
     morphd_http_requests_total: { type: 'counter', labels: ['route', 'code'] },
     morphd_http_request_duration_seconds: { type: 'histogram', labels: ['route'] },
     morphd_workers_alive: { type: 'gauge', labels: [] },
