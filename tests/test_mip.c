@@ -141,7 +141,7 @@ static uint8_t *render_checker(int tex_side, int cell, int frame_side, eng_textu
             t[0] = t[1] = t[2] = ((x / cell + y / cell) & 1) ? 255 : 0;
             t[3] = 255;
         }
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side, NULL};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side, NULL, 0.0f};
     uint8_t *levels = NULL;
     if (prebuilt) {
         /* The caller's levels (engine.h), as the live lane hands them over. */
