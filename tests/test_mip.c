@@ -179,7 +179,7 @@ static void test_footprint(void)
     /* A quad over a 64x64 sample grid with a 256-texel texture: 4 texels a sample. */
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1, 1, 0, 0.0f, 1, 0);
-    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256, NULL};
+    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256, NULL, 0.0f};
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, 64, 64, 1);
