@@ -17,7 +17,9 @@
  * B through B's UVs, with repeat, trilinear from mip-maps where minified and bilinear where
  * magnified (eng_texture_filter; gpu/shade_math.h), blended by u for u in [0, 1], and for u outside
  * it extrapolated in CIE L*a*b* and clipped to the sRGB gamut (gpu/texel.h, eng_texel_extrapolate);
- * background where nothing is hit.
+ * background where nothing is hit. Translucent materials (eng_material.transparency) are drawn in
+ * up to ENG_XLU_LAYERS depth-peeled layers per sample, blended back to front over the opaque
+ * colour (eng_job_translucent; docs/translucency.md).
  *
  * Everything an eng_job points to is borrowed for the duration of eng_batch_run().
  */
