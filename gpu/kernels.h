@@ -8,8 +8,10 @@
  *           normals;
  *   raster: clip-space positions and a visibility buffer of (width*grid) x (height*grid)
  *           samples, each (depth_bits << 32) | (triangle + 1), ENG_VIS_EMPTY where nothing;
+ *           for a translucent job, also ENG_XLU_LAYERS depth-peeled layers of the same keys;
  *   shade:  per pixel, resolve the samples: one shading where all samples hit one triangle,
- *           per-sample shading otherwise, averaged; RGB8 out.
+ *           per-sample shading otherwise, averaged (translucent layers blended back to front
+ *           over each point); RGB8 out.
  * The CUDA engine runs each stage for every frame of a batch in one launch, with these structs
  * in an offset table; the CPU engine runs them per frame on its threads.
  */

@@ -5,7 +5,8 @@
  * reference in gpu/cpu/ runs too. With the float rules of gpu/hd.h (no FMA contraction:
  * --fmad=false; IEEE division and square root; set in CMakeLists.txt) a GPU frame then equals
  * the CPU frame. This file keeps what only the GPU does: one thread per element, indexing into
- * the batch's offset table, the normal gather, the 64-bit atomicMin, texel loads through __ldg,
+ * the batch's offset table, the normal gather, the 64-bit atomicMin (also for each translucent
+ * layer pass: a launch pair per layer, the pass a kernel argument), texel loads through __ldg,
  * and the launches. Where the structure departs from the CPU's loops (a gather instead of a
  * scatter, per-thread work instead of loops) the comment says why the result is the same.
  *
