@@ -179,11 +179,11 @@ int main(int argc, char **argv)
     }
     eng_material mat[2] = {{{0.8f, 0.8f, 0.8f}, tex[0], TEX, TEX, NULL, 0},
                            {{0.8f, 0.8f, 0.8f}, tex[1], TEX, TEX, NULL, 0}};
-    mat[0].transparency = mat[1].transparency = transparency;
     float weights[FRAMES];
     for (int i = 0; i < FRAMES; i++)
         weights[i] = (float)i / (FRAMES - 1);
 
+    mat[0].transparency = mat[1].transparency = transparency; /* --translucent */
     eng_job job;
     memset(&job, 0, sizeof job);
     job.vertex_count = nv;
