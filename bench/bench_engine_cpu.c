@@ -7,10 +7,12 @@
  * is end to end.
  *
  *   bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] [--filter trilinear|bilinear]
- *                    [threads=2] [repeats=3] [frame.ppm]
+ *                    [--translucent T] [threads=2] [repeats=3] [frame.ppm]
  *
  * --filter picks the texture filter (eng_texture_filter; trilinear, the default, includes
  * building the textures' mip pyramids once per batch), so both can be timed in one run.
+ * --translucent T gives both spheres' material transparency T in (0, 1) (docs/translucency.md):
+ * every sample then shows the front and back surfaces as layers over the background.
  *
  * Prints per-stage time per frame (CPU: summed over threads; CUDA: kernel time from events, with
  * the device -> host copy), the wall time per batch, frames/s, and the process CPU time per
@@ -100,7 +102,8 @@ static void bumpy_sphere(float *pos, float *uv, uint32_t *tri, float bump, float
 static int usage(void)
 {
     fprintf(stderr, "usage: bench_engine_cpu [--engine cpu|cuda] [--jobs K] [--png] "
-                    "[--filter trilinear|bilinear] [threads=2] [repeats=3] [frame.ppm]\n");
+                    "[--filter trilinear|bilinear] [--translucent T] [threads=2] [repeats=3] "
+                    "[frame.ppm]\n");
     return 2;
 }
 
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
     eng_kind kind = ENG_KIND_CPU;
     int jobs_n = 1;
     eng_texture_filter filter = ENG_FILTER_TRILINEAR;
+    float transparency = 0.0f;
     const char *pos_args[3] = {NULL, NULL, NULL};
     int n_pos = 0;
     sink out = {NULL, 0, 0, 0};
@@ -132,6 +136,10 @@ int main(int argc, char **argv)
             else if (strcmp(f, "bilinear") == 0)
                 filter = ENG_FILTER_BILINEAR;
             else
+                return usage();
+        } else if (strcmp(argv[i], "--translucent") == 0 && i + 1 < argc) {
+            transparency = strtof(argv[++i], NULL);
+            if (!(transparency > 0.0f && transparency < 1.0f))
                 return usage();
         } else if (strcmp(argv[i], "--png") == 0) {
             out.png = 1;
@@ -175,6 +183,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < FRAMES; i++)
         weights[i] = (float)i / (FRAMES - 1);
 
+    mat[0].transparency = mat[1].transparency = transparency; /* --translucent */
     eng_job job;
     memset(&job, 0, sizeof job);
     job.vertex_count = nv;

@@ -121,6 +121,11 @@ static int check_surface(const eng_job *job, int side, const md_limits *lim, md_
         if (!isfinite(mat->color[0]) || !isfinite(mat->color[1]) || !isfinite(mat->color[2]))
             return md_fail(err, MD_EINVAL, "%s surface: material %u has a non-finite colour", which,
                            m);
+        if (!(mat->transparency >= 0.0f && mat->transparency <= 1.0f))
+            return md_fail(err, MD_EINVAL,
+                           "%s surface: material %u has transparency %g, outside [0, 1] (0 "
+                           "opaque, 1 invisible)",
+                           which, m, (double)mat->transparency);
         if (mat->rgba == NULL)
             continue;
         if (mat->tex_width < 1 || mat->tex_height < 1)
@@ -174,6 +179,27 @@ uint64_t eng_frame_bytes(int width, int height, int samples)
     return pixels * (uint64_t)samples * sizeof(uint64_t) + pixels * 3;
 }
 
+int eng_job_translucent(const eng_job *job)
+{
+    for (int side = 0; side < 2; side++) {
+        const eng_surface *sf = &job->surface[side];
+        for (uint32_t m = 0; sf->materials != NULL && m < sf->material_count; m++) {
+            if (sf->materials[m].transparency > 0.0f)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+uint64_t eng_job_frame_bytes(const eng_job *job)
+{
+    uint64_t bytes = eng_frame_bytes(job->width, job->height, job->samples);
+    if (bytes > 0 && eng_job_translucent(job))
+        bytes += (uint64_t)job->width * (uint64_t)job->height * (uint64_t)job->samples *
+                 ENG_XLU_LAYERS * sizeof(uint64_t);
+    return bytes;
+}
+
 int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
 {
     if (job == NULL || lim == NULL)
@@ -212,13 +238,20 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
                        "frame %dx%d at %d samples needs a sample grid wider than the engine's "
                        "%d a side",
                        job->width, job->height, job->samples, ENG_MAX_GRID_SIDE);
-    uint64_t need = eng_frame_bytes(job->width, job->height, job->samples);
+    /* Materials first: the budget counts translucent layers only when one is. */
+    int rc = check_surface(job, 0, lim, err);
+    if (rc == 0)
+        rc = check_surface(job, 1, lim, err);
+    if (rc != 0)
+        return rc;
+    uint64_t need = eng_job_frame_bytes(job);
     if (need > lim->max_frame_bytes)
         return md_fail(err, MD_EBUDGET,
-                       "a %dx%d frame at %d samples needs %.1f MiB to render, over the budget "
+                       "a %dx%d frame at %d samples needs %.1f MiB to render%s, over the budget "
                        "of %.1f MiB a frame (--limit max_frame_bytes): lower the size or the "
                        "samples",
                        job->width, job->height, job->samples, (double)need / (1 << 20),
+                       eng_job_translucent(job) ? " with its translucent layers" : "",
                        (double)lim->max_frame_bytes / (1 << 20));
     if (job->shading != ENG_SHADING_PHONG && job->shading != ENG_SHADING_UNLIT)
         return md_fail(err, MD_EINVAL, "shading %d is neither Phong (0) nor unlit (1)",
@@ -250,13 +283,9 @@ int eng_job_validate(const eng_job *job, const md_limits *lim, md_error *err)
                            "triangle %zu has vertex index %u but there are %u vertices", i / 3,
                            job->triangles[i], job->vertex_count);
     }
-    int rc = check_positions(job->positions[0], job->vertex_count, "source", err);
+    rc = check_positions(job->positions[0], job->vertex_count, "source", err);
     if (rc == 0)
         rc = check_positions(job->positions[1], job->vertex_count, "target", err);
-    if (rc == 0)
-        rc = check_surface(job, 0, lim, err);
-    if (rc == 0)
-        rc = check_surface(job, 1, lim, err);
     if (rc == 0)
         rc = eng_camera_validate(&job->camera, err);
     return rc;

@@ -17,7 +17,9 @@
  * B through B's UVs, with repeat, trilinear from mip-maps where minified and bilinear where
  * magnified (eng_texture_filter; gpu/shade_math.h), blended by u for u in [0, 1], and for u outside
  * it extrapolated in CIE L*a*b* and clipped to the sRGB gamut (gpu/texel.h, eng_texel_extrapolate);
- * background where nothing is hit.
+ * background where nothing is hit. Translucent materials (eng_material.transparency) are drawn in
+ * up to ENG_XLU_LAYERS depth-peeled layers per sample, blended back to front over the opaque
+ * colour (eng_job_translucent; docs/translucency.md).
  *
  * Everything an eng_job points to is borrowed for the duration of eng_batch_run().
  */
@@ -76,8 +78,11 @@ typedef struct eng_material {
      * bytes) and uploads them with the texture, every batch. Borrowed. */
     const uint8_t *mip_levels;
     /* How much of what lies behind shows through this material's surfaces: 0 opaque (the zero
-     * value, so materials built with initialisers stay opaque) .. 1 invisible. The inputs'
-     * opacity (MTL d/Tr/Tf, glTF alpha, FBX opacity) becomes 1 - opacity here. */
+     * value, so materials built with initialisers stay opaque) .. 1 invisible; in [0, 1]
+     * (eng_job_validate). The inputs' opacity (MTL d/Tr/Tf, glTF alpha, FBX opacity) becomes
+     * 1 - opacity here. A triangle's transparency is its two sides' blended by the texture
+     * weight clamped to [0, 1]; how it renders: eng_job_translucent. Texture alpha is a
+     * different thing: it blends the texture over color, within the surface. */
     float transparency;
 } eng_material;
 
@@ -126,12 +131,30 @@ typedef struct eng_job {
     const void *cancel_ctx;
 } eng_job;
 
+/* Translucent layers kept per sample: a sample shows its opaque surface (or the background)
+ * under at most this many translucent surfaces in front of it, the nearest ones; farther
+ * translucent surfaces at that sample are dropped (not drawn). See eng_job_translucent. */
+#define ENG_XLU_LAYERS 4
+
+/* Whether a job renders translucency: some material of either surface has transparency > 0.
+ * Such a job's frames rasterise opaque triangles as usual, skip triangles whose transparency
+ * (at the frame's texture weight) is 1, and resolve the others per sample in depth order
+ * into up to ENG_XLU_LAYERS layers, blended back to front over the opaque colour with the
+ * material's opacity. A job without one takes the opaque path alone, bytes unchanged. */
+int eng_job_translucent(const eng_job *job);
+
 /* The memory one frame of width x height at samples per pixel needs while it renders, on
  * either engine: its visibility buffer (8 bytes a sample: depth and triangle) and its RGB
- * image. The one budget function: the api refuses a spec over --limit max_frame_bytes with it
- * (jobs/spec.c), eng_job_validate does the same, the CPU engine's per-thread buffers and the
- * CUDA engine's chunks are sized with it. Geometry (per vertex, per job) comes on top. */
+ * image. The api refuses a spec over --limit max_frame_bytes with it (jobs/spec.c: before the
+ * meshes are read, so without their materials), and the engines size their buffers with
+ * eng_job_frame_bytes, which adds the layers of a translucent job. Geometry (per vertex, per
+ * job) comes on top. */
 uint64_t eng_frame_bytes(int width, int height, int samples);
+/* The memory one frame of job needs: eng_frame_bytes, plus ENG_XLU_LAYERS * 8 bytes a sample
+ * when eng_job_translucent (40 bytes a sample in all). eng_job_validate refuses a job over
+ * max_frame_bytes with it, so a translucent job that passed the api's opaque check can still
+ * be refused, with a message, by the worker. */
+uint64_t eng_job_frame_bytes(const eng_job *job);
 
 /* Checks a job against the limits and for internal consistency (indices in range, samples a
  * square, weights in [ENG_WEIGHT_MIN, ENG_WEIGHT_MAX], camera valid, a frame within

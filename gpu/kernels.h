@@ -8,8 +8,10 @@
  *           normals;
  *   raster: clip-space positions and a visibility buffer of (width*grid) x (height*grid)
  *           samples, each (depth_bits << 32) | (triangle + 1), ENG_VIS_EMPTY where nothing;
+ *           for a translucent job, also ENG_XLU_LAYERS depth-peeled layers of the same keys;
  *   shade:  per pixel, resolve the samples: one shading where all samples hit one triangle,
- *           per-sample shading otherwise, averaged; RGB8 out.
+ *           per-sample shading otherwise, averaged (translucent layers blended back to front
+ *           over each point); RGB8 out.
  * The CUDA engine runs each stage for every frame of a batch in one launch, with these structs
  * in an offset table; the CPU engine runs them per frame on its threads.
  */
@@ -61,6 +63,15 @@ typedef struct eng_raster_params {
     int grid;                  /* samples per pixel side; the sample grid is width*grid wide */
     float *clip;               /* out: 4 * vertex_count clip-space positions */
     uint64_t *vis;             /* out: (width*grid) * (height*grid) samples, row-major, top first */
+    /* Translucency (eng_job_translucent), or NULL / 0 for an opaque job, which then rasterises
+     * every triangle into vis as it always has. With layers, the opaque pass (pass -1) takes
+     * only the triangles whose transparency (eng_tri_transparency of surface at t) is 0, and
+     * layer pass k (0 .. ENG_XLU_LAYERS - 1) only those strictly between 0 and 1 into
+     * layers + k * samples, each sample keeping the least key in front of vis's key and
+     * strictly behind layer k - 1's (depth peeling; gpu/raster_math.h). */
+    const eng_surface *surface; /* [0] source, [1] target: the triangles' materials */
+    float t;                    /* the frame's texture weight */
+    uint64_t *layers;           /* out: ENG_XLU_LAYERS * samples, ENG_VIS_EMPTY where none */
 } eng_raster_params;
 
 typedef struct eng_shade_params {
@@ -81,6 +92,10 @@ typedef struct eng_shade_params {
     int shading; /* eng_shading: ENG_SHADING_UNLIT means light 1, specular 0 */
     int width, height, grid;
     uint8_t background[3];
+    /* The raster stage's translucent layers (ENG_XLU_LAYERS * samples), or NULL for an opaque
+     * job: each sample's colour is then blended back to front, layer k's shading with its
+     * triangle's opacity over the colour behind it (gpu/shade_math.h). */
+    const uint64_t *layers;
     uint8_t *rgb; /* out: width * height * 3 */
 } eng_shade_params;
 
@@ -93,6 +108,7 @@ void eng_cpu_morph(const eng_morph_params *p);
  * triangle order (see gpu/cpu/morph.c). Outside gpu/ it is eng_vertex_normals (engine.h). */
 void eng_cpu_vertex_normals(const float *pos, uint32_t vertex_count, const uint32_t *triangles,
                             uint32_t triangle_count, float *nrm);
+/* All passes of the raster stage: the opaque one, and with p->layers every layer pass. */
 void eng_cpu_raster(const eng_raster_params *p);
 void eng_cpu_shade(const eng_shade_params *p);
 /* Rows [row_begin, row_end) of it: each pixel's colour depends on nothing but the read-only

@@ -22,6 +22,15 @@
  *   key     (depth_bits << 32) | (triangle + 1): the minimum per sample is the nearest surface,
  *           exact depth ties going to the lower triangle index, whatever the drawing order.
  *
+ * Translucency (eng_raster_params.layers; engine.h eng_job_translucent): triangle f's
+ *   transparency is eng_tri_transparency; the opaque pass draws those at 0, layer pass k those
+ *   strictly between 0 and 1, nobody those at 1. Pass k keeps per sample the least key that is
+ *   below the opaque key (in front of the opaque surface, or anywhere over the background) and
+ *   strictly above layer k - 1's key (0 for k = 0): the k-th nearest translucent surface, ties
+ *   in depth again going to the lower triangle. Each pass is a minimum, like the opaque one,
+ *   so neither the CPU's triangle order nor the GPU's atomics change a layer; a sample with
+ *   more than ENG_XLU_LAYERS translucent surfaces in front of its opaque one keeps the nearest.
+ *
  * Dropped whole, on purpose: a triangle with any vertex at w <= 0 or outside -w <= z <= w (no
  * clipping; auto-framed cameras keep whole meshes inside near/far), one with a vertex farther
  * than ENG_MAX_GRID_SIDE * 2 samples outside the grid (a guard band that keeps the int64 edge
@@ -221,6 +230,47 @@ static inline ENG_HD uint64_t eng_raster_key(const eng_raster_tri *rt, int64_t e
     memcpy(&bits, &d, sizeof bits);
 #endif
     return ((uint64_t)bits << 32) | ((uint64_t)f + 1);
+}
+
+/* ---- Translucency ---- */
+
+/* The pass of the opaque surfaces; layer passes are 0 .. ENG_XLU_LAYERS - 1. */
+#define ENG_RASTER_PASS_OPAQUE (-1)
+
+/* Triangle f's transparency in [0, 1] at texture weight t: each side's material's, blended by t
+ * clamped to [0, 1] (exactly the side's value where both agree or t is 0 or 1). */
+static inline ENG_HD float eng_tri_transparency(const eng_surface *surface, uint32_t f, float t)
+{
+    float tr[2];
+    for (int side = 0; side < 2; side++) {
+        const eng_surface *sf = &surface[side];
+        const uint32_t mi = sf->tri_materials != NULL ? sf->tri_materials[f] : 0;
+        const float x = sf->materials[mi].transparency;
+        tr[side] = x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f;
+    }
+    if (tr[0] == tr[1] || !(t > 0.0f))
+        return tr[0];
+    if (!(t < 1.0f))
+        return tr[1];
+    return (1.0f - t) * tr[0] + t * tr[1];
+}
+
+/* Whether pass `pass` draws triangle f (without layers: the opaque pass draws everything). */
+static inline ENG_HD int eng_raster_pass_draws(const eng_raster_params *p, uint32_t f, int pass)
+{
+    if (p->layers == NULL)
+        return pass == ENG_RASTER_PASS_OPAQUE;
+    const float tr = eng_tri_transparency(p->surface, f, p->t);
+    if (pass == ENG_RASTER_PASS_OPAQUE)
+        return tr == 0.0f;
+    return tr > 0.0f && tr < 1.0f;
+}
+
+/* Whether a layer pass may keep key at a sample whose opaque key is opaque and whose previous
+ * layer's key is prev (0 for the first layer). */
+static inline ENG_HD int eng_raster_layer_admits(uint64_t key, uint64_t opaque, uint64_t prev)
+{
+    return key < opaque && key > prev;
 }
 
 #endif

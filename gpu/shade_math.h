@@ -33,6 +33,14 @@
  * A pixel whose samples all name one triangle is shaded once at its centre; otherwise each
  * sample at its centre (empty ones: the background), summed in row-major sample order and
  * scaled by 1 / (grid * grid); then 8 bit = (int)(x * 255 + 0.5), clamped.
+ *
+ * Translucency (eng_shade_params.layers, from the raster stage's layer passes): a point's
+ * colour is its opaque surface's (or the background), then for k = ENG_XLU_LAYERS - 1 down to 0
+ * where layer k holds a triangle, c = opacity * shade(layer k) + (1 - opacity) * c
+ * (eng_shade_over), with opacity = 1 - eng_tri_transparency; each layer is shaded like an
+ * opaque point (texture alpha still blends the texture over the material colour). A pixel is
+ * shaded once at its centre only when all its samples agree in the opaque buffer and in every
+ * layer (eng_shade_pixel_uniform_layers); it is the background bytes when all are empty.
  */
 #ifndef GPU_SHADE_MATH_H
 #define GPU_SHADE_MATH_H
@@ -43,6 +51,7 @@
 
 #include "gpu/hd.h"
 #include "gpu/kernels.h"
+#include "gpu/raster_math.h"
 #include "gpu/texel.h"
 
 /* One side (source or target) of a triangle. */
@@ -62,6 +71,7 @@ typedef struct eng_tri_setup {
     float pos[3][3];
     float nrm[3][3];
     eng_side_setup side[2];
+    float opacity; /* 1 - eng_tri_transparency at the params' t; used by translucent layers */
 } eng_tri_setup;
 
 /* How a side contributes to a point. */
@@ -136,6 +146,35 @@ static inline ENG_HD int eng_shade_pixel_uniform(const uint64_t *first, int gw, 
     return 1;
 }
 
+/* Whether the pixel whose first sample is at index first of the sample grid (gw wide, g x g
+ * samples a pixel) has one triangle (or none) per sample in the opaque buffer and in each of
+ * the translucent layers (p->layers, samples entries a layer), and whether all of them are
+ * empty (*empty). */
+static inline ENG_HD int eng_shade_pixel_uniform_layers(const eng_shade_params *p, size_t first,
+                                                        size_t samples, int gw, int g, int *empty)
+{
+    *empty = 0;
+    if (!eng_shade_pixel_uniform(p->vis + first, gw, g))
+        return 0;
+    int all_empty = p->vis[first] == ENG_VIS_EMPTY;
+    for (int k = 0; k < ENG_XLU_LAYERS; k++) {
+        const uint64_t *l = p->layers + (size_t)k * samples + first;
+        if (!eng_shade_pixel_uniform(l, gw, g))
+            return 0;
+        all_empty = all_empty && *l == ENG_VIS_EMPTY;
+    }
+    *empty = all_empty;
+    return 1;
+}
+
+/* A translucent layer's colour lc over the colour c behind it, with the layer's opacity. */
+static inline ENG_HD void eng_shade_over(float opacity, const float lc[3], float c[3])
+{
+    const float behind = 1.0f - opacity;
+    for (int k = 0; k < 3; k++)
+        c[k] = opacity * lc[k] + behind * c[k];
+}
+
 /* The setup of triangle f on a grid_w x grid_h sample grid. */
 static inline ENG_HD void eng_tri_setup_make(const eng_shade_params *p, uint32_t f, float grid_w,
                                              float grid_h, eng_tri_setup *s)
@@ -170,6 +209,7 @@ static inline ENG_HD void eng_tri_setup_make(const eng_shade_params *p, uint32_t
         s->dqx[k] = bx[k] * s->inv_w[k];
         s->dqy[k] = by[k] * s->inv_w[k];
     }
+    s->opacity = 1.0f - eng_tri_transparency(p->surface, f, p->t);
     for (int side = 0; side < 2; side++) {
         const eng_surface *surf = &p->surface[side];
         eng_side_setup *ss = &s->side[side];

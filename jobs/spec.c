@@ -704,6 +704,7 @@ int job_spec_finalize(job_spec *spec, md_error *err)
     return 0;
 }
 
+/* The opaque frame only: the materials are not known before the meshes are read (spec.h). */
 int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err)
 {
     uint64_t need = eng_frame_bytes(spec->width, spec->height, spec->samples);

@@ -208,7 +208,10 @@ double job_easing_apply(job_easing easing, double u);
 int job_spec_finalize(job_spec *spec, md_error *err);
 /* MD_EBUDGET when one frame of the spec (its size and samples; every view of a render job has
  * them) needs more than lim->max_frame_bytes to render (eng_frame_bytes), with the figures and
- * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read. */
+ * what to lower. The api calls it at submit (job_spec_from_json), before any mesh is read, so
+ * it counts an opaque frame: translucent materials (engine.h eng_job_translucent) add
+ * ENG_XLU_LAYERS * 8 bytes a sample, which eng_job_validate checks (eng_job_frame_bytes) when
+ * the worker or `morph run` builds the job, failing it with both figures. */
 int job_spec_check_budget(const job_spec *spec, const md_limits *lim, md_error *err);
 /* An average of count meshes: MD_EINVAL unless count is 2..lim->max_average_meshes (else
  * MD_ELIMIT) and the spec's mesh_weights, when given, are count numbers of positive sum. */

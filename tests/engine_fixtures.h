@@ -283,4 +283,84 @@ static inline void check_px(const uint8_t *rgb, int w, int x, int y, const int w
     }
 }
 
+/* ---- Translucent scenes (issue 17) ----
+ *
+ * Axis-aligned quads facing the camera, one material each, under an orthographic camera that
+ * shows [-1, 1]^2 in a 64 x 64 frame (32 pixels a unit; pixel px's centre is at
+ * x = (px + 0.5) / 32 - 1, row py's at y = 1 - (py + 0.5) / 32), unlit, on white, so every
+ * covered pixel has an exact colour. */
+
+enum { FX_XLU_BLUE, FX_XLU_RED, FX_XLU_GREEN, FX_XLU_HIDDEN, FX_XLU_MATS };
+enum { FX_XLU_SIZE = 64 };
+
+/* The materials: opaque blue; red at transparency 0.25 (opacity 0.75); green at 0.5; yellow at
+ * 1 (invisible). */
+static inline void fx_xlu_materials(eng_material mats[FX_XLU_MATS])
+{
+    memset(mats, 0, sizeof(eng_material) * FX_XLU_MATS);
+    const float rgb[FX_XLU_MATS][3] = {{0, 0, 1}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}};
+    const float tr[FX_XLU_MATS] = {0.0f, 0.25f, 0.5f, 1.0f};
+    for (int m = 0; m < FX_XLU_MATS; m++) {
+        memcpy(mats[m].color, rgb[m], sizeof rgb[m]);
+        mats[m].transparency = tr[m];
+    }
+}
+
+typedef struct fx_quad {
+    float x0, y0, x1, y1, z; /* z toward the camera: larger is nearer */
+    uint16_t material;
+} fx_quad;
+
+/* A mesh of the n quads in the order given (4 vertices, 2 triangles each) into m, and each
+ * triangle's material into *tri_mat (caller frees both). */
+static inline void fx_quads(fx_mesh *m, uint16_t **tri_mat, const fx_quad *q, int n)
+{
+    memset(m, 0, sizeof *m);
+    m->vertex_count = (uint32_t)(4 * n);
+    m->triangle_count = (uint32_t)(2 * n);
+    m->pos = fx_alloc(sizeof(float) * 3 * m->vertex_count);
+    m->uv = fx_alloc(sizeof(float) * 2 * m->vertex_count);
+    m->tri = fx_alloc(sizeof(uint32_t) * 3 * m->triangle_count);
+    *tri_mat = fx_alloc(sizeof(uint16_t) * m->triangle_count);
+    for (int i = 0; i < n; i++) {
+        const float xy[4][2] = {
+            {q[i].x0, q[i].y0}, {q[i].x1, q[i].y0}, {q[i].x1, q[i].y1}, {q[i].x0, q[i].y1}};
+        for (int k = 0; k < 4; k++) {
+            float *p = m->pos + ((size_t)i * 4 + (size_t)k) * 3;
+            p[0] = xy[k][0];
+            p[1] = xy[k][1];
+            p[2] = q[i].z;
+            m->uv[((size_t)i * 4 + (size_t)k) * 2] = (float)(k == 1 || k == 2);
+            m->uv[((size_t)i * 4 + (size_t)k) * 2 + 1] = (float)(k >= 2);
+        }
+        const uint32_t b = (uint32_t)(4 * i);
+        const uint32_t t[6] = {b, b + 1, b + 2, b, b + 2, b + 3};
+        memcpy(m->tri + (size_t)i * 6, t, sizeof t);
+        (*tri_mat)[2 * i] = (*tri_mat)[2 * i + 1] = q[i].material;
+    }
+}
+
+/* A one-frame job of mesh m with per-triangle materials tri_mat from mats (FX_XLU_MATS), on
+ * both sides, under the translucent scenes' camera, unlit, at samples a pixel. */
+static inline void fx_xlu_job(eng_job *job, const fx_mesh *m, const uint16_t *tri_mat,
+                              const eng_material *mats, const float *weight, int samples)
+{
+    fx_job(job, m, NULL, mats, weight, 1, FX_XLU_SIZE, FX_XLU_SIZE, samples);
+    for (int s = 0; s < 2; s++) {
+        job->surface[s].material_count = FX_XLU_MATS;
+        job->surface[s].tri_materials = tri_mat;
+    }
+    fx_ortho(&job->camera, 0.0f, 0.0f, 2.0f);
+    job->shading = ENG_SHADING_UNLIT;
+}
+
+/* The colour that c (0..1) becomes under a layer of colour lc and opacity a, as the engine
+ * blends (gpu/shade_math.h eng_shade_over, in float). */
+static inline void fx_over(float a, const float lc[3], float c[3])
+{
+    const float behind = 1.0f - a;
+    for (int k = 0; k < 3; k++)
+        c[k] = a * lc[k] + behind * c[k];
+}
+
 #endif

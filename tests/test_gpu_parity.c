@@ -7,7 +7,10 @@
  *   - all of them in one mixed batch (different sizes, sample counts, frame counts, cameras);
  *   - face space: shape and texture weights outside [0, 1] and apart (texture extrapolation);
  *   - large triangles: a quad filling a 2048^2 frame at 64 samples (engine_fixtures.h), which
- *     the CUDA rasteriser splits into tiles.
+ *     the CUDA rasteriser splits into tiles;
+ *   - translucency (issue 17): test_engine_xlu.c's quads at 1, 4 and 16 samples, with more
+ *     translucent surfaces than ENG_XLU_LAYERS and an invisible material, alone and in a
+ *     batch with opaque jobs.
  * Both engines run the same math (gpu/morph_math.h, raster_math.h, shade_math.h, texel.h; float
  * rules in gpu/hd.h), so frames whose texture weights lie in [0, 1] must be equal: 0 differing
  * pixels. Only the L*a*b* extrapolation (face space) calls powf and cbrtf, whose CUDA and glibc
@@ -300,6 +303,47 @@ static void ict_free(ict *c)
     job_spec_free(&c->spec);
 }
 
+/* ---- Translucency (issue 17): the scenes of test_engine_xlu.c ---- */
+
+typedef struct xlu_scene {
+    fx_mesh mesh;
+    uint16_t *tri_mat;
+    eng_material mats[FX_XLU_MATS];
+    eng_job job;
+} xlu_scene;
+
+static const float xlu_weight[1] = {0.0f};
+
+/* Quads over blue: red at opacity 0.75 (partly over the background), green at 0.5, and an
+ * invisible one over everything; with layers > 2, that many more translucent quads stacked in
+ * the middle, so some samples have more than ENG_XLU_LAYERS translucent surfaces. */
+static void xlu_make(xlu_scene *x, int stacked, int samples, eng_shading shading)
+{
+    fx_quad q[4 + 8] = {
+        {-0.75f, -0.75f, 0.75f, 0.75f, 0.0f, FX_XLU_BLUE},
+        {-0.9f, -0.5f, 0.3f, 0.5f, 0.25f, FX_XLU_RED},
+        {-0.25f, -0.25f, 0.5f, 0.9f, 0.5f, FX_XLU_GREEN},
+        {-1.0f, -1.0f, 1.0f, 1.0f, 0.75f, FX_XLU_HIDDEN},
+    };
+    for (int i = 0; i < stacked && i < 8; i++)
+        q[4 + i] = (fx_quad){-0.41f,
+                             -0.37f,
+                             0.33f,
+                             0.29f,
+                             0.05f + 0.08f * (float)i,
+                             i % 2 ? FX_XLU_RED : FX_XLU_GREEN};
+    fx_quads(&x->mesh, &x->tri_mat, q, 4 + (stacked < 8 ? stacked : 8));
+    fx_xlu_materials(x->mats);
+    fx_xlu_job(&x->job, &x->mesh, x->tri_mat, x->mats, xlu_weight, samples);
+    x->job.shading = shading;
+}
+
+static void xlu_free(xlu_scene *x)
+{
+    fx_mesh_free(&x->mesh);
+    free(x->tri_mat);
+}
+
 int main(void)
 {
     fx_require_cuda_device();
@@ -327,6 +371,23 @@ int main(void)
     fx_quad_job(&quad_job, &quad, &quad_mat, &quad_weight);
     check_parity("quad", &quad_job, 1, 1);
     fx_mesh_free(&quad);
+
+    /* Translucency: one and two layers, more layers than kept, an invisible material; at 16
+     * samples the big quads go through the tile kernel in every layer pass too. Exact. Then
+     * in a batch with opaque jobs, so chunks mix frames with and without layers. */
+    xlu_scene xs[3];
+    xlu_make(&xs[0], 0, 1, ENG_SHADING_UNLIT);
+    xlu_make(&xs[1], 6, 4, ENG_SHADING_PHONG);
+    xlu_make(&xs[2], 3, 16, ENG_SHADING_PHONG);
+    for (int i = 0; i < 3; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "translucent %d", i);
+        check_parity(what, &xs[i].job, 1, 1);
+    }
+    eng_job xmix[5] = {s.jobs[0], xs[1].job, s.jobs[2], xs[2].job, s.jobs[1]};
+    check_parity("translucent mixed", xmix, 5, 1);
+    for (int i = 0; i < 3; i++)
+        xlu_free(&xs[i]);
 
     ict face, small;
     ict_load(&face, "512x512", "0,0.25,0.5,0.75,1");

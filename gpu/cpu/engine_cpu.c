@@ -12,10 +12,11 @@
  * buffers) does.
  *
  * Ownership: the engine owns one scratch set per thread slot (positions, normals, clip,
- * visibility buffer, RGB). Scratch only grows, and outlives batches, so a worker that renders
- * job after job of one size allocates nothing in the steady state. Slot i is touched only by
- * thread i during a batch and by nobody between batches; one batch runs at a time per engine
- * (a second concurrent call is refused). Jobs and their arrays are borrowed.
+ * visibility buffer, translucent layers once a translucent job came, RGB). Scratch only grows, and
+ * outlives batches, so a worker that renders job after job of one size allocates nothing in the
+ * steady state. Slot i is touched only by thread i during a batch and by nobody between batches;
+ * one batch runs at a time per engine (a second concurrent call is refused). Jobs and their arrays
+ * are borrowed.
  *
  * Mip pyramids (gpu/mip.h): before the threads start, the calling thread builds levels 1.. of
  * every distinct texture of the batch (same pixels pointer and size: once, however many jobs
@@ -41,6 +42,8 @@ typedef struct cpu_scratch {
     size_t vertex_cap;
     uint64_t *vis;
     size_t vis_cap;
+    uint64_t *layers; /* translucent jobs only: ENG_XLU_LAYERS visibility buffers */
+    size_t layers_cap;
     uint8_t *rgb;
     size_t rgb_cap;
 } cpu_scratch;
@@ -68,6 +71,7 @@ typedef struct cpu_batch {
     const eng_mip *const *mips; /* 2 * job_count: per job and side, a record per material or
                                    NULL (bilinear) */
     const uint64_t *first_task; /* job_count + 1 prefix sums of frame counts */
+    const uint8_t *translucent; /* job_count: eng_job_translucent */
     uint64_t task_count;
     eng_frame_fn on_frame;
     void *user;
@@ -94,6 +98,7 @@ static void scratch_release(cpu_scratch *s)
     md_free(s->normal);
     md_free(s->clip);
     md_free(s->vis);
+    md_free(s->layers);
     md_free(s->rgb);
     memset(s, 0, sizeof *s);
 }
@@ -139,6 +144,13 @@ static int scratch_reserve(cpu_scratch *s, const eng_job *job, int grid, uint32_
                        "%d samples",
                        job_index, samples * sizeof(uint64_t) >> 20, job->width, job->height,
                        job->samples);
+    if (eng_job_translucent(job) &&
+        grow((void **)&s->layers, &s->layers_cap, samples * ENG_XLU_LAYERS, sizeof(uint64_t)) != 0)
+        return md_fail(err, MD_ENOMEM,
+                       "job %u: cannot allocate the %zu MiB of translucent layers for %dx%d "
+                       "pixels at %d samples",
+                       job_index, samples * ENG_XLU_LAYERS * sizeof(uint64_t) >> 20, job->width,
+                       job->height, job->samples);
     if (grow((void **)&s->rgb, &s->rgb_cap, (size_t)job->width * (size_t)job->height * 3, 1) != 0)
         return md_fail(err, MD_ENOMEM, "job %u: cannot allocate a %dx%d frame", job_index,
                        job->width, job->height);
@@ -261,6 +273,11 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .clip = s->clip,
         .vis = s->vis,
     };
+    if (b->translucent[j]) {
+        rp.surface = job->surface;
+        rp.t = tex_t;
+        rp.layers = s->layers;
+    }
     memcpy(rp.view_proj, su->view_proj, sizeof rp.view_proj);
     eng_cpu_raster(&rp);
     double t2 = md_now();
@@ -279,6 +296,7 @@ static int render_task(cpu_batch *b, cpu_scratch *s, cpu_thread_stats *st, uint6
         .width = job->width,
         .height = job->height,
         .grid = su->grid,
+        .layers = b->translucent[j] ? s->layers : NULL,
         .rgb = s->rgb,
     };
     memcpy(sp.eye, su->eye, sizeof sp.eye);
@@ -462,11 +480,12 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
     int lock_ready = 0;
     eng_job_setup *setup = md_malloc_array(job_count, sizeof *setup);
     uint64_t *first = md_malloc_array((size_t)job_count + 1, sizeof *first);
+    uint8_t *translucent = md_malloc_array(job_count, sizeof *translucent);
     cpu_worker *workers = md_calloc((size_t)e->threads, sizeof *workers);
     cpu_batch b;
     memset(&b, 0, sizeof b);
     cpu_mips mips = {NULL, NULL};
-    if (setup == NULL || first == NULL || workers == NULL) {
+    if (setup == NULL || first == NULL || translucent == NULL || workers == NULL) {
         rc = md_fail(err, MD_ENOMEM, "cannot allocate the batch tables for %u jobs", job_count);
         goto done;
     }
@@ -477,6 +496,7 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
     for (uint32_t j = 0; j < job_count; j++) {
         eng_job_setup_make(&jobs[j], &setup[j]);
         first[j + 1] = first[j] + jobs[j].frame_count;
+        translucent[j] = (uint8_t)eng_job_translucent(&jobs[j]);
     }
     b.e = e;
     b.jobs = jobs;
@@ -484,6 +504,7 @@ static int cpu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng
     b.setup = setup;
     b.mips = mips.side;
     b.first_task = first;
+    b.translucent = translucent;
     b.task_count = first[job_count];
     b.on_frame = on_frame;
     b.user = user;
@@ -536,6 +557,7 @@ done:
     mips_release(&mips);
     md_free(workers);
     md_free(first);
+    md_free(translucent);
     md_free(setup);
     atomic_store(&e->busy, 0);
     return rc;

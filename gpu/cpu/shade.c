@@ -7,7 +7,8 @@
  * Phong, the unlit mode, the blend of the two sides, 8-bit rounding) is gpu/shade_math.h, which
  * the CUDA shade kernel runs too; its comment states it. This file keeps the CPU's loops and
  * memory access: per pixel, the background when all grid*grid samples are empty, one point at
- * the pixel centre when they all hold one triangle, else every sample, averaged.
+ * the pixel centre when they all hold one triangle, else every sample, averaged. A translucent
+ * job's frame takes its own, plainer loop (shade_rows_layered) that stacks the layers.
  *
  * Triangle setup (screen positions, 1/w, vertex data, materials) is cached in a small
  * direct-mapped table, since neighbouring pixels and the samples of an edge pixel mostly share
@@ -222,6 +223,82 @@ static void prepare_sample(shade_ctx *c, uint64_t v, float x, float y, shade_sam
     prepare(c, setup_get(c, (uint32_t)v - 1), x, y, 1.0f, out);
 }
 
+/* ---- Translucent layers ----
+ *
+ * A translucent job's frame (p->layers) is shaded point by point, without the chunk's overlap:
+ * each point stacks up to ENG_XLU_LAYERS shadings, and such frames are rare. The arithmetic is
+ * the one shade_math.h states and the CUDA kernel mirrors. */
+
+/* The colour (0..1) of sample-grid index si at grid point (x, y), standing for spacing x
+ * spacing grid units: the opaque surface or the background, then the layers back to front. */
+static void layered_point(shade_ctx *c, size_t si, size_t samples, float x, float y, float spacing,
+                          float out[3])
+{
+    const eng_shade_params *p = c->p;
+    shade_sample sm;
+    const uint64_t v = p->vis[si];
+    if (v == ENG_VIS_EMPTY) {
+        memcpy(out, c->bg, sizeof c->bg);
+    } else {
+        prepare(c, setup_get(c, (uint32_t)v - 1), x, y, spacing, &sm);
+        finish(c, &sm, out);
+    }
+    for (int k = ENG_XLU_LAYERS - 1; k >= 0; k--) {
+        const uint64_t lv = p->layers[(size_t)k * samples + si];
+        if (lv == ENG_VIS_EMPTY)
+            continue;
+        const eng_tri_setup *s = setup_get(c, (uint32_t)lv - 1);
+        const float opacity = s->opacity;
+        float lc[3];
+        prepare(c, s, x, y, spacing, &sm);
+        finish(c, &sm, lc);
+        eng_shade_over(opacity, lc, out);
+    }
+}
+
+static void shade_rows_layered(shade_ctx *c, int row_begin, int row_end)
+{
+    const eng_shade_params *p = c->p;
+    const int g = p->grid;
+    const int gw = p->width * g;
+    const size_t samples = (size_t)gw * (size_t)(p->height * g);
+    for (int py = row_begin; py < row_end; py++) {
+        uint8_t *row_out = p->rgb + (size_t)py * (size_t)p->width * 3;
+        for (int px = 0; px < p->width; px++) {
+            uint8_t *out = row_out + (size_t)px * 3;
+            const size_t first = (size_t)py * (size_t)g * (size_t)gw + (size_t)px * (size_t)g;
+            int empty;
+            const int uniform = eng_shade_pixel_uniform_layers(p, first, samples, gw, g, &empty);
+            if (empty) {
+                memcpy(out, p->background, 3);
+                continue;
+            }
+            if (uniform) {
+                float col[3];
+                layered_point(c, first, samples, eng_shade_pixel_centre(px, g),
+                              eng_shade_pixel_centre(py, g), (float)g, col);
+                for (int k = 0; k < 3; k++)
+                    out[k] = eng_unit_to_u8(col[k]);
+                continue;
+            }
+            float sum[3] = {0.0f, 0.0f, 0.0f};
+            for (int j = 0; j < g; j++) {
+                for (int i = 0; i < g; i++) {
+                    float col[3];
+                    layered_point(c, first + (size_t)j * (size_t)gw + (size_t)i, samples,
+                                  eng_shade_sample_centre(px * g + i),
+                                  eng_shade_sample_centre(py * g + j), 1.0f, col);
+                    sum[0] += col[0];
+                    sum[1] += col[1];
+                    sum[2] += col[2];
+                }
+            }
+            for (int k = 0; k < 3; k++)
+                out[k] = eng_unit_to_u8(sum[k] * c->inv_n);
+        }
+    }
+}
+
 void eng_cpu_shade(const eng_shade_params *p)
 {
     eng_cpu_shade_rows(p, 0, p->height);
@@ -243,6 +320,10 @@ void eng_cpu_shade_rows(const eng_shade_params *p, int row_begin, int row_end)
     c.inv_n = 1.0f / (float)per_pixel;
     memset(c.cache, 0, sizeof c.cache);
     c.n_points = c.n_pixels = 0;
+    if (p->layers != NULL) {
+        shade_rows_layered(&c, row_begin, row_end);
+        return;
+    }
 
     for (int py = row_begin; py < row_end; py++) {
         uint8_t *row_out = p->rgb + (size_t)py * (size_t)p->width * 3;

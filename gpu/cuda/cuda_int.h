@@ -62,10 +62,13 @@ typedef struct cu_raster_queue {
  * (cudaGetLastError), cudaSuccess when queued. */
 cudaError_t cu_launch_morph(const cu_morph_item *items, uint32_t frames, uint32_t max_vertices,
                             cudaStream_t stream);
-/* Expects vis already cleared to ENG_VIS_EMPTY and *queue.count to 0 (cudaMemsetAsync for the
- * chunk). Two launches: triangles, then tiles. */
+/* One raster pass (gpu/raster_math.h): ENG_RASTER_PASS_OPAQUE into vis, or layer pass k >= 0
+ * of the translucent frames (items with layers; the others return at once). Expects the
+ * pass's output already cleared to ENG_VIS_EMPTY, earlier passes done, and *queue.count 0
+ * (cudaMemsetAsync before each pass). Two launches: triangles, then tiles. */
 cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
-                             uint32_t max_triangles, cu_raster_queue queue, cudaStream_t stream);
+                             uint32_t max_triangles, cu_raster_queue queue, int pass,
+                             cudaStream_t stream);
 cudaError_t cu_launch_shade(const eng_shade_params *items, uint32_t frames, uint32_t max_pixels,
                             cudaStream_t stream);
 

@@ -28,16 +28,17 @@
  *      not worth building untested; the host-side work per face (decode, pyramid) is cached
  *      by the worker and only copied here.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
- *      (positions, normals, clip, the raster queue's share, and eng_frame_bytes: visibility
- *      buffer and RGB) fits the budget
+ *      (positions, normals, clip, the raster queue's share, and eng_job_frame_bytes: visibility
+ *      buffer, translucent layers where the job has them, and RGB) fits the budget
  *      (1 GiB or an eighth of free memory, MORPHD_CUDA_BUDGET_MB overrides; at least one frame
  *      a chunk). A frame alone over a third of the device memory free at creation (less a
  *      margin; CU_SLOTS slots hold a chunk each) is refused with MD_EBUDGET, never attempted.
  *   3. Per chunk, on one of CU_SLOTS slots (stream + buffers), with no host wait: the item tables
  *      (cuda_int.h) are copied up, then morph, clear + raster (a triangle launch and a tile
- *      launch for the large triangles it queued), shade each run as ONE launch for all frames of
- *      the chunk, and the RGB frames are copied into the slot's pinned buffer;
- *      events around each stage time it.
+ *      launch for the large triangles it queued; a chunk with a translucent frame then runs
+ *      ENG_XLU_LAYERS more such pairs, one per layer: depth peeling), shade each run as ONE launch
+ * for all frames of the chunk, and the RGB frames are copied into the slot's pinned buffer; events
+ * around each stage time it.
  *   4. While the GPU works on chunks k + 1 and k + 2 in the other slots, the calling thread and
  *      up to threads - 1 helpers hand chunk k's frames to the callback (the caller's PNG
  *      encoder); chunk k + 3 reuses chunk k's slot once all of chunk k's callbacks have
@@ -158,10 +159,10 @@ enum { EV_START, EV_MORPH, EV_RASTER, EV_SHADE, EV_COPY, EV_COUNT };
 typedef struct cu_slot {
     cudaStream_t stream;
     cudaEvent_t ev[EV_COUNT];
-    dev_buf items, pos, normal, clip, vis, rgb, queue; /* device; queue: cu_raster_queue */
-    dev_buf items_host, rgb_host;                      /* pinned */
-    uint64_t first, count;                             /* frames of the batch it holds */
-    int queued;                                        /* queued and not yet delivered */
+    dev_buf items, pos, normal, clip, vis, layers, rgb, queue; /* device; queue: cu_raster_queue */
+    dev_buf items_host, rgb_host;                              /* pinned */
+    uint64_t first, count;                                     /* frames of the batch it holds */
+    int queued;                                                /* queued and not yet delivered */
 } cu_slot;
 
 typedef struct cu_eng {
@@ -250,6 +251,7 @@ typedef struct job_dev {
     size_t off_uvs[2], off_tri_uvs[2], off_tri_mat[2], off_mat[2];
     size_t off_mips[2]; /* trilinear jobs: an eng_mip per material of the side */
     eng_job_setup setup;
+    int translucent; /* eng_job_translucent: its frames get layer buffers and passes */
 } job_dev;
 
 typedef struct tex_entry {
@@ -300,6 +302,7 @@ static int batch_layout(batch *b, md_error *err)
         job_dev *d = &b->dev[j];
         size_t nv = job->vertex_count, nt = job->triangle_count;
         eng_job_setup_make(job, &d->setup);
+        d->translucent = eng_job_translucent(job);
         d->off_pos[0] = take(&cur, nv * 3 * sizeof(float));
         d->off_pos[1] = job->positions[1] == job->positions[0] ? d->off_pos[0]
                                                                : take(&cur, nv * 3 * sizeof(float));
@@ -507,8 +510,8 @@ static void queue_share(const eng_job *job, int grid, uint64_t *tiles, uint64_t 
 }
 
 /* Device bytes one frame of job needs in a slot: positions, normals, clip, its raster queue
- * share, then the engines' one budget function (visibility buffer and RGB); grid * grid is
- * job->samples. */
+ * share, then the engines' budget function (visibility buffer, translucent layers where the
+ * job has them, and RGB); grid * grid is job->samples. */
 static size_t frame_bytes(const eng_job *job, int grid)
 {
     size_t nv = job->vertex_count;
@@ -516,7 +519,7 @@ static size_t frame_bytes(const eng_job *job, int grid)
     queue_share(job, grid, &tiles, &entries);
     return align_up(nv * 3 * sizeof(float)) * 2 + align_up(nv * 4 * sizeof(float)) +
            align_up((size_t)entries * sizeof(cu_raster_entry)) +
-           align_up((size_t)eng_frame_bytes(job->width, job->height, job->samples));
+           align_up((size_t)eng_job_frame_bytes(job));
 }
 
 /* How many frames from first form the next chunk; 0 when the first alone is over frame_max. */
@@ -557,7 +560,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
 {
     int rc = 0;
     cu_slot *sl = &e->slot[s];
-    size_t pos_b = 0, clip_b = 0, vis_b = 0, rgb_b = 0;
+    size_t pos_b = 0, clip_b = 0, vis_b = 0, layers_b = 0, rgb_b = 0;
     uint64_t tile_cap = 0, entry_cap = 0;
     uint32_t max_nv = 0, max_nt = 0, max_px = 0;
     for (uint64_t i = 0; i < count; i++) {
@@ -567,6 +570,9 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         clip_b += align_up((size_t)job->vertex_count * 4 * sizeof(float));
         vis_b += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
                           sizeof(uint64_t));
+        if (b->dev[b->frame_job[first + i]].translucent)
+            layers_b += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
+                                 ENG_XLU_LAYERS * sizeof(uint64_t));
         rgb_b += (size_t)job->width * (size_t)job->height * 3;
         uint64_t tiles, entries;
         queue_share(job, g, &tiles, &entries);
@@ -594,6 +600,8 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     CU_TRY(dev_reserve(&sl->normal, pos_b));
     CU_TRY(dev_reserve(&sl->clip, clip_b));
     CU_TRY(dev_reserve(&sl->vis, vis_b));
+    if (layers_b > 0)
+        CU_TRY(dev_reserve(&sl->layers, layers_b));
     CU_TRY(dev_reserve(&sl->rgb, rgb_b));
     CU_TRY(dev_reserve(&sl->queue, queue_b));
     CU_TRY(pin_reserve(&sl->items_host, items_b));
@@ -604,7 +612,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     eng_raster_params *ri = (eng_raster_params *)(ih + raster_off);
     eng_shade_params *si = (eng_shade_params *)(ih + shade_off);
     char *gdev = e->geom.ptr;
-    size_t at_pos = 0, at_clip = 0, at_vis = 0, at_rgb = 0;
+    size_t at_pos = 0, at_clip = 0, at_vis = 0, at_layers = 0, at_rgb = 0;
     for (uint64_t i = 0; i < count; i++) {
         uint32_t j = b->frame_job[first + i];
         const eng_job *job = &b->jobs[j];
@@ -645,6 +653,15 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         ri[i].grid = g;
         ri[i].clip = clip;
         ri[i].vis = vis;
+        uint64_t *layers = NULL;
+        if (d->translucent) {
+            layers = (uint64_t *)((char *)sl->layers.ptr + at_layers);
+            at_layers += align_up((size_t)job->width * (size_t)g * (size_t)job->height * (size_t)g *
+                                  ENG_XLU_LAYERS * sizeof(uint64_t));
+            ri[i].surface = (const eng_surface *)(gdev + d->off_surface);
+            ri[i].t = tex_t;
+            ri[i].layers = layers;
+        }
 
         memset(&si[i], 0, sizeof si[i]);
         si[i].pos = pos;
@@ -666,6 +683,7 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
         si[i].height = job->height;
         si[i].grid = g;
         memcpy(si[i].background, job->background, sizeof si[i].background);
+        si[i].layers = layers;
         si[i].rgb = rgb;
 
         at_pos += align_up((size_t)job->vertex_count * 3 * sizeof(float));
@@ -691,7 +709,17 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     };
     CU_TRY(cudaMemsetAsync(queue.count, 0, sizeof *queue.count, st));
     CU_TRY(cu_launch_raster((const eng_raster_params *)(idev + raster_off), (uint32_t)count, max_nt,
-                            queue, st));
+                            queue, ENG_RASTER_PASS_OPAQUE, st));
+    if (layers_b > 0) {
+        /* Depth peeling (gpu/raster_math.h): one pass a layer, each after the one before. Chunks
+         * without a translucent frame launch none of this. */
+        CU_TRY(cudaMemsetAsync(sl->layers.ptr, 0xff, layers_b, st));
+        for (int pass = 0; pass < ENG_XLU_LAYERS; pass++) {
+            CU_TRY(cudaMemsetAsync(queue.count, 0, sizeof *queue.count, st));
+            CU_TRY(cu_launch_raster((const eng_raster_params *)(idev + raster_off), (uint32_t)count,
+                                    max_nt, queue, pass, st));
+        }
+    }
     CU_TRY(cudaEventRecord(sl->ev[EV_RASTER], st));
     CU_TRY(
         cu_launch_shade((const eng_shade_params *)(idev + shade_off), (uint32_t)count, max_px, st));
@@ -946,8 +974,8 @@ static void cu_destroy(eng *base)
         cu_slot *sl = &e->slot[s];
         if (sl->stream != NULL)
             (void)cudaStreamSynchronize(sl->stream);
-        dev_buf *dev[] = {&sl->items, &sl->pos, &sl->normal, &sl->clip,
-                          &sl->vis,   &sl->rgb, &sl->queue};
+        dev_buf *dev[] = {&sl->items, &sl->pos,    &sl->normal, &sl->clip,
+                          &sl->vis,   &sl->layers, &sl->rgb,    &sl->queue};
         for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
             dev_release(dev[i]);
         (void)cudaFreeHost(sl->items_host.ptr);

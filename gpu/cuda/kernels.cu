@@ -5,7 +5,8 @@
  * reference in gpu/cpu/ runs too. With the float rules of gpu/hd.h (no FMA contraction:
  * --fmad=false; IEEE division and square root; set in CMakeLists.txt) a GPU frame then equals
  * the CPU frame. This file keeps what only the GPU does: one thread per element, indexing into
- * the batch's offset table, the normal gather, the 64-bit atomicMin, texel loads through __ldg,
+ * the batch's offset table, the normal gather, the 64-bit atomicMin (also for each translucent
+ * layer pass: a launch pair per layer, the pass a kernel argument), texel loads through __ldg,
  * and the launches. Where the structure departs from the CPU's loops (a gather instead of a
  * scatter, per-thread work instead of loops) the comment says why the result is the same.
  *
@@ -97,6 +98,39 @@ __device__ static void walk(const eng_raster_tri *rt, unsigned long long *vis, i
     }
 }
 
+/* The same walk for layer pass `pass` (>= 0) of a translucent frame: raster.c's raster_layer.
+ * The opaque buffer and the previous layer are final (earlier launches on the stream), and
+ * atomicMin keeps the least admitted key whatever the order, as the CPU's compare does. */
+__device__ static void walk_layer(const eng_raster_params *p, const eng_raster_tri *rt, int pass,
+                                  uint32_t f)
+{
+    const int gw = p->width * p->grid, gh = p->height * p->grid;
+    const size_t n = (size_t)gw * (size_t)gh;
+    unsigned long long *out_layer = (unsigned long long *)p->layers + (size_t)pass * n;
+    const uint64_t *prev_layer = pass > 0 ? p->layers + (size_t)(pass - 1) * n : NULL;
+    const long long sx_n = rt->sx1 - rt->sx0 + 1;
+    int64_t row0 = rt->row[0], row1 = rt->row[1], row2 = rt->row[2];
+    for (long long sy = rt->sy0; sy <= rt->sy1; sy++) {
+        int64_t e0 = row0, e1 = row1, e2 = row2;
+        const size_t at = (size_t)sy * (size_t)gw + (size_t)rt->sx0;
+        for (long long i = 0; i < sx_n; i++) {
+            if (eng_raster_inside(e0, e1, e2)) {
+                const uint64_t key = eng_raster_key(rt, e1, e2, f);
+                const size_t si = at + (size_t)i;
+                const uint64_t prev = prev_layer != NULL ? prev_layer[si] : 0;
+                if (eng_raster_layer_admits(key, p->vis[si], prev))
+                    atomicMin(out_layer + si, (unsigned long long)key);
+            }
+            e0 += rt->step_x[0];
+            e1 += rt->step_x[1];
+            e2 += rt->step_x[2];
+        }
+        row0 += rt->step_y[0];
+        row1 += rt->step_y[1];
+        row2 += rt->step_y[2];
+    }
+}
+
 /* Reserves room for one entry of n tiles; 0 when the queue is full. */
 __device__ static int queue_reserve(const cu_raster_queue *q, uint64_t n, uint64_t *entry,
                                     uint64_t *first_tile)
@@ -121,11 +155,14 @@ __device__ static int queue_reserve(const cu_raster_queue *q, uint64_t n, uint64
 /* One thread a triangle: a box of at most ENG_RASTER_WALK_MAX samples is walked here; a larger
  * one goes to the queue, tile by tile for raster_tile_kernel (or, the queue full, is walked
  * here whole: the same samples, slower). */
-__global__ void raster_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q)
+__global__ void raster_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q,
+                              int pass)
 {
     const eng_raster_params *p = &items[blockIdx.y];
     const uint32_t f = blockIdx.x * blockDim.x + threadIdx.x;
-    if (f >= p->triangle_count)
+    if (f >= p->triangle_count || (pass != ENG_RASTER_PASS_OPAQUE && p->layers == NULL))
+        return;
+    if (!eng_raster_pass_draws(p, f, pass))
         return;
     const int gw = p->width * p->grid, gh = p->height * p->grid;
     eng_raster_tri rt;
@@ -141,14 +178,18 @@ __global__ void raster_kernel(const eng_raster_params *__restrict__ items, cu_ra
         e->first_tile = first_tile;
         return;
     }
-    walk(&rt, vis, gw, f);
+    if (pass == ENG_RASTER_PASS_OPAQUE)
+        walk(&rt, vis, gw, f);
+    else
+        walk_layer(p, &rt, pass, f);
 }
 
 /* One thread a queued tile: finds its entry (the last whose first_tile is at most the tile's
  * index), sets the triangle up again (the same pure function of the same inputs, so the same
  * values) and walks the tile: at most ENG_RASTER_WALK_MAX samples. The grid covers tile_cap;
  * threads past the tiles reserved return at once. */
-__global__ void raster_tile_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q)
+__global__ void raster_tile_kernel(const eng_raster_params *__restrict__ items, cu_raster_queue q,
+                                   int pass)
 {
     const uint64_t tile = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x;
     const unsigned long long count = *q.count;
@@ -170,7 +211,10 @@ __global__ void raster_tile_kernel(const eng_raster_params *__restrict__ items, 
     if (!eng_raster_tri_setup(p->clip, p->triangles + (size_t)e.triangle * 3, gw, gh, &rt))
         return; /* cannot happen: the triangle kernel set it up from the same values */
     eng_raster_tile(&rt, tile - e.first_tile, &part);
-    walk(&part, (unsigned long long *)p->vis, gw, e.triangle);
+    if (pass == ENG_RASTER_PASS_OPAQUE)
+        walk(&part, (unsigned long long *)p->vis, gw, e.triangle);
+    else
+        walk_layer(p, &part, pass, e.triangle);
 }
 
 /* ---- Shade: resolve + Phong + textures (one thread a pixel) ---- */
@@ -235,6 +279,76 @@ __device__ static void shade_point(const eng_shade_params *p, const eng_tri_setu
     eng_shade_combine(base[0], base[1], p->t, light, spec, out);
 }
 
+/* shade.c's layered_point: the colour of sample-grid index si at (x, y), standing for spacing x
+ * spacing grid units: the opaque surface or the background, then the translucent layers from
+ * the farthest to the nearest (eng_shade_over). */
+__device__ static void layered_point(const eng_shade_params *p, size_t si, size_t samples,
+                                     float grid_w, float grid_h, float x, float y, float spacing,
+                                     float out[3])
+{
+    eng_tri_setup s;
+    const uint64_t v = p->vis[si];
+    if (v == ENG_VIS_EMPTY) {
+        eng_shade_background(p, out);
+    } else {
+        eng_tri_setup_make(p, (uint32_t)v - 1, grid_w, grid_h, &s);
+        shade_point(p, &s, x, y, spacing, out);
+    }
+    for (int k = ENG_XLU_LAYERS - 1; k >= 0; k--) {
+        const uint64_t lv = p->layers[(size_t)k * samples + si];
+        if (lv == ENG_VIS_EMPTY)
+            continue;
+        float lc[3];
+        eng_tri_setup_make(p, (uint32_t)lv - 1, grid_w, grid_h, &s);
+        shade_point(p, &s, x, y, spacing, lc);
+        eng_shade_over(s.opacity, lc, out);
+    }
+}
+
+/* shade.c's shade_rows_layered for one pixel of a translucent frame: the background bytes when
+ * every sample of every buffer is empty, one point at the centre when each buffer names one
+ * triangle (or none) across the pixel, else every sample, summed in row-major order and scaled
+ * by 1 / (grid * grid). */
+__device__ static void shade_pixel_layered(const eng_shade_params *p, int px, int py, uint8_t *out)
+{
+    const int g = p->grid;
+    const int gw = p->width * g, gh = p->height * g;
+    const float grid_w = (float)gw, grid_h = (float)gh;
+    const size_t samples = (size_t)gw * (size_t)gh;
+    const size_t first = (size_t)py * (size_t)g * (size_t)gw + (size_t)px * (size_t)g;
+    int empty;
+    const int uniform = eng_shade_pixel_uniform_layers(p, first, samples, gw, g, &empty);
+    if (empty) {
+        out[0] = p->background[0];
+        out[1] = p->background[1];
+        out[2] = p->background[2];
+        return;
+    }
+    if (uniform) {
+        float col[3];
+        layered_point(p, first, samples, grid_w, grid_h, eng_shade_pixel_centre(px, g),
+                      eng_shade_pixel_centre(py, g), (float)g, col);
+        for (int k = 0; k < 3; k++)
+            out[k] = eng_unit_to_u8(col[k]);
+        return;
+    }
+    const float inv_n = 1.0f / (float)(g * g);
+    float sum[3] = {0.0f, 0.0f, 0.0f};
+    for (int j = 0; j < g; j++) {
+        for (int i = 0; i < g; i++) {
+            float col[3];
+            layered_point(p, first + (size_t)j * (size_t)gw + (size_t)i, samples, grid_w, grid_h,
+                          eng_shade_sample_centre(px * g + i), eng_shade_sample_centre(py * g + j),
+                          1.0f, col);
+            sum[0] += col[0];
+            sum[1] += col[1];
+            sum[2] += col[2];
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        out[k] = eng_unit_to_u8(sum[k] * inv_n);
+}
+
 /* eng_cpu_shade's per-pixel logic: background when every sample is empty, one shading at the
  * pixel centre when all samples name one triangle, else every sample shaded at its centre and
  * summed in row-major sample order, then scaled by 1 / (grid * grid). The CPU's chunking and
@@ -247,6 +361,10 @@ __global__ void shade_kernel(const eng_shade_params *__restrict__ items)
     if (pixel >= (uint32_t)p->width * (uint32_t)p->height)
         return;
     const int px = (int)(pixel % (uint32_t)p->width), py = (int)(pixel / (uint32_t)p->width);
+    if (p->layers != NULL) {
+        shade_pixel_layered(p, px, py, p->rgb + (size_t)pixel * 3);
+        return;
+    }
     const int g = p->grid;
     const int gw = p->width * g, gh = p->height * g;
     const float grid_w = (float)gw, grid_h = (float)gh;
@@ -323,17 +441,17 @@ extern "C" cudaError_t cu_launch_morph(const cu_morph_item *items, uint32_t fram
 }
 
 extern "C" cudaError_t cu_launch_raster(const eng_raster_params *items, uint32_t frames,
-                                        uint32_t max_triangles, cu_raster_queue queue,
+                                        uint32_t max_triangles, cu_raster_queue queue, int pass,
                                         cudaStream_t stream)
 {
-    raster_kernel<<<grid_of(max_triangles, frames), CU_BLOCK, 0, stream>>>(items, queue);
+    raster_kernel<<<grid_of(max_triangles, frames), CU_BLOCK, 0, stream>>>(items, queue, pass);
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess || queue.tile_cap == 0)
         return e;
     const uint64_t blocks = (queue.tile_cap + CU_BLOCK - 1) / CU_BLOCK;
     if (blocks > 0x7fffffffull)
         return cudaErrorInvalidValue; /* the caller caps tile_cap far below this */
-    raster_tile_kernel<<<dim3((unsigned)blocks, 1, 1), CU_BLOCK, 0, stream>>>(items, queue);
+    raster_tile_kernel<<<dim3((unsigned)blocks, 1, 1), CU_BLOCK, 0, stream>>>(items, queue, pass);
     return cudaGetLastError();
 }
 
