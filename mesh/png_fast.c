@@ -1,39 +1,46 @@
 /*
- * png_fast.c — png_fast_zlib: the zlib stream of a PNG's filtered rows at level 1, written by a
- * deflate encoder made for our images (png_write.c calls it; any thread, nothing shared).
+ * png_fast.c — png_fast_zlib: a rendered frame's PNG image data (filtered rows in a zlib stream),
+ * written by a deflate coder made for our frames. png_write.c calls it for
+ * img_encode_png_frame at level 1; any thread, nothing shared, scratch allocated per call.
  *
- * Why our own: img_encode_png is the hot path of a GPU node (41 frames a job, thousands of jobs),
+ * Why our own: PNG encoding is the hot path of a GPU node (41 frames a job, thousands of jobs),
  * and a general LZ77 compressor (zlib, libdeflate) spends most of its time hashing and searching
  * for matches that rendered frames hardly have. What frames have is runs: the background, and
- * rows that repeat the row above after filtering. So, after fpnge (Luca Versari's fast PNG
- * encoder), this encoder looks for two matches only, both at fixed distances:
- *   - distance bpp (the pixel to the left): a run of equal pixels (a flat background after the
- *     filter is a run of zeros);
- *   - distance row + 1 (the same byte of the filtered row above in the stream, the filter byte
- *     included): a filtered row that repeats the one above;
- * and codes everything else as literals, with one dynamic Huffman block (code lengths limited to
- * deflate's 15 bits) per chunk of about PNG_FAST_CHUNK bytes of rows, so the codes follow the
- * image as it changes. A chunk whose dynamic block would be larger than the bytes themselves is
- * stored instead, so the output never exceeds png_fast_zlib_bound.
+ * rows that repeat the row above. So, after fpnge (Luca Versari's fast PNG encoder), this coder
+ *   - filters every row with Paeth (smaller than Up on our frames by 11%: 57.8 vs 65.0 KB; it
+ *     is built to vectorise, see filter_paeth);
+ *   - looks for matches at two fixed distances only: bpp (the pixel to the left: a flat
+ *     background is a run of zeros after the filter) and row (the same byte of the filtered
+ *     row above, filter byte included: a row that repeats the one above), at least
+ *     PNG_FAST_MIN_MATCH bytes, scanning five positions per step with a zero-byte test;
+ *   - codes everything else as literals, with one dynamic Huffman block (code lengths limited to
+ *     deflate's 15 bits) per chunk of about PNG_FAST_CHUNK bytes of rows. A chunk whose block
+ *     would be larger than its bytes is stored instead, so the output never exceeds
+ *     png_fast_zlib_bound.
+ * Each chunk is filtered into a buffer that also holds the row above it (the only bytes matches
+ * reach back to), scanned once for matches and counts, and then written from the buffer by a
+ * 64-bit bit writer. The stream is an ordinary zlib stream (RFC 1950/1951) any inflater reads;
+ * adler32 is libdeflate's. The output is a function of the pixels alone.
  *
- * Each chunk is tokenised once into a scratch array (literals and matches, counted as they are
- * found), the codes are built from the counts, then the tokens are written by a 64-bit bit
- * writer. Output is an ordinary zlib stream (RFC 1950/1951) any inflater reads; adler32 is
- * libdeflate's. The output is a function of the input bytes alone (deterministic).
+ * What it does not have: matches at other distances. Textures (the skin's pore noise is shared
+ * by R, G and B) and the figures compress 5-35% better with libdeflate's LZ77, so those stay
+ * there (img_encode_png).
  */
 #include "mesh/png_fast.h"
 
 #include <libdeflate.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "base/md.h"
 
-/* Bytes of filtered rows per Huffman block (whole rows; at least one row). Smaller follows the
- * image better, larger spends fewer bytes on code tables; measured on the default job's frames. */
-#define PNG_FAST_CHUNK (128 * 1024)
-/* Matches shorter than this are coded as literals: inside the face a short run of a residual
- * costs less as literals than as a length and a distance code. Measured, like the chunk. */
+/* Bytes of filtered rows per Huffman block (whole rows; at least one row). On the default job's
+ * frames (512² RGB, 41 frames; bench/RESULTS.md) 64 and 128 KiB gave 57,847 and 57,830 B a frame
+ * at 0.83-0.92 ms, 256 KiB 58,306 B at 0.73-0.79 ms, 1 MiB (one block) 59,476 B: 256 KiB,
+ * because time is what this coder is for and its files are still the smallest of the three
+ * coders. */
+#define PNG_FAST_CHUNK (256 * 1024)
+/* Matches shorter than this are coded as literals (deflate allows 3; a 3-byte match costs about
+ * what three literals do). find_matches' zero-byte test looks for exactly this many. */
 #define PNG_FAST_MIN_MATCH 4
 #define DEFLATE_MAX_MATCH 258
 #define DEFLATE_WINDOW 32768
@@ -109,12 +116,29 @@ typedef struct sym_freq {
     uint16_t sym;
 } sym_freq;
 
-static int cmp_sym_freq(const void *a, const void *b)
+/* Sorts n (<= LITLEN_SYMS) leaves by count, ties by symbol: a stable radix sort over the four
+ * bytes of the count, the leaves coming in symbol order (qsort's calls cost more here than the
+ * rest of building the codes). */
+static void sort_leaves(sym_freq *leaf, int n)
 {
-    const sym_freq *x = a, *y = b;
-    if (x->freq != y->freq)
-        return x->freq < y->freq ? -1 : 1;
-    return x->sym < y->sym ? -1 : x->sym > y->sym;
+    sym_freq tmp[LITLEN_SYMS];
+    sym_freq *from = leaf, *to = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        uint32_t start[257] = {0};
+        for (int i = 0; i < n; i++)
+            start[((from[i].freq >> shift) & 0xff) + 1]++;
+        if (start[1] == (uint32_t)n)
+            continue; /* this byte is zero everywhere: nothing moves */
+        for (int b = 0; b < 256; b++)
+            start[b + 1] += start[b];
+        for (int i = 0; i < n; i++)
+            to[start[(from[i].freq >> shift) & 0xff]++] = from[i];
+        sym_freq *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != leaf)
+        memcpy(leaf, from, (size_t)n * sizeof *leaf);
 }
 
 /* Code lengths (at most max_bits) for n symbols from their counts. A Huffman tree is built
@@ -136,7 +160,7 @@ static void huff_lengths(const uint32_t *freq, int n, int max_bits, uint8_t *len
         len[first == 0 ? 1 : 0] = 1;
         return;
     }
-    qsort(leaf, (size_t)used, sizeof leaf[0], cmp_sym_freq);
+    sort_leaves(leaf, used);
     /* Nodes 0..used-1 are leaves, used.. internal nodes in the order made (their weights never
      * decrease). parent[] gives each node's depth once the tree is done. */
     uint64_t weight[2 * LITLEN_SYMS];

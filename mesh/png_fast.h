@@ -14,7 +14,7 @@ size_t png_fast_zlib_bound(int width, int height, unsigned channels);
 /* Writes the PNG image data of pixels (width x height, channels 3 or 4 bytes a pixel, rows top
  * first, no padding) as PNG stores it in IDAT: every row Paeth-filtered, the whole a zlib stream.
  * out holds png_fast_zlib_bound bytes. Returns the bytes written, or 0 when out of memory for
- * its scratch (about 130 KiB). pixels and out are borrowed. */
+ * its scratch (under 1 MiB). pixels and out are borrowed. */
 size_t png_fast_zlib(const uint8_t *pixels, int width, int height, unsigned channels, uint8_t *out);
 
 #endif
