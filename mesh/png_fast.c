@@ -257,7 +257,7 @@ filter_paeth(const uint8_t *restrict row, const uint8_t *restrict prev, size_t s
         pb = pb < 0 ? (int16_t)-pb : pb;
         pc = pc < 0 ? (int16_t)-pc : pc;
         int16_t bc = pb <= pc ? b : c;
-        int16_t pred = (pa <= pb) & (pa <= pc) ? a : bc;
+        int16_t pred = ((pa <= pb) & (pa <= pc)) ? a : bc;
         out[i] = (uint8_t)(row[i] - pred);
     }
 }
