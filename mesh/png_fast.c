@@ -318,7 +318,9 @@ static inline size_t match_len(const uint8_t *a, const uint8_t *b, size_t max)
 }
 
 /* Bit 7 of byte k set where bytes k..k+3 of x are all zero, for k in 0..4 (bytes of a little-
- * endian load; the exact zero-byte test, no false positives). */
+ * endian load; the exact zero-byte test, no false positives). On a big-endian machine the
+ * positions come out wrong: find_matches then misses matches (larger files) but never writes a
+ * wrong one, as every match is compared byte by byte before it is taken. */
 static inline uint64_t zero_runs4(uint64_t x)
 {
     const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
