@@ -12,7 +12,7 @@
  *   - looks for matches at two fixed distances only: bpp (the pixel to the left: a flat
  *     background is a run of zeros after the filter) and row (the same byte of the filtered
  *     row above, filter byte included: a row that repeats the one above), at least
- *     PNG_FAST_MIN_MATCH bytes, scanning five positions per step with a zero-byte test;
+ *     PNG_FAST_MIN_MATCH bytes, scanning four positions per step with a zero-byte test;
  *   - codes everything else as literals, with one dynamic Huffman block (code lengths limited to
  *     deflate's 15 bits) per chunk of about PNG_FAST_CHUNK bytes of rows. A chunk whose block
  *     would be larger than its bytes is stored instead, so the output never exceeds
@@ -34,14 +34,15 @@
 #include "base/md.h"
 
 /* Bytes of filtered rows per Huffman block (whole rows; at least one row). On the default job's
- * frames (512² RGB, 41 frames; bench/RESULTS.md) 64 and 128 KiB gave 57,847 and 57,830 B a frame
- * at 0.83-0.92 ms, 256 KiB 58,306 B at 0.73-0.79 ms, 1 MiB (one block) 59,476 B: 256 KiB,
- * because time is what this coder is for and its files are still the smallest of the three
- * coders. */
+ * frames (512² RGB, 41 frames; bench/RESULTS.md) 128 KiB gave 56,407 B a frame at 0.88 ms,
+ * 256 KiB 56,864 B at 0.71 ms, 512 KiB 57,482 B at 0.68 ms: 256 KiB, fast, and its files well
+ * below libdeflate's level 1 (60,246 B). */
 #define PNG_FAST_CHUNK (256 * 1024)
-/* Matches shorter than this are coded as literals (deflate allows 3; a 3-byte match costs about
- * what three literals do). find_matches' zero-byte test looks for exactly this many. */
-#define PNG_FAST_MIN_MATCH 4
+/* Matches shorter than this are coded as literals. Deflate allows 3, but on the default job's
+ * frames 4 gave 58,306 B a frame at 0.74 ms, 5 56,864 B at 0.71 ms, 6 56,223 B at 1.19 ms: a
+ * short run of a residual inside the face costs less as literals than as a length and a
+ * distance. find_matches' zero-byte test (zero_runs5) looks for exactly this many. */
+#define PNG_FAST_MIN_MATCH 5
 #define DEFLATE_MAX_MATCH 258
 #define DEFLATE_WINDOW 32768
 #define LITLEN_SYMS 288 /* 286 used; 286 and 287 never appear */
@@ -317,15 +318,15 @@ static inline size_t match_len(const uint8_t *a, const uint8_t *b, size_t max)
     return n;
 }
 
-/* Bit 7 of byte k set where bytes k..k+3 of x are all zero, for k in 0..4 (bytes of a little-
+/* Bit 7 of byte k set where bytes k..k+4 of x are all zero, for k in 0..3 (bytes of a little-
  * endian load; the exact zero-byte test, no false positives). On a big-endian machine the
  * positions come out wrong: find_matches then misses matches (larger files) but never writes a
  * wrong one, as every match is compared byte by byte before it is taken. */
-static inline uint64_t zero_runs4(uint64_t x)
+static inline uint64_t zero_runs5(uint64_t x)
 {
     const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
     uint64_t z = ~(((x & low7) + low7) | x | low7);
-    return z & (z >> 8) & (z >> 16) & (z >> 24) & 0x8080808080ull;
+    return z & (z >> 8) & (z >> 16) & (z >> 24) & (z >> 32) & 0x80808080ull;
 }
 
 /* A match: where it starts in the chunk buffer, its length and distance. */
@@ -351,14 +352,14 @@ static size_t find_matches(const uint8_t *d, size_t start, size_t end, unsigned 
     memset(st, 0, sizeof *st);
     size_t nm = 0, lit_from = start, i = start;
     while (i < end) {
-        /* Five positions at a time: where no four bytes from them repeat the bytes bpp or row
+        /* Four positions at a time: where no five bytes from them repeat the bytes bpp or row
          * back, no match starts, and those bytes stay literals. */
         uint64_t v = load64(d + i);
-        uint64_t hits = zero_runs4(v ^ load64(d + i - bpp));
+        uint64_t hits = zero_runs5(v ^ load64(d + i - bpp));
         if (row != 0)
-            hits |= zero_runs4(v ^ load64(d + i - row));
+            hits |= zero_runs5(v ^ load64(d + i - row));
         if (hits == 0) {
-            i += 5;
+            i += 4;
             continue;
         }
         i += (size_t)__builtin_ctzll(hits) >> 3;
