@@ -47,7 +47,7 @@ int img_encode_png(const uint8_t *pixels, int width, int height, int channels, i
                    uint8_t **out, size_t *out_len, md_error *err);
 /* The same for rendered frames (a job's frames, live frames): at level 1, their default,
  * png_fast.c's coder (Paeth filter, runs and repeated rows, Huffman codes per chunk of rows)
- * takes a 512² frame in under a millisecond, about 3x faster than libdeflate's level 1 and
+ * takes a 512² frame in under a millisecond, about 4x faster than libdeflate's level 1 and
  * smaller on frames (bench/RESULTS.md); on textures and figures it is 5-35% larger, hence the
  * two functions. Other levels are img_encode_png's. */
 int img_encode_png_frame(const uint8_t *pixels, int width, int height, int channels, int level,

@@ -7,8 +7,8 @@
  * and a general LZ77 compressor (zlib, libdeflate) spends most of its time hashing and searching
  * for matches that rendered frames hardly have. What frames have is runs: the background, and
  * rows that repeat the row above. So, after fpnge (Luca Versari's fast PNG encoder), this coder
- *   - filters every row with Paeth (smaller than Up on our frames by 11%: 57.8 vs 65.0 KB; it
- *     is built to vectorise, see filter_paeth);
+ *   - filters every row with Paeth (11% smaller than Up on our frames, 57.8 vs 65.0 KB with
+ *     4-byte matches; built to vectorise, see filter_paeth);
  *   - looks for matches at two fixed distances only: bpp (the pixel to the left: a flat
  *     background is a run of zeros after the filter) and row (the same byte of the filtered
  *     row above, filter byte included: a row that repeats the one above), at least
@@ -22,9 +22,10 @@
  * 64-bit bit writer. The stream is an ordinary zlib stream (RFC 1950/1951) any inflater reads;
  * adler32 is libdeflate's. The output is a function of the pixels alone.
  *
- * What it does not have: matches at other distances. Textures (the skin's pore noise is shared
- * by R, G and B) and the figures compress 5-35% better with libdeflate's LZ77, so those stay
- * there (img_encode_png).
+ * What it does not have: matches at other distances. Textures and four of the five heatmap
+ * figures come out 5-35% larger than with libdeflate's LZ77 (the skin's pore noise, shared by
+ * R, G and B, probably makes whole pixels of residuals recur), so those stay there
+ * (img_encode_png; bench/RESULTS.md).
  */
 #include "mesh/png_fast.h"
 

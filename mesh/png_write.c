@@ -10,7 +10,7 @@
  *     times faster than zlib at the same level, files no larger. Levels are zlib's 0..9 (0:
  *     stored), passed to libdeflate as they are.
  *   - png_fast.c (img_encode_png_frame at level 1, the default): a coder made for rendered
- *     frames, about 3x faster again and smaller on them; it has no general LZ77 matches, so
+ *     frames, about 4x faster again and smaller on them; it has no general LZ77 matches, so
  *     textures and figures, where those pay, stay with libdeflate (bench/RESULTS.md).
  * The PNG is those bytes in four chunks: signature, IHDR, one IDAT, IEND, each with its CRC
  * (libdeflate's crc32). libpng still decodes (image.c); a PNG from here is an ordinary 8-bit RGB
