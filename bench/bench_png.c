@@ -287,6 +287,8 @@ int main(int argc, char **argv)
         fr[i] = (sample){k.rgb + (size_t)i * k.bytes, job.width, job.height, 3};
     if (tex != NULL)
         tx[0] = (sample){img_pixels_const(tex), img_width(tex), img_height(tex), 4};
+    char frames_label[64];
+    snprintf(frames_label, sizeof frames_label, "%d frames %ux%u RGB", nf, job.width, job.height);
     encode_fn ours[2] = {img_encode_png, img_encode_png_frame};
     for (int which = 0; which < 2 && rc == 0; which++) {
         rc = check_round_trip(ours[which], fr, nf, level, &err);
@@ -301,9 +303,9 @@ int main(int argc, char **argv)
                "speed", "size");
     }
     if (rc == 0)
-        rc = compare("frames 512^2 RGB", fr, nf, level, repeat, &err);
+        rc = compare(frames_label, fr, nf, level, repeat, &err);
     if (rc == 0)
-        rc = compare("skin_A 2048^2 RGBA", tx, 1, level, repeat, &err);
+        rc = compare("skin_A.png as RGBA", tx, 1, level, repeat, &err);
     if (rc != 0)
         fprintf(stderr, "bench_png: %s\n", err.msg);
     img_free(tex);
