@@ -49,7 +49,7 @@ static int on_frame(void *user, const eng_frame *f)
         uint8_t *png = NULL;
         size_t len = 0;
         md_error err;
-        int rc = img_encode_png(f->rgb, f->width, f->height, 3, 1, &png, &len, &err);
+        int rc = img_encode_png_frame(f->rgb, f->width, f->height, 3, 1, &png, &len, &err);
         if (rc != 0)
             return rc;
         __atomic_fetch_add(&s->png_bytes, (uint64_t)len, __ATOMIC_RELAXED);

@@ -51,7 +51,7 @@ static int on_frame(void *user, const eng_frame *f)
     size_t len = 0;
     md_error err;
     md_error_clear(&err);
-    int rc = img_encode_png(f->rgb, f->width, f->height, 3, s->png_level, &png, &len, &err);
+    int rc = img_encode_png_frame(f->rgb, f->width, f->height, 3, s->png_level, &png, &len, &err);
     if (rc != 0) {
         atomic_store(&s->failed, 1);
         fprintf(stderr, "bench_gpu_batch: PNG encoding failed: %s\n", err.msg);

@@ -1,11 +1,15 @@
 /*
- * bench_png.c — the PNG encoder (mesh/png_write.c: Up filter + libdeflate) against the encoder
- * it replaced (libpng + zlib, Up filter, the same level), on the same images, in one run:
- *   - the default job's 41 frames (ICT pair, 2048² skin textures, 512², 4 samples), rendered
- *     once here by the CPU engine;
- *   - one 2048² RGBA texture (skin_A.png, as canonical meshes and per-frame meshes store them).
- * For each: CPU milliseconds per image on one core (median of --repeat passes), bytes, and the
- * ratios new/old. Every new PNG is decoded again and must give the same pixels (exit 1 if not).
+ * bench_png.c — morphd's PNG encoders against the encoder they replaced (libpng + zlib, Up
+ * filter, the same level), on the same images, in one run:
+ *   - zlib: libpng + zlib (kept here as the baseline);
+ *   - libdeflate: img_encode_png (Up filter + libdeflate; textures and figures);
+ *   - frame coder: img_encode_png_frame (at level 1 mesh/png_fast.c: Paeth + runs + Huffman;
+ *     frames);
+ * on the default job's 41 frames (ICT pair, 2048² skin textures, 512², 4 samples), rendered once
+ * here by the CPU engine, and one 2048² RGBA texture (skin_A.png, as canonical meshes and
+ * per-frame meshes store them). For each: CPU milliseconds per image on one core (median of
+ * --repeat passes), bytes, and the ratios to zlib. Every PNG of ours is decoded again and must
+ * give the same pixels (exit 1 if not).
  *
  *   bench_png [--data DIR] [--level 1] [--repeat 5]
  */
@@ -160,8 +164,8 @@ static int time_encoder(encode_fn enc, const sample *s, int n, int level, int re
     return 0;
 }
 
-/* The new encoder's PNGs decode to the pixels given. */
-static int check_round_trip(const sample *s, int n, int level, md_error *err)
+/* The encoder's PNGs decode to the pixels given. */
+static int check_round_trip(encode_fn enc, const sample *s, int n, int level, md_error *err)
 {
     md_limits lim;
     md_limits_default(&lim);
@@ -169,7 +173,7 @@ static int check_round_trip(const sample *s, int n, int level, md_error *err)
         uint8_t *png = NULL;
         size_t len = 0;
         img *im = NULL;
-        int rc = img_encode_png(s[i].pixels, s[i].w, s[i].h, s[i].channels, level, &png, &len, err);
+        int rc = enc(s[i].pixels, s[i].w, s[i].h, s[i].channels, level, &png, &len, err);
         if (rc == 0)
             rc = img_decode(png, len, &lim, &im, err);
         md_free(png);
@@ -207,11 +211,31 @@ static int keep(void *user, const eng_frame *f)
     return 0;
 }
 
-static void report(const char *what, int n, double old_s, size_t old_b, double new_s, size_t new_b)
+static void report(const char *images, const char *encoder, int n, double s, size_t b,
+                   double zlib_s, size_t zlib_b)
 {
-    printf("%-28s %4d  %9.3f ms %10zu B   %9.3f ms %10zu B   %6.2fx %7.3f\n", what, n, old_s * 1e3,
-           old_b / (size_t)n, new_s * 1e3, new_b / (size_t)n, old_s / new_s,
-           (double)new_b / (double)old_b);
+    printf("%-22s %-30s %9.3f ms %10zu B   %6.2fx %7.3f\n", images, encoder, s * 1e3, b / (size_t)n,
+           zlib_s / s, (double)b / (double)zlib_b);
+}
+
+/* The three encoders on n images: a line each, ratios to zlib. */
+static int compare(const char *images, const sample *s, int n, int level, int repeat, md_error *err)
+{
+    static const struct {
+        const char *name;
+        encode_fn fn;
+    } enc[3] = {{"zlib (libpng, Up)", zlib_encode_png},
+                {"libdeflate (img_encode_png)", img_encode_png},
+                {"frame coder (_frame)", img_encode_png_frame}};
+    double sec[3];
+    size_t bytes[3];
+    for (int e = 0; e < 3; e++) {
+        int rc = time_encoder(enc[e].fn, s, n, level, repeat, &sec[e], &bytes[e], err);
+        if (rc != 0)
+            return rc;
+        report(images, enc[e].name, n, sec[e], bytes[e], sec[0], bytes[0]);
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -263,32 +287,25 @@ int main(int argc, char **argv)
         fr[i] = (sample){k.rgb + (size_t)i * k.bytes, job.width, job.height, 3};
     if (tex != NULL)
         tx[0] = (sample){img_pixels_const(tex), img_width(tex), img_height(tex), 4};
-    double os, ns;
-    size_t ob, nb;
-    if (rc == 0)
-        rc = check_round_trip(fr, nf, level, &err);
-    if (rc == 0)
-        rc = check_round_trip(tx, 1, level, &err);
+    char frames_label[64];
+    snprintf(frames_label, sizeof frames_label, "%d frames %ux%u RGB", nf, job.width, job.height);
+    encode_fn ours[2] = {img_encode_png, img_encode_png_frame};
+    for (int which = 0; which < 2 && rc == 0; which++) {
+        rc = check_round_trip(ours[which], fr, nf, level, &err);
+        if (rc == 0)
+            rc = check_round_trip(ours[which], tx, 1, level, &err);
+    }
     if (rc == 0) {
-        printf("PNG level %d, one core, CPU time, median of %d passes; old = libpng + zlib (Up), "
-               "new = "
-               "png_write.c (Up + libdeflate)\n",
+        printf("PNG level %d, one core, CPU time, median of %d passes; speed and size are to "
+               "zlib's\n",
                level, repeat);
-        printf("%-28s %4s  %12s %12s   %12s %12s   %7s %7s\n", "images", "n", "old/image",
-               "old bytes", "new/image", "new bytes", "speed", "size");
+        printf("%-22s %-30s %12s %12s   %7s %7s\n", "images", "encoder", "per image", "bytes",
+               "speed", "size");
     }
     if (rc == 0)
-        rc = time_encoder(zlib_encode_png, fr, nf, level, repeat, &os, &ob, &err);
+        rc = compare(frames_label, fr, nf, level, repeat, &err);
     if (rc == 0)
-        rc = time_encoder(img_encode_png, fr, nf, level, repeat, &ns, &nb, &err);
-    if (rc == 0)
-        report("default job frames 512^2 RGB", nf, os, ob, ns, nb);
-    if (rc == 0)
-        rc = time_encoder(zlib_encode_png, tx, 1, level, repeat, &os, &ob, &err);
-    if (rc == 0)
-        rc = time_encoder(img_encode_png, tx, 1, level, repeat, &ns, &nb, &err);
-    if (rc == 0)
-        report("skin_A texture 2048^2 RGBA", 1, os, ob, ns, nb);
+        rc = compare("skin_A.png as RGBA", tx, 1, level, repeat, &err);
     if (rc != 0)
         fprintf(stderr, "bench_png: %s\n", err.msg);
     img_free(tex);

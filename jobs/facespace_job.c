@@ -92,7 +92,8 @@ static int deliver(void *user, const eng_frame *f)
     md_error_clear(&err);
     uint8_t *png = NULL;
     size_t len = 0;
-    int rc = img_encode_png(f->rgb, f->width, f->height, 3, c->spec->png_level, &png, &len, &err);
+    int rc =
+        img_encode_png_frame(f->rgb, f->width, f->height, 3, c->spec->png_level, &png, &len, &err);
     if (rc == 0)
         rc = c->fn(c->user, f->job, png, len, &err);
     md_free(png);

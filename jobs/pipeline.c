@@ -234,8 +234,8 @@ static int deliver_frame(void *user, const eng_frame *f)
     double t0 = md_now();
     uint8_t *png = NULL;
     size_t png_len = 0;
-    rc = img_encode_png(f->rgb, f->width, f->height, 3, j->desc.spec->png_level, &png, &png_len,
-                        &err);
+    rc = img_encode_png_frame(f->rgb, f->width, f->height, 3, j->desc.spec->png_level, &png,
+                              &png_len, &err);
     double t1 = md_now();
     if (rc == 0) {
         char name[FRAME_ARTIFACT_MAX];

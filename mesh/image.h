@@ -41,9 +41,17 @@ int img_load(const char *path, const md_limits *lim, img **out, md_error *err);
 
 /* Encodes an RGB8 (channels 3) or RGBA8 (channels 4) image to PNG in memory with the fixed Up
  * filter (adaptive filtering costs more than the compression), compressed by libdeflate at
- * level 0..9 (zlib's scale; png_write.c). *out is md_malloc'ed; the caller md_free's it. */
+ * level 0..9 (zlib's scale; png_write.c). For textures and figures. *out is md_malloc'ed; the
+ * caller md_free's it. */
 int img_encode_png(const uint8_t *pixels, int width, int height, int channels, int level,
                    uint8_t **out, size_t *out_len, md_error *err);
+/* The same for rendered frames (a job's frames, live frames): at level 1, their default,
+ * png_fast.c's coder (Paeth filter, runs and repeated rows, Huffman codes per chunk of rows)
+ * takes a 512² frame in under a millisecond, about 4x faster than libdeflate's level 1 and
+ * smaller on frames (bench/RESULTS.md); on textures and figures it is 5-35% larger, hence the
+ * two functions. Other levels are img_encode_png's. */
+int img_encode_png_frame(const uint8_t *pixels, int width, int height, int channels, int level,
+                         uint8_t **out, size_t *out_len, md_error *err);
 
 /* Texture padding. coverage is width*height bytes, nonzero where a texel lies inside some UV
  * island. Every uncovered texel takes the colour of the nearest covered texel (breadth-first
