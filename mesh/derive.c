@@ -51,6 +51,7 @@ int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err
     d->materials = md_calloc(m->material_count, sizeof *d->materials);
     /* The file's vertex numbers name the same vertices in messages. */
     d->file_vertex = copy_array(m->file_vertex, m->vertex_count, sizeof(uint32_t));
+    d->opacity_from_tf = m->opacity_from_tf;
     if (d->positions == NULL || d->triangles == NULL || (m->uv_count && d->uvs == NULL) ||
         (m->file_vertex != NULL && d->file_vertex == NULL) ||
         (m->uv_count && d->triangle_uvs == NULL) || d->triangle_materials == NULL ||
@@ -63,6 +64,7 @@ int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err
         struct mesh_material *mat = &d->materials[i];
         mat->name = md_strdup(m->materials[i].name);
         memcpy(mat->kd, m->materials[i].kd, sizeof mat->kd);
+        mat->opacity = m->materials[i].opacity;
         d->material_count = i + 1; /* so mesh_free frees what was copied */
         if (mat->name == NULL) {
             rc = md_fail(err, MD_ENOMEM, "out of memory for a derived mesh's materials");
