@@ -1,9 +1,11 @@
 /*
  * inputs.c — a job's meshes: loading them from files (and texture overrides) for `morph run`,
  * or taking them already parsed (the worker's, from the canonical form); checking that they can
- * be morphed; padding textures; the engine's material tables and surfaces; camera resolution;
- * and the eng_job of a morph job. Runs on the caller's thread; the inputs are immutable once
- * built and may then be read by engine threads.
+ * be morphed; padding textures; hiding materials (spec.hide_materials: their triangles are taken
+ * out of both meshes, mesh/hide.c says why); the engine's material tables (opacity becomes
+ * eng_material.transparency) and surfaces; camera resolution; and the eng_job of a morph job. Runs
+ * on the caller's thread; the inputs are immutable once built and may then be read by engine
+ * threads.
  */
 #include "jobs/job_int.h"
 
@@ -14,6 +16,7 @@ struct job_inputs {
     mesh *meshes[2];
     eng_material *materials[2]; /* engine view of each mesh's materials */
     uint8_t *mips[2];           /* job_inputs_prepare_mips: each side's levels, one block */
+    mesh_hide_stats hidden;     /* job_inputs_hide: what was taken out */
 };
 
 static const char *side_name(int side)
@@ -53,6 +56,7 @@ int job_mesh_materials(const mesh *m, eng_material **out, md_error *err)
         return md_fail(err, MD_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < count; i++) {
         mesh_material_color(m, i, mats[i].color);
+        mats[i].transparency = 1.0f - mesh_material_opacity(m, i);
         const img *tex = mesh_material_texture(m, i);
         if (tex != NULL && mesh_uv_count(m) > 0) {
             mats[i].rgba = img_pixels_const(tex);
@@ -173,6 +177,21 @@ int job_inputs_prepare_mips(job_inputs *in, md_error *err)
         }
     }
     return 0;
+}
+
+int job_inputs_hide(job_inputs *in, const job_spec *spec, md_error *err)
+{
+    const char *names[JOB_HIDE_MATERIALS_MAX];
+    for (uint32_t i = 0; i < spec->hide_count; i++)
+        names[i] = spec->hide_materials[i];
+    int rc = mesh_hide_materials(in->meshes[0], in->meshes[1], names, spec->hide_count, &in->hidden,
+                                 err);
+    return rc != 0 ? md_error_prefix(err, "hide_materials: ") : 0;
+}
+
+const mesh_hide_stats *job_inputs_hidden(const job_inputs *in)
+{
+    return &in->hidden;
 }
 
 const mesh *job_inputs_mesh(const job_inputs *in, int side)

@@ -156,6 +156,9 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
         rc = job_inputs_from_meshes(source, target, &j->inputs, err);
         source = target = NULL;
     }
+    /* spec.hide_materials: checked at submit, taken out here (the stored meshes are whole). */
+    if (rc == 0 && !render)
+        rc = job_inputs_hide(j->inputs, &j->spec, err);
     mesh_free(source);
     mesh_free(target);
     j->load_s = md_now() - t0;
