@@ -686,8 +686,7 @@ int job_spec_add_hidden(job_spec *spec, const char *name, size_t len, const char
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
             return md_fail(err, MD_EINVAL,
-                           "%s: material name '%.*s' holds a control character (byte %zu)", what,
-                           (int)(len < 60 ? len : 60), name, i);
+                           "%s: a material name holds a control character (byte %zu)", what, i);
     for (uint32_t i = 0; i < spec->hide_count; i++)
         if (strlen(spec->hide_materials[i]) == len &&
             memcmp(spec->hide_materials[i], name, len) == 0)
