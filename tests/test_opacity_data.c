@@ -296,6 +296,23 @@ static void test_run_hide(void)
     CHECK(json_is_string(json_object_get(src, "opacity_note")));
     json_decref(man);
 
+    /* Hiding the textured material leaves nothing to measure texture on: the texture rows
+     * are skipped with a note, not computed over an empty or stale texture space. */
+    snprintf(args, sizeof args,
+             "run %s/ict_A.obj %s/ict_B.obj -o %s/skin %s --hide-materials M_Face", dir, dir, dir,
+             common);
+    CHECK_INT(0, test_run_morph(dir, "", args, errbuf, sizeof errbuf));
+    CHECK_INT(4, count_lines(dir, "skin", "statistics.csv")); /* header and the shape rows */
+    snprintf(path, sizeof path, "%s/skin/manifest.json", dir);
+    man = json_load_file(path, 0, &jerr);
+    char *notes =
+        man ? json_dumps(json_object_get(json_object_get(man, "outputs"), "notes"), 0) : NULL;
+    CHECK(notes != NULL);
+    if (notes != NULL)
+        CHECK_CONTAINS(notes, "source has no texture on any of its triangles");
+    free(notes);
+    json_decref(man);
+
     /* A typo names the meshes' materials. */
     snprintf(args, sizeof args,
              "run %s/ict_A.obj %s/ict_B.obj -o %s/typo %s --hide-materials M_Teeth,M_Tooth", dir,
