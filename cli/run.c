@@ -717,7 +717,17 @@ int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
         md_log(MD_LOG_INFO, "%s: %s, %u vertices, %u triangles, %u uvs, %u material(s)",
                side ? "target" : "source", mesh_format(m), mesh_vertex_count(m),
                mesh_triangle_count(m), mesh_uv_count(m), mesh_material_count(m));
+        if (mesh_opacity_from_tf(m))
+            md_log(MD_LOG_INFO,
+                   "%s: its MTL writes Tf as opacity (all 0 0 0 or 1 1 1): materials without d "
+                   "or Tr took their Tf as opacity",
+                   side ? "target" : "source");
     }
+    const mesh_hide_stats *hidden = job_inputs_hidden(in);
+    if (o.spec.hide_count > 0)
+        md_log(MD_LOG_INFO,
+               "hidden materials: %u triangles and %u vertices taken out of both meshes",
+               hidden->triangles, hidden->vertices);
     const job_load_stats *load = &sink.load;
     double load_s = load->parse_s + load->texture_s + load->pad_s;
     md_log(MD_LOG_INFO, "loaded in %.3f s (parse %.3f, textures %.3f, padding %.3f)", load_s,
