@@ -8,6 +8,8 @@
  *   - the canonical form keeps opacities and the Tf note, and an opaque mesh encodes without
  *     them;
  *   - job_mesh_materials: transparency = 1 - opacity;
+ *   - the per-frame mesh writers keep it (OBJ d, GLB alphaMode BLEND + alpha, FBX opacity),
+ *     read back by our own readers;
  *   - mesh_hide_materials on a pair: triangles and the vertices only they used go, file
  *     numbers stay, materials of either mesh count, unknown names list the materials, hiding
  *     everything is refused.
@@ -18,6 +20,7 @@
 
 #include "jobs/job.h"
 #include "mesh/mesh.h"
+#include "mesh/write.h"
 
 static md_limits limits;
 
@@ -269,6 +272,66 @@ static void test_canonical(void)
     mesh_free(m);
 }
 
+/* ---- Writers: per-frame meshes keep the opacity ---- */
+
+static const mesh_file *file_named(const mesh_files *files, const char *suffix)
+{
+    for (uint32_t i = 0; i < files->count; i++) {
+        size_t n = strlen(files->files[i].name), k = strlen(suffix);
+        if (n >= k && strcmp(files->files[i].name + n - k, suffix) == 0)
+            return &files->files[i];
+    }
+    fprintf(stderr, "no written file ending in %s\n", suffix);
+    test_failures++;
+    return NULL;
+}
+
+static void test_writers(void)
+{
+    static const char *const names[] = {"skin", "veil"};
+    mesh *m = obj_with(names, 2);
+    md_error err;
+    CHECK_OK(parse_mtl(m, "newmtl veil\nd 0.25\n", &err), &err);
+    float normal[12] = {0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1};
+    const float kd[2][3] = {{0.8f, 0.8f, 0.8f}, {0.2f, 0.4f, 0.6f}};
+    uint8_t *png[2] = {NULL, NULL};
+    size_t png_len[2] = {0, 0};
+    mesh_write_input in = {m, mesh_positions(m), normal, kd, png, png_len, NULL};
+    int (*const writers[3])(const mesh_write_input *, const char *, mesh_files *,
+                            md_error *) = {mesh_write_obj, mesh_write_glb, mesh_write_fbx};
+    static const char *const exts[3] = {".mtl", ".glb", ".fbx"};
+    for (int w = 0; w < 3; w++) {
+        mesh_files files = {0};
+        CHECK_OK(writers[w](&in, "frame", &files, &err), &err);
+        const mesh_file *f = file_named(&files, exts[w]);
+        mesh *back = NULL;
+        if (f != NULL && w == 0) {
+            back = obj_with(names, 2);
+            CHECK_OK(mesh_parse_mtl(back, (const char *)f->bytes, f->len, &err), &err);
+        } else if (f != NULL) {
+            CHECK_OK(mesh_parse_assimp(f->bytes, f->len, exts[w] + 1, &limits, &back, &err), &err);
+        }
+        if (back != NULL) {
+            int veils = 0;
+            for (uint32_t i = 0; i < mesh_material_count(back); i++) {
+                int veil = strcmp(mesh_material_name(back, i), "veil") == 0;
+                float expected = veil ? 0.25f : 1.0f;
+                veils += veil;
+                float got = mesh_material_opacity(back, i);
+                if (got < expected - 1e-6f || got > expected + 1e-6f) {
+                    fprintf(stderr, "%s: material %s: expected opacity %g, got %g\n", exts[w],
+                            mesh_material_name(back, i), (double)expected, (double)got);
+                    test_failures++;
+                }
+            }
+            CHECK_INT(1, veils);
+        }
+        mesh_free(back);
+        mesh_files_free(&files);
+    }
+    mesh_free(m);
+}
+
 /* ---- Hiding ---- */
 
 /* A strip of 4 triangles over 6 vertices: materials per triangle as given by mats (one
@@ -352,6 +415,7 @@ int main(void)
     test_mtl_tf_rule();
     test_gltf_alpha();
     test_canonical();
+    test_writers();
     test_hide();
     return test_done();
 }
