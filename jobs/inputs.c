@@ -181,12 +181,45 @@ int job_inputs_prepare_mips(job_inputs *in, md_error *err)
 
 int job_inputs_hide(job_inputs *in, const job_spec *spec, md_error *err)
 {
+    memset(&in->hidden, 0, sizeof in->hidden);
+    if (spec->hide_count == 0)
+        return 0;
     const char *names[JOB_HIDE_MATERIALS_MAX];
     for (uint32_t i = 0; i < spec->hide_count; i++)
         names[i] = spec->hide_materials[i];
-    int rc = mesh_hide_materials(in->meshes[0], in->meshes[1], names, spec->hide_count, &in->hidden,
-                                 err);
-    return rc != 0 ? md_error_prefix(err, "hide_materials: ") : 0;
+    /* Checked first, so a typo costs no copy. */
+    int rc = mesh_hide_check(in->meshes[0], in->meshes[1], names, spec->hide_count, err);
+    /* The meshes are never changed in place (another reader may share them): the hidden pair
+     * is a copy, with its own material tables, and replaces them. */
+    mesh *copies[2] = {NULL, NULL};
+    eng_material *mats[2] = {NULL, NULL};
+    for (int side = 0; rc == 0 && side < 2; side++)
+        if (in->meshes[side] != NULL)
+            rc = mesh_clone(in->meshes[side], &copies[side], err);
+    if (rc == 0)
+        rc = mesh_hide_materials(copies[0], copies[1], names, spec->hide_count, &in->hidden, err);
+    for (int side = 0; rc == 0 && side < 2; side++)
+        if (copies[side] != NULL)
+            rc = job_mesh_materials(copies[side], &mats[side], err);
+    if (rc != 0) {
+        for (int side = 0; side < 2; side++) {
+            mesh_free(copies[side]);
+            md_free(mats[side]);
+        }
+        memset(&in->hidden, 0, sizeof in->hidden);
+        return md_error_prefix(err, "hide_materials: ");
+    }
+    for (int side = 0; side < 2; side++) {
+        if (copies[side] == NULL)
+            continue;
+        mesh_free(in->meshes[side]);
+        md_free(in->materials[side]);
+        md_free(in->mips[side]);
+        in->mips[side] = NULL;
+        in->meshes[side] = copies[side];
+        in->materials[side] = mats[side];
+    }
+    return 0;
 }
 
 const mesh_hide_stats *job_inputs_hidden(const job_inputs *in)

@@ -162,6 +162,10 @@ uint64_t mesh_pad_texture_bytes(uint64_t pixels);
  * MD_EINVAL naming the vertex), without textures or texture paths: the caller sets the
  * textures it computed (mesh_material_set_texture). For face-space transforms and averages. */
 int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err);
+/* A copy of m that owns all of its memory, textures included (the pixels as they are now,
+ * padded or not): for a caller that must change a mesh others read (mesh_hide_materials on a
+ * shared face). Copied texture pixels are not taken from the decode budget. */
+int mesh_clone(const mesh *m, mesh **out, md_error *err);
 /* Whether b's textures can be combined with a's texel by texel: the same UVs (to 1e-6), the
  * same per-corner UV indices, the same materials per triangle, and for every material textured
  * in a a texture of the same size in b. 1 yes; 0 no, with the reason in why, naming the meshes

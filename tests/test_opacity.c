@@ -10,6 +10,7 @@
  *   - job_mesh_materials: transparency = 1 - opacity;
  *   - the per-frame mesh writers keep it (OBJ d, GLB alphaMode BLEND + alpha, FBX opacity),
  *     read back by our own readers;
+ *   - mesh_clone copies everything, textures too;
  *   - mesh_hide_materials on a pair: triangles and the vertices only they used go, file
  *     numbers stay, materials of either mesh count, unknown names list the materials, hiding
  *     everything is refused.
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "jobs/job.h"
+#include "mesh/image.h"
 #include "mesh/mesh.h"
 #include "mesh/write.h"
 
@@ -381,6 +383,31 @@ static void test_hide(void)
     CHECK_INT(2, tri[2]);
     mesh_free(a);
     mesh_free(b);
+
+    /* mesh_clone: an equal, independent copy; hiding the copy leaves the original whole. */
+    a = strip("baaa");
+    mesh *copy = NULL;
+    img *tex = img_new(2, 2);
+    memset(img_pixels(tex), 77, 16);
+    mesh_material_set_texture(a, 1, tex);
+    CHECK_OK(mesh_clone(a, &copy, &err), &err);
+    if (copy != NULL) {
+        CHECK_INT(mesh_vertex_count(a), mesh_vertex_count(copy));
+        CHECK_INT(mesh_triangle_count(a), mesh_triangle_count(copy));
+        CHECK(memcmp(mesh_positions(a), mesh_positions(copy), 18 * sizeof(float)) == 0);
+        CHECK(memcmp(mesh_triangles(a), mesh_triangles(copy), 12 * sizeof(uint32_t)) == 0);
+        CHECK_STR("mat_a", mesh_material_name(copy, 1));
+        const img *t = mesh_material_texture(copy, 1);
+        CHECK(t != NULL && t != mesh_material_texture(a, 1));
+        if (t != NULL)
+            CHECK_INT(77, img_pixels_const(t)[15]);
+        const char *hide_b[] = {"mat_b"};
+        CHECK_OK(mesh_hide_materials(copy, NULL, hide_b, 1, &st, &err), &err);
+        CHECK_INT(3, mesh_triangle_count(copy));
+        CHECK_INT(4, mesh_triangle_count(a));
+    }
+    mesh_free(copy);
+    mesh_free(a);
 
     /* Nothing named: nothing changes. */
     a = strip("abab");
