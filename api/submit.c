@@ -13,12 +13,12 @@
  *    has no target part: part 'source' is loaded a second time with that morph target applied
  *    (mesh_load_opts.morph_target) and stored as the target, named "<source stem>-<target>", so
  *    the worker sees an ordinary pair. spec.hide_materials is checked against the meshes'
- *    materials (mesh_hide_check); the meshes are stored whole and the worker hides. Each texture
- * part is reserved once (the target takes part 'target_texture', if any, as morph run
- * --target-texture does); textures embedded in the source file are decoded by each of the two
- * loads, as embedded textures always are, outside the reservation, and so count twice toward
- * max_request_pixels. Limits (vertices, faces, textures, frames, resolution) are enforced by the
- * parsers and the spec reader with the server's md_limits.
+ *    materials (mesh_hide_check); the meshes are stored whole and the worker hides. Each
+ *    texture part is reserved once (the target takes part 'target_texture', if any, as morph
+ *    run --target-texture does); textures embedded in the source file are decoded by each of
+ *    the two loads, as embedded textures always are, outside the reservation, and so count
+ *    twice toward max_request_pixels. Limits (vertices, faces, textures, frames, resolution)
+ *    are enforced by the parsers and the spec reader with the server's md_limits.
  * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
  *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
  *    named faces still exist, HSET job, XADD, ZADD owner index, SET the key, HINCRBY the
