@@ -88,11 +88,11 @@ double ana_ciede2000(const double lab1[3], const double lab2[3]);
 typedef struct ana_texdiff_result ana_texdiff_result;
 
 /* Colour difference of B against A in A's texture space. The space is the texture of A's first
- * textured material (lowest index), width x height texels, rows top first (v up, as the
- * engine). Every triangle of A using that material is rasterised in texel space (a texel is
- * covered when its centre lies in the UV triangle; UVs outside [0,1) repeat); when triangles
- * overlap in UV space, the lowest-numbered triangle owns the texel. Triangles of A using other
- * materials are not measured (they live in other texture spaces). For a covered texel with
+ * textured material that some triangle uses (lowest index), width x height texels, rows top first
+ * (v up, as the engine). Every triangle of A using that material is rasterised in texel space (a
+ * texel is covered when its centre lies in the UV triangle; UVs outside [0,1) repeat); when
+ * triangles overlap in UV space, the lowest-numbered triangle owns the texel. Triangles of A using
+ * other materials are not measured (they live in other texture spaces). For a covered texel with
  * barycentrics (l0,l1,l2) in A's UV triangle, the same barycentrics on B's UV triangle of the
  * same face give B's UV, where B's texture of that face's material is sampled like the engine
  * does (bilinear, repeat, texel centres at (u*w - 0.5, (1-v)*h - 0.5)); a B face whose material

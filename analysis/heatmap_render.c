@@ -5,12 +5,14 @@
  * threads, each job's frame to its own buffer, so no locking is needed.
  *
  * Two kinds of field (ana_field):
- *   - per vertex: A gets a one-material surface whose texture is the colour map's 256x1 ramp
- *     and whose UV per vertex is (ana_colormap_u(normalised value), 0.5). The rasteriser
+ *   - per vertex: every material of A takes the colour map's 256x1 ramp as its texture, and
+ *     each vertex the UV (ana_colormap_u(normalised value), 0.5). The rasteriser
  *     interpolates the UV, i.e. the value, across each triangle, and the bilinear lookup maps it
  *     to a colour per pixel, exactly as ana_colormap_at() does (colormap.c).
  *   - per texel: A keeps its own UVs and materials; the material whose texture space the map
  *     lives in gets the colour-mapped map as its texture, the others neutral grey.
+ * Either way each material keeps its opacity (eng_material.transparency = 1 - opacity), so a
+ * see-through surface (eye overlays, lashes) is as see-through in a figure as in the frames.
  * Both render unlit (ENG_SHADING_UNLIT), so a pixel is its colour-map colour with no lighting,
  * on the ANA_BACKDROP_GREY backdrop (not white: the diverging map's zero is near-white), at the
  * job's camera. All fields go to the engine as one batch (one launch per stage
@@ -149,8 +151,11 @@ static int field_prepare(const mesh *a, const ana_field *f, field_surface *fs, e
             memcpy(fs->ramp + i * 4, tab + i * 3, 3);
             fs->ramp[i * 4 + 3] = 255;
         }
+        /* One ramp for every material, each with its own transparency, so a see-through
+         * surface (eye overlays) is as see-through in the figure as in the frames. */
+        const uint32_t nm = mesh_material_count(a);
         fs->uvs = md_malloc_array((size_t)nv * 2, sizeof(float));
-        fs->materials = md_calloc(1, sizeof(eng_material));
+        fs->materials = md_calloc(nm, sizeof(eng_material));
         if (fs->uvs == NULL || fs->materials == NULL)
             return md_fail(err, MD_ENOMEM, "vertex field: %u UVs", nv);
         const float range = f->hi - f->lo;
@@ -158,13 +163,17 @@ static int field_prepare(const mesh *a, const ana_field *f, field_surface *fs, e
             fs->uvs[2 * i] = ana_colormap_u((f->vertex_values[i] - f->lo) / range);
             fs->uvs[2 * i + 1] = 0.5f;
         }
-        fs->materials[0].rgba = fs->ramp;
-        fs->materials[0].tex_width = ANA_COLORMAP_SIZE;
-        fs->materials[0].tex_height = 1;
+        for (uint32_t m = 0; m < nm; m++) {
+            fs->materials[m].rgba = fs->ramp;
+            fs->materials[m].tex_width = ANA_COLORMAP_SIZE;
+            fs->materials[m].tex_height = 1;
+            fs->materials[m].transparency = 1.0f - mesh_material_opacity(a, m);
+        }
         surf->uvs = fs->uvs;
         surf->tri_uvs = mesh_triangles(a); /* one UV per vertex: the same indices */
+        surf->tri_materials = mesh_triangle_materials(a);
         surf->uv_count = nv;
-        surf->material_count = 1;
+        surf->material_count = nm;
         surf->materials = fs->materials;
         return 0;
     }
@@ -177,9 +186,11 @@ static int field_prepare(const mesh *a, const ana_field *f, field_surface *fs, e
     fs->materials = md_calloc(nm, sizeof(eng_material));
     if (fs->materials == NULL)
         return md_fail(err, MD_ENOMEM, "texel field: %u materials", nm);
-    for (uint32_t m = 0; m < nm; m++)
+    for (uint32_t m = 0; m < nm; m++) {
         fs->materials[m].color[0] = fs->materials[m].color[1] = fs->materials[m].color[2] =
             (float)ANA_NEUTRAL_GREY / 255.0f;
+        fs->materials[m].transparency = 1.0f - mesh_material_opacity(a, m);
+    }
     fs->materials[f->material].rgba = img_pixels_const(f->texture);
     fs->materials[f->material].tex_width = img_width(f->texture);
     fs->materials[f->material].tex_height = img_height(f->texture);

@@ -451,12 +451,18 @@ static void material_of(const mesh *m, uint32_t i, side_material *out)
     out->height = tex ? img_height(tex) : 0;
 }
 
-/* The lowest-numbered textured material of m, or -1. */
+/* The lowest-numbered textured material of m that some triangle uses, or -1. A material with
+ * no triangle (hidden by spec.hide_materials, or never used) has nothing to measure. */
 static int first_textured(const mesh *m)
 {
-    for (uint32_t i = 0; i < mesh_material_count(m); i++)
-        if (mesh_material_texture(m, i))
-            return (int)i;
+    const uint16_t *tm = mesh_triangle_materials(m);
+    for (uint32_t i = 0; i < mesh_material_count(m); i++) {
+        if (!mesh_material_texture(m, i))
+            continue;
+        for (uint32_t t = 0; t < mesh_triangle_count(m); t++)
+            if ((tm ? tm[t] : 0) == i)
+                return (int)i;
+    }
     return -1;
 }
 
@@ -476,11 +482,11 @@ int ana_texture_difference_ex(const mesh *a, const mesh *b, int threads, ana_tex
     if (!mesh_triangle_uvs(a) || mesh_uv_count(a) == 0)
         missing = "source has no texture coordinates";
     else if (first_textured(a) < 0)
-        missing = "source has no texture";
+        missing = "source has no texture on any of its triangles";
     else if (!mesh_triangle_uvs(b) || mesh_uv_count(b) == 0)
         missing = "target has no texture coordinates";
     else if (first_textured(b) < 0)
-        missing = "target has no texture";
+        missing = "target has no texture on any of its triangles";
     if (missing) {
         rc = md_fail(err, MD_EINVAL, "texture difference needs both meshes textured: %s", missing);
         goto done;

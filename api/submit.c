@@ -12,12 +12,13 @@
  *    inputs name the face and the worker reads it from there. A morph job with spec.target_morph
  *    has no target part: part 'source' is loaded a second time with that morph target applied
  *    (mesh_load_opts.morph_target) and stored as the target, named "<source stem>-<target>", so
- *    the worker sees an ordinary pair. Each texture part is reserved once (the target takes
- *    part 'target_texture', if any, as morph run --target-texture does); textures embedded in
- *    the source file are decoded by each of the two loads, as embedded textures always are,
- *    outside the reservation, and so count twice toward max_request_pixels. Limits (vertices,
- *    faces, textures, frames, resolution) are enforced by the parsers and the spec reader with the
- *    server's md_limits.
+ *    the worker sees an ordinary pair. spec.hide_materials is checked against the meshes'
+ *    materials (mesh_hide_check); the meshes are stored whole and the worker hides. Each
+ *    texture part is reserved once (the target takes part 'target_texture', if any, as morph
+ *    run --target-texture does); textures embedded in the source file are decoded by each of
+ *    the two loads, as embedded textures always are, outside the reservation, and so count
+ *    twice toward max_request_pixels. Limits (vertices, faces, textures, frames, resolution)
+ *    are enforced by the parsers and the spec reader with the server's md_limits.
  * 2. Loop (submit_done → [on_face_names: the faces' names name those inputs] → submit_queue):
  *    one Lua script does the rest atomically (docs/server.md): idempotency key, queue cap, the
  *    named faces still exist, HSET job, XADD, ZADD owner index, SET the key, HINCRBY the
@@ -690,6 +691,16 @@ static void submit_work(uv_work_t *w)
                             api_part_names[first->id], first->filename, api_part_names[other->id],
                             other->filename);
         }
+    }
+    /* Named materials must exist: a typo fails here (400) rather than in the worker. The
+     * worker takes them out (job_inputs_hide); the stored meshes stay whole. */
+    if (rc == 0 && spec.kind == JOB_KIND_MORPH && spec.hide_count > 0) {
+        const char *names[JOB_HIDE_MATERIALS_MAX];
+        for (uint32_t i = 0; i < spec.hide_count; i++)
+            names[i] = spec.hide_materials[i];
+        rc = mesh_hide_check(meshes[0], meshes[1], names, spec.hide_count, err);
+        if (rc != 0)
+            md_error_prefix(err, "spec.hide_materials: ");
     }
     /* A face was padded before it was stored. */
     for (int i = 0; rc == 0 && i < n; i++)

@@ -202,6 +202,9 @@ static void submit_usage(FILE *f)
         "      --target-morph T     morph SOURCE toward its own morph target T (a glTF target\n"
         "                           or FBX blend shape, by name or 0-based index; spec field\n"
         "                           target_morph): give no TARGET file\n"
+        "      --hide-materials N,...  leave these materials (by name, in either mesh) out of\n"
+        "                           the frames, figures, statistics and CSVs (spec field\n"
+        "                           hide_materials; an unknown name is refused at submit)\n"
         "      --spec JSON|@FILE    the job spec (see docs/server.md), inline or from FILE;\n"
         "                           the options below override its fields\n"
         "      --frames N           N frames spread over the range (server default 41)\n"
@@ -252,6 +255,7 @@ enum {
     OPT_FRAME_ON,
     OPT_CAMERA_FROM,
     OPT_TARGET_MORPH,
+    OPT_HIDE_MATERIALS,
 };
 
 typedef struct submit_opts {
@@ -259,7 +263,7 @@ typedef struct submit_opts {
     const char *spec, *frames, *size, *samples, *label, *turntable, *idempotency_key;
     const char *outputs;
     const char *weights, *range, *easing, *shape_weights, *texture_weights;
-    const char *frame_on, *camera_from, *target_morph;
+    const char *frame_on, *camera_from, *target_morph, *hide_materials;
     int json;
 } submit_opts;
 
@@ -399,6 +403,19 @@ static int build_spec(const submit_opts *o, json_t **out, md_error *err)
     }
     if (o->target_morph != NULL)
         json_object_set_new(spec, "target_morph", json_string(o->target_morph));
+    if (o->hide_materials != NULL) {
+        /* The names as a list (the server checks each against the meshes). */
+        json_t *names = json_array();
+        for (const char *p = o->hide_materials;;) {
+            const char *comma = strchr(p, ',');
+            size_t len = comma ? (size_t)(comma - p) : strlen(p);
+            json_array_append_new(names, json_stringn(p, len));
+            if (comma == NULL)
+                break;
+            p = comma + 1;
+        }
+        json_object_set_new(spec, "hide_materials", names);
+    }
     if (o->outputs != NULL) {
         /* "minimal"/"all"/"full" as a string, a list as the array openapi.yaml describes; the
          * names are checked by the server, whose message names spec.outputs[i]. */
@@ -447,6 +464,7 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
         {"source-texture", required_argument, NULL, OPT_SOURCE_TEXTURE},
         {"target-texture", required_argument, NULL, OPT_TARGET_TEXTURE},
         {"target-morph", required_argument, NULL, OPT_TARGET_MORPH},
+        {"hide-materials", required_argument, NULL, OPT_HIDE_MATERIALS},
         {"spec", required_argument, NULL, OPT_SPEC},
         {"frames", required_argument, NULL, OPT_FRAMES},
         {"weights", required_argument, NULL, OPT_WEIGHTS},
@@ -480,6 +498,9 @@ static int submit_parse(int argc, char **argv, submit_opts *o, client *cl, md_er
             break;
         case OPT_TARGET_MORPH:
             o->target_morph = optarg;
+            break;
+        case OPT_HIDE_MATERIALS:
+            o->hide_materials = optarg;
             break;
         case OPT_SPEC:
             o->spec = optarg;

@@ -105,6 +105,8 @@ static void run_usage(FILE *f)
             "      --mesh-format obj|glb|fbx  per-frame meshes (obj: with .mtl and texture PNG)\n"
             "      --fps N                frames per second of animation.mp4, 1..120 (30)\n"
             "      --loop once|pingpong   the video plays SOURCE to TARGET, or there and back\n"
+            "      --hide-materials NAME,...  leave these materials (by name, either mesh) out\n"
+            "                             of the frames, figures, statistics, CSVs and meshes\n"
             "      --engine cpu|cuda|auto render engine (auto: CUDA when present, else CPU)\n"
             "      --threads N            CPU engine threads (0: one per core; default 0)\n"
             "      --limit NAME=VALUE     raise or lower an input limit (repeatable), see below\n"
@@ -147,6 +149,7 @@ enum {
     OPT_FRAME_ON,
     OPT_CAMERA_FROM,
     OPT_TARGET_MORPH,
+    OPT_HIDE_MATERIALS,
 };
 
 typedef struct run_opts {
@@ -160,7 +163,7 @@ typedef struct run_opts {
     /* Options are applied after parsing, when the limits are final. */
     const char *frames, *weights, *size, *samples, *camera, *ortho, *background, *png_level;
     const char *outputs, *align, *heatmap_scale, *shape_scale, *texture_scale, *mesh_format, *fps,
-        *loop;
+        *loop, *hide_materials;
     const char *range, *easing, *shape_weights, *texture_weights, *frame_on, *camera_from;
     const char *replay;  /* --replay MANIFEST */
     cli_replay replayed; /* what it gave: paths owned here */
@@ -201,6 +204,7 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         {"loop", required_argument, NULL, OPT_LOOP},
         {"replay", required_argument, NULL, OPT_REPLAY},
         {"target-morph", required_argument, NULL, OPT_TARGET_MORPH},
+        {"hide-materials", required_argument, NULL, OPT_HIDE_MATERIALS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -318,6 +322,9 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
             break;
         case OPT_LOOP:
             o->loop = optarg;
+            break;
+        case OPT_HIDE_MATERIALS:
+            o->hide_materials = optarg;
             break;
         case OPT_TARGET_MORPH:
             if (strlen(optarg) == 0 || strlen(optarg) > MESH_MORPH_TARGET_MAX)
@@ -450,6 +457,8 @@ static int parse_options(int argc, char **argv, run_opts *o, md_error *err)
         rc = job_spec_set_fps(s, o->fps, err);
     if (rc == 0 && o->loop)
         rc = job_spec_set_loop(s, o->loop, err);
+    if (rc == 0 && o->hide_materials)
+        rc = job_spec_set_hide_materials(s, o->hide_materials, err);
     if (rc == 0)
         rc = job_spec_finalize(s, err);
     return rc;
@@ -693,6 +702,8 @@ int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
            o.paths.target, o.out_dir);
 
     rc = job_inputs_load(&o.paths, &o.lim, &in, &sink.load, &err);
+    if (rc == 0)
+        rc = job_inputs_hide(in, &o.spec, &err);
     if (rc != 0)
         goto fail;
     for (int side = 0; side < 2; side++) {
@@ -700,7 +711,17 @@ int cli_run_job(int argc, char **argv, int check_only, md_error *out_err)
         md_log(MD_LOG_INFO, "%s: %s, %u vertices, %u triangles, %u uvs, %u material(s)",
                side ? "target" : "source", mesh_format(m), mesh_vertex_count(m),
                mesh_triangle_count(m), mesh_uv_count(m), mesh_material_count(m));
+        if (mesh_opacity_from_tf(m))
+            md_log(MD_LOG_INFO,
+                   "%s: its MTL writes Tf as opacity (all 0 0 0 or 1 1 1): materials without d "
+                   "or Tr took their Tf as opacity",
+                   side ? "target" : "source");
     }
+    const mesh_hide_stats *hidden = job_inputs_hidden(in);
+    if (o.spec.hide_count > 0)
+        md_log(MD_LOG_INFO,
+               "hidden materials: %u triangles and %u vertices taken out of both meshes",
+               hidden->triangles, hidden->vertices);
     const job_load_stats *load = &sink.load;
     double load_s = load->parse_s + load->texture_s + load->pad_s;
     md_log(MD_LOG_INFO, "loaded in %.3f s (parse %.3f, textures %.3f, padding %.3f)", load_s,

@@ -1,14 +1,17 @@
 /*
  * inputs.c — a job's meshes: loading them from files (and texture overrides) for `morph run`,
  * or taking them already parsed (the worker's, from the canonical form); checking that they can
- * be morphed; padding textures; the engine's material tables and surfaces; camera resolution;
- * and the eng_job of a morph job. Runs on the caller's thread; the inputs are immutable once
- * built and may then be read by engine threads.
+ * be morphed; padding textures; hiding materials (spec.hide_materials: their triangles are taken
+ * out of both meshes, mesh/hide.c says why); the engine's material tables (opacity becomes
+ * eng_material.transparency) and surfaces; camera resolution; and the eng_job of a morph job. Runs
+ * on the caller's thread; the inputs are immutable once built and may then be read by engine
+ * threads.
  *
  * Faces (job_face): a mesh with its material tables and mip pyramids made once and then only
  * read, so the worker's face cache shares one among every job that names it, on any thread.
  * Inputs built from faces borrow them (borrowed[side]); whoever holds the faces (the cache's
- * refcount) keeps them alive until the inputs are freed.
+ * refcount) keeps them alive until the inputs are freed. Hiding materials replaces a borrowed
+ * side by the job's own copy.
  */
 #include "jobs/job_int.h"
 
@@ -19,6 +22,7 @@ struct job_inputs {
     mesh *meshes[2];
     eng_material *materials[2]; /* engine view of each mesh's materials */
     uint8_t *mips[2];           /* job_inputs_prepare_mips: each side's levels, one block */
+    mesh_hide_stats hidden;     /* job_inputs_hide: what was taken out */
     /* The side's mesh, materials and mips belong to a job_face (job_inputs_from_faces): read
      * only, shared with other jobs, never freed here. */
     int borrowed[2];
@@ -69,6 +73,7 @@ int job_mesh_materials(const mesh *m, eng_material **out, md_error *err)
         return md_fail(err, MD_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < count; i++) {
         mesh_material_color(m, i, mats[i].color);
+        mats[i].transparency = 1.0f - mesh_material_opacity(m, i);
         const img *tex = mesh_material_texture(m, i);
         if (tex != NULL && mesh_uv_count(m) > 0) {
             mats[i].rgba = img_pixels_const(tex);
@@ -281,6 +286,57 @@ int job_inputs_from_faces(const job_face *source, const job_face *target, job_in
     }
     *out = in;
     return 0;
+}
+
+int job_inputs_hide(job_inputs *in, const job_spec *spec, md_error *err)
+{
+    memset(&in->hidden, 0, sizeof in->hidden);
+    if (spec->hide_count == 0)
+        return 0;
+    const char *names[JOB_HIDE_MATERIALS_MAX];
+    for (uint32_t i = 0; i < spec->hide_count; i++)
+        names[i] = spec->hide_materials[i];
+    /* Checked first, so a typo costs no copy. */
+    int rc = mesh_hide_check(in->meshes[0], in->meshes[1], names, spec->hide_count, err);
+    /* The meshes are never changed in place (another reader may share them): the hidden pair
+     * is a copy, with its own material tables, and replaces them. */
+    mesh *copies[2] = {NULL, NULL};
+    eng_material *mats[2] = {NULL, NULL};
+    for (int side = 0; rc == 0 && side < 2; side++)
+        if (in->meshes[side] != NULL)
+            rc = mesh_clone(in->meshes[side], &copies[side], err);
+    if (rc == 0)
+        rc = mesh_hide_materials(copies[0], copies[1], names, spec->hide_count, &in->hidden, err);
+    for (int side = 0; rc == 0 && side < 2; side++)
+        if (copies[side] != NULL)
+            rc = job_mesh_materials(copies[side], &mats[side], err);
+    if (rc != 0) {
+        for (int side = 0; side < 2; side++) {
+            mesh_free(copies[side]);
+            md_free(mats[side]);
+        }
+        memset(&in->hidden, 0, sizeof in->hidden);
+        return md_error_prefix(err, "hide_materials: ");
+    }
+    for (int side = 0; side < 2; side++) {
+        if (copies[side] == NULL)
+            continue;
+        if (!in->borrowed[side]) { /* a face's belong to the face, shared with other jobs */
+            mesh_free(in->meshes[side]);
+            md_free(in->materials[side]);
+            md_free(in->mips[side]);
+        }
+        in->borrowed[side] = 0;
+        in->mips[side] = NULL;
+        in->meshes[side] = copies[side];
+        in->materials[side] = mats[side];
+    }
+    return 0;
+}
+
+const mesh_hide_stats *job_inputs_hidden(const job_inputs *in)
+{
+    return &in->hidden;
 }
 
 const mesh *job_inputs_mesh(const job_inputs *in, int side)

@@ -70,6 +70,15 @@ int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inpu
  * must match (MD_ETOPOLOGY). Textures are used as they are: canonical meshes come padded. */
 int job_inputs_from_meshes(mesh *source, mesh *target, job_inputs **out, md_error *err);
 void job_inputs_free(job_inputs *in);
+/* Takes spec->hide_materials out of both meshes (mesh_hide_materials): their triangles, and
+ * the vertices only those used, are then absent from the frames, figures, statistics, CSVs and
+ * exported meshes. The meshes given are not changed: a hidden copy of each (mesh_clone), with
+ * its own material tables, replaces them in the inputs (and mips built before are dropped).
+ * Before job_build; nothing when the list is empty. Errors (MD_EINVAL) name an unknown
+ * material and list the meshes' materials; the inputs are then as they were. */
+int job_inputs_hide(job_inputs *in, const job_spec *spec, md_error *err);
+/* What job_inputs_hide took out (zeros when nothing). */
+const mesh_hide_stats *job_inputs_hidden(const job_inputs *in);
 const mesh *job_inputs_mesh(const job_inputs *in, int side); /* 0 source, 1 target (or NULL) */
 
 /* A face prepared once and then shared read-only by many jobs on any threads (the worker's face

@@ -342,7 +342,17 @@ json_t *job_pipe_text_json(const char *s)
     return j ? j : json_null();
 }
 
-/* inputs.<role>: the mesh's facts, every material with its colour and texture. */
+/* The manifest's words for what opacity reading and hiding did (docs/materials.md). */
+#define JOB_NOTE_TF_OPACITY                                                                        \
+    "this MTL library writes Tf as opacity (every Tf is 0 0 0 or 1 1 1, at least one 1 1 1, "      \
+    "as Maya-style exporters write it): materials without d or Tr took their Tf as opacity"
+#define JOB_NOTE_HIDDEN                                                                            \
+    "triangles whose material, in the source or the target, is named were taken out of both "      \
+    "meshes before rendering and analysis, with the vertices only they used: absent from the "     \
+    "frames, figures, statistics, CSVs and per-frame meshes, and from the camera's framing"
+
+/* inputs.<role>: the mesh's facts, every material with its colour, opacity (where not 1) and
+ * texture. */
 static json_t *mesh_detail_json(const mesh *m)
 {
     json_t *materials = json_array();
@@ -355,18 +365,36 @@ static json_t *mesh_detail_json(const mesh *m)
             texture = json_pack("{s:o,s:i,s:i}", "path",
                                 job_pipe_text_json(mesh_material_texture_path(m, i)), "width",
                                 img_width(tex), "height", img_height(tex));
-        json_array_append_new(materials,
-                              json_pack("{s:o,s:o,s:o}", "name",
-                                        job_pipe_text_json(mesh_material_name(m, i)), "color",
-                                        job_vec3_json(rgb), "texture", texture));
+        json_t *mat =
+            json_pack("{s:o,s:o,s:o}", "name", job_pipe_text_json(mesh_material_name(m, i)),
+                      "color", job_vec3_json(rgb), "texture", texture);
+        /* What was read, where it matters: a lab checks that the overlays came out see-through. */
+        float opacity = mesh_material_opacity(m, i);
+        if (mat != NULL && opacity != 1.0f)
+            json_object_set_new(mat, "opacity", json_real(opacity));
+        json_array_append_new(materials, mat);
     }
     float min[3], max[3];
     mesh_bounds(m, min, max);
-    return json_pack("{s:s,s:I,s:I,s:I,s:o,s:{s:o,s:o}}", "format", mesh_format(m), "vertices",
-                     (json_int_t)mesh_vertex_count(m), "triangles",
-                     (json_int_t)mesh_triangle_count(m), "uvs", (json_int_t)mesh_uv_count(m),
-                     "materials", materials, "bounds", "min", job_vec3_json(min), "max",
-                     job_vec3_json(max));
+    json_t *detail =
+        json_pack("{s:s,s:I,s:I,s:I,s:o,s:{s:o,s:o}}", "format", mesh_format(m), "vertices",
+                  (json_int_t)mesh_vertex_count(m), "triangles", (json_int_t)mesh_triangle_count(m),
+                  "uvs", (json_int_t)mesh_uv_count(m), "materials", materials, "bounds", "min",
+                  job_vec3_json(min), "max", job_vec3_json(max));
+    if (detail != NULL && mesh_opacity_from_tf(m))
+        json_object_set_new(detail, "opacity_note", json_string(JOB_NOTE_TF_OPACITY));
+    return detail;
+}
+
+/* inputs.hidden_materials: what spec.hide_materials took out (job_inputs_hide). */
+static json_t *hidden_json(const job_spec *spec, const job_inputs *in)
+{
+    const mesh_hide_stats *h = job_inputs_hidden(in);
+    json_t *names = json_array();
+    for (uint32_t i = 0; names != NULL && i < spec->hide_count; i++)
+        json_array_append_new(names, job_pipe_text_json(spec->hide_materials[i]));
+    return json_pack("{s:o,s:I,s:I,s:s}", "names", names, "triangles", (json_int_t)h->triangles,
+                     "vertices", (json_int_t)h->vertices, "rule", JOB_NOTE_HIDDEN);
 }
 
 /* inputs.meshes[]: the mesh's facts with the number of materials. */
@@ -405,6 +433,8 @@ static json_t *inputs_json(const pipe_job *j)
         json_array_append_new(meshes, mesh_summary_json(m));
     }
     json_object_set_new(inputs, "meshes", meshes);
+    if (!render && j->desc.spec->hide_count > 0)
+        json_object_set_new(inputs, "hidden_materials", hidden_json(j->desc.spec, j->desc.inputs));
     return inputs;
 }
 

@@ -675,6 +675,46 @@ int job_spec_set_loop(job_spec *spec, const char *text, md_error *err)
     return 0;
 }
 
+int job_spec_add_hidden(job_spec *spec, const char *name, size_t len, const char *what,
+                        md_error *err)
+{
+    if (len == 0)
+        return md_fail(err, MD_EINVAL, "%s: a material name is empty", what);
+    if (len > JOB_MATERIAL_NAME_MAX)
+        return md_fail(err, MD_EINVAL, "%s: a material name of %zu bytes; at most %d are allowed",
+                       what, len, JOB_MATERIAL_NAME_MAX);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            return md_fail(err, MD_EINVAL,
+                           "%s: a material name holds a control character (byte %zu)", what, i);
+    for (uint32_t i = 0; i < spec->hide_count; i++)
+        if (strlen(spec->hide_materials[i]) == len &&
+            memcmp(spec->hide_materials[i], name, len) == 0)
+            return 0;
+    if (spec->hide_count == JOB_HIDE_MATERIALS_MAX)
+        return md_fail(err, MD_EINVAL, "%s: more than %d materials", what, JOB_HIDE_MATERIALS_MAX);
+    memcpy(spec->hide_materials[spec->hide_count], name, len);
+    spec->hide_materials[spec->hide_count][len] = '\0';
+    spec->hide_count++;
+    return 0;
+}
+
+int job_spec_set_hide_materials(job_spec *spec, const char *text, md_error *err)
+{
+    if (text[0] == '\0')
+        return md_fail(err, MD_EINVAL, "--hide-materials: give material names, comma-separated");
+    for (const char *p = text;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int rc = job_spec_add_hidden(spec, p, len, "--hide-materials", err);
+        if (rc != 0)
+            return rc;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
 int job_spec_finalize(job_spec *spec, md_error *err)
 {
     if (spec->weights == NULL) {

@@ -52,6 +52,9 @@ typedef enum job_views_mode {
 /* Bytes of a target_morph name or index; equals MESH_MORPH_TARGET_MAX (checked in
  * jobs/spec_json.c; this header does not include the mesh API). */
 #define JOB_TARGET_MORPH_MAX 128
+/* hide_materials: at most this many names, each 1..JOB_MATERIAL_NAME_MAX bytes. */
+#define JOB_HIDE_MATERIALS_MAX 32
+#define JOB_MATERIAL_NAME_MAX 255
 
 /* What a job produces besides manifest.json and session.log (DESIGN.md §6). Frames are always
  * produced: a set without them gets them added. Render jobs produce frames only. */
@@ -110,6 +113,11 @@ typedef struct job_spec {
      * name or 0-based index in decimal, mesh_load_opts.morph_target): the target is then the
      * source with that target applied, and the job has no target part. */
     char target_morph[JOB_TARGET_MORPH_MAX + 1];
+    /* Morph jobs: materials left out of the frames, figures, statistics, CSVs and per-frame
+     * meshes (job_inputs_hide), by name as the mesh files give them; distinct, in the order
+     * given; none by default. */
+    uint32_t hide_count;
+    char hide_materials[JOB_HIDE_MATERIALS_MAX][JOB_MATERIAL_NAME_MAX + 1];
     /* Render jobs. A turntable takes fov and projection from camera; listed views start from
      * camera and override what they name. */
     job_views_mode views_mode;
@@ -180,6 +188,14 @@ int job_spec_set_heatmap_scale(job_spec *spec, const char *text, md_error *err);
 int job_spec_set_mesh_format(job_spec *spec, const char *text, md_error *err); /* obj|glb|fbx */
 int job_spec_set_fps(job_spec *spec, const char *text, md_error *err);         /* 1..120 */
 int job_spec_set_loop(job_spec *spec, const char *text, md_error *err);        /* once|pingpong */
+/* --hide-materials NAME,...: comma-separated material names (a name cannot hold a comma here;
+ * the spec JSON's list can), appended to hide_materials; a repeated name counts once. */
+int job_spec_set_hide_materials(job_spec *spec, const char *text, md_error *err);
+/* Appends one name of len bytes to hide_materials (what names the option in messages):
+ * MD_EINVAL when empty, longer than JOB_MATERIAL_NAME_MAX, holding a NUL or a control
+ * character, or one too many. A name already there is not added again. */
+int job_spec_add_hidden(job_spec *spec, const char *name, size_t len, const char *what,
+                        md_error *err);
 
 /* Output names: "frames", "heatmaps", "csv", "meshes", "video" for one JOB_OUT_* bit; NULL for
  * anything else. */

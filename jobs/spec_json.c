@@ -19,7 +19,11 @@
  *     so the written form reads back to the same spec;
  *   - a turntable places the eye itself, so it refuses a camera with an explicit eye;
  *   - target_morph (morph jobs only) is null or a non-empty name or index of at most
- *     JOB_TARGET_MORPH_MAX bytes; the writer writes it only when set.
+ *     JOB_TARGET_MORPH_MAX bytes; the writer writes it only when set;
+ *   - hide_materials (morph jobs only) is null or a list of up to JOB_HIDE_MATERIALS_MAX
+ *     material names (UTF-8, 1..JOB_MATERIAL_NAME_MAX bytes, no control characters; a
+ *     repeated name counts once); the writer writes it only when not empty. Whether each
+ *     name is a material of the meshes is checked where the meshes are (the api at submit).
  * The reader works on a copy and replaces the caller's spec only when everything passed.
  */
 #include "jobs/job_int.h"
@@ -411,12 +415,12 @@ static int views_from_json(job_spec *spec, const json_t *v, const md_limits *lim
 /* ---- Reading ---- */
 
 static const char *const spec_keys[] = {
-    "kind",          "frames",          "weights",      "range",       "easing",
-    "shape_weights", "texture_weights", "frame_on",     "width",       "height",
-    "samples",       "camera",          "background",   "png_level",   "views",
-    "label",         "outputs",         "align",        "shape_scale", "texture_scale",
-    "heatmap_scale", "mesh_format",     "fps",          "loop",        "amount",
-    "amounts",       "mesh_weights",    "target_morph", NULL};
+    "kind",          "frames",          "weights",      "range",          "easing",
+    "shape_weights", "texture_weights", "frame_on",     "width",          "height",
+    "samples",       "camera",          "background",   "png_level",      "views",
+    "label",         "outputs",         "align",        "shape_scale",    "texture_scale",
+    "heatmap_scale", "mesh_format",     "fps",          "loop",           "amount",
+    "amounts",       "mesh_weights",    "target_morph", "hide_materials", NULL};
 
 /* A copy of n floats, or NULL for NULL; 0 or MD_ENOMEM. */
 static int floats_copy(float **dst, const float *src, uint32_t n, md_error *err)
@@ -910,6 +914,37 @@ static int fields_from_json(job_spec *spec, const json_t *obj, const md_limits *
         spec->target_morph[0] = '\0';
     }
 
+    v = json_object_get(obj, "hide_materials");
+    if (v != NULL && !json_is_null(v)) {
+        if (spec->kind != JOB_KIND_MORPH)
+            return bad(err, "spec.hide_materials", NULL, "only morph jobs have it, not %s jobs",
+                       job_kind_name(spec->kind));
+        if (!json_is_array(v))
+            return bad(err, "spec.hide_materials", v, "must be a list of material names");
+        if (json_array_size(v) > JOB_HIDE_MATERIALS_MAX)
+            return bad(err, "spec.hide_materials", NULL, "%zu names; at most %d are allowed",
+                       json_array_size(v), JOB_HIDE_MATERIALS_MAX);
+        spec->hide_count = 0;
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            const char *name = json_string_value(item);
+            size_t n = json_string_length(item);
+            char field[48];
+            snprintf(field, sizeof field, "spec.hide_materials[%zu]", i);
+            if (name == NULL)
+                return bad(err, field, item, "must be a string: a material's name");
+            if (strlen(name) != n || !utf8_ok((const unsigned char *)name, n))
+                return bad(err, field, NULL, "must be UTF-8 text without NUL characters");
+            int added = job_spec_add_hidden(spec, name, n, field, err);
+            if (added != 0)
+                return added;
+        }
+    } else if (v != NULL) {
+        spec->hide_count = 0;
+    }
+
     const json_t *frames = json_object_get(obj, "frames");
     const json_t *weights = json_object_get(obj, "weights");
     if (render && (frames != NULL || weights != NULL))
@@ -1113,6 +1148,12 @@ json_t *job_spec_to_json(const job_spec *spec)
     failed |= json_object_set_new(obj, "label", json_string(spec->label));
     if (spec->kind == JOB_KIND_MORPH && spec->target_morph[0] != '\0')
         failed |= json_object_set_new(obj, "target_morph", json_string(spec->target_morph));
+    if (spec->kind == JOB_KIND_MORPH && spec->hide_count > 0) {
+        json_t *hide = json_array();
+        for (uint32_t i = 0; hide != NULL && i < spec->hide_count; i++)
+            failed |= json_array_append_new(hide, json_string(spec->hide_materials[i]));
+        failed |= json_object_set_new(obj, "hide_materials", hide);
+    }
     /* A render job produces frames only, whatever the struct says. */
     unsigned wanted = render ? JOB_OUT_FRAMES : spec->outputs | JOB_OUT_FRAMES;
     json_t *outputs = json_array();

@@ -162,6 +162,9 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
                                render ? JR_IN_COUNT : JR_IN_TARGET};
     if (in.face[roles[0]][0] || (!render && in.face[roles[1]][0])) {
         rc = load_face_inputs(w, j, roles, &in, err);
+        /* Hiding copies a face's mesh for this job; the cached face stays whole. */
+        if (rc == 0 && !render)
+            rc = job_inputs_hide(j->inputs, &j->spec, err);
         j->load_s = md_now() - t0;
         return rc;
     }
@@ -179,6 +182,9 @@ static int load_inputs(wk *w, wk_job *j, md_error *err)
         rc = job_inputs_from_meshes(source, target, &j->inputs, err);
         source = target = NULL;
     }
+    /* spec.hide_materials: checked at submit, taken out here (the stored meshes are whole). */
+    if (rc == 0 && !render)
+        rc = job_inputs_hide(j->inputs, &j->spec, err);
     mesh_free(source);
     mesh_free(target);
     j->load_s = md_now() - t0;

@@ -57,6 +57,7 @@
 #include <assimp/cfileio.h>
 #include <assimp/cimport.h>
 #include <assimp/config.h>
+#include <assimp/GltfMaterial.h>
 #include <assimp/material.h>
 #include <assimp/postprocess.h>
 #include <assimp/scene.h>
@@ -758,7 +759,45 @@ static float clamp01(float v)
     return v > 1.0f ? 1.0f : v > 0.0f ? v : 0.0f; /* NaN -> 0 */
 }
 
-/* Adds assimp material src as a mesh material: name, diffuse colour, diffuse texture. */
+/* The opacity of assimp material am (mesh_material_opacity; docs/materials.md).
+ * glTF (assimp gives its alphaMode as $mat.gltf.alphaMode): OPAQUE ignores alpha (the glTF
+ * spec: "the alpha value is ignored"); BLEND takes baseColorFactor's alpha (assimp's base
+ * colour, else its diffuse colour, alpha channel); MASK is all or nothing per material:
+ * opaque when that alpha reaches alphaCutoff (default 0.5), invisible below it. A base colour
+ * texture's own alpha is not cut per texel (the engine composites texture alpha over the
+ * material colour). Other formats: AI_MATKEY_OPACITY, which assimp's FBX reader fills from
+ * the material's Opacity property or, without one, as the FBX SDK computes it from
+ * TransparentColor and TransparencyFactor; TransparencyFactor alone is not used (Maya writes
+ * 1.0 there for opaque materials). No key: opaque. */
+static float material_opacity(const struct aiMaterial *am)
+{
+    struct aiString mode;
+    if (aiGetMaterialString(am, AI_MATKEY_GLTF_ALPHAMODE, &mode) == aiReturn_SUCCESS) {
+        struct aiColor4D color;
+        float alpha = 1.0f;
+        if (aiGetMaterialColor(am, AI_MATKEY_BASE_COLOR, &color) == aiReturn_SUCCESS ||
+            aiGetMaterialColor(am, AI_MATKEY_COLOR_DIFFUSE, &color) == aiReturn_SUCCESS)
+            alpha = clamp01(color.a);
+        if (strcmp(mode.data, "BLEND") == 0)
+            return alpha;
+        if (strcmp(mode.data, "MASK") == 0) {
+            float cutoff = 0.5f;
+            if (aiGetMaterialFloatArray(am, AI_MATKEY_GLTF_ALPHACUTOFF, &cutoff, NULL) !=
+                    aiReturn_SUCCESS ||
+                !isfinite(cutoff))
+                cutoff = 0.5f;
+            return alpha >= cutoff ? 1.0f : 0.0f;
+        }
+        return 1.0f;
+    }
+    float opacity = 1.0f;
+    if (aiGetMaterialFloatArray(am, AI_MATKEY_OPACITY, &opacity, NULL) == aiReturn_SUCCESS)
+        return isfinite(opacity) ? clamp01(opacity) : 1.0f;
+    return 1.0f;
+}
+
+/* Adds assimp material src as a mesh material: name, diffuse colour, opacity, diffuse
+ * texture. */
 static int add_material(mesh *m, const struct aiScene *scene, unsigned src, const md_limits *lim,
                         md_error *err)
 {
@@ -781,6 +820,7 @@ static int add_material(mesh *m, const struct aiScene *scene, unsigned src, cons
         mat->kd[1] = clamp01(color.g);
         mat->kd[2] = clamp01(color.b);
     }
+    mat->opacity = material_opacity(am);
 
     struct aiString path;
     if (aiGetMaterialTexture(am, aiTextureType_DIFFUSE, 0, &path, NULL, NULL, NULL, NULL, NULL,

@@ -15,7 +15,9 @@
  *     u32    triangle_count   >= 1
  *     u32    uv_count         0 when the mesh has no texture coordinates
  *     u32    material_count   >= 1
- *     u32    flags            bit 0: file vertex numbers follow the materials; other bits
+ *     u32    flags            bit 0: file vertex numbers follow the materials; bit 1:
+ *                              material opacities follow those; bit 2: the opacities came
+ *                              partly from MTL Tf (mesh_opacity_from_tf); other bits
  *                              reserved (a reader refuses bits it does not know)
  *     u32    reserved         0
  *   f32[3 * vertex_count]     positions
@@ -31,6 +33,9 @@
  *   u32[vertex_count]         only with flags bit 0: each vertex's 0-based number in the
  *                             uploaded file (mesh_file_vertex), strictly increasing; absent
  *                             when they are 0, 1, 2, ... (OBJ, and welds that joined nothing)
+ *   f32[material_count]       only with flags bit 1: each material's opacity, 0..1; absent
+ *                             when every material is opaque (so such meshes encode exactly as
+ *                             before opacity was read, and older readers still take them)
  *   end of input: trailing bytes are an error
  *
  * Invariants the decoder establishes before returning a mesh (mesh_int.h's, checked here with
@@ -50,6 +55,8 @@
 #define CANON_MAGIC "MDMESH"
 #define CANON_VERSION 1
 #define CANON_FLAG_FILE_VERTICES 1u
+#define CANON_FLAG_OPACITY 2u
+#define CANON_FLAG_OPACITY_FROM_TF 4u
 #define CANON_HEADER_BYTES 48
 #define CANON_NAME_MAX 4096 /* material names and texture paths */
 #define CANON_PNG_LEVEL 1   /* textures are re-read once per job: favour encoding speed */
@@ -169,7 +176,12 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
     put_u32(h + 28, m->triangle_count);
     put_u32(h + 32, m->uv_count);
     put_u32(h + 36, m->material_count);
-    put_u32(h + 40, m->file_vertex != NULL ? CANON_FLAG_FILE_VERTICES : 0);
+    int translucent = 0;
+    for (uint32_t i = 0; i < m->material_count; i++)
+        translucent |= m->materials[i].opacity != 1.0f;
+    put_u32(h + 40, (m->file_vertex != NULL ? CANON_FLAG_FILE_VERTICES : 0) |
+                        (translucent ? CANON_FLAG_OPACITY : 0) |
+                        (m->opacity_from_tf ? CANON_FLAG_OPACITY_FROM_TF : 0));
 
     size_t tris = 3 * (size_t)m->triangle_count;
     if (write_f32s(&w, m->positions, 3 * (size_t)m->vertex_count) != 0 ||
@@ -219,6 +231,9 @@ int mesh_encode_canonical(const mesh *m, uint8_t **out, size_t *len, md_error *e
     }
     if (m->file_vertex != NULL && write_u32s(&w, m->file_vertex, m->vertex_count) != 0)
         goto fail;
+    for (uint32_t i = 0; translucent && i < m->material_count; i++)
+        if (write_f32s(&w, &m->materials[i].opacity, 1) != 0)
+            goto fail;
     *len = w.len;
     *out = (uint8_t *)w.data;
     return 0;
@@ -428,10 +443,12 @@ static int read_file_vertices(reader *r, mesh *m, md_error *err)
     return 0;
 }
 
-static int decode_body(reader *r, const md_limits *lim, mesh *m, int file_vertices, md_error *err)
+static int decode_body(reader *r, const md_limits *lim, mesh *m, uint32_t flags, md_error *err)
 {
     uint32_t V = m->vertex_count, T = m->triangle_count, U = m->uv_count;
     size_t tris = 3 * (size_t)T;
+    const int file_vertices = (flags & CANON_FLAG_FILE_VERTICES) != 0;
+    const int opacities = (flags & CANON_FLAG_OPACITY) != 0;
 
     /* Every fixed-size array must fit in what remains before any of them is allocated. */
     size_t need = 0, part;
@@ -489,6 +506,22 @@ static int decode_body(reader *r, const md_limits *lim, mesh *m, int file_vertic
         if (rc != 0)
             return rc;
     }
+    for (uint32_t i = 0; i < count; i++)
+        m->materials[i].opacity = 1.0f;
+    if (opacities) {
+        size_t left = r->left;
+        const uint8_t *op = take(r, count, 4);
+        if (op == NULL)
+            return truncated(err, "material opacities", 4 * (size_t)count, left);
+        for (uint32_t i = 0; i < count; i++) {
+            float v = get_f32(op + 4 * i);
+            if (!(v >= 0.0f && v <= 1.0f))
+                return md_fail(err, MD_EPARSE,
+                               "canonical mesh: material %u opacity %g is not in 0..1", i,
+                               (double)v);
+            m->materials[i].opacity = v;
+        }
+    }
     if (r->left != 0)
         return md_fail(err, MD_EPARSE,
                        "canonical mesh: %zu unexpected bytes after the last "
@@ -524,7 +557,9 @@ int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim
     }
     uint32_t V = get_u32(bytes + 24), T = get_u32(bytes + 28), U = get_u32(bytes + 32);
     uint32_t M = get_u32(bytes + 36), flags = get_u32(bytes + 40);
-    if ((flags & ~CANON_FLAG_FILE_VERTICES) != 0 || get_u32(bytes + 44) != 0)
+    const uint32_t known =
+        CANON_FLAG_FILE_VERTICES | CANON_FLAG_OPACITY | CANON_FLAG_OPACITY_FROM_TF;
+    if ((flags & ~known) != 0 || get_u32(bytes + 44) != 0)
         return md_fail(err, MD_EPARSE, "canonical mesh: unknown flags 0x%x", flags);
     uint64_t max_materials = lim->max_materials < UINT16_MAX ? lim->max_materials : UINT16_MAX;
     int rc = check_count(V, 1, lim->max_vertices, "vertices", "max_vertices", err);
@@ -547,7 +582,8 @@ int mesh_decode_canonical(const uint8_t *bytes, size_t len, const md_limits *lim
     m->uv_count = U;
     m->material_count = M;
     reader r = {bytes + CANON_HEADER_BYTES, len - CANON_HEADER_BYTES};
-    rc = decode_body(&r, lim, m, (flags & CANON_FLAG_FILE_VERTICES) != 0, err);
+    m->opacity_from_tf = (flags & CANON_FLAG_OPACITY_FROM_TF) != 0;
+    rc = decode_body(&r, lim, m, flags, err);
     if (rc != 0) {
         /* mesh_free walks material_count entries; only those allocated exist. */
         if (m->materials == NULL)

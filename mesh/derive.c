@@ -1,6 +1,7 @@
 /*
  * derive.c — meshes made from other meshes: mesh_derive() copies a mesh's surface (UVs, per-corner
- * UV indices, triangles, materials) with new positions and no textures, and
+ * UV indices, triangles, materials) with new positions and no textures, mesh_clone() copies
+ * everything (textures too), and
  * mesh_same_texture_layout() says whether two meshes' textures line up texel by texel.
  *
  * Callers: the face-space transforms and averages (jobs/facespace.c), for `morph transform`,
@@ -51,6 +52,7 @@ int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err
     d->materials = md_calloc(m->material_count, sizeof *d->materials);
     /* The file's vertex numbers name the same vertices in messages. */
     d->file_vertex = copy_array(m->file_vertex, m->vertex_count, sizeof(uint32_t));
+    d->opacity_from_tf = m->opacity_from_tf;
     if (d->positions == NULL || d->triangles == NULL || (m->uv_count && d->uvs == NULL) ||
         (m->file_vertex != NULL && d->file_vertex == NULL) ||
         (m->uv_count && d->triangle_uvs == NULL) || d->triangle_materials == NULL ||
@@ -63,6 +65,7 @@ int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err
         struct mesh_material *mat = &d->materials[i];
         mat->name = md_strdup(m->materials[i].name);
         memcpy(mat->kd, m->materials[i].kd, sizeof mat->kd);
+        mat->opacity = m->materials[i].opacity;
         d->material_count = i + 1; /* so mesh_free frees what was copied */
         if (mat->name == NULL) {
             rc = md_fail(err, MD_ENOMEM, "out of memory for a derived mesh's materials");
@@ -76,6 +79,84 @@ done:
     else
         *out = d;
     return rc;
+}
+
+/* ---- Copy of everything ---- */
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = md_strdup(s);
+    *failed |= d == NULL;
+    return d;
+}
+
+int mesh_clone(const mesh *m, mesh **out, md_error *err)
+{
+    *out = NULL;
+    mesh *d = mesh_alloc(m->format);
+    if (d == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory copying a mesh");
+    int failed = 0;
+    d->vertex_count = m->vertex_count;
+    d->triangle_count = m->triangle_count;
+    d->uv_count = m->uv_count;
+    d->opacity_from_tf = m->opacity_from_tf;
+    d->positions = copy_array(m->positions, 3 * (size_t)m->vertex_count, sizeof(float));
+    d->triangles = copy_array(m->triangles, 3 * (size_t)m->triangle_count, sizeof(uint32_t));
+    d->uvs = copy_array(m->uvs, 2 * (size_t)m->uv_count, sizeof(float));
+    d->triangle_uvs = m->triangle_uvs ? copy_array(m->triangle_uvs, 3 * (size_t)m->triangle_count,
+                                                   sizeof(uint32_t))
+                                      : NULL;
+    d->triangle_materials = copy_array(m->triangle_materials, m->triangle_count, sizeof(uint16_t));
+    d->file_vertex = copy_array(m->file_vertex, m->vertex_count, sizeof(uint32_t));
+    failed |= d->positions == NULL || d->triangles == NULL || (m->uvs && d->uvs == NULL) ||
+              (m->triangle_uvs && d->triangle_uvs == NULL) || d->triangle_materials == NULL ||
+              (m->file_vertex && d->file_vertex == NULL);
+    d->materials = md_calloc(m->material_count ? m->material_count : 1, sizeof *d->materials);
+    failed |= d->materials == NULL;
+    for (uint32_t i = 0; !failed && i < m->material_count; i++) {
+        const struct mesh_material *src = &m->materials[i];
+        struct mesh_material *mat = &d->materials[i];
+        d->material_count = i + 1; /* so mesh_free frees what was copied */
+        mat->name = dup_or_null(src->name, &failed);
+        mat->texture_path = dup_or_null(src->texture_path, &failed);
+        memcpy(mat->kd, src->kd, sizeof mat->kd);
+        mat->opacity = src->opacity;
+        if (src->texture != NULL) {
+            int w = img_width(src->texture), h = img_height(src->texture);
+            mat->texture = img_new(w, h);
+            if (mat->texture == NULL)
+                failed = 1;
+            else
+                memcpy(img_pixels(mat->texture), img_pixels_const(src->texture),
+                       (size_t)w * (size_t)h * 4);
+        }
+    }
+    if (!failed && m->morph_count > 0) {
+        d->morph_names = md_calloc(m->morph_count, sizeof *d->morph_names);
+        failed |= d->morph_names == NULL;
+        for (uint32_t i = 0; !failed && i < m->morph_count; i++) {
+            d->morph_count = i + 1;
+            d->morph_names[i] = dup_or_null(m->morph_names[i], &failed);
+        }
+    }
+    if (!failed && m->mtllib_count > 0) {
+        d->mtllibs = md_calloc(m->mtllib_count, sizeof *d->mtllibs);
+        failed |= d->mtllibs == NULL;
+        for (uint32_t i = 0; !failed && i < m->mtllib_count; i++) {
+            d->mtllib_count = i + 1;
+            d->mtllibs[i] = dup_or_null(m->mtllibs[i], &failed);
+        }
+    }
+    if (failed) {
+        mesh_free(d);
+        return md_fail(err, MD_ENOMEM, "out of memory copying a mesh of %u vertices",
+                       m->vertex_count);
+    }
+    *out = d;
+    return 0;
 }
 
 /* ---- Texture layout ---- */

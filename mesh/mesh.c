@@ -137,6 +137,7 @@ int mesh_material_add(mesh *m, const char *name, const md_limits *lim, md_error 
     if (mat->name == NULL)
         return md_fail(err, MD_ENOMEM, "out of memory adding material '%s'", name);
     mat->kd[0] = mat->kd[1] = mat->kd[2] = MESH_DEFAULT_GREY;
+    mat->opacity = 1.0f;
     return (int)m->material_count++;
 }
 
@@ -165,6 +166,16 @@ void mesh_material_color(const mesh *m, uint32_t i, float rgb[3])
         return;
     }
     memcpy(rgb, m->materials[i].kd, 3 * sizeof(float));
+}
+
+float mesh_material_opacity(const mesh *m, uint32_t i)
+{
+    return i < m->material_count ? m->materials[i].opacity : 1.0f;
+}
+
+int mesh_opacity_from_tf(const mesh *m)
+{
+    return m->opacity_from_tf;
 }
 
 const img *mesh_material_texture(const mesh *m, uint32_t i)

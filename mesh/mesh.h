@@ -130,6 +130,13 @@ uint32_t mesh_material_count(const mesh *m); /* at least 1: meshes without mater
 const char *mesh_material_name(const mesh *m, uint32_t i);
 /* Diffuse colour (Kd), linear 0..1; used where the material has no texture. */
 void mesh_material_color(const mesh *m, uint32_t i, float rgb[3]);
+/* How opaque the material's surfaces are, 0 (invisible) .. 1 (opaque, the default), as the
+ * file says: MTL d, or 1 - Tr, or Tf where the library writes Tf as opacity (mtl.c's rule,
+ * docs/materials.md); glTF baseColorFactor alpha under alphaMode BLEND (MASK: 1 when that alpha
+ * reaches alphaCutoff, else 0; OPAQUE: 1); FBX and other assimp formats: assimp's opacity. */
+float mesh_material_opacity(const mesh *m, uint32_t i);
+/* Nonzero when an MTL library's Tf values were read as opacity (the Maya-style rule). */
+int mesh_opacity_from_tf(const mesh *m);
 /* The decoded texture, NULL when the material has none. */
 const img *mesh_material_texture(const mesh *m, uint32_t i);
 /* The texture path as the file named it (map_Kd, or an assimp path), NULL if none. */
@@ -163,12 +170,37 @@ uint64_t mesh_pad_texture_bytes(uint64_t pixels);
  * MD_EINVAL naming the vertex), without textures or texture paths: the caller sets the
  * textures it computed (mesh_material_set_texture). For face-space transforms and averages. */
 int mesh_derive(const mesh *m, const float *positions, mesh **out, md_error *err);
+/* A copy of m that owns all of its memory, textures included (the pixels as they are now,
+ * padded or not): for a caller that must change a mesh others read (mesh_hide_materials on a
+ * shared face). Copied texture pixels are not taken from the decode budget. */
+int mesh_clone(const mesh *m, mesh **out, md_error *err);
 /* Whether b's textures can be combined with a's texel by texel: the same UVs (to 1e-6), the
  * same per-corner UV indices, the same materials per triangle, and for every material textured
  * in a a texture of the same size in b. 1 yes; 0 no, with the reason in why, naming the meshes
  * as name_a and name_b. Both must share a topology (mesh_check_topology). */
 int mesh_same_texture_layout(const mesh *a, const mesh *b, const char *name_a, const char *name_b,
                              char *why, size_t cap);
+
+/* ---- Hiding materials (mesh/hide.c) ---- */
+
+/* 0 when each of names (count of them; borrowed) is a material of a or of b (b may be NULL)
+ * and some triangle would remain; MD_EINVAL naming the first that is not and listing the
+ * materials the meshes have, or saying that nothing would be left. */
+int mesh_hide_check(const mesh *a, const mesh *b, const char *const *names, uint32_t count,
+                    md_error *err);
+
+typedef struct mesh_hide_stats {
+    uint32_t triangles; /* taken out of each mesh */
+    uint32_t vertices;  /* taken out: used only by those triangles */
+} mesh_hide_stats;
+
+/* Takes out of a and b (one topology; b may be NULL) every triangle whose material in either
+ * mesh is named, and the vertices only those triangles used; the rest keep their order and
+ * their file numbers (mesh_file_vertex), so the pair stays morphable and CSV rows still name
+ * the file's vertices. Materials stay (a hidden one has no triangle left). Run before the
+ * meshes are shared. Errors: mesh_hide_check's; MD_EINVAL when no triangle would remain. */
+int mesh_hide_materials(mesh *a, mesh *b, const char *const *names, uint32_t count,
+                        mesh_hide_stats *stats, md_error *err);
 
 /* ---- Topology ---- */
 

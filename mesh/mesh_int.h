@@ -17,6 +17,7 @@ struct mesh_material {
     float kd[3];        /* diffuse colour, 0..1 */
     char *texture_path; /* owned, as written in the file; NULL if none */
     img *texture;       /* owned; NULL until loaded, or if none */
+    float opacity;      /* 0 invisible .. 1 opaque (the default); see mesh_material_opacity() */
 };
 
 struct mesh {
@@ -39,12 +40,14 @@ struct mesh {
     /* The file's morph targets by name ("" when unnamed), in file order; owned. */
     uint32_t morph_count;
     char **morph_names;
+    /* Nonzero when an MTL library's Tf was read as opacity (mtl.c's rule); for the manifest. */
+    int opacity_from_tf;
 };
 
 /* An empty mesh with no materials; NULL when out of memory. */
 mesh *mesh_alloc(const char *format);
-/* Appends a material named name (kd light grey, no texture); returns its index or a negative
- * error code (MD_ELIMIT past lim->max_materials). */
+/* Appends a material named name (kd light grey, opaque, no texture); returns its index or a
+ * negative error code (MD_ELIMIT past lim->max_materials). */
 int mesh_material_add(mesh *m, const char *name, const md_limits *lim, md_error *err);
 /* Index of the material called name, or -1. */
 int mesh_material_find(const mesh *m, const char *name);

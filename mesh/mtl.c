@@ -6,11 +6,23 @@
  * thread that loads the mesh; the mesh belongs to that thread until loading ends.
  *
  * What it reads: newmtl (the rest of the line is the name), Kd (r [g b], clamped to 0..1; a
- * single number is a grey) and map_Kd ([options] path; the options listed in option_table are
+ * single number is a grey), map_Kd ([options] path; the options listed in option_table are
  * skipped with their arguments, the rest of the line is the path, kept as written for load.c to
- * resolve). Everything else (Ka, Ks, Ns, d, illum, other maps) does not affect our rendering
- * and is ignored. Materials the MTL defines but the OBJ never uses are skipped without reading
- * their statements, so junk in an unused material cannot fail a load.
+ * resolve) and opacity. Everything else (Ka, Ks, Ns, illum, other maps) does not affect our
+ * rendering and is ignored. Materials the MTL defines but the OBJ never uses are skipped
+ * without reading their statements, so junk in an unused material cannot fail a load (their Tf
+ * lines are looked at, leniently, for the rule below).
+ *
+ * Opacity (docs/materials.md): `d [-halo] F` is the opacity, `Tr F` is 1 - opacity; d wins
+ * over Tr when a material has both (some exporters write Tr as opacity; d is the standard).
+ * `Tf` is the specification's transmission filter and does not change opacity, except in a
+ * library that writes it as opacity the way Maya-style exporters do: when every Tf in the file
+ * (every material's, used or not) is exactly 0 0 0 or 1 1 1 and at least one is 1 1 1, a used
+ * material with Tf and neither d nor Tr takes Tf as its opacity (1 1 1 opaque, 0 0 0
+ * invisible), and the mesh records that the rule was applied (mesh_opacity_from_tf). The
+ * ICT-FaceKit library is such a file: opaque materials Tf 1 1 1, eye overlays and lashes
+ * Tf 0 0 0. A file whose Tf are all 0 0 0 (a spec-following exporter's "no transmission") or
+ * holds any other value reads Tf as the filter, so nothing becomes invisible by it.
  *
  * Ownership: texture paths are md_strdup'ed into the mesh's materials (replacing any earlier
  * path, so a later library or a later definition of the same name wins).
@@ -149,11 +161,81 @@ static int parse_map_kd(mesh_text *t, struct mesh_material *mat, const char *p, 
     return 0;
 }
 
+/* ---- Opacity ---- */
+
+/* What one library says about a material's opacity; kept per material of the mesh while the
+ * library is read, applied at its end (Tf needs the whole file). */
+struct mtl_opacity {
+    bool has_d, has_tr, has_tf;
+    float d, tr, tf; /* tf: 0 or 1, only when the Tf was exactly 0 0 0 or 1 1 1 */
+};
+
+/* d [-halo] F or Tr F: one number, clamped to 0..1. */
+static int parse_factor(mesh_text *t, const char *keyword, const char *p, const char *end,
+                        float *out, md_error *err)
+{
+    char quoted[48];
+    const char *tok_end = mesh_text_token_end(p, end);
+    if (mesh_text_keyword_ci(p, tok_end, "-halo")) {
+        p = mesh_text_skip_space(tok_end, end);
+        tok_end = mesh_text_token_end(p, end);
+    }
+    double value;
+    if (p >= end || *p == '#' || !is_number(p, tok_end, &value) || !isfinite(value))
+        return md_fail(err, MD_EPARSE, "line %zu: '%s' needs a number from 0 to 1, got '%s'",
+                       t->line, keyword, mesh_text_quote(p, tok_end, quoted, sizeof quoted));
+    *out = value < 0 ? 0.0f : value > 1 ? 1.0f : (float)value;
+    return 0;
+}
+
+/* Tf r [g b]: 1 and *grey (0 or 1) when it is exactly 0 0 0 or 1 1 1 (or a single 0 or 1);
+ * 0 for anything else, spectral and xyz forms and malformed lines included (Tf never fails a
+ * load: it is only a hint). */
+static int tf_binary(const char *p, const char *end, float *grey)
+{
+    double v[3];
+    int count = 0;
+    while (p < end && *p != '#') {
+        const char *tok_end = mesh_text_token_end(p, end);
+        if (count == 3 || !is_number(p, tok_end, &v[count]))
+            return 0;
+        count++;
+        p = mesh_text_skip_space(tok_end, end);
+    }
+    if (count == 1)
+        v[1] = v[2] = v[0];
+    else if (count != 3)
+        return 0;
+    if (v[0] != v[1] || v[1] != v[2] || (v[0] != 0.0 && v[0] != 1.0))
+        return 0;
+    *grey = (float)v[0];
+    return 1;
+}
+
+/* Applies what the library said: d, else 1 - Tr, else Tf under the rule (see the top). */
+static void apply_opacity(mesh *m, const struct mtl_opacity *op, bool tf_rule)
+{
+    for (uint32_t i = 0; i < m->material_count; i++) {
+        if (op[i].has_d) {
+            m->materials[i].opacity = op[i].d;
+        } else if (op[i].has_tr) {
+            m->materials[i].opacity = 1.0f - op[i].tr;
+        } else if (tf_rule && op[i].has_tf) {
+            m->materials[i].opacity = op[i].tf;
+            m->opacity_from_tf = 1;
+        }
+    }
+}
+
 int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err)
 {
     mesh_text t;
     int current = -1; /* the material being defined, -1 when the OBJ does not use it */
+    bool tf_one = false, tf_other = false; /* some Tf is 1 1 1; some Tf is not 0 0 0 or 1 1 1 */
+    struct mtl_opacity *op = md_calloc(m->material_count ? m->material_count : 1, sizeof *op);
     int rc = mesh_text_begin(&t, bytes, len, "MTL", err);
+    if (rc == 0 && op == NULL)
+        rc = md_fail(err, MD_ENOMEM, "out of memory");
     if (rc != 0)
         goto done;
     for (;;) {
@@ -181,11 +263,30 @@ int mesh_parse_mtl(mesh *m, const char *bytes, size_t len, md_error *err)
             rc = parse_kd(&t, &m->materials[current], rest, end, err);
         } else if (current >= 0 && mesh_text_keyword_ci(p, kw_end, "map_Kd")) {
             rc = parse_map_kd(&t, &m->materials[current], rest, end, err);
+        } else if (current >= 0 && mesh_text_keyword_ci(p, kw_end, "d")) {
+            rc = parse_factor(&t, "d", rest, end, &op[current].d, err);
+            op[current].has_d = true;
+        } else if (current >= 0 && mesh_text_keyword_ci(p, kw_end, "Tr")) {
+            rc = parse_factor(&t, "Tr", rest, end, &op[current].tr, err);
+            op[current].has_tr = true;
+        } else if (mesh_text_keyword_ci(p, kw_end, "Tf")) {
+            float grey = 0;
+            if (!tf_binary(rest, end, &grey))
+                tf_other = true;
+            else if (grey == 1.0f)
+                tf_one = true;
+            if (current >= 0) {
+                op[current].has_tf = !tf_other;
+                op[current].tf = grey;
+            }
         }
         if (rc != 0)
             break;
     }
+    if (rc == 0)
+        apply_opacity(m, op, tf_one && !tf_other);
 done:
+    md_free(op);
     mesh_text_end(&t);
     return rc;
 }

@@ -206,8 +206,9 @@ int mesh_write_obj(const mesh_write_input *f, const char *base, mesh_files *out,
         clean_name(mesh_material_name(a, i), i, name, sizeof name);
         /* Kd multiplies map_Kd in most readers: white under a texture. */
         const float *kd = f->png[i] ? (const float[3]){1, 1, 1} : f->kd[i];
-        md_buf_printf(&mtl, "\nnewmtl %s\nKa 0 0 0\nKd %.6g %.6g %.6g\nKs 0 0 0\nd 1\nillum 1\n",
-                      name, kd[0], kd[1], kd[2]);
+        /* d carries the material's opacity (1 for opaque ones, as before). */
+        md_buf_printf(&mtl, "\nnewmtl %s\nKa 0 0 0\nKd %.6g %.6g %.6g\nKs 0 0 0\nd %.6g\nillum 1\n",
+                      name, kd[0], kd[1], kd[2], (double)mesh_material_opacity(a, i));
         if (f->png[i] == NULL)
             continue;
         if (textured == 1)
@@ -320,9 +321,11 @@ int mesh_write_glb(const mesh_write_input *f, const char *base, mesh_files *out,
     for (uint32_t m = 0; m < nm; m++) {
         char name[128];
         clean_name(mesh_material_name(a, m), m, name, sizeof name);
+        /* A translucent material: its opacity as baseColorFactor's alpha, blended. */
+        const double opacity = mesh_material_opacity(a, m);
         json_t *pbr = json_pack(
             "{s:[f,f,f,f], s:f, s:f}", "baseColorFactor", f->png[m] ? 1.0 : (double)f->kd[m][0],
-            f->png[m] ? 1.0 : (double)f->kd[m][1], f->png[m] ? 1.0 : (double)f->kd[m][2], 1.0,
+            f->png[m] ? 1.0 : (double)f->kd[m][1], f->png[m] ? 1.0 : (double)f->kd[m][2], opacity,
             "metallicFactor", 0.0, "roughnessFactor", 1.0);
         if (pbr != NULL && f->png[m] != NULL) {
             size_t off = bin.len;
@@ -338,8 +341,11 @@ int mesh_write_glb(const mesh_write_input *f, const char *base, mesh_files *out,
                 json_pack("{s:I}", "index", (json_int_t)json_array_size(textures) - 1));
         }
         /* Faces are open surfaces seen from either side, as the engine lights them. */
-        json_array_append_new(materials, json_pack("{s:s, s:o, s:b}", "name", name,
-                                                   "pbrMetallicRoughness", pbr, "doubleSided", 1));
+        json_t *glb_mat = json_pack("{s:s, s:o, s:b}", "name", name, "pbrMetallicRoughness", pbr,
+                                    "doubleSided", 1);
+        if (glb_mat != NULL && opacity < 1.0)
+            json_object_set_new(glb_mat, "alphaMode", json_string("BLEND"));
+        json_array_append_new(materials, glb_mat);
 
         rc = split_material(a, m, &s, err);
         if (rc != 0)
@@ -746,6 +752,10 @@ int mesh_write_fbx(const mesh_write_input *f, const char *base, mesh_files *out,
         if (rc == 0)
             rc = ai_property_add(mat, "$clr.diffuse", 0, f->png[i] ? white : f->kd[i],
                                  3 * sizeof(float), aiPTI_Float);
+        /* The 4th and last property slot: the opacity of a translucent material. */
+        const float opacity = mesh_material_opacity(a, i);
+        if (rc == 0 && opacity != 1.0f)
+            rc = ai_property_add(mat, "$mat.opacity", 0, &opacity, sizeof opacity, aiPTI_Float);
         if (rc == 0 && f->png[i] != NULL) {
             struct aiTexture *tex = md_calloc(1, sizeof *tex);
             if (tex == NULL) {

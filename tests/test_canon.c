@@ -259,7 +259,9 @@ static void test_messages(void)
     EXPECT(4, 0x02004853, MD_EPARSE, "version 2 is not supported");
     EXPECT(8, 0x00000a42, MD_EPARSE, "format name has byte 0x0a at 1");
     EXPECT(8, 0, MD_EPARSE, "format name is empty");
-    EXPECT(40, 2, MD_EPARSE, "unknown flags 0x2"); /* bit 0 is the file vertex numbers */
+    /* bit 0 is the file vertex numbers, bit 1 the opacities, bit 2 the Tf note */
+    EXPECT(40, 8, MD_EPARSE, "unknown flags 0x8");
+    EXPECT(40, 2, MD_EPARSE, "truncated in material opacities (needs 4 bytes, 0 left)");
     EXPECT(24, 0, MD_EPARSE, "0 vertices (at least 1");
     EXPECT(28, 0, MD_EPARSE, "0 triangles");
     EXPECT(36, 0, MD_EPARSE, "0 materials");

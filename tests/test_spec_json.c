@@ -116,6 +116,9 @@ static void check_round_trip_at(const job_spec *s, int line)
     CHECK_INT(s->png_level, back.png_level);
     CHECK(strcmp(s->label, back.label) == 0);
     CHECK_STR(s->target_morph, back.target_morph);
+    CHECK_INT(s->hide_count, back.hide_count);
+    for (uint32_t i = 0; i < s->hide_count && i < back.hide_count; i++)
+        CHECK_STR(s->hide_materials[i], back.hide_materials[i]);
     CHECK_INT(job_spec_view_count(s), job_spec_view_count(&back));
     if (s->kind == JOB_KIND_RENDER) {
         CHECK_INT(s->views_mode, back.views_mode);
@@ -721,6 +724,74 @@ static void test_target_morph(void)
     EXPECT_ERROR("{\"kind\":\"average\",\"target_morph\":\"thin\"}", "not average jobs");
 }
 
+/* hide_materials: material names to leave out (morph jobs only, capped, distinct). */
+static void test_hide_materials(void)
+{
+    job_spec s;
+    md_error err;
+    CHECK_OK(read_spec("{\"hide_materials\":[\"M_EyeLashes\",\"M_EyeBlend\",\"M_EyeLashes\","
+                       "\"Material name with  spaces, and a comma\"]}",
+                       &s, &err),
+             &err);
+    CHECK_INT(3, s.hide_count); /* a repeated name counts once */
+    CHECK_STR("M_EyeLashes", s.hide_materials[0]);
+    CHECK_STR("M_EyeBlend", s.hide_materials[1]);
+    CHECK_STR("Material name with  spaces, and a comma", s.hide_materials[2]);
+    CHECK_ROUND_TRIP(&s);
+    json_t *j = job_spec_to_json(&s);
+    CHECK_INT(3, (long long)json_array_size(json_object_get(j, "hide_materials")));
+    json_decref(j);
+    job_spec_free(&s);
+    /* Empty or null: not written, so specs without it read and write as before. */
+    static const char *const none[] = {"{\"hide_materials\":null}", "{\"hide_materials\":[]}"};
+    for (int i = 0; i < 2; i++) {
+        CHECK_OK(read_spec(none[i], &s, &err), &err);
+        CHECK_INT(0, s.hide_count);
+        j = job_spec_to_json(&s);
+        CHECK(json_object_get(j, "hide_materials") == NULL);
+        json_decref(j);
+        job_spec_free(&s);
+    }
+    /* At the caps: 32 names, a 255-byte name. */
+    char text[16384];
+    size_t used = (size_t)snprintf(text, sizeof text, "{\"hide_materials\":[");
+    for (int i = 0; i < JOB_HIDE_MATERIALS_MAX; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s\"%0*d\"", i ? "," : "",
+                                 JOB_MATERIAL_NAME_MAX, i);
+    snprintf(text + used, sizeof text - used, "]}");
+    CHECK_OK(read_spec(text, &s, &err), &err);
+    CHECK_INT(JOB_HIDE_MATERIALS_MAX, s.hide_count);
+    CHECK_INT(JOB_MATERIAL_NAME_MAX, (long long)strlen(s.hide_materials[31]));
+    CHECK_ROUND_TRIP(&s);
+    job_spec_free(&s);
+    snprintf(text + used, sizeof text - used, ",\"x\"]}");
+    EXPECT_ERROR(text, "spec.hide_materials: 33 names; at most 32 are allowed");
+    snprintf(text, sizeof text, "{\"hide_materials\":[\"%0*d\"]}", JOB_MATERIAL_NAME_MAX + 1, 0);
+    EXPECT_ERROR(text, "spec.hide_materials[0]: a material name of 256 bytes; at most 255 are "
+                       "allowed");
+    EXPECT_ERROR("{\"hide_materials\":\"M_Face\"}",
+                 "spec.hide_materials: must be a list of material names, got \"M_Face\"");
+    EXPECT_ERROR("{\"hide_materials\":[\"a\",7]}",
+                 "spec.hide_materials[1]: must be a string: a material's name, got 7");
+    EXPECT_ERROR("{\"hide_materials\":[\"\"]}", "spec.hide_materials[0]: a material name is empty");
+    EXPECT_ERROR("{\"hide_materials\":[\"a\\nb\"]}",
+                 "spec.hide_materials[0]: a material name holds a control character (byte 1)");
+    EXPECT_ERROR("{\"hide_materials\":[\"a\\u0000b\"]}",
+                 "spec.hide_materials[0]: must be UTF-8 text without NUL characters");
+    EXPECT_ERROR("{\"kind\":\"render\",\"hide_materials\":[\"a\"]}",
+                 "spec.hide_materials: only morph jobs have it, not render jobs");
+
+    /* The CLI's comma-separated form. */
+    job_spec_init(&s);
+    CHECK_OK(job_spec_set_hide_materials(&s, "M_EyeLashes,M_EyeBlend,M_EyeLashes", &err), &err);
+    CHECK_INT(2, s.hide_count);
+    CHECK_INT(MD_EINVAL, job_spec_set_hide_materials(&s, "M_Face,,M_Teeth", &err));
+    CHECK_MSG(&err, "--hide-materials: a material name is empty");
+    CHECK_INT(MD_EINVAL, job_spec_set_hide_materials(&s, "", &err));
+    CHECK_MSG(&err, "--hide-materials: give material names, comma-separated");
+    job_spec_free(&s);
+}
+
 static void test_face_kinds(void)
 {
     job_spec s;
@@ -788,6 +859,7 @@ int main(void)
     md_limits_default(&lim);
     test_face_kinds();
     test_target_morph();
+    test_hide_materials();
     test_frame_budget();
     test_defaults();
     test_outputs();

@@ -603,6 +603,7 @@ export function specToCliArgs(spec) {
     for (const [k, flag] of [['align', '--align'], ['heatmap_scale', '--heatmap-scale'], ['mesh_format', '--mesh-format'], ['fps', '--fps'], ['loop', '--loop']]) {
         if (spec[k] !== undefined) a.push(flag, String(spec[k]));
     }
+    if (spec.hide_materials?.length) a.push('--hide-materials', spec.hide_materials.join(','));
     return a;
 }
 
