@@ -4,7 +4,8 @@
 // spec echoes the list; the manifest's inputs.hidden_materials names it with the 3,000
 // triangles and 1,035 vertices taken out; vertex_displacements.csv has 8,374 rows, not 9,409;
 // the frames are byte-equal to `morph run --hide-materials` of the same files. `morph submit
-// --hide-materials` sends it. Refusals (400, at submit): a name in neither mesh (the detail
+// --hide-materials` sends it. The same pair as library faces is hidden alike, and the cached faces
+// stay whole for the next job. Refusals (400, at submit): a name in neither mesh (the detail
 // lists the meshes' materials), hiding every material, a render job, a list that is not one,
 // 33 names, an empty name.
 import { execFile } from 'node:child_process';
@@ -73,6 +74,30 @@ run('api_hide_materials', async (t) => {
     t.check(JSON.stringify(cd.spec.hide_materials) === '["M_Teeth"]', `morph submit's job: spec.hide_materials ${JSON.stringify(cd.spec.hide_materials)}`);
     const typo = await promisify(execFile)(morph, ['submit', source, target, '--hide-materials', 'M_Tooth', '--server', api.base]).catch((e) => e);
     t.check(typo.code !== undefined && /M_Tooth/.test(typo.stderr) && /M_Teeth, M_Face/.test(typo.stderr), `morph submit with an unknown material: exit ${typo.code}, ${typo.stderr}`);
+
+    // 3b. The same pair as library faces: hidden too (the worker hides on a copy of the cached
+    // faces), the same frames; then the faces serve an unhidden job whole.
+    const addFace = async (mesh) => {
+        const form = new FormData();
+        form.append('mesh', new Blob([fs.readFileSync(mesh)]), path.basename(mesh));
+        return (await api.request('POST', '/faces', { form, expect: 201 })).json.id;
+    };
+    const fa = await addFace(source), fb = await addFace(target);
+    const byFace = await api.submit({}, { ...spec, source_face: fa, target_face: fb }, { expect: 202 });
+    const df = await api.poll(byFace.json.id);
+    t.assert(df.status === 'succeeded', `job by faces ${df.status}: ${df.error}`);
+    const servedFaces = await downloadAll(t, api, df, t.mkdir(`served-${df.id}`));
+    compareFrames(t, 'hide_materials on library faces', servedFaces, local);
+    const faceRows = servedFaces.get('vertex_displacements.csv').toString('utf8').trim().split('\n').length - 1;
+    t.check(faceRows === 8374, `faces job vertex_displacements.csv: ${faceRows} rows, expected 8374`);
+    const wholeFaces = await api.submit({}, { ...spec, hide_materials: null, source_face: fa, target_face: fb }, { expect: 202 });
+    const dwf = await api.poll(wholeFaces.json.id);
+    t.assert(dwf.status === 'succeeded', `unhidden job by faces ${dwf.status}: ${dwf.error}`);
+    const servedWholeFaces = await downloadAll(t, api, dwf, t.mkdir(`served-${dwf.id}`));
+    const wfRows = servedWholeFaces.get('vertex_displacements.csv').toString('utf8').trim().split('\n').length - 1;
+    t.check(wfRows === 9409, `unhidden faces job after a hidden one: ${wfRows} rows, expected 9409 (the cached faces stay whole)`);
+    const unknownOnFaces = await api.submit({}, { ...spec, hide_materials: ['M_Tooth'], source_face: fa, target_face: fb });
+    t.check(unknownOnFaces.status === 400 && (unknownOnFaces.json?.detail ?? '').includes("no material 'M_Tooth'"), `unknown material on faces: ${unknownOnFaces.status} ${unknownOnFaces.text}`);
 
     // 4. Refusals at submit.
     const bad = async (what, files, s, needles) => {
