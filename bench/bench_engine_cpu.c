@@ -169,8 +169,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    eng_material mat[2] = {{{0.8f, 0.8f, 0.8f}, tex[0], TEX, TEX, NULL},
-                           {{0.8f, 0.8f, 0.8f}, tex[1], TEX, TEX, NULL}};
+    eng_material mat[2] = {{{0.8f, 0.8f, 0.8f}, tex[0], TEX, TEX, NULL, 0},
+                           {{0.8f, 0.8f, 0.8f}, tex[1], TEX, TEX, NULL, 0}};
     float weights[FRAMES];
     for (int i = 0; i < FRAMES; i++)
         weights[i] = (float)i / (FRAMES - 1);

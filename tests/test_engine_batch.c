@@ -83,9 +83,9 @@ static void scene_make(scene *s)
     fx_sphere(&s->sphere_b, 20, 40, c1, 0.6f);
     for (int i = 0; i < 16 * 16 * 4; i++)
         s->tex[i] = (uint8_t)(i * 37);
-    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL};
-    s->textured[0] = (eng_material){{0.7f, 0.2f, 0.2f}, s->tex, 16, 16, NULL};
-    s->textured[1] = (eng_material){{0.2f, 0.2f, 0.7f}, NULL, 0, 0, NULL};
+    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL, 0};
+    s->textured[0] = (eng_material){{0.7f, 0.2f, 0.2f}, s->tex, 16, 16, NULL, 0};
+    s->textured[1] = (eng_material){{0.2f, 0.2f, 0.7f}, NULL, 0, 0, NULL, 0};
     const uint32_t frames[JOBS] = {3, 5, 2};
     for (int j = 0; j < JOBS; j++)
         for (uint32_t f = 0; f < frames[j]; f++)
