@@ -54,6 +54,8 @@ typedef struct job_input_paths {
     const char *target_morph;
 } job_input_paths;
 
+/* Thread-seconds: job_inputs_load loads the two sides on two threads at once, so the sum can
+ * exceed the wall time of the load. */
 typedef struct job_load_stats {
     double parse_s;   /* both meshes and their MTLs */
     double texture_s; /* decoding every texture, overrides included */
