@@ -299,6 +299,13 @@ int job_pipe_render(job_pipe *p, md_error *err)
         j->rendered = 1;
         p->batch_jobs++;
         p->batch_frames += j->frame_total;
+        /* The analysis that needs only the inputs runs beside the frames. */
+        const job_pipe_sink *s = j->desc.sink;
+        job_output_sink sink = {.put = s->put, .log = s->log, .user = s->user};
+        md_error aerr;
+        md_error_clear(&aerr);
+        if (job_outputs_start(j->outputs, &sink, &aerr) != 0)
+            job_fail(j, aerr.code, "outputs: %s", aerr.msg);
     }
     int rc = eng_batch_run(p->engine, batch, used, deliver_frame, p, &p->stats, err);
     md_free(batch);
