@@ -4,8 +4,9 @@
  * be morphed; padding textures; hiding materials (spec.hide_materials: their triangles are taken
  * out of both meshes, mesh/hide.c says why); the engine's material tables (opacity becomes
  * eng_material.transparency) and surfaces; camera resolution; and the eng_job of a morph job. Runs
- * on the caller's thread; the inputs are immutable once built and may then be read by engine
- * threads.
+ * on the caller's thread, except job_inputs_load, which loads the target on a second thread
+ * beside the source (see "Loading both sides at once"); the inputs are immutable once built and
+ * may then be read by engine threads.
  *
  * Faces (job_face): a mesh with its material tables and mip pyramids made once and then only
  * read, so the worker's face cache shares one among every job that names it, on any thread.
@@ -16,6 +17,7 @@
 #include "jobs/job_int.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 struct job_inputs {
@@ -120,6 +122,41 @@ int job_inputs_from_meshes(mesh *source, mesh *target, job_inputs **out, md_erro
     return 0;
 }
 
+/* ---- Loading both sides at once ----
+ *
+ * The two sides are independent until the topology check: each side's parse, texture decode
+ * and padding run on a thread of their own (the source's on the caller's thread), so the two
+ * 2048² textures of the default job decode and pad side by side instead of one after the other.
+ * Each side writes only its own slot; errors are reported source first, as before. A side's
+ * textures are padded before the topology check now, so a mismatched pair costs its padding
+ * too (tens of milliseconds) before failing. */
+
+typedef struct load_task {
+    mesh **meshes;
+    int side;
+    const char *path, *texture_path, *morph_target;
+    const md_limits *lim;
+    job_load_stats stats;
+    int rc;
+    md_error err;
+} load_task;
+
+static void *load_task_run(void *arg)
+{
+    load_task *t = arg;
+    md_error_clear(&t->err);
+    t->rc = load_side(t->meshes, t->side, t->path, t->texture_path, t->morph_target, t->lim,
+                      &t->stats, &t->err);
+    if (t->rc == 0) {
+        double start = md_now();
+        t->rc = mesh_pad_textures(t->meshes[t->side], &t->err);
+        t->stats.pad_s = md_now() - start;
+        if (t->rc != 0)
+            md_error_prefix(&t->err, "%s texture padding: ", side_name(t->side));
+    }
+    return NULL;
+}
+
 int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inputs **out,
                     job_load_stats *stats, md_error *err)
 {
@@ -129,22 +166,39 @@ int job_inputs_load(const job_input_paths *paths, const md_limits *lim, job_inpu
         stats = &local;
     memset(stats, 0, sizeof *stats);
     mesh *meshes[2] = {NULL, NULL};
-    int rc = load_side(meshes, 0, paths->source, paths->source_texture, NULL, lim, stats, err);
-    if (rc == 0 && paths->target_morph != NULL)
-        rc = load_side(meshes, 1, paths->source, paths->target_texture, paths->target_morph, lim,
-                       stats, err);
-    else if (rc == 0)
-        rc = load_side(meshes, 1, paths->target, paths->target_texture, NULL, lim, stats, err);
-    /* Checked before padding so a mismatch fails fast; job_inputs_from_meshes checks again. */
+    load_task tasks[2] = {
+        {.meshes = meshes,
+         .side = 0,
+         .path = paths->source,
+         .texture_path = paths->source_texture,
+         .lim = lim},
+        {.meshes = meshes, .side = 1, .texture_path = paths->target_texture, .lim = lim},
+    };
+    if (paths->target_morph != NULL) {
+        tasks[1].path = paths->source;
+        tasks[1].morph_target = paths->target_morph;
+    } else {
+        tasks[1].path = paths->target;
+    }
+    pthread_t target_thread;
+    int threaded = pthread_create(&target_thread, NULL, load_task_run, &tasks[1]) == 0;
+    load_task_run(&tasks[0]);
+    if (threaded)
+        pthread_join(target_thread, NULL);
+    else
+        load_task_run(&tasks[1]); /* no thread to be had: one after the other */
+    int rc = 0;
+    for (int side = 0; side < 2; side++) {
+        stats->parse_s += tasks[side].stats.parse_s;
+        stats->texture_s += tasks[side].stats.texture_s;
+        stats->pad_s += tasks[side].stats.pad_s;
+        if (rc == 0 && tasks[side].rc != 0) {
+            rc = tasks[side].rc;
+            *err = tasks[side].err;
+        }
+    }
     if (rc == 0)
         rc = mesh_check_topology(meshes[0], meshes[1], err);
-    double start = md_now();
-    for (int side = 0; rc == 0 && side < 2; side++) {
-        rc = mesh_pad_textures(meshes[side], err);
-        if (rc != 0)
-            md_error_prefix(err, "%s texture padding: ", side_name(side));
-    }
-    stats->pad_s = md_now() - start;
     if (rc != 0) {
         mesh_free(meshes[0]);
         mesh_free(meshes[1]);

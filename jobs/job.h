@@ -55,6 +55,8 @@ typedef struct job_input_paths {
     const char *target_morph;
 } job_input_paths;
 
+/* Thread-seconds: job_inputs_load loads the two sides on two threads at once, so the sum can
+ * exceed the wall time of the load. */
 typedef struct job_load_stats {
     double parse_s;   /* both meshes and their MTLs */
     double texture_s; /* decoding every texture, overrides included */
@@ -133,8 +135,10 @@ int job_build_render(const mesh *m, const eng_material *materials, const job_spe
  * memory bound, so a job that cannot finish fails before rendering); job_outputs_frame() from
  * the frame callback for every frame (any engine thread, concurrently; it copies the frame and
  * feeds the video encoder in index order as the prefix completes, so frames arriving out of
- * order are held only until their predecessors arrive); job_outputs_finish() on the caller's
- * thread after the batch; then the artifacts list and job_outputs_manifest() for manifest.json. */
+ * order are held only until their predecessors arrive); job_outputs_start() just before the
+ * batch (the analysis that needs only the inputs runs beside it); job_outputs_finish() on the
+ * caller's thread after the batch; then the artifacts list and job_outputs_manifest() for
+ * manifest.json. */
 
 #define JOB_ARTIFACT_NAME_MAX 384
 /* The most RGB bytes job_outputs_frame may hold for the video (frames x width x height x 3). */
@@ -174,6 +178,13 @@ int job_outputs_wants_frames(const job_outputs *o);
 /* A rendered frame (f borrowed; the engine's callback argument). Any thread. A failure is
  * also kept and reported again by job_outputs_finish. */
 int job_outputs_frame(job_outputs *o, const eng_frame *f, md_error *err);
+/* Starts the analysis that needs only the inputs (displacement, texture difference,
+ * statistics, CSVs, UV maps) on a thread of its own, so it runs beside the engine batch; sink
+ * is copied (its user must outlive the outputs) and receives the log lines and notes. Call it
+ * before the batch, on the caller's thread; job_outputs_finish waits for it, as does
+ * job_outputs_free for a job that never finishes. Without it, job_outputs_finish does the same
+ * work itself. Nothing to do (0) for a spec without CSVs or heatmaps. */
+int job_outputs_start(job_outputs *o, const job_output_sink *sink, md_error *err);
 /* Produces every requested artifact into sink: animation.mp4 (from the frames fed), CSVs,
  * figures (rendered by e, which must be idle), meshes. Texture outputs are skipped with a note
  * when a mesh has no texture. Stops at the first failure. */

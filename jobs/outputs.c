@@ -53,6 +53,13 @@ struct job_outputs {
     uint32_t artifact_count, artifact_cap;
     json_t *notes; /* array of strings */
 
+    /* The analysis that needs only the inputs, started beside the frames (job_outputs_start);
+     * NULL until started. Joined by job_outputs_finish, or job_outputs_free. */
+    struct analysis_run *early;
+    pthread_t early_thread;
+    int early_running;          /* early_thread not joined yet */
+    job_output_sink early_sink; /* copied: the pipeline's sink outlives the outputs */
+
     /* Shared steps. */
     ana_displacement_result *disp;
     ana_texdiff_result *tex;
@@ -173,10 +180,15 @@ int job_outputs_new(const job_spec *spec, const job_inputs *in, const eng_job *j
     return 0;
 }
 
+static void analysis_join(job_outputs *o);
+static void analysis_run_free(struct analysis_run *r);
+
 void job_outputs_free(job_outputs *o)
 {
     if (o == NULL)
         return;
+    analysis_join(o); /* a failed or stopped job that never finished */
+    analysis_run_free(o->early);
     for (uint32_t i = 0; o->slots != NULL && i < o->frame_count; i++)
         md_free(o->slots[i]);
     md_free(o->slots);
@@ -275,19 +287,23 @@ static int produce_video(job_outputs *o, const job_output_sink *sink, md_error *
  *
  * The analysis outputs are independent pieces of mostly single-threaded work (cairo drawing,
  * PNG and CSV encoding, colour mapping, statistics) around one multi-threaded step, the texture
- * difference. Run one after another they left a core idle most of the time, so they run as
- * tasks on a few threads (the caller's and up to ANALYSIS_THREADS_MAX - 1 more), in two waves:
- *   1. the texture difference, the shape figure, vertex_displacements.csv, frames.csv
- *      (everything that needs only the displacement, computed first: well under a millisecond);
- *   2. after the texture difference: the statistics, the texture figure, the three UV maps,
- *      texture_differences.csv; then statistics.csv from the statistics.
+ * difference. Most of them need only the inputs, so they run beside the frames: the pipeline
+ * calls job_outputs_start before the engine batch, which computes them on a thread of its own
+ * (with a few more from run_tasks) while the engine renders. Only the two figures that render
+ * panels with the engine wait for it: the engine runs one batch at a time (eng_batch_run
+ * refuses a second caller), so they run in job_outputs_finish, after the batch, under
+ * `eng_lock`. The steps:
+ *   early (no engine): the displacement; then the texture difference, vertex_displacements.csv,
+ *      frames.csv; then, after the texture difference, the statistics, the three UV maps,
+ *      texture_differences.csv; then statistics.csv from the statistics;
+ *   figures (the engine, after the frames): the shape figure and the texture figure.
  * Tasks are taken longest first from an atomic counter. Each task writes only its own slot
- * (bytes, seconds, status), and the products are handed to the sink by the caller's thread
- * after the waves, in one fixed order, so the artifacts, their bytes and the manifest's list do
- * not depend on the thread count or on timing; the first failure in that order is reported.
- * The engine runs one batch at a time (eng_batch_run refuses a second caller), so the figure
- * renders take `eng_lock`; as scheduled, the shape and texture figures are in different waves
- * anyway. */
+ * (bytes, seconds, status), and the products are handed to the sink by job_outputs_finish's
+ * thread at the end, in one fixed order, so the artifacts, their bytes and the manifest's list
+ * do not depend on the thread count or on timing; a failure is reported as it always was: the
+ * displacement's, then the first of the shape figure and the two CSVs, the texture
+ * difference's, the first of the texture figure, the statistics, the UV maps and their CSV, and
+ * statistics.csv's. */
 
 #define ANALYSIS_THREADS_MAX 4
 
@@ -316,9 +332,22 @@ typedef int (*analysis_fn)(analysis_run *r, int arg, md_error *err);
 typedef struct analysis_task {
     analysis_fn fn;
     int arg;
-    int rc;
-    md_error err;
+    int step; /* its STEP_* slot for the failure */
 } analysis_task;
+
+/* Each task that can fail, for the report's order (see above). */
+enum {
+    STEP_SHAPE_PNG,
+    STEP_VERTICES_CSV,
+    STEP_FRAMES_CSV,
+    STEP_TEXTURE_PNG,
+    STEP_SUMMARY,
+    STEP_UV_PNG, /* three */
+    STEP_TEXTURE_CSV = STEP_UV_PNG + 3,
+    STEP_STATISTICS_CSV,
+    STEP_TEXTURE_DIFFERENCE, /* never fails: its failure is texture_rc */
+    STEP_COUNT,
+};
 
 struct analysis_run {
     job_outputs *o;
@@ -327,8 +356,12 @@ struct analysis_run {
     pthread_mutex_t eng_lock;
     ana_figure_opts fo;
     analysis_item items[ITEM_COUNT];
+    int displacement_rc; /* the displacement's failure: nothing else ran */
+    md_error displacement_err;
     int texture_rc; /* the texture difference's failure other than "no texture" */
     md_error texture_err;
+    int step_rc[STEP_COUNT]; /* each step's failure, 0 when it succeeded or did not run */
+    md_error step_err[STEP_COUNT];
     analysis_task *tasks;
     int task_count;
     atomic_int next;
@@ -505,15 +538,15 @@ static void *analysis_worker(void *arg)
         if (i >= r->task_count)
             break;
         analysis_task *t = &r->tasks[i];
-        md_error_clear(&t->err);
-        t->rc = t->fn(r, t->arg, &t->err);
+        md_error_clear(&r->step_err[t->step]);
+        r->step_rc[t->step] = t->fn(r, t->arg, &r->step_err[t->step]);
     }
     return NULL;
 }
 
-/* Runs the tasks to the end (all of them, even after a failure: they are short) and returns
- * the first failure in task order. */
-static int run_tasks(analysis_run *r, analysis_task *tasks, int count, md_error *err)
+/* Runs the tasks to the end (all of them, even after a failure: they are short); their
+ * failures are in r->step_rc. */
+static void run_tasks(analysis_run *r, analysis_task *tasks, int count)
 {
     r->tasks = tasks;
     r->task_count = count;
@@ -531,12 +564,6 @@ static int run_tasks(analysis_run *r, analysis_task *tasks, int count, md_error 
     analysis_worker(r); /* the caller's thread works too */
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    for (int i = 0; i < count; i++)
-        if (tasks[i].rc != 0) {
-            *err = tasks[i].err;
-            return tasks[i].rc;
-        }
-    return 0;
 }
 
 static void figure_opts(job_outputs *o, ana_figure_opts *fo)
@@ -562,70 +589,163 @@ static void figure_opts(job_outputs *o, ana_figure_opts *fo)
     };
 }
 
-/* Displacement, the texture difference when both meshes are textured, the statistics, and the
- * CSVs and figures asked for, handed to the sink in a fixed order. */
-static int produce_analysis(job_outputs *o, eng *e, const job_output_sink *sink, md_error *err)
+static void analysis_run_free(analysis_run *r)
 {
+    if (r == NULL)
+        return;
+    for (int i = 0; i < ITEM_COUNT; i++)
+        md_free(r->items[i].bytes);
+    pthread_mutex_destroy(&r->eng_lock);
+    md_free(r);
+}
+
+/* The early steps (no engine): the displacement, the texture difference, the statistics, the
+ * CSVs and the UV maps asked for. Any thread; writes only r and o's analysis results. */
+static void analysis_early(analysis_run *r)
+{
+    job_outputs *o = r->o;
     const unsigned want = o->outputs;
     const int csv = (want & JOB_OUT_CSV) != 0, heatmaps = (want & JOB_OUT_HEATMAPS) != 0;
     double t0 = md_now();
-    int rc = ana_displacement(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1), o->spec->align,
-                              &o->disp, err);
+    md_error_clear(&r->displacement_err);
+    r->displacement_rc = ana_displacement(job_inputs_mesh(o->in, 0), job_inputs_mesh(o->in, 1),
+                                          o->spec->align, &o->disp, &r->displacement_err);
     o->displacement_s = md_now() - t0;
-    if (rc != 0)
-        return md_error_prefix(err, "displacement: ");
-
-    if (csv)
-        say(sink, MD_LOG_INFO, "producing CSVs");
-    if (heatmaps)
-        say(sink, MD_LOG_INFO, "producing heatmaps");
-    analysis_run r = {.o = o, .e = e, .sink = sink};
-    pthread_mutex_init(&r.eng_lock, NULL);
-    figure_opts(o, &r.fo);
+    if (r->displacement_rc != 0)
+        return;
     analysis_task tasks[ITEM_COUNT + 2];
     int n = 0;
-
-    /* Wave 1, longest first. */
-    tasks[n++] = (analysis_task){task_texture_difference, 0, 0, {0}};
-    if (heatmaps)
-        tasks[n++] = (analysis_task){task_shape_figure, 0, 0, {0}};
+    tasks[n++] = (analysis_task){task_texture_difference, 0, STEP_TEXTURE_DIFFERENCE};
     if (csv) {
-        tasks[n++] = (analysis_task){task_csv, ITEM_VERTICES_CSV, 0, {0}};
-        tasks[n++] = (analysis_task){task_csv, ITEM_FRAMES_CSV, 0, {0}};
+        tasks[n++] = (analysis_task){task_csv, ITEM_VERTICES_CSV, STEP_VERTICES_CSV};
+        tasks[n++] = (analysis_task){task_csv, ITEM_FRAMES_CSV, STEP_FRAMES_CSV};
     }
-    rc = run_tasks(&r, tasks, n, err);
-    say(sink, MD_LOG_INFO, "displacement %.3f s (align %s), texture difference %.3f s%s",
+    run_tasks(r, tasks, n);
+    say(r->sink, MD_LOG_INFO, "displacement %.3f s (align %s), texture difference %.3f s%s",
         o->displacement_s, ana_align_name(o->spec->align), o->texture_s,
         o->tex ? "" : " (skipped)");
-
-    if (rc == 0 && r.texture_rc != 0)
-        rc = md_fail(err, r.texture_rc, "texture difference: %s", r.texture_err.msg);
-
-    /* Wave 2: what needs the texture difference (the statistics too, when there is one). */
-    if (rc == 0) {
-        n = 0;
-        if (heatmaps && o->tex != NULL)
-            tasks[n++] = (analysis_task){task_texture_figure, 0, 0, {0}};
-        tasks[n++] = (analysis_task){task_summary, 0, 0, {0}};
-        if (heatmaps && o->tex != NULL)
-            for (int c = 0; c < 3; c++)
-                tasks[n++] = (analysis_task){task_uv_map, c, 0, {0}};
-        if (csv && o->tex != NULL)
-            tasks[n++] = (analysis_task){task_csv, ITEM_TEXTURE_CSV, 0, {0}};
-        rc = run_tasks(&r, tasks, n, err);
+    if (r->texture_rc != 0)
+        return;
+    /* What needs the texture difference (the statistics too, when there is one). */
+    n = 0;
+    tasks[n++] = (analysis_task){task_summary, 0, STEP_SUMMARY};
+    if (heatmaps && o->tex != NULL)
+        for (int c = 0; c < 3; c++)
+            tasks[n++] = (analysis_task){task_uv_map, c, STEP_UV_PNG + c};
+    if (csv && o->tex != NULL)
+        tasks[n++] = (analysis_task){task_csv, ITEM_TEXTURE_CSV, STEP_TEXTURE_CSV};
+    run_tasks(r, tasks, n);
+    if (csv && r->step_rc[STEP_SUMMARY] == 0) {
+        md_error_clear(&r->step_err[STEP_STATISTICS_CSV]);
+        r->step_rc[STEP_STATISTICS_CSV] =
+            task_csv(r, ITEM_STATISTICS_CSV, &r->step_err[STEP_STATISTICS_CSV]);
     }
-    if (rc == 0 && csv)
-        rc = task_csv(&r, ITEM_STATISTICS_CSV, err);
+}
 
-    /* To the sink in the outputs' order (CSVs, then figures), once everything succeeded. */
+static void *analysis_early_main(void *arg)
+{
+    analysis_early(arg);
+    return NULL;
+}
+
+static analysis_run *analysis_new(job_outputs *o, const job_output_sink *sink)
+{
+    analysis_run *r = md_calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->o = o;
+    r->sink = sink;
+    pthread_mutex_init(&r->eng_lock, NULL);
+    figure_opts(o, &r->fo);
+    return r;
+}
+
+static int wants_analysis(const job_outputs *o)
+{
+    return o->spec->kind == JOB_KIND_MORPH && (o->outputs & (JOB_OUT_CSV | JOB_OUT_HEATMAPS));
+}
+
+int job_outputs_start(job_outputs *o, const job_output_sink *sink, md_error *err)
+{
+    if (o == NULL || o->early != NULL || !wants_analysis(o))
+        return 0;
+    o->early_sink = *sink;
+    o->early = analysis_new(o, &o->early_sink);
+    if (o->early == NULL)
+        return md_fail(err, MD_ENOMEM, "out of memory for the analysis");
+    if (o->outputs & JOB_OUT_CSV)
+        say(sink, MD_LOG_INFO, "producing CSVs");
+    if (o->outputs & JOB_OUT_HEATMAPS)
+        say(sink, MD_LOG_INFO, "producing heatmaps");
+    if (pthread_create(&o->early_thread, NULL, analysis_early_main, o->early) == 0)
+        o->early_running = 1;
+    else
+        analysis_early(o->early); /* no thread to be had: now, on the caller's */
+    return 0;
+}
+
+static void analysis_join(job_outputs *o)
+{
+    if (o->early_running) {
+        pthread_join(o->early_thread, NULL);
+        o->early_running = 0;
+    }
+}
+
+/* The first failure in the report's order (see the section's comment), or 0. */
+static int analysis_failure(const analysis_run *r, md_error *err)
+{
+    if (r->displacement_rc != 0) {
+        *err = r->displacement_err;
+        return md_error_prefix(err, "displacement: ");
+    }
+    static const int wave1[] = {STEP_SHAPE_PNG, STEP_VERTICES_CSV, STEP_FRAMES_CSV};
+    for (size_t i = 0; i < sizeof wave1 / sizeof wave1[0]; i++)
+        if (r->step_rc[wave1[i]] != 0) {
+            *err = r->step_err[wave1[i]];
+            return r->step_rc[wave1[i]];
+        }
+    if (r->texture_rc != 0)
+        return md_fail(err, r->texture_rc, "texture difference: %s", r->texture_err.msg);
+    for (int s = STEP_TEXTURE_PNG; s < STEP_COUNT; s++)
+        if (r->step_rc[s] != 0) {
+            *err = r->step_err[s];
+            return r->step_rc[s];
+        }
+    return 0;
+}
+
+/* The early steps (started beside the frames, or now), the figures after them, and every
+ * product handed to the sink in the outputs' order (CSVs, then figures) once all succeeded. */
+static int produce_analysis(job_outputs *o, eng *e, const job_output_sink *sink, md_error *err)
+{
+    if (o->early == NULL) {
+        int rc = job_outputs_start(o, sink, err);
+        if (rc != 0)
+            return rc;
+    }
+    analysis_join(o);
+    analysis_run *r = o->early;
+    r->e = e;
+    r->sink = sink;
+    const int heatmaps = (o->outputs & JOB_OUT_HEATMAPS) != 0;
+    if (heatmaps && r->displacement_rc == 0) {
+        analysis_task tasks[2];
+        int n = 0;
+        tasks[n++] = (analysis_task){task_shape_figure, 0, STEP_SHAPE_PNG};
+        if (r->texture_rc == 0 && o->tex != NULL)
+            tasks[n++] = (analysis_task){task_texture_figure, 0, STEP_TEXTURE_PNG};
+        run_tasks(r, tasks, n);
+    }
+    int rc = analysis_failure(r, err);
     for (int i = 0; i < ITEM_COUNT; i++) {
-        analysis_item *it = &r.items[i];
+        analysis_item *it = &r->items[i];
         if (rc == 0 && it->done)
             rc = emit(o, sink, it->name, it->content_type, it->bytes, it->len,
                       md_now() - it->seconds, err);
-        md_free(it->bytes);
+        md_free(it->bytes); /* stored: a CSV can be large */
+        it->bytes = NULL;
     }
-    pthread_mutex_destroy(&r.eng_lock);
     return rc;
 }
 
@@ -751,7 +871,7 @@ int job_outputs_finish(job_outputs *o, eng *e, const job_output_sink *sink, md_e
             o->spec->fps, job_loop_name(o->spec->loop));
         rc = produce_video(o, sink, err);
     }
-    if (rc == 0 && (want & (JOB_OUT_CSV | JOB_OUT_HEATMAPS))) {
+    if (rc == 0 && wants_analysis(o)) {
         t0 = md_now();
         rc = produce_analysis(o, e, sink, err);
         say(sink, MD_LOG_DEBUG, "analysis outputs in %.3f s", md_now() - t0);

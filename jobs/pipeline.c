@@ -6,7 +6,10 @@
  * Threads: job_pipe_* run on the caller's thread. deliver_frame and stop_asked run on engine
  * threads, several at once: a frame's callback writes only its own slot (pipe_job.frames[i]),
  * counts with atomics and adds totals under the job's lock; the first error of a job is kept
- * under that lock too. The sink's put and hooks are called from there as well.
+ * under that lock too. The sink's put and hooks are called from there as well. job_pipe_render
+ * also starts the input-only analysis of the batch's first PIPE_EARLY_ANALYSES jobs
+ * (job_outputs_start: a thread per job, logging through the job's sink) to run beside the frames;
+ * job_pipe_outputs waits for it.
  *
  * Ownership: the pipeline owns each job's engine jobs, frame slots and job_outputs (freed first,
  * since they borrow the spec, the inputs and the engine jobs); it borrows the spec, the inputs
@@ -267,6 +270,8 @@ static int deliver_frame(void *user, const eng_frame *f)
 
 /* ---- The batch ---- */
 
+#define PIPE_EARLY_ANALYSES 2 /* jobs of a batch whose analysis starts beside the frames */
+
 int job_pipe_render(job_pipe *p, md_error *err)
 {
     if (p->slots != NULL || p->batch_jobs > 0)
@@ -283,7 +288,7 @@ int job_pipe_render(job_pipe *p, md_error *err)
         md_free(batch);
         return md_fail(err, MD_ENOMEM, "out of memory for a batch of %u engine job(s)", eng_total);
     }
-    uint32_t used = 0;
+    uint32_t used = 0, early = 0;
     for (uint32_t i = 0; i < p->count; i++) {
         pipe_job *j = &p->jobs[i];
         if (!j->built)
@@ -299,6 +304,19 @@ int job_pipe_render(job_pipe *p, md_error *err)
         j->rendered = 1;
         p->batch_jobs++;
         p->batch_frames += j->frame_total;
+        /* The analysis that needs only the inputs runs beside the frames, for the first
+         * PIPE_EARLY_ANALYSES jobs of the batch (the first whose outputs the caller asks for):
+         * each holds its results (texture-sized maps) until its outputs are made, so a large
+         * batch must not start them all. The others run theirs in job_pipe_outputs. */
+        if (early < PIPE_EARLY_ANALYSES && j->outputs != NULL) {
+            const job_pipe_sink *s = j->desc.sink;
+            job_output_sink sink = {.put = s->put, .log = s->log, .user = s->user};
+            md_error aerr;
+            md_error_clear(&aerr);
+            if (job_outputs_start(j->outputs, &sink, &aerr) != 0)
+                job_fail(j, aerr.code, "outputs: %s", aerr.msg);
+            early++;
+        }
     }
     int rc = eng_batch_run(p->engine, batch, used, deliver_frame, p, &p->stats, err);
     md_free(batch);

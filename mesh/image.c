@@ -1,6 +1,8 @@
 /*
- * image.c — RGBA8 images: PNG decoding through libpng's simplified API (which converts grey,
- * palette, 16-bit and alpha variants to RGBA for us), JPEG decoding through libjpeg-turbo
+ * image.c — RGBA8 images: PNG decoding by the fast reader (png_read.c: libdeflate, for 8-bit
+ * grey, RGB, RGBA and palette files without colour-space chunks, the pixels libpng would give)
+ * or else through libpng's simplified API (which converts grey, palette, 16-bit and alpha
+ * variants to RGBA for us), JPEG decoding through libjpeg-turbo
  * (straight to RGBA), PNG encoding with a fixed Up filter into a memory buffer, and padding of
  * texels outside UV islands.
  *
@@ -12,6 +14,7 @@
  * PNG encoding is called from engine threads concurrently: it shares no state.
  */
 #include "mesh/image.h"
+#include "mesh/png_read.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -127,9 +130,43 @@ static int img_new_charged(uint32_t width, uint32_t height, img **out, md_error 
 
 /* ---- PNG decoding ---- */
 
+/* The fast reader (png_read.c) for the layouts it handles; 1 when it did not decode (the file
+ * goes to libpng), else 0 or a size error (the same check libpng's path makes). */
+static int decode_png_fast(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
+                           md_error *err)
+{
+    png_fast_info info;
+    if (!png_fast_probe(bytes, len, &info))
+        return 1;
+    int rc = check_size(info.width, info.height, lim, err);
+    if (rc != 0)
+        return rc;
+    img *im = NULL;
+    if ((rc = img_new_charged(info.width, info.height, &im, err)) != 0)
+        return rc;
+    /* Its scratch is budgeted too; when the budget is short, libpng's row-at-a-time path. */
+    uint64_t scratch = png_fast_scratch_bytes(&info);
+    md_error quiet;
+    md_error_clear(&quiet);
+    int done = 0;
+    if (md_budget_take(scratch, "decoding a PNG", &quiet) == 0) {
+        done = png_fast_decode(&info, bytes, len, im->pixels) == 0;
+        md_budget_give(scratch);
+    }
+    if (!done) {
+        img_free(im);
+        return 1;
+    }
+    *out = im;
+    return 0;
+}
+
 static int decode_png(const uint8_t *bytes, size_t len, const md_limits *lim, img **out,
                       md_error *err)
 {
+    int fast = decode_png_fast(bytes, len, lim, out, err);
+    if (fast <= 0)
+        return fast;
     png_image pi;
     memset(&pi, 0, sizeof pi);
     pi.version = PNG_IMAGE_VERSION;

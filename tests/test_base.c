@@ -60,6 +60,39 @@ static void test_buf(void)
     md_buf_free(&b); /* twice is fine */
 }
 
+/* Large buffers (4 MiB and more: huge-page advice) are plain heap memory:
+ * md_calloc's are zero even when the memory is reused, realloc keeps the bytes, md_free frees
+ * them (ASan checks the pairing). */
+static void test_large_alloc(void)
+{
+    const size_t big = (size_t)6 << 20;
+    for (int round = 0; round < 2; round++) {
+        uint8_t *a = md_malloc(big);
+        CHECK(a != NULL);
+        if (a == NULL)
+            return;
+        memset(a, 0xab, big); /* dirty, so a reused block shows through md_calloc */
+        md_free(a);
+        uint8_t *z = md_calloc(big / 8, 8);
+        CHECK(z != NULL);
+        if (z == NULL)
+            return;
+        size_t nonzero = 0;
+        for (size_t i = 0; i < big; i++)
+            nonzero += z[i] != 0;
+        CHECK_INT(0, nonzero);
+        z[big - 1] = 7;
+        uint8_t *g = md_realloc_array(z, 2, big);
+        CHECK(g != NULL);
+        if (g != NULL) {
+            CHECK_INT(7, g[big - 1]);
+            md_free(g);
+        } else {
+            md_free(z);
+        }
+    }
+}
+
 int main(void)
 {
     md_error err;
@@ -105,5 +138,6 @@ int main(void)
     CHECK_INT(1000000, out);
     CHECK(md_malloc_array(SIZE_MAX / 4, 8) == NULL);
     test_buf();
+    test_large_alloc();
     return test_done();
 }

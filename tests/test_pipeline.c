@@ -3,7 +3,9 @@
  * sink: a morph job, a render job and a job without inputs share one pipeline; frames reach
  * the sink as frames/<name> with progress ticks, byte-identical to the same job run alone; the
  * manifest has the shared fields and the sink's extras; a job whose frames cannot be stored
- * fails alone; a stop hook stops a job without failing it.
+ * fails alone; a stop hook stops a job without failing it; the analysis started beside the
+ * frames (job_outputs_start) gives the bytes job_outputs_finish gives alone, and a job that
+ * fails while its analysis runs is freed cleanly.
  */
 #include "test_util.h"
 #include "job_fixtures.h"
@@ -285,6 +287,65 @@ static void check_failures_and_stops(eng *e, job_inputs *pair)
     job_spec_free(&spec);
 }
 
+/* CSVs of a job whose analysis started beside the frames equal those made after the batch by
+ * job_outputs_finish alone; a job that fails during the frames leaves its analysis thread to
+ * job_pipe_free, which waits for it. */
+static void check_early_analysis(eng *e, job_inputs *pair)
+{
+    md_error err;
+    md_error_clear(&err);
+    job_spec spec;
+    read_spec(&spec,
+              "{\"frames\":3,\"width\":16,\"height\":16,\"samples\":1,\"outputs\":\"frames,csv\"}");
+    mem_sink ok, full;
+    job_pipe_sink oh, fh;
+    mem_init(&ok, &oh);
+    mem_init(&full, &fh);
+    full.fail_frames = 1;
+    job_pipe *p = NULL;
+    CHECK_OK(job_pipe_new(e, &lim, 2, &p, &err), &err);
+    job_pipe_job jobs[2] = {morph_job(&spec, pair, &oh), morph_job(&spec, pair, &fh)};
+    for (int i = 0; p != NULL && i < 2; i++)
+        CHECK_OK(job_pipe_add(p, &jobs[i], &err), &err);
+    if (p != NULL) {
+        CHECK_OK(job_pipe_render(p, &err), &err);
+        CHECK_OK(job_pipe_outputs(p, 0, &err), &err);
+        CHECK_INT(MD_EIO, job_pipe_error(p, 1, &err));
+        CHECK_OK(job_pipe_outputs(p, 1, &err), &err); /* skipped: the job failed */
+        CHECK_INT(3, job_outputs_count(job_pipe_outputs_of(p, 0)));
+        CHECK_INT(0, job_outputs_count(job_pipe_outputs_of(p, 1)));
+    }
+    job_pipe_free(p); /* waits for job 1's analysis */
+
+    /* The same outputs made after the batch, without job_outputs_start. */
+    eng_job ej;
+    memset(&ej, 0, sizeof ej);
+    CHECK_OK(job_build(pair, &spec, &ej, &err), &err);
+    job_outputs *o = NULL;
+    CHECK_OK(job_outputs_new(&spec, pair, &ej, "a", "b", &o, &err), &err);
+    mem_sink alone;
+    job_pipe_sink ah;
+    mem_init(&alone, &ah);
+    job_output_sink sink = {.put = mem_put, .user = &alone};
+    if (o != NULL)
+        CHECK_OK(job_outputs_finish(o, e, &sink, &err), &err);
+    CHECK_INT(3, alone.count);
+    for (int i = 0; i < alone.count; i++) {
+        size_t len = 0, want = alone.lens[i];
+        const uint8_t *got = mem_get(&ok, alone.names[i], &len);
+        if (got == NULL || len != want || memcmp(got, alone.data[i], want) != 0) {
+            fprintf(stderr, "%s: expected %zu bytes equal to job_outputs_finish's, got %zu%s\n",
+                    alone.names[i], want, len, got ? " (different)" : " (missing)");
+            test_failures++;
+        }
+    }
+    job_outputs_free(o);
+    mem_free(&alone);
+    mem_free(&ok);
+    mem_free(&full);
+    job_spec_free(&spec);
+}
+
 int main(void)
 {
     md_limits_default(&lim);
@@ -301,6 +362,7 @@ int main(void)
     if (pair != NULL && single != NULL) {
         check_shared_batch(e, pair, single);
         check_failures_and_stops(e, pair);
+        check_early_analysis(e, pair);
     }
     job_inputs_free(pair);
     job_inputs_free(single);
