@@ -92,8 +92,8 @@ static void variants_make(variants *v)
         v->tex[i * 4 + 2] = (uint8_t)(255 - i);
         v->tex[i * 4 + 3] = 255;
     }
-    v->tex_mat = (eng_material){{1, 1, 1}, v->tex, 48, 48, NULL, 0};
-    v->grey = (eng_material){{0.6f, 0.65f, 0.7f}, NULL, 0, 0, NULL, 0};
+    v->tex_mat = (eng_material){{1, 1, 1}, v->tex, 48, 48, NULL, 0, 0};
+    v->grey = (eng_material){{0.6f, 0.65f, 0.7f}, NULL, 0, 0, NULL, 0, 0};
     for (int i = 0; i < 7; i++)
         v->w7[i] = (float)i / 6.0f;
     v->w2[0] = 0.2f;
@@ -168,7 +168,7 @@ int main(void)
     variants_make(&v);
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {ENG_KIND_CUDA, 3};
+    eng_config cfg = {ENG_KIND_CUDA, 3, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)
