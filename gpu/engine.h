@@ -80,7 +80,8 @@ typedef struct eng_material {
      * that renders the same texture batch after batch, like the worker's live lane, builds them
      * once); NULL: the engine builds them for each batch. The CPU engine samples these; the
      * CUDA engine copies them into its staging buffer instead of building them there (the same
-     * bytes) and uploads them with the texture, every batch. Borrowed. */
+     * bytes) and uploads them with the texture: every batch, or once while a texture_key keeps
+     * the texture in its texture cache. Borrowed. */
     const uint8_t *mip_levels;
     /* How much of what lies behind shows through this material's surfaces: 0 opaque (the zero
      * value, so materials built with initialisers stay opaque) .. 1 invisible; in [0, 1]
