@@ -4,7 +4,11 @@
  * cap, pinned entries surviving eviction (and refusal when only pinned entries are left), an
  * entry over the cap refused, a failed fill dropped, a stale size replaced, an allocator that
  * runs out of memory making the cache give back entries, trim, and cap 0 disabling the cache.
+ * Last, a reader taking stats (as the heartbeat does) while the batch thread churns the cache
+ * (label tsan: ThreadSanitizer checks the locking).
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +246,46 @@ static void test_device_full_and_trim(void)
     CHECK_INT(0, (int)d.live_bytes);
 }
 
+typedef struct reader {
+    eng_tex_cache *c;
+    atomic_int stop;
+    int bad; /* snapshots that broke an invariant */
+} reader;
+
+static void *read_stats(void *arg)
+{
+    reader *r = arg;
+    while (!atomic_load(&r->stop)) {
+        eng_tex_cache_stats st;
+        eng_tex_cache_stats_get(r->c, &st);
+        r->bad += st.bytes > st.cap || st.entries * 64 > st.bytes; /* entries are >= 64 bytes */
+    }
+    return NULL;
+}
+
+static void test_stats_while_churning(void)
+{
+    fake_dev d = {0};
+    reader r = {.c = eng_tex_cache_new(4096, fake_alloc, fake_free, &d)};
+    atomic_init(&r.stop, 0);
+    pthread_t t;
+    CHECK_INT(0, pthread_create(&t, NULL, read_stats, &r));
+    for (uint64_t i = 0; i < 20000; i++) {
+        uint64_t key = 1 + i % 97;
+        if (get(r.c, key, 64 + (key % 4) * 64, NULL) >= 0)
+            eng_tex_cache_release(r.c, key, i % 13 != 0);
+    }
+    atomic_store(&r.stop, 1);
+    pthread_join(t, NULL);
+    CHECK_INT(0, r.bad);
+    eng_tex_cache_stats st;
+    eng_tex_cache_stats_get(r.c, &st);
+    CHECK(st.bytes <= 4096);
+    CHECK_INT((int)st.bytes, (int)d.live_bytes);
+    eng_tex_cache_free(r.c);
+    CHECK_INT(0, (int)d.live_bytes);
+}
+
 int main(void)
 {
     test_hits_and_misses();
@@ -250,5 +294,6 @@ int main(void)
     test_oversize_and_disabled();
     test_failed_fill_and_stale();
     test_device_full_and_trim();
+    test_stats_while_churning();
     return test_done();
 }
