@@ -447,7 +447,8 @@ static int batch_textures(cu_eng *e, batch *b, md_error *err)
         } else if (got != MD_EBUDGET && got != MD_ENOMEM) {
             cudaError_t ce =
                 e->tex_cache_error != cudaSuccess ? e->tex_cache_error : cudaErrorUnknown;
-            CU_TRY(ce);
+            rc = cu_fail(e, ce, "cudaMalloc (texture cache entry)", err);
+            goto done;
         }
     }
     size_t at = 0;
