@@ -93,7 +93,8 @@ image:
 # the test fails. About 6 minutes of tests on 2 cores once built (README).
 TSAN_TARGETS = morphd morph test_budget test_queue test_pipeline test_worker test_engine_batch \
                test_engine_camera test_engine_morph test_engine_raster test_engine_shade \
-               test_engine_texture test_engine_weights test_engine_xlu test_face_cache
+               test_engine_texture test_engine_weights test_engine_xlu test_face_cache \
+               test_tex_cache
 
 test-tsan: test-deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DMORPHD_TSAN=ON -DMORPHD_CUDA=OFF >/dev/null

@@ -455,6 +455,8 @@ typedef struct api_metrics_input {
     const char *const *gpu_util;     /* gpu_utilization_percent ("": unknown) */
     const char *const *face_bytes;   /* face_cache_bytes ("": unknown); NULL: none given */
     const char *const *face_entries; /* face_cache_entries ("": unknown); NULL: none given */
+    /* gpu_texture_cache_bytes ("": no texture cache); NULL: none given */
+    const char *const *gpu_tex_bytes;
     size_t worker_count;
     const char *const *engines; /* the engine each runs ("cpu", "cuda"; "" when unknown) */
     const char *version;

@@ -269,6 +269,14 @@ void api_metrics_render(md_buf *b, const api_metrics_input *in)
         if (numeric(in->face_entries[i]) && label_ok(in->workers[i]))
             md_buf_printf(b, "morphd_face_cache_entries{worker=\"%s\"} %s\n", in->workers[i],
                           in->face_entries[i]);
+    /* Only workers with a GPU texture cache (the CUDA engine, --gpu-texture-cache-mb > 0). */
+    head(b, "morphd_gpu_texture_cache_bytes", "gauge",
+         "GPU memory each alive CUDA worker keeps library face textures in across batches, "
+         "bytes; at most --gpu-texture-cache-mb.");
+    for (size_t i = 0; in->gpu_tex_bytes != NULL && i < in->worker_count; i++)
+        if (numeric(in->gpu_tex_bytes[i]) && label_ok(in->workers[i]))
+            md_buf_printf(b, "morphd_gpu_texture_cache_bytes{worker=\"%s\"} %s\n", in->workers[i],
+                          in->gpu_tex_bytes[i]);
     head(b, "morphd_worker_info", "gauge", "The engine each alive worker runs; always 1.");
     for (size_t i = 0; i < in->worker_count; i++) {
         const char *w = in->workers[i];
@@ -305,9 +313,10 @@ void api_healthz(api_req *req)
 /* ---- /metrics ---- */
 
 /* Per alive worker the script returns its name and these fields of its record, in order:
- * gpu used, engine, gpu total, gpu utilisation, face cache bytes, face cache entries. */
-#define WK_FIELDS 6
-#define WK_FIELDS_LUA "6"
+ * gpu used, engine, gpu total, gpu utilisation, face cache bytes, face cache entries, gpu
+ * texture cache bytes. */
+#define WK_FIELDS 7
+#define WK_FIELDS_LUA "7"
 
 static const char metrics_lua[] =
     "local m = redis.call('HGETALL', KEYS[1])\n"
@@ -320,7 +329,7 @@ static const char metrics_lua[] =
     "for _, n in ipairs(names) do\n"
     "  local v = redis.call('HMGET', ARGV[2] .. n, '" JQ_WORKER_GPU_USED "', '" JQ_WORKER_ENGINE
     "', '" JQ_WORKER_GPU_TOTAL "', '" JQ_WORKER_GPU_UTIL "', '" JQ_WORKER_FACE_BYTES
-    "', '" JQ_WORKER_FACE_ENTRIES "')\n"
+    "', '" JQ_WORKER_FACE_ENTRIES "', '" JQ_WORKER_GPU_TEX_BYTES "')\n"
     "  w[#w + 1] = n\n"
     "  for i = 1, " WK_FIELDS_LUA " do w[#w + 1] = v[i] or '' end\n"
     "end\n"
@@ -349,9 +358,10 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     const char **we = md_calloc(nw + 1, sizeof *we), **wt = md_calloc(nw + 1, sizeof *wt);
     const char **wu = md_calloc(nw + 1, sizeof *wu);
     const char **wfb = md_calloc(nw + 1, sizeof *wfb), **wfe = md_calloc(nw + 1, sizeof *wfe);
+    const char **wtb = md_calloc(nw + 1, sizeof *wtb);
     md_buf b;
     md_buf_init(&b, 8 << 20);
-    if (f && v && wn && wg && we && wt && wu && wfb && wfe) {
+    if (f && v && wn && wg && we && wt && wu && wfb && wfe && wtb) {
         size_t k = 0;
         for (size_t i = 0; i < nf; i++) {
             const redisReply *a = hash->element[2 * i], *z = hash->element[2 * i + 1];
@@ -374,7 +384,8 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                 wt[wk] = x[3]->str;
                 wu[wk] = x[4]->str;
                 wfb[wk] = x[5]->str;
-                wfe[wk++] = x[6]->str;
+                wfe[wk] = x[6]->str;
+                wtb[wk++] = x[7]->str;
             }
         }
         long long xlen =
@@ -391,6 +402,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
                                 .gpu_util = wu,
                                 .face_bytes = wfb,
                                 .face_entries = wfe,
+                                .gpu_tex_bytes = wtb,
                                 .worker_count = wk,
                                 .version = MORPHD_VERSION,
                                 .engines = we,
@@ -408,6 +420,7 @@ static void on_metrics(redisAsyncContext *c, void *r, void *priv)
     md_free(wu);
     md_free(wfb);
     md_free(wfe);
+    md_free(wtb);
     size_t len = 0;
     char *text = md_buf_take(&b, &len);
     if (text == NULL) {

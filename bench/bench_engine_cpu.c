@@ -177,8 +177,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    eng_material mat[2] = {{{0.8f, 0.8f, 0.8f}, tex[0], TEX, TEX, NULL, 0},
-                           {{0.8f, 0.8f, 0.8f}, tex[1], TEX, TEX, NULL, 0}};
+    eng_material mat[2] = {{{0.8f, 0.8f, 0.8f}, tex[0], TEX, TEX, NULL, 0, 0},
+                           {{0.8f, 0.8f, 0.8f}, tex[1], TEX, TEX, NULL, 0, 0}};
     float weights[FRAMES];
     for (int i = 0; i < FRAMES; i++)
         weights[i] = (float)i / (FRAMES - 1);
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
     }
 
     md_error err;
-    eng_config cfg = {kind, threads};
+    eng_config cfg = {kind, threads, 0};
     eng *e = NULL;
     int rc = eng_new(&cfg, &e, &err);
     if (rc == MD_ENODEV && kind == ENG_KIND_CUDA) {

@@ -29,7 +29,7 @@ int eng_new(const eng_config *cfg, eng **out, md_error *err)
     if (out == NULL)
         return md_fail(err, MD_EINVAL, "eng_new: no output pointer");
     *out = NULL;
-    eng_config def = {ENG_KIND_AUTO, 0};
+    eng_config def = {ENG_KIND_AUTO, 0, 0};
     if (cfg == NULL)
         cfg = &def;
     switch (cfg->kind) {

@@ -43,6 +43,11 @@ typedef enum eng_kind {
 typedef struct eng_config {
     eng_kind kind;
     int threads; /* CPU engine threads, CUDA engine frame delivery threads; 0: one per core */
+    /* CUDA engine: the most device memory kept for textures across batches (those whose
+     * material has a texture_key; gpu/tex_cache.h), bytes; 0 (the zero value): none, every
+     * texture is uploaded with each batch. Lowered to a quarter of the device memory free at
+     * creation, and taken out of what frames may use. The CPU engine ignores it. */
+    uint64_t device_texture_cache_bytes;
 } eng_config;
 
 /* ---- Cameras: gpu/camera.h ---- */
@@ -75,7 +80,8 @@ typedef struct eng_material {
      * that renders the same texture batch after batch, like the worker's live lane, builds them
      * once); NULL: the engine builds them for each batch. The CPU engine samples these; the
      * CUDA engine copies them into its staging buffer instead of building them there (the same
-     * bytes) and uploads them with the texture, every batch. Borrowed. */
+     * bytes) and uploads them with the texture: every batch, or once while a texture_key keeps
+     * the texture in its texture cache. Borrowed. */
     const uint8_t *mip_levels;
     /* How much of what lies behind shows through this material's surfaces: 0 opaque (the zero
      * value, so materials built with initialisers stay opaque) .. 1 invisible; in [0, 1]
@@ -84,6 +90,14 @@ typedef struct eng_material {
      * weight clamped to [0, 1]; how it renders: eng_job_translucent. Texture alpha is a
      * different thing: it blends the texture over color, within the surface. */
     float transparency;
+    /* Optional: a stable identity of rgba (with its mip levels), nonzero, that names the same
+     * pixels in every batch as long as the caller uses it: the CUDA engine then keeps the
+     * texture on the device across batches (eng_config.device_texture_cache_bytes) and
+     * uploads it only when it is not there already. 0 (the zero value): no identity, uploaded
+     * with each batch. The key is trusted: two different textures of the same size under one
+     * key would render one with the other's pixels, so keys come from content hashes (the
+     * worker's: jobs/inputs.c, job_face_key_textures). The CPU engine ignores it. */
+    uint64_t texture_key;
 } eng_material;
 
 /* Bytes of levels 1.. of a w x h texture's mip pyramid (0 for 1 x 1), and their build into dst
@@ -200,6 +214,12 @@ typedef struct eng_stats {
     int threads;     /* CPU threads used (CUDA: frame delivery threads) */
     double upload_s; /* CUDA: geometry and textures to the device, host wall time */
     double copy_s;   /* CUDA: device -> host frame copies (event time) */
+    /* CUDA: distinct keyed textures of the batch (eng_material.texture_key) found on the
+     * device (hits) or uploaded into the texture cache (misses); a keyed texture the cache
+     * could not take (full of pinned entries, over the cap, disabled) counts in neither and is
+     * uploaded with the batch. Always 0 on the CPU engine. */
+    uint64_t texture_cache_hits;
+    uint64_t texture_cache_misses;
 } eng_stats;
 
 /* What a worker reports of its device in its heartbeat (/metrics). */
@@ -208,6 +228,9 @@ typedef struct eng_device_stats {
     uint64_t memory_total_bytes; /* the device's memory; 0 on the CPU engine */
     int utilization_pct; /* GPU busy share over NVML's last sample period, 0..100; -1 unknown
                             (the CPU engine, or no NVML from the driver): never a made-up 0 */
+    uint64_t texture_cache_bytes; /* device memory the texture cache holds (part of
+                                     memory_used_bytes); 0 on the CPU engine */
+    uint64_t texture_cache_cap;   /* its cap after the engine's own limit; 0: no cache */
 } eng_device_stats;
 
 int eng_new(const eng_config *cfg, eng **out, md_error *err);

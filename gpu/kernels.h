@@ -35,7 +35,7 @@
 
 /* A texture's mip pyramid (gpu/mip.h builds it on the host): level 0 is the material's texture,
  * each further level half the size, RGBA8 rows top first. The pointers are host memory for the
- * CPU engine and device memory in the CUDA engine's texel buffer. */
+ * CPU engine and device memory in the CUDA engine (its texel buffer, or a texture cache entry). */
 typedef struct eng_mip {
     int levels; /* 1..ENG_MIP_LEVELS; 0 in the record of an untextured material */
     int width[ENG_MIP_LEVELS], height[ENG_MIP_LEVELS];

@@ -314,6 +314,50 @@ const mesh *job_face_mesh(const job_face *f)
     return f != NULL ? f->mesh : NULL;
 }
 
+/* ---- Texture keys ---- */
+
+/* splitmix64's finaliser: a bijection of 64-bit words that spreads every input bit over the
+ * output. */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t job_texture_key(const char *face_id, uint32_t material)
+{
+    /* A face id is the SHA-256 of the face's content in hex: its first 16 digits are 64 bits
+     * of that hash. Anything else (no worker passes it) is hashed whole with FNV-1a. */
+    uint64_t h = 0;
+    size_t n = strlen(face_id);
+    int hex = n >= 16;
+    for (size_t i = 0; i < 16 && hex; i++) {
+        char c = face_id[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            hex = 0;
+        h = h << 4 | (uint64_t)(v < 0 ? 0 : v);
+    }
+    if (!hex) {
+        h = 0xcbf29ce484222325ull;
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ (unsigned char)face_id[i]) * 0x100000001b3ull;
+    }
+    /* For one material index, distinct faces give distinct keys (h + constant, then a
+     * bijection); for one face, distinct materials do too (the odd multiplier). */
+    uint64_t key = mix64(h + ((uint64_t)material + 1) * 0x9e3779b97f4a7c15ull);
+    return key != 0 ? key : 1; /* 0 means "no key" */
+}
+
+void job_face_key_textures(job_face *f, const char *face_id)
+{
+    uint32_t count = mesh_material_count(f->mesh);
+    for (uint32_t i = 0; i < count; i++)
+        if (f->materials[i].rgba != NULL)
+            f->materials[i].texture_key = job_texture_key(face_id, i);
+}
+
 int job_inputs_from_faces(const job_face *source, const job_face *target, job_inputs **out,
                           md_error *err)
 {

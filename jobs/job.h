@@ -93,6 +93,16 @@ int job_face_new(mesh *m, int mips, job_face **out, md_error *err);
 void job_face_free(job_face *f);
 uint64_t job_face_bytes(const job_face *f);
 const mesh *job_face_mesh(const job_face *f);
+/* The engine's texture key (eng_material.texture_key) of material's texture of the face
+ * face_id: 64 bits of the face id's SHA-256, mixed with the material index, never 0. Faces
+ * are named by the SHA-256 of their content, so one key always names the same pixels; two
+ * different textures share a key with odds of about 2^-64 a pair (for a worker holding
+ * a thousand textures, about 3e-14 in all), and the engine also checks that a cached entry's
+ * size matches. Pure; any thread. */
+uint64_t job_texture_key(const char *face_id, uint32_t material);
+/* Gives every textured material of f its job_texture_key, so engines may keep the textures
+ * across batches; only before f is shared (job_face is immutable once in a cache). */
+void job_face_key_textures(job_face *f, const char *face_id);
 /* Inputs that borrow faces (target NULL for a render job): both must outlive the inputs, and
  * job_inputs_free leaves them alone. Checks the topology as job_inputs_from_meshes does. */
 int job_inputs_from_faces(const job_face *source, const job_face *target, job_inputs **out,

@@ -189,6 +189,8 @@ static const double frames_bounds[] = {1, 8, 41, 100, 250, 500, 1000, 2500, 5000
 #define BOUNDS_FACE_CACHE_HITS NULL, 0
 #define BOUNDS_FACE_CACHE_MISSES NULL, 0
 #define BOUNDS_FACE_CACHE_EVICTIONS NULL, 0
+#define BOUNDS_GPU_TEXTURE_CACHE_HITS NULL, 0
+#define BOUNDS_GPU_TEXTURE_CACHE_MISSES NULL, 0
 
 static const jq_metric_def metric_table[JQ_M_COUNT] = {
 #define JQ_METRIC_DEF(ident, name, type, help) [JQ_M_##ident] = {name, type, help, BOUNDS_##ident},

@@ -75,6 +75,9 @@ void jq_time_format(double unix_s, char out[32]);
 /* The worker's face cache (jobs/face_cache.h): bytes it holds, faces in it. */
 #define JQ_WORKER_FACE_BYTES "face_cache_bytes"
 #define JQ_WORKER_FACE_ENTRIES "face_cache_entries"
+/* The CUDA engine's texture cache (eng_device_stats.texture_cache_bytes): device bytes it
+ * holds; written empty when the worker has none (CPU engine, --gpu-texture-cache-mb 0). */
+#define JQ_WORKER_GPU_TEX_BYTES "gpu_texture_cache_bytes"
 
 /* ---- Metrics ---- */
 
@@ -101,6 +104,10 @@ void jq_time_format(double unix_s, char out[32]);
       "Face inputs a worker read from storage (not in its face cache).")                           \
     X(FACE_CACHE_EVICTIONS, "morphd_face_cache_evictions_total", "counter",                        \
       "Faces evicted from a worker's face cache to stay under --face-cache-mb.")                   \
+    X(GPU_TEXTURE_CACHE_HITS, "morphd_gpu_texture_cache_hits_total", "counter",                    \
+      "Library face textures a CUDA worker's batch found already on its GPU (not uploaded).")      \
+    X(GPU_TEXTURE_CACHE_MISSES, "morphd_gpu_texture_cache_misses_total", "counter",                \
+      "Library face textures a CUDA worker uploaded into its GPU texture cache.")                  \
     X(DEAD_LETTERED, "morphd_dead_lettered_total", "counter",                                      \
       "Jobs moved to the dead-letter stream after too many deliveries.")                           \
     X(LIVE_FRAMES, "morphd_live_frames_total", "counter",                                          \

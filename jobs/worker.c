@@ -32,6 +32,7 @@ void jq_worker_config_default(jq_worker_config *cfg)
     cfg->batch_max_frames = 2048;
     cfg->batch_max_jobs = 32;
     cfg->face_cache_bytes = (uint64_t)JQ_FACE_CACHE_MB_DEFAULT << 20;
+    cfg->gpu_texture_cache_bytes = (uint64_t)JQ_GPU_TEXTURE_CACHE_MB_DEFAULT << 20;
     cfg->lease_ms = 30000;
     cfg->max_attempts = 3;
     cfg->retention_s = 604800;
@@ -79,6 +80,9 @@ int jq_worker_config_check(const jq_worker_config *cfg, md_error *err)
         return md_fail(err, MD_EINVAL, "--live-pairs must be 0..64");
     if (cfg->threads < 0 || cfg->threads > 1024)
         return md_fail(err, MD_EINVAL, "--threads must be 0..1024");
+    if (cfg->gpu_texture_cache_bytes > (uint64_t)JQ_GPU_TEXTURE_CACHE_MB_MAX << 20)
+        return md_fail(err, MD_EINVAL, "--gpu-texture-cache-mb must be 0..%d",
+                       JQ_GPU_TEXTURE_CACHE_MB_MAX);
     return 0;
 }
 
@@ -280,7 +284,9 @@ static int setup(wk *w, const jq_worker_config *cfg, md_error *err)
     rc = stg_open(cfg->storage_url, &w->store, err);
     if (rc != 0)
         return md_error_prefix(err, "--storage: ");
-    eng_config ec = {.kind = cfg->engine, .threads = cfg->threads};
+    eng_config ec = {.kind = cfg->engine,
+                     .threads = cfg->threads,
+                     .device_texture_cache_bytes = cfg->gpu_texture_cache_bytes};
     rc = eng_new(&ec, &w->engine, err);
     if (rc != 0)
         return md_error_prefix(err, "engine: ");

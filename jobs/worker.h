@@ -35,12 +35,15 @@ typedef struct jq_worker_config {
     uint32_t batch_max_frames; /* frame budget of one batch (2048) */
     uint32_t batch_max_jobs;   /* most jobs in one batch (32) */
     uint64_t face_cache_bytes; /* cap of the face cache (jobs/face_cache.h), 0: none (512 MiB) */
-    int lease_ms;              /* idle time after which another worker reclaims an entry (30000) */
-    int max_attempts;          /* solo runs that crash a worker before dead-lettering (3) */
-    int retention_s;           /* EXPIRE of finished job hashes (604800) */
-    int heartbeat_ms;          /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
-    double drain_s;            /* SIGTERM to exit, seconds (20); see above */
-    int janitor_interval_s;    /* seconds between janitor passes (jobs/janitor.h), 0: none (60) */
+    /* cap of the CUDA engine's cache of library faces' textures across batches
+     * (eng_config.device_texture_cache_bytes), 0: none (2048 MiB) */
+    uint64_t gpu_texture_cache_bytes;
+    int lease_ms;           /* idle time after which another worker reclaims an entry (30000) */
+    int max_attempts;       /* solo runs that crash a worker before dead-lettering (3) */
+    int retention_s;        /* EXPIRE of finished job hashes (604800) */
+    int heartbeat_ms;       /* heartbeat period; 0 (the default): min(1000, lease_ms / 3) */
+    double drain_s;         /* SIGTERM to exit, seconds (20); see above */
+    int janitor_interval_s; /* seconds between janitor passes (jobs/janitor.h), 0: none (60) */
     /* A file whose modification time the heartbeat sets each time its beat reached Redis, and
      * that a clean stop removes: a container health check reads its age. NULL: none. */
     const char *health_file; /* borrowed */
@@ -53,6 +56,10 @@ typedef struct jq_worker_config {
 /* --face-cache-mb: the default, and the most (1 TiB: a cap past it is a typo). */
 #define JQ_FACE_CACHE_MB_DEFAULT 512
 #define JQ_FACE_CACHE_MB_MAX (1024 * 1024)
+/* --gpu-texture-cache-mb: the default, and the most (1 TiB; the engine lowers it to a quarter
+ * of the device's free memory anyway). */
+#define JQ_GPU_TEXTURE_CACHE_MB_DEFAULT 2048
+#define JQ_GPU_TEXTURE_CACHE_MB_MAX (1024 * 1024)
 
 /* Fills the defaults above (prefix JQ_PREFIX_DEFAULT, engine auto, default limits); the
  * addresses and the name stay NULL. */

@@ -89,6 +89,8 @@ static int load_face(wk *w, const char *key, const char *face, const char *what,
     rc = job_face_new(m, 1, &f, err);
     if (rc != 0)
         return md_error_prefix(err, "%s: ", what), rc;
+    /* The face id names its content, so its textures may stay on the GPU across batches. */
+    job_face_key_textures(f, face);
     *out = fc_put(w->faces, face, f, job_face_bytes(f), face_value_free, err);
     if (*out == NULL)
         return md_error_prefix(err, "%s: ", what), err->code;
@@ -400,6 +402,10 @@ static void observe_batch(wk *w, uint32_t jobs, uint32_t frames, const eng_stats
         wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"upload\"", es->upload_s);
         wk_metric_observe(w, JQ_M_ENGINE_SECONDS, "stage=\"copy\"", es->copy_s);
     }
+    if (es->texture_cache_hits > 0)
+        wk_metric_add(w, JQ_M_GPU_TEXTURE_CACHE_HITS, "", (long long)es->texture_cache_hits);
+    if (es->texture_cache_misses > 0)
+        wk_metric_add(w, JQ_M_GPU_TEXTURE_CACHE_MISSES, "", (long long)es->texture_cache_misses);
 }
 
 /* A job with any death on record runs alone. */

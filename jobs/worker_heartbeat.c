@@ -104,18 +104,22 @@ static void beat(struct wk_heartbeat *hb)
     snprintf(total, sizeof total, "%llu", (unsigned long long)ds.memory_total_bytes);
     if (ds.utilization_pct >= 0)
         snprintf(util, sizeof util, "%d", ds.utilization_pct);
+    char tex_bytes[32] = ""; /* empty without a texture cache: /metrics leaves it out */
+    if (ds.texture_cache_cap > 0)
+        snprintf(tex_bytes, sizeof tex_bytes, "%llu", (unsigned long long)ds.texture_cache_bytes);
     fc_stats fs;
     fc_get_stats(w->faces, &fs);
     char face_bytes[32], face_entries[32];
     snprintf(face_bytes, sizeof face_bytes, "%llu", (unsigned long long)fs.bytes);
     snprintf(face_entries, sizeof face_entries, "%llu", (unsigned long long)fs.entries);
-    redisReply *r = wk_cmd(&hb->conn,
-                           "HSET %s name %s pid %s " JQ_WORKER_ENGINE " %s started_at %s "
-                           "last_seen %s batches %s frames %s " JQ_WORKER_GPU_USED
-                           " %s " JQ_WORKER_GPU_TOTAL " %s " JQ_WORKER_GPU_UTIL
-                           " %s " JQ_WORKER_FACE_BYTES " %s " JQ_WORKER_FACE_ENTRIES " %s",
-                           w->k_worker, w->name, pid, eng_name(w->engine), started, now, batches,
-                           frames, used, total, util, face_bytes, face_entries);
+    redisReply *r =
+        wk_cmd(&hb->conn,
+               "HSET %s name %s pid %s " JQ_WORKER_ENGINE " %s started_at %s "
+               "last_seen %s batches %s frames %s " JQ_WORKER_GPU_USED " %s " JQ_WORKER_GPU_TOTAL
+               " %s " JQ_WORKER_GPU_UTIL " %s " JQ_WORKER_FACE_BYTES " %s " JQ_WORKER_FACE_ENTRIES
+               " %s " JQ_WORKER_GPU_TEX_BYTES " %s",
+               w->k_worker, w->name, pid, eng_name(w->engine), started, now, batches, frames, used,
+               total, util, face_bytes, face_entries, tex_bytes);
     if (r != NULL && r->type == REDIS_REPLY_INTEGER && hb->health_fd >= 0)
         (void)futimens(hb->health_fd, NULL); /* a failure shows as an old file: unhealthy */
     freeReplyObject(r);

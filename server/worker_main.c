@@ -58,6 +58,12 @@ static void usage(FILE *f)
            "      --face-cache-mb MB      cap of the worker's cache of library faces (parsed,\n"
            "                              textures decoded, mip levels built), MiB; 0: no\n"
            "                              cache (512)\n"
+           "      --gpu-texture-cache-mb MB\n"
+           "                              device memory the CUDA engine keeps library faces'\n"
+           "                              textures in across batches, so a face used by many\n"
+           "                              jobs is uploaded once; at most a quarter of the GPU's\n"
+           "                              free memory; MiB; 0: upload them with every batch\n"
+           "                              (2048; the CPU engine ignores it)\n"
            "      --lease-ms MS           idle time after which an entry held by a stopped\n"
            "                              worker is reclaimed by another (30000)\n"
            "      --max-attempts N        a job is dead-lettered when this many of its runs\n"
@@ -110,6 +116,7 @@ enum {
     OPT_MAX_FRAMES,
     OPT_MAX_JOBS,
     OPT_FACE_CACHE,
+    OPT_GPU_TEX_CACHE,
     OPT_LEASE,
     OPT_ATTEMPTS,
     OPT_RETENTION,
@@ -149,6 +156,7 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         {"batch-max-frames", required_argument, NULL, OPT_MAX_FRAMES},
         {"batch-max-jobs", required_argument, NULL, OPT_MAX_JOBS},
         {"face-cache-mb", required_argument, NULL, OPT_FACE_CACHE},
+        {"gpu-texture-cache-mb", required_argument, NULL, OPT_GPU_TEX_CACHE},
         {"lease-ms", required_argument, NULL, OPT_LEASE},
         {"max-attempts", required_argument, NULL, OPT_ATTEMPTS},
         {"retention-s", required_argument, NULL, OPT_RETENTION},
@@ -210,6 +218,11 @@ static int parse_options(int argc, char **argv, jq_worker_config *cfg, md_error 
         case OPT_FACE_CACHE:
             if ((rc = parse_long("--face-cache-mb", optarg, 0, JQ_FACE_CACHE_MB_MAX, &v, err)) == 0)
                 cfg->face_cache_bytes = (uint64_t)v << 20;
+            break;
+        case OPT_GPU_TEX_CACHE:
+            if ((rc = parse_long("--gpu-texture-cache-mb", optarg, 0, JQ_GPU_TEXTURE_CACHE_MB_MAX,
+                                 &v, err)) == 0)
+                cfg->gpu_texture_cache_bytes = (uint64_t)v << 20;
             break;
         case OPT_LEASE:
             if ((rc = parse_long("--lease-ms", optarg, 100, 86400000, &v, err)) == 0)

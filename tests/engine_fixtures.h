@@ -238,7 +238,7 @@ static inline uint8_t *fx_render(const eng_job *job, int threads)
 {
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {ENG_KIND_CPU, threads};
+    eng_config cfg = {ENG_KIND_CPU, threads, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)

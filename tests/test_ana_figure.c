@@ -167,7 +167,7 @@ static eng *new_engine(void)
 {
     eng *e = NULL;
     md_error err;
-    eng_config cfg = {ENG_KIND_CPU, 2};
+    eng_config cfg = {ENG_KIND_CPU, 2, 0};
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     return e;
 }
@@ -189,8 +189,8 @@ static void test_unlit(eng *e, const mesh *plane)
         tex[i * 4 + 2] = 77;
         tex[i * 4 + 3] = 255;
     }
-    eng_material mats[2] = {{{0.2f, 0.4f, 0.6f}, tex, 4, 4, NULL, 0},
-                            {{0.2f, 0.4f, 0.6f}, NULL, 0, 0, NULL, 0}};
+    eng_material mats[2] = {{{0.2f, 0.4f, 0.6f}, tex, 4, 4, NULL, 0, 0},
+                            {{0.2f, 0.4f, 0.6f}, NULL, 0, 0, NULL, 0, 0}};
     static const float w0 = 0.0f;
     for (int textured = 1; textured >= 0; textured--) {
         eng_job job;

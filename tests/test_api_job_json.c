@@ -154,6 +154,7 @@ static void test_metrics(void)
     const char *engines[] = {"cuda", "cpu"};
     const char *face_bytes[] = {"25165824", ""};
     const char *face_entries[] = {"3", "0"};
+    const char *gpu_tex_bytes[] = {"33554432", ""}; /* gpu1 (cpu engine): no texture cache */
     api_http_stats st;
     memset(&st, 0, sizeof st);
     api_http_stats_observe(&st, API_ROUTE_JOB, 200, 0.0004);
@@ -169,6 +170,7 @@ static void test_metrics(void)
                             .gpu_util = gpu_util,
                             .face_bytes = face_bytes,
                             .face_entries = face_entries,
+                            .gpu_tex_bytes = gpu_tex_bytes,
                             .worker_count = 2,
                             .version = "0.1.0",
                             .engines = engines,
@@ -212,6 +214,11 @@ static void test_metrics(void)
     CHECK(has_line(text, "morphd_gpu_utilization_ratio{worker=\"gpu0\"} 0.87"));
     CHECK(strstr(text, "morphd_gpu_utilization_ratio{worker=\"gpu1\"") == NULL);
     CHECK(has_line(text, "# TYPE morphd_gpu_utilization_ratio gauge"));
+    CHECK(has_line(text, "# TYPE morphd_gpu_texture_cache_bytes gauge"));
+    CHECK(has_line(text, "morphd_gpu_texture_cache_bytes{worker=\"gpu0\"} 33554432"));
+    CHECK(strstr(text, "morphd_gpu_texture_cache_bytes{worker=\"gpu1\"") == NULL);
+    CHECK(has_line(text, "# TYPE morphd_gpu_texture_cache_hits_total counter"));
+    CHECK(has_line(text, "# TYPE morphd_gpu_texture_cache_misses_total counter"));
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"200\"} 2"));
     CHECK(has_line(text, "morphd_http_requests_total{route=\"/jobs/{id}\",code=\"404\"} 1"));
     CHECK(has_line(

@@ -83,9 +83,9 @@ static void scene_make(scene *s)
     fx_sphere(&s->sphere_b, 20, 40, c1, 0.6f);
     for (int i = 0; i < 16 * 16 * 4; i++)
         s->tex[i] = (uint8_t)(i * 37);
-    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL, 0};
-    s->textured[0] = (eng_material){{0.7f, 0.2f, 0.2f}, s->tex, 16, 16, NULL, 0};
-    s->textured[1] = (eng_material){{0.2f, 0.2f, 0.7f}, NULL, 0, 0, NULL, 0};
+    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL, 0, 0};
+    s->textured[0] = (eng_material){{0.7f, 0.2f, 0.2f}, s->tex, 16, 16, NULL, 0, 0};
+    s->textured[1] = (eng_material){{0.2f, 0.2f, 0.7f}, NULL, 0, 0, NULL, 0, 0};
     const uint32_t frames[JOBS] = {3, 5, 2};
     for (int j = 0; j < JOBS; j++)
         for (uint32_t f = 0; f < frames[j]; f++)
@@ -116,7 +116,7 @@ static void scene_free(scene *s)
 static eng *engine(int threads)
 {
     md_error err;
-    eng_config cfg = {ENG_KIND_CPU, threads};
+    eng_config cfg = {ENG_KIND_CPU, threads, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     return e;
@@ -411,11 +411,11 @@ static void test_engines(void)
     eng *e = NULL;
     /* Which engine CUDA and AUTO give depends on the build and the machine: test_gpu_select
      * checks each case; here only that AUTO always gives an engine. */
-    eng_config autok = {ENG_KIND_AUTO, 0};
+    eng_config autok = {ENG_KIND_AUTO, 0, 0};
     CHECK_OK(eng_new(&autok, &e, &err), &err);
     CHECK(e != NULL);
     eng_free(e);
-    eng_config neg = {ENG_KIND_CPU, -1};
+    eng_config neg = {ENG_KIND_CPU, -1, 0};
     CHECK_INT(MD_EINVAL, eng_new(&neg, &e, &err));
     CHECK_MSG(&err, "threads -1");
     eng_free(NULL);

@@ -88,7 +88,7 @@ static void test_frame_bounds(void)
                 float c[3] = {3 * sc, -2 * sc, 5 * sc};
                 fx_mesh m;
                 fx_sphere(&m, 32, 64, c, sc);
-                eng_material mat = {{0.5f, 0.5f, 0.5f}, NULL, 0, 0, NULL, 0};
+                eng_material mat = {{0.5f, 0.5f, 0.5f}, NULL, 0, 0, NULL, 0, 0};
                 float w0 = 0;
                 eng_job job;
                 int w = sizes[sz][0], h = sizes[sz][1];

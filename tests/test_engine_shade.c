@@ -12,7 +12,7 @@ static void test_flat_quad(void)
 {
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1.0416667f, 1, 0, 0, 1, 0);
-    eng_material mat = {{0.8f, 0.5f, 0.2f}, NULL, 0, 0, NULL, 0};
+    eng_material mat = {{0.8f, 0.5f, 0.2f}, NULL, 0, 0, NULL, 0, 0};
     float w0 = 0.0f;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, 64, 48, 4);
@@ -91,7 +91,7 @@ static uint8_t *render_all(const eng_job *job, int threads)
 {
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {ENG_KIND_CPU, threads};
+    eng_config cfg = {ENG_KIND_CPU, threads, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)
@@ -127,8 +127,8 @@ static void test_determinism(void)
         for (int i = 0; i < TW * TH * 4; i++)
             tex[s][i] = (uint8_t)(fx_rand(&seed) * 127 + 128);
     }
-    eng_material mats[2] = {{{0.7f, 0.7f, 0.7f}, tex[0], TW, TH, NULL, 0},
-                            {{0.7f, 0.7f, 0.7f}, tex[1], TW, TH, NULL, 0}};
+    eng_material mats[2] = {{{0.7f, 0.7f, 0.7f}, tex[0], TW, TH, NULL, 0, 0},
+                            {{0.7f, 0.7f, 0.7f}, tex[1], TW, TH, NULL, 0, 0}};
     float weights[5] = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f};
     eng_job job;
     fx_job(&job, &a, &b, &mats[0], weights, 5, 96, 80, 4);

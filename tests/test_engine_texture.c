@@ -54,7 +54,7 @@ static void test_checker_ortho(void)
     fx_mesh quad;
     fx_grid(&quad, 16, -1, -1, 1, 1, 0, 0.2f, 77, 1);
     uint8_t *tex = make_tex(128, 128, checker16);
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, 128, 128, NULL, 0};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, 128, 128, NULL, 0, 0};
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, W, W, 4);
@@ -128,7 +128,7 @@ static void test_stripes_perspective(void)
     uint32_t tri[] = {0, 1, 2, 0, 2, 3};
     fx_mesh quad = {4, 2, pos, tri, uv};
     uint8_t *tex = make_tex(128, 4, stripes16);
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, 128, 4, NULL, 0};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, 128, 4, NULL, 0, 0};
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, W, H, 4);
@@ -214,8 +214,8 @@ static void test_alpha_and_blend(void)
         tb[i * 4 + 2] = 255; /* B: blue, opaque */
         tb[i * 4 + 3] = 255;
     }
-    eng_material ma = {{0.0f, 0.0f, 1.0f}, ta, 2, 2, NULL, 0},
-                 mb = {{0.0f, 1.0f, 0.0f}, tb, 2, 2, NULL, 0};
+    eng_material ma = {{0.0f, 0.0f, 1.0f}, ta, 2, 2, NULL, 0, 0},
+                 mb = {{0.0f, 1.0f, 0.0f}, tb, 2, 2, NULL, 0, 0};
     float weights[3] = {0.0f, 0.5f, 1.0f};
     eng_job job;
     fx_job(&job, &quad, NULL, &ma, &weights[0], 1, 32, 32, 1);
@@ -261,7 +261,8 @@ static void test_alpha_and_blend(void)
         free(rgb);
     }
     /* Per-triangle materials: left column of cells red, right column green. */
-    eng_material two[2] = {{{1, 0, 0}, NULL, 0, 0, NULL, 0}, {{0, 1, 0}, NULL, 0, 0, NULL, 0}};
+    eng_material two[2] = {{{1, 0, 0}, NULL, 0, 0, NULL, 0, 0},
+                           {{0, 1, 0}, NULL, 0, 0, NULL, 0, 0}};
     uint16_t tri_mat[8];
     for (int f = 0; f < 8; f++)
         tri_mat[f] = (uint16_t)((f / 2) % 2); /* cells in row order: i = 0, 1, 0, 1 */

@@ -22,7 +22,7 @@ static void test_validate(void)
     md_error_clear(&err);
     fx_mesh a;
     fx_grid(&a, 2, -1, -1, 1, 1, 0, 0, 1, 0);
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, NULL, 0, 0, NULL, 0};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, NULL, 0, 0, NULL, 0, 0};
     float w[4] = {-3.0f, -0.5f, 1.5f, 3.0f};
     float u[4] = {0.0f, 1.0f, -3.0f, 3.0f};
     eng_job job;
@@ -116,8 +116,8 @@ static void test_split(void)
     fx_grid(&b, 8, -0.6f, -1.2f, 1.3f, 0.8f, 0.5f, 0.2f, 5, 1);
     const int tw = 32, th = 32;
     uint8_t *tex_a = checker_tex(tw, th, 0), *tex_b = checker_tex(tw, th, 1);
-    eng_material mat_a = {{0.2f, 0.3f, 0.4f}, tex_a, tw, th, NULL, 0};
-    eng_material mat_b = {{0.9f, 0.1f, 0.1f}, tex_b, tw, th, NULL, 0};
+    eng_material mat_a = {{0.2f, 0.3f, 0.4f}, tex_a, tw, th, NULL, 0, 0};
+    eng_material mat_b = {{0.9f, 0.1f, 0.1f}, tex_b, tw, th, NULL, 0, 0};
     /* Frame 0: shape 0, texture 1. Frame 1: the check, shape 1 and texture 1 of a job that
      * has A's positions at both ends. */
     float w[2] = {0.0f, 0.0f}, u[2] = {1.0f, 1.0f};
@@ -134,7 +134,7 @@ static void test_split(void)
     ref.surface[0] = job.surface[1];
     ref.frame_count = 1;
 
-    eng_config cfg = {ENG_KIND_CPU, 2};
+    eng_config cfg = {ENG_KIND_CPU, 2, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     frames_cap got = {{fx_alloc(96 * 80 * 3), fx_alloc(96 * 80 * 3)}, {0}, {0}, 96 * 80 * 3};
@@ -240,8 +240,8 @@ static void test_extrapolate_engine(void)
 {
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1, 1, 0, 0, 1, 0);
-    eng_material mat[2] = {{{0.80f, 0.60f, 0.50f}, NULL, 0, 0, NULL, 0},
-                           {{0.60f, 0.40f, 0.30f}, NULL, 0, 0, NULL, 0}};
+    eng_material mat[2] = {{{0.80f, 0.60f, 0.50f}, NULL, 0, 0, NULL, 0, 0},
+                           {{0.60f, 0.40f, 0.30f}, NULL, 0, 0, NULL, 0, 0}};
     const float ts[3] = {1.5f, -0.5f, 2.0f};
     for (int i = 0; i < 3; i++) {
         float w = 0.25f; /* the shape weight does not matter for the colour */

@@ -37,7 +37,7 @@ static uint8_t *render(const eng_job *job)
 {
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {ENG_KIND_CPU, 0};
+    eng_config cfg = {ENG_KIND_CPU, 0, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)

@@ -254,6 +254,24 @@ static void test_prepared_faces(void)
     CHECK(job_face_mesh(a) != NULL);
     CHECK_INT(4, mesh_vertex_count(job_face_mesh(a)));
 
+    /* Texture keys (the GPU's texture cache): none until the worker names the face, then one
+     * per textured material, stable for an id, different for another id or material. */
+    CHECK(m1[0].texture_key == 0);
+    const char *id_a = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const char *id_b = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a09";
+    const char *id_c = "9f86d081884c7d669a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    job_face_key_textures(a, id_a);
+    CHECK(m1[0].texture_key != 0);
+    CHECK(m1[0].texture_key == job_texture_key(id_a, 0));
+    CHECK(job_texture_key(id_a, 0) == job_texture_key(id_a, 0));
+    CHECK(job_texture_key(id_a, 0) != job_texture_key(id_a, 1));
+    CHECK(job_texture_key(id_a, 0) != job_texture_key(id_c, 0));
+    /* A key is 64 bits of the id's SHA-256: ids that differ only past them share a key (any
+     * 64-bit key has such pairs; for content hashes they come with odds of 2^-64 a pair). */
+    CHECK(job_texture_key(id_a, 0) == job_texture_key(id_b, 0));
+    CHECK(job_texture_key("not hex at all", 0) != 0);
+    CHECK(job_texture_key("not hex at all", 0) != job_texture_key("not hex at all!", 0));
+
     /* A cap of two faces: hits, then the least recently used one evicted for a third. */
     fc_cache *c = fc_new(2 * bytes + bytes / 2);
     fc_entry *ea = fc_put(c, "a", a, bytes, free_face, &err);

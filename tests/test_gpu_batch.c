@@ -3,7 +3,11 @@
  * the same whether the job runs alone or in a batch of 64 (copies of it and a mix of other
  * sizes, sample counts, frame counts and cameras), with the default memory budget and with a
  * tiny one that cuts the batch into many double-buffered chunks (MORPHD_CUDA_BUDGET_MB). Also:
- * a callback's error stops the batch, is returned, and leaves the engine usable.
+ * a callback's error stops the batch, is returned, and leaves the engine usable. And the texture
+ * cache (eng_material.texture_key): batches sharing a keyed texture give the frames of the
+ * uncached runs byte for byte, the first batch counts a miss and the next ones hits, a hit
+ * really samples the device copy (the host pixels under the key changed, the frames did not),
+ * and a cache too small for the texture falls back to the per-batch upload.
  *
  * Labelled gpu; exits 77 (skip) when the build has no CUDA engine or the machine no device.
  */
@@ -57,16 +61,24 @@ static void store_free(frame_store *s)
     free(s->rgb);
 }
 
-static int run(eng *e, const eng_job *jobs, uint32_t n, frame_store *s, md_error *err)
+static int run_stats(eng *e, const eng_job *jobs, uint32_t n, frame_store *s, eng_stats *out,
+                     md_error *err)
 {
     eng_stats st;
     int rc = eng_batch_run(e, jobs, n, store_cb, s, &st, err);
+    if (out != NULL)
+        *out = st;
     fprintf(stderr,
             "  %u jobs: %llu frames, kernels morph %.3f raster %.3f shade %.3f ms, copy %.3f ms, "
             "wall %.1f ms\n",
             n, (unsigned long long)st.frames, st.morph_s * 1e3, st.raster_s * 1e3, st.shade_s * 1e3,
             st.copy_s * 1e3, st.wall_s * 1e3);
     return rc;
+}
+
+static int run(eng *e, const eng_job *jobs, uint32_t n, frame_store *s, md_error *err)
+{
+    return run_stats(e, jobs, n, s, NULL, err);
 }
 
 typedef struct variants {
@@ -92,8 +104,8 @@ static void variants_make(variants *v)
         v->tex[i * 4 + 2] = (uint8_t)(255 - i);
         v->tex[i * 4 + 3] = 255;
     }
-    v->tex_mat = (eng_material){{1, 1, 1}, v->tex, 48, 48, NULL, 0};
-    v->grey = (eng_material){{0.6f, 0.65f, 0.7f}, NULL, 0, 0, NULL, 0};
+    v->tex_mat = (eng_material){{1, 1, 1}, v->tex, 48, 48, NULL, 0, 0};
+    v->grey = (eng_material){{0.6f, 0.65f, 0.7f}, NULL, 0, 0, NULL, 0, 0};
     for (int i = 0; i < 7; i++)
         v->w7[i] = (float)i / 6.0f;
     v->w2[0] = 0.2f;
@@ -161,6 +173,91 @@ static void check_batch(eng *e, const char *what, frame_store *alone, const vari
     store_free(&s);
 }
 
+/* Job j's frames in s equal those of alone (one job); counts the frames that differ. */
+static int frames_differ(const frame_store *s, uint32_t j, const frame_store *alone)
+{
+    int differ = 0;
+    const eng_job *job = &s->jobs[j];
+    size_t n = (size_t)job->width * (size_t)job->height * 3;
+    for (uint32_t f = 0; f < job->frame_count; f++)
+        differ += s->rgb[j][f] == NULL || alone->rgb[0][f] == NULL ||
+                  memcmp(s->rgb[j][f], alone->rgb[0][f], n) != 0;
+    return differ;
+}
+
+static void test_texture_cache(const variants *v, const frame_store *alone)
+{
+    md_error err;
+    md_error_clear(&err);
+    eng_config cfg = {ENG_KIND_CUDA, 3, (uint64_t)64 << 20};
+    eng *e = NULL;
+    CHECK_OK(eng_new(&cfg, &e, &err), &err);
+    if (e == NULL)
+        return;
+    /* Variants 0 (trilinear, perspective) and 2 (ortho, 16 samples) share v->tex: keyed. */
+    eng_material keyed = v->tex_mat;
+    keyed.texture_key = 0x5eed0001u;
+    eng_job jobs[2] = {v->job[0], v->job[2]};
+    for (int k = 0; k < 2; k++)
+        for (int side = 0; side < 2; side++)
+            jobs[k].surface[side].materials = &keyed;
+
+    eng_stats st;
+    frame_store first = store_new(jobs, 1);
+    CHECK_OK(run_stats(e, jobs, 1, &first, &st, &err), &err);
+    CHECK_INT(0, frames_differ(&first, 0, &alone[0]));
+    CHECK_INT(1, (int)st.texture_cache_misses);
+    CHECK_INT(0, (int)st.texture_cache_hits);
+    store_free(&first);
+
+    frame_store second = store_new(jobs, 2);
+    CHECK_OK(run_stats(e, jobs, 2, &second, &st, &err), &err);
+    CHECK_INT(0, frames_differ(&second, 0, &alone[0]));
+    CHECK_INT(0, frames_differ(&second, 1, &alone[2]));
+    CHECK_INT(1, (int)st.texture_cache_hits); /* one texture, named by both jobs */
+    CHECK_INT(0, (int)st.texture_cache_misses);
+    store_free(&second);
+
+    eng_device_stats ds;
+    eng_device_stats_get(e, &ds);
+    CHECK_INT(64 << 20, (int)ds.texture_cache_cap);
+    size_t entry = ((size_t)48 * 48 * 4 + 255) / 256 * 256 + eng_texture_mips_bytes(48, 48);
+    CHECK_INT((int)entry, (int)ds.texture_cache_bytes);
+    CHECK(ds.memory_used_bytes >= ds.texture_cache_bytes);
+
+    /* Other host pixels under the same key: a hit samples the device copy, so the frames are
+     * still those of v->tex (this is why keys must name content: engine.h). */
+    uint8_t *other = fx_alloc(48 * 48 * 4);
+    memset(other, 0x40, 48 * 48 * 4);
+    keyed.rgba = other;
+    frame_store third = store_new(jobs, 1);
+    CHECK_OK(run_stats(e, jobs, 1, &third, &st, &err), &err);
+    CHECK_INT(0, frames_differ(&third, 0, &alone[0]));
+    CHECK_INT(1, (int)st.texture_cache_hits);
+    store_free(&third);
+    keyed.rgba = v->tex;
+    free(other);
+    eng_free(e);
+
+    /* A cache smaller than the texture: refused, uploaded with the batch, same frames. */
+    cfg.device_texture_cache_bytes = 4096;
+    e = NULL;
+    CHECK_OK(eng_new(&cfg, &e, &err), &err);
+    if (e == NULL)
+        return;
+    for (int round = 0; round < 2; round++) {
+        frame_store s = store_new(jobs, 2);
+        CHECK_OK(run_stats(e, jobs, 2, &s, &st, &err), &err);
+        CHECK_INT(0, frames_differ(&s, 0, &alone[0]));
+        CHECK_INT(0, frames_differ(&s, 1, &alone[2]));
+        CHECK_INT(0, (int)(st.texture_cache_hits + st.texture_cache_misses));
+        store_free(&s);
+    }
+    eng_device_stats_get(e, &ds);
+    CHECK_INT(0, (int)ds.texture_cache_bytes);
+    eng_free(e);
+}
+
 int main(void)
 {
     fx_require_cuda_device();
@@ -168,7 +265,7 @@ int main(void)
     variants_make(&v);
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {ENG_KIND_CUDA, 3};
+    eng_config cfg = {ENG_KIND_CUDA, 3, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)
@@ -182,6 +279,7 @@ int main(void)
         CHECK_INT(v.job[k].frame_count, alone[k].calls);
     }
     check_batch(e, "default budget", alone, &v);
+    test_texture_cache(&v, alone);
 
     /* A callback error: returned, the batch stops, and the engine still works afterwards. */
     eng_job many[BATCH];

@@ -57,7 +57,7 @@ static frame_store render(eng_kind kind, const eng_job *jobs, uint32_t n)
         s.rgb[j] = fx_alloc(jobs[j].frame_count * sizeof(uint8_t *));
     md_error err;
     md_error_clear(&err);
-    eng_config cfg = {kind, 2};
+    eng_config cfg = {kind, 2, 0};
     eng *e = NULL;
     CHECK_OK(eng_new(&cfg, &e, &err), &err);
     if (e == NULL)
@@ -197,11 +197,11 @@ static void scene_make(scene *s)
     s->tex[0] = make_texture(64, 64, 0, 0);
     s->tex[1] = make_texture(128, 32, 1, 0);
     s->tex[2] = make_texture(32, 32, 2, 1);
-    s->mat_a = (eng_material){{0.8f, 0.8f, 0.8f}, s->tex[0], 64, 64, NULL, 0};
-    s->mat_b = (eng_material){{0.8f, 0.8f, 0.8f}, s->tex[1], 128, 32, NULL, 0};
-    s->grid_mats[0] = (eng_material){{0.9f, 0.2f, 0.1f}, NULL, 0, 0, NULL, 0};
-    s->grid_mats[1] = (eng_material){{0.1f, 0.3f, 0.9f}, s->tex[2], 32, 32, NULL, 0};
-    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL, 0};
+    s->mat_a = (eng_material){{0.8f, 0.8f, 0.8f}, s->tex[0], 64, 64, NULL, 0, 0};
+    s->mat_b = (eng_material){{0.8f, 0.8f, 0.8f}, s->tex[1], 128, 32, NULL, 0, 0};
+    s->grid_mats[0] = (eng_material){{0.9f, 0.2f, 0.1f}, NULL, 0, 0, NULL, 0, 0};
+    s->grid_mats[1] = (eng_material){{0.1f, 0.3f, 0.9f}, s->tex[2], 32, 32, NULL, 0, 0};
+    s->grey = (eng_material){{0.7f, 0.7f, 0.7f}, NULL, 0, 0, NULL, 0, 0};
     s->grid_tri_mat = fx_alloc(s->ga.triangle_count * sizeof(uint16_t));
     for (uint32_t f = 0; f < s->ga.triangle_count; f++)
         s->grid_tri_mat[f] = (uint16_t)((f / 7) & 1);

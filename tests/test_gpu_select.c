@@ -31,7 +31,7 @@ int main(void)
 #endif
 
     eng *e = NULL;
-    eng_config cuda = {ENG_KIND_CUDA, 0};
+    eng_config cuda = {ENG_KIND_CUDA, 0, 0};
     int rc = eng_new(&cuda, &e, &err);
     if (devices > 0) {
         CHECK_OK(rc, &err);
@@ -49,13 +49,13 @@ int main(void)
     eng_free(e);
     e = NULL;
 
-    eng_config autok = {ENG_KIND_AUTO, 0};
+    eng_config autok = {ENG_KIND_AUTO, 0, 0};
     CHECK_OK(eng_new(&autok, &e, &err), &err);
     CHECK(e != NULL && strcmp(eng_name(e), devices > 0 ? "cuda" : "cpu") == 0);
     eng_free(e);
     e = NULL;
 
-    eng_config neg = {devices > 0 ? ENG_KIND_CUDA : ENG_KIND_CPU, -1};
+    eng_config neg = {devices > 0 ? ENG_KIND_CUDA : ENG_KIND_CPU, -1, 0};
     CHECK_INT(MD_EINVAL, eng_new(&neg, &e, &err));
     CHECK_MSG(&err, "threads -1");
     CHECK(e == NULL);

@@ -141,7 +141,7 @@ static uint8_t *render_checker(int tex_side, int cell, int frame_side, eng_textu
             t[0] = t[1] = t[2] = ((x / cell + y / cell) & 1) ? 255 : 0;
             t[3] = 255;
         }
-    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side, NULL, 0};
+    eng_material mat = {{0.5f, 0.5f, 0.5f}, tex, tex_side, tex_side, NULL, 0, 0};
     uint8_t *levels = NULL;
     if (prebuilt) {
         /* The caller's levels (engine.h), as the live lane hands them over. */
@@ -179,7 +179,7 @@ static void test_footprint(void)
     /* A quad over a 64x64 sample grid with a 256-texel texture: 4 texels a sample. */
     fx_mesh quad;
     fx_grid(&quad, 1, -1, -1, 1, 1, 0, 0.0f, 1, 0);
-    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256, NULL, 0};
+    eng_material mat = {{0, 0, 0}, (const uint8_t *)"", 256, 256, NULL, 0, 0};
     float w0 = 0;
     eng_job job;
     fx_job(&job, &quad, NULL, &mat, &w0, 1, 64, 64, 1);

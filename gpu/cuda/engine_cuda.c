@@ -20,13 +20,16 @@
  *      material brings them prebuilt, eng_material.mip_levels), and go up in the same
  *      copy; each material gets an eng_mip record (device pointers to its levels: the level
  *      offset table) in the geometry buffer, which the shade items point to per side.
- *      Textures are not kept on the device across batches: the texel buffer is one region,
- *      rewritten by each batch, so a texture cache keyed by the caller (a face id) would need
- *      its own device pool with eviction, accounted against the frame budget, and materials
- *      naming entries instead of host pixels. Against a 2048² face texture's 16 MiB copy
- *      (about 1 ms of PCIe per batch, overlapped by nothing only at a batch's start) that was
- *      not worth building untested; the host-side work per face (decode, pyramid) is cached
- *      by the worker and only copied here.
+ *      Textures whose material carries a texture_key (a worker's cached face) are kept on
+ *      the device across batches instead, in the texture cache (gpu/tex_cache.h: LRU under
+ *      eng_config.device_texture_cache_bytes, one cudaMalloc'd entry per texture holding level
+ *      0 and its whole pyramid): a hit uploads nothing, a miss is staged like any texture and
+ *      copied into its new entry. Every entry the batch uses is pinned from before the upload
+ *      until the batch's streams are synchronised, so nothing in flight loses its texels; an
+ *      entry whose copy was never queued is dropped. The cache's cap comes out of the frame
+ *      memory (frame_max) at creation, and when a frame buffer still finds the device full the
+ *      cache gives back its unpinned entries first. A keyed texture the cache cannot take
+ *      (pinned entries fill it, over the cap) goes into the texel buffer as before.
  *   2. Chunks. The batch's frames (job-major) are cut into chunks whose per-frame device memory
  *      (positions, normals, clip, the raster queue's share, and eng_job_frame_bytes: visibility
  *      buffer, translucent layers where the job has them, and RGB) fits the budget
@@ -59,6 +62,7 @@
 #include "gpu/cuda/cuda_int.h"
 #include "gpu/mip.h"
 #include "gpu/raster_math.h"
+#include "gpu/tex_cache.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -179,6 +183,10 @@ typedef struct cu_eng {
     cu_slot slot[CU_SLOTS];
     dev_buf geom, geom_host, tex, tex_host;
     cudaEvent_t uploaded;
+    /* Keyed textures kept across batches (gpu/tex_cache.h); NULL when the cap is 0. Its
+     * allocator records a CUDA error other than out-of-memory here, for cu_fail. */
+    eng_tex_cache *tex_cache;
+    cudaError_t tex_cache_error;
 } cu_eng;
 
 static int cu_fail(cu_eng *e, cudaError_t ce, const char *call, md_error *err)
@@ -207,6 +215,47 @@ static int cu_fail(cu_eng *e, cudaError_t ce, const char *call, md_error *err)
             goto done;                                                                             \
         }                                                                                          \
     } while (0)
+
+/* dev_reserve, but when the device is out of memory the texture cache first gives back its
+ * unpinned entries (textures of earlier batches) and the reservation is tried once more:
+ * frames come before cached textures. */
+static cudaError_t dev_reserve_or_trim(cu_eng *e, dev_buf *b, size_t n)
+{
+    cudaError_t ce = dev_reserve(b, n);
+    if (ce == cudaErrorMemoryAllocation && eng_tex_cache_trim(e->tex_cache) > 0) {
+        (void)cudaGetLastError();
+        ce = dev_reserve(b, n);
+    }
+    return ce;
+}
+
+/* ---- The texture cache's device memory ---- */
+
+static int tex_cache_alloc(void *ctx, uint64_t bytes, void **out)
+{
+    cu_eng *e = ctx;
+    *out = NULL;
+    cudaError_t ce = cudaMalloc(out, (size_t)bytes);
+    if (ce == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        *out = NULL;
+        return MD_ENOMEM;
+    }
+    if (ce != cudaSuccess) {
+        e->tex_cache_error = ce;
+        *out = NULL;
+        return MD_EENGINE;
+    }
+    atomic_fetch_add(&cu_device_bytes, (size_t)bytes);
+    return 0;
+}
+
+static void tex_cache_release_mem(void *ctx, void *ptr, uint64_t bytes)
+{
+    (void)ctx;
+    (void)cudaFree(ptr); /* best effort: after a sticky error there is nothing to do */
+    atomic_fetch_sub(&cu_device_bytes, (size_t)bytes);
+}
 
 /* ---- The process's context ---- */
 
@@ -257,9 +306,17 @@ typedef struct job_dev {
 typedef struct tex_entry {
     const uint8_t *rgba;
     int w, h;
-    size_t off;        /* level 0 in the texel buffer */
+    uint64_t key;      /* eng_material.texture_key; 0: none */
+    size_t off;        /* level 0 in the texel buffer and its staging copy (not cached) */
     size_t levels_off; /* levels 1.. (mip.h layout), when mipped */
     int mipped;        /* a trilinear job samples it: its pyramid is built and uploaded */
+    /* In the texture cache: entry holds level 0 then, at levels_in_entry, levels 1..; every
+     * cached texture has its pyramid, whichever job brought it. hit: there from an earlier
+     * batch, nothing goes up; else staged at stage_off and copied up (filled once queued). */
+    int cached, hit, filled;
+    void *entry;
+    size_t entry_bytes, levels_in_entry, stage_off;
+    const uint8_t *dev0, *dev_levels; /* device addresses of level 0 and levels 1.. */
     /* The caller's prebuilt levels 1.. (eng_material.mip_levels, e.g. a worker's cached face),
      * copied instead of built; NULL: built from the staging copy. Borrowed. */
     const uint8_t *mip_levels;
@@ -271,6 +328,7 @@ typedef struct batch {
     job_dev *dev;
     tex_entry *tex;
     size_t tex_count, tex_bytes, geom_bytes;
+    size_t stage_bytes; /* tex_bytes (the texel buffer's textures), then cache misses */
     uint64_t frame_count;
     uint32_t *frame_job; /* per batch frame: its job; frames are job-major */
     uint32_t *frame_index;
@@ -283,11 +341,15 @@ static size_t take(size_t *cursor, size_t bytes)
     return at;
 }
 
+/* The batch's texture of material m: a keyed texture is the same texture wherever its key
+ * appears (engine.h), whatever the pixels' address; an unkeyed one is its pixels' address. */
 static size_t tex_find(const batch *b, const eng_material *m)
 {
     for (size_t i = 0; i < b->tex_count; i++) {
-        if (b->tex[i].rgba == m->rgba && b->tex[i].w == m->tex_width &&
-            b->tex[i].h == m->tex_height)
+        const tex_entry *t = &b->tex[i];
+        if (t->key != m->texture_key || t->w != m->tex_width || t->h != m->tex_height)
+            continue;
+        if (t->key != 0 || t->rgba == m->rgba)
             return i;
     }
     return (size_t)-1;
@@ -340,29 +402,107 @@ static int batch_layout(batch *b, md_error *err)
                     tex_cap = cap;
                 }
                 tex_entry *t = &b->tex[b->tex_count++];
+                memset(t, 0, sizeof *t);
                 t->rgba = mat->rgba;
                 t->w = mat->tex_width;
                 t->h = mat->tex_height;
-                t->off = b->tex_bytes;
+                t->key = mat->texture_key;
                 t->mipped = trilinear;
                 t->mip_levels = mat->mip_levels;
-                b->tex_bytes = align_up(b->tex_bytes + (size_t)t->w * (size_t)t->h * 4);
             }
         }
     }
-    /* Room for the pyramids, after all level-0 textures (a texture turns out mipped only once
-     * every job has been seen). */
-    for (size_t i = 0; i < b->tex_count; i++) {
-        tex_entry *t = &b->tex[i];
-        if (!t->mipped)
-            continue;
-        eng_mip layout;
-        size_t offsets[ENG_MIP_LEVELS];
-        t->levels_off = b->tex_bytes;
-        b->tex_bytes = align_up(b->tex_bytes + eng_mip_layout(t->w, t->h, &layout, offsets));
-    }
     b->geom_bytes = cur;
     return 0;
+}
+
+static size_t mips_bytes(const tex_entry *t)
+{
+    eng_mip layout;
+    size_t offsets[ENG_MIP_LEVELS];
+    return eng_mip_layout(t->w, t->h, &layout, offsets);
+}
+
+/* Where each distinct texture lives: keyed ones in the texture cache when it takes them (each
+ * acquire pins the entry until batch_textures_release), the others in the texel buffer, all
+ * level-0 textures first, then the pyramids (a texture turns out mipped only once every job
+ * has been seen). The staging buffer holds the texel buffer's image, then each cache miss. A
+ * keyed texture the cache refuses (no unpinned room, over the cap, no device memory) goes the
+ * per-batch way, same pixels. */
+static int batch_textures(cu_eng *e, batch *b, md_error *err)
+{
+    int rc = 0;
+    for (size_t i = 0; i < b->tex_count && e->tex_cache != NULL; i++) {
+        tex_entry *t = &b->tex[i];
+        if (t->key == 0)
+            continue;
+        t->levels_in_entry = align_up((size_t)t->w * (size_t)t->h * 4);
+        t->entry_bytes = t->levels_in_entry + mips_bytes(t);
+        int hit = 0;
+        int got = eng_tex_cache_acquire(e->tex_cache, t->key, t->entry_bytes, &t->entry, &hit);
+        if (got == 0) {
+            t->cached = 1;
+            t->hit = hit;
+            t->mipped = 1;
+        } else if (got != MD_EBUDGET && got != MD_ENOMEM) {
+            cudaError_t ce =
+                e->tex_cache_error != cudaSuccess ? e->tex_cache_error : cudaErrorUnknown;
+            rc = cu_fail(e, ce, "cudaMalloc (texture cache entry)", err);
+            goto done;
+        }
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < b->tex_count; i++) {
+        tex_entry *t = &b->tex[i];
+        if (t->cached)
+            continue;
+        t->off = at;
+        at = align_up(at + (size_t)t->w * (size_t)t->h * 4);
+    }
+    for (size_t i = 0; i < b->tex_count; i++) {
+        tex_entry *t = &b->tex[i];
+        if (t->cached || !t->mipped)
+            continue;
+        t->levels_off = at;
+        at = align_up(at + mips_bytes(t));
+    }
+    b->tex_bytes = at;
+    for (size_t i = 0; i < b->tex_count; i++) {
+        tex_entry *t = &b->tex[i];
+        if (!t->cached || t->hit)
+            continue;
+        t->stage_off = at;
+        at = align_up(at + t->entry_bytes);
+    }
+    b->stage_bytes = at;
+done:
+    return rc;
+}
+
+/* Unpins the batch's cache entries once nothing reads them (the streams are synchronised, or
+ * the engine is broken). A miss whose copy was never queued is dropped, never hit later. */
+static void batch_textures_release(cu_eng *e, const batch *b)
+{
+    for (size_t i = 0; i < b->tex_count; i++) {
+        const tex_entry *t = &b->tex[i];
+        if (t->cached)
+            eng_tex_cache_release(e->tex_cache, t->key, t->hit || t->filled);
+    }
+}
+
+/* The device addresses of each texture, once the texel buffer is reserved. */
+static void batch_textures_place(const cu_eng *e, batch *b)
+{
+    for (size_t i = 0; i < b->tex_count; i++) {
+        tex_entry *t = &b->tex[i];
+        if (t->cached) {
+            t->dev0 = t->entry;
+            t->dev_levels = (const uint8_t *)t->entry + t->levels_in_entry;
+        } else {
+            t->dev0 = (const uint8_t *)e->tex.ptr + t->off;
+            t->dev_levels = (const uint8_t *)e->tex.ptr + t->levels_off;
+        }
+    }
 }
 
 /* Pass 2: fills the pinned staging copy; device pointers are geom/tex base + offsets. */
@@ -370,7 +510,6 @@ static int batch_fill(const batch *b, cu_eng *e, uint32_t *cursor, md_error *err
 {
     char *host = e->geom_host.ptr;
     char *gdev = e->geom.ptr;
-    char *tdev = e->tex.ptr;
     (void)err;
     for (uint32_t j = 0; j < b->job_count; j++) {
         const eng_job *job = &b->jobs[j];
@@ -414,7 +553,7 @@ static int batch_fill(const batch *b, cu_eng *e, uint32_t *cursor, md_error *err
             for (uint32_t m = 0; m < sf->material_count; m++) {
                 mats[m] = sf->materials[m];
                 if (mats[m].rgba != NULL)
-                    mats[m].rgba = (const uint8_t *)(tdev + b->tex[tex_find(b, &mats[m])].off);
+                    mats[m].rgba = b->tex[tex_find(b, &mats[m])].dev0;
             }
             ds.materials = (const eng_material *)(gdev + d->off_mat[s]);
             surf[s] = ds;
@@ -429,9 +568,9 @@ static int batch_fill(const batch *b, cu_eng *e, uint32_t *cursor, md_error *err
                 const tex_entry *t = &b->tex[tex_find(b, &sf->materials[m])];
                 size_t offsets[ENG_MIP_LEVELS];
                 eng_mip_layout(t->w, t->h, &mips[m], offsets);
-                mips[m].texels[0] = (const uint8_t *)(tdev + t->off);
+                mips[m].texels[0] = t->dev0;
                 for (int l = 1; l < mips[m].levels; l++)
-                    mips[m].texels[l] = (const uint8_t *)(tdev + t->levels_off + offsets[l]);
+                    mips[m].texels[l] = t->dev_levels + offsets[l];
             }
         }
     }
@@ -444,6 +583,8 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
     uint32_t *cursor = NULL;
     uint32_t max_nv = 0;
     rc = batch_layout(b, err);
+    if (rc == 0)
+        rc = batch_textures(e, b, err);
     if (rc != 0)
         goto done;
     for (uint32_t j = 0; j < b->job_count; j++)
@@ -454,10 +595,11 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
         goto done;
     }
     /* The previous batch's copies finished before it returned, so these buffers are free. */
-    CU_TRY(dev_reserve(&e->geom, b->geom_bytes));
+    CU_TRY(dev_reserve_or_trim(e, &e->geom, b->geom_bytes));
     CU_TRY(pin_reserve(&e->geom_host, b->geom_bytes));
-    CU_TRY(dev_reserve(&e->tex, b->tex_bytes > 0 ? b->tex_bytes : 1));
-    CU_TRY(pin_reserve(&e->tex_host, b->tex_bytes > 0 ? b->tex_bytes : 1));
+    CU_TRY(dev_reserve_or_trim(e, &e->tex, b->tex_bytes > 0 ? b->tex_bytes : 1));
+    CU_TRY(pin_reserve(&e->tex_host, b->stage_bytes > 0 ? b->stage_bytes : 1));
+    batch_textures_place(e, b);
     rc = batch_fill(b, e, cursor, err);
     if (rc != 0)
         goto done;
@@ -467,17 +609,23 @@ static int batch_upload(cu_eng *e, batch *b, md_error *err)
     /* Textures are borrowed pixels in pageable memory: copied into the pinned staging buffer
      * (so the caller may change them once the batch returns), then up in one copy. */
     for (size_t i = 0; i < b->tex_count; i++) {
-        const tex_entry *t = &b->tex[i];
-        uint8_t *level0 = (uint8_t *)e->tex_host.ptr + t->off;
+        tex_entry *t = &b->tex[i];
+        if (t->hit)
+            continue; /* on the device since an earlier batch */
+        uint8_t *stage = (uint8_t *)e->tex_host.ptr;
+        uint8_t *level0 = stage + (t->cached ? t->stage_off : t->off);
+        uint8_t *levels = t->cached ? level0 + t->levels_in_entry : stage + t->levels_off;
         memcpy(level0, t->rgba, (size_t)t->w * (size_t)t->h * 4);
         if (t->mipped && t->mip_levels != NULL) {
             /* Prebuilt by the caller in the same layout (engine.h): copied, not rebuilt. */
-            memcpy((uint8_t *)e->tex_host.ptr + t->levels_off, t->mip_levels,
-                   eng_texture_mips_bytes(t->w, t->h));
+            memcpy(levels, t->mip_levels, eng_texture_mips_bytes(t->w, t->h));
         } else if (t->mipped) {
             eng_mip host_levels; /* host pointers, only to build; the records hold device ones */
-            eng_mip_build(level0, t->w, t->h, (uint8_t *)e->tex_host.ptr + t->levels_off,
-                          &host_levels);
+            eng_mip_build(level0, t->w, t->h, levels, &host_levels);
+        }
+        if (t->cached) {
+            CU_TRY(cudaMemcpyAsync(t->entry, level0, t->entry_bytes, cudaMemcpyHostToDevice, st));
+            t->filled = 1;
         }
     }
     if (b->tex_bytes > 0)
@@ -595,15 +743,15 @@ static int chunk_queue(cu_eng *e, const batch *b, int s, uint64_t first, uint64_
     const size_t queue_b = align_up(sizeof(unsigned long long)) +
                            align_up((size_t)entry_cap * sizeof(cu_raster_entry));
 
-    CU_TRY(dev_reserve(&sl->items, items_b));
-    CU_TRY(dev_reserve(&sl->pos, pos_b));
-    CU_TRY(dev_reserve(&sl->normal, pos_b));
-    CU_TRY(dev_reserve(&sl->clip, clip_b));
-    CU_TRY(dev_reserve(&sl->vis, vis_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->items, items_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->pos, pos_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->normal, pos_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->clip, clip_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->vis, vis_b));
     if (layers_b > 0)
-        CU_TRY(dev_reserve(&sl->layers, layers_b));
-    CU_TRY(dev_reserve(&sl->rgb, rgb_b));
-    CU_TRY(dev_reserve(&sl->queue, queue_b));
+        CU_TRY(dev_reserve_or_trim(e, &sl->layers, layers_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->rgb, rgb_b));
+    CU_TRY(dev_reserve_or_trim(e, &sl->queue, queue_b));
     CU_TRY(pin_reserve(&sl->items_host, items_b));
     CU_TRY(pin_reserve(&sl->rgb_host, rgb_b));
 
@@ -922,6 +1070,12 @@ static int cu_batch_run(eng *base, const eng_job *jobs, uint32_t job_count, eng_
     if (rc != 0)
         goto done;
     stats->upload_s = md_now() - t0;
+    for (size_t i = 0; i < b.tex_count; i++) {
+        if (b.tex[i].cached && b.tex[i].hit)
+            stats->texture_cache_hits++;
+        else if (b.tex[i].cached)
+            stats->texture_cache_misses++;
+    }
 
     /* Chunk k runs in slot k % CU_SLOTS; the chunks after it are queued before chunk k is
      * delivered, as many as there are free slots. */
@@ -957,6 +1111,7 @@ done:
             e->slot[s].queued = 0;
         }
     }
+    batch_textures_release(e, &b);
     md_free(b.dev);
     md_free(b.tex);
     md_free(b.frame_job);
@@ -986,6 +1141,7 @@ static void cu_destroy(eng *base)
         if (sl->stream != NULL)
             (void)cudaStreamDestroy(sl->stream);
     }
+    eng_tex_cache_free(e->tex_cache); /* the streams are synchronised above */
     dev_release(&e->geom);
     dev_release(&e->tex);
     (void)cudaFreeHost(e->geom_host.ptr);
@@ -1001,6 +1157,10 @@ static void cu_device_stats(const eng *base, eng_device_stats *out)
     out->memory_used_bytes = atomic_load(&cu_device_bytes);
     out->memory_total_bytes = e->memory_total;
     out->utilization_pct = cu_nvml_utilization(e->device);
+    eng_tex_cache_stats ts;
+    eng_tex_cache_stats_get(e->tex_cache, &ts);
+    out->texture_cache_bytes = ts.bytes;
+    out->texture_cache_cap = ts.cap;
 }
 
 static const eng_vtable cu_vtable = {
@@ -1031,7 +1191,7 @@ static size_t budget_of(void)
 
 /* Logs the device the engine runs on, and refuses one this build has no code for: better
  * now, with the device named, than "no kernel image" at the first launch of a batch. */
-static int describe_device(cu_eng *e, md_error *err)
+static int describe_device(cu_eng *e, uint64_t cache_want, md_error *err)
 {
     int device = e->device;
     struct cudaDeviceProp p;
@@ -1046,8 +1206,17 @@ static int describe_device(cu_eng *e, md_error *err)
     /* CU_SLOTS slots, each may hold one frame alone; keep 512 MiB or 1/16 of the device for
      * the batch's geometry, textures and the runtime. */
     size_t margin = total_b / 16 > ((size_t)512 << 20) ? total_b / 16 : (size_t)512 << 20;
-    e->frame_max = free_b > margin ? (free_b - margin) / CU_SLOTS : 0;
+    /* The texture cache may fill up to its cap between batches, so its cap (at most a quarter
+     * of the free memory) comes out of what frames may take; and should frames still find the
+     * device full, the cache gives its unpinned entries back (dev_reserve_or_trim). */
+    size_t cache_cap = (size_t)(cache_want < free_b / 4 ? cache_want : free_b / 4);
+    e->frame_max = free_b > margin + cache_cap ? (free_b - margin - cache_cap) / CU_SLOTS : 0;
     e->memory_total = total_b;
+    if (cache_cap > 0) {
+        e->tex_cache = eng_tex_cache_new(cache_cap, tex_cache_alloc, tex_cache_release_mem, e);
+        if (e->tex_cache == NULL)
+            return md_fail(err, MD_ENOMEM, "cuda engine: out of memory for the texture cache");
+    }
     cudaError_t ce = cu_kernels_check();
     if (ce != cudaSuccess)
         return md_fail(err, MD_ENODEV,
@@ -1059,9 +1228,9 @@ static int describe_device(cu_eng *e, md_error *err)
                        cudaGetErrorString(ce), p.major, p.minor);
     md_log(MD_LOG_INFO,
            "cuda engine: device %d, %s, compute capability %d.%d, %.1f GiB (%.1f GiB free), "
-           "chunk budget %zu MiB, a frame at most %zu MiB",
+           "chunk budget %zu MiB, a frame at most %zu MiB, texture cache %zu MiB",
            device, p.name, p.major, p.minor, (double)total_b / (1u << 30),
-           (double)free_b / (1u << 30), e->budget >> 20, e->frame_max >> 20);
+           (double)free_b / (1u << 30), e->budget >> 20, e->frame_max >> 20, cache_cap >> 20);
     return 0;
 }
 
@@ -1094,7 +1263,7 @@ int eng_cuda_new(const eng_config *cfg, eng **out, md_error *err)
     CU_TRY(cudaEventCreateWithFlags(&e->uploaded, cudaEventDisableTiming));
     e->streams_ready = 1;
     e->budget = budget_of();
-    if ((rc = describe_device(e, err)) != 0)
+    if ((rc = describe_device(e, cfg->device_texture_cache_bytes, err)) != 0)
         goto done;
     *out = &e->base;
 done:
