@@ -12,7 +12,8 @@
  *
  * Triangle setup (screen positions, 1/w, vertex data, materials) is cached in a small
  * direct-mapped table, since neighbouring pixels and the samples of an edge pixel mostly share
- * a handful of triangles.
+ * a handful of triangles. With SSE2 (every x86-64) a texel's four channels are blended in one
+ * register, lane by lane the very float operations of gpu/texel.h, so the bytes do not change.
  */
 #include "gpu/kernels.h"
 #include "gpu/shade_math.h"
