@@ -98,7 +98,8 @@ static inline ENG_HD float eng_clamp01(float x)
     return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f;
 }
 
-/* A byte as 0..1: the engine's one conversion (the CPU keeps a table of these values). */
+/* A byte as 0..1: the engine's one conversion (the CPU shader computes it four bytes at once with
+ * SSE2, or keeps a table of these values). */
 static inline ENG_HD float eng_unit8(uint8_t b)
 {
     return (float)b * (1.0f / 255.0f);

@@ -12,13 +12,17 @@
  *
  * Triangle setup (screen positions, 1/w, vertex data, materials) is cached in a small
  * direct-mapped table, since neighbouring pixels and the samples of an edge pixel mostly share
- * a handful of triangles.
+ * a handful of triangles. With SSE2 (every x86-64) a texel's four channels are blended in one
+ * register, lane by lane the very float operations of gpu/texel.h, so the bytes do not change.
  */
 #include "gpu/kernels.h"
 #include "gpu/shade_math.h"
 
 #include <pthread.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 _Static_assert((int)ENG_SHININESS == 64, "shade_math.h computes the specular power by squaring");
 
@@ -80,17 +84,6 @@ static const eng_tri_setup *setup_get(shade_ctx *c, uint32_t f)
     return &slot->s;
 }
 
-/* eng_unit8(b) for every byte b, so a texel costs loads instead of int -> float conversions;
- * the values are exactly those eng_unit8 gives. Filled once, before any thread. */
-static float byte_to_unit[256];
-static pthread_once_t byte_to_unit_once = PTHREAD_ONCE_INIT;
-
-static void byte_to_unit_fill(void)
-{
-    for (int i = 0; i < 256; i++)
-        byte_to_unit[i] = eng_unit8((uint8_t)i);
-}
-
 /* ---- Two passes over a chunk of pixels ----
  *
  * Texture fetches dominate: a 2048^2 texture seen at 512^2 is minified, so nearly every bilinear
@@ -127,6 +120,67 @@ static void tap_prepare(const eng_tri_setup *s, const eng_side_setup *ss, const 
     }
 }
 
+#if defined(__SSE2__)
+/* ---- The texel blends, four channels at once ----
+ *
+ * eng_texel_bilerp4, eng_texel_mip_lerp and eng_texel_over (gpu/texel.h) compute the same
+ * expression for each channel of a texel. With SSE2 (every x86-64) the four channels share one
+ * register: each lane does exactly the scalar operations, in the same order, on the same float
+ * values (a byte b becomes (float)b * (1.0f / 255.0f), as eng_unit8 and the table do), and
+ * without FMA (-ffp-contract=off, and no FMA in the SSE2 baseline), so every lane's result is
+ * bit for bit the scalar one. Other targets take the scalar functions below. */
+
+/* The four bytes of an RGBA8 texel as floats 0..1 (eng_unit8 per byte). */
+static inline __m128 texel_unit4(const uint8_t *t)
+{
+    uint32_t word;
+    memcpy(&word, t, sizeof word);
+    const __m128i zero = _mm_setzero_si128();
+    __m128i v = _mm_cvtsi32_si128((int)word);
+    v = _mm_unpacklo_epi8(v, zero);
+    v = _mm_unpacklo_epi16(v, zero);
+    return _mm_mul_ps(_mm_cvtepi32_ps(v), _mm_set1_ps(1.0f / 255.0f));
+}
+
+/* eng_texel_bilerp4 of a prepared level tap. */
+static inline __m128 level_bilerp4(const level_tap *lt)
+{
+    const __m128 ax = _mm_set1_ps(lt->ax), ay = _mm_set1_ps(lt->ay);
+    const __m128 a00 = texel_unit4(lt->t00), a10 = texel_unit4(lt->t10);
+    const __m128 a01 = texel_unit4(lt->t01), a11 = texel_unit4(lt->t11);
+    const __m128 top = _mm_add_ps(a00, _mm_mul_ps(ax, _mm_sub_ps(a10, a00)));
+    const __m128 bottom = _mm_add_ps(a01, _mm_mul_ps(ax, _mm_sub_ps(a11, a01)));
+    return _mm_add_ps(top, _mm_mul_ps(ay, _mm_sub_ps(bottom, top)));
+}
+
+/* Bilinear (one level) or trilinear (two) from a prepared tap, composited over the material
+ * colour (eng_texel_over). One level is exactly the plain bilinear filter. */
+static void tap_color(const eng_material *m, const tex_tap *tap, float out[3])
+{
+    __m128 rgba = level_bilerp4(&tap->lv[0]);
+    if (tap->count == 2) {
+        const __m128 hi = level_bilerp4(&tap->lv[1]);
+        rgba = _mm_add_ps(rgba, _mm_mul_ps(_mm_set1_ps(tap->frac), _mm_sub_ps(hi, rgba)));
+    }
+    float v[4];
+    _mm_storeu_ps(v, rgba);
+    const __m128 a = _mm_set1_ps(v[3]), one_a = _mm_set1_ps(1.0f - v[3]);
+    const __m128 color = _mm_setr_ps(m->color[0], m->color[1], m->color[2], 0.0f);
+    _mm_storeu_ps(v, _mm_add_ps(_mm_mul_ps(rgba, a), _mm_mul_ps(color, one_a)));
+    memcpy(out, v, 3 * sizeof *out);
+}
+#else
+/* eng_unit8(b) for every byte b, so a texel costs loads instead of int -> float conversions;
+ * the values are exactly those eng_unit8 gives. Filled once, before any thread. */
+static float byte_to_unit[256];
+static pthread_once_t byte_to_unit_once = PTHREAD_ONCE_INIT;
+
+static void byte_to_unit_fill(void)
+{
+    for (int i = 0; i < 256; i++)
+        byte_to_unit[i] = eng_unit8((uint8_t)i);
+}
+
 /* Bilinear (one level) or trilinear (two) from a prepared tap, composited over the material
  * colour. One level is exactly the plain bilinear filter. */
 static void tap_color(const eng_material *m, const tex_tap *tap, float out[3])
@@ -143,6 +197,7 @@ static void tap_color(const eng_material *m, const tex_tap *tap, float out[3])
     eng_texel_mip_lerp(lo, hi, tap->frac, rgba);
     eng_texel_over(rgba, m->color, out);
 }
+#endif
 
 /* Pass 1 for triangle setup s at sample-grid point (x, y); the point stands for spacing x
  * spacing grid units (a whole pixel: grid; one sample: 1), which sets the texture's level of
@@ -306,7 +361,9 @@ void eng_cpu_shade(const eng_shade_params *p)
 
 void eng_cpu_shade_rows(const eng_shade_params *p, int row_begin, int row_end)
 {
+#if !defined(__SSE2__)
     pthread_once(&byte_to_unit_once, byte_to_unit_fill);
+#endif
     /* The context with its chunk (about 40 KiB) lives on the calling thread's stack, so the
      * kernel allocates nothing and threads share nothing but the read-only params. */
     shade_ctx c;
