@@ -9,7 +9,9 @@
  * files do not match (morph run removes the old frames first), so it is run again.
  *
  * summary.csv quotes a field (RFC 4180) when it holds a comma, a quote or a line break. The
- * means are copied as statistics.csv wrote them (the component names are analysis.h's).
+ * means are copied as statistics.csv wrote them (the component names are analysis.h's); a pair
+ * without statistics.csv (the csv output not asked for) takes them from its manifest's
+ * outputs.statistics, which every job that measured the pair writes.
  */
 #define _GNU_SOURCE
 #include "cli/batch.h"
@@ -140,6 +142,31 @@ static void read_means(const char *dir, char *displacement, char *delta_e, size_
     md_free(text);
 }
 
+/* The same means from dir/manifest.json (outputs.statistics, which a job writes whenever it
+ * measured the pair, also without the csv output), for a pair without statistics.csv. */
+static void read_manifest_means(const char *dir, char *displacement, char *delta_e, size_t cap)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    char *text = NULL;
+    size_t len = 0;
+    md_error err;
+    if (md_read_file(path, MANIFEST_MAX, &text, &len, &err) != 0)
+        return;
+    json_t *root = json_loadb(text, len, 0, NULL);
+    md_free(text);
+    const json_t *stats = json_object_get(json_object_get(root, "outputs"), "statistics");
+    const json_t *total =
+        json_object_get(json_object_get(json_object_get(stats, "shape"), "total"), "mean");
+    const json_t *de =
+        json_object_get(json_object_get(json_object_get(stats, "texture"), "delta_e"), "mean");
+    if (json_is_number(total))
+        snprintf(displacement, cap, "%.9g", json_number_value(total));
+    if (json_is_number(de))
+        snprintf(delta_e, cap, "%.9g", json_number_value(de));
+    json_decref(root);
+}
+
 /* ---- summary.csv ---- */
 
 static void csv_field(md_buf *b, const char *s)
@@ -181,8 +208,11 @@ int batch_summary_write(const char *out_dir, const batch_set *set, const batch_r
         batch_pair_name(set, &set->pairs[i], name, sizeof name);
         snprintf(dir, sizeof dir, "%s/%s", out_dir, name);
         disp[0] = de[0] = '\0';
-        if (r->status == BATCH_OK || r->status == BATCH_SKIPPED)
+        if (r->status == BATCH_OK || r->status == BATCH_SKIPPED) {
             read_means(dir, disp, de, sizeof disp);
+            if (disp[0] == '\0' && de[0] == '\0')
+                read_manifest_means(dir, disp, de, sizeof disp);
+        }
         csv_field(&b, name);
         md_buf_printf(&b, ",%s,", status_name(r->status));
         if (r->seconds >= 0)

@@ -254,6 +254,39 @@ static void check_pairs_csv(const char *tmp)
     CHECK_CONTAINS(last_stderr, "'nobody.obj'");
 }
 
+/* Without the csv output (no statistics.csv), the means come from each pair's manifest: the
+ * same numbers as the csv run's, to the manifest's precision. */
+static void check_means_without_csv(const char *tmp)
+{
+    char args[16384], out[4200], with_csv[4200];
+    snprintf(with_csv, sizeof with_csv, "%s/out_pairs", tmp); /* check_pairs_csv's, --outputs csv */
+    snprintf(out, sizeof out, "%s/out_no_csv", tmp);
+    snprintf(args, sizeof args,
+             "batch %s/in -o %s --pairs %s/pairs_one.csv --frames 3 --size 64x64 --samples 1 -q",
+             tmp, out, tmp);
+    FILE *f = NULL;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/pairs_one.csv", tmp);
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("sample_C.obj,sample_B.obj\n", f);
+        fclose(f);
+    }
+    CHECK_INT(0, morph(tmp, args));
+    row rows[2], csv_rows[2];
+    CHECK_INT(1, read_summary(out, rows, 2));
+    CHECK_INT(1, read_summary(with_csv, csv_rows, 2));
+    struct stat st;
+    char stats[4400];
+    snprintf(stats, sizeof stats, "%s/sample_C__sample_B/statistics.csv", out);
+    CHECK(stat(stats, &st) != 0); /* no csv output asked */
+    CHECK(rows[0].displacement[0] != '\0');
+    CHECK(rows[0].delta_e[0] != '\0');
+    CHECK_NEAR(atof(csv_rows[0].displacement), atof(rows[0].displacement), 1e-5);
+    CHECK_NEAR(atof(csv_rows[0].delta_e), atof(rows[0].delta_e), 1e-4);
+}
+
 /* Bad usage fails before any pair runs. */
 static void check_usage(const char *tmp)
 {
@@ -300,6 +333,7 @@ int main(void)
     check_resume(tmp, out);
     check_failing_pairs(tmp, out);
     check_pairs_csv(tmp);
+    check_means_without_csv(tmp);
     check_usage(tmp);
     return test_done();
 }
