@@ -30,6 +30,7 @@
 #include "mesh/png_fast.h"
 
 #include <libdeflate.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/md.h"
@@ -239,14 +240,14 @@ static void huff_codes(const uint8_t *len, int n, uint16_t *code)
 /* One row with PNG's Paeth filter (the filter byte first): each byte less the one of left (a),
  * up (b) and up-left (c) nearest to a + b - c. prev is the row above (zeros above the first).
  * Written without branches in 16 bits so that compilers vectorise it; on x86-64 with GCC it is
- * built twice, for AVX2 and for the baseline, and the loader picks (it is most of the time of a
- * frame that has little to compress). */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void
-filter_paeth(const uint8_t *restrict row, const uint8_t *restrict prev, size_t stride, unsigned bpp,
-             uint8_t *restrict out)
+ * built twice, for AVX2 and for the baseline, and the first call picks by the CPU (it is most of
+ * the time of a frame that has little to compress). The choice is a plain function pointer, not
+ * an ifunc (target_clones): an ifunc resolver runs while the dynamic loader relocates, before a
+ * sanitizer's runtime is up, and crashed every ThreadSanitizer build at start. */
+static inline __attribute__((always_inline)) void paeth_row(const uint8_t *restrict row,
+                                                            const uint8_t *restrict prev,
+                                                            size_t stride, unsigned bpp,
+                                                            uint8_t *restrict out)
 {
     out[0] = PNG_FILTER_PAETH;
     out++;
@@ -262,6 +263,49 @@ filter_paeth(const uint8_t *restrict row, const uint8_t *restrict prev, size_t s
         int16_t pred = ((pa <= pb) & (pa <= pc)) ? a : bc;
         out[i] = (uint8_t)(row[i] - pred);
     }
+}
+
+typedef void (*paeth_fn)(const uint8_t *restrict, const uint8_t *restrict, size_t, unsigned,
+                         uint8_t *restrict);
+
+static void filter_paeth_baseline(const uint8_t *restrict row, const uint8_t *restrict prev,
+                                  size_t stride, unsigned bpp, uint8_t *restrict out)
+{
+    paeth_row(row, prev, stride, bpp, out);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("avx2"))) static void filter_paeth_avx2(const uint8_t *restrict row,
+                                                              const uint8_t *restrict prev,
+                                                              size_t stride, unsigned bpp,
+                                                              uint8_t *restrict out)
+{
+    paeth_row(row, prev, stride, bpp, out);
+}
+
+static paeth_fn paeth_pick(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? filter_paeth_avx2 : filter_paeth_baseline;
+}
+#else
+static paeth_fn paeth_pick(void)
+{
+    return filter_paeth_baseline;
+}
+#endif
+
+/* The first caller picks; a race only makes two threads pick the same function. */
+static void filter_paeth(const uint8_t *restrict row, const uint8_t *restrict prev, size_t stride,
+                         unsigned bpp, uint8_t *restrict out)
+{
+    static _Atomic(paeth_fn) chosen;
+    paeth_fn f = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (f == NULL) {
+        f = paeth_pick();
+        atomic_store_explicit(&chosen, f, memory_order_relaxed);
+    }
+    f(row, prev, stride, bpp, out);
 }
 
 /* ---- Matches of a chunk ---- */
