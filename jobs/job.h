@@ -199,6 +199,10 @@ int job_outputs_start(job_outputs *o, const job_output_sink *sink, md_error *err
  * figures (rendered by e, which must be idle), meshes. Texture outputs are skipped with a note
  * when a mesh has no texture. Stops at the first failure. */
 int job_outputs_finish(job_outputs *o, eng *e, const job_output_sink *sink, md_error *err);
+/* Waits for the analysis job_outputs_start began, if it still runs: a job that ends without
+ * job_outputs_finish (canceled, failed) calls it before its artifacts and manifest are read,
+ * since that thread writes both. NULL ok. */
+void job_outputs_settle(job_outputs *o);
 uint32_t job_outputs_count(const job_outputs *o);
 const job_artifact *job_outputs_artifact(const job_outputs *o, uint32_t i);
 /* The manifest's "outputs" object: requested set and options, every artifact with bytes and

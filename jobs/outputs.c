@@ -692,6 +692,12 @@ static void analysis_join(job_outputs *o)
     }
 }
 
+void job_outputs_settle(job_outputs *o)
+{
+    if (o != NULL)
+        analysis_join(o);
+}
+
 /* The first failure in the report's order (see the section's comment), or 0. */
 static int analysis_failure(const analysis_run *r, md_error *err)
 {

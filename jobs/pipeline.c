@@ -566,6 +566,9 @@ int job_pipe_manifest(job_pipe *p, uint32_t i, md_error *err)
 {
     pipe_job *j = &p->jobs[i];
     const job_pipe_sink *sink = j->desc.sink;
+    /* A canceled or failed job never ran job_outputs_finish: its analysis thread may still be
+     * writing the artifacts and timings the manifest (and then the artifact list) reads. */
+    job_outputs_settle(j->outputs);
     json_t *root = manifest_json(p, j);
     if (root == NULL)
         return md_fail(err, MD_ENOMEM, "cannot build manifest.json");
