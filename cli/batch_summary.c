@@ -44,7 +44,8 @@ static int file_has_size(const char *dir, const json_t *name, const json_t *byte
            (long long)st.st_size == json_integer_value(bytes);
 }
 
-int batch_pair_complete(const char *dir)
+/* dir/manifest.json parsed, or NULL when missing, too big or not JSON. */
+static json_t *load_manifest(const char *dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.json", dir);
@@ -52,9 +53,15 @@ int batch_pair_complete(const char *dir)
     size_t len = 0;
     md_error err;
     if (md_read_file(path, MANIFEST_MAX, &text, &len, &err) != 0)
-        return 0;
+        return NULL;
     json_t *root = json_loadb(text, len, 0, NULL);
     md_free(text);
+    return root;
+}
+
+int batch_pair_complete(const char *dir)
+{
+    json_t *root = load_manifest(dir);
     const json_t *frames = json_object_get(root, "frames");
     json_int_t total = json_integer_value(json_object_get(root, "frames_total"));
     int complete = json_is_array(frames) && total > 0 &&
@@ -146,15 +153,7 @@ static void read_means(const char *dir, char *displacement, char *delta_e, size_
  * measured the pair, also without the csv output), for a pair without statistics.csv. */
 static void read_manifest_means(const char *dir, char *displacement, char *delta_e, size_t cap)
 {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    char *text = NULL;
-    size_t len = 0;
-    md_error err;
-    if (md_read_file(path, MANIFEST_MAX, &text, &len, &err) != 0)
-        return;
-    json_t *root = json_loadb(text, len, 0, NULL);
-    md_free(text);
+    json_t *root = load_manifest(dir);
     const json_t *stats = json_object_get(json_object_get(root, "outputs"), "statistics");
     const json_t *total =
         json_object_get(json_object_get(json_object_get(stats, "shape"), "total"), "mean");
